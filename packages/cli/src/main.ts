@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerConfigCommands } from './commands/config.js';
+
+const program = new Command('haystack')
+  .description(
+    'Haystack: detect IoT devices behind subscriber lines from sampled NetFlow v5/v9 and IPFIX.\n' +
+      'Runs embedded (no Kafka, ClickHouse server or Redis) unless the configuration names them.',
+  )
+  .option('-c, --config <file>', 'YAML configuration file (also $HAYSTACK_CONFIG); HAYSTACK_<SECTION>__<KEY> variables override it')
+  .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+  .showHelpAfterError();
+
+// One line per command group; each lives in ./commands/<group>.ts.
+registerConfigCommands(program);
+
+await program.parseAsync();

@@ -1,0 +1,219 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+
+/**
+ * One configuration for every service. Embedded defaults need nothing installed:
+ * an in-process bus instead of Kafka, chdb instead of a ClickHouse server,
+ * an in-memory hitlist store instead of Redis. Setting `kafka.brokers`,
+ * `clickhouse.url` or `redis.url` switches a boundary to the distributed deployment;
+ * the logic behind the boundary is the same.
+ */
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'expected "host:port"');
+
+const exporterSampling = z
+  .object({
+    /** Exporter address (exact) or CIDR. */
+    exporter: z.string().min(1),
+    /** Observation domain / source id; omitted = every domain of the exporter. */
+    observationDomain: z.number().int().min(0).max(0xffffffff).optional(),
+    rate: z.number().int().min(1).max(0xffffffff),
+    /** true: always use `rate`, ignoring what the exporter announces. false: use only when it announces nothing. */
+    override: z.boolean().default(false),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    metrics: z
+      .object({ listen: hostPort.nullable().default('127.0.0.1:9464') })
+      .strict()
+      .default({ listen: '127.0.0.1:9464' }),
+    /** Where embedded state lives: template cache, chdb data, reports. */
+    stateDir: z.string().default('./var'),
+    ingest: z
+      .object({
+        bind: z.string().default('0.0.0.0'),
+        netflowPort: z.number().int().min(0).max(65535).default(2055),
+        ipfixPort: z.number().int().min(0).max(65535).default(4739),
+        receiveBufferBytes: z.number().int().min(65536).default(32 * 1024 * 1024),
+        /** CIDRs allowed to export to us; empty = accept every exporter. */
+        allowExporters: z.array(z.string()).default([]),
+        /** Subscriber-side prefixes: decide which end of a flow is the line (partition key). */
+        subscriberPrefixes: z.array(z.string()).default(['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
+        sampling: z
+          .object({
+            /** Rate used when an exporter announces none and no exporter entry matches; null = leave unknown (0) and count it. */
+            defaultRate: z.number().int().min(1).nullable().default(null),
+            exporters: z.array(exporterSampling).default([]),
+          })
+          .strict()
+          .default({ defaultRate: null, exporters: [] }),
+        templates: z
+          .object({
+            /** Persist templates and sampler options so a restart decodes at once. */
+            persist: z.enum(['file', 'redis', 'none']).default('file'),
+            /** File path (persist=file); default <stateDir>/templates.json. */
+            path: z.string().optional(),
+            flushIntervalMs: z.number().int().min(100).default(5000),
+          })
+          .strict()
+          .default({ persist: 'file', flushIntervalMs: 5000 }),
+        batch: z
+          .object({
+            maxRecords: z.number().int().min(1).max(65536).default(4096),
+            maxDelayMs: z.number().int().min(1).default(200),
+          })
+          .strict()
+          .default({ maxRecords: 4096, maxDelayMs: 200 }),
+      })
+      .strict()
+      .prefault({}),
+    kafka: z
+      .object({
+        /** Empty = embedded in-process bus. */
+        brokers: z.array(z.string()).default([]),
+        clientId: z.string().default('haystack'),
+        flowTopic: z.string().default('haystack.flows'),
+        acks: z.union([z.literal(-1), z.literal(0), z.literal(1)]).default(-1),
+        compression: z.enum(['none', 'gzip']).default('none'),
+        consumerGroup: z.string().default('haystack-detector'),
+      })
+      .strict()
+      .prefault({}),
+    redis: z
+      .object({
+        /** null = embedded in-memory hitlist store. */
+        url: z.string().nullable().default(null),
+        keyPrefix: z.string().default('haystack:'),
+      })
+      .strict()
+      .prefault({}),
+    clickhouse: z
+      .object({
+        /** null = embedded ClickHouse (chdb) under <stateDir>/chdb. */
+        url: z.string().nullable().default(null),
+        database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('haystack'),
+        username: z.string().default('default'),
+        /** Prefer HAYSTACK_CLICKHOUSE__PASSWORD in the environment to a file. */
+        password: z.string().default(''),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type HaystackConfig = z.infer<typeof configSchema>;
+export type ExporterSampling = z.infer<typeof exporterSampling>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const ENV_PREFIX = 'HAYSTACK_';
+
+/**
+ * Environment overrides: HAYSTACK_<SECTION>__<KEY>[__<KEY>...] = value, keys in camelCase
+ * or UPPER_SNAKE (HAYSTACK_KAFKA__BROKERS, HAYSTACK_INGEST__NETFLOW_PORT). Values are read
+ * as JSON when they parse as JSON, else as strings; a comma list is accepted for arrays.
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, raw] of Object.entries(env)) {
+    if (k === 'HAYSTACK_STATE_DIR' && raw) {
+      out.stateDir = raw;
+      continue;
+    }
+    if (!k.startsWith(ENV_PREFIX) || raw === undefined || !k.includes('__')) continue;
+    const path = k
+      .slice(ENV_PREFIX.length)
+      .split('__')
+      .map((p) => p.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+    {
+      let value: unknown = raw;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        value = raw;
+      }
+      let node: Record<string, unknown> = out;
+      for (let i = 0; i < path.length - 1; i++) {
+        const key = path[i]!;
+        node[key] ??= {};
+        node = node[key] as Record<string, unknown>;
+      }
+      node[path[path.length - 1]!] = value;
+    }
+  }
+  return out;
+}
+
+function deepMerge(a: unknown, b: unknown): unknown {
+  if (b === undefined) return a;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(b as Record<string, unknown>)) out[k] = deepMerge(out[k], v);
+    return out;
+  }
+  return b;
+}
+
+function formatIssues(err: z.ZodError, source: string): string {
+  return err.issues
+    .map((i) => `  ${source}: ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('\n');
+}
+
+export interface LoadConfigOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Highest precedence: command-line flags already mapped to config paths. */
+  overrides?: Record<string, unknown>;
+}
+
+/** File < environment < flags; validated once, with every problem listed. */
+export function loadConfig(opts: LoadConfigOptions = {}): HaystackConfig {
+  let fromFile: unknown = {};
+  const source = opts.file ?? '(defaults)';
+  if (opts.file) {
+    let text: string;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${opts.file}: ${(e as Error).message}`);
+    }
+    try {
+      fromFile = parseYaml(text) ?? {};
+    } catch (e) {
+      throw new ConfigError(`config file ${opts.file} is not valid YAML: ${(e as Error).message}`);
+    }
+  }
+  const env = envOverrides(opts.env ?? process.env);
+  splitCommaStrings(env);
+  const merged = deepMerge(deepMerge(fromFile, env), opts.overrides ?? {});
+  const res = configSchema.safeParse(merged);
+  if (!res.success) {
+    throw new ConfigError(`invalid configuration:\n${formatIssues(res.error, source)}`);
+  }
+  return res.data;
+}
+
+const LIST_KEYS = new Set(['brokers', 'allowExporters', 'subscriberPrefixes']);
+function splitCommaStrings(node: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(node)) {
+    if (typeof v === 'string' && LIST_KEYS.has(k)) node[k] = v.split(',').map((s) => s.trim()).filter(Boolean);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) splitCommaStrings(v as Record<string, unknown>);
+  }
+}
+
+/** Embedded default configuration (no file, no environment). */
+export function defaultConfig(): HaystackConfig {
+  return configSchema.parse({});
+}

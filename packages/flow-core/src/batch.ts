@@ -1,0 +1,193 @@
+import { crc32 } from 'node:zlib';
+
+/**
+ * The flow batch: Haystack's one normalised flow format, the same bytes in memory,
+ * on Kafka and in replay. Decoders write records straight into it (no object per
+ * record); the detector reads fields at fixed offsets.
+ *
+ * Layout (all integers little-endian):
+ *
+ *   header, HEADER_SIZE = 32 bytes
+ *     0  4  magic "HSFB"
+ *     4  u8 format version (1)
+ *     5  u8 flags (reserved, 0)
+ *     6  u16 record size (RECORD_SIZE)
+ *     8  u32 record count
+ *    12  u32 CRC-32 of the record area (zlib polynomial)
+ *    16  f64 batch creation time, Unix ms
+ *    24  u32 producer-defined (ingest: partition), 28 u32 reserved
+ *
+ *   records, RECORD_SIZE = 112 bytes each
+ *     0  f64 flow start, Unix ms UTC        8  f64 flow end, Unix ms UTC
+ *    16  f64 bytes (as exported: not multiplied by the sampling rate)
+ *    24  f64 packets (likewise)
+ *    32  16  source address (IPv6, or IPv4-mapped ::ffff:a.b.c.d)
+ *    48  16  destination address
+ *    64  16  exporter address
+ *    80  u32 observation domain id / source id
+ *    84  u32 sampling rate N of 1:N (0 = unknown)
+ *    88  u32 input interface   92 u32 output interface
+ *    96  u16 source port       98 u16 destination port
+ *   100  u16 TCP flags        102 u8 IP protocol
+ *   103  u8 IP version (4, 6)
+ *   104  u8 direction (0 ingress, 1 egress, 255 unknown)
+ *   105  u8 subscriber side (bit 0: source is a subscriber, bit 1: destination is)
+ *   106  u16 template id (0 for NetFlow v5)
+ *   108  u8 export protocol version (5, 9, 10)
+ *   109..111 reserved, 0
+ *
+ * Doubles carry 64-bit counters exactly up to 2^53, beyond any real flow.
+ */
+export const MAGIC = 0x42465348; // "HSFB" read as u32 LE
+export const FORMAT_VERSION = 1;
+export const HEADER_SIZE = 32;
+export const RECORD_SIZE = 112;
+
+export const F = {
+  start: 0,
+  end: 8,
+  bytes: 16,
+  packets: 24,
+  src: 32,
+  dst: 48,
+  exporter: 64,
+  domain: 80,
+  sampling: 84,
+  inIf: 88,
+  outIf: 92,
+  srcPort: 96,
+  dstPort: 98,
+  tcpFlags: 100,
+  proto: 102,
+  ipVersion: 103,
+  direction: 104,
+  side: 105,
+  templateId: 106,
+  version: 108,
+} as const;
+
+export const DIRECTION_INGRESS = 0;
+export const DIRECTION_EGRESS = 1;
+export const DIRECTION_UNKNOWN = 255;
+export const SIDE_SRC = 1;
+export const SIDE_DST = 2;
+
+export class BatchFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BatchFormatError';
+  }
+}
+
+/**
+ * A growable batch being written. `buf`/`dv` may be replaced when it grows, so
+ * writers take them after `reserve()`.
+ */
+export class BatchWriter {
+  buf: Buffer;
+  dv: DataView;
+  count = 0;
+
+  constructor(initialRecords = 1024) {
+    this.buf = Buffer.alloc(HEADER_SIZE + initialRecords * RECORD_SIZE);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  /** Make room for `n` more records; returns the byte offset of the next record. */
+  reserve(n: number): number {
+    const need = HEADER_SIZE + (this.count + n) * RECORD_SIZE;
+    if (need > this.buf.length) {
+      let size = this.buf.length * 2;
+      while (size < need) size *= 2;
+      const next = Buffer.alloc(size);
+      this.buf.copy(next, 0, 0, HEADER_SIZE + this.count * RECORD_SIZE);
+      this.buf = next;
+      this.dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    }
+    return HEADER_SIZE + this.count * RECORD_SIZE;
+  }
+
+  /** Offset of record i. */
+  offset(i: number): number {
+    return HEADER_SIZE + i * RECORD_SIZE;
+  }
+
+  /** Drop records from index `n` on (e.g. a record found malformed half-way). */
+  truncate(n: number): void {
+    if (n < this.count) {
+      this.buf.fill(0, HEADER_SIZE + n * RECORD_SIZE, HEADER_SIZE + this.count * RECORD_SIZE);
+      this.count = n;
+    }
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Seal the records written so far into a standalone batch (a copy) and reset
+   * the writer for reuse.
+   */
+  finish(createdMs = Date.now(), producerField = 0): Buffer {
+    const len = HEADER_SIZE + this.count * RECORD_SIZE;
+    const out = Buffer.allocUnsafe(len);
+    this.buf.copy(out, HEADER_SIZE, HEADER_SIZE, len);
+    writeHeader(out, this.count, createdMs, producerField);
+    this.buf.fill(0, HEADER_SIZE, len);
+    this.count = 0;
+    return out;
+  }
+}
+
+function writeHeader(out: Buffer, count: number, createdMs: number, producerField: number): void {
+  out.writeUInt32LE(MAGIC, 0);
+  out.writeUInt8(FORMAT_VERSION, 4);
+  out.writeUInt8(0, 5);
+  out.writeUInt16LE(RECORD_SIZE, 6);
+  out.writeUInt32LE(count, 8);
+  out.writeUInt32LE(crc32(out.subarray(HEADER_SIZE, HEADER_SIZE + count * RECORD_SIZE)), 12);
+  out.writeDoubleLE(createdMs, 16);
+  out.writeUInt32LE(producerField >>> 0, 24);
+  out.writeUInt32LE(0, 28);
+}
+
+/** Build a batch from selected records of other batches (e.g. one per partition). */
+export function assembleBatch(records: Buffer, count: number, createdMs = Date.now(), producerField = 0): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_SIZE + count * RECORD_SIZE);
+  records.copy(out, HEADER_SIZE, 0, count * RECORD_SIZE);
+  writeHeader(out, count, createdMs, producerField);
+  return out;
+}
+
+export interface BatchView {
+  readonly buf: Buffer;
+  readonly dv: DataView;
+  readonly count: number;
+  readonly createdMs: number;
+  readonly producerField: number;
+}
+
+/** Validate a received batch (magic, version, sizes, CRC) and give a view over it. Throws BatchFormatError. */
+export function openBatch(buf: Buffer, verifyCrc = true): BatchView {
+  if (buf.length < HEADER_SIZE) throw new BatchFormatError(`batch too short: ${buf.length} bytes`);
+  if (buf.readUInt32LE(0) !== MAGIC) throw new BatchFormatError('not a Haystack flow batch (bad magic)');
+  const version = buf.readUInt8(4);
+  if (version !== FORMAT_VERSION) throw new BatchFormatError(`unsupported batch format version ${version}`);
+  const rs = buf.readUInt16LE(6);
+  if (rs !== RECORD_SIZE) throw new BatchFormatError(`unexpected record size ${rs}`);
+  const count = buf.readUInt32LE(8);
+  if (buf.length !== HEADER_SIZE + count * RECORD_SIZE)
+    throw new BatchFormatError(`batch length ${buf.length} does not match ${count} records`);
+  if (verifyCrc) {
+    const want = buf.readUInt32LE(12);
+    const got = crc32(buf.subarray(HEADER_SIZE));
+    if (want !== got) throw new BatchFormatError('batch CRC mismatch (corrupt)');
+  }
+  return {
+    buf,
+    dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+    count,
+    createdMs: buf.readDoubleLE(16),
+    producerField: buf.readUInt32LE(24),
+  };
+}
