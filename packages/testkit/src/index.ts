@@ -1,1 +1,3 @@
-export {};
+export * from './kafka-mock.js';
+export * from './redis.js';
+export * from './exporters.js';
