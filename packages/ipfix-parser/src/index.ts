@@ -1,1 +1,1 @@
-export {};
+export { decodeIpfix, IPFIX_HEADER } from './ipfix.js';

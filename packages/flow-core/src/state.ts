@@ -1,0 +1,516 @@
+import { formatAddress } from '@haystack/common';
+import type { BatchWriter } from './batch.js';
+import { compileTemplate, layoutKey, type CompiledTemplate, type RecordContext, type TemplateField } from './compile.js';
+import { IE, VARLEN } from './fields.js';
+import { SamplingConfig, samplingFromOptions, type SamplingPolicy } from './sampling.js';
+
+/** Counters per exporter and observation domain: what an operator needs to trust the numbers. */
+export interface DomainCounters {
+  packets: number;
+  /** Flow records decoded into batches. */
+  records: number;
+  optionsRecords: number;
+  templatesAdded: number;
+  templatesChanged: number;
+  templatesWithdrawn: number;
+  /** Templates refused: zero fields, too many fields, zero length, over the per-domain limit. */
+  templatesRejected: number;
+  /** Data sets whose template was unknown on arrival. */
+  missingTemplateSets: number;
+  /** Of those, held and decoded later when the template came. */
+  heldDecodedSets: number;
+  /** Held sets dropped unread (their template never came in time, or the hold was full). */
+  heldDroppedSets: number;
+  malformedPackets: number;
+  malformedSets: number;
+  malformedRecords: number;
+  /** Records whose sampling rate is unknown (exported with rate 0). */
+  unknownRateRecords: number;
+  /** Records with sysUpTime-relative times and no systemInitTime to anchor them (export time used). */
+  unanchoredTimes: number;
+  sequenceGaps: number;
+  /** Packets (v9) or records (v5, IPFIX) the sequence numbers say we never received. */
+  lost: number;
+  /** Packets whose sequence number went backwards a little (reordering, duplicates). */
+  reordered: number;
+  /** Sequence restarts (exporter reboot): counting starts afresh. */
+  sequenceResets: number;
+}
+
+export function zeroCounters(): DomainCounters {
+  return {
+    packets: 0,
+    records: 0,
+    optionsRecords: 0,
+    templatesAdded: 0,
+    templatesChanged: 0,
+    templatesWithdrawn: 0,
+    templatesRejected: 0,
+    missingTemplateSets: 0,
+    heldDecodedSets: 0,
+    heldDroppedSets: 0,
+    malformedPackets: 0,
+    malformedSets: 0,
+    malformedRecords: 0,
+    unknownRateRecords: 0,
+    unanchoredTimes: 0,
+    sequenceGaps: 0,
+    lost: 0,
+    reordered: 0,
+    sequenceResets: 0,
+  };
+}
+
+export interface StoredTemplate {
+  readonly id: number;
+  readonly kind: 'data' | 'options';
+  readonly fields: readonly TemplateField[];
+  /** Options templates: how many leading fields are scope fields. */
+  readonly scopeCount: number;
+  /** v9 options scopes use their own type space (1 System, 2 Interface, ...), never IEs. */
+  readonly scopeIsIE: boolean;
+  readonly compiled: CompiledTemplate | null;
+}
+
+interface HeldSet {
+  templateId: number;
+  data: Buffer;
+  exportMs: number;
+  uptimeMs: number;
+  heldAt: number;
+}
+
+export interface RegistryLimits {
+  maxDomains: number;
+  maxTemplatesPerDomain: number;
+  maxFieldsPerTemplate: number;
+  /** Data sets held per domain while their template is missing. */
+  maxHeldSets: number;
+  /** How long a held set waits for its template. */
+  holdMs: number;
+}
+
+export const DEFAULT_LIMITS: RegistryLimits = {
+  maxDomains: 65536,
+  maxTemplatesPerDomain: 4096,
+  maxFieldsPerTemplate: 1024,
+  maxHeldSets: 128,
+  holdMs: 60_000,
+};
+
+/** Sequence window within which a backwards step is reordering, not a restart. */
+const REORDER_WINDOW = 1000;
+
+/** Everything known about one exporter + protocol + observation domain. */
+export class DomainState implements RecordContext {
+  readonly counters = zeroCounters();
+  readonly templates = new Map<number, StoredTemplate>();
+  /** Sampler / selector id → announced rate. */
+  readonly samplers = new Map<number, number>();
+  /** Rate announced without a sampler id (exporter-wide). */
+  announcedRate = 0;
+  private held: HeldSet[] = [];
+  /** Next expected sequence number; NaN = unknown (start, or after an undecodable set). */
+  expectedSeq = NaN;
+  lastSeenMs = 0;
+  /** Bumped on every template or sampling change, so a persister knows when to save. */
+  changes = 0;
+
+  // RecordContext, refreshed per packet.
+  exp0 = 0;
+  exp1 = 0;
+  exp2 = 0;
+  exp3 = 0;
+  templateId = 0;
+  exportMs = 0;
+  uptimeMs = NaN;
+  initMs = NaN;
+  overrideRate = 0;
+  defaultRate = 0;
+  unknownRate = 0;
+  unanchoredTimes = 0;
+  malformedRecords = 0;
+
+  constructor(
+    readonly exporter: Uint8Array,
+    readonly exporterText: string,
+    readonly version: number,
+    readonly domain: number,
+    private policy: SamplingPolicy,
+    private readonly limits: RegistryLimits,
+  ) {
+    const dv = new DataView(exporter.buffer, exporter.byteOffset, 16);
+    this.exp0 = dv.getUint32(0, true);
+    this.exp1 = dv.getUint32(4, true);
+    this.exp2 = dv.getUint32(8, true);
+    this.exp3 = dv.getUint32(12, true);
+    this.refreshRates();
+  }
+
+  setPolicy(policy: SamplingPolicy): void {
+    this.policy = policy;
+    this.refreshRates();
+  }
+
+  /** Decide the rate for records naming no sampler: override, announced, sole sampler, configured. */
+  private refreshRates(): void {
+    this.overrideRate = this.policy.override;
+    let announced = this.announcedRate;
+    if (announced === 0 && this.samplers.size === 1) announced = this.samplers.values().next().value!;
+    this.defaultRate = announced || this.policy.fallback;
+  }
+
+  rateFor(samplerId: number): number {
+    return this.samplers.get(samplerId) ?? this.defaultRate;
+  }
+
+  /** Start of a packet: refresh the per-packet part of the record context. */
+  beginPacket(exportMs: number, uptimeMs: number, receivedMs: number): void {
+    this.exportMs = exportMs;
+    this.uptimeMs = uptimeMs;
+    this.lastSeenMs = receivedMs;
+    this.counters.packets++;
+    if (this.held.length) this.expireHeld(receivedMs);
+  }
+
+  /**
+   * Sequence accounting. `units` is how far this packet moves the sequence:
+   * 1 for v9 (counts packets), its record count for v5 and IPFIX (count records);
+   * NaN when unknown (IPFIX packet with an undecodable set).
+   */
+  sequence(seq: number, units: number): void {
+    const expected = this.expectedSeq;
+    if (expected === expected) {
+      const ahead = (seq - expected) >>> 0;
+      if (ahead !== 0) {
+        if (ahead < 0x80000000) {
+          this.counters.sequenceGaps++;
+          this.counters.lost += ahead;
+        } else if (0x100000000 - ahead <= REORDER_WINDOW) {
+          this.counters.reordered++;
+          return; // keep expecting what we expected
+        } else {
+          this.counters.sequenceResets++;
+        }
+      }
+    }
+    this.expectedSeq = units === units ? (seq + units) >>> 0 : NaN;
+  }
+
+  // ---- templates ----------------------------------------------------------
+
+  /** Add or replace a template. Returns false (and counts) when refused. */
+  defineTemplate(id: number, kind: 'data' | 'options', fields: TemplateField[], scopeCount: number, scopeIsIE: boolean, w: BatchWriter | null): boolean {
+    if (fields.length === 0 || fields.length > this.limits.maxFieldsPerTemplate) {
+      this.counters.templatesRejected++;
+      return false;
+    }
+    let min = 0;
+    for (const f of fields) min += f.length === VARLEN ? 1 : f.length;
+    if (min === 0) {
+      this.counters.templatesRejected++;
+      return false;
+    }
+    const prev = this.templates.get(id);
+    if (!prev && this.templates.size >= this.limits.maxTemplatesPerDomain) {
+      this.counters.templatesRejected++;
+      return false;
+    }
+    if (prev && prev.kind === kind && prev.scopeCount === scopeCount && layoutKey(prev.fields) === layoutKey(fields)) return true; // refresh
+    let compiled: CompiledTemplate | null = null;
+    if (kind === 'data') {
+      try {
+        compiled = compileTemplate(fields);
+      } catch {
+        this.counters.templatesRejected++;
+        return false;
+      }
+    }
+    this.templates.set(id, { id, kind, fields, scopeCount, scopeIsIE, compiled });
+    this.changes++;
+    if (prev) this.counters.templatesChanged++;
+    else this.counters.templatesAdded++;
+    if (w && this.held.length) this.replayHeld(id, w);
+    return true;
+  }
+
+  withdrawTemplate(id: number): void {
+    if (this.templates.delete(id)) {
+      this.counters.templatesWithdrawn++;
+      this.changes++;
+    }
+  }
+
+  withdrawAll(kind: 'data' | 'options'): void {
+    for (const [id, t] of this.templates) {
+      if (t.kind === kind) {
+        this.templates.delete(id);
+        this.counters.templatesWithdrawn++;
+        this.changes++;
+      }
+    }
+  }
+
+  // ---- sets ----------------------------------------------------------------
+
+  /**
+   * Decode one data set (its body: b[p..end)). Returns records decoded, or -1 when the
+   * template is unknown (the set is held for a while if room allows).
+   */
+  dataSet(templateId: number, b: Uint8Array, p: number, end: number, w: BatchWriter): number {
+    const t = this.templates.get(templateId);
+    if (!t) {
+      this.counters.missingTemplateSets++;
+      this.hold(templateId, b, p, end);
+      return -1;
+    }
+    if (t.kind === 'options') return this.optionsSet(t, b, p, end);
+    this.templateId = templateId;
+    const before = this.malformedRecords;
+    const n = t.compiled!.decode(b, p, end, w, this);
+    this.counters.records += n;
+    if (this.malformedRecords !== before) this.counters.malformedRecords += this.malformedRecords - before;
+    this.malformedRecords = 0;
+    this.counters.unknownRateRecords += this.unknownRate;
+    this.counters.unanchoredTimes += this.unanchoredTimes;
+    this.unknownRate = 0;
+    this.unanchoredTimes = 0;
+    return n;
+  }
+
+  /** Options data: sampler rates and system init time. Rare, so interpreted, not compiled. */
+  private optionsSet(t: StoredTemplate, b: Uint8Array, p: number, end: number): number {
+    let n = 0;
+    let min = 0;
+    for (const f of t.fields) min += f.length === VARLEN ? 1 : f.length;
+    const values = new Map<number, number>();
+    while (end - p >= min) {
+      values.clear();
+      let q = p;
+      let ok = true;
+      for (let i = 0; i < t.fields.length; i++) {
+        const f = t.fields[i]!;
+        let len = f.length;
+        if (len === VARLEN) {
+          len = b[q]!;
+          q++;
+          if (len === 255) {
+            if (q + 2 > end) {
+              ok = false;
+              break;
+            }
+            len = (b[q]! << 8) | b[q + 1]!;
+            q += 2;
+          }
+        }
+        if (q + len > end) {
+          ok = false;
+          break;
+        }
+        const isIE = i >= t.scopeCount || t.scopeIsIE;
+        if (isIE && f.enterprise === 0 && len >= 1 && len <= 8) {
+          let v = 0;
+          for (let k = 0; k < len; k++) v = v * 256 + b[q + k]!;
+          if (!values.has(f.id)) values.set(f.id, v);
+        }
+        q += len;
+      }
+      if (!ok) {
+        this.counters.malformedRecords++;
+        break;
+      }
+      p = q;
+      n++;
+      this.applyOptions(values);
+    }
+    this.counters.optionsRecords += n;
+    return n;
+  }
+
+  private applyOptions(values: Map<number, number>): void {
+    const s = samplingFromOptions(values);
+    if (s) {
+      const before = s.samplerId >= 0 ? this.samplers.get(s.samplerId) : this.announcedRate;
+      if (before !== s.rate) {
+        if (s.samplerId >= 0) this.samplers.set(s.samplerId, s.rate);
+        else this.announcedRate = s.rate;
+        this.refreshRates();
+        this.changes++;
+      }
+    }
+    const init = values.get(IE.systemInitTimeMilliseconds);
+    if (init !== undefined && init > 0 && init !== this.initMs) {
+      this.initMs = init;
+      this.changes++;
+    }
+  }
+
+  // ---- data before its template -------------------------------------------
+
+  private hold(templateId: number, b: Uint8Array, p: number, end: number): void {
+    if (this.held.length >= this.limits.maxHeldSets) {
+      this.held.shift();
+      this.counters.heldDroppedSets++;
+    }
+    this.held.push({ templateId, data: Buffer.from(b.subarray(p, end)), exportMs: this.exportMs, uptimeMs: this.uptimeMs, heldAt: this.lastSeenMs });
+  }
+
+  private replayHeld(templateId: number, w: BatchWriter): void {
+    const exportMs = this.exportMs;
+    const uptimeMs = this.uptimeMs;
+    const keep: HeldSet[] = [];
+    for (const h of this.held) {
+      if (h.templateId !== templateId) {
+        keep.push(h);
+        continue;
+      }
+      // Decode with the context of the packet that carried the set.
+      this.exportMs = h.exportMs;
+      this.uptimeMs = h.uptimeMs;
+      this.dataSet(templateId, h.data, 0, h.data.length, w);
+      this.counters.heldDecodedSets++;
+    }
+    this.held = keep;
+    this.exportMs = exportMs;
+    this.uptimeMs = uptimeMs;
+  }
+
+  private expireHeld(now: number): void {
+    const limit = now - this.limits.holdMs;
+    let i = 0;
+    while (i < this.held.length && this.held[i]!.heldAt < limit) i++;
+    if (i > 0) {
+      this.held.splice(0, i);
+      this.counters.heldDroppedSets += i;
+    }
+  }
+
+  get heldSets(): number {
+    return this.held.length;
+  }
+
+  // ---- persistence ----------------------------------------------------------
+
+  snapshot(): DomainSnapshot {
+    return {
+      exporter: this.exporterText,
+      version: this.version,
+      domain: this.domain,
+      templates: [...this.templates.values()].map((t) => ({
+        id: t.id,
+        kind: t.kind,
+        scopeCount: t.scopeCount,
+        scopeIsIE: t.scopeIsIE,
+        fields: t.fields.map((f) => [f.id, f.length, f.enterprise] as [number, number, number]),
+      })),
+      samplers: [...this.samplers.entries()],
+      announcedRate: this.announcedRate,
+      initMs: Number.isNaN(this.initMs) ? null : this.initMs,
+    };
+  }
+
+  restore(s: DomainSnapshot): void {
+    for (const t of s.templates) {
+      this.defineTemplate(t.id, t.kind, t.fields.map(([id, length, enterprise]) => ({ id, length, enterprise })), t.scopeCount, t.scopeIsIE, null);
+    }
+    // Restored templates are not "added" by the exporter: keep counters about live traffic.
+    this.counters.templatesAdded = 0;
+    for (const [id, rate] of s.samplers) this.samplers.set(id, rate);
+    this.announcedRate = s.announcedRate;
+    if (s.initMs !== null) this.initMs = s.initMs;
+    this.refreshRates();
+  }
+}
+
+export interface DomainSnapshot {
+  exporter: string;
+  version: number;
+  domain: number;
+  templates: { id: number; kind: 'data' | 'options'; scopeCount: number; scopeIsIE: boolean; fields: [number, number, number][] }[];
+  samplers: [number, number][];
+  announcedRate: number;
+  initMs: number | null;
+}
+
+export interface RegistrySnapshot {
+  format: 'haystack-templates';
+  version: 1;
+  savedAt: string;
+  domains: DomainSnapshot[];
+}
+
+/**
+ * All exporter/domain states, keyed by exporter address + protocol version +
+ * observation domain (templates of one line card never shadow another's).
+ */
+export class TemplateRegistry {
+  private readonly domains = new Map<string, DomainState>();
+  readonly limits: RegistryLimits;
+  /** Packets refused because the domain limit was reached. */
+  refusedDomains = 0;
+
+  constructor(
+    private sampling: SamplingConfig = new SamplingConfig(),
+    limits: Partial<RegistryLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  setSampling(sampling: SamplingConfig): void {
+    this.sampling = sampling;
+    for (const d of this.domains.values()) d.setPolicy(sampling.policyFor(d.exporter, d.domain));
+  }
+
+  /** The state for (exporter, version, domain); null when over the limit. `key` is the caller's cached exporter text. */
+  get(exporter: Uint8Array, exporterText: string, version: number, domain: number): DomainState | null {
+    const key = `${exporterText}|${version}|${domain}`;
+    let d = this.domains.get(key);
+    if (!d) {
+      if (this.domains.size >= this.limits.maxDomains) {
+        this.refusedDomains++;
+        return null;
+      }
+      d = new DomainState(Uint8Array.from(exporter), exporterText, version, domain, this.sampling.policyFor(exporter, domain), this.limits);
+      this.domains.set(key, d);
+    }
+    return d;
+  }
+
+  all(): IterableIterator<DomainState> {
+    return this.domains.values();
+  }
+
+  get size(): number {
+    return this.domains.size;
+  }
+
+  /** Grows on any template or sampling change: tells a persister there is something to save. */
+  get generation(): number {
+    let g = 0;
+    for (const d of this.domains.values()) g += d.changes;
+    return g;
+  }
+
+  snapshot(): RegistrySnapshot {
+    return {
+      format: 'haystack-templates',
+      version: 1,
+      savedAt: new Date().toISOString(),
+      domains: [...this.domains.values()].filter((d) => d.templates.size > 0 || d.samplers.size > 0 || d.announcedRate > 0).map((d) => d.snapshot()),
+    };
+  }
+
+  /** Load a snapshot (templates, samplers, init times). Unknown formats are refused with an error. */
+  restore(snap: RegistrySnapshot, parseAddr: (text: string) => Uint8Array): number {
+    if (snap?.format !== 'haystack-templates' || snap.version !== 1) throw new Error('not a Haystack template snapshot (format/version)');
+    let n = 0;
+    for (const ds of snap.domains) {
+      const addr = parseAddr(ds.exporter);
+      const d = this.get(addr, formatAddress(addr), ds.version, ds.domain);
+      if (!d) break;
+      d.restore(ds);
+      n += ds.templates.length;
+    }
+    return n;
+  }
+}
