@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerConfigCommands } from './commands/config.js';
+import { registerIngestCommands } from './commands/ingest.js';
 
 const program = new Command('haystack')
   .description(
@@ -13,5 +14,6 @@ const program = new Command('haystack')
 
 // One line per command group; each lives in ./commands/<group>.ts.
 registerConfigCommands(program);
+registerIngestCommands(program);
 
 await program.parseAsync();

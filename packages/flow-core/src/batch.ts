@@ -124,6 +124,12 @@ export class BatchWriter {
     return this.count;
   }
 
+  /** Forget all records (zeroing them: decoders rely on a zeroed record area). */
+  reset(): void {
+    this.buf.fill(0, HEADER_SIZE, HEADER_SIZE + this.count * RECORD_SIZE);
+    this.count = 0;
+  }
+
   /**
    * Seal the records written so far into a standalone batch (a copy) and reset
    * the writer for reuse.

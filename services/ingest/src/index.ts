@@ -1,1 +1,7 @@
 export * from './decoder.js';
+export * from './publisher.js';
+export * from './collector.js';
+export * from './replay.js';
+export * from './template-store.js';
+export * from './metrics.js';
+export * from './service.js';

@@ -1,0 +1,146 @@
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import { PrefixSet, parseAddress, type Logger } from '@haystack/common';
+import { BatchWriter } from '@haystack/flow-core';
+import type { FlowDecoder } from './decoder.js';
+import type { Publisher } from './publisher.js';
+import type { TemplateStore } from './template-store.js';
+
+export interface CollectorOptions {
+  decoder: FlowDecoder;
+  publisher: Publisher;
+  log: Logger;
+  bind: string;
+  /** Ports to listen on (NetFlow 2055, IPFIX 4739 by default; 0 = any free port). Every port accepts every version. */
+  ports: number[];
+  receiveBufferBytes: number;
+  /** Exporter allowlist (CIDRs); empty = everyone. */
+  allowExporters: string[];
+  /** Publish staged records at least this often. */
+  maxDelayMs: number;
+  templateStore?: TemplateStore | null;
+  templateFlushMs?: number;
+}
+
+/**
+ * The UDP collector: datagrams → decoder → publisher, on the event loop thread.
+ * Datagrams are decoded as they arrive; records are published per partition when a
+ * partition's batch is full or every `maxDelayMs`.
+ */
+export class Collector {
+  private sockets: dgram.Socket[] = [];
+  private readonly writer = new BatchWriter(256);
+  private readonly allow: PrefixSet | null;
+  private readonly scratch = new Uint8Array(16);
+  private timer: NodeJS.Timeout | null = null;
+  private persistTimer: NodeJS.Timeout | null = null;
+  private savedGeneration = -1;
+  refused = 0;
+  private readonly refusedSeen = new Set<string>();
+  private readonly o: CollectorOptions;
+
+  constructor(opts: CollectorOptions) {
+    this.o = opts;
+    this.allow = opts.allowExporters.length ? new PrefixSet(opts.allowExporters) : null;
+  }
+
+  /** Load persisted templates, bind the sockets. Returns the bound ports. */
+  async start(): Promise<number[]> {
+    const { log, templateStore } = this.o;
+    if (templateStore) {
+      try {
+        const snap = await templateStore.load();
+        if (snap) {
+          const n = this.o.decoder.registry.restore(snap, (t) => parseAddress(t));
+          log.info({ templates: n, from: templateStore.description }, 'restored exporter templates');
+        }
+      } catch (err) {
+        log.warn({ err, from: templateStore.description }, 'could not restore templates; starting without them');
+      }
+      this.savedGeneration = this.o.decoder.registry.generation;
+    }
+    const ports: number[] = [];
+    for (const port of this.o.ports) ports.push(await this.listen(port));
+    this.timer = setInterval(() => this.o.publisher.flush(), this.o.maxDelayMs);
+    this.timer.unref();
+    if (templateStore) {
+      this.persistTimer = setInterval(() => void this.persist(), this.o.templateFlushMs ?? 5000);
+      this.persistTimer.unref();
+    }
+    return ports;
+  }
+
+  get boundPorts(): { port: number; family: 4 | 6 }[] {
+    return this.sockets.map((s) => ({ port: s.address().port, family: s.address().family === 'IPv6' ? 6 : 4 }));
+  }
+
+  private listen(port: number): Promise<number> {
+    const type = isIP(this.o.bind) === 6 ? 'udp6' : 'udp4';
+    const sock = dgram.createSocket({ type, reuseAddr: false, recvBufferSize: this.o.receiveBufferBytes });
+    sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
+    sock.on('error', (err) => this.o.log.error({ err, port }, 'UDP socket error'));
+    return new Promise((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(port, this.o.bind, () => {
+        sock.off('error', reject);
+        try {
+          sock.setRecvBufferSize(this.o.receiveBufferBytes);
+        } catch {
+          /* the kernel caps it at net.core.rmem_max; we report what we got below */
+        }
+        const got = sock.getRecvBufferSize();
+        const bound = sock.address().port;
+        this.o.log.info({ bind: this.o.bind, port: bound, receiveBuffer: got }, 'collector listening');
+        if (got < this.o.receiveBufferBytes)
+          this.o.log.warn({ asked: this.o.receiveBufferBytes, got }, 'receive buffer smaller than configured: raise net.core.rmem_max');
+        this.sockets.push(sock);
+        resolve(bound);
+      });
+    });
+  }
+
+  /** One datagram. Public so replay and tests drive the very same path. */
+  onMessage(msg: Buffer, address: string, receivedMs = Date.now()): void {
+    if (this.allow) {
+      let ok = false;
+      try {
+        ok = this.allow.contains(parseAddress(address, this.scratch));
+      } catch {
+        ok = false;
+      }
+      if (!ok) {
+        this.refused++;
+        if (!this.refusedSeen.has(address) && this.refusedSeen.size < 1000) {
+          this.refusedSeen.add(address);
+          this.o.log.warn({ exporter: address }, 'datagram from an exporter outside the allowlist (logged once per address)');
+        }
+        return;
+      }
+    }
+    this.o.decoder.decode(msg, address, receivedMs, this.writer);
+    if (this.writer.count > 0) this.o.publisher.add(this.writer);
+  }
+
+  async persist(): Promise<void> {
+    const store = this.o.templateStore;
+    if (!store) return;
+    const g = this.o.decoder.registry.generation;
+    if (g === this.savedGeneration) return;
+    try {
+      await store.save(this.o.decoder.registry.snapshot());
+      this.savedGeneration = g;
+    } catch (err) {
+      this.o.log.error({ err, to: store.description }, 'could not persist templates');
+    }
+  }
+
+  /** Close sockets, publish what is staged, save templates. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.persistTimer) clearInterval(this.persistTimer);
+    await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.sockets = [];
+    await this.o.publisher.drain();
+    await this.persist();
+  }
+}

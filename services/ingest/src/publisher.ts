@@ -1,0 +1,128 @@
+import type { PrefixSet, Logger } from '@haystack/common';
+import { F, HEADER_SIZE, RECORD_SIZE, SIDE_DST, SIDE_SRC, assembleBatch, type BatchWriter } from '@haystack/flow-core';
+import { partitionForBytes, type FlowSink } from '@haystack/transport';
+
+export interface PublisherOptions {
+  sink: FlowSink;
+  /** Which end of a flow is the subscriber line. */
+  subscriberPrefixes: PrefixSet;
+  /** IPv6 line prefix length in bits (a /56 keeps a line's rotating addresses together). */
+  ipv6LinePrefixLength: number;
+  /** Records per published batch. */
+  maxRecords: number;
+  /** Batches in flight to the sink before new ones are refused (UDP cannot be paused). */
+  maxInFlight?: number;
+  log?: Logger;
+}
+
+export interface PublisherCounters {
+  records: number;
+  batches: number;
+  /** Records where neither end is a subscriber line (published, keyed by source). */
+  noSubscriber: number;
+  /** Records with a subscriber at both ends (keyed by source). */
+  bothSubscribers: number;
+  /** Records dropped because the sink was too far behind. */
+  droppedBackpressure: number;
+  publishErrors: number;
+}
+
+/**
+ * Marks each record's subscriber side and groups records into one batch per partition,
+ * the partition chosen from the subscriber line (IPv4 address, or IPv6 prefix) with
+ * Kafka's murmur2 partitioner: every flow of a line lands in the same partition.
+ */
+export class Publisher {
+  readonly counters: PublisherCounters = { records: 0, batches: 0, noSubscriber: 0, bothSubscribers: 0, droppedBackpressure: 0, publishErrors: 0 };
+  private readonly staging: Buffer[];
+  private readonly counts: Uint32Array;
+  private readonly keyBytes: number;
+  private readonly lastMask: number;
+  private readonly key = new Uint8Array(16);
+  private inFlight = 0;
+  private readonly pending = new Set<Promise<void>>();
+  private readonly maxInFlight: number;
+
+  constructor(private readonly opts: PublisherOptions) {
+    const n = opts.sink.partitions;
+    this.staging = Array.from({ length: n }, () => Buffer.alloc(opts.maxRecords * RECORD_SIZE));
+    this.counts = new Uint32Array(n);
+    this.keyBytes = Math.ceil(opts.ipv6LinePrefixLength / 8);
+    const rem = opts.ipv6LinePrefixLength % 8;
+    this.lastMask = rem === 0 ? 0xff : (0xff << (8 - rem)) & 0xff;
+    this.maxInFlight = opts.maxInFlight ?? 64;
+  }
+
+  /** Take every record of `w` (then reset it). */
+  add(w: BatchWriter): void {
+    const src = w.buf;
+    const dv = w.dv;
+    const subs = this.opts.subscriberPrefixes;
+    const parts = this.staging.length;
+    for (let i = 0; i < w.count; i++) {
+      const o = HEADER_SIZE + i * RECORD_SIZE;
+      const s = subs.contains(src, o + F.src);
+      const d = subs.contains(src, o + F.dst);
+      const side = (s ? SIDE_SRC : 0) | (d ? SIDE_DST : 0);
+      src[o + F.side] = side;
+      if (side === 0) this.counters.noSubscriber++;
+      else if (side === (SIDE_SRC | SIDE_DST)) this.counters.bothSubscribers++;
+      const at = side === SIDE_DST ? o + F.dst : o + F.src;
+      const v4 = dv.getUint8(o + F.ipVersion) === 4;
+      let p: number;
+      if (v4) p = partitionForBytes(src, at + 12, 4, parts);
+      else {
+        const k = this.key;
+        const kb = this.keyBytes;
+        for (let j = 0; j < kb; j++) k[j] = src[at + j]!;
+        k[kb - 1]! &= this.lastMask;
+        p = partitionForBytes(k, 0, kb, parts);
+      }
+      const c = this.counts[p]!;
+      src.copy(this.staging[p]!, c * RECORD_SIZE, o, o + RECORD_SIZE);
+      this.counts[p] = c + 1;
+      if (c + 1 === this.opts.maxRecords) this.emit(p);
+    }
+    this.counters.records += w.count;
+    w.reset();
+  }
+
+  /** Publish every non-empty partition buffer. */
+  flush(): void {
+    for (let p = 0; p < this.staging.length; p++) if (this.counts[p]! > 0) this.emit(p);
+  }
+
+  /** Flush and wait for everything in flight. */
+  async drain(): Promise<void> {
+    this.flush();
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
+  }
+
+  /** Resolves once fewer than `maxInFlight` publishes are outstanding (replay uses it for backpressure). */
+  async ready(): Promise<void> {
+    while (this.inFlight >= this.maxInFlight) await Promise.race(this.pending);
+  }
+
+  private emit(p: number): void {
+    const n = this.counts[p]!;
+    this.counts[p] = 0;
+    if (this.inFlight >= this.maxInFlight) {
+      this.counters.droppedBackpressure += n;
+      return;
+    }
+    const batch = assembleBatch(this.staging[p]!, n, Date.now(), p);
+    this.counters.batches++;
+    this.inFlight++;
+    const pr: Promise<void> = this.opts.sink
+      .publish(p, batch)
+      .catch((err: unknown) => {
+        this.counters.publishErrors++;
+        this.opts.log?.error({ err, partition: p, records: n }, 'publishing a flow batch failed');
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.pending.delete(pr);
+      });
+    this.pending.add(pr);
+  }
+}

@@ -1,0 +1,56 @@
+import { join } from 'node:path';
+import { PrefixSet, type HaystackConfig, type Logger } from '@haystack/common';
+import { SamplingConfig } from '@haystack/flow-core';
+import type { FlowSink } from '@haystack/transport';
+import { Collector } from './collector.js';
+import { FlowDecoder } from './decoder.js';
+import { Publisher } from './publisher.js';
+import { FileTemplateStore, RedisTemplateStore, type TemplateStore } from './template-store.js';
+
+export interface Ingest {
+  decoder: FlowDecoder;
+  publisher: Publisher;
+  collector: Collector;
+  templateStore: TemplateStore | null;
+}
+
+export function samplingFromConfig(cfg: HaystackConfig): SamplingConfig {
+  return new SamplingConfig(cfg.ingest.sampling.exporters, cfg.ingest.sampling.defaultRate);
+}
+
+/** Build the ingest pipeline from configuration, publishing to `sink`. */
+export async function createIngest(cfg: HaystackConfig, log: Logger, sink: FlowSink, opts: { ports?: number[]; persistTemplates?: boolean } = {}): Promise<Ingest> {
+  const decoder = new FlowDecoder({
+    sampling: samplingFromConfig(cfg),
+    onError: (err, exporter, packet) => log.error({ err, exporter, packetHex: Buffer.from(packet).toString('hex').slice(0, 4096) }, 'decoder fault (a bug): packet dropped'),
+  });
+  const publisher = new Publisher({
+    sink,
+    subscriberPrefixes: new PrefixSet(cfg.ingest.subscriberPrefixes),
+    ipv6LinePrefixLength: cfg.ingest.ipv6LinePrefixLength,
+    maxRecords: cfg.ingest.batch.maxRecords,
+    log,
+  });
+  let templateStore: TemplateStore | null = null;
+  const persist = opts.persistTemplates ?? true;
+  if (persist && cfg.ingest.templates.persist === 'file') {
+    templateStore = new FileTemplateStore(cfg.ingest.templates.path ?? join(cfg.stateDir, 'templates.json'));
+  } else if (persist && cfg.ingest.templates.persist === 'redis') {
+    if (!cfg.redis.url) throw new Error('ingest.templates.persist is "redis" but redis.url is not set');
+    const { Redis } = await import('ioredis');
+    templateStore = new RedisTemplateStore(new Redis(cfg.redis.url, { lazyConnect: false, maxRetriesPerRequest: 3 }), `${cfg.redis.keyPrefix}ingest:templates`);
+  }
+  const collector = new Collector({
+    decoder,
+    publisher,
+    log,
+    bind: cfg.ingest.bind,
+    ports: opts.ports ?? [cfg.ingest.netflowPort, cfg.ingest.ipfixPort],
+    receiveBufferBytes: cfg.ingest.receiveBufferBytes,
+    allowExporters: cfg.ingest.allowExporters,
+    maxDelayMs: cfg.ingest.batch.maxDelayMs,
+    templateStore,
+    templateFlushMs: cfg.ingest.templates.flushIntervalMs,
+  });
+  return { decoder, publisher, collector, templateStore };
+}
