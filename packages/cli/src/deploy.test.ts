@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { parse } from 'yaml';
+import { loadConfig } from '@haystack/common';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+test('docker-compose.yml is valid for docker-compose and wires the services by configuration alone', () => {
+  // Debian's docker-compose validates and resolves the file without a Docker engine.
+  const out = execFileSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config'], {
+    env: { ...process.env, CLICKHOUSE_PASSWORD: 'test-only' },
+    encoding: 'utf8',
+  });
+  const doc = parse(out) as { services: Record<string, { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string> }> };
+  const s = doc.services;
+  for (const name of ['kafka', 'clickhouse', 'redis', 'ingest', 'hitlist', 'detector']) assert.ok(s[name], `service ${name}`);
+  assert.ok(!Object.keys(s).some((n) => /zookeeper/i.test(n)), 'KRaft: no ZooKeeper');
+  assert.match(s.kafka!.environment!.KAFKA_PROCESS_ROLES!, /controller/);
+  for (const name of ['ingest', 'hitlist', 'detector']) {
+    assert.ok(s[name]!.build, `${name} is built from this repository`);
+    const cfg = loadConfig({ env: s[name]!.environment });
+    assert.deepEqual(cfg.kafka.brokers, ['kafka:9092'], `${name} uses Kafka`);
+    assert.equal(cfg.redis.url, 'redis://redis:6379');
+    assert.equal(cfg.clickhouse.url, 'http://clickhouse:8123');
+    assert.equal(cfg.metrics.listen, '0.0.0.0:9464');
+  }
+  assert.deepEqual(s.ingest!.command, ['ingest']);
+  const ingestCfg = loadConfig({ env: s.ingest!.environment });
+  assert.equal(ingestCfg.ingest.templates.persist, 'redis', 'load-balanced collectors share templates through Redis');
+  assert.deepEqual(ingestCfg.ingest.subscriberPrefixes, ['100.64.0.0/10']);
+});
+
+test('docker-compose refuses to start without the ClickHouse password (no secret in the file)', () => {
+  const env = { ...process.env };
+  delete env.CLICKHOUSE_PASSWORD;
+  assert.throws(() => execFileSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config', '-q'], { env, stdio: 'pipe' }), /CLICKHOUSE_PASSWORD/);
+});
