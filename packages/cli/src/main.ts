@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerConfigCommands } from './commands/config.js';
 import { registerIngestCommands } from './commands/ingest.js';
+import { registerDemoCommands } from './commands/demo.js';
 
 const program = new Command('haystack')
   .description(
@@ -15,5 +16,6 @@ const program = new Command('haystack')
 // One line per command group; each lives in ./commands/<group>.ts.
 registerConfigCommands(program);
 registerIngestCommands(program);
+registerDemoCommands(program);
 
 await program.parseAsync();
