@@ -1,0 +1,221 @@
+// Runs real flow exporters (softflowd, pmacctd's nfprobe plugin) over a pcap and records what
+// they export: datagrams arrive on our own UDP socket on 127.0.0.1 and are written to a
+// capture pcap with the exporter's source address/port, as a tcpdump on lo would show them.
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PcapWriter } from '@haystack/pcap';
+
+export interface ExporterRun {
+  /** pcap (Ethernet) of the exported datagrams, exporter → 127.0.0.1:collectorPort. */
+  capturePath: string;
+  /** Datagrams received (and written to capturePath). */
+  datagrams: number;
+  /** Port our collector socket listened on: pass it to tsharkDecode. */
+  collectorPort: number;
+  /** The exporter's stdout + stderr, for diagnostics (softflowd prints its statistics here). */
+  output: string;
+}
+
+export interface RunCommonOptions {
+  /** Traffic to export (any pcap the exporter's libpcap reads). */
+  pcap: string;
+  version: 9 | 10;
+  /** Where to write the capture (default: a new temporary directory). */
+  capturePath?: string;
+  /** Give up (kill the exporter, reject) after this long (default 60 s). */
+  timeoutMs?: number;
+  /** Program to run instead of the one on PATH. */
+  binary?: string;
+  /** Called with the exporter's pid once it is started (it leads its own process group). */
+  onSpawn?: (pid: number) => void;
+}
+
+export interface SoftflowdOptions extends RunCommonOptions {
+  /** softflowd -s N: periodic 1-in-N packet sampling (packets 1, N+1, 2N+1, ... of the file). */
+  sampling?: number;
+  /**
+   * softflowd -a (default true): take "now" from the pcap's packet times instead of the wall
+   * clock. Without it the exporter's boot time is the wall clock at start while flow times come
+   * from the pcap, so v9 FIRST/LAST_SWITCHED and IPFIX flowStart/EndSysUpTime wrap around and
+   * cannot be turned back into the packets' times.
+   */
+  adjustTime?: boolean;
+  /** Extra softflowd arguments (e.g. ['-A', 'milli'] or ['-t', 'maxlife=60']). */
+  extraArgs?: string[];
+}
+
+export interface PmacctdOptions extends RunCommonOptions {
+  /** pmacct sampling_rate: N (random 1-out-of-N, announced in an options template). */
+  samplingRate?: number;
+  /** nfprobe aggregation primitives (default adds tcpflags to pmacct's default set). */
+  aggregate?: string;
+  /** nfprobe_engine: v9 source id / IPFIX observation domain id. */
+  engine?: number;
+  /** Extra config lines, `key: value`. */
+  extraConfig?: Record<string, string | number | boolean>;
+}
+
+const DEFAULT_TIMEOUT = 60_000;
+
+/**
+ * Runs softflowd over `pcap` (`softflowd -d -r pcap -n 127.0.0.1:PORT -v 9|10 [-s N]`) and
+ * captures its export. softflowd flushes every flow at end of file and exits by itself.
+ */
+export async function runSoftflowd(opts: SoftflowdOptions): Promise<ExporterRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'haystack-softflowd-'));
+  try {
+    return await collectWhile(opts, 'softflowd', async (port) => {
+      // -d keeps it in the foreground so we know when it is done; -p keeps its pid file out of
+      // /var/run (parallel runs would fight over it). No -c: with -r it is not wanted.
+      const args = ['-d', '-r', opts.pcap, '-n', `127.0.0.1:${port}`, '-v', String(opts.version), '-p', join(dir, 'softflowd.pid')];
+      if (opts.adjustTime !== false) args.push('-a');
+      if (opts.sampling !== undefined) args.push('-s', String(opts.sampling));
+      if (opts.extraArgs) args.push(...opts.extraArgs);
+      return { cmd: opts.binary ?? 'softflowd', args, apt: 'softflowd' };
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs pmacctd with the nfprobe plugin over `pcap` (generated config: pcap_savefile, nfprobe
+ * receiver/version, sampling_rate) and captures its export. pmacctd exits at end of file and its
+ * nfprobe plugin flushes every cached flow on the way out.
+ */
+export async function runPmacctd(opts: PmacctdOptions): Promise<ExporterRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'haystack-pmacctd-'));
+  try {
+    return await collectWhile(opts, 'pmacctd', async (port) => {
+      const conf: Record<string, string | number | boolean> = {
+        daemonize: false,
+        pidfile: join(dir, 'pmacctd.pid'),
+        pcap_savefile: opts.pcap,
+        plugins: 'nfprobe',
+        nfprobe_receiver: `127.0.0.1:${port}`,
+        nfprobe_version: opts.version,
+        // pmacct's nfprobe default omits TCP flags; tests want them.
+        aggregate: opts.aggregate ?? 'src_host, dst_host, src_port, dst_port, proto, tos, tcpflags',
+      };
+      if (opts.samplingRate !== undefined) conf['sampling_rate'] = opts.samplingRate;
+      if (opts.engine !== undefined) conf['nfprobe_engine'] = opts.engine;
+      Object.assign(conf, opts.extraConfig);
+      const path = join(dir, 'pmacctd.conf');
+      await writeFile(path, Object.entries(conf).map(([k, v]) => `${k}: ${v}\n`).join(''));
+      return { cmd: opts.binary ?? 'pmacctd', args: ['-f', path], apt: 'pmacct' };
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+interface Command {
+  cmd: string;
+  args: string[];
+  /** Debian package that provides the command, for the error message. */
+  apt: string;
+}
+
+/**
+ * Binds a collector socket, runs the command built by `build(port)`, writes every datagram to
+ * the capture, and resolves once the exporter has exited and every datagram it sent is read.
+ */
+async function collectWhile(opts: RunCommonOptions, name: string, build: (port: number) => Promise<Command>): Promise<ExporterRun> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT;
+  let capturePath = opts.capturePath;
+  let ownDir: string | undefined;
+  if (!capturePath) {
+    ownDir = await mkdtemp(join(tmpdir(), `haystack-${name}-capture-`));
+    capturePath = join(ownDir, `${name}-v${opts.version}.pcap`);
+  }
+  const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 * 1024 * 1024 });
+  const sentinelSock = dgram.createSocket('udp4');
+  const writer = await PcapWriter.create(capturePath);
+  let datagrams = 0;
+  let writeError: unknown;
+  const token = randomBytes(16);
+  let sentinelPort = -1;
+  let onSentinel: (() => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(0, '127.0.0.1', () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve) => sentinelSock.bind(0, '127.0.0.1', resolve));
+    sentinelPort = sentinelSock.address().port;
+    const port = sock.address().port;
+    sock.on('message', (msg, rinfo) => {
+      if (rinfo.port === sentinelPort && msg.equals(token)) {
+        onSentinel?.();
+        return;
+      }
+      datagrams++;
+      writer
+        .writeUdp({ tsMs: performance.timeOrigin + performance.now(), src: rinfo.address, srcPort: rinfo.port, dst: '127.0.0.1', dstPort: port, payload: msg })
+        .catch((e: unknown) => (writeError ??= e));
+    });
+
+    const command = await build(port);
+    const output = await runToExit(command, timeoutMs, name, opts.onSpawn);
+
+    // Loopback delivers datagrams to a socket in send order, and the exporter has exited, so
+    // once our own sentinel (sent now) arrives, everything the exporter sent has been read.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name}: collector did not drain within ${timeoutMs} ms`)), timeoutMs);
+      onSentinel = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      sentinelSock.send(token, port, '127.0.0.1');
+    });
+    await writer.close();
+    if (writeError) throw writeError;
+    return { capturePath, datagrams, collectorPort: port, output };
+  } catch (e) {
+    await writer.close().catch(() => {});
+    if (ownDir) await rm(ownDir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    sock.close();
+    sentinelSock.close();
+  }
+}
+
+/** Runs a command to completion; rejects on a missing binary, a non-zero exit or a timeout. */
+function runToExit(c: Command, timeoutMs: number, name: string, onSpawn?: (pid: number) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // Own process group, so a timeout also ends the children pmacctd forks for its plugins.
+    const child = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    if (child.pid !== undefined) onSpawn?.(child.pid);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (e.code === 'ENOENT') reject(new Error(`${name}: '${c.cmd}' not found on PATH (Debian package '${c.apt}')`));
+      else reject(new Error(`${name}: could not start '${c.cmd}': ${e.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) reject(new Error(`${name}: no exit within ${timeoutMs} ms; killed. Output:\n${out}`));
+      else if (code !== 0) reject(new Error(`${name}: exited with ${code ?? signal}. Command: ${c.cmd} ${c.args.join(' ')}\nOutput:\n${out}`));
+      else resolve(out);
+    });
+  });
+}
