@@ -112,6 +112,10 @@ export class DomainState implements RecordContext {
   private held: HeldSet[] = [];
   /** Next expected sequence number; NaN = unknown (start, or after an undecodable set). */
   expectedSeq = NaN;
+  private seqSlack = 0;
+  private lastSeq = NaN;
+  /** Exporter numbers messages after counting their own records (see sequence()). */
+  postIncrement = false;
   lastSeenMs = 0;
   /** Bumped on every template or sampling change, so a persister knows when to save. */
   changes = 0;
@@ -176,13 +180,28 @@ export class DomainState implements RecordContext {
   /**
    * Sequence accounting. `units` is how far this packet moves the sequence:
    * 1 for v9 (counts packets), its record count for v5 and IPFIX (count records);
-   * NaN when unknown (IPFIX packet with an undecodable set).
+   * NaN when unknown (IPFIX packet with an undecodable set). `slack`: how many of those
+   * units the next packet may leave uncounted without it being a gap (IPFIX options records).
    */
-  sequence(seq: number, units: number): void {
-    const expected = this.expectedSeq;
+  sequence(seq: number, units: number, slack = 0): void {
+    const known = units === units;
+    // Pre-increment (RFC): a message carries the count *before* its own records. Some exporters
+    // (softflowd's IPFIX) send the count *after* them; a domain switches to that reading the
+    // first time it is the one that fits, so their streams show no phantom gaps.
+    const expected = this.postIncrement ? (known && this.lastSeq === this.lastSeq ? (this.lastSeq + units) >>> 0 : NaN) : this.expectedSeq;
+    const seqSlack = this.postIncrement ? slack : this.seqSlack;
     if (expected === expected) {
-      const ahead = (seq - expected) >>> 0;
-      if (ahead !== 0) {
+      let ahead = (seq - expected) >>> 0;
+      // Some IPFIX exporters leave options records out of the count: accept either.
+      const tolerated = seqSlack > 0 && 0x100000000 - ahead <= seqSlack;
+      if (ahead !== 0 && !tolerated && !this.postIncrement && known && this.lastSeq === this.lastSeq) {
+        const post = (seq - this.lastSeq - units) >>> 0;
+        if (post === 0 || 0x100000000 - post <= slack) {
+          this.postIncrement = true;
+          ahead = 0;
+        }
+      }
+      if (ahead !== 0 && !tolerated) {
         if (ahead < 0x80000000) {
           this.counters.sequenceGaps++;
           this.counters.lost += ahead;
@@ -194,7 +213,9 @@ export class DomainState implements RecordContext {
         }
       }
     }
-    this.expectedSeq = units === units ? (seq + units) >>> 0 : NaN;
+    this.lastSeq = known ? seq : NaN;
+    this.expectedSeq = known ? (seq + units) >>> 0 : NaN;
+    this.seqSlack = slack;
   }
 
   // ---- templates ----------------------------------------------------------

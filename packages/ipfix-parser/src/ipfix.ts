@@ -31,6 +31,7 @@ export function decodeIpfix(b: Uint8Array, exporter: Uint8Array, exporterText: s
   }
   let records = 0;
   let dataRecords = 0; // data + options data records, for the sequence number
+  let optionRecords = 0;
   let seqKnown = true;
   let p = IPFIX_HEADER;
   while (p + 4 <= len) {
@@ -52,12 +53,14 @@ export function decodeIpfix(b: Uint8Array, exporter: Uint8Array, exporterText: s
       if (n < 0) seqKnown = false;
       else {
         if (!opt) records += n;
-        dataRecords += opt ? d.counters.optionsRecords - before : n;
+        const o = opt ? d.counters.optionsRecords - before : 0;
+        dataRecords += opt ? o : n;
+        optionRecords += o;
       }
     }
     p = end;
   }
-  d.sequence(seq, seqKnown ? dataRecords : NaN);
+  d.sequence(seq, seqKnown ? dataRecords : NaN, optionRecords);
   return records;
 }
 

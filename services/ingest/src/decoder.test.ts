@@ -358,3 +358,19 @@ import * as common from '@haystack/common';
 function await_import_common() {
   return common;
 }
+
+test('IPFIX exporters that number messages after their own records (softflowd) show no phantom gaps, real gaps still count', () => {
+  const dec = new FlowDecoder();
+  let total = 0;
+  const mk = (n: number, skip = 0) => {
+    total += n + skip;
+    const rows = Array.from({ length: n }, () => ['10.0.0.1', '52.0.0.1']);
+    return new PacketBuilder(10, { domain: 9, exportSecs: T0, sequence: total }).template(256, V4_FIELDS.slice(0, 2)).data(256, rows).build();
+  };
+  decodeAll(dec, [mk(3), mk(5), mk(2), mk(4), mk(1, 6), mk(2)]);
+  const d = domain(dec, 10, 9);
+  assert.equal(d.postIncrement, true);
+  assert.equal(d.counters.sequenceGaps, 1);
+  assert.equal(d.counters.lost, 6);
+  assert.equal(d.counters.reordered, 0);
+});
