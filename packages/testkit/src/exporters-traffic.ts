@@ -1,7 +1,7 @@
 // Deterministic synthetic traffic for exporter tests: many IPv4/IPv6 hosts, TCP connections
 // with handshake and teardown flags, UDP request/response exchanges and ICMP echoes, with
 // varied packet counts and sizes over a span of minutes. Same seed → same bytes.
-import { PcapWriter, buildIcmpPacket, buildTcpPacket, buildUdpPacket, TcpFlags, LinkType } from '@haystack/pcap';
+import { PcapWriter, buildIcmpPacket, buildTcpPacket, buildUdpPacket, TcpFlags, LinkType, formatIp, parseIp } from '@haystack/pcap';
 
 export interface TrafficOptions {
   /** PRNG seed (default 1). */
@@ -43,6 +43,13 @@ export interface TrafficFlow {
   maxPacketBytes: number;
   firstMs: number;
   lastMs: number;
+  /**
+   * First/last packet time of the bidirectional conversation (this direction and its reverse
+   * 5-tuple). softflowd and pmacct's nfprobe track a conversation as one flow and export the same
+   * start/end times in the records of both directions, so these are the times to expect.
+   */
+  conversationFirstMs: number;
+  conversationLastMs: number;
 }
 
 export interface TrafficSummary extends Totals {
@@ -113,10 +120,12 @@ export async function makeTrafficPcap(path: string, opts: TrafficOptions = {}): 
   // Heavy-tailed packet counts: most conversations are short, a few are long.
   const count = () => Math.max(1, Math.min(maxPk, Math.floor(Math.exp(rnd() * Math.log(maxPk)))));
 
+  // Addresses in canonical text (RFC 5952, as tshark prints them) so flows compare as strings.
+  const canon = (a: string) => formatIp(parseIp(a));
   const v4Client = (i: number) => `10.1.${1 + (i >> 8)}.${1 + (i & 0xff) % 254}`;
-  const v6Client = (i: number) => `2001:db8:1:${(i % 16).toString(16)}::${(i + 1).toString(16)}`;
+  const v6Client = (i: number) => canon(`2001:db8:1:${(i % 16).toString(16)}::${(i + 1).toString(16)}`);
   const v4Server = () => `198.51.100.${int(1, 254)}`;
-  const v6Server = () => `2001:db8:ff::${int(1, 0xfff).toString(16)}`;
+  const v6Server = () => canon(`2001:db8:ff::${int(1, 0xfff).toString(16)}`);
 
   const pkts: Pkt[] = [];
   const flows = new Map<string, TrafficFlow>();
@@ -128,7 +137,18 @@ export async function makeTrafficPcap(path: string, opts: TrafficOptions = {}): 
     const key = `${f.protocol}|${f.src}|${f.srcPort}|${f.dst}|${f.dstPort}`;
     let fl = flows.get(key);
     if (!fl) {
-      fl = { ...f, packets: 0, bytes: 0, tcpFlags: 0, minPacketBytes: ip.length, maxPacketBytes: ip.length, firstMs: ts, lastMs: ts };
+      fl = {
+        ...f,
+        packets: 0,
+        bytes: 0,
+        tcpFlags: 0,
+        minPacketBytes: ip.length,
+        maxPacketBytes: ip.length,
+        firstMs: ts,
+        lastMs: ts,
+        conversationFirstMs: ts,
+        conversationLastMs: ts,
+      };
       flows.set(key, fl);
     }
     fl.packets++;
@@ -232,6 +252,11 @@ export async function makeTrafficPcap(path: string, opts: TrafficOptions = {}): 
     }
   }
 
+  for (const fl of flows.values()) {
+    const rev = flows.get(`${fl.protocol}|${fl.dst}|${fl.dstPort}|${fl.src}|${fl.srcPort}`);
+    fl.conversationFirstMs = Math.min(fl.firstMs, rev?.firstMs ?? Infinity);
+    fl.conversationLastMs = Math.max(fl.lastMs, rev?.lastMs ?? -Infinity);
+  }
   pkts.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
   const w = await PcapWriter.create(path, { linkType: LinkType.ETHERNET });
   const totals = { packets: 0, bytes: 0 };

@@ -334,10 +334,21 @@ function relSecondsOrUndef(s: string | undefined): number | undefined {
 }
 
 function flowRecord(base: TsharkRecordBase, r: Record<string, string | string[]>, initTimeMs: number | undefined): TsharkFlowRecord {
-  const startUptimeMs = relSecondsOrUndef(str(r['cflow.timestart']));
-  const endUptimeMs = relSecondsOrUndef(str(r['cflow.timeend']));
-  const startMs = absTime(r['cflow.abstimestart']);
-  const endMs = absTime(r['cflow.abstimeend']);
+  let startUptimeMs = relSecondsOrUndef(str(r['cflow.timestart']));
+  let endUptimeMs = relSecondsOrUndef(str(r['cflow.timeend']));
+  let startMs = absTime(r['cflow.abstimestart']);
+  let endMs = absTime(r['cflow.abstimeend']);
+  // tshark 4.0 quirk: an uptime time of exactly 0 (a flow starting at the exporter's "boot",
+  // e.g. softflowd -a with the capture's first packet) is shown as the absolute date 1970-01-01
+  // while its partner stays relative. It is uptime 0, not an absolute time.
+  if (startMs === 0 && startUptimeMs === undefined && endUptimeMs !== undefined) {
+    startMs = undefined;
+    startUptimeMs = 0;
+  }
+  if (endMs === 0 && endUptimeMs === undefined && startUptimeMs !== undefined) {
+    endMs = undefined;
+    endUptimeMs = 0;
+  }
   const fromUptime = (t: number | undefined): number | undefined => {
     if (t === undefined) return undefined;
     if (base.version === 9) {
