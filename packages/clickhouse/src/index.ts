@@ -1,1 +1,146 @@
-export {};
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createClient, ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
+
+export { ClickHouseError };
+
+/**
+ * The project's storage boundary. One code path for both deployments: the official
+ * `@clickhouse/client`, talking HTTP to a server (`url`) or, embedded, to chdb through
+ * `createChdbConnection` (experimental upstream, hence kept behind this interface: callers
+ * never see chdb). The chdb connection uses chdb's async session calls, so queries do not
+ * block the event loop.
+ *
+ * Embedded limits (DESIGN §3): one process per data directory (a second process gets a lock
+ * error, reported here as {@link ClickHouseBusyError}), and one data directory per process.
+ */
+export interface ClickHouseOptions {
+  /** Server URL (http://host:8123); null/undefined = embedded chdb under `dataDir`. */
+  url?: string | null;
+  /** Embedded data directory (e.g. `<stateDir>/chdb`); required when `url` is not set. */
+  dataDir?: string;
+  /** Database for unqualified table names in {@link ClickHouseStore.insert}; created by {@link ClickHouseStore.ensureDatabase}. */
+  database: string;
+  username?: string;
+  password?: string;
+  /** Per-request timeout for the server transport, default 60 s. */
+  requestTimeoutMs?: number;
+}
+
+export type QueryParams = Record<string, unknown>;
+
+export interface ClickHouseStore {
+  readonly mode: 'embedded' | 'server';
+  readonly database: string;
+  /** DDL and other statements without a result (`{name:Type}` placeholders bound from `params`). */
+  command(sql: string, params?: QueryParams): Promise<void>;
+  /** Run a SELECT and return its rows as objects (JSONEachRow). */
+  query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
+  /** Insert rows (objects keyed by column) into `table` of this database, in batches of `batchRows`. */
+  insert(table: string, rows: Iterable<Record<string, unknown>>, opts?: { batchRows?: number }): Promise<number>;
+  /** CREATE DATABASE IF NOT EXISTS for {@link database}. */
+  ensureDatabase(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class ClickHouseBusyError extends Error {
+  readonly userFacing = true;
+  constructor(readonly dataDir: string, cause: unknown) {
+    super(
+      `embedded ClickHouse data directory ${dataDir} cannot be opened: it is in use by another process ` +
+        `(chdb allows one process per data directory) or another directory is open in this process. ` +
+        `Stop the other process, use another stateDir, or set clickhouse.url.`,
+      { cause },
+    );
+    this.name = 'ClickHouseBusyError';
+  }
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** chdb binds one data directory per process: remember which one this process holds. */
+let embeddedPath: string | null = null;
+let embeddedUsers = 0;
+
+export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHouseStore> {
+  if (!IDENT.test(opts.database)) throw new Error(`invalid ClickHouse database name ${JSON.stringify(opts.database)}`);
+  let client: ClickHouseClient;
+  let mode: 'embedded' | 'server';
+  let release = (): void => {};
+  if (opts.url) {
+    mode = 'server';
+    client = createClient({
+      url: opts.url,
+      username: opts.username ?? 'default',
+      password: opts.password ?? '',
+      request_timeout: opts.requestTimeoutMs ?? 60_000,
+    });
+  } else {
+    if (!opts.dataDir) throw new Error('embedded ClickHouse needs a data directory (dataDir)');
+    const dir = resolve(opts.dataDir);
+    if (embeddedPath !== null && embeddedPath !== dir) throw new ClickHouseBusyError(dir, new Error(`this process already holds ${embeddedPath}`));
+    mkdirSync(dir, { recursive: true });
+    // Loaded lazily: the chdb engine is large and only embedded mode needs it.
+    const { createChdbConnection } = await import('chdb/connection');
+    let connection;
+    try {
+      connection = createChdbConnection({ path: dir });
+    } catch (e) {
+      throw new ClickHouseBusyError(dir, e);
+    }
+    embeddedPath = dir;
+    embeddedUsers++;
+    release = () => {
+      if (--embeddedUsers === 0) embeddedPath = null;
+    };
+    mode = 'embedded';
+    // chdb types its connection against @clickhouse/client-common, the client bundles its own
+    // copy of the same interface: structurally identical, nominally distinct.
+    client = createClient({ connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] });
+  }
+
+  const database = opts.database;
+  let closed = false;
+  const store: ClickHouseStore = {
+    mode,
+    database,
+    async command(sql, params) {
+      await client.command({ query: sql, query_params: params });
+    },
+    async query<T>(sql: string, params?: QueryParams): Promise<T[]> {
+      const rs = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+      return (await rs.json()) as T[];
+    },
+    async insert(table, rows, o = {}) {
+      if (!IDENT.test(table)) throw new Error(`invalid table name ${JSON.stringify(table)}`);
+      const batchRows = o.batchRows ?? 50_000;
+      let batch: Record<string, unknown>[] = [];
+      let n = 0;
+      const flush = async () => {
+        if (batch.length === 0) return;
+        await client.insert({ table: `${database}.${table}`, values: batch, format: 'JSONEachRow' });
+        n += batch.length;
+        batch = [];
+      };
+      for (const r of rows) {
+        batch.push(r);
+        if (batch.length >= batchRows) await flush();
+      }
+      await flush();
+      return n;
+    },
+    async ensureDatabase() {
+      await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await client.close();
+      } finally {
+        release();
+      }
+    },
+  };
+  return store;
+}

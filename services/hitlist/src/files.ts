@@ -1,0 +1,160 @@
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BuildReport, BuildResult } from './build.js';
+import type { Churn } from './churn.js';
+import type { Classification } from './classify.js';
+import { parseDay } from './days.js';
+import type { Hitlist } from './hitlist.js';
+
+/**
+ * A day's hitlist on disk (default `<stateDir>/hitlist/<day>/`), so `hitlist show` and
+ * `hitlist diff` need no server:
+ * - `hitlist.csv`: header `address,port,transport,domain,class`, then one row per address,
+ *   port, transport, evidence domain and class; nothing else;
+ * - `hitlist.json`: the whole hitlist (tables, rules, entries);
+ * - `rules.json`: the detection rules (class → level, evidence domains, threshold);
+ * - `classes.csv`, `domains.csv`, `decisions.json`: every classification decision and its reason;
+ * - `churn.json`: the change against the previous day (when it was available);
+ * - `report.json`: inputs read, lines skipped and why, pass statistics, policy.
+ * Every file is written to a temporary name and renamed, so readers never see half a file.
+ */
+export function dayDir(stateDir: string, day: string): string {
+  parseDay(day);
+  return join(stateDir, 'hitlist', day);
+}
+
+const csvCell = (v: string | number) => {
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+};
+const csvRow = (cells: (string | number)[]) => cells.map(csvCell).join(',') + '\n';
+
+async function writeStreamed(path: string, produce: (write: (s: string) => Promise<void>) => Promise<void>): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const ws = createWriteStream(tmp);
+  const done = new Promise<void>((resolve, reject) => {
+    ws.once('error', reject);
+    ws.once('finish', () => resolve());
+  });
+  let failed: Error | null = null;
+  ws.once('error', (e) => (failed = e));
+  await produce(async (s) => {
+    if (failed) throw failed;
+    if (!ws.write(s)) await new Promise<void>((r) => ws.once('drain', () => r()));
+  });
+  ws.end();
+  await done;
+  renameSync(tmp, path);
+}
+
+async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeStreamed(path, async (w) => w(JSON.stringify(value, null, 1) + '\n'));
+}
+
+export async function writeHitlistCsv(path: string, h: Hitlist): Promise<void> {
+  await writeStreamed(path, async (w) => {
+    await w('address,port,transport,domain,class\n');
+    let buf = '';
+    for (const e of h.entries) {
+      for (const d of e.domains) {
+        const dom = h.domains[d]!;
+        for (const c of dom.classes) buf += csvRow([e.address, e.port, e.transport, dom.name, h.classes[c]!.id]);
+      }
+      if (buf.length > 1 << 16) {
+        await w(buf);
+        buf = '';
+      }
+    }
+    if (buf) await w(buf);
+  });
+}
+
+export async function writeHitlistJson(path: string, h: Hitlist): Promise<void> {
+  // Entries one per line: large hitlists stay streamable and diffable.
+  const { entries, ...meta } = h;
+  await writeStreamed(path, async (w) => {
+    const m = JSON.stringify(meta);
+    await w(m.slice(0, -1) + ',"entries":[\n');
+    let buf = '';
+    for (let i = 0; i < entries.length; i++) {
+      buf += (i ? ',\n' : '') + JSON.stringify(entries[i]);
+      if (buf.length > 1 << 16) {
+        await w(buf);
+        buf = '';
+      }
+    }
+    await w(buf + '\n]}\n');
+  });
+}
+
+export interface DayFiles {
+  dir: string;
+  files: string[];
+}
+
+export async function writeDayFiles(dir: string, r: BuildResult): Promise<DayFiles> {
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const put = async (name: string, f: (p: string) => Promise<void>) => {
+    const p = join(dir, name);
+    await f(p);
+    files.push(p);
+  };
+  await put('hitlist.csv', (p) => writeHitlistCsv(p, r.hitlist));
+  await put('hitlist.json', (p) => writeHitlistJson(p, r.hitlist));
+  await put('rules.json', (p) =>
+    writeJson(p, { day: r.hitlist.day, rulesDigest: r.hitlist.rulesDigest, window: r.hitlist.window, rules: r.classification.rules }),
+  );
+  await put('classes.csv', (p) =>
+    writeStreamed(p, async (w) => {
+      await w(csvRow(['class', 'kind', 'status', 'level', 'detected_as', 'evidence_domains', 'primary_domains', 'dedicated', 'shared', 'unresolved', 'addresses', 'reason']));
+      for (const c of r.classification.classes)
+        await w(
+          csvRow([c.class, c.kind, c.status, c.level ?? '', c.detectedAs ?? '', c.evidence.length, c.primaryDomains, c.dedicatedPrimary, c.sharedPrimary, c.unresolvedPrimary, c.addresses, c.reason]),
+        );
+    }),
+  );
+  await put('domains.csv', (p) =>
+    writeStreamed(p, async (w) => {
+      await w(csvRow(['domain', 'role', 'status', 'via', 'addresses', 'evidence_for', 'used_by', 'reason']));
+      for (const d of r.classification.domains) await w(csvRow([d.domain, d.role, d.status, d.via ?? '', d.addresses, d.evidenceFor.join(' '), d.usedBy.join(' '), d.reason]));
+    }),
+  );
+  await put('decisions.json', (p) => writeJson(p, { day: r.hitlist.day, classes: r.classification.classes, domains: r.classification.domains }));
+  if (r.churn) await put('churn.json', (p) => writeJson(p, r.churn));
+  await put('report.json', (p) => writeJson(p, r.report));
+  return { dir, files };
+}
+
+export class MissingDayError extends Error {
+  readonly userFacing = true;
+  constructor(readonly dir: string, what: string) {
+    super(`no hitlist ${what} in ${dir} (build it with "haystack hitlist build --day ...")`);
+  }
+}
+
+function readJson<T>(dir: string, name: string): T {
+  const p = join(dir, name);
+  if (!existsSync(p)) throw new MissingDayError(dir, name);
+  return JSON.parse(readFileSync(p, 'utf8')) as T;
+}
+
+export function readHitlist(dir: string): Hitlist {
+  return readJson<Hitlist>(dir, 'hitlist.json');
+}
+
+export function readDecisions(dir: string): { day: string } & Pick<Classification, 'classes' | 'domains'> {
+  return readJson(dir, 'decisions.json');
+}
+
+export function readReport(dir: string): BuildReport {
+  return readJson(dir, 'report.json');
+}
+
+export function readChurn(dir: string): Churn | null {
+  return existsSync(join(dir, 'churn.json')) ? readJson<Churn>(dir, 'churn.json') : null;
+}
+
+export function hasDay(dir: string): boolean {
+  return existsSync(join(dir, 'hitlist.json'));
+}

@@ -1,0 +1,178 @@
+import { isIP } from 'node:net';
+import { openClickHouse, type ClickHouseOptions, type ClickHouseStore } from '@haystack/clickhouse';
+import type { BuildResult } from './build.js';
+
+/**
+ * Hitlist history in ClickHouse (embedded chdb or a server, through @haystack/clickhouse):
+ * per day the hitlist entries (one row per address, port, transport, domain and class), the
+ * classification decisions with their reasons, and one row per build. Tables are
+ * partitioned by day, so rebuilding a day replaces it (DROP PARTITION, then insert).
+ */
+export const HISTORY_TABLES = ['hitlist_entries', 'hitlist_class_decisions', 'hitlist_domain_decisions', 'hitlist_builds'] as const;
+
+const DDL = (db: string) => [
+  `CREATE TABLE IF NOT EXISTS ${db}.hitlist_entries (
+    day Date,
+    address IPv6,
+    port UInt16,
+    transport LowCardinality(String),
+    domain LowCardinality(String),
+    class_id LowCardinality(String),
+    level LowCardinality(String),
+    built_at DateTime64(3, 'UTC')
+  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, class_id, domain, address, port, transport)`,
+  `CREATE TABLE IF NOT EXISTS ${db}.hitlist_class_decisions (
+    day Date,
+    class_id LowCardinality(String),
+    kind LowCardinality(String),
+    status LowCardinality(String),
+    level LowCardinality(String),
+    detected_as LowCardinality(String),
+    evidence Array(String),
+    primary_domains UInt16,
+    dedicated_primary UInt16,
+    addresses UInt32,
+    reason String,
+    built_at DateTime64(3, 'UTC')
+  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, class_id)`,
+  `CREATE TABLE IF NOT EXISTS ${db}.hitlist_domain_decisions (
+    day Date,
+    domain String,
+    role LowCardinality(String),
+    status LowCardinality(String),
+    via LowCardinality(String),
+    used_by Array(String),
+    evidence_for Array(String),
+    addresses UInt32,
+    reason String,
+    built_at DateTime64(3, 'UTC')
+  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, domain)`,
+  `CREATE TABLE IF NOT EXISTS ${db}.hitlist_builds (
+    day Date,
+    built_at DateTime64(3, 'UTC'),
+    rules_digest String,
+    window_days UInt8,
+    entries UInt32,
+    addresses UInt32,
+    report String
+  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, built_at)`,
+];
+
+/** IPv4 as IPv4-mapped IPv6, like every 16-byte address in Haystack. */
+const v6 = (a: string) => (isIP(a) === 4 ? `::ffff:${a}` : a);
+/** DateTime64 text without the zone suffix ClickHouse's default parser rejects. */
+const ts = (iso: string) => iso.replace('T', ' ').replace('Z', '');
+
+export class HitlistHistory {
+  private constructor(readonly ch: ClickHouseStore) {}
+
+  static async open(opts: ClickHouseOptions): Promise<HitlistHistory> {
+    const ch = await openClickHouse(opts);
+    const h = new HitlistHistory(ch);
+    try {
+      await ch.ensureDatabase();
+      for (const sql of DDL(ch.database)) await ch.command(sql);
+    } catch (e) {
+      await ch.close();
+      throw e;
+    }
+    return h;
+  }
+
+  /** Replace the day's history with this build. */
+  async record(r: BuildResult): Promise<{ entries: number; classes: number; domains: number }> {
+    const db = this.ch.database;
+    const day = r.hitlist.day;
+    const part = Number(day.replaceAll('-', ''));
+    for (const t of HISTORY_TABLES) await this.ch.command(`ALTER TABLE ${db}.${t} DROP PARTITION {p:UInt32}`, { p: part });
+    const builtAt = ts(r.hitlist.builtAt);
+    const h = r.hitlist;
+    const entryRows = function* () {
+      for (const e of h.entries) {
+        for (const d of e.domains) {
+          const dom = h.domains[d]!;
+          for (const c of dom.classes) {
+            const cl = h.classes[c]!;
+            yield { day, address: v6(e.address), port: e.port, transport: e.transport, domain: dom.name, class_id: cl.id, level: cl.level, built_at: builtAt };
+          }
+        }
+      }
+    };
+    const entries = await this.ch.insert('hitlist_entries', entryRows());
+    const classes = await this.ch.insert(
+      'hitlist_class_decisions',
+      r.classification.classes.map((c) => ({
+        day,
+        class_id: c.class,
+        kind: c.kind,
+        status: c.status,
+        level: c.level ?? '',
+        detected_as: c.detectedAs ?? '',
+        evidence: c.evidence,
+        primary_domains: c.primaryDomains,
+        dedicated_primary: c.dedicatedPrimary,
+        addresses: c.addresses,
+        reason: c.reason,
+        built_at: builtAt,
+      })),
+    );
+    const domains = await this.ch.insert(
+      'hitlist_domain_decisions',
+      r.classification.domains.map((d) => ({
+        day,
+        domain: d.domain,
+        role: d.role,
+        status: d.status,
+        via: d.via ?? '',
+        used_by: d.usedBy,
+        evidence_for: d.evidenceFor,
+        addresses: d.addresses,
+        reason: d.reason,
+        built_at: builtAt,
+      })),
+    );
+    await this.ch.insert('hitlist_builds', [
+      {
+        day,
+        built_at: builtAt,
+        rules_digest: h.rulesDigest,
+        window_days: h.window.days,
+        entries: h.entries.length,
+        addresses: r.report.addresses,
+        report: JSON.stringify(r.report),
+      },
+    ]);
+    return { entries, classes, domains };
+  }
+
+  async days(): Promise<string[]> {
+    const rows = await this.ch.query<{ day: string }>(`SELECT DISTINCT toString(day) AS day FROM ${this.ch.database}.hitlist_builds ORDER BY day`);
+    return rows.map((r) => r.day);
+  }
+
+  async entries(day: string): Promise<{ address: string; port: number; transport: string; domain: string; class_id: string; level: string }[]> {
+    return this.ch.query(
+      `SELECT IPv6NumToString(address) AS address, port, transport, domain, class_id, level
+       FROM ${this.ch.database}.hitlist_entries WHERE day = {day:Date} ORDER BY address, port, transport, domain, class_id`,
+      { day },
+    );
+  }
+
+  async classDecisions(day: string): Promise<{ class_id: string; kind: string; status: string; level: string; detected_as: string; reason: string; addresses: number }[]> {
+    return this.ch.query(
+      `SELECT class_id, kind, status, level, detected_as, reason, addresses FROM ${this.ch.database}.hitlist_class_decisions WHERE day = {day:Date} ORDER BY class_id`,
+      { day },
+    );
+  }
+
+  async domainDecisions(day: string): Promise<{ domain: string; status: string; via: string; reason: string; evidence_for: string[] }[]> {
+    return this.ch.query(
+      `SELECT domain, status, via, reason, evidence_for FROM ${this.ch.database}.hitlist_domain_decisions WHERE day = {day:Date} ORDER BY domain`,
+      { day },
+    );
+  }
+
+  close(): Promise<void> {
+    return this.ch.close();
+  }
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/**
+ * Schema of the IoT dictionary files under rules/ (documented in rules/README.md). Every
+ * file may hold any of the top-level sections; the loader merges all files and checks the
+ * references between them.
+ */
+const id = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'ids are lower-case letters, digits and "-"');
+const sourceRefs = z.array(z.string().min(1)).min(1, 'cite at least one source');
+
+export const sourceSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_./-]*$/, 'source ids are lower-case letters, digits and _ . / -'),
+    title: z.string().min(1),
+    url: z.string().url().optional(),
+    commit: z.string().optional(),
+    licence: z.string().optional(),
+    /** Path of the local copy, relative to the repository root. */
+    file: z.string().optional(),
+    note: z.string().optional(),
+  })
+  .strict();
+
+const classBase = {
+  id,
+  name: z.string().min(1),
+  /** iot_wild `detection_level` / `device` labels mapped to this class. */
+  labels: z.array(z.string().min(1)).optional(),
+  source: sourceRefs,
+  note: z.string().optional(),
+};
+
+export const platformSchema = z.object({ ...classBase, operator: z.string().min(1) }).strict();
+export const manufacturerSchema = z.object(classBase).strict();
+export const productSchema = z
+  .object({
+    ...classBase,
+    /** Omitted for white-label products known only through their platform. */
+    manufacturer: id.optional(),
+    platforms: z.array(id).optional(),
+  })
+  .strict();
+
+export const PORT_RE = /^(tcp|udp|any)\/(\d{1,5})$/;
+const portSpec = z
+  .string()
+  .regex(PORT_RE, 'ports are written "tcp/443", "udp/123" or "any/32100"')
+  .refine((s) => Number(s.split('/')[1]) <= 65535, 'port above 65535');
+
+export const domainSchema = z
+  .object({
+    /** Canonical name: exact, `*.suffix` wildcard, or numbered family with `{n}`. Identifies the domain. */
+    domain: z.string().min(1),
+    /** Further names or patterns counted as the same domain (one service). */
+    also: z.array(z.string().min(1)).optional(),
+    role: z.enum(['primary', 'support']),
+    ports: z.array(portSpec).min(1),
+    /** Classes that contact it. A manufacturer or platform here means "any of its products may". */
+    used_by: z.array(id).min(1),
+    source: sourceRefs,
+    /** Where the role decision comes from, when not from `source`. */
+    role_source: sourceRefs.optional(),
+    note: z.string().optional(),
+  })
+  .strict();
+
+export const genericSchema = z
+  .object({
+    /** This name and every name below it. */
+    suffix: z.string().min(1).optional(),
+    /** This name only. */
+    name: z.string().min(1).optional(),
+    source: sourceRefs,
+    why: z.string().min(1),
+  })
+  .strict()
+  .refine((g) => (g.suffix === undefined) !== (g.name === undefined), 'give exactly one of "suffix" or "name"');
+
+export const policySchema = z
+  .object({
+    /** Days in the look-back window ending on the build day (1..31). */
+    lookbackDays: z.number().int().min(1).max(31).default(7),
+    /** A product keeps fewer usable (dedicated) primary domains than this: not detectable. */
+    minPrimaryDomains: z.number().int().min(1).default(1),
+    /** A product whose share of dedicated among its resolved primary domains is below this rests on shared infrastructure. */
+    minDedicatedShare: z.number().min(0).max(1).default(0.5),
+    /** Evidence domains a line must contact for a detection; a class with fewer evidence domains is not detectable. */
+    threshold: z.number().int().min(1).default(1),
+    maxCnameDepth: z.number().int().min(1).max(32).default(8),
+    /** How many CNAME hops back from an address's names are followed to find who else maps to it. */
+    maxReverseDepth: z.number().int().min(0).max(8).default(2),
+    /** Domain roles that count as evidence. */
+    evidenceRoles: z.array(z.enum(['primary', 'support'])).min(1).default(['primary']),
+  })
+  .strict();
+
+export type Policy = z.infer<typeof policySchema>;
+
+export const rulesFileSchema = z
+  .object({
+    version: z.literal(1).optional(),
+    sources: z.array(sourceSchema).optional(),
+    platforms: z.array(platformSchema).optional(),
+    manufacturers: z.array(manufacturerSchema).optional(),
+    products: z.array(productSchema).optional(),
+    domains: z.array(domainSchema).optional(),
+    generic: z.array(genericSchema).optional(),
+    policy: policySchema.optional(),
+  })
+  .strict();
+
+export type RulesFile = z.infer<typeof rulesFileSchema>;
