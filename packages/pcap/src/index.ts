@@ -35,3 +35,4 @@ export {
   type SyncReader,
 } from './reader.js';
 export { PcapWriter, type PcapWriterOptions, type UdpDatagramInput } from './writer.js';
+export { PcapngBuilder, type PcapngOption } from './pcapng-build.js';
