@@ -10,7 +10,7 @@ const sourceRefs = z.array(z.string().min(1)).min(1, 'cite at least one source')
 
 export const sourceSchema = z
   .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9_./-]*$/, 'source ids are lower-case letters, digits and _ . / -'),
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]*$/, 'source ids are letters, digits and _ . / -'),
     title: z.string().min(1),
     url: z.string().url().optional(),
     commit: z.string().optional(),
