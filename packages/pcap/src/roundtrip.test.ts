@@ -220,3 +220,31 @@ describe('pcap writer → reader round trip', () => {
     assert.equal(r.stats.bytes, (await stat(path)).size);
   });
 });
+
+describe('pcap variants', () => {
+  it("reads Kuznetzov's patched-libpcap format (24-byte record headers) in both byte orders", () => {
+    const ip = buildUdpPacket({ src: '10.1.1.1', dst: '10.2.2.2', srcPort: 7, dstPort: 2055, payload: Buffer.from('kz') });
+    for (const le of [true, false]) {
+      const u32 = (v: number) => {
+        const b = Buffer.alloc(4);
+        if (le) b.writeUInt32LE(v);
+        else b.writeUInt32BE(v);
+        return b;
+      };
+      const u16 = (v: number) => {
+        const b = Buffer.alloc(2);
+        if (le) b.writeUInt16LE(v);
+        else b.writeUInt16BE(v);
+        return b;
+      };
+      const header = Buffer.concat([u32(0xa1b2cd34), u16(2), u16(4), u32(0), u32(0), u32(65535), u32(LinkType.RAW)]);
+      const rec = (sec: number) => Buffer.concat([u32(sec), u32(500_000), u32(ip.length), u32(ip.length), u32(3), u16(0x0800), Buffer.from([0, 0]), ip]);
+      const r = readUdpSync(Buffer.concat([header, rec(100), rec(101)]));
+      const got = [...r];
+      assert.deepEqual(got.map((d) => [d.index, d.tsMs, d.src, d.payload.toString()]), [
+        [1, 100_500, '10.1.1.1', 'kz'],
+        [2, 101_500, '10.1.1.1', 'kz'],
+      ]);
+    }
+  });
+});
