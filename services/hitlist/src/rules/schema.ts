@@ -45,7 +45,7 @@ export const PORT_RE = /^(tcp|udp|any)\/(\d{1,5})$/;
 const portSpec = z
   .string()
   .regex(PORT_RE, 'ports are written "tcp/443", "udp/123" or "any/32100"')
-  .refine((s) => Number(s.split('/')[1]) <= 65535, 'port above 65535');
+  .refine((s) => !PORT_RE.test(s) || Number(s.split('/')[1]) <= 65535, 'port above 65535');
 
 export const domainSchema = z
   .object({
