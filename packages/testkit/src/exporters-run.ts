@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { PcapWriter } from '@haystack/pcap';
 
 export interface ExporterRun {
-  /** pcap (Ethernet) of the exported datagrams, exporter → 127.0.0.1:collectorPort. */
+  /**
+   * pcap (Ethernet) of the exported datagrams, exporter → 127.0.0.1:collectorPort, frame times
+   * = arrival times. Unless `capturePath` was given, it lies in a new temporary directory that
+   * the caller removes.
+   */
   capturePath: string;
   /** Datagrams received (and written to capturePath). */
   datagrams: number;
@@ -26,7 +30,7 @@ export interface RunCommonOptions {
   version: 9 | 10;
   /** Where to write the capture (default: a new temporary directory). */
   capturePath?: string;
-  /** Give up (kill the exporter, reject) after this long (default 60 s). */
+  /** Give up after this long (default 60 s): SIGTERM to the exporter's process group, SIGKILL 3 s later, reject. */
   timeoutMs?: number;
   /** Program to run instead of the one on PATH. */
   binary?: string;
@@ -198,21 +202,30 @@ function runToExit(c: Command, timeoutMs: number, name: string, onSpawn?: (pid: 
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    let killTimer: NodeJS.Timeout | undefined;
+    const signalGroup = (sig: NodeJS.Signals) => {
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
       } catch {
         // already gone
       }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      // SIGTERM first: pmacctd then stops and reaps its plugin children itself. Children
+      // orphaned by a SIGKILL would stay zombies where PID 1 does not reap (containers).
+      signalGroup('SIGTERM');
+      killTimer = setTimeout(() => signalGroup('SIGKILL'), 3000);
     }, timeoutMs);
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      clearTimeout(killTimer);
       if (e.code === 'ENOENT') reject(new Error(`${name}: '${c.cmd}' not found on PATH (Debian package '${c.apt}')`));
       else reject(new Error(`${name}: could not start '${c.cmd}': ${e.message}`));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(killTimer);
       if (timedOut) reject(new Error(`${name}: no exit within ${timeoutMs} ms; killed. Output:\n${out}`));
       else if (code !== 0) reject(new Error(`${name}: exited with ${code ?? signal}. Command: ${c.cmd} ${c.args.join(' ')}\nOutput:\n${out}`));
       else resolve(out);
