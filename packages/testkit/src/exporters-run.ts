@@ -152,6 +152,8 @@ async function collectWhile(opts: RunCommonOptions, name: string, build: (port: 
         resolve();
       });
     });
+    // A socket error after binding must not become an uncaught 'error' event.
+    sock.on('error', (e) => (writeError ??= e));
     await new Promise<void>((resolve) => sentinelSock.bind(0, '127.0.0.1', resolve));
     sentinelPort = sentinelSock.address().port;
     const port = sock.address().port;
