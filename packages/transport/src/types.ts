@@ -18,11 +18,18 @@ export interface BatchMeta {
   readonly offset: string;
 }
 
+/** Handles one batch; the batch's position is committed only after this resolves. */
+export type FlowHandler = (batch: Buffer, meta: BatchMeta) => Promise<void>;
+
 export interface FlowSource {
   /**
    * Deliver batches to `handler` in partition order. A batch's position is committed
    * only after its handler resolved, so a crash redelivers rather than loses.
+   * Resolves once delivery has started (Kafka: joined the group); delivery goes on in the
+   * background until close(). A handler that rejects is retried with back-off, never
+   * skipped: handlers count and skip invalid batches themselves (e.g. BatchFormatError).
    */
-  run(handler: (batch: Buffer, meta: BatchMeta) => Promise<void>): Promise<void>;
+  run(handler: FlowHandler): Promise<void>;
+  /** Stop after the handlers in flight; their positions are committed, the rest redelivered later. */
   close(): Promise<void>;
 }

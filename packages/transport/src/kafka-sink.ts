@@ -1,0 +1,266 @@
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import { FORMAT_VERSION } from '@haystack/flow-core';
+import type { FlowSink } from './types.js';
+import {
+  BATCH_FORMAT_HEADER,
+  KafkaTransportError,
+  connectAdmin,
+  createKafkaClient,
+  flowTopicPartitions,
+  isTransient,
+  partitionKey,
+  type KafkaClientOptions,
+  type KafkaSection,
+} from './kafka-common.js';
+import { backoffDelays, checkBatch, checkPartition, Sleeper, TransportClosedError, type RetryBackoff } from './util.js';
+
+export interface KafkaSinkOptions extends KafkaClientOptions {
+  /** brokers, clientId, flowTopic, acks, compression are used. */
+  kafka: KafkaSection;
+  /** How long the first publish of an idle sink waits for company before sending, default 2 ms. */
+  lingerMs?: number;
+  /** Upper bound of one produce call (all partitions), default 4 MiB. */
+  maxRequestBytes?: number;
+  /**
+   * Upper bound per partition within one produce call, default 900,000 bytes: kafkajs puts
+   * a call's messages for a partition into one record batch, which the broker refuses above
+   * message.max.bytes (1 MB by default). A single larger batch is still sent, alone.
+   */
+  maxPartitionBytes?: number;
+  /** Keep retrying transient failures this long before failing the publish, default 60 s. */
+  deliveryTimeoutMs?: number;
+  /** Back-off between sink-level retries (after kafkajs's own retries gave up). */
+  retry?: RetryBackoff;
+}
+
+export interface KafkaSinkStats {
+  /** Batches acknowledged by Kafka (per acks). */
+  batches: number;
+  /** Bytes of those batches (message values). */
+  bytes: number;
+  /** Batches whose publish failed (rejected to the caller). */
+  errors: number;
+  /** Produce calls that failed transiently and were retried. */
+  retries: number;
+  /** Produce calls made (each carries many batches). */
+  requests: number;
+  /** Batches accepted but not yet acknowledged. */
+  pending: number;
+}
+
+interface Entry {
+  partition: number;
+  value: Buffer;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+/** The batches that go out in one produce call. */
+class Group {
+  entries: Entry[] = [];
+  bytes = 0;
+  sealed = false;
+  private perPartition = new Map<number, number>();
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxPartitionBytes: number,
+  ) {}
+
+  fits(partition: number, size: number): boolean {
+    if (this.entries.length === 0) return true;
+    return this.bytes + size <= this.maxBytes && (this.perPartition.get(partition) ?? 0) + size <= this.maxPartitionBytes;
+  }
+
+  add(e: Entry): void {
+    this.entries.push(e);
+    this.bytes += e.value.length;
+    this.perPartition.set(e.partition, (this.perPartition.get(e.partition) ?? 0) + e.value.length);
+  }
+}
+
+/**
+ * FlowSink on a Kafka topic (kafkajs producer). Each publish names its partition; publishes
+ * made while a produce call is in flight are grouped into the next call (kafkajs's
+ * per-call overhead dominates otherwise). One call at a time keeps batches of a partition
+ * in publish order even across retries.
+ *
+ * Delivery is at least once: a retry after a partial failure may write a batch twice.
+ * The partition count is read at connect; after growing the topic, restart publishers.
+ */
+export class KafkaFlowSink implements FlowSink {
+  readonly partitions: number;
+  readonly topic: string;
+
+  private readonly keys: Buffer[];
+  private readonly headers = { [BATCH_FORMAT_HEADER]: String(FORMAT_VERSION) };
+  private readonly acks: number;
+  private readonly compression: CompressionTypes;
+  private readonly groups: Group[] = [];
+  private pumping: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly sleeper = new Sleeper();
+  private readonly counters = { batches: 0, bytes: 0, errors: 0, retries: 0, requests: 0 };
+  private pendingCount = 0;
+  private readonly lingerMs: number;
+  private readonly maxRequestBytes: number;
+  private readonly maxPartitionBytes: number;
+  private readonly deliveryTimeoutMs: number;
+
+  private constructor(
+    private readonly producer: Producer,
+    private readonly opts: KafkaSinkOptions,
+    partitions: number,
+  ) {
+    this.partitions = partitions;
+    this.topic = opts.kafka.flowTopic;
+    this.keys = Array.from({ length: partitions }, (_, p) => partitionKey(p));
+    this.acks = opts.kafka.acks;
+    this.compression = opts.kafka.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    this.lingerMs = opts.lingerMs ?? 2;
+    this.maxRequestBytes = opts.maxRequestBytes ?? 4 * 1024 * 1024;
+    this.maxPartitionBytes = opts.maxPartitionBytes ?? 900_000;
+    this.deliveryTimeoutMs = opts.deliveryTimeoutMs ?? 60_000;
+  }
+
+  /** Connect, check the flow topic exists and read its partition count. */
+  static async connect(opts: KafkaSinkOptions): Promise<KafkaFlowSink> {
+    const client: Kafka = createKafkaClient(opts.kafka, opts);
+    const admin = await connectAdmin(client, opts.kafka);
+    let partitions: number;
+    try {
+      partitions = await flowTopicPartitions(admin, opts.kafka);
+    } finally {
+      await admin.disconnect();
+    }
+    const producer = client.producer({
+      allowAutoTopicCreation: false,
+      // Partitions are always explicit; naming the partitioner also silences kafkajs's v2 notice.
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    try {
+      await producer.connect();
+    } catch (e) {
+      throw new KafkaTransportError(`cannot connect producer to ${opts.kafka.brokers.join(',')}: ${(e as Error).message}`, { cause: e });
+    }
+    return new KafkaFlowSink(producer, opts, partitions);
+  }
+
+  publish(partition: number, batch: Buffer): Promise<void> {
+    try {
+      checkPartition(partition, this.partitions);
+      checkBatch(batch);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.closed) return Promise.reject(new TransportClosedError('KafkaFlowSink is closed'));
+    return new Promise<void>((resolve, reject) => {
+      let g = this.groups[this.groups.length - 1];
+      if (!g || g.sealed || !g.fits(partition, batch.length)) {
+        if (g) g.sealed = true;
+        g = new Group(this.maxRequestBytes, this.maxPartitionBytes);
+        this.groups.push(g);
+      }
+      g.add({ partition, value: batch, resolve, reject });
+      this.pendingCount++;
+      if (g.bytes >= this.maxRequestBytes) g.sealed = true;
+      this.kick();
+    });
+  }
+
+  /** Resolves when every batch published so far is acknowledged or failed. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.groups.length > 0 || this.pumping) {
+      if (!this.pumping) this.pumping = this.pump();
+      await this.pumping;
+    }
+  }
+
+  stats(): KafkaSinkStats {
+    return { ...this.counters, pending: this.pendingCount };
+  }
+
+  /** Send what is pending (retrying transient errors up to deliveryTimeoutMs), then disconnect. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      try {
+        await this.flush();
+      } finally {
+        await this.producer.disconnect();
+      }
+    })();
+    return this.closing;
+  }
+
+  private kick(): void {
+    if (this.pumping) return; // the running pump takes the new group next
+    const head = this.groups[0]!;
+    if (head.sealed || this.lingerMs <= 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.pumping = this.pump();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        if (!this.pumping) this.pumping = this.pump();
+      }, this.lingerMs);
+    }
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      // Whatever accumulated while a call was in flight has waited long enough: send it now.
+      for (let g = this.groups[0]; g; g = this.groups[0]) {
+        g.sealed = true;
+        await this.send(g);
+        this.groups.shift();
+      }
+    } finally {
+      this.pumping = undefined;
+    }
+  }
+
+  private async send(g: Group): Promise<void> {
+    const messages: Message[] = g.entries.map((e) => ({
+      partition: e.partition,
+      key: this.keys[e.partition],
+      value: e.value,
+      headers: this.headers,
+    }));
+    const deadline = Date.now() + this.deliveryTimeoutMs;
+    const delay = backoffDelays(this.opts.retry);
+    for (;;) {
+      this.counters.requests++;
+      try {
+        await this.producer.send({ topic: this.topic, acks: this.acks, compression: this.compression, messages });
+        this.counters.batches += g.entries.length;
+        this.counters.bytes += g.bytes;
+        this.pendingCount -= g.entries.length;
+        for (const e of g.entries) e.resolve();
+        return;
+      } catch (e) {
+        const d = delay();
+        if (isTransient(e) && Date.now() + d < deadline) {
+          this.counters.retries++;
+          this.opts.logger?.warn({ err: e, batches: g.entries.length, retryInMs: d }, 'Kafka produce failed, retrying');
+          if (await this.sleeper.sleep(d)) continue;
+        }
+        this.counters.errors += g.entries.length;
+        this.pendingCount -= g.entries.length;
+        const err = new KafkaTransportError(
+          `publishing ${g.entries.length} batch(es) to Kafka topic '${this.topic}' failed: ${(e as Error).message}`,
+          { cause: e },
+        );
+        this.opts.logger?.error({ err: e, batches: g.entries.length }, 'Kafka produce failed');
+        for (const en of g.entries) en.reject(err);
+        return;
+      }
+    }
+  }
+}
+
