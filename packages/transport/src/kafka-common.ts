@@ -114,13 +114,15 @@ export async function connectAdmin(client: Kafka, kafka: KafkaSection): Promise<
 
 /**
  * Whether retrying can help: kafkajs marks protocol errors retriable or not; connection
- * losses and timeouts are retriable; "retries exceeded" wraps the real cause.
+ * losses and timeouts are retriable. When kafkajs's own retries run out it wraps the real
+ * cause (KafkaJSNumberOfRetriesExceeded, or KafkaJSNonRetriableError with retries: 0),
+ * so the cause decides.
  */
 export function isTransient(err: unknown): boolean {
   let e = err as { name?: string; retriable?: boolean; cause?: unknown; errors?: unknown[] } | undefined;
   for (let depth = 0; e && depth < 8; depth++) {
     if (e.name === 'KafkaJSAggregateError' && Array.isArray(e.errors)) return e.errors.length > 0 && e.errors.every(isTransient);
-    if (e.name === 'KafkaJSNumberOfRetriesExceeded' && e.cause) {
+    if ((e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError') && e.cause) {
       e = e.cause as typeof e;
       continue;
     }
