@@ -135,13 +135,31 @@ export interface RedisStoreOptions {
   keyPrefix?: string;
 }
 
+export class RedisStoreError extends Error {
+  readonly userFacing = true;
+  constructor(where: string, cause: Error) {
+    super(`hitlist store at ${where}: ${cause.message}`, { cause });
+    this.name = 'RedisStoreError';
+  }
+}
+
 export class RedisHitlistStore implements HitlistStore {
   private readonly redis: Redis;
   private readonly subscribers = new Set<Redis>();
   private readonly prefix: string;
+  /** The URL without credentials, for messages. */
+  private readonly where: string;
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.keyPrefix ?? 'haystack:';
+    try {
+      const u = new URL(opts.url);
+      u.username = '';
+      u.password = '';
+      this.where = u.toString().replace(/\/$/, '');
+    } catch {
+      this.where = 'redis';
+    }
     // lazyConnect: nothing is contacted until the first command; errors surface on it.
     this.redis = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
     this.redis.on('error', () => {
@@ -165,9 +183,17 @@ export class RedisHitlistStore implements HitlistStore {
     return `${this.prefix}hitlist:swap`;
   }
 
+  private async run<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw new RedisStoreError(this.where, e as Error);
+    }
+  }
+
   async publish(hitlist: Hitlist, opts: PublishOptions = {}): Promise<ActivePointer> {
     const blob = encodeHitlist(hitlist);
-    const [v, q] = (await this.redis.eval(
+    const [v, q] = await this.run(() => this.redis.eval(
       PUBLISH_LUA,
       4,
       this.dayKey(hitlist.day),
@@ -179,18 +205,18 @@ export class RedisHitlistStore implements HitlistStore {
       hitlist.builtAt,
       opts.activate === false ? '0' : '1',
       this.channel,
-    )) as [number, number];
+    ) as Promise<[number, number]>);
     return { day: hitlist.day, version: Number(v), seq: Number(q) };
   }
 
   async load(day: string): Promise<LoadedHitlist | null> {
-    const [blob, version] = await this.redis.hmgetBuffer(this.dayKey(day), 'blob', 'version');
+    const [blob, version] = await this.run(() => this.redis.hmgetBuffer(this.dayKey(day), 'blob', 'version'));
     if (!blob) return null;
     return decodeHitlist(blob, Number(version?.toString() ?? 0));
   }
 
   async activeDay(): Promise<ActivePointer | null> {
-    return parsePointer(await this.redis.get(this.activeKey));
+    return parsePointer(await this.run(() => this.redis.get(this.activeKey)));
   }
 
   async active(): Promise<LoadedHitlist | null> {
@@ -199,7 +225,7 @@ export class RedisHitlistStore implements HitlistStore {
   }
 
   async activate(day: string): Promise<ActivePointer | null> {
-    const r = (await this.redis.eval(ACTIVATE_LUA, 3, this.dayKey(day), this.activeKey, this.seqKey, day, this.channel)) as [number, number] | null;
+    const r = await this.run(() => this.redis.eval(ACTIVATE_LUA, 3, this.dayKey(day), this.activeKey, this.seqKey, day, this.channel) as Promise<[number, number] | null>);
     return r === null ? null : { day, version: Number(r[0]), seq: Number(r[1]) };
   }
 
@@ -213,7 +239,13 @@ export class RedisHitlistStore implements HitlistStore {
       const p = parsePointer(message);
       if (p) onSwap(p);
     });
-    await sub.subscribe(this.channel);
+    try {
+      await this.run(() => sub.subscribe(this.channel));
+    } catch (e) {
+      this.subscribers.delete(sub);
+      sub.disconnect();
+      throw e;
+    }
     return async () => {
       if (!this.subscribers.delete(sub)) return;
       await sub.quit().catch(() => sub.disconnect());
