@@ -136,6 +136,10 @@ export async function startKafkaMock(opts: KafkaMockOptions): Promise<KafkaMock>
     // 'close' (not 'exit'): stderr has been read to the end by then.
     child.once('close', (code, signal) => res({ code, signal }));
   });
+  child.on('error', (e) => {
+    // Spawn/kill failures: readBootstrap reports them while starting; later ones go to the stderr tail.
+    stderr = (stderr + `\n[spawn] ${e.message}`).slice(-STDERR_KEEP);
+  });
   child.stdin!.on('error', () => {
     /* EPIPE when the launcher already exited: reported through `exited` */
   });

@@ -1,5 +1,5 @@
 import type { Logger } from '@haystack/common';
-import type { FlowSink, FlowSource } from './types.js';
+import type { BatchMeta, FlowSink, FlowSource } from './types.js';
 import type { KafkaSection } from './kafka-common.js';
 import { MemoryBus, type MemoryBusOptions, type MemorySourceOptions } from './memory-bus.js';
 import { KafkaFlowSink, type KafkaSinkOptions } from './kafka-sink.js';
@@ -7,7 +7,7 @@ import { KafkaFlowSource, type KafkaSourceOptions } from './kafka-source.js';
 
 /** Source options; the Kafka-only ones are ignored by the in-process bus. */
 export type FlowSourceOptions = MemorySourceOptions & Omit<Partial<KafkaSourceOptions>, 'kafka' | 'onError'> & {
-  onError?: (err: unknown, meta: import('./types.js').BatchMeta | undefined) => void;
+  onError?: (err: unknown, meta: BatchMeta | undefined) => void;
 };
 
 export interface FlowTransportOptions {
