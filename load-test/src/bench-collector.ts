@@ -2,7 +2,7 @@
 // export stream (corpus.ts: softflowd NetFlow v9 by default) sent over loopback UDP by a paced C
 // sender (native/udp-sender.c) at increasing rates.
 //
-// Each trial starts a fresh collector pinned to one CPU, sends a warm-up (default 1 s at 200k
+// Each trial starts a fresh collector pinned to one CPU, sends a warm-up (default 2 s at 400k
 // records/s), then the measured stretch (default 5 s at the trial's rate) continuing the same
 // gap-free stream, waits until the socket's queue is empty and the collector has settled, and
 // compares records sent (warm-up + measured) with records stored:
@@ -19,10 +19,13 @@
 // come from /proc/net/udp. Everything binds 127.0.0.1; every child is killed at the end.
 //
 //   node load-test/dist/bench-collector.js [--rates 200000,400000,800000,1200000,1600000,2000000]
-//        [--duration 5] [--reps 3] [--corpus softflowd-v9] [--collectors haystack,nfcapd]
+//        [--duration 5] [--reps 5] [--corpus softflowd-v9] [--collectors haystack,nfcapd]
 //        [--rcvbuf 33554432] [--collector-cpu 1] [--sender-cpu 0] [--no-pin] [--burst 32]
-//        [--warmup 1] [--warmup-rate 200000] [--tolerance 0.0001] [--nfcapd-dir /dev/shm]
-//        [--skip-sender-check] [--nice -10]
+//        [--warmup 2] [--warmup-rate 400000] [--tolerance 0.0001] [--nfcapd-dir /dev/shm]
+//        [--skip-sender-check] [--nice -10] [--profile] [--diag]
+//
+// --collectors may also name haystack+fix: the service with the Publisher.add change proposed in
+// experiments/fast-publisher.ts (run through dist/ingest-with-fix.js).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,12 +38,13 @@ import { arg, fmtRate, median, table } from './stats.js';
 const REPO = join(LOAD_TEST_DIR, '..');
 const CLI = join(REPO, 'packages', 'cli', 'dist', 'main.js');
 
-type CollectorName = 'haystack' | 'nfcapd';
+/** haystack+fix: the same service with the Publisher.add change of experiments/fast-publisher.ts. */
+type CollectorName = 'haystack' | 'haystack+fix' | 'nfcapd';
 
 const opt = {
   rates: (arg('--rates') ?? '200000,400000,800000,1200000,1600000,2000000').split(',').map(Number),
   duration: Number(arg('--duration', '5')),
-  reps: Number(arg('--reps', '3')),
+  reps: Number(arg('--reps', '5')),
   corpus: (arg('--corpus') ?? 'softflowd-v9') as CorpusKind,
   collectors: (arg('--collectors') ?? 'haystack,nfcapd').split(',') as CollectorName[],
   rcvbuf: Number(arg('--rcvbuf', String(32 * 1024 * 1024))),
@@ -52,11 +56,17 @@ const opt = {
   collectorCpu: arg('--collector-cpu', '1')!,
   senderCpu: arg('--sender-cpu', '0')!,
   burst: Number(arg('--burst', '32')),
-  warmup: Number(arg('--warmup', '1')),
-  warmupRate: Number(arg('--warmup-rate', '200000')),
+  // Long enough for V8 to finish optimising the hot path (its compiler threads share the pinned
+  // CPU): a collector runs for days, the first second after start is not what we measure.
+  warmup: Number(arg('--warmup', '2')),
+  warmupRate: Number(arg('--warmup-rate', '400000')),
   tolerance: Number(arg('--tolerance', '0.0001')),
   nfcapdDir: arg('--nfcapd-dir') ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()),
   senderCheck: !process.argv.includes('--skip-sender-check'),
+  /** node --cpu-prof for the Haystack collectors, written to load-test/.cache/profiles/. */
+  profile: process.argv.includes('--profile'),
+  /** Load dist/diag.js into the Haystack collectors: event-loop delay, GC pauses, stalls. */
+  diag: process.argv.includes('--diag'),
 };
 
 // ---- children ------------------------------------------------------------------------------
@@ -164,6 +174,26 @@ async function waitQueueEmpty(port: number): Promise<void> {
   await waitFor(`the receive queue of port ${port} to empty`, 120_000, () => (udpSocket(port)?.rxQueue ?? 0) === 0, 50);
 }
 
+/** Samples a socket's receive queue every `everyMs` until stopped: peak occupancy and when drops began. */
+function watchQueue(port: number, everyMs = 10): () => { maxQueue: number; firstDropAtS: number; samples: number } {
+  const t0 = performance.now();
+  const base = udpSocket(port)?.drops ?? 0;
+  let maxQueue = 0;
+  let firstDropAtS = NaN;
+  let samples = 0;
+  const timer = setInterval(() => {
+    const s = udpSocket(port);
+    if (!s) return;
+    samples++;
+    if (s.rxQueue > maxQueue) maxQueue = s.rxQueue;
+    if (s.drops > base && firstDropAtS !== firstDropAtS) firstDropAtS = (performance.now() - t0) / 1000;
+  }, everyMs);
+  return () => {
+    clearInterval(timer);
+    return { maxQueue, firstDropAtS, samples };
+  };
+}
+
 async function freePort(): Promise<number> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
@@ -210,6 +240,8 @@ interface Running {
   pid: number;
   /** After the stream: wait until everything received is processed, return counts, stop. */
   finish(): Promise<Stored>;
+  /** With --diag, after finish(): event-loop delay and GC figures of the Haystack process. */
+  diag?: () => Record<string, number>;
 }
 
 interface Stored {
@@ -232,7 +264,7 @@ function parseMetrics(text: string): Map<string, number> {
   return m;
 }
 
-async function startHaystack(): Promise<Running> {
+async function startHaystack(name: 'haystack' | 'haystack+fix'): Promise<Running> {
   const state = mkdtempSync(join(os.tmpdir(), 'haystack-bench-state-'));
   const env = {
     ...process.env,
@@ -241,7 +273,15 @@ async function startHaystack(): Promise<Running> {
     HAYSTACK_INGEST__RECEIVE_BUFFER_BYTES: String(opt.rcvbuf),
     HAYSTACK_LOG__LEVEL: 'info',
   };
-  const child = start(opt.collectorCpu, process.execPath, [CLI, 'ingest', '--netflow-port', '0', '--ipfix-port', '0', '--bind', '127.0.0.1'], env);
+  const main = name === 'haystack' ? CLI : join(LOAD_TEST_DIR, 'dist', 'ingest-with-fix.js');
+  const nodeArgs = opt.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(CACHE_DIR, 'profiles')}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+  const diagFile = join(state, 'diag.jsonl');
+  if (opt.diag) {
+    nodeArgs.push('--import', join(LOAD_TEST_DIR, 'dist', 'diag.js'));
+    Object.assign(env, { HAYSTACK_BENCH_DIAG: diagFile, HAYSTACK_BENCH_CPU: opt.pin ? opt.collectorCpu : '' });
+  }
+  let diag: Record<string, number> = {};
+  const child = start(opt.collectorCpu, process.execPath, [...nodeArgs, main, 'ingest', '--netflow-port', '0', '--ipfix-port', '0', '--bind', '127.0.0.1'], env);
   let metricsUrl = '';
   let port = 0;
   let log = '';
@@ -262,7 +302,7 @@ async function startHaystack(): Promise<Running> {
   });
   const scrape = async () => parseMetrics(await (await fetch(metricsUrl)).text());
   return {
-    name: 'haystack',
+    name,
     port,
     pid: child.pid!,
     async finish() {
@@ -281,6 +321,15 @@ async function startHaystack(): Promise<Running> {
       }, 300);
       const drops = udpSocket(port)?.drops ?? NaN;
       await stop(child);
+      if (opt.diag && existsSync(diagFile)) {
+        const d = JSON.parse(readFileSync(diagFile, 'utf8').trim().split('\n').pop()!) as {
+          loopDelayMs: Record<string, number>;
+          gc: Record<string, number>;
+          stalls: unknown[];
+          stealTicks: number;
+        };
+        diag = { loopDelayP999Ms: d.loopDelayMs.p999!, loopDelayMaxMs: d.loopDelayMs.max!, gcMaxMs: d.gc.maxMs!, gcTotalMs: d.gc.totalMs!, stalls: d.stalls.length, stealTicks: d.stealTicks };
+      }
       rmSync(state, { recursive: true, force: true });
       return {
         stored: m.get('haystack_ingest_published_records_total') ?? 0,
@@ -294,6 +343,7 @@ async function startHaystack(): Promise<Running> {
         },
       };
     },
+    diag: () => diag,
   };
 }
 
@@ -353,20 +403,24 @@ interface Trial {
 }
 
 async function trial(name: CollectorName, stream: string, rate: number, rep: number): Promise<Trial> {
-  const c = name === 'haystack' ? await startHaystack() : await startNfcapd();
+  const c = name === 'nfcapd' ? await startNfcapd() : await startHaystack(name);
   try {
     const rcvbuf = grantedRcvbuf(c.port);
     const warm = await send(stream, c.port, opt.warmupRate, opt.warmup);
     await waitQueueEmpty(c.port);
     const cpu0 = cpuSeconds(c.pid);
     const t0 = performance.now();
+    const stopWatch = watchQueue(c.port);
     const measured = await send(stream, c.port, rate, opt.duration, warm);
+    const q = stopWatch();
     await waitQueueEmpty(c.port);
     const cpuPct = ((cpuSeconds(c.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
     const s = await c.finish();
     const sent = warm.records + measured.records;
     const lost = sent - s.stored;
-    return { collector: name, rate, rep, warm, measured, sent, stored: s.stored, check: s.check, lost, lossPct: (lost / sent) * 100, socketDrops: s.socketDrops, rcvbuf, cpuPct, notes: s.notes };
+    const notes = { ...s.notes, maxQueueBytes: q.maxQueue, firstDropAtS: q.firstDropAtS };
+    if (c.diag) Object.assign(notes, c.diag());
+    return { collector: name, rate, rep, warm, measured, sent, stored: s.stored, check: s.check, lost, lossPct: (lost / sent) * 100, socketDrops: s.socketDrops, rcvbuf, cpuPct, notes };
   } finally {
     killAll();
   }
@@ -506,7 +560,7 @@ async function main(): Promise<void> {
   const trials: Trial[] = [];
   say('## Trials');
   say('');
-  const head = ['collector', 'rate', 'rep', 'sent', 'stored', 'lost', 'loss %', 'socket drops', 'rcvbuf', 'sent rate', 'collector CPU %', 'check'];
+  const head = ['collector', 'rate', 'rep', 'sent', 'stored', 'lost', 'loss %', 'socket drops', 'rcvbuf', 'sent rate', 'collector CPU %', 'peak queue', 'check'];
   say(table(head, []));
   for (let rep = 1; rep <= opt.reps; rep++) {
     for (const rate of opt.rates) {
@@ -515,8 +569,11 @@ async function main(): Promise<void> {
       for (const name of order) {
         const t = await trial(name, stream, rate, rep);
         trials.push(t);
-        const check = name === 'haystack' ? `decoded ${t.check}, seq-lost ${t.notes.sequenceLost}, backpressure ${t.notes.backpressureDropped}` : `own count ${t.check}, seq errors ${t.notes.sequenceErrors}`;
-        say(`| ${[name, fmtRate(rate), rep, t.sent, t.stored, t.lost, t.lossPct.toFixed(4), t.socketDrops, t.rcvbuf, fmtRate(t.measured.recordsPerSecond), t.cpuPct.toFixed(0), check].join(' | ')} |`);
+        let check = name !== 'nfcapd' ? `decoded ${t.check}, seq-lost ${t.notes.sequenceLost}, backpressure ${t.notes.backpressureDropped}` : `own count ${t.check}, seq errors ${t.notes.sequenceErrors}`;
+        if (t.notes.firstDropAtS === t.notes.firstDropAtS) check += `, first drop at ${t.notes.firstDropAtS!.toFixed(2)} s`;
+        if (t.notes.loopDelayMaxMs !== undefined) check += `, loop delay p99.9/max ${t.notes.loopDelayP999Ms}/${t.notes.loopDelayMaxMs} ms, GC max ${t.notes.gcMaxMs} ms, stalls>15ms ${t.notes.stalls}`;
+        const peak = `${Math.round((t.notes.maxQueueBytes! / t.rcvbuf) * 100)}%`;
+        say(`| ${[name, fmtRate(rate), rep, t.sent, t.stored, t.lost, t.lossPct.toFixed(4), t.socketDrops, t.rcvbuf, fmtRate(t.measured.recordsPerSecond), t.cpuPct.toFixed(0), peak, check].join(' | ')} |`);
       }
     }
   }
@@ -533,11 +590,12 @@ async function main(): Promise<void> {
       const loss = median(ts.map((t) => t.lossPct));
       const free = loss <= opt.tolerance * 100;
       ok.set(`${name}|${rate}`, free);
-      row.push(`${loss.toFixed(4)}%`, ts.map((t) => t.lost).join(' / '), `${median(ts.map((t) => t.cpuPct)).toFixed(0)}%`, free ? 'yes' : 'no');
+      const clean = ts.filter((t) => t.lossPct <= opt.tolerance * 100).length;
+      row.push(`${loss.toFixed(4)}%`, ts.map((t) => t.lost).join(' / '), `${median(ts.map((t) => t.cpuPct)).toFixed(0)}%`, `${free ? 'yes' : 'no'} (${clean}/${ts.length})`);
     }
     rows.push(row);
   }
-  say(table(['rate (records/s)', ...opt.collectors.flatMap((n) => [`${n} loss (median)`, `${n} lost per rep`, `${n} CPU`, `${n} loss-free`])], rows));
+  say(table(['rate (records/s)', ...opt.collectors.flatMap((n) => [`${n} loss (median)`, `${n} lost per rep`, `${n} CPU`, `${n} loss-free (clean reps)`])], rows));
   for (const name of opt.collectors) {
     let best = 0;
     for (const rate of [...opt.rates].sort((a, b) => a - b)) {
@@ -548,8 +606,9 @@ async function main(): Promise<void> {
   }
   say('');
   for (const name of opt.collectors) say(`- highest loss-free rate, ${name}: ${lossFree.get(name) ? fmtRate(lossFree.get(name)!) : 'none of the tested rates'} records/s`);
-  if (lossFree.has('haystack') && lossFree.has('nfcapd') && lossFree.get('nfcapd')! > 0)
-    say(`- ratio haystack / nfcapd: ${(lossFree.get('haystack')! / lossFree.get('nfcapd')!).toFixed(2)}`);
+  for (const h of ['haystack', 'haystack+fix'] as const)
+    if (lossFree.has(h) && lossFree.has('nfcapd') && lossFree.get('nfcapd')! > 0)
+      say(`- ratio ${h} / nfcapd: ${(lossFree.get(h)! / lossFree.get('nfcapd')!).toFixed(2)}`);
   mkdirSync(CACHE_DIR, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const json = join(CACHE_DIR, `bench-collector-${stamp}.json`);
