@@ -1,8 +1,38 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createClient, ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
 
-export { ClickHouseError };
+/**
+ * An error reported by ClickHouse (server or embedded), with its numeric code as a string
+ * (e.g. "60" for UNKNOWN_TABLE) and its type name. The client and chdb each bring their own
+ * copy of the client's ClickHouseError class, so errors are normalised into this one.
+ */
+export class ClickHouseQueryError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly type: string | undefined,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+    this.name = 'ClickHouseQueryError';
+  }
+}
+
+function normalise(e: unknown): unknown {
+  const x = e as { name?: string; code?: unknown; type?: unknown; message?: string; constructor?: { name?: string } };
+  if (x && typeof x === 'object' && typeof x.code === 'string' && /^\d+$/.test(x.code) && (x.constructor?.name === 'ClickHouseError' || x.name === 'ClickHouseError'))
+    return new ClickHouseQueryError(x.message ?? 'ClickHouse error', x.code, typeof x.type === 'string' ? x.type : undefined, e);
+  return e;
+}
+
+async function guard<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw normalise(e);
+  }
+}
 
 /**
  * The project's storage boundary. One code path for both deployments: the official
@@ -94,6 +124,15 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
       if (--embeddedUsers === 0) embeddedPath = null;
     };
     mode = 'embedded';
+    try {
+      // Servers quote 64-bit integers in JSON by default, chdb does not: make both answer alike
+      // (a session setting, so queries keep their typed errors).
+      await connection.command({ query: 'SET output_format_json_quote_64bit_integers = 1' } as Parameters<typeof connection.command>[0]);
+    } catch (e) {
+      release();
+      await connection.close().catch(() => {});
+      throw e;
+    }
     // chdb types its connection against @clickhouse/client-common, the client bundles its own
     // copy of the same interface: structurally identical, nominally distinct.
     client = createClient({ connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] });
@@ -101,15 +140,16 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
 
   const database = opts.database;
   let closed = false;
+
   const store: ClickHouseStore = {
     mode,
     database,
     async command(sql, params) {
-      await client.command({ query: sql, query_params: params });
+      await guard(client.command({ query: sql, query_params: params }));
     },
     async query<T>(sql: string, params?: QueryParams): Promise<T[]> {
-      const rs = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
-      return (await rs.json()) as T[];
+      const rs = await guard(client.query({ query: sql, query_params: params, format: 'JSONEachRow' }));
+      return (await guard(rs.json())) as T[];
     },
     async insert(table, rows, o = {}) {
       if (!IDENT.test(table)) throw new Error(`invalid table name ${JSON.stringify(table)}`);
@@ -118,7 +158,7 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
       let n = 0;
       const flush = async () => {
         if (batch.length === 0) return;
-        await client.insert({ table: `${database}.${table}`, values: batch, format: 'JSONEachRow' });
+        await guard(client.insert({ table: `${database}.${table}`, values: batch, format: 'JSONEachRow' }));
         n += batch.length;
         batch = [];
       };
@@ -130,7 +170,7 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
       return n;
     },
     async ensureDatabase() {
-      await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+      await guard(client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` }));
     },
     async close() {
       if (closed) return;
