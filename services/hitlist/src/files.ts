@@ -129,7 +129,7 @@ export async function writeDayFiles(dir: string, r: BuildResult): Promise<DayFil
 export class MissingDayError extends Error {
   readonly userFacing = true;
   constructor(readonly dir: string, what: string) {
-    super(`no hitlist ${what} in ${dir} (build it with "haystack hitlist build --day ...")`);
+    super(`no ${what} in ${dir} (build that day with "haystack hitlist build --day ...")`);
   }
 }
 

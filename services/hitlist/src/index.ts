@@ -16,3 +16,4 @@ export * from './resolve.js';
 export * from './rules/load.js';
 export * from './rules/schema.js';
 export * from './store.js';
+export * from './commands.js';

@@ -1,0 +1,117 @@
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runBuildCommand, runDiffCommand, runShowCommand } from '@haystack/hitlist/commands';
+import { action, runtime, UserError } from '../runtime.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`not a positive integer: ${v}`);
+  return n;
+};
+const share = (v: string) => {
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new UserError(`not a share between 0 and 1: ${v}`);
+  return n;
+};
+
+/** ./rules when run from the repository, else the rules/ shipped next to this package. */
+function defaultRulesDir(): string {
+  if (existsSync('rules')) return resolve('rules');
+  return fileURLToPath(new URL('../../../../rules', import.meta.url));
+}
+
+export function registerHitlistCommands(program: Command): void {
+  const hl = program.command('hitlist').description('build, inspect and compare the daily hitlist of dedicated IoT service addresses and detection rules');
+
+  hl.command('build')
+    .description(
+      'build day D\'s hitlist and rules from rules/, passive DNS and certificate scans; writes <stateDir>/hitlist/<D>/, ' +
+        'publishes to Redis when redis.url is set and records history in ClickHouse (embedded chdb unless clickhouse.url)',
+    )
+    .requiredOption('--day <D>', 'build day (UTC, YYYY-MM-DD): the look-back window ends on it')
+    .option('--pdns <file>', 'passive DNS file, COF or DNSDB API v2 JSON lines, plain or gzip (repeatable)', collect, [])
+    .option('--certs <file>', 'certificate/host scan file, Censys-style JSON lines, plain or gzip (repeatable)', collect, [])
+    .option('--out <dir>', 'also write hitlist.csv, hitlist.json, rules.json and the decisions here')
+    .option('--rules <dir>', 'IoT dictionary directory (default ./rules)')
+    .option('--lookback <days>', 'look-back window in days (default from rules/policy.yaml)', int)
+    .option('--threshold <n>', 'evidence domains a line must contact (default from rules/policy.yaml)', int)
+    .option('--min-primary <n>', 'minimum dedicated primary domains per product', int)
+    .option('--min-dedicated-share <x>', 'minimum dedicated share of a product\'s resolved primary domains (0..1)', share)
+    .option('--tmp-dir <dir>', 'where the temporary spill files go (default: the OS temp dir)')
+    .option('--no-publish', 'do not publish to the hitlist store')
+    .option('--no-activate', 'publish without switching the active day (backfill)')
+    .option('--no-history', 'do not record the build in ClickHouse')
+    .option('--json', 'print the build report as JSON')
+    .action(
+      action(
+        async (
+          opts: {
+            day: string;
+            pdns: string[];
+            certs: string[];
+            out?: string;
+            rules?: string;
+            lookback?: number;
+            threshold?: number;
+            minPrimary?: number;
+            minDedicatedShare?: number;
+            tmpDir?: string;
+            publish: boolean;
+            activate: boolean;
+            history: boolean;
+            json?: boolean;
+          },
+          cmd: Command,
+        ) => {
+          const { config, log } = runtime(cmd);
+          await runBuildCommand(
+            {
+              day: opts.day,
+              pdns: opts.pdns,
+              certs: opts.certs,
+              out: opts.out,
+              rulesDir: opts.rules ? resolve(opts.rules) : defaultRulesDir(),
+              stateDir: config.stateDir,
+              tmpDir: opts.tmpDir,
+              policy: { lookbackDays: opts.lookback, threshold: opts.threshold, minPrimaryDomains: opts.minPrimary, minDedicatedShare: opts.minDedicatedShare },
+              publish: opts.publish,
+              activate: opts.activate,
+              history: opts.history,
+              redis: config.redis,
+              clickhouse: config.clickhouse,
+              json: opts.json ?? false,
+              log,
+            },
+            (s) => process.stdout.write(s),
+          );
+        },
+      ),
+    );
+
+  hl.command('show')
+    .description('classes with their levels, address counts and reasons, from <stateDir>/hitlist/<D>/ (no server needed)')
+    .requiredOption('--day <D>', 'day (YYYY-MM-DD)')
+    .option('--dir <dir>', 'read this directory instead (e.g. a build --out)')
+    .option('--json', 'print as JSON')
+    .action(
+      action((opts: { day: string; dir?: string; json?: boolean }, cmd: Command) => {
+        const { config } = runtime(cmd);
+        runShowCommand({ stateDir: config.stateDir, day: opts.day, dir: opts.dir, json: opts.json ?? false }, (s) => process.stdout.write(s));
+      }),
+    );
+
+  hl.command('diff')
+    .description('what changed between two days\' hitlists: entries, addresses, domains, class rules')
+    .argument('<D1>', 'earlier day (YYYY-MM-DD)')
+    .argument('<D2>', 'later day (YYYY-MM-DD)')
+    .option('--json', 'print as JSON')
+    .action(
+      action((d1: string, d2: string, opts: { json?: boolean }, cmd: Command) => {
+        const { config } = runtime(cmd);
+        runDiffCommand({ stateDir: config.stateDir, from: d1, to: d2, json: opts.json ?? false }, (s) => process.stdout.write(s));
+      }),
+    );
+}

@@ -1,0 +1,241 @@
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from '@haystack/common';
+import { buildHitlist, type BuildResult } from './build.js';
+import { diffHitlists, type Churn } from './churn.js';
+import { addDays, parseDay } from './days.js';
+import { dayDir, hasDay, readChurn, readDecisions, readHitlist, readReport, writeDayFiles } from './files.js';
+import { HitlistHistory } from './history.js';
+import { CertFileInput } from './input/certs.js';
+import { PdnsFileInput } from './input/pdns.js';
+import type { InputReportJSON } from './input/report.js';
+import { loadRules } from './rules/load.js';
+import type { Policy } from './rules/schema.js';
+import { RedisHitlistStore } from './store.js';
+
+/**
+ * What `haystack hitlist build|show|diff` do, apart from argument parsing (packages/cli
+ * src/commands/hitlist.ts): testable here, and usable by other front ends.
+ */
+export class HitlistCommandError extends Error {
+  readonly userFacing = true;
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+  }
+}
+
+export interface BuildCommandOptions {
+  day: string;
+  pdns: string[];
+  certs: string[];
+  /** Extra copy of the day's files (hitlist.csv, hitlist.json, decisions ...). */
+  out?: string;
+  rulesDir: string;
+  stateDir: string;
+  tmpDir?: string;
+  policy: Partial<Policy>;
+  /** Publish to Redis when `redis.url` is set (embedded: the files are the hand-off). */
+  publish: boolean;
+  activate: boolean;
+  /** Record the build in ClickHouse (chdb under <stateDir>/chdb unless `clickhouse.url`). */
+  history: boolean;
+  redis: { url: string | null; keyPrefix: string };
+  clickhouse: { url: string | null; database: string; username: string; password: string };
+  json: boolean;
+  log: Logger;
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function checkFiles(kind: string, files: string[]): void {
+  for (const f of files) {
+    if (!existsSync(f) || !statSync(f).isFile()) throw new HitlistCommandError(`${kind} input ${f}: no such file`);
+  }
+}
+
+function describeInputs(reports: InputReportJSON[]): string[] {
+  return reports.map((r) => {
+    const skipped = Object.entries(r.skipped);
+    const total = skipped.reduce((a, [, n]) => a + n, 0);
+    let s = `  ${r.input}: ${fmt(r.lines)} lines, ${fmt(r.records)} records`;
+    if (total) s += `, ${fmt(total)} skipped (${skipped.map(([k, n]) => `${k} ${fmt(n)}`).join(', ')})`;
+    for (const x of r.samples.slice(0, 3)) s += `\n    ${x.file}:${x.line}: ${x.reason}`;
+    for (const w of r.warnings) s += `\n    warning: ${w}`;
+    return s;
+  });
+}
+
+function describeChurn(c: Churn): string {
+  return (
+    `churn ${c.from} → ${c.to}: entries +${fmt(c.entries.added)} −${fmt(c.entries.removed)} (${fmt(c.entries.before)} → ${fmt(c.entries.after)}), ` +
+    `addresses +${fmt(c.addresses.added)} −${fmt(c.addresses.removed)}, domains +${c.domains.added.length} −${c.domains.removed.length}, ` +
+    `${c.classes.length} class rule(s) changed`
+  );
+}
+
+export async function runBuildCommand(o: BuildCommandOptions, write: (s: string) => void): Promise<BuildResult> {
+  try {
+    parseDay(o.day);
+  } catch (e) {
+    throw new HitlistCommandError((e as Error).message);
+  }
+  if (o.pdns.length === 0) throw new HitlistCommandError('give at least one --pdns file');
+  checkFiles('passive DNS', o.pdns);
+  checkFiles('certificate', o.certs);
+  const rules = loadRules(o.rulesDir);
+  const prevDir = dayDir(o.stateDir, addDays(o.day, -1));
+  const previous = hasDay(prevDir) ? readHitlist(prevDir) : null;
+  o.log.info({ day: o.day, rules: o.rulesDir, digest: rules.digest.slice(0, 12), pdns: o.pdns, certs: o.certs }, 'building hitlist');
+
+  const result = await buildHitlist({
+    day: o.day,
+    rules,
+    pdns: o.pdns.map((p) => new PdnsFileInput(p)),
+    certs: o.certs.map((p) => new CertFileInput(p)),
+    policy: o.policy,
+    tmpDir: o.tmpDir,
+    previous,
+    onProgress: (msg, data) => o.log.info(data, msg),
+  });
+
+  const dir = dayDir(o.stateDir, o.day);
+  const written = [await writeDayFiles(dir, result)];
+  if (o.out) written.push(await writeDayFiles(resolve(o.out), result));
+
+  let published: string | null = null;
+  if (o.publish && o.redis.url) {
+    const store = new RedisHitlistStore({ url: o.redis.url, keyPrefix: o.redis.keyPrefix });
+    try {
+      const p = await store.publish(result.hitlist, { activate: o.activate });
+      published = `Redis: day ${p.day} version ${p.version}${o.activate ? `, active (switch ${p.seq})` : ', not activated'}`;
+    } finally {
+      await store.close();
+    }
+  } else if (o.publish) {
+    published = 'embedded (no redis.url): detectors in other processes read the day files';
+  }
+
+  let history: string | null = null;
+  if (o.history) {
+    const h = await HitlistHistory.open({
+      url: o.clickhouse.url,
+      dataDir: join(o.stateDir, 'chdb'),
+      database: o.clickhouse.database,
+      username: o.clickhouse.username,
+      password: o.clickhouse.password,
+    });
+    try {
+      const n = await h.record(result);
+      history = `ClickHouse ${h.ch.mode}: ${fmt(n.entries)} entry rows, ${n.classes} class and ${n.domains} domain decisions`;
+    } finally {
+      await h.close();
+    }
+  }
+
+  if (o.json) {
+    write(JSON.stringify({ report: result.report, churn: result.churn, files: written.map((w) => w.dir), published, history }, null, 1) + '\n');
+    return result;
+  }
+  const r = result.report;
+  const lines = [
+    `hitlist ${r.day} (window ${r.window.from}..${r.window.to}, ${r.window.days} day(s)), rules ${r.rulesDigest.slice(0, 12)}`,
+    'passive DNS:',
+    ...describeInputs(r.inputs.pdns),
+    ...(r.inputs.certs.length ? ['certificates:', ...describeInputs(r.inputs.certs)] : []),
+    `resolution: ${fmt(r.resolve.inWindow)} records in the window, ${r.resolve.forwardPasses} forward and ${r.resolve.reversePasses} reverse pass(es), ${fmt(r.resolve.addresses)} addresses examined`,
+    `domains: ${Object.entries(r.domains).map(([k, n]) => `${n} ${k}`).join(', ')}`,
+    `classes: ${Object.entries(r.classes).map(([k, n]) => `${n} ${k}`).join(', ')}`,
+    `rules: ${Object.entries(r.levels).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}`,
+    `hitlist: ${fmt(r.entries)} entries, ${fmt(r.addresses)} addresses`,
+    result.churn ? describeChurn(result.churn) : `churn: no hitlist for ${addDays(o.day, -1)} in ${prevDir}`,
+    `wrote: ${written.map((w) => w.dir).join(', ')}`,
+    ...(published ? [`published: ${published}`] : []),
+    ...(history ? [`history: ${history}`] : []),
+    `took ${r.seconds.toFixed(1)} s`,
+  ];
+  write(lines.join('\n') + '\n');
+  return result;
+}
+
+export interface ShowCommandOptions {
+  stateDir: string;
+  day: string;
+  /** Read from this directory instead of <stateDir>/hitlist/<day>. */
+  dir?: string;
+  json: boolean;
+}
+
+export function runShowCommand(o: ShowCommandOptions, write: (s: string) => void): void {
+  const dir = o.dir ? resolve(o.dir) : dayDir(o.stateDir, o.day);
+  const h = readHitlist(dir);
+  const d = readDecisions(dir);
+  const report = readReport(dir);
+  const churn = readChurn(dir);
+  // Addresses per rule class, from the hitlist itself.
+  const addrs = new Map<string, Set<string>>();
+  for (const e of h.entries)
+    for (const di of e.domains)
+      for (const ci of h.domains[di]!.classes) {
+        const id = h.classes[ci]!.id;
+        let s = addrs.get(id);
+        if (!s) addrs.set(id, (s = new Set()));
+        s.add(e.address);
+      }
+  if (o.json) {
+    write(JSON.stringify({ day: h.day, window: h.window, rulesDigest: h.rulesDigest, classes: d.classes.map((c) => ({ ...c, addresses: addrs.get(c.class)?.size ?? 0 })), domains: d.domains, churn, report }, null, 1) + '\n');
+    return;
+  }
+  const rows = d.classes
+    .slice()
+    .sort((a, b) => order(a.status) - order(b.status) || a.kind.localeCompare(b.kind) || a.class.localeCompare(b.class))
+    .map((c) => [c.class, c.kind, c.status, c.level ?? '-', c.detectedAs && c.detectedAs !== c.class ? c.detectedAs : '-', String(c.evidence.length), String(addrs.get(c.class)?.size ?? 0), c.status === 'detectable' ? '' : c.reason]);
+  const header = ['CLASS', 'KIND', 'STATUS', 'LEVEL', 'VIA', 'EVIDENCE', 'ADDRESSES', 'REASON'];
+  const widths = header.map((hd, i) => (i === header.length - 1 ? 0 : Math.max(hd.length, ...rows.map((r) => r[i]!.length))));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const out = [
+    `hitlist ${h.day} (window ${h.window.from}..${h.window.to}), ${h.rules.length} rules, ${fmt(new Set(h.entries.map((e) => e.address)).size)} addresses, ${fmt(h.entries.length)} entries, rules ${h.rulesDigest.slice(0, 12)}`,
+    `domains: ${Object.entries(report.domains).map(([k, n]) => `${n} ${k}`).join(', ')}`,
+    line(header),
+    ...rows.map(line),
+  ];
+  if (churn) out.push(describeChurn(churn));
+  write(out.join('\n') + '\n');
+}
+
+function order(s: string): number {
+  return ['detectable', 'coarser', 'removed', 'not-detectable'].indexOf(s);
+}
+
+export interface DiffCommandOptions {
+  stateDir: string;
+  from: string;
+  to: string;
+  json: boolean;
+}
+
+export function runDiffCommand(o: DiffCommandOptions, write: (s: string) => void): Churn {
+  const c = diffHitlists(readHitlist(dayDir(o.stateDir, o.from)), readHitlist(dayDir(o.stateDir, o.to)));
+  if (o.json) {
+    write(JSON.stringify(c, null, 1) + '\n');
+    return c;
+  }
+  const out = [describeChurn(c)];
+  if (c.domains.added.length) out.push(`domains added: ${c.domains.added.join(', ')}`);
+  if (c.domains.removed.length) out.push(`domains removed: ${c.domains.removed.join(', ')}`);
+  for (const x of c.classes)
+    out.push(
+      `class ${x.class}: ${x.before ?? 'not detectable'} → ${x.after ?? 'not detectable'}` +
+        (x.evidenceAdded.length ? `, evidence +${x.evidenceAdded.join(' +')}` : '') +
+        (x.evidenceRemoved.length ? `, evidence −${x.evidenceRemoved.join(' −')}` : ''),
+    );
+  const moved = c.byDomain.filter((d) => d.added || d.removed);
+  if (moved.length) {
+    out.push('DOMAIN  +ENTRIES  −ENTRIES  KEPT');
+    for (const d of moved) out.push(`${d.domain}  +${d.added}  −${d.removed}  ${d.kept}`);
+  }
+  write(out.join('\n') + '\n');
+  return c;
+}
