@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerConfigCommands } from './commands/config.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerDemoCommands } from './commands/demo.js';
+import { registerHitlistCommands } from './commands/hitlist.js';
 
 const program = new Command('haystack')
   .description(
@@ -17,5 +18,6 @@ const program = new Command('haystack')
 registerConfigCommands(program);
 registerIngestCommands(program);
 registerDemoCommands(program);
+registerHitlistCommands(program);
 
 await program.parseAsync();
