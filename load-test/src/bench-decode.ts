@@ -31,7 +31,8 @@ import { FlowDecoder, createIngest, type Ingest } from '@haystack/ingest';
 import type { FlowSink } from '@haystack/transport';
 import { CACHE_DIR, CORPUS_KINDS, loadCorpus, renumber, type Corpus, type CorpusKind } from './corpus.js';
 import { CountingSink, NullSink } from './sinks.js';
-import { patchInstance } from './experiments/fast-publisher.js';
+import { checkV4Matcher, patchInstance } from './experiments/fast-publisher.js';
+import { PrefixSet } from '@haystack/common';
 import { arg, fmtRate, median, table } from './stats.js';
 
 const MODES = ['decode', 'decode+seal', 'collector>null', 'collector>count', 'collector>count+fix'] as const;
@@ -154,7 +155,8 @@ async function fixIsIdentical(c: Corpus): Promise<string> {
   const a = await run(false);
   const b = await run(true);
   const same = a.got.length === b.got.length && a.got.every((x, i) => x.equals(b.got[i]!)) && a.counters === b.counters;
-  return same ? `identical (${a.got.length} batches, counters ${a.counters})` : `DIFFERENT: ${a.got.length} vs ${b.got.length} batches, ${a.counters} vs ${b.counters}`;
+  const v4 = checkV4Matcher(new PrefixSet(config(PREFIXES).ingest.subscriberPrefixes)) ?? 'agrees with PrefixSet on 1M random and all boundary addresses';
+  return (same ? `identical (${a.got.length} batches, counters ${a.counters})` : `DIFFERENT: ${a.got.length} vs ${b.got.length} batches, ${a.counters} vs ${b.counters}`) + `; V4Matcher ${v4}`;
 }
 
 interface ModeResult {

@@ -21,12 +21,19 @@ import { F, HEADER_SIZE, RECORD_SIZE, SIDE_DST, SIDE_SRC, type BatchWriter } fro
 import { Publisher, type PublisherCounters, type PublisherOptions } from '@haystack/ingest';
 import { partitionForBytes } from '@haystack/transport';
 
-/** IPv4 view of a PrefixSet, exact for IPv4-mapped addresses. */
+/**
+ * IPv4 view of a PrefixSet, exact for IPv4-mapped addresses. A 65,536-entry table indexed by
+ * the address's top 16 bits answers most lookups at once (slot inside a prefix of /16 or
+ * shorter: yes; no prefix touches the slot: no); only slots that longer prefixes touch scan
+ * the (network, mask) list. Cost no longer grows with the number of prefixes.
+ */
 export class V4Matcher {
   /** Some prefix covers all of ::ffff:0:0/96. */
   readonly all: boolean;
   readonly nets: Uint32Array;
   readonly masks: Uint32Array;
+  /** Per /16: 0 no prefix, 1 scan the list, 2 inside a prefix. */
+  readonly table = new Uint8Array(65536);
 
   constructor(set: PrefixSet) {
     const mapped = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff);
@@ -55,15 +62,60 @@ export class V4Matcher {
     this.all = all;
     this.nets = Uint32Array.from(nets);
     this.masks = Uint32Array.from(masks);
+    for (let i = 0; i < nets.length; i++) {
+      const first = nets[i]! >>> 16;
+      const last = (nets[i]! | ~masks[i]!) >>> 16;
+      const whole = (masks[i]! & 0xffff) === 0; // prefix length ≤ 16: the whole slot is inside
+      for (let slot = first; slot <= last; slot++) this.table[slot] = whole ? 2 : Math.max(this.table[slot]!, 1);
+    }
   }
 
   contains(a: number): boolean {
     if (this.all) return true;
+    const t = this.table[a >>> 16]!;
+    if (t !== 1) return t === 2;
     const nets = this.nets;
     const masks = this.masks;
     for (let i = 0; i < nets.length; i++) if (((a & masks[i]!) >>> 0) === nets[i]) return true;
     return false;
   }
+}
+
+/**
+ * V4Matcher agrees with PrefixSet.contains on `n` random IPv4-mapped addresses and on both ends
+ * of every prefix (and one past them). Returns the first disagreement, or null.
+ */
+export function checkV4Matcher(set: PrefixSet, n = 1_000_000, seed = 1): string | null {
+  const m = new V4Matcher(set);
+  const buf = new Uint8Array(16);
+  buf[10] = 0xff;
+  buf[11] = 0xff;
+  const probe = (a: number): string | null => {
+    a >>>= 0;
+    buf[12] = a >>> 24;
+    buf[13] = (a >>> 16) & 0xff;
+    buf[14] = (a >>> 8) & 0xff;
+    buf[15] = a & 0xff;
+    const want = set.contains(buf, 0);
+    return m.contains(a) === want ? null : `${buf.slice(12).join('.')}: PrefixSet says ${want}`;
+  };
+  for (let i = 0; i < m.nets.length; i++) {
+    const lo = m.nets[i]!;
+    const hi = (lo | ~m.masks[i]!) >>> 0;
+    for (const a of [lo, hi, lo - 1, hi + 1]) {
+      const bad = probe(a);
+      if (bad) return bad;
+    }
+  }
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    // Half the probes inside the configured networks' /16s, half anywhere.
+    const a = i & 1 && m.nets.length ? (m.nets[(x >>> 8) % m.nets.length]! & 0xffff0000) | (x & 0xffff) : x;
+    const bad = probe(a);
+    if (bad) return bad;
+  }
+  return null;
 }
 
 /** The Publisher's private state, as this replacement needs it. */
