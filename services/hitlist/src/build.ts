@@ -58,7 +58,12 @@ const tally = (xs: string[]) => {
   return o;
 };
 
-/** Steps 2–6 of the method for day D: addresses, dedicated domains, classes and levels, the hitlist. */
+/**
+ * Steps 2–6 of the method for day D: addresses, dedicated domains, classes and levels, the
+ * hitlist. The hitlist holds every address an evidence domain resolved to on any day of the
+ * window (all of them exclusive on every day, or the domain would not be dedicated), so a
+ * detector on day D+1 still knows addresses passive DNS saw earlier in the window.
+ */
 export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
   const t0 = performance.now();
   const policy = policySchema.parse({ ...opts.rules.policy, ...stripUndefined(opts.policy ?? {}) });

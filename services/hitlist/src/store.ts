@@ -265,7 +265,8 @@ export class RedisHitlistStore implements HitlistStore {
 /**
  * The detector side: holds the active hitlist and swaps to a new one only once it is fully
  * loaded, so matching never sees a gap. Subscribes before reading the pointer, so a switch
- * between the two is not missed; older versions arriving late are ignored.
+ * between the two is not missed; the switch sequence number orders the pointer read at start
+ * and the notifications, so a stale one never replaces a newer hitlist.
  */
 export class ActiveHitlist {
   private cur: LoadedHitlist | null = null;
