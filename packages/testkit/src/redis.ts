@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 
 /**
@@ -27,6 +27,19 @@ export class RedisServerError extends Error {
     super(message);
     this.name = 'RedisServerError';
   }
+}
+
+/** Servers still running: killed if the test process exits without stopping them (e.g. a crash). */
+const live = new Set<ChildProcess>();
+let hooked = false;
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
 }
 
 /** Ask the kernel for a free port; redis-server cannot bind port 0 and report it back. */
@@ -60,6 +73,7 @@ async function startOnce(binary: string, timeoutMs: number): Promise<RedisServer
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  track(child);
   let output = '';
   const keep = (b: Buffer) => {
     // Bounded: only the tail matters for an error message.
