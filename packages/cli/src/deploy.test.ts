@@ -28,6 +28,7 @@ test('docker-compose.yml is valid for docker-compose and wires the services by c
     assert.equal(cfg.metrics.listen, '0.0.0.0:9464');
   }
   assert.deepEqual(s.ingest!.command, ['ingest']);
+  assert.match(s.hitlist!.command!.join(' '), /hitlist build --day "\$+\(date -u \+%F\)" --pdns/);
   const ingestCfg = loadConfig({ env: s.ingest!.environment });
   assert.equal(ingestCfg.ingest.templates.persist, 'redis', 'load-balanced collectors share templates through Redis');
   assert.deepEqual(ingestCfg.ingest.subscriberPrefixes, ['100.64.0.0/10']);
