@@ -49,9 +49,12 @@ const opt = {
   collectors: (arg('--collectors') ?? 'haystack,nfcapd').split(',') as CollectorName[],
   rcvbuf: Number(arg('--rcvbuf', String(32 * 1024 * 1024))),
   pin: !process.argv.includes('--no-pin'),
-  // Other agents share this machine: a niceness below theirs keeps their bursts from stalling
-  // the collector or the sender for tens of ms (which drops datagrams whatever the collector's
-  // speed). Applied alike to both collectors and the sender; --nice 0 turns it off.
+  // Other agents share this machine. Their bursts would stall the collector or the sender for
+  // tens of ms (dropping datagrams whatever the collector's speed), so children run at niceness
+  // --nice (default -10) in their own session, and that session's autogroup gets the same nice
+  // value: with sched_autogroup on (as here) CPU time is shared between sessions first, and a
+  // plain nice value only orders processes within one session. Applied alike to both collectors
+  // and the sender; --nice 0 turns it off.
   nice: Number(arg('--nice', '-10')),
   collectorCpu: arg('--collector-cpu', '1')!,
   senderCpu: arg('--sender-cpu', '0')!,
@@ -81,9 +84,20 @@ function pinned(cpu: string, cmd: string, args: string[]): [string, string[]] {
   return c;
 }
 
+let autogroupWarned = false;
+
 function start(cpu: string, cmd: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
   const [c, a] = pinned(cpu, cmd, args);
-  const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+  // detached: a new session, hence its own scheduler autogroup, whose nice value we set.
+  const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env, detached: opt.nice !== 0 });
+  if (opt.nice !== 0 && child.pid !== undefined) {
+    try {
+      writeFileSync(`/proc/${child.pid}/autogroup`, String(opt.nice));
+    } catch (e) {
+      if (!autogroupWarned) process.stderr.write(`warning: could not set the autogroup nice value: ${(e as Error).message}\n`);
+      autogroupWarned = true;
+    }
+  }
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
@@ -546,7 +560,7 @@ async function main(): Promise<void> {
   say(table(['fact', 'value'], Object.entries(facts)));
   say('');
   say(
-    `Per trial: fresh collector${opt.pin ? ` pinned to CPU ${opt.collectorCpu} (sender on CPU ${opt.senderCpu})` : ''}${opt.nice ? `, collector and sender at niceness ${opt.nice}` : ''}, warm-up ${opt.warmup} s at ${fmtRate(opt.warmupRate)} records/s, then ${opt.duration} s at the trial rate; receive buffer requested ${opt.rcvbuf} B; ${opt.reps} repetitions; loss-free = loss ≤ ${(opt.tolerance * 100).toFixed(3)}% in the median repetition; nfcapd writes to ${opt.nfcapdDir}.`,
+    `Per trial: fresh collector${opt.pin ? ` pinned to CPU ${opt.collectorCpu} (sender on CPU ${opt.senderCpu})` : ''}${opt.nice ? `, collector and sender at niceness ${opt.nice} in their own sessions (autogroup nice ${opt.nice})` : ''}, warm-up ${opt.warmup} s at ${fmtRate(opt.warmupRate)} records/s, then ${opt.duration} s at the trial rate; receive buffer requested ${opt.rcvbuf} B; ${opt.reps} repetitions; loss-free = loss ≤ ${(opt.tolerance * 100).toFixed(3)}% in the median repetition; nfcapd writes to ${opt.nfcapdDir}.`,
   );
   say('');
   nativeTool('udp-sender');
