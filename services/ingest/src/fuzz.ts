@@ -985,7 +985,7 @@ function printReport(rep: FuzzReport): void {
     `exporter counters: ${JSON.stringify(rep.exporters)}`,
     `domain counters: ${JSON.stringify(rep.counters)}`,
     `mutations: ${JSON.stringify(rep.mutations)}`,
-    `slowest packet: ${rep.slowest.ms} ms (iteration ${rep.slowest.iteration}, ${rep.slowest.bytes} bytes)`,
+    `slowest packet: ${rep.slowest.ms} ms (iteration ${rep.slowest.iteration}, ${rep.slowest.bytes} bytes, exporter ${rep.slowest.exporter})` + (rep.slowest.ms >= 10 ? `\n    packet ${rep.slowest.hex}` : ''),
     `memory: heap ${rep.memory.heapStartMb} → ${rep.memory.heapEndMb} MB (peak ${rep.memory.peakHeapMb} MB, bound ${rep.memory.maxHeapMb} MB), peak RSS ${rep.memory.peakRssMb} MB`,
     `decoderErrors ${rep.decoderErrors}, record anomalies ${rep.anomalies}, failures ${rep.failureCount}`,
   ];
