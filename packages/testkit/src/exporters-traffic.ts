@@ -2,6 +2,7 @@
 // with handshake and teardown flags, UDP request/response exchanges and ICMP echoes, with
 // varied packet counts and sizes over a span of minutes. Same seed → same bytes.
 import { PcapWriter, buildIcmpPacket, buildTcpPacket, buildUdpPacket, TcpFlags, LinkType, formatIp, parseIp } from '@haystack/pcap';
+import { seededRandom } from '@haystack/common';
 
 export interface TrafficOptions {
   /** PRNG seed (default 1). */
@@ -80,17 +81,7 @@ export function systematicSample(summary: Pick<TrafficSummary, 'packetSizes'>, n
   return { packets, bytes };
 }
 
-/** mulberry32: tiny, fast and good enough for test data; deterministic across platforms. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 interface Pkt {
   ts: number;

@@ -12,6 +12,7 @@
  * RSS, so generation does not count. Figures go to stdout as JSON lines and a table;
  * services/hitlist/BENCHMARK.md records them.
  */
+import { seededRandom } from '@haystack/common';
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,21 +32,10 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** Deterministic PRNG (mulberry32): the same file for the same size. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function generate(path: string, records: number, rulesDir: string): Promise<{ iot: number; bytes: number }> {
   const dict = loadRules(rulesDir);
-  const r = rng(records);
+  const r = seededRandom(records);
   const out = createWriteStream(path, { highWaterMark: 1 << 22 });
   let buf = '';
   let n = 0;

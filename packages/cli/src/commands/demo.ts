@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { seededRandom } from '@haystack/common';
 import { IE, PacketBuilder, type FieldSpec } from '@haystack/flow-core';
 import { createIngest, replayCapture } from '@haystack/ingest';
 import { PcapWriter } from '@haystack/pcap';
@@ -22,24 +23,13 @@ const FLOW: FieldSpec[] = [
   { id: IE.samplerId, length: 1 },
 ];
 
-/** Deterministic PRNG (mulberry32): the demo writes the same bytes every time. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A small export capture: two NetFlow v9 exporters (pmacct-style sampler options,
  * 1:100 and 1:1000) sending an hour of subscriber flows toward a few service addresses.
  */
 export async function writeDemoCapture(path: string, seed = 1): Promise<{ datagrams: number; records: number }> {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const w = await PcapWriter.create(path);
   const t0 = Date.UTC(2026, 10, 20, 12, 0, 0);
   const services = ['52.28.10.4', '34.240.1.9', '3.120.55.2', '18.194.7.7', '151.101.1.69'];
