@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { parseAddress } from '@haystack/common';
+import { parseAddress, seededRandom } from '@haystack/common';
 import {
   BatchWriter,
   PacketBuilder,
@@ -49,24 +49,21 @@ import { FlowDecoder, type ExporterCounters } from './decoder.js';
 
 // ---- PRNG ------------------------------------------------------------------------------
 
-/** mulberry32: tiny, fast, good enough to drive mutations; never Math.random. */
+/** The project's seeded PRNG (mulberry32, common/random.ts) with the helpers mutations need; never Math.random. */
 export class Rng {
-  private s: number;
+  private readonly next: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0;
+    this.next = seededRandom(seed >>> 0);
   }
   u32(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    return this.next() * 4294967296; // exact: the generator's u32 divided by 2^32
   }
   /** Integer in [0, n). */
   int(n: number): number {
-    return Math.floor((this.u32() / 4294967296) * n);
+    return Math.floor(this.next() * n);
   }
   chance(p: number): boolean {
-    return this.u32() / 4294967296 < p;
+    return this.next() < p;
   }
   pick<T>(a: readonly T[]): T {
     return a[this.int(a.length)]!;
