@@ -23,6 +23,72 @@ const exporterSampling = z
   })
   .strict();
 
+/** Evidence domains a line must contact within a window; null = the detector's default (see services/detector rules.ts). */
+const detectorThresholds = z
+  .object({
+    hourly: z.number().int().min(1).nullable().default(null),
+    daily: z.number().int().min(1).nullable().default(null),
+  })
+  .strict();
+
+/**
+ * The detector (services/detector): subscriber lines, privacy, thresholds, storage batching.
+ * Appended by the detector's owner; see services/detector/README.md for each key.
+ */
+const detectorSection = z
+  .object({
+    /**
+     * Key of the keyed hash (HMAC-SHA256) that pseudonymises line ids; prefer
+     * HAYSTACK_DETECTOR__LINE_KEY to a file. Required with Kafka (distributed); embedded mode
+     * generates one into <stateDir>/detector/line-key once. Use hex or base64 text (a value
+     * of only digits would be read as a number from the environment).
+     */
+    lineKey: z.string().min(16, 'at least 16 characters').nullable().default(null),
+    /** daily: a key derived per UTC day, so line ids of different days cannot be linked. */
+    lineKeyRotation: z.enum(['none', 'daily']).default('none'),
+    /** Store raw subscriber addresses (IPv4, IPv6 prefix) instead of pseudonyms. */
+    rawLineIds: z.boolean().default(false),
+    /** IPv6 line prefix length; null = ingest.ipv6LinePrefixLength (the partition key). */
+    ipv6LinePrefixLength: z.number().int().min(32).max(128).nullable().default(null),
+    /** Detection windows: UTC hours and/or UTC days. */
+    windows: z.array(z.enum(['hour', 'day'])).min(1).default(['hour', 'day']),
+    thresholds: detectorThresholds.prefault({}),
+    /** Per class id: thresholds overriding `thresholds` and the hitlist rule. */
+    classThresholds: z
+      .record(z.string(), z.object({ hourly: z.number().int().min(1).optional(), daily: z.number().int().min(1).optional() }).strict())
+      .default({}),
+    /** The IoT dictionary, for the class hierarchy (a product implies its manufacturer and platforms). */
+    rulesDir: z.string().default('./rules'),
+    /** Embedded: hitlist day directories (default <stateDir>/hitlist) when redis.url is not set. */
+    hitlistDir: z.string().nullable().default(null),
+    /** A flow whose day has no hitlist uses the newest hitlist of up to this many days before (0 = none). */
+    hitlistFallbackDays: z.number().int().min(0).max(7).default(0),
+    /** Days of hitlists held in memory at once. */
+    maxHitlistDays: z.number().int().min(1).max(31).default(3),
+    /** Partitions handled at the same time (their inserts are batched together). */
+    concurrency: z.number().int().min(1).max(1024).default(4),
+    flush: z
+      .object({
+        /** Longest wait before buffered rows are inserted (the batches behind them wait too). */
+        maxDelayMs: z.number().int().min(0).default(200),
+        maxRows: z.number().int().min(1).default(100_000),
+        /** Insert attempts per flush before the batches are handed back to the source for a later retry. */
+        attempts: z.number().int().min(1).default(3),
+      })
+      .strict()
+      .prefault({}),
+    retention: z
+      .object({
+        evidenceDays: z.number().int().min(1).default(35),
+        detectionDays: z.number().int().min(1).default(400),
+        qualityDays: z.number().int().min(1).default(400),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     log: z
@@ -106,6 +172,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    detector: detectorSection,
   })
   .strict();
 
