@@ -147,12 +147,14 @@ export function reportFixture(opts: ReportFixtureOptions = {}): ReportData {
       const v = Math.round(c.lines * shapeAt(c.shape, h) * (1 + noise(0.03)));
       hourly.push(Math.max(0, Math.min(c.lines, v)));
     }
+    // Drawn for every class, used or not, so the options never shift the other draws.
+    const drift = noise(0.015);
     let previous: number | null = null;
     if (withPrevious) {
       if (c.previous !== undefined) previous = c.previous;
       else if (c.change !== undefined) previous = Math.round(c.lines / (1 + c.change));
-      else previous = Math.round(c.lines * (1 + noise(0.015)));
-    } else noise(0.015); // keep the draw sequence the same either way
+      else previous = Math.round(c.lines * (1 + drift));
+    }
     return {
       classId: c.id,
       name: c.name,

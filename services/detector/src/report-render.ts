@@ -436,7 +436,7 @@ function barChart(data: ReportData, level: Level, list: ReportClass[]): string {
           ? `<line class="prev" x1="${r1(L + (c.detectedLinesPrevious / max) * B)}" x2="${r1(L + (c.detectedLinesPrevious / max) * B)}" y1="${y}" y2="${y + 20}"/>`
           : '') +
         `<text class="num${zero ? ' dim' : ''}" x="${L + B + 90}" y="${y + 14}" text-anchor="end">${fmtInt(c.detectedLines)}</text>` +
-        `<text class="num dim" x="${L + B + 160}" y="${y + 14}" text-anchor="end">${fmtShare(c.shareOfActive)}</text>` +
+        `<text class="num dim" x="${L + B + 160}" y="${y + 14}" text-anchor="end">${e(fmtShare(c.shareOfActive))}</text>` +
         `<text class="chg ${cs.cls}" x="${L + B + 180}" y="${y + 14}">${e(cs.text)}</text></g>`,
     );
   });
@@ -732,7 +732,7 @@ export function renderHtml(data: ReportData): string {
   );
   o.push(
     `<div class="kpi" id="kpi-detected"><div class="label">Lines with any IoT detection</div><div class="value">${fmtInt(l.withAnyDetection)}</div>` +
-      `<div class="sub">${fmtShare(anyShare)} of active lines</div>` +
+      `<div class="sub">${e(fmtShare(anyShare))} of active lines</div>` +
       shareBar(
         [
           { value: l.withAnyDetection, color: '#3b5bdb', label: `with an IoT detection: ${fmtInt(l.withAnyDetection)}` },
@@ -839,7 +839,7 @@ export function renderHtml(data: ReportData): string {
     o.push(
       `<tr class="class${c.detectedLines === 0 ? ' zero' : ''}" data-class-id="${e(c.classId)}" data-level="${e(c.level)}">` +
         `<th scope="row">${e(c.name)}</th><td class="id">${e(c.classId)}</td>` +
-        `<td class="num lines">${fmtInt(c.detectedLines)}</td><td class="num">${fmtShare(c.shareOfActive)}</td>` +
+        `<td class="num lines">${fmtInt(c.detectedLines)}</td><td class="num">${e(fmtShare(c.shareOfActive))}</td>` +
         `<td class="num">${fmtInt(c.detectedLinesPrevious)}</td><td class="num">${changeHtml(ch)}</td><td>${sparkSvg(c)}</td></tr>`,
     );
   }
@@ -881,7 +881,7 @@ export function renderHtml(data: ReportData): string {
       o.push(`<li class="${f.severity}"><span class="sev">${f.severity}</span><strong>${e(f.subject)}</strong>: ${e(f.message)}</li>`);
     o.push('</ul>');
   }
-  const pct = (n: number) => fmtShare(q.flowsTotal ? n / q.flowsTotal : NaN);
+  const pct = (n: number) => e(fmtShare(q.flowsTotal ? n / q.flowsTotal : NaN));
   o.push('<div class="cards">');
   o.push(`<div class="card" id="q-flows"><div class="value">${fmtInt(q.flowsTotal)}</div><div class="label">flow records from ${plural(q.exporters.length, 'exporter')}</div></div>`);
   o.push(`<div class="card" id="q-matched"><div class="value">${fmtInt(q.flowsMatched)}</div><div class="label">matched a hitlist entry (${pct(q.flowsMatched)})</div></div>`);
