@@ -160,7 +160,7 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
       at.push(`a${i}`);
       if (f.length === VARLEN) {
         lines.push(
-          `let l${i} = b[q]; q += 1; if (l${i} === 255) { if (q + 2 > end) { bad = true; break; } l${i} = b[q] << 8 | b[q + 1]; q += 2; }`,
+          `if (q >= end) { bad = true; break; } let l${i} = b[q]; q += 1; if (l${i} === 255) { if (q + 2 > end) { bad = true; break; } l${i} = b[q] << 8 | b[q + 1]; q += 2; }`,
           `const a${i} = q; q += l${i}; if (q > end) { bad = true; break; }`,
         );
       } else {

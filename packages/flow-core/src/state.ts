@@ -24,6 +24,10 @@ export interface DomainCounters {
   malformedPackets: number;
   malformedSets: number;
   malformedRecords: number;
+  /** Packets with bytes after their last set (or past the IPFIX message length): ignored. */
+  trailingBytes: number;
+  /** Withdrawals of template ids we never knew (RFC 7011 §8.1 asks for them to be noted). */
+  unknownWithdrawals: number;
   /** Records whose sampling rate is unknown (exported with rate 0). */
   unknownRateRecords: number;
   /** Records with sysUpTime-relative times and no systemInitTime to anchor them (export time used). */
@@ -52,6 +56,8 @@ export function zeroCounters(): DomainCounters {
     malformedPackets: 0,
     malformedSets: 0,
     malformedRecords: 0,
+    trailingBytes: 0,
+    unknownWithdrawals: 0,
     unknownRateRecords: 0,
     unanchoredTimes: 0,
     sequenceGaps: 0,
@@ -88,6 +94,10 @@ export interface RegistryLimits {
   maxHeldSets: number;
   /** How long a held set waits for its template. */
   holdMs: number;
+  /** Bytes held across all domains (bounded memory whatever the exporters do). */
+  maxHeldBytes: number;
+  /** A domain silent this long is forgotten by sweep() (templates included). */
+  domainIdleMs: number;
 }
 
 export const DEFAULT_LIMITS: RegistryLimits = {
@@ -96,7 +106,14 @@ export const DEFAULT_LIMITS: RegistryLimits = {
   maxFieldsPerTemplate: 1024,
   maxHeldSets: 128,
   holdMs: 60_000,
+  maxHeldBytes: 32 * 1024 * 1024,
+  domainIdleMs: 6 * 3600_000,
 };
+
+/** Held bytes shared by every domain of a registry. */
+export interface HeldBudget {
+  bytes: number;
+}
 
 /** Sequence window within which a backwards step is reordering, not a restart. */
 const REORDER_WINDOW = 1000;
@@ -142,6 +159,7 @@ export class DomainState implements RecordContext {
     readonly domain: number,
     private policy: SamplingPolicy,
     private readonly limits: RegistryLimits,
+    private readonly budget: HeldBudget = { bytes: 0 },
   ) {
     const dv = new DataView(exporter.buffer, exporter.byteOffset, 16);
     this.exp0 = dv.getUint32(0, true);
@@ -259,7 +277,7 @@ export class DomainState implements RecordContext {
     if (this.templates.delete(id)) {
       this.counters.templatesWithdrawn++;
       this.changes++;
-    }
+    } else this.counters.unknownWithdrawals++;
   }
 
   withdrawAll(kind: 'data' | 'options'): void {
@@ -313,6 +331,10 @@ export class DomainState implements RecordContext {
         const f = t.fields[i]!;
         let len = f.length;
         if (len === VARLEN) {
+          if (q >= end) {
+            ok = false;
+            break;
+          }
           len = b[q]!;
           q++;
           if (len === 255) {
@@ -369,10 +391,15 @@ export class DomainState implements RecordContext {
   // ---- data before its template -------------------------------------------
 
   private hold(templateId: number, b: Uint8Array, p: number, end: number): void {
+    if (this.budget.bytes + (end - p) > this.limits.maxHeldBytes) {
+      this.counters.heldDroppedSets++;
+      return;
+    }
     if (this.held.length >= this.limits.maxHeldSets) {
-      this.held.shift();
+      this.budget.bytes -= this.held.shift()!.data.length;
       this.counters.heldDroppedSets++;
     }
+    this.budget.bytes += end - p;
     this.held.push({ templateId, data: Buffer.from(b.subarray(p, end)), exportMs: this.exportMs, uptimeMs: this.uptimeMs, heldAt: this.lastSeenMs });
   }
 
@@ -385,6 +412,7 @@ export class DomainState implements RecordContext {
         keep.push(h);
         continue;
       }
+      this.budget.bytes -= h.data.length;
       // Decode with the context of the packet that carried the set.
       this.exportMs = h.exportMs;
       this.uptimeMs = h.uptimeMs;
@@ -396,14 +424,20 @@ export class DomainState implements RecordContext {
     this.uptimeMs = uptimeMs;
   }
 
-  private expireHeld(now: number): void {
+  expireHeld(now: number): void {
     const limit = now - this.limits.holdMs;
     let i = 0;
-    while (i < this.held.length && this.held[i]!.heldAt < limit) i++;
+    while (i < this.held.length && this.held[i]!.heldAt < limit) this.budget.bytes -= this.held[i++]!.data.length;
     if (i > 0) {
       this.held.splice(0, i);
       this.counters.heldDroppedSets += i;
     }
+  }
+
+  /** Give back everything held (the domain is being forgotten). */
+  releaseHeld(): void {
+    for (const h of this.held) this.budget.bytes -= h.data.length;
+    this.held = [];
   }
 
   get heldSets(): number {
@@ -469,6 +503,10 @@ export class TemplateRegistry {
   readonly limits: RegistryLimits;
   /** Packets refused because the domain limit was reached. */
   refusedDomains = 0;
+  /** Domains forgotten by sweep() after staying silent for limits.domainIdleMs. */
+  evictedDomains = 0;
+  /** Bytes of data sets held for missing templates, all domains together. */
+  readonly held: HeldBudget = { bytes: 0 };
 
   constructor(
     private sampling: SamplingConfig = new SamplingConfig(),
@@ -491,10 +529,26 @@ export class TemplateRegistry {
         this.refusedDomains++;
         return null;
       }
-      d = new DomainState(Uint8Array.from(exporter), exporterText, version, domain, this.sampling.policyFor(exporter, domain), this.limits);
+      d = new DomainState(Uint8Array.from(exporter), exporterText, version, domain, this.sampling.policyFor(exporter, domain), this.limits, this.held);
       this.domains.set(key, d);
     }
     return d;
+  }
+
+  /**
+   * Housekeeping, called now and then by the collector (not per packet): expire held sets
+   * of domains that went quiet, and forget domains silent for limits.domainIdleMs so that
+   * sources that come and go (or are spoofed) cannot pin memory or the domain limit.
+   */
+  sweep(now: number): void {
+    const idleBefore = now - this.limits.domainIdleMs;
+    for (const [key, d] of this.domains) {
+      if (d.lastSeenMs < idleBefore) {
+        d.releaseHeld();
+        this.domains.delete(key);
+        this.evictedDomains++;
+      } else if (d.heldSets > 0) d.expireHeld(now);
+    }
   }
 
   all(): IterableIterator<DomainState> {

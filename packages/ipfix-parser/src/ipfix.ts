@@ -25,9 +25,12 @@ export function decodeIpfix(b: Uint8Array, exporter: Uint8Array, exporterText: s
   if (!d) return -1;
   d.beginPacket(exportS * 1000, NaN, receivedMs);
   let len = msgLen;
+  let malformed = false;
   if (msgLen > b.length) {
-    d.counters.malformedPackets++; // truncated in transit: decode the whole sets we have
+    malformed = true; // truncated in transit: decode the whole sets we have
     len = b.length;
+  } else if (msgLen < b.length) {
+    d.counters.trailingBytes++; // bytes after the message: not ours to guess at
   }
   let records = 0;
   let dataRecords = 0; // data + options data records, for the sequence number
@@ -39,7 +42,7 @@ export function decodeIpfix(b: Uint8Array, exporter: Uint8Array, exporterText: s
     const setLen = u16(b, p + 2);
     if (setLen < 4 || p + setLen > len) {
       d.counters.malformedSets++;
-      d.counters.malformedPackets++;
+      malformed = true;
       seqKnown = false;
       break;
     }
@@ -60,6 +63,8 @@ export function decodeIpfix(b: Uint8Array, exporter: Uint8Array, exporterText: s
     }
     p = end;
   }
+  if (malformed) d.counters.malformedPackets++;
+  else if (p < len) d.counters.trailingBytes++;
   d.sequence(seq, seqKnown ? dataRecords : NaN, optionRecords);
   return records;
 }
@@ -85,6 +90,12 @@ function templates(d: DomainState, b: Uint8Array, q: number, end: number, w: Bat
     }
     const scopeCount = options ? u16(b, q + 4) : 0;
     q += head;
+    if (q + count * 4 > end) {
+      // Fewer bytes than the field count needs: refuse before allocating for a lie.
+      d.counters.malformedSets++;
+      d.counters.templatesRejected++;
+      return;
+    }
     const fields: TemplateField[] = new Array(count);
     for (let i = 0; i < count; i++) {
       if (q + 4 > end) {

@@ -43,6 +43,7 @@ export function decodeV9(b: Uint8Array, exporter: Uint8Array, exporterText: stri
     } // 2..255 are reserved: skipped by length.
     p = end;
   }
+  if (p < len) d.counters.trailingBytes++; // fewer than 4 bytes left: not a flowset
   return records;
 }
 

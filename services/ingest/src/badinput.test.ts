@@ -16,7 +16,7 @@ import {
   type DomainState,
   type V5Record,
 } from '@haystack/flow-core';
-import { FlowDecoder, type FlowDecoderOptions } from './decoder.js';
+import { FlowDecoder, OTHER_EXPORTERS, type FlowDecoderOptions } from './decoder.js';
 
 /**
  * Hostile and broken input, built by hand: the decoder must never throw or hang, must keep
@@ -703,7 +703,9 @@ test('many exporters and observation domains are bounded by maxDomains; known on
   assert.equal(kept, maxDomains);
   assert.equal(dec.registry.size, maxDomains);
   assert.equal(dec.registry.refusedDomains, 100 - maxDomains);
-  for (let i = maxDomains; i < 100; i++) assert.equal(exp(dec, `198.51.100.${i}`).malformedPackets, 1);
+  // Their packets are counted (in the shared overflow entry past the exporter limit), not called malformed.
+  assert.equal(exp(dec, OTHER_EXPORTERS).packets, 100 - maxDomains);
+  assert.equal(exp(dec, OTHER_EXPORTERS).malformedPackets, 0);
   // One exporter minting observation domains hits the same limit.
   for (let id = 1; id < 50; id++) decode(dec, [pkt(id)], '198.51.100.0');
   assert.equal(dec.registry.size, maxDomains);
@@ -747,4 +749,86 @@ test('pathological but well-framed packets finish quickly: 16k empty sets, 65k o
   assert.equal(r[64_999]!.proto, 6);
   clean(dec);
   assert.equal(total(dec, 'malformedSets'), 0);
+});
+
+// ---- found by the fuzzer, fixed in the decoder ------------------------------------------------
+
+test('a variable-length prefix due exactly at the end of the datagram is a cut record, not a read past the end', LIMIT, () => {
+  // Template: src4, dst4, VARLEN, VARLEN. The record has its first varlen field (1 byte "A") and
+  // then the set (and the datagram) ends where the second length prefix should be.
+  const T: FieldSpec[] = [{ id: IE.sourceIPv4Address, length: 4 }, { id: IE.destinationIPv4Address, length: 4 }, { id: 82, length: VARLEN }, { id: 83, length: VARLEN }];
+  const body = Buffer.from([10, 0, 0, 1, 52, 0, 0, 1, 0x01, 0x41]);
+  const last = ipfix(0, 1).template(256, T).rawSet(256, body).build();
+  assert.equal(last.toString('hex'), '000a00366553f1000000000000000001000200180100000400080004000c00040052ffff0053ffff0100000e0a000001340000010141');
+  const notLast = ipfix(0, 1).template(256, T).rawSet(256, body).rawSet(999, Buffer.alloc(4)).build();
+  for (const [what, pkt] of [['set not last', notLast], ['set last in the datagram', last]] as const) {
+    const dec = decoder();
+    const r = decode(dec, [pkt]);
+    clean(dec);
+    const d = domain(dec, 10, 1);
+    assert.deepEqual([r.length, d.counters.malformedRecords], [0, 1], `${what}: the cut record is dropped and counted`);
+  }
+  // Also via a held set (its copy always ends at the set end): data first, template later.
+  const dec = decoder();
+  const r = decode(dec, [ipfix(0, 1).rawSet(256, body).build(), ipfix(1, 1).template(256, T).build()]);
+  assert.deepEqual([r.length, domain(dec, 10, 1).counters.malformedRecords], [0, 1], 'held set replayed');
+});
+
+test('a cut options record (missing length prefix) applies no sampling rate', LIMIT, () => {
+  const pkt = ipfix(0, 1)
+    .optionsTemplate(300, [{ id: IE.observationDomainId, length: 4 }], [{ id: IE.samplingInterval, length: 4 }, { id: 82, length: VARLEN }, { id: 83, length: VARLEN }])
+    .rawSet(300, Buffer.from([0, 0, 0, 1, 0, 0, 0x03, 0xe8, 0x01, 0x41])) // rate 1000, second length prefix missing
+    .build();
+  assert.equal(pkt.toString('hex'), '000a00386553f10000000000000000010003001a012c0004000100950004002200040052ffff0053ffff012c000e00000001000003e80141');
+  const dec = decoder();
+  decode(dec, [pkt]);
+  const d = domain(dec, 10, 1);
+  assert.deepEqual([d.counters.optionsRecords, d.counters.malformedRecords, d.announcedRate], [0, 1, 0]);
+});
+
+test('a truncated IPFIX message is one malformed packet', LIMIT, () => {
+  const full = ipfix(0, 1).template(256, V4.slice(0, 2)).data(256, [['10.0.0.1', '52.0.0.1'], ['10.0.0.2', '52.0.0.2']]).build();
+  const cut = full.subarray(0, full.length - 3);
+  assert.equal(cut.toString('hex'), '000a00346553f1000000000000000001000200100100000200080004000c0004010000140a000001340000010a00000234');
+  const dec = decoder();
+  decode(dec, [cut]);
+  const d = domain(dec, 10, 1);
+  assert.equal(d.counters.packets, 1);
+  assert.equal(d.counters.malformedPackets, 1, 'one packet, one malformed packet');
+});
+
+test('bytes after the last set (v9: 1-3 bytes; IPFIX: past the message length) are counted as trailing bytes', LIMIT, () => {
+  const v9pkt = Buffer.concat([v9(0, 1).template(256, V4).data(256, [v4row(0)]).build(), Buffer.from([0xde, 0xad, 0xbe])]);
+  const ipfixPkt = Buffer.concat([ipfix(0, 1).template(256, V4).data(256, [v4row(0)]).build(), Buffer.from('deadbeefdeadbeef', 'hex')]);
+  for (const [v, pkt] of [[9, v9pkt], [10, ipfixPkt]] as const) {
+    const dec = decoder();
+    assert.equal(decode(dec, [pkt]).length, 1);
+    const d = domain(dec, v, 1);
+    assert.equal(d.counters.trailingBytes, 1, `v${v}: trailing bytes counted`);
+    assert.equal(exp(dec).malformedPackets + d.counters.malformedPackets, 0, `v${v}: the valid packet is not malformed`);
+  }
+});
+
+test('memory stays bounded: held bytes budget, idle domains forgotten by sweep, exporter counters capped', LIMIT, () => {
+  const dec = new FlowDecoder({ limits: { maxHeldBytes: 4096, maxDomains: 8, domainIdleMs: 60_000, holdMs: 30_000 } });
+  const orphan = (domainId: number) =>
+    ipfix(0, domainId).data(999, [['10.0.0.1', '52.0.0.1']], V4.slice(0, 2)).rawSet(998, Buffer.alloc(1500)).build();
+  const w = new BatchWriter();
+  for (let i = 0; i < 6; i++) dec.decode(orphan(i), '192.0.2.1', 1_000_000, w);
+  assert.ok(dec.registry.held.bytes <= 4096, `held ${dec.registry.held.bytes} bytes`);
+  const dropped = [...dec.registry.all()].reduce((a, d) => a + d.counters.heldDroppedSets, 0);
+  assert.ok(dropped > 0, 'sets beyond the budget are dropped and counted');
+  // Held sets of a domain that went quiet expire on the sweep, not only on its next packet.
+  dec.decode(v9(0, 77).build(), '192.0.2.2', 1_040_000, w);
+  dec.sweep();
+  assert.equal(dec.registry.held.bytes, 0);
+  // Domains silent past domainIdleMs are forgotten; new ones can come in.
+  dec.decode(v9(1, 78).build(), '192.0.2.3', 1_200_000, w);
+  dec.sweep();
+  assert.equal(dec.registry.size, 1);
+  assert.ok(dec.registry.evictedDomains >= 7);
+  // Counters for more sources than the limit share one entry.
+  for (let i = 0; i < 50; i++) dec.decode(Buffer.from([0, 7]), `198.51.100.${i}`, 1_200_000, w);
+  assert.ok(dec.exporters.size <= 8 + 1);
+  assert.ok((dec.exporters.get(OTHER_EXPORTERS)?.unknownVersion ?? 0) > 0);
 });

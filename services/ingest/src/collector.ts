@@ -61,7 +61,12 @@ export class Collector {
     }
     const ports: number[] = [];
     for (const port of this.o.ports) ports.push(await this.listen(port));
-    this.timer = setInterval(() => this.o.publisher.flush(), this.o.maxDelayMs);
+    let ticks = 0;
+    const sweepEvery = Math.max(1, Math.round(10_000 / this.o.maxDelayMs));
+    this.timer = setInterval(() => {
+      this.o.publisher.flush();
+      if (++ticks % sweepEvery === 0) this.o.decoder.sweep();
+    }, this.o.maxDelayMs);
     this.timer.unref();
     if (templateStore) {
       this.persistTimer = setInterval(() => void this.persist(), this.o.templateFlushMs ?? 5000);
@@ -119,6 +124,11 @@ export class Collector {
     }
     this.o.decoder.decode(msg, address, receivedMs, this.writer);
     if (this.writer.count > 0) this.o.publisher.add(this.writer);
+  }
+
+  /** Decoder housekeeping: expire held sets, forget silent domains. */
+  sweep(): void {
+    this.o.decoder.sweep();
   }
 
   async persist(): Promise<void> {

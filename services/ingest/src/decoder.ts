@@ -3,11 +3,14 @@ import { SamplingConfig, TemplateRegistry, type BatchWriter, type RegistryLimits
 import { decodeV5, decodeV9 } from 'netflow-v9-parser';
 import { decodeIpfix } from 'ipfix-parser';
 
+/** Where counters of sources beyond the exporter limit go (a spoofed flood must not grow memory). */
+export const OTHER_EXPORTERS = '(other)';
+
 /** Per-exporter packet-level counters (per-domain ones live in the template registry). */
 export interface ExporterCounters {
   packets: number;
   bytes: number;
-  /** Too short for a header, or a header that lies. */
+  /** Too short for a header, or a header that lies (not: refused for the domain limit). */
   malformedPackets: number;
   /** Version field not 5, 9 or 10. */
   unknownVersion: number;
@@ -32,10 +35,13 @@ export class FlowDecoder {
   readonly exporters = new Map<string, ExporterCounters>();
   private readonly addrs = new Map<string, { bytes: Uint8Array; text: string }>();
   private readonly onError?: FlowDecoderOptions['onError'];
+  private readonly maxExporters: number;
+  private lastReceivedMs = 0;
 
   constructor(opts: FlowDecoderOptions = {}) {
     this.registry = new TemplateRegistry(opts.sampling ?? new SamplingConfig(), opts.limits);
     this.onError = opts.onError;
+    this.maxExporters = this.registry.limits.maxDomains;
   }
 
   /** Normalised exporter address (IPv4-mapped IPv6 from dual-stack sockets becomes IPv4). */
@@ -50,19 +56,30 @@ export class FlowDecoder {
     return a;
   }
 
+  /** Counters of one exporter; past `maxExporters` distinct sources, one shared "(other)" entry. */
   counters(exporterText: string): ExporterCounters {
     let c = this.exporters.get(exporterText);
     if (!c) {
-      c = { packets: 0, bytes: 0, malformedPackets: 0, unknownVersion: 0, decoderErrors: 0 };
-      this.exporters.set(exporterText, c);
+      const key = this.exporters.size >= this.maxExporters ? OTHER_EXPORTERS : exporterText;
+      c = this.exporters.get(key);
+      if (!c) {
+        c = { packets: 0, bytes: 0, malformedPackets: 0, unknownVersion: 0, decoderErrors: 0 };
+        this.exporters.set(key, c);
+      }
     }
     return c;
+  }
+
+  /** Housekeeping (held sets, idle domains) at the time of the latest datagram. */
+  sweep(): void {
+    this.registry.sweep(this.lastReceivedMs);
   }
 
   /** Decode one datagram from `exporter`; records are appended to `w`. Returns records decoded. */
   decode(packet: Uint8Array, exporter: string, receivedMs: number, w: BatchWriter): number {
     const a = this.exporterAddress(exporter);
     const c = this.counters(a.text);
+    if (receivedMs > this.lastReceivedMs) this.lastReceivedMs = receivedMs;
     c.packets++;
     c.bytes += packet.length;
     if (packet.length < 2) {
@@ -71,6 +88,7 @@ export class FlowDecoder {
     }
     const version = (packet[0]! << 8) | packet[1]!;
     const mark = w.count;
+    const refused = this.registry.refusedDomains;
     let n: number;
     try {
       if (version === 9) n = decodeV9(packet, a.bytes, a.text, receivedMs, this.registry, w);
@@ -88,7 +106,8 @@ export class FlowDecoder {
       return 0;
     }
     if (n < 0) {
-      c.malformedPackets++;
+      // Refused for the domain limit (counted by the registry) is not malformed.
+      if (this.registry.refusedDomains === refused) c.malformedPackets++;
       return 0;
     }
     return w.count - mark;

@@ -24,7 +24,7 @@ export function registerIngestMetrics(reg: Registry, src: { decoder: FlowDecoder
   }
   const domainKeys: (keyof DomainCounters)[] = [
     'packets', 'records', 'optionsRecords', 'templatesAdded', 'templatesChanged', 'templatesWithdrawn', 'templatesRejected',
-    'missingTemplateSets', 'heldDecodedSets', 'heldDroppedSets', 'malformedPackets', 'malformedSets', 'malformedRecords',
+    'missingTemplateSets', 'heldDecodedSets', 'heldDroppedSets', 'malformedPackets', 'malformedSets', 'malformedRecords', 'trailingBytes', 'unknownWithdrawals',
     'unknownRateRecords', 'unanchoredTimes', 'sequenceGaps', 'lost', 'reordered', 'sequenceResets',
   ];
   for (const k of domainKeys) {
@@ -57,6 +57,32 @@ export function registerIngestMetrics(reg: Registry, src: { decoder: FlowDecoder
     collect() {
       this.reset();
       for (const d of src.decoder.registry.all()) this.set({ exporter: d.exporterText, version: String(d.version), domain: String(d.domain) }, d.defaultRate);
+    },
+  });
+  new Gauge({
+    name: 'haystack_ingest_held_bytes',
+    help: 'Bytes of data sets held while their template is missing (all exporters)',
+    registers: [reg],
+    collect() {
+      this.set(src.decoder.registry.held.bytes);
+    },
+  });
+  new Counter({
+    name: 'haystack_ingest_domains_refused_total',
+    help: 'Packets refused because the exporter/domain limit was reached',
+    registers: [reg],
+    collect() {
+      this.reset();
+      this.inc(src.decoder.registry.refusedDomains);
+    },
+  });
+  new Counter({
+    name: 'haystack_ingest_domains_evicted_total',
+    help: 'Exporter/domains forgotten after staying silent (templates included)',
+    registers: [reg],
+    collect() {
+      this.reset();
+      this.inc(src.decoder.registry.evictedDomains);
     },
   });
   if (src.publisher) {

@@ -50,6 +50,7 @@ export async function replayCapture(file: string, collector: Collector, publishe
     collector.onMessage(d.payload, d.src, opts.captureTime === false || d.tsMs !== d.tsMs ? Date.now() : d.tsMs);
     datagrams++;
     if ((datagrams & 1023) === 0) {
+      collector.sweep();
       opts.onProgress?.(reader.stats.bytes, total, datagrams);
       await publisher.ready(); // backpressure: a replay waits, it never drops
     }
