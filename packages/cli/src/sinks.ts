@@ -1,5 +1,5 @@
 import type { HaystackConfig, Logger } from '@haystack/common';
-import { openBatch } from '@haystack/flow-core';
+import { decodeHealth, isHealth, openBatch, type HealthSnapshot } from '@haystack/flow-core';
 import { KafkaFlowSink, type FlowSink } from '@haystack/transport';
 
 /**
@@ -11,10 +11,15 @@ export class CountingSink implements FlowSink {
   readonly perPartition: number[];
   batches = 0;
   records = 0;
+  readonly health: HealthSnapshot[] = [];
   constructor(readonly partitions: number) {
     this.perPartition = new Array<number>(partitions).fill(0);
   }
   async publish(partition: number, batch: Buffer): Promise<void> {
+    if (isHealth(batch)) {
+      this.health.push(decodeHealth(batch));
+      return;
+    }
     const v = openBatch(batch);
     this.batches++;
     this.records += v.count;

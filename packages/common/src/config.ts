@@ -111,6 +111,8 @@ export const configSchema = z
         allowExporters: z.array(z.string()).default([]),
         /** Subscriber-side prefixes: decide which end of a flow is the line (partition key). */
         subscriberPrefixes: z.array(z.string()).default(['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
+        /** How often exporter health snapshots (deltas) are published beside the flows. */
+        healthIntervalMs: z.number().int().min(1000).default(60_000),
         /** A subscriber line's IPv6 prefix length: the partition key (and the detector's line) for IPv6. */
         ipv6LinePrefixLength: z.number().int().min(32).max(128).default(56),
         sampling: z

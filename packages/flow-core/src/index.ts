@@ -5,3 +5,4 @@ export * from './compile.js';
 export * from './sampling.js';
 export * from './state.js';
 export * from './encode.js';
+export * from './health.js';

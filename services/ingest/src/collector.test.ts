@@ -5,7 +5,7 @@ import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRegistry, defaultConfig, silentLogger, type HaystackConfig } from '@haystack/common';
-import { IE, PacketBuilder, openBatch, records, SIDE_SRC, SIDE_DST, type FieldSpec, type FlowRecord } from '@haystack/flow-core';
+import { IE, PacketBuilder, openBatch, records, isHealth, decodeHealth, SIDE_SRC, SIDE_DST, type FieldSpec, type FlowRecord, type HealthSnapshot } from '@haystack/flow-core';
 import { partitionFor, type FlowSink } from '@haystack/transport';
 import { createIngest } from './service.js';
 import { registerIngestMetrics } from './metrics.js';
@@ -13,8 +13,13 @@ import { registerIngestMetrics } from './metrics.js';
 /** A sink that keeps every batch, per partition. */
 class KeepingSink implements FlowSink {
   readonly got: { partition: number; recs: FlowRecord[] }[] = [];
+  readonly health: { partition: number; snap: HealthSnapshot }[] = [];
   constructor(readonly partitions: number) {}
   async publish(partition: number, batch: Buffer): Promise<void> {
+    if (isHealth(batch)) {
+      this.health.push({ partition, snap: decodeHealth(batch) });
+      return;
+    }
     this.got.push({ partition, recs: [...records(openBatch(batch))] });
   }
   async close(): Promise<void> {}
@@ -139,4 +144,26 @@ test('templates persist across a collector restart: data without a resent templa
   await until(() => sink.all().length === 1);
   assert.equal(sink.all()[0]!.src, '100.64.0.9');
   assert.equal([...second.decoder.registry.all()][0]!.counters.missingTemplateSets, 0);
+});
+
+test('exporter health travels beside the flows: delta snapshots on partition 0, after the flows they describe', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hs-collector-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const sink = new KeepingSink(3);
+  const ing = await createIngest(config(dir), silentLogger, sink, { ports: [0] });
+  const [port] = await ing.collector.start();
+  const mk = (seq: number, n: number) =>
+    new PacketBuilder(10, { domain: 2, exportSecs: 1_700_000_000, sequence: seq }).template(300, FIELDS).data(300, Array.from({ length: n }, (_, i) => [`100.64.1.${i}`, '52.1.1.1', '::', '::', 1, 2, 6, 1, 1])).build();
+  await send(port!, [mk(0, 4), mk(4, 3), mk(10, 2) /* 3 records lost */]);
+  await until(() => sink.all().length === 9);
+  await ing.collector.maybeReportHealth(Date.now(), true);
+  await send(port!, [mk(12, 1)]);
+  await until(() => sink.all().length === 10);
+  await ing.collector.stop();
+  assert.equal(sink.health.length, 2);
+  assert.ok(sink.health.every((h) => h.partition === 0));
+  const [a, b] = sink.health.map((h) => h.snap);
+  assert.deepEqual([a!.domains[0]!.packets, a!.domains[0]!.records, a!.domains[0]!.lost, a!.domains[0]!.sequenceGaps], [3, 9, 3, 1]);
+  assert.deepEqual([b!.domains[0]!.packets, b!.domains[0]!.records, b!.domains[0]!.lost], [1, 1, 0], 'the second snapshot holds only what changed since the first');
+  assert.notEqual(a!.id, b!.id);
 });

@@ -5,6 +5,7 @@ import { BatchWriter } from '@haystack/flow-core';
 import type { FlowDecoder } from './decoder.js';
 import type { Publisher } from './publisher.js';
 import type { TemplateStore } from './template-store.js';
+import type { HealthReporter } from './health.js';
 
 export interface CollectorOptions {
   decoder: FlowDecoder;
@@ -20,6 +21,9 @@ export interface CollectorOptions {
   maxDelayMs: number;
   templateStore?: TemplateStore | null;
   templateFlushMs?: number;
+  /** Publishes exporter health snapshots beside the flows (null: none). */
+  health?: HealthReporter | null;
+  healthIntervalMs?: number;
 }
 
 /**
@@ -35,6 +39,7 @@ export class Collector {
   private timer: NodeJS.Timeout | null = null;
   private persistTimer: NodeJS.Timeout | null = null;
   private savedGeneration = -1;
+  private lastHealthAt = 0;
   refused = 0;
   private readonly refusedSeen = new Set<string>();
   private readonly o: CollectorOptions;
@@ -61,11 +66,13 @@ export class Collector {
     }
     const ports: number[] = [];
     for (const port of this.o.ports) ports.push(await this.listen(port));
+    this.lastHealthAt = Date.now();
     let ticks = 0;
     const sweepEvery = Math.max(1, Math.round(10_000 / this.o.maxDelayMs));
     this.timer = setInterval(() => {
       this.o.publisher.flush();
       if (++ticks % sweepEvery === 0) this.o.decoder.sweep();
+      void this.maybeReportHealth(Date.now());
     }, this.o.maxDelayMs);
     this.timer.unref();
     if (templateStore) {
@@ -126,9 +133,28 @@ export class Collector {
     if (this.writer.count > 0) this.o.publisher.add(this.writer);
   }
 
+  /** Arrival time of the latest datagram. */
+  get lastReceived(): number {
+    return this.o.decoder.lastReceived;
+  }
+
   /** Decoder housekeeping: expire held sets, forget silent domains. */
   sweep(): void {
     this.o.decoder.sweep();
+  }
+
+  /** Publish a health snapshot when `healthIntervalMs` has passed (on the clock given: capture time in replays). */
+  async maybeReportHealth(nowMs: number, force = false): Promise<void> {
+    const h = this.o.health;
+    if (!h) return;
+    if (!force && nowMs - this.lastHealthAt < (this.o.healthIntervalMs ?? 60_000)) return;
+    this.lastHealthAt = nowMs;
+    try {
+      await this.o.publisher.drain(); // flows first: the snapshot describes what was published
+      await h.report(nowMs);
+    } catch (err) {
+      this.o.log.error({ err }, 'could not publish an ingest health snapshot');
+    }
   }
 
   async persist(): Promise<void> {
@@ -151,6 +177,7 @@ export class Collector {
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets = [];
     await this.o.publisher.drain();
+    await this.maybeReportHealth(Math.max(Date.now(), this.o.decoder.lastReceived), true);
     await this.persist();
   }
 }

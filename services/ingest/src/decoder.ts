@@ -70,6 +70,11 @@ export class FlowDecoder {
     return c;
   }
 
+  /** Arrival time of the latest datagram (capture time during a replay). */
+  get lastReceived(): number {
+    return this.lastReceivedMs;
+  }
+
   /** Housekeeping (held sets, idle domains) at the time of the latest datagram. */
   sweep(): void {
     this.registry.sweep(this.lastReceivedMs);

@@ -51,11 +51,13 @@ export async function replayCapture(file: string, collector: Collector, publishe
     datagrams++;
     if ((datagrams & 1023) === 0) {
       collector.sweep();
+      await collector.maybeReportHealth(collector.lastReceived);
       opts.onProgress?.(reader.stats.bytes, total, datagrams);
       await publisher.ready(); // backpressure: a replay waits, it never drops
     }
   }
   await publisher.drain();
+  await collector.maybeReportHealth(collector.lastReceived, true);
   opts.onProgress?.(total, total, datagrams);
   return { datagrams, skippedPorts: skipped, pcap: reader.stats, seconds: (performance.now() - t0) / 1000 };
 }

@@ -6,6 +6,7 @@ import { Collector } from './collector.js';
 import { FlowDecoder } from './decoder.js';
 import { Publisher } from './publisher.js';
 import { FileTemplateStore, RedisTemplateStore, type TemplateStore } from './template-store.js';
+import { HealthReporter } from './health.js';
 
 export interface Ingest {
   decoder: FlowDecoder;
@@ -19,7 +20,7 @@ export function samplingFromConfig(cfg: HaystackConfig): SamplingConfig {
 }
 
 /** Build the ingest pipeline from configuration, publishing to `sink`. */
-export async function createIngest(cfg: HaystackConfig, log: Logger, sink: FlowSink, opts: { ports?: number[]; persistTemplates?: boolean } = {}): Promise<Ingest> {
+export async function createIngest(cfg: HaystackConfig, log: Logger, sink: FlowSink, opts: { ports?: number[]; persistTemplates?: boolean; health?: boolean } = {}): Promise<Ingest> {
   const decoder = new FlowDecoder({
     sampling: samplingFromConfig(cfg),
     onError: (err, exporter, packet) => log.error({ err, exporter, packetHex: Buffer.from(packet).toString('hex').slice(0, 4096) }, 'decoder fault (a bug): packet dropped'),
@@ -51,6 +52,8 @@ export async function createIngest(cfg: HaystackConfig, log: Logger, sink: FlowS
     maxDelayMs: cfg.ingest.batch.maxDelayMs,
     templateStore,
     templateFlushMs: cfg.ingest.templates.flushIntervalMs,
+    health: opts.health === false ? null : new HealthReporter(decoder, sink),
+    healthIntervalMs: cfg.ingest.healthIntervalMs,
   });
   return { decoder, publisher, collector, templateStore };
 }

@@ -1,0 +1,60 @@
+/**
+ * Ingest health snapshots travel on the flow topic beside the flow batches, so exporter
+ * health (sequence gaps, malformed input, missing templates, sampling) reaches the detector
+ * and ClickHouse along the one data path, in order with the flows it describes.
+ *
+ * Format: magic "HSIH" (u32 LE), u8 version (1), then UTF-8 JSON of a HealthSnapshot.
+ * Counters are deltas since the previous snapshot of the same collector, so sums over a
+ * day are that day's totals, whatever restarts happened.
+ */
+export const HEALTH_MAGIC = 0x48495348; // "HSIH" read as u32 LE
+export const HEALTH_VERSION = 1;
+
+export interface DomainHealth {
+  exporter: string;
+  version: number;
+  domain: number;
+  packets: number;
+  records: number;
+  sequenceGaps: number;
+  lost: number;
+  malformed: number;
+  missingTemplateSets: number;
+  heldDroppedSets: number;
+  unknownRateRecords: number;
+  /** Rate used for records naming no sampler, at snapshot time (0 = unknown). */
+  samplingRate: number;
+}
+
+export interface HealthSnapshot {
+  /** Unique per snapshot: collector id and sequence (makes storage idempotent). */
+  id: string;
+  collector: string;
+  /** Snapshot time, Unix ms; the deltas cover (at - intervalMs, at]. */
+  at: number;
+  intervalMs: number;
+  domains: DomainHealth[];
+}
+
+export function encodeHealth(s: HealthSnapshot): Buffer {
+  const json = Buffer.from(JSON.stringify(s));
+  const out = Buffer.allocUnsafe(5 + json.length);
+  out.writeUInt32LE(HEALTH_MAGIC, 0);
+  out.writeUInt8(HEALTH_VERSION, 4);
+  json.copy(out, 5);
+  return out;
+}
+
+export function isHealth(buf: Buffer): boolean {
+  return buf.length >= 5 && buf.readUInt32LE(0) === HEALTH_MAGIC;
+}
+
+/** Throws with a clear message on anything that is not a version-1 snapshot. */
+export function decodeHealth(buf: Buffer): HealthSnapshot {
+  if (!isHealth(buf)) throw new Error('not an ingest health snapshot (bad magic)');
+  const v = buf.readUInt8(4);
+  if (v !== HEALTH_VERSION) throw new Error(`unsupported health snapshot version ${v}`);
+  const s = JSON.parse(buf.subarray(5).toString('utf8')) as HealthSnapshot;
+  if (typeof s.id !== 'string' || !Array.isArray(s.domains) || typeof s.at !== 'number') throw new Error('health snapshot lacks id, at or domains');
+  return s;
+}
