@@ -7,6 +7,7 @@
  * problems: part of its flows with unknown sampling rate, sequence gaps and lost packets.
  * Class ids and names come from rules/classes.yaml.
  */
+import { seededRandom } from '@haystack/common';
 import type { Level, ReportClass, ReportData, ReportExporter } from './report-data.js';
 
 export interface ReportFixtureOptions {
@@ -91,17 +92,6 @@ const NOT_DETECTABLE: { classId: string; name: string; reason: string }[] = [
   { classId: 'anova', name: 'Anova Culinary', reason: 'servers behind a shared CDN; certificate fallback found no dedicated address' },
 ];
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Smooth bump centred on hour c (wrapping around midnight) with width w hours. */
 const bump = (h: number, c: number, w: number) => {
   const d = Math.min(Math.abs(h - c), 24 - Math.abs(h - c));
@@ -135,7 +125,7 @@ export function reportFixture(opts: ReportFixtureOptions = {}): ReportData {
   const day = opts.day ?? FIXTURE_DAY;
   const withPrevious = opts.withPrevious ?? true;
   const clean = opts.clean ?? false;
-  const rnd = mulberry32(opts.seed ?? 20201027);
+  const rnd = seededRandom(opts.seed ?? 20201027);
   const noise = (amp: number) => (rnd() * 2 - 1) * amp;
 
   const active = 1_284_513;

@@ -781,7 +781,7 @@ export function renderHtml(data: ReportData): string {
     const list = classesOf(data, level);
     o.push(`<figure class="level" id="level-${level}" style="margin:0">`);
     o.push(
-      `<figcaption><h3><span class="lvl" style="background:${colorOf(level)}">${level}</span>${LEVEL_TITLE[level]} <span class="muted">(${list.length}, ${list.filter((c) => c.detectedLines > 0).length} detected)</span></h3></figcaption>`,
+      `<figcaption><h3><span class="lvl" style="background:${colorOf(level)}">${level}</span>${LEVEL_TITLE[level]} <span class="muted">(${plural(list.length, 'class').replace(/ss$/, 'sses')}, ${list.filter((c) => c.detectedLines > 0).length} detected)</span></h3></figcaption>`,
     );
     o.push(list.length ? barChart(data, level, list) : `<p class="note">No detectable ${level} class.</p>`);
     o.push('</figure>');
