@@ -690,7 +690,7 @@ export function renderHtml(data: ReportData): string {
   const problems = findings.filter((f) => f.severity === 'problem');
   const notices = findings.filter((f) => f.severity === 'notice');
   const status = problems.length ? 'bad' : notices.length ? 'warn' : 'ok';
-  const plural = (n: number, w: string) => `${fmtInt(n)} ${w}${n === 1 ? '' : 's'}`;
+  const plural = (n: number, w: string) => `${fmtInt(n)} ${w}${n === 1 ? '' : w.endsWith('s') ? 'es' : 's'}`;
   const activeCh = change(l.active, l.activePrevious);
   const anyShare = l.active ? l.withAnyDetection / l.active : NaN;
   const ordered = orderedClasses(data);
@@ -781,7 +781,7 @@ export function renderHtml(data: ReportData): string {
     const list = classesOf(data, level);
     o.push(`<figure class="level" id="level-${level}" style="margin:0">`);
     o.push(
-      `<figcaption><h3><span class="lvl" style="background:${colorOf(level)}">${level}</span>${LEVEL_TITLE[level]} <span class="muted">(${plural(list.length, 'class').replace(/ss$/, 'sses')}, ${list.filter((c) => c.detectedLines > 0).length} detected)</span></h3></figcaption>`,
+      `<figcaption><h3><span class="lvl" style="background:${colorOf(level)}">${level}</span>${LEVEL_TITLE[level]} <span class="muted">(${plural(list.length, 'class')}, ${list.filter((c) => c.detectedLines > 0).length} detected)</span></h3></figcaption>`,
     );
     o.push(list.length ? barChart(data, level, list) : `<p class="note">No detectable ${level} class.</p>`);
     o.push('</figure>');
