@@ -1,0 +1,481 @@
+import { IE, type FieldSpec } from '@haystack/flow-core';
+import type { V6Table } from './addr.js';
+import { FLAG_DOWN, FLAG_V6, type RecordStore } from './records.js';
+
+/**
+ * The routers' export side: NetFlow v9 and IPFIX messages written straight into a buffer.
+ * flow-core's PacketBuilder builds a Buffer per value, far too slow for a million records a
+ * second, so each template layout is compiled once into a list of field opcodes and records
+ * are written with plain byte stores. The layouts copy what real exporters send (see
+ * packages/testkit/EXPORTERS.md): pmacct's v9 (absolute milliseconds, sampler id 48/49/50),
+ * softflowd's v9 (uptime times, SAMPLING_INTERVAL 34/35) and IPFIX (uptime times,
+ * systemInitTimeMilliseconds, PSAMP 305/306), and an IPFIX layout with absolute times and a
+ * selector id (302) in every record.
+ */
+export type ExportStyle = 'pmacct-v9' | 'softflowd-v9' | 'softflowd-ipfix' | 'ipfix-selector';
+
+export const STYLES_BY_PROTOCOL: Record<'v9' | 'ipfix' | 'mixed', ExportStyle[]> = {
+  v9: ['pmacct-v9', 'softflowd-v9'],
+  ipfix: ['softflowd-ipfix', 'ipfix-selector'],
+  mixed: ['pmacct-v9', 'softflowd-ipfix', 'softflowd-v9', 'ipfix-selector'],
+};
+
+export interface ExporterConfig {
+  index: number;
+  /** Address the export datagrams come from (in the pcap). */
+  address: string;
+  /** UDP source port of the export datagrams. */
+  port: number;
+  style: ExportStyle;
+  version: 9 | 10;
+  /** v9 source id / IPFIX observation domain id. */
+  domainId: number;
+  sampling: number;
+  mode: 'random' | 'deterministic';
+  /** Unix ms of the router's boot: uptime 0. */
+  bootMs: number;
+  /** Sampler / selector id announced in the options (and carried in records where the style does). */
+  samplerId: number;
+}
+
+const enum Op {
+  Src4,
+  Dst4,
+  Src6,
+  Dst6,
+  SrcPort,
+  DstPort,
+  Proto,
+  TcpFlags,
+  Tos,
+  Pkts4,
+  Pkts8,
+  Bytes4,
+  Bytes8,
+  StartMs,
+  EndMs,
+  StartUp,
+  EndUp,
+  IpVer,
+  InIf,
+  OutIf,
+  Dir,
+  EndReason,
+  Sampler1,
+  Selector4,
+}
+
+interface Layout {
+  fields: FieldSpec[];
+  ops: Op[];
+  size: number;
+}
+
+function layout(spec: [number, number, Op][]): Layout {
+  return { fields: spec.map(([id, length]) => ({ id, length })), ops: spec.map(([, , op]) => op), size: spec.reduce((s, [, l]) => s + l, 0) };
+}
+
+/** Data templates per style: [IPv4, IPv6]. */
+function dataLayouts(style: ExportStyle): [Layout, Layout] {
+  const mk = (v6: boolean): Layout => {
+    const src: [number, number, Op] = v6 ? [IE.sourceIPv6Address, 16, Op.Src6] : [IE.sourceIPv4Address, 4, Op.Src4];
+    const dst: [number, number, Op] = v6 ? [IE.destinationIPv6Address, 16, Op.Dst6] : [IE.destinationIPv4Address, 4, Op.Dst4];
+    switch (style) {
+      case 'pmacct-v9':
+        return layout([
+          [IE.flowEndMilliseconds, 8, Op.EndMs],
+          [IE.flowStartMilliseconds, 8, Op.StartMs],
+          [IE.octetDeltaCount, 8, Op.Bytes8],
+          [IE.packetDeltaCount, 8, Op.Pkts8],
+          [IE.ipVersion, 1, Op.IpVer],
+          [IE.ingressInterface, 4, Op.InIf],
+          [IE.egressInterface, 4, Op.OutIf],
+          [IE.flowDirection, 1, Op.Dir],
+          src,
+          dst,
+          [IE.sourceTransportPort, 2, Op.SrcPort],
+          [IE.destinationTransportPort, 2, Op.DstPort],
+          [5, 1, Op.Tos],
+          [IE.tcpControlBits, 1, Op.TcpFlags],
+          [IE.protocolIdentifier, 1, Op.Proto],
+          [IE.samplerId, 1, Op.Sampler1],
+        ]);
+      case 'softflowd-v9':
+      case 'softflowd-ipfix':
+        return layout([
+          src,
+          dst,
+          [IE.flowStartSysUpTime, 4, Op.StartUp],
+          [IE.flowEndSysUpTime, 4, Op.EndUp],
+          [IE.octetDeltaCount, 4, Op.Bytes4],
+          [IE.packetDeltaCount, 4, Op.Pkts4],
+          [IE.ingressInterface, 4, Op.InIf],
+          [IE.egressInterface, 4, Op.OutIf],
+          [IE.flowDirection, 1, Op.Dir],
+          [136, 1, Op.EndReason],
+          [IE.sourceTransportPort, 2, Op.SrcPort],
+          [IE.destinationTransportPort, 2, Op.DstPort],
+          [IE.protocolIdentifier, 1, Op.Proto],
+          [IE.tcpControlBits, 1, Op.TcpFlags],
+          [IE.ipVersion, 1, Op.IpVer],
+          [5, 1, Op.Tos],
+        ]);
+      case 'ipfix-selector':
+        return layout([
+          [IE.flowStartMilliseconds, 8, Op.StartMs],
+          [IE.flowEndMilliseconds, 8, Op.EndMs],
+          src,
+          dst,
+          [IE.sourceTransportPort, 2, Op.SrcPort],
+          [IE.destinationTransportPort, 2, Op.DstPort],
+          [IE.protocolIdentifier, 1, Op.Proto],
+          [IE.tcpControlBits, 1, Op.TcpFlags],
+          [IE.packetDeltaCount, 8, Op.Pkts8],
+          [IE.octetDeltaCount, 8, Op.Bytes8],
+          [IE.ingressInterface, 4, Op.InIf],
+          [IE.egressInterface, 4, Op.OutIf],
+          [IE.selectorId, 4, Op.Selector4],
+          [136, 1, Op.EndReason],
+        ]);
+    }
+  };
+  return [mk(false), mk(true)];
+}
+
+/** The options template (scope fields first) and the one options record, per style. */
+function optionsOf(e: ExporterConfig): { id: number; scope: FieldSpec[]; fields: FieldSpec[]; values: number[] } {
+  const N = e.sampling;
+  const det = e.mode === 'deterministic';
+  switch (e.style) {
+    case 'pmacct-v9':
+      // Scope System (1); sampler id, mode (1 deterministic, 2 random), 1-out-of-N interval.
+      return { id: 4096, scope: [{ id: 1, length: 4 }], fields: [{ id: IE.samplerId, length: 1 }, { id: IE.samplerMode, length: 1 }, { id: IE.samplerRandomInterval, length: 4 }], values: [0, e.samplerId, det ? 1 : 2, N] };
+    case 'softflowd-v9':
+      // Scope Interface (2); SAMPLING_INTERVAL, SAMPLING_ALGORITHM (1 deterministic, 2 random).
+      return { id: 256, scope: [{ id: 2, length: 4 }], fields: [{ id: IE.samplingInterval, length: 4 }, { id: IE.samplingAlgorithm, length: 1 }], values: [0, N, det ? 1 : 2] };
+    case 'softflowd-ipfix':
+      // PSAMP: rate = (interval + space) / interval; selectorAlgorithm 1 systematic count-based, 3 random n-out-of-N.
+      return {
+        id: 256,
+        scope: [{ id: 143, length: 4 }],
+        fields: [
+          { id: IE.systemInitTimeMilliseconds, length: 8 },
+          { id: IE.samplingPacketInterval, length: 4 },
+          { id: IE.samplingPacketSpace, length: 4 },
+          { id: IE.selectorAlgorithm, length: 2 },
+        ],
+        values: [1000 + e.index, e.bootMs, 1, N - 1, det ? 1 : 3],
+      };
+    case 'ipfix-selector':
+      return {
+        id: 512,
+        scope: [{ id: IE.selectorId, length: 4 }],
+        fields: [
+          { id: IE.selectorAlgorithm, length: 2 },
+          { id: IE.samplingPacketInterval, length: 4 },
+          { id: IE.samplingPacketSpace, length: 4 },
+        ],
+        values: [e.samplerId, det ? 1 : 3, 1, N - 1],
+      };
+  }
+}
+
+export const TEMPLATE_V4 = 1024;
+export const TEMPLATE_V6 = 2048;
+
+/** Counters of one exporter's output. */
+export interface ExportCounters {
+  messages: number;
+  records: number;
+  optionsRecords: number;
+  templateMessages: number;
+  sampledPackets: number;
+  bytes: number;
+}
+
+/**
+ * One router's export process: templates, sampler options, sequence numbers and messages.
+ * Messages leave on a one-second timer (as exporters flush their buffers), so every message
+ * time is a whole second at or after the export time of its records: v9's whole-second
+ * `unix_secs` and the uptime fields then agree exactly.
+ */
+export class Exporter {
+  readonly counters: ExportCounters = { messages: 0, records: 0, optionsRecords: 0, templateMessages: 0, sampledPackets: 0, bytes: 0 };
+  private readonly layouts: [Layout, Layout];
+  private readonly templateBytes: Buffer;
+  private readonly optionsTemplateBytes: Buffer;
+  private readonly optionsDataBytes: Buffer;
+  private readonly headerLen: number;
+  private seq = 0;
+  private sinceTemplates = Infinity;
+  private lastTemplateMs = -Infinity;
+  private readonly buf: Buffer;
+
+  constructor(
+    readonly cfg: ExporterConfig,
+    private readonly v6: V6Table,
+    private readonly maxBytes: number,
+    private readonly refreshMessages: number,
+    private readonly refreshMs: number,
+  ) {
+    this.layouts = dataLayouts(cfg.style);
+    this.headerLen = cfg.version === 9 ? 20 : 16;
+    this.buf = Buffer.alloc(Math.max(maxBytes, 512) + 64);
+    const v9 = cfg.version === 9;
+    const pad = (b: Buffer) => (v9 && b.length % 4 ? Buffer.concat([b, Buffer.alloc(4 - (b.length % 4))]) : b);
+    const set = (id: number, body: Buffer) => {
+      const h = Buffer.alloc(4);
+      h.writeUInt16BE(id, 0);
+      const b = pad(Buffer.concat([h, body]));
+      b.writeUInt16BE(b.length, 2);
+      return b;
+    };
+    const specs = (fs: FieldSpec[]) => Buffer.concat(fs.map((f) => Buffer.from([f.id >> 8, f.id & 255, f.length >> 8, f.length & 255])));
+    const tmpl = (id: number, fs: FieldSpec[]) => Buffer.concat([Buffer.from([id >> 8, id & 255, fs.length >> 8, fs.length & 255]), specs(fs)]);
+    this.templateBytes = set(v9 ? 0 : 2, Buffer.concat([tmpl(TEMPLATE_V4, this.layouts[0].fields), tmpl(TEMPLATE_V6, this.layouts[1].fields)]));
+    const opt = optionsOf(cfg);
+    const oh = Buffer.alloc(6);
+    oh.writeUInt16BE(opt.id, 0);
+    if (v9) {
+      oh.writeUInt16BE(opt.scope.length * 4, 2);
+      oh.writeUInt16BE(opt.fields.length * 4, 4);
+    } else {
+      oh.writeUInt16BE(opt.scope.length + opt.fields.length, 2);
+      oh.writeUInt16BE(opt.scope.length, 4);
+    }
+    this.optionsTemplateBytes = set(v9 ? 1 : 3, Buffer.concat([oh, specs([...opt.scope, ...opt.fields])]));
+    const all = [...opt.scope, ...opt.fields];
+    const body = Buffer.alloc(all.reduce((s, f) => s + f.length, 0));
+    let p = 0;
+    all.forEach((f, i) => {
+      let v = BigInt(opt.values[i]!);
+      for (let k = f.length - 1; k >= 0; k--) {
+        body[p + k] = Number(v & 0xffn);
+        v >>= 8n;
+      }
+      p += f.length;
+    });
+    this.optionsDataBytes = set(opt.id, body);
+  }
+
+  /** Layout of the data templates, for tests and documentation. */
+  get templates(): { v4: FieldSpec[]; v6: FieldSpec[] } {
+    return { v4: this.layouts[0].fields, v6: this.layouts[1].fields };
+  }
+
+  /**
+   * Encode the records `order[0..m)` of `store` (sorted by export time) into messages;
+   * `emit(tsMs, payload, records)` gets each one (the payload buffer is reused afterwards).
+   */
+  encode(store: RecordStore, order: Int32Array, m: number, emit: (tsMs: number, payload: Buffer, records: number) => void): void {
+    let i = 0;
+    const [l4, l6] = this.layouts;
+    while (i < m) {
+      // One message: records of one export second, as many as fit.
+      const sec = Math.ceil(store.exp[order[i]!]! / 1000);
+      const tsMs = sec * 1000;
+      const withTemplates = this.sinceTemplates >= this.refreshMessages || tsMs - this.lastTemplateMs >= this.refreshMs;
+      const fixed = this.headerLen + (withTemplates ? this.templateBytes.length + this.optionsTemplateBytes.length + this.optionsDataBytes.length : 0);
+      let n4 = 0;
+      let n6 = 0;
+      let j = i;
+      for (; j < m; j++) {
+        const r = order[j]!;
+        if (Math.ceil(store.exp[r]! / 1000) !== sec) break;
+        const v6 = (store.flags[r]! & FLAG_V6) !== 0;
+        const a4 = n4 + (v6 ? 0 : 1);
+        const a6 = n6 + (v6 ? 1 : 0);
+        const size = fixed + setSize(a4, l4.size, this.cfg.version) + setSize(a6, l6.size, this.cfg.version);
+        if (size > this.maxBytes && n4 + n6 > 0) break;
+        n4 = a4;
+        n6 = a6;
+      }
+      this.writeMessage(store, order, i, j, n4, n6, tsMs, withTemplates, emit);
+      i = j;
+    }
+  }
+
+  private writeMessage(
+    store: RecordStore,
+    order: Int32Array,
+    from: number,
+    to: number,
+    n4: number,
+    n6: number,
+    tsMs: number,
+    withTemplates: boolean,
+    emit: (tsMs: number, payload: Buffer, records: number) => void,
+  ): void {
+    const b = this.buf;
+    const v9 = this.cfg.version === 9;
+    let p = this.headerLen;
+    let setsRecords = 0;
+    if (withTemplates) {
+      p += this.templateBytes.copy(b, p);
+      p += this.optionsTemplateBytes.copy(b, p);
+      p += this.optionsDataBytes.copy(b, p);
+      this.sinceTemplates = 0;
+      this.lastTemplateMs = tsMs;
+      this.counters.templateMessages++;
+      this.counters.optionsRecords++;
+      setsRecords += 4; // two templates, one options template, one options record (v9 count)
+    }
+    let sampled = 0;
+    for (const [fam, n, lay, tid] of [
+      [0, n4, this.layouts[0], TEMPLATE_V4],
+      [FLAG_V6, n6, this.layouts[1], TEMPLATE_V6],
+    ] as const) {
+      if (n === 0) continue;
+      const start = p;
+      b.writeUInt16BE(tid, p);
+      p += 4;
+      for (let k = from; k < to; k++) {
+        const r = order[k]!;
+        if ((store.flags[r]! & FLAG_V6) !== fam) continue;
+        p = this.writeRecord(store, r, lay.ops, p);
+        sampled += store.pkts[r]!;
+      }
+      if (v9) while ((p - start) % 4) b[p++] = 0;
+      b.writeUInt16BE(p - start, start + 2);
+    }
+    const records = n4 + n6;
+    // Header.
+    const secs = tsMs / 1000;
+    if (v9) {
+      b.writeUInt16BE(9, 0);
+      b.writeUInt16BE(records + setsRecords, 2);
+      b.writeUInt32BE((tsMs - this.cfg.bootMs) >>> 0, 4);
+      b.writeUInt32BE(secs >>> 0, 8);
+      b.writeUInt32BE(this.seq >>> 0, 12);
+      b.writeUInt32BE(this.cfg.domainId >>> 0, 16);
+      this.seq++;
+    } else {
+      b.writeUInt16BE(10, 0);
+      b.writeUInt16BE(p, 2);
+      b.writeUInt32BE(secs >>> 0, 4);
+      // RFC 7011: data records (options records included) sent before this message.
+      b.writeUInt32BE(this.seq >>> 0, 8);
+      b.writeUInt32BE(this.cfg.domainId >>> 0, 12);
+      this.seq += records + (withTemplates ? 1 : 0);
+    }
+    this.sinceTemplates++;
+    this.counters.messages++;
+    this.counters.records += records;
+    this.counters.sampledPackets += sampled;
+    this.counters.bytes += p;
+    emit(tsMs, b.subarray(0, p), records);
+  }
+
+  private writeRecord(s: RecordStore, r: number, ops: Op[], p: number): number {
+    const b = this.buf;
+    const f = s.flags[r]!;
+    const down = (f & FLAG_DOWN) !== 0;
+    const boot = this.cfg.bootMs;
+    const v6b = this.v6.bytes;
+    for (let k = 0; k < ops.length; k++) {
+      switch (ops[k]) {
+        case Op.Src4:
+          p = u32(b, p, down ? s.svc[r]! : s.sub[r]!);
+          break;
+        case Op.Dst4:
+          p = u32(b, p, down ? s.sub[r]! : s.svc[r]!);
+          break;
+        case Op.Src6:
+          b.set(v6b.subarray((down ? s.svc[r]! : s.sub[r]!) * 16, (down ? s.svc[r]! : s.sub[r]!) * 16 + 16), p);
+          p += 16;
+          break;
+        case Op.Dst6:
+          b.set(v6b.subarray((down ? s.sub[r]! : s.svc[r]!) * 16, (down ? s.sub[r]! : s.svc[r]!) * 16 + 16), p);
+          p += 16;
+          break;
+        case Op.SrcPort:
+          p = u16(b, p, down ? s.svcPort[r]! : s.subPort[r]!);
+          break;
+        case Op.DstPort:
+          p = u16(b, p, down ? s.subPort[r]! : s.svcPort[r]!);
+          break;
+        case Op.Proto:
+          b[p++] = s.proto[r]!;
+          break;
+        case Op.TcpFlags:
+          b[p++] = s.tcpFlags[r]!;
+          break;
+        case Op.Tos:
+          b[p++] = 0;
+          break;
+        case Op.Pkts4:
+          p = u32(b, p, s.pkts[r]!);
+          break;
+        case Op.Pkts8:
+          p = u64(b, p, s.pkts[r]!);
+          break;
+        case Op.Bytes4:
+          p = u32(b, p, s.bytes[r]!);
+          break;
+        case Op.Bytes8:
+          p = u64(b, p, s.bytes[r]!);
+          break;
+        case Op.StartMs:
+          p = u64(b, p, s.start[r]!);
+          break;
+        case Op.EndMs:
+          p = u64(b, p, s.end[r]!);
+          break;
+        case Op.StartUp:
+          p = u32(b, p, s.start[r]! - boot);
+          break;
+        case Op.EndUp:
+          p = u32(b, p, s.end[r]! - boot);
+          break;
+        case Op.IpVer:
+          b[p++] = f & FLAG_V6 ? 6 : 4;
+          break;
+        case Op.InIf:
+          p = u32(b, p, down ? 2 : 1);
+          break;
+        case Op.OutIf:
+          p = u32(b, p, down ? 1 : 2);
+          break;
+        case Op.Dir:
+          b[p++] = 0;
+          break;
+        case Op.EndReason:
+          b[p++] = s.reason[r]!;
+          break;
+        case Op.Sampler1:
+          b[p++] = this.cfg.samplerId & 255;
+          break;
+        case Op.Selector4:
+          p = u32(b, p, this.cfg.samplerId);
+          break;
+      }
+    }
+    return p;
+  }
+}
+
+function setSize(n: number, recLen: number, version: 9 | 10): number {
+  if (n === 0) return 0;
+  const raw = 4 + n * recLen;
+  return version === 9 ? (raw + 3) & ~3 : raw;
+}
+
+function u16(b: Buffer, p: number, v: number): number {
+  b[p] = v >>> 8;
+  b[p + 1] = v & 255;
+  return p + 2;
+}
+
+function u32(b: Buffer, p: number, v: number): number {
+  b[p] = v >>> 24;
+  b[p + 1] = (v >>> 16) & 255;
+  b[p + 2] = (v >>> 8) & 255;
+  b[p + 3] = v & 255;
+  return p + 4;
+}
+
+function u64(b: Buffer, p: number, v: number): number {
+  const hi = Math.floor(v / 4294967296);
+  u32(b, p, hi >>> 0);
+  return u32(b, p + 4, v >>> 0);
+}
