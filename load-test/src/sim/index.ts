@@ -10,3 +10,4 @@ export * from './records.js';
 export * from './rng.js';
 export * from './traffic.js';
 export * from './world.js';
+export * from './verify.js';

@@ -55,16 +55,29 @@ export class Streams {
   /** Shared by both directions of one (device, domain, port): ports and server choice. */
   salt = new Uint32Array(0);
 
+  /** Field by field (not by computed key) so the object keeps one fast shape. */
   grow(n: number): void {
     const cap = this.device.length;
     if (this.count + n <= cap) return;
     const next = Math.max(cap * 2, this.count + n, 1024);
-    for (const k of ['device', 'domain', 'port', 'proto', 'dir', 'v6', 'idleRate', 'activeRate', 'pktSize', 'period', 'phase', 'burst', 'salt'] as const) {
-      const old = this[k];
-      const arr = new (old.constructor as new (n: number) => typeof old)(next);
-      arr.set(old as never);
-      (this as Record<string, unknown>)[k] = arr;
-    }
+    const g = <T extends Uint8Array | Uint16Array | Uint32Array | Float32Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(next);
+      b.set(a);
+      return b;
+    };
+    this.device = g(this.device);
+    this.domain = g(this.domain);
+    this.port = g(this.port);
+    this.proto = g(this.proto);
+    this.dir = g(this.dir);
+    this.v6 = g(this.v6);
+    this.idleRate = g(this.idleRate);
+    this.activeRate = g(this.activeRate);
+    this.pktSize = g(this.pktSize);
+    this.period = g(this.period);
+    this.phase = g(this.phase);
+    this.burst = g(this.burst);
+    this.salt = g(this.salt);
   }
 }
 

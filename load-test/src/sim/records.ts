@@ -26,14 +26,42 @@ export class RecordStore {
   /** flowEndReason (IE 136): 1 idle timeout, 2 active timeout. */
   reason = new Uint8Array(0);
 
+  /** Field by field (not by computed key) so the object keeps one fast shape. */
   private grow(): void {
     const cap = Math.max(4096, this.exp.length * 2);
-    for (const k of ['exp', 'start', 'end', 'pkts', 'bytes', 'sub', 'svc', 'subPort', 'svcPort', 'flags', 'proto', 'tcpFlags', 'reason'] as const) {
-      const old = this[k];
-      const arr = new (old.constructor as new (n: number) => typeof old)(cap);
-      arr.set(old as never);
-      (this as Record<string, unknown>)[k] = arr;
-    }
+    const f64 = (a: Float64Array) => {
+      const b = new Float64Array(cap);
+      b.set(a);
+      return b;
+    };
+    const u32 = (a: Uint32Array) => {
+      const b = new Uint32Array(cap);
+      b.set(a);
+      return b;
+    };
+    const u16 = (a: Uint16Array) => {
+      const b = new Uint16Array(cap);
+      b.set(a);
+      return b;
+    };
+    const u8 = (a: Uint8Array) => {
+      const b = new Uint8Array(cap);
+      b.set(a);
+      return b;
+    };
+    this.exp = f64(this.exp);
+    this.start = f64(this.start);
+    this.end = f64(this.end);
+    this.pkts = f64(this.pkts);
+    this.bytes = f64(this.bytes);
+    this.sub = u32(this.sub);
+    this.svc = u32(this.svc);
+    this.subPort = u16(this.subPort);
+    this.svcPort = u16(this.svcPort);
+    this.flags = u8(this.flags);
+    this.proto = u8(this.proto);
+    this.tcpFlags = u8(this.tcpFlags);
+    this.reason = u8(this.reason);
   }
 
   push(exp: number, start: number, end: number, pkts: number, bytes: number, sub: number, svc: number, subPort: number, svcPort: number, flags: number, proto: number, tcpFlags: number, reason: number): void {

@@ -136,12 +136,12 @@ export class Rng {
   }
 
   /**
-   * Poisson(lambda). Multiplication method below 30 (cost ~lambda), Hörmann's PTRS
-   * transformed rejection above (constant cost, exact).
+   * Poisson(lambda). Multiplication method below 10 (cost ~lambda), Hörmann's PTRS
+   * transformed rejection from 10 on (constant cost, exact; valid for lambda ≥ 10).
    */
   poisson(lambda: number): number {
     if (!(lambda > 0)) return 0;
-    if (lambda < 30) {
+    if (lambda < 10) {
       const l = Math.exp(-lambda);
       let k = 0;
       let p = this.float();

@@ -373,12 +373,24 @@ export class TrafficGenerator {
     const c = this.c;
     const tr = this.tr;
     const lines = c.pop.lines;
+    const e = lines.exporter[line]!;
     const act = lines.activity[line]! * c.o.background;
     const day = this.worldDay(slotStart);
     const services = c.dns.services;
     const has6 = lines.has6[line] === 1;
     const nf = tr.poisson(25 * WEB_DIURNAL[hod]! * act);
+    let unsampled = 0;
     for (let f = 0; f < nf; f++) {
+      // Sizes and sampling first: at 1:1000 most flows leave no sampled packet, and then
+      // nothing else about them needs drawing.
+      const nd = this.webSizes[tr.u32() >>> 22]!;
+      const nu = Math.max(1, Math.round(nd * 0.5));
+      unsampled += nd + nu;
+      const ku = this.sampleK(nu, e);
+      const ju = this.j0;
+      const kd = this.sampleK(nd, e);
+      const jd = this.j0;
+      if (ku === 0 && kd === 0) continue;
       const svc = services[c.dns.webPicker.pick(tr)]!;
       const use6 = has6 && svc.v6[day]!.length > 0 && tr.chance(0.7);
       const list = use6 ? svc.v6[day]! : svc.v4[day]!;
@@ -389,14 +401,13 @@ export class TrafficGenerator {
       const proto = x > 0.9 ? 17 : 6;
       const start = slotStart + tr.float() * HOUR;
       const dur = Math.min(600_000, tr.logNormal(5000, 1.2));
-      const nd = this.webSizes[tr.u32() >>> 22]!;
-      const nu = Math.max(1, Math.round(nd * 0.5));
       const sub = use6 ? this.lineV6(line) : lines.v4[line]!;
       const subPort = 1024 + tr.int(64000);
       const fl = use6 ? FLAG_V6 : 0;
-      this.flow(line, start, dur, nu, 110, sub, addr, subPort, port, fl, proto);
-      this.flow(line, start, dur, nd, 1100, sub, addr, subPort, port, fl | FLAG_DOWN, proto);
+      if (ku > 0) this.records(e, start, dur, nu, ku, ju, 110, sub, addr, subPort, port, fl, proto);
+      if (kd > 0) this.records(e, start, dur, nd, kd, jd, 1100, sub, addr, subPort, port, fl | FLAG_DOWN, proto);
     }
+    this.totals.unsampledBackground[e]! += unsampled;
     // NTP: a query and its answer now and then.
     const nn = tr.poisson(0.3 * act);
     for (let i = 0; i < nn; i++) {
@@ -466,29 +477,38 @@ export class TrafficGenerator {
     return d < 0 ? 0 : d >= this.c.worldDays ? this.c.worldDays - 1 : d;
   }
 
+  /** Index of the first sampled packet of the last `sampleK` (deterministic sampling). */
+  private j0 = 0;
+
+  /** Sampled packets of a flow of `n`: binomial, or every Nth from a random phase. */
+  private sampleK(n: number, e: number): number {
+    if (!this.det) return this.sp.binomial(n, this.p[e]!);
+    const N = this.N[e]!;
+    const j0 = (N - this.sp.int(N)) % N;
+    this.j0 = j0;
+    return j0 < n ? Math.floor((n - 1 - j0) / N) + 1 : 0;
+  }
+
   /**
    * One short-lived unidirectional flow of `n` packets over [start, start + dur): sampled,
    * timed and cut into records by the cache.
    */
   private flow(line: number, start: number, dur: number, n: number, size: number, sub: number, svc: number, subPort: number, svcPort: number, flags: number, proto: number): void {
     const e = this.c.pop.lines.exporter[line]!;
-    const N = this.N[e]!;
     this.totals.unsampledBackground[e]! += n;
-    let k: number;
+    const k = this.sampleK(n, e);
+    if (k > 0) this.records(e, start, dur, n, k, this.j0, size, sub, svc, subPort, svcPort, flags, proto);
+  }
+
+  /** The records of a flow whose `k` sampled packets (of `n`) are known. */
+  private records(e: number, start: number, dur: number, n: number, k: number, j0: number, size: number, sub: number, svc: number, subPort: number, svcPort: number, flags: number, proto: number): void {
+    const N = this.N[e]!;
     let tk: Float64Array;
     if (this.det) {
-      const ph = this.sp.int(N);
-      const j0 = (N - ph) % N;
-      k = j0 < n ? Math.floor((n - 1 - j0) / N) + 1 : 0;
-      if (k === 0) return;
       if (this.tbuf.length < k) this.tbuf = new Float64Array(k * 2);
       tk = this.tbuf;
       for (let i = 0; i < k; i++) tk[i] = (j0 + i * N + this.sp.float()) / n;
-    } else {
-      k = this.sp.binomial(n, this.p[e]!);
-      if (k === 0) return;
-      tk = this.sortedUniform(k);
-    }
+    } else tk = this.sortedUniform(k);
     const store = this.stores[e]!;
     const tcp = proto === 6 ? 0x18 : 0;
     const I = this.I;

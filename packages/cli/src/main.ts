@@ -4,6 +4,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerDemoCommands } from './commands/demo.js';
 import { registerHitlistCommands } from './commands/hitlist.js';
+import { registerSimulateCommands } from './commands/simulate.js';
 
 const program = new Command('haystack')
   .description(
@@ -19,5 +20,6 @@ registerConfigCommands(program);
 registerIngestCommands(program);
 registerDemoCommands(program);
 registerHitlistCommands(program);
+registerSimulateCommands(program);
 
 await program.parseAsync();
