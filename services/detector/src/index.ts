@@ -1,1 +1,12 @@
-export {};
+export * from './detector.js';
+export * from './flusher.js';
+export * from './hierarchy.js';
+export * from './hitlists.js';
+export * from './lines.js';
+export * from './matcher.js';
+export * from './processor.js';
+export * from './rows.js';
+export * from './rules.js';
+export * from './schema.js';
+export * from './storage.js';
+export * from './report-data.js';

@@ -1,0 +1,422 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { HaystackConfig, Logger } from '@haystack/common';
+import type { ClickHouseStore } from '@haystack/clickhouse';
+import { BatchFormatError, openBatch, type BatchView } from '@haystack/flow-core';
+import type { HitlistStore, LoadedHitlist } from '@haystack/hitlist';
+import type { BatchMeta, FlowSource } from '@haystack/transport';
+import { Flusher } from './flusher.js';
+import { ClassHierarchy } from './hierarchy.js';
+import { HitlistSet } from './hitlists.js';
+import { LineIds, LineMask, dayText, embeddedLineKey } from './lines.js';
+import { batchDays } from './matcher.js';
+import { BatchProcessor } from './processor.js';
+import { DAY_MS, dayOf, emptyRows, ts64, type DetectorRows } from './rows.js';
+import { ClassWindows, DetectionEngine, PartitionState, Thresholds, ruleThreshold, type Position } from './rules.js';
+import { ClickHouseDetectorStorage, type DetectorStorage } from './storage.js';
+
+export class DetectorConfigError extends Error {
+  readonly userFacing = true;
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'DetectorConfigError';
+  }
+}
+
+/**
+ * The line-id key for this deployment: detector.lineKey when set; with Kafka (distributed)
+ * it must be set (every detector replica must derive the same pseudonyms, and a generated key
+ * on one machine would not be shared); embedded, one is generated once into
+ * <stateDir>/detector/line-key. Raw line ids need no key.
+ */
+export function resolveLineKey(config: HaystackConfig, log?: Logger): string | null {
+  const d = config.detector;
+  if (d.rawLineIds) return null;
+  if (d.lineKey) return d.lineKey;
+  if (config.kafka.brokers.length > 0)
+    throw new DetectorConfigError(
+      'detector.lineKey is not set: with Kafka (distributed mode) every detector needs the same line key. ' +
+        'Set HAYSTACK_DETECTOR__LINE_KEY (at least 16 characters, e.g. `openssl rand -hex 32`), or detector.rawLineIds: true to store raw addresses.',
+    );
+  const path = join(config.stateDir, 'detector', 'line-key');
+  const { key, created } = embeddedLineKey(path);
+  if (created) log?.info({ path }, 'generated the embedded line key (keep this file: line pseudonyms depend on it)');
+  return key;
+}
+
+export interface DetectorOptions {
+  config: HaystackConfig;
+  log: Logger;
+  /** Where flow batches come from (Kafka consumer group member, or the embedded bus's source). */
+  source: FlowSource;
+  /** A store to follow (Redis, memory, directory) or an already open HitlistSet (not closed by stop()). */
+  hitlists: HitlistStore | HitlistSet;
+  /** Detector storage, or a ClickHouse store to build it on (neither is closed by stop()). */
+  storage: DetectorStorage | ClickHouseStore;
+  /**
+   * Stable name of the flow source, part of every stored row's key (with partition and
+   * offset): default `kafka:<topic>` with Kafka, a fresh `memory:<uuid>` with the in-process
+   * bus (its positions start again at 0 in every process).
+   */
+  sourceId?: string;
+  /** Class hierarchy; default: from the hitlist when it carries parents, else detector.rulesDir. */
+  hierarchy?: ClassHierarchy | null;
+  /** Line ids; default from the configuration ({@link resolveLineKey}). */
+  lineIds?: LineIds;
+  /** How long stop() waits for batches in flight before abandoning their inserts (they are redelivered), default 15 s. */
+  stopTimeoutMs?: number;
+}
+
+export interface DetectorStats {
+  /** Batches handled and stored (including undecodable ones, counted and skipped). */
+  batches: number;
+  flows: number;
+  /** Flows matching a hitlist entry in either direction. */
+  matched: number;
+  /** Flows whose day had no hitlist (counted, not matched). */
+  noHitlist: number;
+  unknownSampling: number;
+  /** Flows without a subscriber side (both ends looked up). */
+  noSide: number;
+  /** Records without a usable start time. */
+  badRecords: number;
+  undecodable: number;
+  detections: { hour: number; day: number };
+  /** Rows for manufacturers/platforms implied by a product's detection. */
+  impliedDetections: number;
+  evidenceRows: number;
+  newLines: number;
+  inserts: number;
+  insertRetries: number;
+  insertFailures: number;
+  /** Handler attempts that failed (each batch is then retried by the source). */
+  handlerFailures: number;
+  /** Partition-days rebuilt from storage. */
+  stateLoads: number;
+  hitlistSwaps: number;
+  hitlistRefusals: number;
+  hitlistDays: string[];
+  partitions: number;
+}
+
+export interface Detector {
+  readonly sourceId: string;
+  /** Create the schema, follow the hitlists, join the source. */
+  start(): Promise<void>;
+  /** Leave the source after the batches in flight (stored and committed, or left uncommitted), stop following hitlists. */
+  stop(): Promise<void>;
+  /** Insert what is buffered now. */
+  flush(): Promise<void>;
+  stats(): DetectorStats;
+  /** The hitlists in use (after start). */
+  readonly hitlistSet: HitlistSet | null;
+}
+
+function isStorage(x: DetectorStorage | ClickHouseStore): x is DetectorStorage {
+  return typeof (x as DetectorStorage).loadDayState === 'function';
+}
+function isHitlistSet(x: HitlistStore | HitlistSet): x is HitlistSet {
+  return typeof (x as HitlistSet).ensure === 'function';
+}
+
+function parseOffset(s: string): number {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`flow source offset ${JSON.stringify(s)} is not a non-negative integer`);
+  return n;
+}
+
+/** Log the first few of a kind, then every 1000th: a flood of bad input must not flood the log. */
+function sampled(n: number): boolean {
+  return n <= 10 || n % 1000 === 0;
+}
+
+export function createDetector(opts: DetectorOptions): Detector {
+  return new DetectorService(opts);
+}
+
+class DetectorService implements Detector {
+  readonly sourceId: string;
+  private readonly log: Logger;
+  private readonly storage: DetectorStorage;
+  private readonly flusher: Flusher;
+  private readonly mask: LineMask;
+  private readonly lineIds: LineIds;
+  private readonly engine: DetectionEngine;
+  private readonly partitions = new Map<number, PartitionState>();
+  private readonly freshSource: boolean;
+  private hierarchy: ClassHierarchy | null;
+  private hierarchyFromHitlist = false;
+  private set: HitlistSet | null = null;
+  private ownSet = false;
+  private processor: BatchProcessor | null = null;
+  private started = false;
+  private readonly counters = {
+    batches: 0,
+    flows: 0,
+    matched: 0,
+    noHitlist: 0,
+    unknownSampling: 0,
+    noSide: 0,
+    badRecords: 0,
+    undecodable: 0,
+    detectionsHour: 0,
+    detectionsDay: 0,
+    impliedDetections: 0,
+    evidenceRows: 0,
+    newLines: 0,
+    handlerFailures: 0,
+    stateLoads: 0,
+  };
+
+  constructor(private readonly opts: DetectorOptions) {
+    const cfg = opts.config;
+    const d = cfg.detector;
+    this.log = opts.log;
+    this.storage = isStorage(opts.storage) ? opts.storage : new ClickHouseDetectorStorage(opts.storage, d.retention);
+    const prefix = d.ipv6LinePrefixLength ?? cfg.ingest.ipv6LinePrefixLength;
+    if (prefix < cfg.ingest.ipv6LinePrefixLength)
+      this.log.warn(
+        { detectorPrefix: prefix, ingestPrefix: cfg.ingest.ipv6LinePrefixLength },
+        'detector IPv6 line prefix is shorter than the ingest partition key prefix: one line can span partitions, and its evidence is then split between detectors',
+      );
+    this.mask = new LineMask(prefix);
+    this.lineIds = opts.lineIds ?? new LineIds({ key: resolveLineKey(cfg, this.log), rotation: d.lineKeyRotation, raw: d.rawLineIds, ipv6PrefixLength: prefix });
+    const mem = cfg.kafka.brokers.length === 0;
+    this.sourceId = opts.sourceId ?? (mem ? `memory:${randomUUID()}` : `kafka:${cfg.kafka.flowTopic}`);
+    // A fresh in-process bus has nothing stored under its id: no state to rebuild.
+    this.freshSource = opts.sourceId === undefined && mem;
+    this.hierarchy = opts.hierarchy === undefined ? null : opts.hierarchy;
+    if (opts.hierarchy === undefined) {
+      try {
+        this.hierarchy = ClassHierarchy.fromRules(d.rulesDir);
+        if (!this.hierarchy) this.log.warn({ rulesDir: d.rulesDir }, 'no IoT dictionary at detector.rulesDir: product detections will not name their manufacturer and platforms unless the hitlist carries parents');
+      } catch (e) {
+        this.log.warn({ err: e, rulesDir: d.rulesDir }, 'cannot read the IoT dictionary for the class hierarchy: product detections will not name their manufacturer and platforms');
+      }
+    }
+    this.engine = new DetectionEngine(new Thresholds(d), () => this.hierarchy);
+    this.flusher = new Flusher(this.storage, {
+      maxDelayMs: d.flush.maxDelayMs,
+      maxRows: d.flush.maxRows,
+      attempts: d.flush.attempts,
+      log: this.log,
+      onRetry: (err, attempt) => this.log.warn({ err, attempt }, 'detector insert failed, retrying'),
+    });
+  }
+
+  get hitlistSet(): HitlistSet | null {
+    return this.set;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('detector already started');
+    const d = this.opts.config.detector;
+    await this.storage.ensureSchema();
+    if (isHitlistSet(this.opts.hitlists)) this.set = this.opts.hitlists;
+    else {
+      this.set = await HitlistSet.open({
+        store: this.opts.hitlists,
+        log: this.log,
+        maxDays: d.maxHitlistDays,
+        fallbackDays: d.hitlistFallbackDays,
+        onSwap: (h) => this.onHitlist(h),
+      });
+      this.ownSet = true;
+    }
+    for (const day of this.set.days()) {
+      const h = this.set.get(Date.parse(`${day}T00:00:00Z`) / DAY_MS);
+      if (h) this.onHitlist(h);
+    }
+    this.processor = new BatchProcessor(this.set, this.mask, this.lineIds, this.engine);
+    this.started = true;
+    this.log.info(
+      { source: this.sourceId, lineIds: this.lineIds.toJSON(), windows: d.windows, hitlistDays: this.set.days(), hierarchyClasses: this.hierarchy?.size ?? 0 },
+      'detector starting',
+    );
+    await this.opts.source.run((batch, meta) => this.handle(batch, meta));
+  }
+
+  private onHitlist(h: LoadedHitlist): void {
+    // Hitlists that carry parents (a proposed format extension) take precedence over the dictionary.
+    const probe = ClassHierarchy.of([]);
+    if (probe.mergeHitlist(h.meta)) {
+      this.hierarchy ??= ClassHierarchy.of([]);
+      this.hierarchy.mergeHitlist(h.meta);
+      this.hierarchyFromHitlist = true;
+    } else if (this.hierarchy && !this.hierarchyFromHitlist) {
+      // Names and levels as the hitlist has them; parents stay from the dictionary.
+      this.hierarchy.mergeHitlist(h.meta);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.flusher.urgent = true;
+    this.flusher.maybeFlush();
+    const closing = this.opts.source.close();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.stopTimeoutMs ?? 15_000)));
+    const first = await Promise.race([closing.then(() => 'closed' as const), timeout]);
+    clearTimeout(timer);
+    if (first === 'timeout') {
+      this.log.warn('batches still waiting for storage at stop: leaving them uncommitted (they are delivered again)');
+      this.flusher.abort();
+    }
+    try {
+      await closing;
+    } finally {
+      if (this.ownSet) await this.set?.close();
+      this.log.info({ stats: this.stats() }, 'detector stopped');
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.flusher.flush();
+  }
+
+  stats(): DetectorStats {
+    const c = this.counters;
+    return {
+      batches: c.batches,
+      flows: c.flows,
+      matched: c.matched,
+      noHitlist: c.noHitlist,
+      unknownSampling: c.unknownSampling,
+      noSide: c.noSide,
+      badRecords: c.badRecords,
+      undecodable: c.undecodable,
+      detections: { hour: c.detectionsHour, day: c.detectionsDay },
+      impliedDetections: c.impliedDetections,
+      evidenceRows: c.evidenceRows,
+      newLines: c.newLines,
+      inserts: this.flusher.inserts,
+      insertRetries: this.flusher.retries,
+      insertFailures: this.flusher.failures,
+      handlerFailures: c.handlerFailures,
+      stateLoads: c.stateLoads,
+      hitlistSwaps: this.set?.swaps ?? 0,
+      hitlistRefusals: this.set?.refusals ?? 0,
+      hitlistDays: this.set?.days() ?? [],
+      partitions: this.partitions.size,
+    };
+  }
+
+  private partition(p: number): PartitionState {
+    let s = this.partitions.get(p);
+    if (!s) this.partitions.set(p, (s = new PartitionState(p)));
+    return s;
+  }
+
+  private async handle(batch: Buffer, meta: BatchMeta): Promise<void> {
+    const f = this.flusher;
+    f.inFlight++;
+    try {
+      await this.handleBatch(batch, meta);
+    } catch (e) {
+      this.counters.handlerFailures++;
+      throw e;
+    } finally {
+      f.inFlight--;
+      f.maybeFlush();
+    }
+  }
+
+  private async handleBatch(batch: Buffer, meta: BatchMeta): Promise<void> {
+    const pos: Position = { source: this.sourceId, src_partition: meta.partition, src_offset: parseOffset(meta.offset) };
+    let view: BatchView;
+    try {
+      view = openBatch(batch);
+    } catch (e) {
+      if (!(e instanceof BatchFormatError)) throw e;
+      const now = Date.now();
+      const rows = emptyRows();
+      rows.undecodable.push({ ...pos, day: dayOf(now), received_at: ts64(now), bytes: batch.length, reason: e.message });
+      await this.flusher.submit(rows);
+      const n = ++this.counters.undecodable;
+      this.counters.batches++;
+      if (sampled(n)) this.log.warn({ partition: meta.partition, offset: meta.offset, bytes: batch.length, reason: e.message, undecodable: n }, 'undecodable flow batch skipped');
+      return;
+    }
+    const set = this.set!;
+    const ps = this.partition(meta.partition);
+    const days = [...batchDays(view)];
+    set.pin(days);
+    try {
+      await set.ensure(days);
+      const rows = emptyRows();
+      if (!this.freshSource) await this.rebuild(ps, days, pos, rows);
+      else for (const d of days) ps.day(d).loaded = true;
+      // Synchronous from here to submit: the shared scan scratch and the partition state are ours.
+      const local = this.processor!.process(view, ps, pos, rows);
+      try {
+        await this.flusher.submit(rows);
+      } catch (e) {
+        // Storage is the truth: the state is rebuilt from it when the batch comes again.
+        ps.reset();
+        throw e;
+      }
+      const c = this.counters;
+      c.batches++;
+      c.flows += local.flows;
+      c.matched += local.matched;
+      c.noHitlist += local.noHitlist;
+      c.unknownSampling += local.unknownRate;
+      c.noSide += local.noSide;
+      c.badRecords += local.bad;
+      c.detectionsHour += local.detHour;
+      c.detectionsDay += local.detDay;
+      c.impliedDetections += local.implied;
+      c.evidenceRows += rows.evidence.length;
+      c.newLines += rows.lineDays.length;
+      if (local.bad > 0 && sampled(c.badRecords)) this.log.warn({ partition: meta.partition, offset: meta.offset, records: local.bad, total: c.badRecords }, 'flow records without a usable start time counted and skipped');
+    } finally {
+      set.unpin(days);
+    }
+  }
+
+  /** Rebuild a partition's evidence for days not yet in memory, from storage; emit detections the stored evidence meets but storage lacks. */
+  private async rebuild(ps: PartitionState, days: number[], pos: Position, rows: DetectorRows): Promise<void> {
+    for (const d of days) {
+      if (ps.peek(d)?.loaded) continue;
+      const st = await this.storage.loadDayState(this.sourceId, ps.partition, dayText(d));
+      const ds = ps.day(d);
+      if (ds.loaded) continue;
+      const meta = new Map<string, { level: string; hitlistDay: string }>();
+      const cwOf = (line: string, cls: string): ClassWindows => {
+        const k = `${line}\t${cls}`;
+        let cw = ds.evidence.get(k);
+        if (!cw) ds.evidence.set(k, (cw = new ClassWindows()));
+        return cw;
+      };
+      for (const det of st.detections) {
+        const cw = cwOf(det.line, det.class_id);
+        if (det.window === 'day') cw.dayDetected = true;
+        else cw.hoursDetected.add(det.window_start_ms);
+      }
+      for (const ev of st.evidence) {
+        const cw = cwOf(ev.line, ev.class_id);
+        cw.dayDomains.add(ev.domain);
+        let hs = cw.hourDomains.get(ev.hour_ms);
+        if (!hs) cw.hourDomains.set(ev.hour_ms, (hs = new Set()));
+        hs.add(ev.domain);
+        if (ev.first_ms > cw.lastFirstMs) cw.lastFirstMs = ev.first_ms;
+        if (ev.first_ms > (cw.hourLastFirstMs.get(ev.hour_ms) ?? 0)) cw.hourLastFirstMs.set(ev.hour_ms, ev.first_ms);
+        meta.set(`${ev.line}\t${ev.class_id}`, { level: ev.level, hitlistDay: ev.hitlist_day });
+      }
+      const hl = this.set!.get(d);
+      let rederived = 0;
+      for (const [k, cw] of ds.evidence) {
+        const m = meta.get(k);
+        if (!m) continue;
+        const [line, cls] = k.split('\t') as [string, string];
+        rederived += this.engine.check(ds, cw, line, cls, m.level, m.hitlistDay, ruleThreshold(hl, cls), null, null, pos, rows.detections);
+      }
+      ds.loaded = true;
+      this.counters.stateLoads++;
+      if (st.evidence.length > 0 || rederived > 0)
+        this.log.info({ partition: ps.partition, day: dayText(d), evidence: st.evidence.length, detections: st.detections.length, rederived }, 'partition evidence rebuilt from storage');
+    }
+  }
+}

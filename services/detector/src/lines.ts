@@ -1,0 +1,231 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { formatAddress } from '@haystack/common';
+
+/**
+ * Subscriber lines. A line is the subscriber-side address of a flow: an IPv4 address as is
+ * (the NAT address of the home), an IPv6 address cut to the line prefix (default /56), so a
+ * home's rotating privacy addresses count as one line. Keys are 4 words (the 16-byte
+ * IPv4-mapped/IPv6 form, masked), compared and hashed without allocating.
+ */
+export class LineMask {
+  readonly prefixLength: number;
+  readonly m0: number;
+  readonly m1: number;
+  readonly m2: number;
+  readonly m3: number;
+
+  constructor(ipv6PrefixLength: number) {
+    if (!Number.isInteger(ipv6PrefixLength) || ipv6PrefixLength < 1 || ipv6PrefixLength > 128)
+      throw new RangeError(`IPv6 line prefix length must be 1..128, got ${ipv6PrefixLength}`);
+    this.prefixLength = ipv6PrefixLength;
+    const m = (i: number) => {
+      const bits = Math.max(0, Math.min(32, ipv6PrefixLength - 32 * i));
+      return bits === 0 ? 0 : bits === 32 ? 0xffffffff : ((0xffffffff << (32 - bits)) >>> 0);
+    };
+    this.m0 = m(0);
+    this.m1 = m(1);
+    this.m2 = m(2);
+    this.m3 = m(3);
+  }
+}
+
+/** Big-endian word of 4 bytes at `o`. */
+export function word(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+export function hash4(a: number, b: number, c: number, d: number): number {
+  let h = 0x811c9dc5;
+  h = Math.imul(h ^ a, 0x01000193);
+  h = Math.imul(h ^ b, 0x01000193);
+  h = Math.imul(h ^ c, 0x01000193);
+  h = Math.imul(h ^ d, 0x01000193);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return h >>> 0;
+}
+
+/**
+ * A set of 4-word keys (open addressing in typed arrays): which lines were already seen on a
+ * day. add() allocates only when the table grows.
+ */
+export class KeySet {
+  private keys: Uint32Array;
+  private used: Uint8Array;
+  private mask: number;
+  size = 0;
+
+  constructor(initialCapacity = 1024) {
+    let cap = 16;
+    while (cap < initialCapacity * 2) cap <<= 1;
+    this.keys = new Uint32Array(cap * 4);
+    this.used = new Uint8Array(cap);
+    this.mask = cap - 1;
+  }
+
+  /** True when the key was not in the set (and is now). */
+  add(a: number, b: number, c: number, d: number): boolean {
+    let slot = hash4(a, b, c, d) & this.mask;
+    const keys = this.keys;
+    const used = this.used;
+    for (;;) {
+      if (used[slot] === 0) break;
+      const k = slot * 4;
+      if (keys[k] === a && keys[k + 1] === b && keys[k + 2] === c && keys[k + 3] === d) return false;
+      slot = (slot + 1) & this.mask;
+    }
+    const k = slot * 4;
+    keys[k] = a;
+    keys[k + 1] = b;
+    keys[k + 2] = c;
+    keys[k + 3] = d;
+    used[slot] = 1;
+    if (++this.size * 2 > this.mask + 1) this.grow();
+    return true;
+  }
+
+  has(a: number, b: number, c: number, d: number): boolean {
+    let slot = hash4(a, b, c, d) & this.mask;
+    for (;;) {
+      if (this.used[slot] === 0) return false;
+      const k = slot * 4;
+      if (this.keys[k] === a && this.keys[k + 1] === b && this.keys[k + 2] === c && this.keys[k + 3] === d) return true;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldUsed = this.used;
+    const cap = (this.mask + 1) * 2;
+    this.keys = new Uint32Array(cap * 4);
+    this.used = new Uint8Array(cap);
+    this.mask = cap - 1;
+    for (let s = 0; s < oldUsed.length; s++) {
+      if (oldUsed[s] === 0) continue;
+      const k = s * 4;
+      const a = oldKeys[k]!;
+      const b = oldKeys[k + 1]!;
+      const c = oldKeys[k + 2]!;
+      const d = oldKeys[k + 3]!;
+      let slot = hash4(a, b, c, d) & this.mask;
+      while (this.used[slot] !== 0) slot = (slot + 1) & this.mask;
+      const n = slot * 4;
+      this.keys[n] = a;
+      this.keys[n + 1] = b;
+      this.keys[n + 2] = c;
+      this.keys[n + 3] = d;
+      this.used[slot] = 1;
+    }
+  }
+}
+
+const DAY_MS = 86_400_000;
+
+export function dayText(dayNumber: number): string {
+  return new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
+}
+
+export interface LineIdOptions {
+  /** HMAC key (config detector.lineKey); required unless raw. */
+  key: string | Buffer | null;
+  rotation: 'none' | 'daily';
+  raw: boolean;
+  ipv6PrefixLength: number;
+}
+
+/**
+ * Line identifiers as stored: by default a pseudonym, HMAC-SHA256 over the line's masked
+ * 16 bytes and prefix length, truncated to 128 bits (32 hex characters) — stable for a key,
+ * unlinkable without it. With daily rotation the HMAC key of day D is HMAC(key, "line-key/D"),
+ * so ids of different days cannot be joined even by someone holding one day's key. Raw mode
+ * (detector.rawLineIds) stores "203.0.113.7" or "2001:db8:0:100::/56". The key never leaves
+ * this object (no getter, not in toJSON/inspect).
+ */
+export class LineIds {
+  readonly raw: boolean;
+  readonly rotation: 'none' | 'daily';
+  readonly prefixLength: number;
+  #key: Buffer | null;
+  #dayKeys = new Map<number, Buffer>();
+  private readonly cache = new Map<string, string>();
+  private readonly scratch = new Uint8Array(17);
+
+  constructor(opts: LineIdOptions) {
+    this.raw = opts.raw;
+    this.rotation = opts.rotation;
+    this.prefixLength = opts.ipv6PrefixLength;
+    if (!opts.raw && (opts.key === null || opts.key.length < 16)) throw new Error('line pseudonyms need a key of at least 16 bytes (detector.lineKey)');
+    this.#key = opts.key === null ? null : Buffer.isBuffer(opts.key) ? Buffer.from(opts.key) : Buffer.from(opts.key, 'utf8');
+  }
+
+  private keyFor(day: number): Buffer {
+    if (this.rotation === 'none') return this.#key!;
+    let k = this.#dayKeys.get(day);
+    if (!k) {
+      k = createHmac('sha256', this.#key!).update(`haystack-line-key/${dayText(day)}`).digest();
+      if (this.#dayKeys.size > 8) this.#dayKeys.clear();
+      this.#dayKeys.set(day, k);
+    }
+    return k;
+  }
+
+  /** Id of the line whose masked key words are (a, b, c, d), IPv4 when `v4`, on UTC day number `day`. */
+  id(a: number, b: number, c: number, d: number, v4: boolean, day: number): string {
+    const ck = `${this.rotation === 'daily' ? day : 0}:${a}:${b}:${c}:${d}`;
+    const hit = this.cache.get(ck);
+    if (hit !== undefined) return hit;
+    const s = this.scratch;
+    s[0] = v4 ? 32 : this.prefixLength;
+    for (let i = 0; i < 4; i++) {
+      const w = i === 0 ? a : i === 1 ? b : i === 2 ? c : d;
+      s[1 + i * 4] = w >>> 24;
+      s[2 + i * 4] = (w >>> 16) & 0xff;
+      s[3 + i * 4] = (w >>> 8) & 0xff;
+      s[4 + i * 4] = w & 0xff;
+    }
+    let id: string;
+    if (this.raw) {
+      const text = formatAddress(s.subarray(1));
+      id = v4 ? text : `${text}/${this.prefixLength}`;
+    } else {
+      id = createHmac('sha256', this.keyFor(day)).update(s).digest().subarray(0, 16).toString('hex');
+    }
+    // Bounded: a cache, not a record of every line.
+    if (this.cache.size >= 200_000) this.cache.clear();
+    this.cache.set(ck, id);
+    return id;
+  }
+
+  toJSON(): object {
+    return { raw: this.raw, rotation: this.rotation, prefixLength: this.prefixLength };
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `LineIds(${JSON.stringify(this.toJSON())})`;
+  }
+}
+
+/**
+ * The embedded line key: created once under <stateDir>/detector/line-key (0600, 32 random
+ * bytes as hex) and read back on every start, so pseudonyms stay stable across runs.
+ */
+export function embeddedLineKey(path: string): { key: string; created: boolean } {
+  if (existsSync(path)) {
+    const key = readFileSync(path, 'utf8').trim();
+    if (key.length < 16) throw new Error(`line key file ${path} is too short (expected 64 hex characters); remove it to generate a new one`);
+    return { key, created: false };
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  // Exclusive create: two processes starting together end up with the same key (the loser reads the winner's).
+  try {
+    writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    return embeddedLineKey(path);
+  }
+  chmodSync(path, 0o600);
+  return { key: readFileSync(path, 'utf8').trim(), created: true };
+}

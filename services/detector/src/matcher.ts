@@ -1,0 +1,282 @@
+import { F, HEADER_SIZE, RECORD_SIZE, type BatchView } from '@haystack/flow-core';
+import type { LoadedHitlist } from '@haystack/hitlist';
+import { KeySet, type LineMask, word } from './lines.js';
+import { DAY_MS } from './rows.js';
+
+/** Hitlist by UTC day number (HitlistSet after ensure()). */
+export interface HitlistByDay {
+  get(day: number): LoadedHitlist | null;
+}
+
+/** Per-day sets of lines already seen (the caller's partition state). */
+export interface ActiveLines {
+  activeSet(day: number): KeySet;
+}
+
+/** Flow starts outside [1970-01-02, 2200) are not real times (unset or garbage). */
+const MIN_START = DAY_MS;
+const MAX_START = 7_258_118_400_000;
+
+/** The UTC days of a batch's valid flow start times (usually one or two). */
+export function batchDays(v: BatchView, out: number[] = []): number[] {
+  out.length = 0;
+  const dv = v.dv;
+  let last = NaN;
+  for (let i = 0; i < v.count; i++) {
+    const s = dv.getFloat64(HEADER_SIZE + i * RECORD_SIZE + F.start, true);
+    if (!(s >= MIN_START && s < MAX_START)) continue;
+    const d = Math.floor(s / DAY_MS);
+    if (d === last) continue;
+    last = d;
+    if (!out.includes(d)) out.push(d);
+  }
+  return out;
+}
+
+/**
+ * Quality tallies per (exporter, export version, observation domain, flow day) of one batch.
+ * Few per batch (one exporter usually), so a short array scanned linearly.
+ */
+export class QualitySlot {
+  readonly exporter = new Uint8Array(16);
+  version = 0;
+  domain = 0;
+  day = 0;
+  records = 0;
+  matched = 0;
+  unknownRate = 0;
+  noHitlist = 0;
+  noSide = 0;
+  bad = 0;
+  readonly rates: number[] = [];
+  lastRate = -1;
+}
+
+/**
+ * What scanning one batch found. Reused from batch to batch (one scan at a time: the scan is
+ * synchronous), so the hot loop allocates nothing once the arrays have grown.
+ */
+export class ScanResult {
+  records = 0;
+  matched = 0;
+  noHitlist = 0;
+  unknownRate = 0;
+  noSide = 0;
+  bad = 0;
+  /** Matches: record offset, subscriber address offset, hitlist entry index; the hitlist used in `hitlists`. */
+  matches = new Int32Array(3 * 256);
+  matchCount = 0;
+  readonly hitlists: (LoadedHitlist | null)[] = [];
+  /** New lines of the day: 4 key words, IPv4 flag, day number, first start (ms). */
+  newLines = new Float64Array(7 * 256);
+  newLineCount = 0;
+  readonly slots: QualitySlot[] = [];
+  slotCount = 0;
+
+  reset(): void {
+    this.records = this.matched = this.noHitlist = this.unknownRate = this.noSide = this.bad = 0;
+    this.matchCount = 0;
+    this.newLineCount = 0;
+    this.slotCount = 0;
+    this.hitlists.length = 0;
+  }
+
+  addMatch(rec: number, lineAt: number, entry: number, hl: LoadedHitlist): void {
+    const i = this.matchCount * 3;
+    if (i + 3 > this.matches.length) {
+      const m = new Int32Array(this.matches.length * 2);
+      m.set(this.matches);
+      this.matches = m;
+    }
+    this.matches[i] = rec;
+    this.matches[i + 1] = lineAt;
+    this.matches[i + 2] = entry;
+    this.hitlists[this.matchCount] = hl;
+    this.matchCount++;
+  }
+
+  addLine(a: number, b: number, c: number, d: number, v4: boolean, day: number, start: number): void {
+    const i = this.newLineCount * 7;
+    if (i + 7 > this.newLines.length) {
+      const m = new Float64Array(this.newLines.length * 2);
+      m.set(this.newLines);
+      this.newLines = m;
+    }
+    const n = this.newLines;
+    n[i] = a;
+    n[i + 1] = b;
+    n[i + 2] = c;
+    n[i + 3] = d;
+    n[i + 4] = v4 ? 1 : 0;
+    n[i + 5] = day;
+    n[i + 6] = start;
+    this.newLineCount++;
+  }
+
+  slot(buf: Uint8Array, exp: number, version: number, domain: number, day: number): QualitySlot {
+    for (let s = this.slotCount - 1; s >= 0; s--) {
+      const q = this.slots[s]!;
+      if (q.day !== day || q.version !== version || q.domain !== domain) continue;
+      const e = q.exporter;
+      let same = true;
+      for (let j = 15; j >= 0; j--) {
+        if (e[j] !== buf[exp + j]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return q;
+    }
+    let q = this.slots[this.slotCount];
+    if (!q) this.slots.push((q = new QualitySlot()));
+    this.slotCount++;
+    q.exporter.set(buf.subarray(exp, exp + 16));
+    q.version = version;
+    q.domain = domain;
+    q.day = day;
+    q.records = q.matched = q.unknownRate = q.noHitlist = q.noSide = q.bad = 0;
+    q.rates.length = 0;
+    q.lastRate = -1;
+    return q;
+  }
+}
+
+/**
+ * The per-flow hot path: for each record of a batch, the line(s) it belongs to (marked active
+ * for the day), the hitlist of the flow's own day (its start time's UTC day), and a lookup of
+ * the non-subscriber end only, with that end's port and the protocol (subscriber side flag:
+ * bit 0 source, bit 1 destination; side 0 = unknown: both ends are looked up, the other end
+ * being the line; both bits = both ends are subscribers: nothing to look up). Works on the
+ * batch bytes; allocates nothing per record.
+ */
+export class Matcher {
+  constructor(
+    private readonly hitlists: HitlistByDay,
+    private readonly mask: LineMask,
+  ) {}
+
+  scan(v: BatchView, lines: ActiveLines, out: ScanResult): ScanResult {
+    out.reset();
+    const buf = v.buf;
+    const dv = v.dv;
+    const n = v.count;
+    const mask = this.mask;
+    const badDay = Math.floor((v.createdMs >= MIN_START && v.createdMs < MAX_START ? v.createdMs : Date.now()) / DAY_MS);
+    let curDay = NaN;
+    let hl: LoadedHitlist | null = null;
+    let active: KeySet | null = null;
+    let q: QualitySlot | null = null;
+    let matched = 0;
+    let noHitlist = 0;
+    let unknownRate = 0;
+    let noSide = 0;
+    let bad = 0;
+    for (let i = 0; i < n; i++) {
+      const o = HEADER_SIZE + i * RECORD_SIZE;
+      const start = dv.getFloat64(o + F.start, true);
+      const version = buf[o + F.version]!;
+      const domain = dv.getUint32(o + F.domain, true);
+      if (!(start >= MIN_START && start < MAX_START)) {
+        // No usable time, so no window: counted against the batch's creation day.
+        bad++;
+        const bq = out.slot(buf, o + F.exporter, version, domain, badDay);
+        bq.records++;
+        bq.bad++;
+        q = null;
+        continue;
+      }
+      const day = Math.floor(start / DAY_MS);
+      if (day !== curDay) {
+        curDay = day;
+        hl = this.hitlists.get(day);
+        active = lines.activeSet(day);
+        q = null;
+      }
+      // Quality slot: the previous record's unless exporter/version/domain differ.
+      if (q === null || q.version !== version || q.domain !== domain || !sameExporter(q.exporter, buf, o + F.exporter)) q = out.slot(buf, o + F.exporter, version, domain, day);
+      q.records++;
+      const rate = dv.getUint32(o + F.sampling, true);
+      if (rate !== q.lastRate) {
+        q.lastRate = rate;
+        if (!q.rates.includes(rate)) q.rates.push(rate);
+      }
+      if (rate === 0) {
+        unknownRate++;
+        q.unknownRate++;
+      }
+      const side = buf[o + F.side]! & 3;
+      const proto = buf[o + F.proto]!;
+
+      // Active lines: the subscriber end(s).
+      if (side === 0) {
+        noSide++;
+        q.noSide++;
+      } else {
+        for (let s = 1; s <= 2; s++) {
+          if ((side & s) === 0) continue;
+          const at = o + (s === 1 ? F.src : F.dst);
+          let a = word(buf, at);
+          let b = word(buf, at + 4);
+          let c = word(buf, at + 8);
+          let d = word(buf, at + 12);
+          const v4 = a === 0 && b === 0 && c === 0xffff;
+          if (!v4) {
+            a = (a & mask.m0) >>> 0;
+            b = (b & mask.m1) >>> 0;
+            c = (c & mask.m2) >>> 0;
+            d = (d & mask.m3) >>> 0;
+          }
+          if (active!.add(a, b, c, d)) out.addLine(a, b, c, d, v4, day, start);
+        }
+      }
+
+      if (hl === null) {
+        noHitlist++;
+        q.noHitlist++;
+        continue;
+      }
+      let hit = false;
+      if (side === 1) {
+        const e = hl.lookup(buf, o + F.dst, dv.getUint16(o + F.dstPort, true), proto);
+        if (e >= 0) {
+          out.addMatch(o, o + F.src, e, hl);
+          hit = true;
+        }
+      } else if (side === 2) {
+        const e = hl.lookup(buf, o + F.src, dv.getUint16(o + F.srcPort, true), proto);
+        if (e >= 0) {
+          out.addMatch(o, o + F.dst, e, hl);
+          hit = true;
+        }
+      } else if (side === 0) {
+        const e1 = hl.lookup(buf, o + F.dst, dv.getUint16(o + F.dstPort, true), proto);
+        if (e1 >= 0) {
+          out.addMatch(o, o + F.src, e1, hl);
+          hit = true;
+        }
+        const e2 = hl.lookup(buf, o + F.src, dv.getUint16(o + F.srcPort, true), proto);
+        if (e2 >= 0) {
+          out.addMatch(o, o + F.dst, e2, hl);
+          hit = true;
+        }
+      }
+      if (hit) {
+        matched++;
+        q.matched++;
+      }
+    }
+    out.records = n;
+    out.matched = matched;
+    out.noHitlist = noHitlist;
+    out.unknownRate = unknownRate;
+    out.noSide = noSide;
+    out.bad = bad;
+    return out;
+  }
+}
+
+function sameExporter(e: Uint8Array, buf: Uint8Array, o: number): boolean {
+  // Last bytes first: IPv4-mapped exporters differ only there.
+  for (let j = 15; j >= 0; j--) if (e[j] !== buf[o + j]) return false;
+  return true;
+}

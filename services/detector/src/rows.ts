@@ -1,0 +1,119 @@
+/**
+ * Rows the detector writes to ClickHouse (see schema.ts). Every table is keyed so that a
+ * batch delivered again after a crash writes rows with the same key: they collapse instead of
+ * counting twice. Times are UTC text ('YYYY-MM-DD hh:mm:ss[.sss]'), which both chdb and a
+ * server parse the same way for DateTime/DateTime64 columns declared with 'UTC'.
+ */
+export type Window = 'hour' | 'day';
+
+/** Where a row came from: the flow source, partition and offset of the batch. */
+export interface SourcePosition {
+  source: string;
+  src_partition: number;
+  src_offset: number;
+}
+
+/** Evidence of one batch for one (line, class, domain, hour). */
+export interface EvidenceRow extends SourcePosition {
+  day: string;
+  hour: string;
+  line: string;
+  class_id: string;
+  level: string;
+  domain: string;
+  hitlist_day: string;
+  flows: number;
+  /** Packets and bytes as exported (sampled: not multiplied by the sampling rate). */
+  sampled_packets: number;
+  sampled_bytes: number;
+  /** Σ packets × rate over the flows with a known rate: the renormalised estimate, computed once here. */
+  est_packets: number;
+  est_bytes: number;
+  /** Flows with sampling rate 0 (unknown): in sampled_* but not in est_*. */
+  unknown_rate_flows: number;
+  first_seen: string;
+  last_seen: string;
+}
+
+export interface DetectionRow extends SourcePosition {
+  day: string;
+  window: Window;
+  window_start: string;
+  class_id: string;
+  level: string;
+  /** The class whose rule fired: class_id itself, or the product a manufacturer/platform is implied by. */
+  via: string;
+  line: string;
+  /** Distinct evidence domains of `via` in the window when it fired. */
+  domains: number;
+  detected_at: string;
+  hitlist_day: string;
+}
+
+/** A line with at least one flow on a day (the report's active lines). */
+export interface LineDayRow {
+  day: string;
+  line: string;
+  first_seen: string;
+}
+
+/** Per batch, exporter, export version, observation domain and flow day. */
+export interface QualityRow extends SourcePosition {
+  day: string;
+  exporter: string;
+  version: number;
+  observation_domain: number;
+  records: number;
+  matched: number;
+  unknown_rate: number;
+  no_hitlist: number;
+  no_side: number;
+  bad_records: number;
+  sampling_rates: number[];
+}
+
+export interface UndecodableRow extends SourcePosition {
+  day: string;
+  received_at: string;
+  bytes: number;
+  reason: string;
+}
+
+export interface DetectorRows {
+  detections: DetectionRow[];
+  evidence: EvidenceRow[];
+  lineDays: LineDayRow[];
+  quality: QualityRow[];
+  undecodable: UndecodableRow[];
+}
+
+export function emptyRows(): DetectorRows {
+  return { detections: [], evidence: [], lineDays: [], quality: [], undecodable: [] };
+}
+
+export function rowCount(r: DetectorRows): number {
+  return r.detections.length + r.evidence.length + r.lineDays.length + r.quality.length + r.undecodable.length;
+}
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+/** 'YYYY-MM-DD hh:mm:ss.sss' (UTC). */
+export function ts64(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 23);
+}
+
+/** 'YYYY-MM-DD hh:mm:ss' (UTC), whole seconds. */
+export function ts(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+export function dayOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export function dayNumber(day: string): number {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  if (!Number.isFinite(ms) || dayOf(ms) !== day) throw new Error(`invalid day ${JSON.stringify(day)}: expected YYYY-MM-DD`);
+  return ms / DAY_MS;
+}
