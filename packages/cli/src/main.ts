@@ -5,6 +5,7 @@ import { registerIngestCommands } from './commands/ingest.js';
 import { registerDemoCommands } from './commands/demo.js';
 import { registerHitlistCommands } from './commands/hitlist.js';
 import { registerSimulateCommands } from './commands/simulate.js';
+import { registerReportCommands } from './commands/report.js';
 
 const program = new Command('haystack')
   .description(
@@ -21,5 +22,6 @@ registerIngestCommands(program);
 registerDemoCommands(program);
 registerHitlistCommands(program);
 registerSimulateCommands(program);
+registerReportCommands(program);
 
 await program.parseAsync();
