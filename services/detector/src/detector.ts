@@ -376,7 +376,12 @@ class DetectorService implements Detector {
     }
   }
 
-  /** Rebuild a partition's evidence for days not yet in memory, from storage; emit detections the stored evidence meets but storage lacks. */
+  /**
+   * Rebuild a partition's evidence for days not yet in memory, from storage (after a restart
+   * or a rebalance, a line's earlier domains count towards its threshold). Detections the
+   * stored evidence meets but storage lacks are emitted again: after a crash the redelivered
+   * batch would fire them anyway, this also covers thresholds lowered between runs.
+   */
   private async rebuild(ps: PartitionState, days: number[], pos: Position, rows: DetectorRows): Promise<void> {
     for (const d of days) {
       if (ps.peek(d)?.loaded) continue;

@@ -5,6 +5,7 @@ import { configSchema, parseAddress, type HaystackConfig, type Logger } from '@h
 import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
 import { BatchWriter, F, RECORD_SIZE } from '@haystack/flow-core';
 import { HITLIST_FORMAT, type Hitlist } from '@haystack/hitlist';
+import type { FlowHandler, FlowSource } from '@haystack/transport';
 import type { DetectorRows } from './rows.js';
 import type { DetectorStorage, StoredDayState } from './storage.js';
 
@@ -257,4 +258,60 @@ export function captureLogger(): { log: Logger; text: () => string; lines: strin
       isLevelEnabled: () => true,
     }) as unknown as Logger;
   return { log: make(), text: () => lines.join('\n'), lines };
+}
+
+export interface Delivery {
+  partition: number;
+  offset: number;
+  batch: Buffer;
+}
+
+/**
+ * A flow source over a fixed list of deliveries with explicit offsets, for replaying "what a
+ * restarted consumer would be given again" (the in-process bus numbers positions from 0 in
+ * every process). Same contract as the real sources: per partition in order, a position is
+ * committed only after the handler resolved, a failed handler is retried, close() leaves the
+ * rest uncommitted.
+ */
+export class ListSource implements FlowSource {
+  readonly committed = new Map<number, number>();
+  handlerErrors = 0;
+  private running = false;
+  private loops: Promise<void>[] = [];
+  constructor(
+    private readonly items: Delivery[],
+    private readonly retryMs = 10,
+  ) {}
+
+  async run(handler: FlowHandler): Promise<void> {
+    this.running = true;
+    const parts = [...new Set(this.items.map((i) => i.partition))];
+    this.loops = parts.map((p) => this.loop(handler, this.items.filter((i) => i.partition === p)));
+  }
+
+  private async loop(handler: FlowHandler, items: Delivery[]): Promise<void> {
+    for (const it of items) {
+      for (;;) {
+        if (!this.running) return;
+        try {
+          await handler(it.batch, { partition: it.partition, offset: String(it.offset) });
+          break;
+        } catch {
+          this.handlerErrors++;
+          await new Promise((r) => setTimeout(r, this.retryMs));
+        }
+      }
+      this.committed.set(it.partition, it.offset + 1);
+    }
+  }
+
+  /** Resolves when every item was handled (or the source was closed). */
+  async done(): Promise<void> {
+    await Promise.all(this.loops);
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
 }
