@@ -41,6 +41,8 @@ export interface TrafficTotals {
   unsampledBackground: number[];
   /** Sampled packets that went into records, per exporter. */
   sampled: number[];
+  /** Unidirectional background flows (sampled or not), per exporter. */
+  backgroundFlows: number[];
   streamRecords: number;
   backgroundRecords: number;
 }
@@ -68,6 +70,8 @@ export interface TrafficContext {
   /** Unix ms of world day 0 (first passive-DNS day) and of the first simulated hour. */
   day0Ms: number;
   t0Ms: number;
+  /** End of the simulated period: no packet is later. */
+  endMs: number;
   worldDays: number;
   lineText: (subscriber: number) => string;
 }
@@ -112,7 +116,7 @@ export class TrafficGenerator {
     const o = c.o;
     const E = c.exporters.length;
     this.stores = c.exporters.map(() => new RecordStore());
-    this.totals = { unsampledIot: new Array(E).fill(0), unsampledBackground: new Array(E).fill(0), sampled: new Array(E).fill(0), streamRecords: 0, backgroundRecords: 0 };
+    this.totals = { unsampledIot: new Array(E).fill(0), unsampledBackground: new Array(E).fill(0), sampled: new Array(E).fill(0), backgroundFlows: new Array(E).fill(0), streamRecords: 0, backgroundRecords: 0 };
     this.I = o.inactiveTimeoutS * 1000;
     this.A = o.activeTimeoutS * 1000;
     this.N = Int32Array.from(c.exporters.map((e) => e.cfg.sampling));
@@ -297,9 +301,12 @@ export class TrafficGenerator {
     const conn = Math.floor((t / 1000 - ph) / per);
     const burst = st.burst[s]!;
     if (burst > 0) {
-      // Periodic short connections: the packets of a period happen in its first `burst` seconds.
-      const cs = (conn * per + ph) * 1000;
-      t = cs + ((t - cs) * burst) / per;
+      // Periodic short connections: the packets of a period happen in its last `burst`
+      // seconds. Squeezing towards the period's end (not its start) never moves a packet
+      // earlier, so times stay after everything already exported and monotonic per stream.
+      const ce = ((conn + 1) * per + ph) * 1000;
+      t = ce - ((ce - t) * burst) / per;
+      if (t >= this.c.endMs) t = this.c.endMs - 1;
     }
     t = Math.floor(t);
     let size = Math.round(st.pktSize[s]! * (0.5 + this.sp.float()));
@@ -408,6 +415,7 @@ export class TrafficGenerator {
       if (kd > 0) this.records(e, start, dur, nd, kd, jd, 1100, sub, addr, subPort, port, fl | FLAG_DOWN, proto);
     }
     this.totals.unsampledBackground[e]! += unsampled;
+    this.totals.backgroundFlows[e]! += 2 * nf;
     // NTP: a query and its answer now and then.
     const nn = tr.poisson(0.3 * act);
     for (let i = 0; i < nn; i++) {
@@ -496,6 +504,7 @@ export class TrafficGenerator {
   private flow(line: number, start: number, dur: number, n: number, size: number, sub: number, svc: number, subPort: number, svcPort: number, flags: number, proto: number): void {
     const e = this.c.pop.lines.exporter[line]!;
     this.totals.unsampledBackground[e]! += n;
+    this.totals.backgroundFlows[e]!++;
     const k = this.sampleK(n, e);
     if (k > 0) this.records(e, start, dur, n, k, this.j0, size, sub, svc, subPort, svcPort, flags, proto);
   }
@@ -503,6 +512,8 @@ export class TrafficGenerator {
   /** The records of a flow whose `k` sampled packets (of `n`) are known. */
   private records(e: number, start: number, dur: number, n: number, k: number, j0: number, size: number, sub: number, svc: number, subPort: number, svcPort: number, flags: number, proto: number): void {
     const N = this.N[e]!;
+    // Flows are cut at the end of the simulated period, like a capture.
+    if (start + dur > this.c.endMs) dur = Math.max(1, this.c.endMs - start);
     let tk: Float64Array;
     if (this.det) {
       if (this.tbuf.length < k) this.tbuf = new Float64Array(k * 2);

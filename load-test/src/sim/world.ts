@@ -91,6 +91,7 @@ export async function generate(w: World, sink: PacketSink, onHour?: (h: number, 
     exporters: exps,
     day0Ms: w.day0Ms,
     t0Ms: w.t0Ms,
+    endMs: w.endMs,
     worldDays: w.worldDays,
     lineText: (i) => lineText4(w.pop.lines, i),
   });
