@@ -83,6 +83,8 @@ export class TrafficGenerator {
   private readonly I: number;
   private readonly A: number;
   private readonly p: Float64Array;
+  /** ln(1 − 1/N) per exporter (geometric skips between sampled packets). */
+  private readonly lq: Float64Array;
   private readonly N: Int32Array;
   private readonly det: boolean;
   private readonly tr: Rng;
@@ -121,6 +123,7 @@ export class TrafficGenerator {
     this.A = o.activeTimeoutS * 1000;
     this.N = Int32Array.from(c.exporters.map((e) => e.cfg.sampling));
     this.p = Float64Array.from(c.exporters.map((e) => 1 / e.cfg.sampling));
+    this.lq = Float64Array.from(c.exporters.map((e) => Math.log1p(-1 / e.cfg.sampling)));
     this.det = o.samplingMode === 'deterministic';
     this.tr = new Rng(o.seed, 'traffic');
     this.sp = new Rng(o.seed, 'sampling');
@@ -393,10 +396,29 @@ export class TrafficGenerator {
       const nd = this.webSizes[tr.u32() >>> 22]!;
       const nu = Math.max(1, Math.round(nd * 0.5));
       unsampled += nd + nu;
-      const ku = this.sampleK(nu, e);
-      const ju = this.j0;
-      const kd = this.sampleK(nd, e);
-      const jd = this.j0;
+      let ku: number;
+      let kd: number;
+      let ju = 0;
+      let jd = 0;
+      const lq = this.lq[e]!;
+      if (!this.det && (nu + nd) * this.p[e]! < 8 && lq < 0) {
+        // Random sampling of both directions in one pass of geometric skips over their
+        // packets (same distribution as two binomials, about half the draws at 1:1000).
+        ku = 0;
+        kd = 0;
+        const n = nu + nd;
+        let i = Math.floor(Math.log(this.sp.open()) / lq);
+        while (i < n) {
+          if (i < nu) ku++;
+          else kd++;
+          i += 1 + Math.floor(Math.log(this.sp.open()) / lq);
+        }
+      } else {
+        ku = this.sampleK(nu, e);
+        ju = this.j0;
+        kd = this.sampleK(nd, e);
+        jd = this.j0;
+      }
       if (ku === 0 && kd === 0) continue;
       const svc = services[c.dns.webPicker.pick(tr)]!;
       const use6 = has6 && svc.v6[day]!.length > 0 && tr.chance(0.7);
