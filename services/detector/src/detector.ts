@@ -315,7 +315,8 @@ class DetectorService implements Detector {
     try {
       await this.handleBatch(batch, meta);
     } catch (e) {
-      this.counters.handlerFailures++;
+      const n = ++this.counters.handlerFailures;
+      if (sampled(n)) this.log.warn({ err: e, partition: meta.partition, offset: meta.offset, failures: n }, `batch not stored, the source delivers it again: ${(e as Error).message}`);
       throw e;
     } finally {
       f.inFlight--;
