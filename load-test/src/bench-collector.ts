@@ -22,10 +22,11 @@
 //        [--duration 5] [--reps 5] [--corpus softflowd-v9] [--collectors haystack,nfcapd]
 //        [--rcvbuf 33554432] [--collector-cpu 1] [--sender-cpu 0] [--no-pin] [--burst 32]
 //        [--warmup 2] [--warmup-rate 400000] [--tolerance 0.0001] [--nfcapd-dir /dev/shm]
-//        [--skip-sender-check] [--nice -10] [--profile] [--diag]
+//        [--skip-sender-check] [--nice -10] [--profile] [--diag] [--entry cli|child|cli!]
 //
 // --collectors may also name haystack+fix: the service with the Publisher.add change proposed in
-// experiments/fast-publisher.ts (run through dist/ingest-with-fix.js).
+// experiments/fast-publisher.ts (run through dist/ingest-child.js --fix, which builds the same
+// pipeline as the CLI's ingest command).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,6 +71,8 @@ const opt = {
   profile: process.argv.includes('--profile'),
   /** Load dist/diag.js into the Haystack collectors: event-loop delay, GC pauses, stalls. */
   diag: process.argv.includes('--diag'),
+  /** How to run the plain Haystack collector: 'cli' (packages/cli ingest; falls back to 'child' if it cannot start), or 'child' (dist/ingest-child.js, the same pipeline without the rest of the CLI). 'cli!' never falls back. */
+  entry: arg('--entry', 'cli') as 'cli' | 'child' | 'cli!',
 };
 
 // ---- children ------------------------------------------------------------------------------
@@ -278,6 +281,10 @@ function parseMetrics(text: string): Map<string, number> {
   return m;
 }
 
+let cliBroken = false;
+/** Which program ran each Haystack collector (reported with the results). */
+const entries = new Set<string>();
+
 async function startHaystack(name: 'haystack' | 'haystack+fix'): Promise<Running> {
   const state = mkdtempSync(join(os.tmpdir(), 'haystack-bench-state-'));
   const env = {
@@ -287,7 +294,12 @@ async function startHaystack(name: 'haystack' | 'haystack+fix'): Promise<Running
     HAYSTACK_INGEST__RECEIVE_BUFFER_BYTES: String(opt.rcvbuf),
     HAYSTACK_LOG__LEVEL: 'info',
   };
-  const main = name === 'haystack' ? CLI : join(LOAD_TEST_DIR, 'dist', 'ingest-with-fix.js');
+  // haystack: the real CLI command unless --entry child (or the CLI does not start: another
+  // engineer's half-built command module breaks every command, see below); haystack+fix: always
+  // dist/ingest-child.js --fix.
+  const useChild = name === 'haystack+fix' || opt.entry === 'child' || cliBroken;
+  const main = useChild ? join(LOAD_TEST_DIR, 'dist', 'ingest-child.js') : CLI;
+  const extra = name === 'haystack+fix' ? ['--fix'] : [];
   const nodeArgs = opt.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(CACHE_DIR, 'profiles')}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
   const diagFile = join(state, 'diag.jsonl');
   if (opt.diag) {
@@ -295,7 +307,7 @@ async function startHaystack(name: 'haystack' | 'haystack+fix'): Promise<Running
     Object.assign(env, { HAYSTACK_BENCH_DIAG: diagFile, HAYSTACK_BENCH_CPU: opt.pin ? opt.collectorCpu : '' });
   }
   let diag: Record<string, number> = {};
-  const child = start(opt.collectorCpu, process.execPath, [...nodeArgs, main, 'ingest', '--netflow-port', '0', '--ipfix-port', '0', '--bind', '127.0.0.1'], env);
+  const child = start(opt.collectorCpu, process.execPath, [...nodeArgs, main, ...(useChild ? [] : ['ingest']), '--netflow-port', '0', '--ipfix-port', '0', '--bind', '127.0.0.1', ...extra], env);
   let metricsUrl = '';
   let port = 0;
   let log = '';
@@ -310,10 +322,19 @@ async function startHaystack(name: 'haystack' | 'haystack+fix'): Promise<Running
     }
   });
   child.stdout!.resume();
-  await waitFor('haystack ingest to listen', 30_000, () => {
-    if (child.exitCode !== null) throw new Error(`haystack ingest exited: ${log}`);
-    return Boolean(metricsUrl && port);
-  });
+  try {
+    await waitFor('haystack ingest to listen', 30_000, () => {
+      if (child.exitCode !== null) throw new Error(`haystack ingest exited: ${log}`);
+      return Boolean(metricsUrl && port);
+    });
+  } catch (e) {
+    if (useChild || opt.entry === 'cli!') throw e;
+    process.stderr.write(`note: the CLI did not start (${(e as Error).message.split('\n').slice(0, 3).join(' ')}); using dist/ingest-child.js from now on\n`);
+    cliBroken = true;
+    rmSync(state, { recursive: true, force: true });
+    return startHaystack(name);
+  }
+  entries.add(`${name}: ${useChild ? 'load-test/dist/ingest-child.js' + (extra.length ? ' --fix' : '') : 'packages/cli/dist/main.js ingest'}`);
   const scrape = async () => parseMetrics(await (await fetch(metricsUrl)).text());
   return {
     name,
@@ -623,10 +644,12 @@ async function main(): Promise<void> {
   for (const h of ['haystack', 'haystack+fix'] as const)
     if (lossFree.has(h) && lossFree.has('nfcapd') && lossFree.get('nfcapd')! > 0)
       say(`- ratio ${h} / nfcapd: ${(lossFree.get(h)! / lossFree.get('nfcapd')!).toFixed(2)}`);
+  say('');
+  for (const e of entries) say(`- ran ${e}`);
   mkdirSync(CACHE_DIR, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const json = join(CACHE_DIR, `bench-collector-${stamp}.json`);
-  writeFileSync(json, JSON.stringify({ opt, facts, trials, lossFree: Object.fromEntries(lossFree) }, null, 2));
+  writeFileSync(json, JSON.stringify({ opt, facts, entries: [...entries], trials, lossFree: Object.fromEntries(lossFree) }, null, 2));
   writeFileSync(join(CACHE_DIR, `bench-collector-${stamp}.md`), `${out.join('\n')}\n`);
   say('');
   say(`raw results: ${json}`);
