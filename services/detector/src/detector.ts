@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { BatchFormatError, openBatch, type BatchView } from '@haystack/flow-core';
+import { BatchFormatError, decodeHealth, isHealth, openBatch, type BatchView, type HealthSnapshot } from '@haystack/flow-core';
 import type { HitlistStore, LoadedHitlist } from '@haystack/hitlist';
 import type { BatchMeta, FlowSource } from '@haystack/transport';
 import { Flusher } from './flusher.js';
@@ -11,7 +11,7 @@ import { HitlistSet } from './hitlists.js';
 import { LineIds, LineMask, dayText, embeddedLineKey } from './lines.js';
 import { batchDays } from './matcher.js';
 import { BatchProcessor } from './processor.js';
-import { DAY_MS, dayOf, emptyRows, ts64, type DetectorRows } from './rows.js';
+import { DAY_MS, dayOf, emptyRows, ts64, type DetectorRows, type HealthRow } from './rows.js';
 import { ClassWindows, DetectionEngine, PartitionState, Thresholds, ruleThreshold, type Position } from './rules.js';
 import { ClickHouseDetectorStorage, type DetectorStorage } from './storage.js';
 
@@ -94,6 +94,8 @@ export interface DetectorStats {
   handlerFailures: number;
   /** Partition-days rebuilt from storage. */
   stateLoads: number;
+  /** Ingest health snapshots stored (they travel on the flow topic beside the batches). */
+  healthSnapshots: number;
   hitlistSwaps: number;
   hitlistRefusals: number;
   hitlistDays: string[];
@@ -167,7 +169,10 @@ class DetectorService implements Detector {
     newLines: 0,
     handlerFailures: 0,
     stateLoads: 0,
+    healthSnapshots: 0,
   };
+  /** Flow days whose class and hitlist rows this process has stored (per hitlist version). */
+  private readonly classDays = new Set<string>();
 
   constructor(private readonly opts: DetectorOptions) {
     const cfg = opts.config;
@@ -296,6 +301,7 @@ class DetectorService implements Detector {
       insertFailures: this.flusher.failures,
       handlerFailures: c.handlerFailures,
       stateLoads: c.stateLoads,
+      healthSnapshots: c.healthSnapshots,
       hitlistSwaps: this.set?.swaps ?? 0,
       hitlistRefusals: this.set?.refusals ?? 0,
       hitlistDays: this.set?.days() ?? [],
@@ -326,18 +332,26 @@ class DetectorService implements Detector {
 
   private async handleBatch(batch: Buffer, meta: BatchMeta): Promise<void> {
     const pos: Position = { source: this.sourceId, src_partition: meta.partition, src_offset: parseOffset(meta.offset) };
+    if (isHealth(batch)) {
+      let rows: DetectorRows | null = null;
+      try {
+        rows = emptyRows();
+        rows.health = healthRows(decodeHealth(batch));
+      } catch (e) {
+        await this.undecodable(batch, pos, `ingest health snapshot: ${(e as Error).message}`);
+        return;
+      }
+      await this.flusher.submit(rows);
+      this.counters.healthSnapshots++;
+      this.counters.batches++;
+      return;
+    }
     let view: BatchView;
     try {
       view = openBatch(batch);
     } catch (e) {
       if (!(e instanceof BatchFormatError)) throw e;
-      const now = Date.now();
-      const rows = emptyRows();
-      rows.undecodable.push({ ...pos, day: dayOf(now), received_at: ts64(now), bytes: batch.length, reason: e.message });
-      await this.flusher.submit(rows);
-      const n = ++this.counters.undecodable;
-      this.counters.batches++;
-      if (sampled(n)) this.log.warn({ partition: meta.partition, offset: meta.offset, bytes: batch.length, reason: e.message, undecodable: n }, 'undecodable flow batch skipped');
+      await this.undecodable(batch, pos, e.message);
       return;
     }
     const set = this.set!;
@@ -351,6 +365,7 @@ class DetectorService implements Detector {
       else for (const d of days) ps.day(d).loaded = true;
       // Synchronous from here to submit: the shared scan scratch and the partition state are ours.
       const local = this.processor!.process(view, ps, pos, rows);
+      const classKeys = this.classRows(days, rows);
       try {
         await this.flusher.submit(rows);
       } catch (e) {
@@ -358,6 +373,8 @@ class DetectorService implements Detector {
         ps.reset();
         throw e;
       }
+      if (this.classDays.size > 10_000) this.classDays.clear();
+      for (const k of classKeys) this.classDays.add(k);
       const c = this.counters;
       c.batches++;
       c.flows += local.flows;
@@ -375,6 +392,45 @@ class DetectorService implements Detector {
     } finally {
       set.unpin(days);
     }
+  }
+
+  private async undecodable(batch: Buffer, pos: Position, reason: string): Promise<void> {
+    const now = Date.now();
+    const rows = emptyRows();
+    rows.undecodable.push({ ...pos, day: dayOf(now), received_at: ts64(now), bytes: batch.length, reason });
+    await this.flusher.submit(rows);
+    const n = ++this.counters.undecodable;
+    this.counters.batches++;
+    if (sampled(n)) this.log.warn({ partition: pos.src_partition, offset: pos.src_offset, bytes: batch.length, reason, undecodable: n }, 'undecodable flow batch skipped');
+  }
+
+  /**
+   * The classes (names, levels, parents) and the hitlist that served each flow day, once per
+   * day and hitlist version and process: the report reads them instead of needing the
+   * dictionary or the hitlist files.
+   */
+  private classRows(days: readonly number[], rows: DetectorRows): string[] {
+    const keys: string[] = [];
+    for (const d of days) {
+      const hl = this.set!.get(d);
+      if (!hl) continue;
+      const key = `${d}|${hl.meta.day}|${hl.version}|${hl.meta.builtAt}`;
+      if (this.classDays.has(key)) continue;
+      keys.push(key);
+      const day = dayText(d);
+      const h = this.hierarchy;
+      const seen = new Set<string>();
+      for (const c of hl.meta.classes) {
+        seen.add(c.id);
+        rows.classes.push({ day, class_id: c.id, name: c.name, level: c.level, parents: [...(h?.parents(c.id) ?? [])], detectable: 1, hitlist_day: hl.meta.day });
+      }
+      for (const c of h?.all() ?? []) {
+        if (seen.has(c.id)) continue;
+        rows.classes.push({ day, class_id: c.id, name: c.name, level: c.level, parents: [...c.parents], detectable: 0, hitlist_day: hl.meta.day });
+      }
+      rows.hitlists.push({ day, hitlist_day: hl.meta.day, version: hl.version, built_at: hl.meta.builtAt, entries: hl.size, addresses: addressCount(hl), classes: hl.meta.classes.length });
+    }
+    return keys;
   }
 
   /**
@@ -425,4 +481,46 @@ class DetectorService implements Detector {
         this.log.info({ partition: ps.partition, day: dayText(d), evidence: st.evidence.length, detections: st.detections.length, rederived }, 'partition evidence rebuilt from storage');
     }
   }
+}
+
+const addresses = new WeakMap<LoadedHitlist, number>();
+/** Distinct service addresses of a hitlist (once per loaded hitlist). */
+function addressCount(hl: LoadedHitlist): number {
+  let n = addresses.get(hl);
+  if (n === undefined) {
+    const s = new Set<string>();
+    for (let i = 0; i < hl.size; i++) s.add(hl.entry(i).address);
+    n = s.size;
+    addresses.set(hl, n);
+  }
+  return n;
+}
+
+const count = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? Math.round(x) : 0);
+
+/** Rows of an ingest health snapshot; refuses one whose domains are not what flow-core's format says. */
+function healthRows(s: HealthSnapshot): HealthRow[] {
+  if (typeof s.at !== 'number' || !Number.isFinite(s.at)) throw new Error('health snapshot without a time');
+  return s.domains.map((d) => {
+    if (!d || typeof d.exporter !== 'string' || typeof d.version !== 'number' || typeof d.domain !== 'number') throw new Error('health snapshot domain without exporter, version or domain');
+    if (!(d.version >= 0 && d.version <= 255 && d.domain >= 0 && d.domain <= 0xffffffff)) throw new Error(`health snapshot domain with version ${d.version} / domain ${d.domain} out of range`);
+    return {
+      day: dayOf(s.at),
+      at: ts64(s.at),
+      snapshot_id: s.id,
+      collector: String(s.collector ?? ''),
+      exporter: d.exporter,
+      version: count(d.version),
+      observation_domain: count(d.domain),
+      packets: count(d.packets),
+      records: count(d.records),
+      sequence_gaps: count(d.sequenceGaps),
+      lost: count(d.lost),
+      malformed: count(d.malformed),
+      missing_template_sets: count(d.missingTemplateSets),
+      held_dropped_sets: count(d.heldDroppedSets),
+      unknown_rate_records: count(d.unknownRateRecords),
+      sampling_rate: count(d.samplingRate),
+    };
+  });
 }

@@ -10,3 +10,4 @@ export * from './rules.js';
 export * from './schema.js';
 export * from './storage.js';
 export * from './report-data.js';
+export * from './report-query.js';

@@ -79,20 +79,68 @@ export interface UndecodableRow extends SourcePosition {
   reason: string;
 }
 
+/** One exporter/domain of an ingest health snapshot (flow-core health.ts), keyed by the snapshot's unique id. */
+export interface HealthRow {
+  day: string;
+  at: string;
+  snapshot_id: string;
+  collector: string;
+  exporter: string;
+  version: number;
+  observation_domain: number;
+  packets: number;
+  records: number;
+  sequence_gaps: number;
+  lost: number;
+  malformed: number;
+  missing_template_sets: number;
+  held_dropped_sets: number;
+  unknown_rate_records: number;
+  sampling_rate: number;
+}
+
+/** What the detector knew about a class on a flow day: for the report's names, levels and parents. */
+export interface ClassRow {
+  day: string;
+  class_id: string;
+  name: string;
+  level: string;
+  parents: string[];
+  /** 1: a rule of the day's hitlist detects it; 0: known from the dictionary only. */
+  detectable: number;
+  hitlist_day: string;
+}
+
+/** The hitlist that served a flow day. */
+export interface HitlistRow {
+  day: string;
+  hitlist_day: string;
+  version: number;
+  built_at: string;
+  entries: number;
+  addresses: number;
+  classes: number;
+}
+
 export interface DetectorRows {
   detections: DetectionRow[];
   evidence: EvidenceRow[];
   lineDays: LineDayRow[];
   quality: QualityRow[];
   undecodable: UndecodableRow[];
+  health: HealthRow[];
+  classes: ClassRow[];
+  hitlists: HitlistRow[];
 }
 
 export function emptyRows(): DetectorRows {
-  return { detections: [], evidence: [], lineDays: [], quality: [], undecodable: [] };
+  return { detections: [], evidence: [], lineDays: [], quality: [], undecodable: [], health: [], classes: [], hitlists: [] };
 }
 
 export function rowCount(r: DetectorRows): number {
-  return r.detections.length + r.evidence.length + r.lineDays.length + r.quality.length + r.undecodable.length;
+  let n = 0;
+  for (const k of Object.keys(r) as (keyof DetectorRows)[]) n += r[k].length;
+  return n;
 }
 
 export const HOUR_MS = 3_600_000;

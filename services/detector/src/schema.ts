@@ -30,6 +30,9 @@ export const DETECTOR_TABLES = [
   'detector_line_days',
   'detector_flow_quality',
   'detector_undecodable',
+  'detector_ingest_health',
+  'detector_classes',
+  'detector_hitlists',
   'detector_evidence_daily',
   'detector_detected_lines',
   'detector_active_lines',
@@ -146,6 +149,62 @@ export function detectorDDL(db: string, r: Retention): { table: string; sql: str
       ) ENGINE = ReplacingMergeTree
       ORDER BY (source, src_partition, src_offset)
       ${q}`,
+    },
+    {
+      table: 'detector_ingest_health',
+      ttl: q,
+      // Ingest health snapshots (deltas) from the flow topic; a snapshot id is unique, so a redelivery collapses.
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_ingest_health (
+        day Date,
+        at DateTime64(3, 'UTC'),
+        snapshot_id String,
+        collector String,
+        exporter String,
+        version UInt8,
+        observation_domain UInt32,
+        packets UInt64,
+        records UInt64,
+        sequence_gaps UInt64,
+        lost UInt64,
+        malformed UInt64,
+        missing_template_sets UInt64,
+        held_dropped_sets UInt64,
+        unknown_rate_records UInt64,
+        sampling_rate UInt32
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(day)
+      ORDER BY (day, exporter, version, observation_domain, snapshot_id)
+      ${q}`,
+    },
+    {
+      table: 'detector_classes',
+      ttl: det,
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_classes (
+        day Date,
+        class_id LowCardinality(String),
+        name String,
+        level LowCardinality(String),
+        parents Array(String),
+        detectable UInt8,
+        hitlist_day Date
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (day, class_id)
+      ${det}`,
+    },
+    {
+      table: 'detector_hitlists',
+      ttl: det,
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_hitlists (
+        day Date,
+        hitlist_day Date,
+        version UInt64,
+        built_at String,
+        entries UInt32,
+        addresses UInt32,
+        classes UInt32
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (day, hitlist_day, version, built_at)
+      ${det}`,
     },
     {
       table: 'detector_evidence_daily',

@@ -31,9 +31,12 @@ const TABLE_OF: Record<keyof DetectorRows, string> = {
   lineDays: 'detector_line_days',
   quality: 'detector_flow_quality',
   undecodable: 'detector_undecodable',
+  health: 'detector_ingest_health',
+  classes: 'detector_classes',
+  hitlists: 'detector_hitlists',
 };
 /** Detections before their evidence: stored evidence without its detection is re-derived on load anyway, this keeps the window small. */
-const ORDER: (keyof DetectorRows)[] = ['detections', 'evidence', 'lineDays', 'quality', 'undecodable'];
+const ORDER: (keyof DetectorRows)[] = ['detections', 'evidence', 'lineDays', 'quality', 'undecodable', 'health', 'classes', 'hitlists'];
 
 export class ClickHouseDetectorStorage implements DetectorStorage {
   constructor(

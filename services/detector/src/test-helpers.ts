@@ -166,6 +166,12 @@ export async function openTestClickHouse(name = 'd'): Promise<ClickHouseStore> {
   return ch;
 }
 
+/** The test file's chdb data directory (for other stores opened in the same process, e.g. HitlistHistory). */
+export function chdbDataDir(): string {
+  chdbDir ??= tempDir('detector-chdb-');
+  return chdbDir.dir;
+}
+
 export function cleanupClickHouseDir(): void {
   chdbDir?.cleanup();
   chdbDir = null;
