@@ -6,6 +6,7 @@ import { registerDemoCommands } from './commands/demo.js';
 import { registerHitlistCommands } from './commands/hitlist.js';
 import { registerSimulateCommands } from './commands/simulate.js';
 import { registerReportCommands } from './commands/report.js';
+import { registerDetectCommands } from './commands/detect.js';
 
 const program = new Command('haystack')
   .description(
@@ -23,5 +24,6 @@ registerDemoCommands(program);
 registerHitlistCommands(program);
 registerSimulateCommands(program);
 registerReportCommands(program);
+registerDetectCommands(program);
 
 await program.parseAsync();

@@ -32,8 +32,9 @@ export class FlushAbortedError extends Error {
 /**
  * Groups the rows of batches handled at the same time (one per partition in flight) into one
  * insert per table, and resolves each batch's handler only once its rows are stored, so the
- * source commits a position only after the insert. Flushes when every handler in flight is
- * waiting here, when maxRows are buffered, or after maxDelayMs. A failing insert is retried
+ * source commits a position only after the insert. One insert runs at a time; while it runs,
+ * submissions gather for the next one (group commit). Otherwise an insert starts when every
+ * handler in flight is waiting here, when maxRows are buffered, or after maxDelayMs. A failing insert is retried
  * with back-off a few times (rows written by an earlier attempt are not written again); then
  * the submissions are rejected and the source retries their batches later, with its own
  * back-off, without committing them.
@@ -43,6 +44,8 @@ export class Flusher {
   private rows = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
+  /** An insert is running (the next group forms meanwhile). */
+  private busy = false;
   private aborted = false;
   private sleepers = new Set<() => void>();
   /** Handlers currently between start and finish (kept by the detector). */
@@ -72,6 +75,7 @@ export class Flusher {
   /** Called when a handler finishes or stops counting as in flight (may complete a group). */
   maybeFlush(): void {
     if (this.pending.length === 0) return;
+    if (this.busy) return; // taken as the next group when the running insert ends
     if (this.urgent || this.pending.length >= this.inFlight - this.inserting || this.rows >= this.opts.maxRows || this.opts.maxDelayMs === 0) {
       this.kick();
       return;
@@ -81,8 +85,10 @@ export class Flusher {
 
   /** Insert everything buffered now; resolves when it is stored (or failed). */
   async flush(): Promise<void> {
-    this.kick();
-    await this.running;
+    do {
+      this.kick();
+      await this.running;
+    } while (this.pending.length > 0 && !this.aborted);
   }
 
   /** Stop retrying; reject what is buffered or being retried. */
@@ -96,24 +102,30 @@ export class Flusher {
     for (const s of p) s.reject(new FlushAbortedError());
   }
 
+  /**
+   * Start an insert of everything pending, unless one is running: then what arrives meanwhile
+   * waits and goes in the next insert as one group (group commit: under load each insert takes
+   * everything that came during the previous one; idle, nothing waits).
+   */
   private kick(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.busy) return;
     const group = this.pending;
     this.pending = [];
     this.rows = 0;
-    this.inserting += group.length;
-    // One insert at a time: keeps per-partition order of inserts (a partition's next batch waits for this one anyway).
-    this.running = this.running
-      .then(() => this.insertGroup(group))
+    this.busy = true;
+    this.inserting = group.length;
+    this.running = this.insertGroup(group)
       .catch((e: unknown) => {
-        // insertGroup settles every submission itself; this only keeps the chain alive.
+        // insertGroup settles every submission itself; this only keeps the flusher alive.
         this.opts.log.error({ err: e }, 'detector flusher fault');
         for (const s of group) s.reject(e);
       })
       .finally(() => {
-        this.inserting -= group.length;
+        this.busy = false;
+        this.inserting = 0;
+        if (this.pending.length > 0) this.kick();
       });
   }
 

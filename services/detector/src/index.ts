@@ -11,3 +11,4 @@ export * from './schema.js';
 export * from './storage.js';
 export * from './report-data.js';
 export * from './report-query.js';
+export * from './metrics.js';

@@ -1,0 +1,157 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { createRegistry, serveMetrics, type HaystackConfig, type Logger } from '@haystack/common';
+import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
+import { DirHitlistStore, createDetector, registerDetectorMetrics, type Detector, type DetectorStats } from '@haystack/detector';
+import { RedisHitlistStore, type HitlistStore } from '@haystack/hitlist';
+import { createIngest, replayCapture } from '@haystack/ingest';
+import { MemoryBus, createFlowTransport, type FlowSource } from '@haystack/transport';
+import { action, runtime, UserError } from '../runtime.js';
+
+const posInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`not a positive integer: ${v}`);
+  return n;
+};
+
+/** The hitlists: Redis when redis.url is set, else the day directories `haystack hitlist build` writes. */
+export function hitlistStoreFor(config: HaystackConfig): HitlistStore {
+  if (config.redis.url) return new RedisHitlistStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix });
+  return new DirHitlistStore(config.detector.hitlistDir ?? join(config.stateDir, 'hitlist'));
+}
+
+export function openStorage(config: HaystackConfig): Promise<ClickHouseStore> {
+  return openClickHouse({
+    url: config.clickhouse.url,
+    dataDir: join(config.stateDir, 'chdb'),
+    database: config.clickhouse.database,
+    username: config.clickhouse.username,
+    password: config.clickhouse.password,
+  });
+}
+
+function summary(s: DetectorStats): string {
+  return (
+    `detector: ${s.batches} batches, ${s.flows} flows, ${s.matched} matched, ${s.detections.day} daily and ${s.detections.hour} hourly detections ` +
+    `(+${s.impliedDetections} implied), ${s.noHitlist} flows without a hitlist, ${s.unknownSampling} with unknown sampling, ` +
+    `${s.undecodable} undecodable batches, ${s.insertRetries} insert retries\n`
+  );
+}
+
+export function registerDetectCommands(program: Command): void {
+  program
+    .command('detect')
+    .description('detect IoT devices per subscriber line: consume flow batches (Kafka consumer group), match the hitlist, store evidence and detections in ClickHouse')
+    .option('--replay <file>', 'embedded: replay a pcap/pcapng of exporter traffic through ingest and the detector in this process, then exit')
+    .option('--concurrency <n>', 'partitions handled at once (default detector.concurrency)', posInt)
+    .option('--metrics-listen <host:port>', 'metrics endpoint (default metrics.listen)')
+    .option('--json', 'with --replay: print the summary as JSON')
+    .addHelpText(
+      'after',
+      `
+Distributed (kafka.brokers set): joins kafka.consumerGroup on kafka.flowTopic, hitlists from Redis
+(redis.url) or the hitlist day directories, ClickHouse at clickhouse.url (or embedded chdb under
+<stateDir>/chdb). A new group starts at the earliest retained batch. Runs until SIGINT/SIGTERM;
+batches in flight are stored and committed, the rest are delivered again to the next member.
+detector.lineKey (HAYSTACK_DETECTOR__LINE_KEY) is required with Kafka.
+
+Embedded (no kafka.brokers): --replay FILE runs ingest → in-process bus → detector on a capture.
+
+Metrics (/metrics): haystack_detector_{batches,flows,flows_matched,detections,undecodable_batches,
+insert_retries,...}_total.`,
+    )
+    .action(
+      action(async (opts: { replay?: string; concurrency?: number; metricsListen?: string; json?: boolean }, cmd: Command) => {
+        const { config, log } = runtime(cmd, {
+          ...(opts.concurrency !== undefined && { detector: { concurrency: opts.concurrency } }),
+          ...(opts.metricsListen && { metrics: { listen: opts.metricsListen } }),
+        });
+        const kafka = config.kafka.brokers.length > 0;
+        if (!kafka && !opts.replay)
+          throw new UserError('no flows to detect on: set kafka.brokers (HAYSTACK_KAFKA__BROKERS) to consume from Kafka, or give --replay FILE to run a capture through ingest and the detector here', 2);
+        if (kafka && opts.replay) throw new UserError('--replay runs embedded: it cannot be combined with kafka.brokers', 2);
+        if (kafka) await runDistributed(config, log);
+        else await runReplay(config, log, opts.replay!, !!opts.json);
+      }),
+    );
+}
+
+async function withStores<T>(config: HaystackConfig, log: Logger, f: (ch: ClickHouseStore, store: HitlistStore) => Promise<T>): Promise<T> {
+  const ch = await openStorage(config);
+  const store = hitlistStoreFor(config);
+  try {
+    return await f(ch, store);
+  } finally {
+    await store.close().catch((err: unknown) => log.warn({ err }, 'closing the hitlist store'));
+    await ch.close();
+  }
+}
+
+async function runDistributed(config: HaystackConfig, log: Logger): Promise<void> {
+  await withStores(config, log, async (ch, store) => {
+    const transport = createFlowTransport(config, {
+      logger: log,
+      source: { concurrency: config.detector.concurrency, fromBeginning: true },
+    });
+    const det = createDetector({ config, log, source: transport.createSource(), hitlists: store, storage: ch });
+    const reg = createRegistry();
+    registerDetectorMetrics(reg, () => det.stats());
+    const metrics = config.metrics.listen ? await serveMetrics(reg, config.metrics.listen, log) : null;
+    let stopping: Promise<void> | null = null;
+    const stop = () => (stopping ??= (async () => {
+      log.info('stopping detector');
+      await det.stop();
+      await transport.close();
+    })());
+    const signalled = new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    try {
+      await det.start();
+      await signalled;
+    } finally {
+      await stop();
+      await metrics?.close();
+      process.stderr.write(summary(det.stats()));
+    }
+  });
+}
+
+async function runReplay(config: HaystackConfig, log: Logger, file: string, json: boolean): Promise<void> {
+  await withStores(config, log, async (ch, store) => {
+    const bus = new MemoryBus({ partitions: config.detector.concurrency });
+    const source: FlowSource = bus.createSource({ concurrency: config.detector.concurrency });
+    const det: Detector = createDetector({ config, log, source, hitlists: store, storage: ch });
+    const reg = createRegistry();
+    registerDetectorMetrics(reg, () => det.stats());
+    const metrics = config.metrics.listen ? await serveMetrics(reg, config.metrics.listen, log) : null;
+    let interrupted = false;
+    const onSignal = () => {
+      interrupted = true;
+      log.warn('interrupted: stopping after the batches in flight');
+      void bus.close({ drain: false });
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      await det.start();
+      const ing = await createIngest(config, log, bus.sink, { ports: [], persistTemplates: false });
+      const res = await replayCapture(file, ing.collector, ing.publisher, { pace: 'full' }).catch((e: unknown) => {
+        if (interrupted) return null;
+        throw e;
+      });
+      // Every published batch handled and stored before the detector leaves.
+      await bus.close({ drain: !interrupted });
+      await det.stop();
+      const s = det.stats();
+      if (json) process.stdout.write(`${JSON.stringify({ file, datagrams: res?.datagrams ?? null, published: ing.publisher.counters, detector: s })}\n`);
+      else process.stdout.write(`replayed ${res?.datagrams ?? '?'} datagrams from ${file}\n${summary(s)}`);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await det.stop();
+      await metrics?.close();
+    }
+  });
+}
