@@ -231,7 +231,7 @@ export class DnsWorld {
       this.services.push(s);
     }
     for (let k = 0; k < Math.ceil(n / 3); k++) {
-      this.services.push({ name: `api.${WORDS[(k * 3) % WORDS.length]}app${k}.io`, kind: 'tenant', weight: 0.4 / (k + 1) ** 0.6, v4: [], v6: [] });
+      this.services.push({ name: `api.${WORDS[(k * 3) % WORDS.length]}app${k}.io`, kind: 'tenant', weight: 0.15 / (k + 1) ** 0.8, v4: [], v6: [] });
     }
     for (let k = 0; k < 4; k++) this.services.push({ name: `${k}.pool.ntp.org`, kind: 'ntp', weight: 1, v4: [], v6: [] });
     for (const svc of ['s3.eu-central-1', 'dynamodb.eu-central-1', 'iot.eu-west-1', 'sqs.us-west-2']) {
@@ -246,6 +246,8 @@ export class DnsWorld {
   private readonly ownV6Of = new Map<string, number[]>();
   private readonly staticOf = new Map<number, number[]>();
   private readonly tenantOf = new Map<string, number[]>();
+  /** Tenants that already have their own first VM. */
+  private readonly ownVm = new Set<string>();
   private awsPublic: number[] = [];
 
   private resolveDays(r: Rng): void {
@@ -327,6 +329,21 @@ export class DnsWorld {
         d.v4[day] = [...v4];
         d.v6[day] = [...v6];
       }
+      // Cloud addresses IoT VMs gave up at least two days ago: each goes, with some chance a
+      // day, to a tenant drawn uniformly — most tenants are unpopular, a few are not, so a
+      // few reused addresses attract a lot of unrelated traffic (false positive bait).
+      const tenants = this.services.filter((s) => s.kind === 'tenant');
+      for (let i = 0; i < this.released.length; ) {
+        const x = this.released[i]!;
+        if (x.lastDay <= day - 2 && r.chance(0.3)) {
+          const t = r.pick(tenants);
+          let as = this.tenantOf.get(t.name);
+          if (!as) this.tenantOf.set(t.name, (as = []));
+          as.push(x.addr);
+          this.reused.push({ address: v4ToText(x.addr), domain: x.domain, lastIotDay: x.lastDay, tenantFrom: day, tenant: t.name });
+          this.released.splice(i, 1);
+        } else i++;
+      }
       // Generic names.
       const perCdn = new Map<string, number>();
       for (const s of this.services) {
@@ -341,13 +358,10 @@ export class DnsWorld {
           this.cdnChain(s.name, cdn, day, true, v4, v6, j);
         } else if (s.kind === 'tenant') {
           let as = this.tenantOf.get(s.name);
-          if (!as) this.tenantOf.set(s.name, (as = [this.space.v4(r, r.pick(r.pick(CLOUD_REGIONS).v4))]));
-          // A tenant takes over an address an IoT VM gave up at least two days earlier.
-          const idx = this.released.findIndex((x) => x.lastDay <= day - 2);
-          if (idx >= 0 && r.chance(0.5)) {
-            const x = this.released.splice(idx, 1)[0]!;
-            as.push(x.addr);
-            this.reused.push({ address: v4ToText(x.addr), domain: x.domain, lastIotDay: x.lastDay, tenantFrom: day, tenant: s.name });
+          if (!as) this.tenantOf.set(s.name, (as = []));
+          if (as.length === 0 || !this.ownVm.has(s.name)) {
+            as.unshift(this.space.v4(r, r.pick(r.pick(CLOUD_REGIONS).v4)));
+            this.ownVm.add(s.name);
           }
           for (const a of as) {
             const vm = `ec2-${v4ToText(a).replaceAll('.', '-')}.${regionOfAddress(a)}.compute.amazonaws.com`;
