@@ -7,6 +7,7 @@ import { registerHitlistCommands } from './commands/hitlist.js';
 import { registerSimulateCommands } from './commands/simulate.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerDetectCommands } from './commands/detect.js';
+import { registerRunCommands } from './commands/run.js';
 
 const program = new Command('haystack')
   .description(
@@ -25,5 +26,6 @@ registerHitlistCommands(program);
 registerSimulateCommands(program);
 registerReportCommands(program);
 registerDetectCommands(program);
+registerRunCommands(program);
 
 await program.parseAsync();

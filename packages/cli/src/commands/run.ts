@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { createRegistry, serveMetrics } from '@haystack/common';
+import { createDetector, registerDetectorMetrics } from '@haystack/detector';
+import { createIngest, registerIngestMetrics } from '@haystack/ingest';
+import { createFlowTransport } from '@haystack/transport';
+import { action, runtime } from '../runtime.js';
+import { hitlistStoreFor, openStorage } from './detect.js';
+
+/**
+ * `haystack run`: ingest, the flow transport and the detector in one process, listening for
+ * live exports. Embedded defaults (in-process bus, hitlist day directories, chdb); the same
+ * code runs on Kafka, Redis and a ClickHouse server when the configuration names them.
+ */
+export function registerRunCommands(program: Command): void {
+  program
+    .command('run')
+    .description('run ingest and detection in one process, listening for live NetFlow/IPFIX (embedded defaults, or Kafka/Redis/ClickHouse by configuration)')
+    .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', Number)
+    .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', Number)
+    .option('--bind <address>', 'address to bind (default from config: 0.0.0.0)')
+    .addHelpText(
+      'after',
+      `
+Hitlists come from Redis (redis.url) or from the day directories that \`haystack hitlist build\`
+writes under <stateDir>/hitlist; build today's before flows arrive. Detections go to ClickHouse
+(clickhouse.url, or embedded chdb under <stateDir>/chdb); \`haystack report --day D\` reads them.
+Stops cleanly on SIGINT/SIGTERM: staged flows are published, stored and committed first.`,
+    )
+    .action(
+      action(async (opts: { netflowPort?: number; ipfixPort?: number; bind?: string }, cmd: Command) => {
+        const { config, log } = runtime(cmd, {
+          ingest: {
+            ...(opts.netflowPort !== undefined && { netflowPort: opts.netflowPort }),
+            ...(opts.ipfixPort !== undefined && { ipfixPort: opts.ipfixPort }),
+            ...(opts.bind && { bind: opts.bind }),
+          },
+        });
+        const transport = createFlowTransport(config, {
+          logger: log,
+          memory: { partitions: config.detector.concurrency },
+          source: { concurrency: config.detector.concurrency, fromBeginning: true },
+        });
+        const ch = await openStorage(config);
+        const hitlists = hitlistStoreFor(config);
+        const det = createDetector({ config, log, source: transport.createSource(), hitlists, storage: ch });
+        await det.start();
+        const sink = await transport.connectSink();
+        const ing = await createIngest(config, log, sink);
+        const reg = createRegistry();
+        registerIngestMetrics(reg, { decoder: ing.decoder, publisher: ing.publisher, sockets: () => ing.collector.boundPorts, refused: () => ing.collector.refused });
+        registerDetectorMetrics(reg, () => det.stats());
+        const metrics = config.metrics.listen ? await serveMetrics(reg, config.metrics.listen, log) : null;
+        await ing.collector.start();
+        log.info({ mode: transport.mode, clickhouse: config.clickhouse.url ?? 'embedded', hitlists: config.redis.url ? 'redis' : 'day directories' }, 'haystack running');
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        log.info('stopping: publishing staged flows, storing detections');
+        await ing.collector.stop();
+        await transport.close(); // the in-process bus drains into the detector first
+        await det.stop();
+        await hitlists.close();
+        await ch.close();
+        await metrics?.close();
+      }),
+    );
+}
