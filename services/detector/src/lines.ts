@@ -151,7 +151,7 @@ export class LineIds {
   readonly prefixLength: number;
   #key: Buffer | null;
   #dayKeys = new Map<number, Buffer>();
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<number | string, string>();
   private readonly scratch = new Uint8Array(17);
 
   constructor(opts: LineIdOptions) {
@@ -175,7 +175,9 @@ export class LineIds {
 
   /** Id of the line whose masked key words are (a, b, c, d), IPv4 when `v4`, on UTC day number `day`. */
   id(a: number, b: number, c: number, d: number, v4: boolean, day: number): string {
-    const ck = `${this.rotation === 'daily' ? day : 0}:${a}:${b}:${c}:${d}`;
+    // IPv4 lines (most) are cached under a number, others under text; per day only when ids rotate.
+    const rot = this.rotation === 'daily';
+    const ck: number | string = v4 && !rot ? d : `${rot ? day : 0}:${a}:${b}:${c}:${d}`;
     const hit = this.cache.get(ck);
     if (hit !== undefined) return hit;
     const s = this.scratch;
@@ -195,7 +197,7 @@ export class LineIds {
       id = createHmac('sha256', this.keyFor(day)).update(s).digest().subarray(0, 16).toString('hex');
     }
     // Bounded: a cache, not a record of every line.
-    if (this.cache.size >= 200_000) this.cache.clear();
+    if (this.cache.size >= 500_000) this.cache.clear();
     this.cache.set(ck, id);
     return id;
   }

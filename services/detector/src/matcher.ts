@@ -39,6 +39,11 @@ export function batchDays(v: BatchView, out: number[] = []): number[] {
  */
 export class QualitySlot {
   readonly exporter = new Uint8Array(16);
+  /** The exporter as 4 big-endian words, for the per-record comparison. */
+  e0 = 0;
+  e1 = 0;
+  e2 = 0;
+  e3 = 0;
   version = 0;
   domain = 0;
   day = 0;
@@ -131,6 +136,10 @@ export class ScanResult {
     if (!q) this.slots.push((q = new QualitySlot()));
     this.slotCount++;
     q.exporter.set(buf.subarray(exp, exp + 16));
+    q.e0 = word(buf, exp);
+    q.e1 = word(buf, exp + 4);
+    q.e2 = word(buf, exp + 8);
+    q.e3 = word(buf, exp + 12);
     q.version = version;
     q.domain = domain;
     q.day = day;
@@ -193,7 +202,17 @@ export class Matcher {
         q = null;
       }
       // Quality slot: the previous record's unless exporter/version/domain differ.
-      if (q === null || q.version !== version || q.domain !== domain || !sameExporter(q.exporter, buf, o + F.exporter)) q = out.slot(buf, o + F.exporter, version, domain, day);
+      const ex = o + F.exporter;
+      if (
+        q === null ||
+        q.version !== version ||
+        q.domain !== domain ||
+        q.e3 !== dv.getUint32(ex + 12) ||
+        q.e2 !== dv.getUint32(ex + 8) ||
+        q.e1 !== dv.getUint32(ex + 4) ||
+        q.e0 !== dv.getUint32(ex)
+      )
+        q = out.slot(buf, ex, version, domain, day);
       q.records++;
       const rate = dv.getUint32(o + F.sampling, true);
       if (rate !== q.lastRate) {
@@ -215,10 +234,11 @@ export class Matcher {
         for (let s = 1; s <= 2; s++) {
           if ((side & s) === 0) continue;
           const at = o + (s === 1 ? F.src : F.dst);
-          let a = word(buf, at);
-          let b = word(buf, at + 4);
-          let c = word(buf, at + 8);
-          let d = word(buf, at + 12);
+          // Big-endian words (DataView reads compile to single loads).
+          let a = dv.getUint32(at);
+          let b = dv.getUint32(at + 4);
+          let c = dv.getUint32(at + 8);
+          let d = dv.getUint32(at + 12);
           const v4 = a === 0 && b === 0 && c === 0xffff;
           if (!v4) {
             a = (a & mask.m0) >>> 0;
@@ -275,8 +295,3 @@ export class Matcher {
   }
 }
 
-function sameExporter(e: Uint8Array, buf: Uint8Array, o: number): boolean {
-  // Last bytes first: IPv4-mapped exporters differ only there.
-  for (let j = 15; j >= 0; j--) if (e[j] !== buf[o + j]) return false;
-  return true;
-}

@@ -1,8 +1,8 @@
 import { formatAddress } from '@haystack/common';
 import { F, type BatchView } from '@haystack/flow-core';
-import { type LineIds, type LineMask, dayText, word } from './lines.js';
+import { type LineIds, type LineMask, dayText } from './lines.js';
 import { Matcher, ScanResult, type HitlistByDay } from './matcher.js';
-import { DAY_MS, HOUR_MS, ts, ts64, type DetectorRows, type EvidenceRow } from './rows.js';
+import { DAY_MS, HOUR_MS, ts, ts64, type DetectorRows } from './rows.js';
 import { DetectionEngine, ruleThreshold, type PartitionState, type Position } from './rules.js';
 
 export interface ProcessResult {
@@ -26,6 +26,8 @@ export interface ProcessResult {
 export class BatchProcessor {
   private readonly matcher: Matcher;
   private readonly scratch = new ScanResult();
+  private readonly days = new Map<number, string>();
+  private readonly hours = new Map<number, string>();
 
   constructor(
     hitlists: HitlistByDay,
@@ -36,6 +38,25 @@ export class BatchProcessor {
     this.matcher = new Matcher(hitlists, mask);
   }
 
+  /** Day and hour texts, formatted once each (Date formatting costs a microsecond). */
+  private dayText(d: number): string {
+    let t = this.days.get(d);
+    if (t === undefined) {
+      if (this.days.size > 64) this.days.clear();
+      this.days.set(d, (t = dayText(d)));
+    }
+    return t;
+  }
+
+  private hourText(h: number): string {
+    let t = this.hours.get(h);
+    if (t === undefined) {
+      if (this.hours.size > 24 * 64) this.hours.clear();
+      this.hours.set(h, (t = ts(h)));
+    }
+    return t;
+  }
+
   process(view: BatchView, ps: PartitionState, pos: Position, rows: DetectorRows): ProcessResult {
     const res = this.matcher.scan(view, ps, this.scratch);
     const ids = this.lineIds;
@@ -43,13 +64,13 @@ export class BatchProcessor {
     for (let i = 0; i < res.newLineCount; i++) {
       const o = i * 7;
       const day = nl[o + 5]!;
-      rows.lineDays.push({ day: dayText(day), line: ids.id(nl[o]!, nl[o + 1]!, nl[o + 2]!, nl[o + 3]!, nl[o + 4] === 1, day), first_seen: ts64(nl[o + 6]!) });
+      rows.lineDays.push({ day: this.dayText(day), line: ids.id(nl[o]!, nl[o + 1]!, nl[o + 2]!, nl[o + 3]!, nl[o + 4] === 1, day), first_seen: ts64(nl[o + 6]!) });
     }
 
     const buf = view.buf;
     const dv = view.dv;
     const mask = this.mask;
-    const agg = new Map<string, EvidenceRow & { firstMs: number; lastMs: number }>();
+    const agg = new Map<string, EvidenceAgg>();
     const before = rows.detections.length;
     let detHour = 0;
     let detDay = 0;
@@ -63,10 +84,10 @@ export class BatchProcessor {
       const packets = dv.getFloat64(rec + F.packets, true);
       const bytes = dv.getFloat64(rec + F.bytes, true);
       const rate = dv.getUint32(rec + F.sampling, true);
-      let a = word(buf, at);
-      let b = word(buf, at + 4);
-      let c = word(buf, at + 8);
-      let d = word(buf, at + 12);
+      let a = dv.getUint32(at);
+      let b = dv.getUint32(at + 4);
+      let c = dv.getUint32(at + 8);
+      let d = dv.getUint32(at + 12);
       const v4 = a === 0 && b === 0 && c === 0xffff;
       if (!v4) {
         a = (a & mask.m0) >>> 0;
@@ -77,7 +98,7 @@ export class BatchProcessor {
       const day = Math.floor(start / DAY_MS);
       const ds = ps.day(day);
       // Side unknown: the end that is not the service is the line; it had no activity mark yet.
-      if ((buf[rec + F.side]! & 3) === 0 && ds.active.add(a, b, c, d)) rows.lineDays.push({ day: dayText(day), line: ids.id(a, b, c, d, v4, day), first_seen: ts64(start) });
+      if ((buf[rec + F.side]! & 3) === 0 && ds.active.add(a, b, c, d)) rows.lineDays.push({ day: this.dayText(day), line: ids.id(a, b, c, d, v4, day), first_seen: ts64(start) });
       const line = ids.id(a, b, c, d, v4, day);
       const hour = Math.floor(start / HOUR_MS) * HOUR_MS;
       const lastMs = end >= start ? end : start;
@@ -88,35 +109,16 @@ export class BatchProcessor {
           const key = `${line}\t${cls.id}\t${domain}\t${hour}`;
           let r = agg.get(key);
           if (!r) {
-            r = {
-              ...pos,
-              day: dayText(day),
-              hour: ts(hour),
-              line,
-              class_id: cls.id,
-              level: cls.level,
-              domain,
-              hitlist_day: hl.meta.day,
-              flows: 0,
-              sampled_packets: 0,
-              sampled_bytes: 0,
-              est_packets: 0,
-              est_bytes: 0,
-              unknown_rate_flows: 0,
-              first_seen: '',
-              last_seen: '',
-              firstMs: start,
-              lastMs,
-            };
+            r = new EvidenceAgg(day, hour, line, cls.id, cls.level, domain, hl.meta.day, start, lastMs);
             agg.set(key, r);
           }
           r.flows++;
-          r.sampled_packets += packets;
-          r.sampled_bytes += bytes;
+          r.packets += packets;
+          r.bytes += bytes;
           if (rate > 0) {
-            r.est_packets += packets * rate;
-            r.est_bytes += bytes * rate;
-          } else r.unknown_rate_flows++;
+            r.estPackets += packets * rate;
+            r.estBytes += bytes * rate;
+          } else r.unknownRate++;
           if (start < r.firstMs) r.firstMs = start;
           if (lastMs > r.lastMs) r.lastMs = lastMs;
           this.engine.add(
@@ -129,10 +131,26 @@ export class BatchProcessor {
       }
     }
     for (const r of agg.values()) {
-      const { firstMs, lastMs, ...row } = r;
-      row.first_seen = ts64(firstMs);
-      row.last_seen = ts64(lastMs);
-      rows.evidence.push(row);
+      rows.evidence.push({
+        source: pos.source,
+        src_partition: pos.src_partition,
+        src_offset: pos.src_offset,
+        day: this.dayText(r.day),
+        hour: this.hourText(r.hour),
+        line: r.line,
+        class_id: r.classId,
+        level: r.level,
+        domain: r.domain,
+        hitlist_day: r.hitlistDay,
+        flows: r.flows,
+        sampled_packets: r.packets,
+        sampled_bytes: r.bytes,
+        est_packets: r.estPackets,
+        est_bytes: r.estBytes,
+        unknown_rate_flows: r.unknownRate,
+        first_seen: ts64(r.firstMs),
+        last_seen: ts64(r.lastMs),
+      });
     }
     let implied = 0;
     for (let k = before; k < rows.detections.length; k++) {
@@ -160,4 +178,25 @@ export class BatchProcessor {
     }
     return { flows: res.records, matched: res.matched, noHitlist: res.noHitlist, unknownRate: res.unknownRate, noSide: res.noSide, bad: res.bad, detHour, detDay, implied };
   }
+}
+
+/** A batch's evidence for one (line, class, domain, hour) while it is summed (a fixed shape: fast property access). */
+class EvidenceAgg {
+  flows = 0;
+  packets = 0;
+  bytes = 0;
+  estPackets = 0;
+  estBytes = 0;
+  unknownRate = 0;
+  constructor(
+    readonly day: number,
+    readonly hour: number,
+    readonly line: string,
+    readonly classId: string,
+    readonly level: string,
+    readonly domain: string,
+    readonly hitlistDay: string,
+    public firstMs: number,
+    public lastMs: number,
+  ) {}
 }
