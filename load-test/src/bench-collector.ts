@@ -405,8 +405,10 @@ async function startNfcapd(): Promise<Running> {
       await stop(child, 60_000); // it writes out its last block and renames the file on SIGTERM
       const info = execFileSync('nfdump', ['-R', dir, '-I'], { encoding: 'utf8', maxBuffer: 1 << 20 });
       const flows = Number(/^Flows:\s*(\d+)/m.exec(info)?.[1] ?? NaN);
-      // nfcapd's own summary at exit: "Ident: 'none' Flows: N, Packets: ..., Sequence Errors: N, ...".
-      const own = [...log.matchAll(/^Ident: .*?Flows: (\d+),.*Sequence Errors: (\d+)/gm)].pop();
+      // nfcapd's own summary per flow file: "Ident: 'none' Flows: N, Packets: ..., Sequence Errors: N, ...";
+      // one at each 5-minute rotation and one at exit, so sum them.
+      const summaries = [...log.matchAll(/^Ident: .*?Flows: (\d+),.*Sequence Errors: (\d+)/gm)];
+      const own = summaries.length ? [summaries[0]![0], String(summaries.reduce((a, m) => a + Number(m[1]), 0)), String(summaries.reduce((a, m) => a + Number(m[2]), 0))] : null;
       rmSync(dir, { recursive: true, force: true });
       return {
         stored: flows,
