@@ -13,6 +13,7 @@ import {
   type LoadedHitlist,
 } from '@haystack/hitlist';
 import { dayText } from './lines.js';
+import { HitlistFilter } from './matcher.js';
 import { dayNumber } from './rows.js';
 
 /** The store cannot be reached and the day's hitlist was never loaded: matching must wait (the batch is retried). */
@@ -131,6 +132,8 @@ export class HitlistSet {
     const d = dayNumber(h.meta.day);
     const old = this.held.get(d);
     if (old?.hl && old.hl.version === h.version && old.hl.meta.builtAt === h.meta.builtAt) return true;
+    // Built here, not on the first batch that needs it (a large hitlist takes a moment).
+    HitlistFilter.of(h);
     // One assignment: matching sees either the old or the new hitlist, never a mix.
     this.held.set(d, { hl: h, checkedAt: this.now(), usedAt: old?.usedAt ?? this.now(), refused: null });
     if (old?.hl) this.swaps++;

@@ -98,7 +98,7 @@ export class BatchProcessor {
       const day = Math.floor(start / DAY_MS);
       const ds = ps.day(day);
       // Side unknown: the end that is not the service is the line; it had no activity mark yet.
-      if ((buf[rec + F.side]! & 3) === 0 && ds.active.add(a, b, c, d)) rows.lineDays.push({ day: this.dayText(day), line: ids.id(a, b, c, d, v4, day), first_seen: ts64(start) });
+      if ((buf[rec + F.side]! & 3) === 0 && (v4 ? ds.active4.add(d) : ds.active.add(a, b, c, d))) rows.lineDays.push({ day: this.dayText(day), line: ids.id(a, b, c, d, v4, day), first_seen: ts64(start) });
       const line = ids.id(a, b, c, d, v4, day);
       const hour = Math.floor(start / HOUR_MS) * HOUR_MS;
       const lastMs = end >= start ? end : start;

@@ -146,9 +146,26 @@ export function rowCount(r: DetectorRows): number {
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
-/** 'YYYY-MM-DD hh:mm:ss.sss' (UTC). */
+let prefixHour = NaN;
+let prefix = '';
+
+/**
+ * 'YYYY-MM-DD hh:mm:ss.sss' (UTC), as Date#toISOString would write it (milliseconds
+ * truncated). The 'YYYY-MM-DD hh:' prefix is kept for the last hour seen, the rest is
+ * arithmetic: this runs for every new line of a day and every evidence row.
+ */
 export function ts64(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').slice(0, 23);
+  const h = Math.floor(ms / HOUR_MS);
+  if (h !== prefixHour) {
+    if (!Number.isFinite(ms)) throw new RangeError(`not a time: ${ms}`);
+    prefixHour = h;
+    prefix = new Date(h * HOUR_MS).toISOString().slice(0, 14).replace('T', ' ');
+  }
+  const r = Math.floor(ms) - h * HOUR_MS;
+  const m = Math.floor(r / 60_000);
+  const sec = Math.floor(r / 1000) % 60;
+  const x = r % 1000;
+  return `${prefix}${m < 10 ? '0' : ''}${m}:${sec < 10 ? '0' : ''}${sec}.${x < 10 ? '00' : x < 100 ? '0' : ''}${x}`;
 }
 
 /** 'YYYY-MM-DD hh:mm:ss' (UTC), whole seconds. */

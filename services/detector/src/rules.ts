@@ -1,6 +1,6 @@
 import type { LoadedHitlist } from '@haystack/hitlist';
 import type { ClassHierarchy } from './hierarchy.js';
-import { KeySet } from './lines.js';
+import { KeySet, V4Set } from './lines.js';
 import { DAY_MS, HOUR_MS, dayOf, ts, ts64, type DetectionRow, type Window } from './rows.js';
 
 /**
@@ -67,7 +67,9 @@ export class ClassWindows {
 
 /** One UTC day of a partition: lines seen (for active lines) and the evidence of matched lines. */
 export class DayState {
-  readonly active = new KeySet(1024);
+  /** Lines seen on the day: IPv4 addresses, and other (IPv6 prefix) lines. */
+  readonly active4 = new V4Set(1024);
+  readonly active = new KeySet(256);
   /** key: line + '\t' + class id */
   readonly evidence = new Map<string, ClassWindows>();
   /** Rebuilt from storage (or known empty there)? */
@@ -101,6 +103,10 @@ export class PartitionState {
   /** Lines already seen on day `d` (matcher.ts ActiveLines). */
   activeSet(d: number): KeySet {
     return this.day(d).active;
+  }
+
+  activeV4(d: number): V4Set {
+    return this.day(d).active4;
   }
 
   peek(d: number): DayState | undefined {
