@@ -115,6 +115,13 @@ export class PrefixSet {
   readonly prefixes: readonly Prefix[];
   private readonly flat: Uint8Array;
   private readonly bits: Int32Array;
+  // IPv4 fast path (the per-record case at ingest): a prefix covering all of ::ffff:0:0/96,
+  // or a 65,536-entry table by the top 16 bits (0 none, 1 scan the (net, mask) list, 2 inside),
+  // so the cost does not grow with the number of prefixes.
+  private readonly v4All: boolean;
+  private readonly v4Nets: Uint32Array;
+  private readonly v4Masks: Uint32Array;
+  private readonly v4Table = new Uint8Array(65536);
 
   constructor(prefixes: Iterable<string | Prefix>) {
     const list = [...prefixes].map((p) => (typeof p === 'string' ? parsePrefix(p) : p));
@@ -126,6 +133,43 @@ export class PrefixSet {
       this.flat.set(p.bytes, i * 16);
       this.bits[i] = p.bits;
     });
+    let all = false;
+    const nets: number[] = [];
+    const masks: number[] = [];
+    for (const p of list) {
+      // Does the prefix's first min(bits, 96) bits agree with ::ffff:0:0/96?
+      let covers = true;
+      for (let bit = 0; bit < Math.min(p.bits, 96) && covers; bit++) {
+        const m = 0x80 >> (bit & 7);
+        if ((V4_MAPPED_PREFIX[bit >> 3]! & m) !== (p.bytes[bit >> 3]! & m)) covers = false;
+      }
+      if (!covers) continue;
+      if (p.bits <= 96) all = true;
+      else {
+        const len = p.bits - 96;
+        nets.push(((p.bytes[12]! << 24) | (p.bytes[13]! << 16) | (p.bytes[14]! << 8) | p.bytes[15]!) >>> 0);
+        masks.push(len === 32 ? 0xffffffff : ~(0xffffffff >>> len) >>> 0);
+      }
+    }
+    this.v4All = all;
+    this.v4Nets = Uint32Array.from(nets);
+    this.v4Masks = Uint32Array.from(masks);
+    for (let i = 0; i < nets.length; i++) {
+      const whole = (masks[i]! & 0xffff) === 0; // a /16 or shorter covers its whole slots
+      for (let slot = nets[i]! >>> 16, last = (nets[i]! | ~masks[i]!) >>> 16; slot <= last; slot++)
+        this.v4Table[slot] = whole ? 2 : Math.max(this.v4Table[slot]!, 1);
+    }
+  }
+
+  /** Is the IPv4 address (as an unsigned 32-bit number) inside any prefix? */
+  containsV4(a: number): boolean {
+    if (this.v4All) return true;
+    const t = this.v4Table[a >>> 16]!;
+    if (t !== 1) return t === 2;
+    const nets = this.v4Nets;
+    const masks = this.v4Masks;
+    for (let i = 0; i < nets.length; i++) if (((a & masks[i]!) >>> 0) === nets[i]) return true;
+    return false;
   }
 
   get size(): number {
@@ -151,6 +195,8 @@ export class PrefixSet {
   }
 
   contains(buf: Uint8Array, off = 0): boolean {
+    if (buf[off + 10] === 0xff && buf[off + 11] === 0xff && isV4Mapped(buf, off))
+      return this.containsV4(((buf[off + 12]! << 24) | (buf[off + 13]! << 16) | (buf[off + 14]! << 8) | buf[off + 15]!) >>> 0);
     return this.match(buf, off) >= 0;
   }
 

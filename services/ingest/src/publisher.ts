@@ -27,6 +27,8 @@ export interface PublisherCounters {
   publishErrors: number;
 }
 
+const WORDS = RECORD_SIZE >> 2;
+
 /**
  * Marks each record's subscriber side and groups records into one batch per partition,
  * the partition chosen from the subscriber line (IPv4 address, or IPv6 prefix) with
@@ -35,6 +37,7 @@ export interface PublisherCounters {
 export class Publisher {
   readonly counters: PublisherCounters = { records: 0, batches: 0, noSubscriber: 0, bothSubscribers: 0, droppedBackpressure: 0, publishErrors: 0 };
   private readonly staging: Buffer[];
+  private readonly staging32: Int32Array[];
   private readonly counts: Uint32Array;
   private readonly keyBytes: number;
   private readonly lastMask: number;
@@ -46,6 +49,7 @@ export class Publisher {
   constructor(private readonly opts: PublisherOptions) {
     const n = opts.sink.partitions;
     this.staging = Array.from({ length: n }, () => Buffer.alloc(opts.maxRecords * RECORD_SIZE));
+    this.staging32 = this.staging.map((b) => new Int32Array(b.buffer, b.byteOffset, b.length >> 2));
     this.counts = new Uint32Array(n);
     this.keyBytes = Math.ceil(opts.ipv6LinePrefixLength / 8);
     const rem = opts.ipv6LinePrefixLength % 8;
@@ -57,18 +61,22 @@ export class Publisher {
   add(w: BatchWriter): void {
     const src = w.buf;
     const dv = w.dv;
+    // BatchWriter buffers come from Buffer.alloc (own ArrayBuffer, offset 0): word-aligned.
+    if ((src.byteOffset & 3) !== 0) throw new Error('Publisher.add: batch buffer is not 4-byte aligned');
+    const src32 = new Int32Array(src.buffer, src.byteOffset, src.length >> 2);
     const subs = this.opts.subscriberPrefixes;
     const parts = this.staging.length;
     for (let i = 0; i < w.count; i++) {
       const o = HEADER_SIZE + i * RECORD_SIZE;
-      const s = subs.contains(src, o + F.src);
-      const d = subs.contains(src, o + F.dst);
+      const v4 = src[o + F.ipVersion] === 4;
+      // Decoders write IPv4 as IPv4-mapped: test the address as one u32 (the common case).
+      const s = v4 ? subs.containsV4(dv.getUint32(o + F.src + 12)) : subs.contains(src, o + F.src);
+      const d = v4 ? subs.containsV4(dv.getUint32(o + F.dst + 12)) : subs.contains(src, o + F.dst);
       const side = (s ? SIDE_SRC : 0) | (d ? SIDE_DST : 0);
       src[o + F.side] = side;
       if (side === 0) this.counters.noSubscriber++;
       else if (side === (SIDE_SRC | SIDE_DST)) this.counters.bothSubscribers++;
       const at = side === SIDE_DST ? o + F.dst : o + F.src;
-      const v4 = dv.getUint8(o + F.ipVersion) === 4;
       let p: number;
       if (v4) p = partitionForBytes(src, at + 12, 4, parts);
       else {
@@ -79,7 +87,9 @@ export class Publisher {
         p = partitionForBytes(k, 0, kb, parts);
       }
       const c = this.counts[p]!;
-      src.copy(this.staging[p]!, c * RECORD_SIZE, o, o + RECORD_SIZE);
+      // 28 word moves beat a Buffer#copy call per record (both buffers are 4-byte aligned).
+      const dst32 = this.staging32[p]!;
+      for (let k = 0, a = o >> 2, b = (c * RECORD_SIZE) >> 2; k < WORDS; k++) dst32[b + k] = src32[a + k]!;
       this.counts[p] = c + 1;
       if (c + 1 === this.opts.maxRecords) this.emit(p);
     }
