@@ -12,3 +12,4 @@ export * from './storage.js';
 export * from './report-data.js';
 export * from './report-query.js';
 export * from './metrics.js';
+export * from './service.js';

@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createRegistry, serveMetrics, type HaystackConfig, type Logger } from '@haystack/common';
-import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
-import { DirHitlistStore, createDetector, registerDetectorMetrics, type Detector, type DetectorStats } from '@haystack/detector';
-import { RedisHitlistStore, type HitlistStore } from '@haystack/hitlist';
+import type { ClickHouseStore } from '@haystack/clickhouse';
+import { createDetector, hitlistStoreFromConfig, openDetectorClickHouse, registerDetectorMetrics, type Detector, type DetectorStats } from '@haystack/detector';
+import type { HitlistStore } from '@haystack/hitlist';
 import { createIngest, replayCapture } from '@haystack/ingest';
 import { MemoryBus, createFlowTransport, type FlowSource } from '@haystack/transport';
 import { action, runtime, UserError } from '../runtime.js';
@@ -14,21 +13,9 @@ const posInt = (v: string) => {
   return n;
 };
 
-/** The hitlists: Redis when redis.url is set, else the day directories `haystack hitlist build` writes. */
-export function hitlistStoreFor(config: HaystackConfig): HitlistStore {
-  if (config.redis.url) return new RedisHitlistStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix });
-  return new DirHitlistStore(config.detector.hitlistDir ?? join(config.stateDir, 'hitlist'));
-}
-
-export function openStorage(config: HaystackConfig): Promise<ClickHouseStore> {
-  return openClickHouse({
-    url: config.clickhouse.url,
-    dataDir: join(config.stateDir, 'chdb'),
-    database: config.clickhouse.database,
-    username: config.clickhouse.username,
-    password: config.clickhouse.password,
-  });
-}
+/** The detector's stores from configuration (kept under these names for other commands, e.g. run.ts). */
+export const hitlistStoreFor = hitlistStoreFromConfig;
+export const openStorage = openDetectorClickHouse;
 
 function summary(s: DetectorStats): string {
   return (
@@ -77,8 +64,8 @@ insert_retries,...}_total.`,
 }
 
 async function withStores<T>(config: HaystackConfig, log: Logger, f: (ch: ClickHouseStore, store: HitlistStore) => Promise<T>): Promise<T> {
-  const ch = await openStorage(config);
-  const store = hitlistStoreFor(config);
+  const ch = await openDetectorClickHouse(config);
+  const store = hitlistStoreFromConfig(config);
   try {
     return await f(ch, store);
   } finally {
