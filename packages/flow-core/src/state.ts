@@ -76,6 +76,8 @@ export interface StoredTemplate {
   /** v9 options scopes use their own type space (1 System, 2 Interface, ...), never IEs. */
   readonly scopeIsIE: boolean;
   readonly compiled: CompiledTemplate | null;
+  /** layoutKey(fields), kept so a template refresh costs one key, not two. */
+  readonly layout: string;
 }
 
 interface HeldSet {
@@ -255,7 +257,8 @@ export class DomainState implements RecordContext {
       this.counters.templatesRejected++;
       return false;
     }
-    if (prev && prev.kind === kind && prev.scopeCount === scopeCount && layoutKey(prev.fields) === layoutKey(fields)) return true; // refresh
+    const layout = layoutKey(fields);
+    if (prev && prev.kind === kind && prev.scopeCount === scopeCount && prev.layout === layout) return true; // refresh
     let compiled: CompiledTemplate | null = null;
     if (kind === 'data') {
       try {
@@ -265,7 +268,7 @@ export class DomainState implements RecordContext {
         return false;
       }
     }
-    this.templates.set(id, { id, kind, fields, scopeCount, scopeIsIE, compiled });
+    this.templates.set(id, { id, kind, fields, scopeCount, scopeIsIE, compiled, layout });
     this.changes++;
     if (prev) this.counters.templatesChanged++;
     else this.counters.templatesAdded++;
@@ -500,6 +503,7 @@ export interface RegistrySnapshot {
  */
 export class TemplateRegistry {
   private readonly domains = new Map<string, DomainState>();
+  private readonly index = new Map<string, Map<number, DomainState>>();
   readonly limits: RegistryLimits;
   /** Packets refused because the domain limit was reached. */
   refusedDomains = 0;
@@ -522,15 +526,19 @@ export class TemplateRegistry {
 
   /** The state for (exporter, version, domain); null when over the limit. `key` is the caller's cached exporter text. */
   get(exporter: Uint8Array, exporterText: string, version: number, domain: number): DomainState | null {
-    const key = `${exporterText}|${version}|${domain}`;
-    let d = this.domains.get(key);
+    // Two levels (exporter text, then a numeric version+domain key): no string built per packet.
+    let byExporter = this.index.get(exporterText);
+    const sub = version * 0x100000000 + domain;
+    let d = byExporter?.get(sub);
     if (!d) {
       if (this.domains.size >= this.limits.maxDomains) {
         this.refusedDomains++;
         return null;
       }
       d = new DomainState(Uint8Array.from(exporter), exporterText, version, domain, this.sampling.policyFor(exporter, domain), this.limits, this.held);
-      this.domains.set(key, d);
+      this.domains.set(`${exporterText}|${version}|${domain}`, d);
+      if (!byExporter) this.index.set(exporterText, (byExporter = new Map()));
+      byExporter.set(sub, d);
     }
     return d;
   }
@@ -546,6 +554,9 @@ export class TemplateRegistry {
       if (d.lastSeenMs < idleBefore) {
         d.releaseHeld();
         this.domains.delete(key);
+        const byExporter = this.index.get(d.exporterText);
+        byExporter?.delete(d.version * 0x100000000 + d.domain);
+        if (byExporter?.size === 0) this.index.delete(d.exporterText);
         this.evictedDomains++;
       } else if (d.heldSets > 0) d.expireHeld(now);
     }
