@@ -68,6 +68,8 @@ export interface GenericService {
   kind: 'web' | 'video' | 'tenant' | 'ntp' | 'aws';
   /** Popularity weight (background picks by it). */
   weight: number;
+  /** The CDN serving it (web and video names), else undefined. */
+  cdn?: string;
   v4: number[][];
   v6: number[][];
 }
@@ -222,11 +224,10 @@ export class DnsWorld {
     for (let k = 0; k < n; k++) {
       const name = `${r.pick(['www', 'static', 'cdn', 'img', 'api', 'assets'])}.${WORDS[k % WORDS.length]}${k}.${r.pick(TLDS)}`;
       // Zipf-like popularity: a few sites carry most browsing.
-      this.services.push({ name, kind: 'web', weight: 1 / (k + 1) ** 0.9, v4: [], v6: [] });
-      (this.services[this.services.length - 1] as GenericService & { cdn?: string }).cdn = CDNS[cdnPick.pick(r)]!.id;
+      this.services.push({ name, kind: 'web', weight: 1 / (k + 1) ** 0.9, cdn: CDNS[cdnPick.pick(r)]!.id, v4: [], v6: [] });
     }
     for (let k = 0; k < 12; k++) {
-      const s: GenericService & { cdn?: string } = { name: `video.${WORDS[(k * 7) % WORDS.length]}tv${k}.${r.pick(TLDS)}`, kind: 'video', weight: 1, v4: [], v6: [] };
+      const s: GenericService = { name: `video.${WORDS[(k * 7) % WORDS.length]}tv${k}.${r.pick(TLDS)}`, kind: 'video', weight: 1, v4: [], v6: [] };
       s.cdn = k % 2 ? 'akamai' : 'cloudfront';
       this.services.push(s);
     }
@@ -349,7 +350,7 @@ export class DnsWorld {
       for (const s of this.services) {
         const v4 = new Set<number>();
         const v6 = new Set<number>();
-        const cdn = (s as GenericService & { cdn?: string }).cdn;
+        const cdn = s.cdn;
         if (cdn) {
           // Generic names on a CDN cover its edges round-robin, so every edge an IoT domain
           // lands on also serves unrelated names that day (DESIGN §1: an edge is shared).
@@ -462,7 +463,7 @@ export class DnsWorld {
     }
     // CDN edges present one certificate with many customers' names (never qualifies).
     for (const pool of this.cdns.values()) {
-      const customers = this.services.filter((s) => (s as GenericService & { cdn?: string }).cdn === pool.id).slice(0, 30).map((s) => s.name);
+      const customers = this.services.filter((s) => s.cdn === pool.id).slice(0, 30).map((s) => s.name);
       const iot = this.domains.filter((d) => d.cdn === pool.id).flatMap((d) => d.instances);
       const names = [...customers, ...iot];
       const f = fp(`cdn|${pool.id}`);

@@ -6,7 +6,7 @@ import { buildCatalog, type DeviceKind } from './catalog.js';
 import { DnsWorld, pdnsLines } from './dns.js';
 import { Exporter, STYLES_BY_PROTOCOL, type ExportCounters, type ExporterConfig } from './export.js';
 import { resolveOptions, simHours, type SimOptions } from './options.js';
-import { COLLECTOR, NullSink, PcapSink, UdpSink, collectorPort, type PacketSink } from './outputs.js';
+import { COLLECTOR, PcapSink, UdpSink, collectorPort, type PacketSink } from './outputs.js';
 import { buildPopulation, lineText4, lineText6, truthRows, type Population, type TruthRow } from './population.js';
 import { Rng } from './rng.js';
 import { TrafficGenerator, type Stray, type TrafficTotals } from './traffic.js';
@@ -346,9 +346,4 @@ function worldJson(w: World, res: GenerateResult, pdnsRecords: number): object {
     files: { pdnsRecords, certRecords: w.dns.certs.length, truthRows: w.truth.length, strays: res.strays.length },
     traffic: res.totals,
   };
-}
-
-/** A null sink run: the generator's speed without I/O. */
-export function nullSink(): NullSink {
-  return new NullSink();
 }
