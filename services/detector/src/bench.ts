@@ -78,7 +78,9 @@ function makeBatches(): Buffer[] {
     for (let i = 0; i < 4096; i++) {
       const o = o0 + i * RECORD_SIZE;
       const dv = w.dv;
-      const start = DAY_START + Math.floor(rnd() * DAY_MS);
+      // A batch holds flows exported within minutes of each other (ingest batches by arrival):
+      // starts spread over 5 minutes, batches spread over the day.
+      const start = DAY_START + Math.floor((b / BATCHES) * (DAY_MS - 300_000) + rnd() * 300_000);
       dv.setFloat64(o + F.start, start, true);
       dv.setFloat64(o + F.end, start + 2000, true);
       dv.setFloat64(o + F.packets, 1 + Math.floor(rnd() * 5), true);

@@ -12,7 +12,7 @@ import { LineIds, LineMask, dayText, embeddedLineKey } from './lines.js';
 import { batchDays } from './matcher.js';
 import { BatchProcessor } from './processor.js';
 import { DAY_MS, dayOf, emptyRows, ts64, type DetectorRows, type HealthRow } from './rows.js';
-import { ClassWindows, DetectionEngine, PartitionState, Thresholds, ruleThreshold, type Position } from './rules.js';
+import { DetectionEngine, PartitionState, Thresholds, ruleThreshold, type ClassWindows, type Position } from './rules.js';
 import { ClickHouseDetectorStorage, type DetectorStorage } from './storage.js';
 
 export class DetectorConfigError extends Error {
@@ -445,36 +445,24 @@ class DetectorService implements Detector {
       const st = await this.storage.loadDayState(this.sourceId, ps.partition, dayText(d));
       const ds = ps.day(d);
       if (ds.loaded) continue;
-      const meta = new Map<string, { level: string; hitlistDay: string }>();
-      const cwOf = (line: string, cls: string): ClassWindows => {
-        const k = `${line}\t${cls}`;
-        let cw = ds.evidence.get(k);
-        if (!cw) ds.evidence.set(k, (cw = new ClassWindows()));
-        return cw;
-      };
+      const meta = new Map<ClassWindows, { line: string; level: string; hitlistDay: string }>();
       for (const det of st.detections) {
-        const cw = cwOf(det.line, det.class_id);
+        const cw = ds.windows(det.line, det.class_id);
         if (det.window === 'day') cw.dayDetected = true;
-        else cw.hoursDetected.add(det.window_start_ms);
+        else cw.hour(det.window_start_ms).detected = true;
       }
       for (const ev of st.evidence) {
-        const cw = cwOf(ev.line, ev.class_id);
-        cw.dayDomains.add(ev.domain);
-        let hs = cw.hourDomains.get(ev.hour_ms);
-        if (!hs) cw.hourDomains.set(ev.hour_ms, (hs = new Set()));
-        hs.add(ev.domain);
+        const cw = ds.windows(ev.line, ev.class_id);
+        const hw = cw.hour(ev.hour_ms);
+        if (!cw.dayDomains.includes(ev.domain)) cw.dayDomains.push(ev.domain);
+        if (!hw.domains.includes(ev.domain)) hw.domains.push(ev.domain);
         if (ev.first_ms > cw.lastFirstMs) cw.lastFirstMs = ev.first_ms;
-        if (ev.first_ms > (cw.hourLastFirstMs.get(ev.hour_ms) ?? 0)) cw.hourLastFirstMs.set(ev.hour_ms, ev.first_ms);
-        meta.set(`${ev.line}\t${ev.class_id}`, { level: ev.level, hitlistDay: ev.hitlist_day });
+        if (ev.first_ms > hw.lastFirstMs) hw.lastFirstMs = ev.first_ms;
+        meta.set(cw, { line: ev.line, level: ev.level, hitlistDay: ev.hitlist_day });
       }
       const hl = this.set!.get(d);
       let rederived = 0;
-      for (const [k, cw] of ds.evidence) {
-        const m = meta.get(k);
-        if (!m) continue;
-        const [line, cls] = k.split('\t') as [string, string];
-        rederived += this.engine.check(ds, cw, line, cls, m.level, m.hitlistDay, ruleThreshold(hl, cls), null, null, pos, rows.detections);
-      }
+      for (const [cw, m] of meta) rederived += this.engine.check(ds, cw, m.line, m.level, m.hitlistDay, ruleThreshold(hl, cw.classId), null, null, pos, rows.detections);
       ds.loaded = true;
       this.counters.stateLoads++;
       if (st.evidence.length > 0 || rederived > 0)

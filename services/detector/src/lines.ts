@@ -50,11 +50,13 @@ export function hash4(a: number, b: number, c: number, d: number): number {
 
 /**
  * A set of 4-word keys (open addressing in typed arrays): which lines were already seen on a
- * day. add() allocates only when the table grows.
+ * day, each with an optional value (the line's id, computed once when first needed). add()
+ * allocates only when the table grows.
  */
 export class KeySet {
   private keys: Uint32Array;
   private used: Uint8Array;
+  private vals: (string | undefined)[];
   private mask: number;
   size = 0;
 
@@ -63,46 +65,66 @@ export class KeySet {
     while (cap < initialCapacity * 2) cap <<= 1;
     this.keys = new Uint32Array(cap * 4);
     this.used = new Uint8Array(cap);
+    this.vals = new Array<string | undefined>(cap);
     this.mask = cap - 1;
   }
 
-  /** True when the key was not in the set (and is now). */
-  add(a: number, b: number, c: number, d: number): boolean {
+  /** Slot of the key, or -1 - (the free slot where it would go). */
+  private find(a: number, b: number, c: number, d: number): number {
     let slot = hash4(a, b, c, d) & this.mask;
     const keys = this.keys;
     const used = this.used;
     for (;;) {
-      if (used[slot] === 0) break;
+      if (used[slot] === 0) return -1 - slot;
       const k = slot * 4;
-      if (keys[k] === a && keys[k + 1] === b && keys[k + 2] === c && keys[k + 3] === d) return false;
+      if (keys[k] === a && keys[k + 1] === b && keys[k + 2] === c && keys[k + 3] === d) return slot;
       slot = (slot + 1) & this.mask;
     }
+  }
+
+  private insertAt(slot: number, a: number, b: number, c: number, d: number, v: string | undefined): void {
     const k = slot * 4;
-    keys[k] = a;
-    keys[k + 1] = b;
-    keys[k + 2] = c;
-    keys[k + 3] = d;
-    used[slot] = 1;
+    this.keys[k] = a;
+    this.keys[k + 1] = b;
+    this.keys[k + 2] = c;
+    this.keys[k + 3] = d;
+    this.used[slot] = 1;
+    this.vals[slot] = v;
     if (++this.size * 2 > this.mask + 1) this.grow();
+  }
+
+  /** True when the key was not in the set (and is now). */
+  add(a: number, b: number, c: number, d: number): boolean {
+    const f = this.find(a, b, c, d);
+    if (f >= 0) return false;
+    this.insertAt(-1 - f, a, b, c, d, undefined);
     return true;
   }
 
   has(a: number, b: number, c: number, d: number): boolean {
-    let slot = hash4(a, b, c, d) & this.mask;
-    for (;;) {
-      if (this.used[slot] === 0) return false;
-      const k = slot * 4;
-      if (this.keys[k] === a && this.keys[k + 1] === b && this.keys[k + 2] === c && this.keys[k + 3] === d) return true;
-      slot = (slot + 1) & this.mask;
-    }
+    return this.find(a, b, c, d) >= 0;
+  }
+
+  get(a: number, b: number, c: number, d: number): string | undefined {
+    const f = this.find(a, b, c, d);
+    return f >= 0 ? this.vals[f] : undefined;
+  }
+
+  /** Store a value for the key (adding the key when missing). */
+  set(a: number, b: number, c: number, d: number, v: string): void {
+    const f = this.find(a, b, c, d);
+    if (f >= 0) this.vals[f] = v;
+    else this.insertAt(-1 - f, a, b, c, d, v);
   }
 
   private grow(): void {
     const oldKeys = this.keys;
     const oldUsed = this.used;
+    const oldVals = this.vals;
     const cap = (this.mask + 1) * 2;
     this.keys = new Uint32Array(cap * 4);
     this.used = new Uint8Array(cap);
+    this.vals = new Array<string | undefined>(cap);
     this.mask = cap - 1;
     for (let s = 0; s < oldUsed.length; s++) {
       if (oldUsed[s] === 0) continue;
@@ -119,27 +141,43 @@ export class KeySet {
       this.keys[n + 2] = c;
       this.keys[n + 3] = d;
       this.used[slot] = 1;
+      this.vals[slot] = oldVals[s];
     }
   }
 }
 
 /**
- * A set of IPv4 lines (one 32-bit word each): 4 bytes a slot, so a day's lines of a partition
- * stay in cache far better than in the 4-word {@link KeySet} (the per-flow activity check is
- * the costliest step of the scan after the hitlist lookup). 0 marks an empty slot; the
- * address 0.0.0.0, stored as 0, has a flag of its own.
+ * A set of IPv4 lines (one 32-bit word each) with an optional value per line: 4 bytes a slot,
+ * so a day's lines of a partition stay in cache far better than in the 4-word {@link KeySet}
+ * (the per-flow activity check is the costliest step of the scan after the hitlist lookup).
+ * 0 marks an empty slot; the address 0.0.0.0 has a slot of its own.
  */
 export class V4Set {
   private table: Uint32Array;
+  private vals: (string | undefined)[];
   private mask: number;
   private hasZero = false;
+  private zeroVal: string | undefined;
   size = 0;
 
   constructor(initialCapacity = 1024) {
     let cap = 16;
     while (cap < initialCapacity * 2) cap <<= 1;
     this.table = new Uint32Array(cap);
+    this.vals = new Array<string | undefined>(cap);
     this.mask = cap - 1;
+  }
+
+  /** Slot of v (not 0), or -1 - (the free slot where it would go). */
+  private find(v: number): number {
+    const t = this.table;
+    let slot = (Math.imul(v, 0x9e3779b1) >>> 0) & this.mask;
+    for (;;) {
+      const x = t[slot]!;
+      if (x === v) return slot;
+      if (x === 0) return -1 - slot;
+      slot = (slot + 1) & this.mask;
+    }
   }
 
   /** True when `v` was not in the set (and is now). */
@@ -150,29 +188,50 @@ export class V4Set {
       this.size++;
       return true;
     }
-    const t = this.table;
-    let slot = Math.imul(v, 0x9e3779b1) >>> 0 & this.mask;
-    for (;;) {
-      const x = t[slot]!;
-      if (x === v) return false;
-      if (x === 0) break;
-      slot = (slot + 1) & this.mask;
-    }
-    t[slot] = v;
-    if (++this.size * 2 > this.mask + 1) this.grow();
+    const f = this.find(v);
+    if (f >= 0) return false;
+    this.insertAt(-1 - f, v, undefined);
     return true;
+  }
+
+  get(v: number): string | undefined {
+    if (v === 0) return this.zeroVal;
+    const f = this.find(v);
+    return f >= 0 ? this.vals[f] : undefined;
+  }
+
+  /** Store a value for v (adding v when missing). */
+  set(v: number, val: string): void {
+    if (v === 0) {
+      if (!this.hasZero) this.size++;
+      this.hasZero = true;
+      this.zeroVal = val;
+      return;
+    }
+    const f = this.find(v);
+    if (f >= 0) this.vals[f] = val;
+    else this.insertAt(-1 - f, v, val);
+  }
+
+  private insertAt(slot: number, v: number, val: string | undefined): void {
+    this.table[slot] = v;
+    this.vals[slot] = val;
+    if (++this.size * 2 > this.mask + 1) this.grow();
   }
 
   private grow(): void {
     const old = this.table;
+    const oldVals = this.vals;
     this.table = new Uint32Array(old.length * 2);
+    this.vals = new Array<string | undefined>(old.length * 2);
     this.mask = this.table.length - 1;
     for (let i = 0; i < old.length; i++) {
       const v = old[i]!;
       if (v === 0) continue;
-      let slot = Math.imul(v, 0x9e3779b1) >>> 0 & this.mask;
+      let slot = (Math.imul(v, 0x9e3779b1) >>> 0) & this.mask;
       while (this.table[slot] !== 0) slot = (slot + 1) & this.mask;
       this.table[slot] = v;
+      this.vals[slot] = oldVals[i];
     }
   }
 }
@@ -205,7 +264,6 @@ export class LineIds {
   readonly prefixLength: number;
   #key: Buffer | null;
   #dayKeys = new Map<number, Buffer>();
-  private readonly cache = new Map<number | string, string>();
   private readonly scratch = new Uint8Array(17);
 
   constructor(opts: LineIdOptions) {
@@ -227,13 +285,11 @@ export class LineIds {
     return k;
   }
 
-  /** Id of the line whose masked key words are (a, b, c, d), IPv4 when `v4`, on UTC day number `day`. */
+  /**
+   * Id of the line whose masked key words are (a, b, c, d), IPv4 when `v4`, on UTC day number
+   * `day`. Not cached here: the day's line sets keep each line's id (DayState.lineId).
+   */
   id(a: number, b: number, c: number, d: number, v4: boolean, day: number): string {
-    // IPv4 lines (most) are cached under a number, others under text; per day only when ids rotate.
-    const rot = this.rotation === 'daily';
-    const ck: number | string = v4 && !rot ? d : `${rot ? day : 0}:${a}:${b}:${c}:${d}`;
-    const hit = this.cache.get(ck);
-    if (hit !== undefined) return hit;
     const s = this.scratch;
     s[0] = v4 ? 32 : this.prefixLength;
     for (let i = 0; i < 4; i++) {
@@ -243,17 +299,11 @@ export class LineIds {
       s[3 + i * 4] = (w >>> 8) & 0xff;
       s[4 + i * 4] = w & 0xff;
     }
-    let id: string;
     if (this.raw) {
       const text = formatAddress(s.subarray(1));
-      id = v4 ? text : `${text}/${this.prefixLength}`;
-    } else {
-      id = createHmac('sha256', this.keyFor(day)).update(s).digest().subarray(0, 16).toString('hex');
+      return v4 ? text : `${text}/${this.prefixLength}`;
     }
-    // Bounded: a cache, not a record of every line.
-    if (this.cache.size >= 500_000) this.cache.clear();
-    this.cache.set(ck, id);
-    return id;
+    return createHmac('sha256', this.keyFor(day)).update(s).digest().subarray(0, 16).toString('hex');
   }
 
   toJSON(): object {

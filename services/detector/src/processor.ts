@@ -64,7 +64,8 @@ export class BatchProcessor {
     for (let i = 0; i < res.newLineCount; i++) {
       const o = i * 7;
       const day = nl[o + 5]!;
-      rows.lineDays.push({ day: this.dayText(day), line: ids.id(nl[o]!, nl[o + 1]!, nl[o + 2]!, nl[o + 3]!, nl[o + 4] === 1, day), first_seen: ts64(nl[o + 6]!) });
+      const line = ps.day(day).lineId(ids, nl[o]!, nl[o + 1]!, nl[o + 2]!, nl[o + 3]!, nl[o + 4] === 1);
+      rows.lineDays.push({ day: this.dayText(day), line, first_seen: ts64(nl[o + 6]!) });
     }
 
     const buf = view.buf;
@@ -98,8 +99,9 @@ export class BatchProcessor {
       const day = Math.floor(start / DAY_MS);
       const ds = ps.day(day);
       // Side unknown: the end that is not the service is the line; it had no activity mark yet.
-      if ((buf[rec + F.side]! & 3) === 0 && (v4 ? ds.active4.add(d) : ds.active.add(a, b, c, d))) rows.lineDays.push({ day: this.dayText(day), line: ids.id(a, b, c, d, v4, day), first_seen: ts64(start) });
-      const line = ids.id(a, b, c, d, v4, day);
+      const isNew = (buf[rec + F.side]! & 3) === 0 && (v4 ? ds.active4.add(d) : ds.active.add(a, b, c, d));
+      const line = ds.lineId(ids, a, b, c, d, v4);
+      if (isNew) rows.lineDays.push({ day: this.dayText(day), line, first_seen: ts64(start) });
       const hour = Math.floor(start / HOUR_MS) * HOUR_MS;
       const lastMs = end >= start ? end : start;
       for (const dom of hl.entryDomains(entry)) {

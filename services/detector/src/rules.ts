@@ -1,6 +1,6 @@
 import type { LoadedHitlist } from '@haystack/hitlist';
 import type { ClassHierarchy } from './hierarchy.js';
-import { KeySet, V4Set } from './lines.js';
+import { KeySet, V4Set, type LineIds } from './lines.js';
 import { DAY_MS, HOUR_MS, dayOf, ts, ts64, type DetectionRow, type Window } from './rows.js';
 
 /**
@@ -54,27 +54,64 @@ export function ruleThreshold(hl: LoadedHitlist | null | undefined, classId: str
   return m.get(classId) ?? 1;
 }
 
-/** A line's evidence for one class on one day: the domains per window and what fired already. */
-export class ClassWindows {
-  readonly dayDomains = new Set<string>();
-  readonly hourDomains = new Map<number, Set<string>>();
-  dayDetected = false;
-  readonly hoursDetected = new Set<number>();
+/** A line's evidence for one class in one UTC hour. */
+export class HourWindow {
+  /** Distinct evidence domains (few: a small array beats a Set in memory and speed). */
+  readonly domains: string[] = [];
+  detected = false;
   /** Latest first-seen time among the evidence (ms), for re-derived detections. */
   lastFirstMs = 0;
-  readonly hourLastFirstMs = new Map<number, number>();
+  constructor(readonly hour: number) {}
 }
 
-/** One UTC day of a partition: lines seen (for active lines) and the evidence of matched lines. */
+/** A line's evidence for one class on one day: the domains per window and what fired already. */
+export class ClassWindows {
+  readonly dayDomains: string[] = [];
+  readonly hours: HourWindow[] = [];
+  dayDetected = false;
+  lastFirstMs = 0;
+  constructor(readonly classId: string) {}
+
+  hour(h: number): HourWindow {
+    for (const w of this.hours) if (w.hour === h) return w;
+    const w = new HourWindow(h);
+    this.hours.push(w);
+    return w;
+  }
+}
+
+/**
+ * One UTC day of a partition: lines seen (for active lines) and the evidence of matched lines,
+ * per line a short list of its classes (a line has evidence of few classes).
+ */
 export class DayState {
   /** Lines seen on the day: IPv4 addresses, and other (IPv6 prefix) lines. */
   readonly active4 = new V4Set(1024);
   readonly active = new KeySet(256);
-  /** key: line + '\t' + class id */
-  readonly evidence = new Map<string, ClassWindows>();
+  readonly evidence = new Map<string, ClassWindows[]>();
   /** Rebuilt from storage (or known empty there)? */
   loaded = false;
   constructor(readonly day: number) {}
+
+  /** The id of a line seen today, computed once and kept in the day's line set. */
+  lineId(ids: LineIds, a: number, b: number, c: number, d: number, v4: boolean): string {
+    let id = v4 ? this.active4.get(d) : this.active.get(a, b, c, d);
+    if (id === undefined) {
+      id = ids.id(a, b, c, d, v4, this.day);
+      if (v4) this.active4.set(d, id);
+      else this.active.set(a, b, c, d, id);
+    }
+    return id;
+  }
+
+  windows(line: string, classId: string): ClassWindows {
+    let list = this.evidence.get(line);
+    if (!list) this.evidence.set(line, (list = []));
+    for (const cw of list) if (cw.classId === classId) return cw;
+    const cw = new ClassWindows(classId);
+    list.push(cw);
+    return cw;
+  }
 }
 
 /** A partition's state: local to the lines of that partition (ingest keys partitions by line). */
@@ -155,48 +192,45 @@ export class DetectionEngine {
   ) {}
 
   add(ds: DayState, ev: EvidenceEvent, pos: Position, out: DetectionRow[]): number {
-    const k = `${ev.line}\t${ev.classId}`;
-    let cw = ds.evidence.get(k);
-    if (!cw) ds.evidence.set(k, (cw = new ClassWindows()));
+    const cw = ds.windows(ev.line, ev.classId);
     const hour = Math.floor(ev.at / HOUR_MS) * HOUR_MS;
-    cw.dayDomains.add(ev.domain);
-    let hs = cw.hourDomains.get(hour);
-    if (!hs) cw.hourDomains.set(hour, (hs = new Set()));
-    hs.add(ev.domain);
+    const hw = cw.hour(hour);
+    // Once a window has fired, more domains in it change nothing: skip the bookkeeping.
+    if (!cw.dayDetected && !cw.dayDomains.includes(ev.domain)) cw.dayDomains.push(ev.domain);
+    if (!hw.detected && !hw.domains.includes(ev.domain)) hw.domains.push(ev.domain);
     if (ev.at > cw.lastFirstMs) cw.lastFirstMs = ev.at;
-    if (ev.at > (cw.hourLastFirstMs.get(hour) ?? 0)) cw.hourLastFirstMs.set(hour, ev.at);
-    return this.check(ds, cw, ev.line, ev.classId, ev.level, ev.hitlistDay, ev.ruleThreshold, ev.at, hour, pos, out);
+    if (ev.at > hw.lastFirstMs) hw.lastFirstMs = ev.at;
+    if (cw.dayDetected && hw.detected) return 0;
+    return this.check(ds, cw, ev.line, ev.level, ev.hitlistDay, ev.ruleThreshold, ev.at, hw, pos, out);
   }
 
-  /** Emit what the state now meets and has not emitted; `hour` limits the hourly check to one hour (null: all). */
+  /** Emit what the state now meets and has not emitted; `only` limits the hourly check to one hour (null: all). */
   check(
     ds: DayState,
     cw: ClassWindows,
     line: string,
-    classId: string,
     level: string,
     hitlistDay: string,
     rule: number,
     at: number | null,
-    hour: number | null,
+    only: HourWindow | null,
     pos: Position,
     out: DetectionRow[],
   ): number {
     let fired = 0;
+    const classId = cw.classId;
     const day = ds.day * DAY_MS;
-    if (this.thresholds.day && !cw.dayDetected && cw.dayDomains.size >= this.thresholds.of(classId, 'day', rule)) {
+    if (this.thresholds.day && !cw.dayDetected && cw.dayDomains.length >= this.thresholds.of(classId, 'day', rule)) {
       cw.dayDetected = true;
       fired++;
-      this.emit(out, pos, { day, window: 'day', windowStart: day, classId, level, line, domains: cw.dayDomains.size, at: at ?? cw.lastFirstMs, hitlistDay });
+      this.emit(out, pos, { day, window: 'day', windowStart: day, classId, level, line, domains: cw.dayDomains.length, at: at ?? cw.lastFirstMs, hitlistDay });
     }
     if (this.thresholds.hour) {
-      const hours = hour === null ? [...cw.hourDomains.keys()] : [hour];
-      for (const h of hours) {
-        const hs = cw.hourDomains.get(h)!;
-        if (cw.hoursDetected.has(h) || hs.size < this.thresholds.of(classId, 'hour', rule)) continue;
-        cw.hoursDetected.add(h);
+      for (const hw of only ? [only] : cw.hours) {
+        if (hw.detected || hw.domains.length < this.thresholds.of(classId, 'hour', rule)) continue;
+        hw.detected = true;
         fired++;
-        this.emit(out, pos, { day, window: 'hour', windowStart: h, classId, level, line, domains: hs.size, at: at ?? cw.hourLastFirstMs.get(h) ?? h, hitlistDay });
+        this.emit(out, pos, { day, window: 'hour', windowStart: hw.hour, classId, level, line, domains: hw.domains.length, at: at ?? (hw.lastFirstMs || hw.hour), hitlistDay });
       }
     }
     return fired;
