@@ -28,6 +28,28 @@ test('KeySet and V4Set agree with a Set over many random keys (growth, collision
   assert.ok(ks.has(1, 0, 0xffff, [...refV][5]!) === ref4.has(`1:${[...refV][5]}`));
 });
 
+test('line sets keep a value per line across growth (the line id cache)', () => {
+  const ks = new KeySet(4);
+  const vs = new V4Set(4);
+  for (let i = 0; i < 50_000; i++) {
+    if (i % 3 === 0) {
+      ks.add(i, 1, 2, 3);
+      vs.add(i);
+    }
+    ks.set(i, 1, 2, 3, `k${i}`);
+    vs.set(i, `v${i}`);
+  }
+  assert.equal(ks.size, 50_000);
+  assert.equal(vs.size, 50_000);
+  for (let i = 0; i < 50_000; i += 7) {
+    assert.equal(ks.get(i, 1, 2, 3), `k${i}`);
+    assert.equal(vs.get(i), `v${i}`);
+  }
+  assert.equal(vs.get(0), 'v0', 'the zero address has its own slot');
+  assert.equal(vs.get(123_456), undefined);
+  assert.equal(ks.get(1, 1, 2, 4), undefined);
+});
+
 test('LineMask cuts IPv6 to the prefix; IPv4 lines are whole addresses', () => {
   const m = new LineMask(56);
   assert.deepEqual([m.m0, m.m1, m.m2, m.m3], [0xffffffff, 0xffffff00, 0, 0]);
