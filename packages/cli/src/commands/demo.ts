@@ -1,93 +1,127 @@
 import type { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { seededRandom } from '@haystack/common';
-import { IE, PacketBuilder, type FieldSpec } from '@haystack/flow-core';
+import { configSchema, type HaystackConfig, type Logger } from '@haystack/common';
+import { createDetector, hitlistStoreFromConfig, openDetectorClickHouse, queryReportData, type DetectorStats } from '@haystack/detector';
+import { renderHtml, renderText } from '@haystack/detector/report-render';
+import { runBuildCommand } from '@haystack/hitlist';
 import { createIngest, replayCapture } from '@haystack/ingest';
-import { PcapWriter } from '@haystack/pcap';
+import { simulate } from '@haystack/load-test/sim/index';
+import { MemoryBus } from '@haystack/transport';
 import { action, runtime } from '../runtime.js';
-import { CountingSink } from '../sinks.js';
-import { decoderSummary } from './ingest.js';
 
-const FLOW: FieldSpec[] = [
-  { id: IE.sourceIPv4Address, length: 4 },
-  { id: IE.destinationIPv4Address, length: 4 },
-  { id: IE.sourceTransportPort, length: 2 },
-  { id: IE.destinationTransportPort, length: 2 },
-  { id: IE.protocolIdentifier, length: 1 },
-  { id: IE.tcpControlBits, length: 1 },
-  { id: IE.packetDeltaCount, length: 4 },
-  { id: IE.octetDeltaCount, length: 4 },
-  { id: IE.flowStartSysUpTime, length: 4 },
-  { id: IE.flowEndSysUpTime, length: 4 },
-  { id: IE.samplerId, length: 1 },
-];
+export interface DemoOptions {
+  out: string;
+  seed: number;
+  lines: number;
+  sampling: number;
+  day: string;
+  rulesDir: string;
+}
 
+export interface DemoResult {
+  day: string;
+  simDir: string;
+  report: string;
+  detector: DetectorStats;
+  records: number;
+}
 
 /**
- * A small export capture: two NetFlow v9 exporters (pmacct-style sampler options,
- * 1:100 and 1:1000) sending an hour of subscriber flows toward a few service addresses.
+ * The main job on embedded defaults, end to end: a simulated ISP day (load-test world),
+ * that day's hitlist from the generated passive DNS and certificates, the generated exports
+ * replayed through ingest and the detector (in-process bus, hitlist day files, chdb), and the
+ * daily report. Everything lives under `out`.
  */
-export async function writeDemoCapture(path: string, seed = 1): Promise<{ datagrams: number; records: number }> {
-  const rand = seededRandom(seed);
-  const w = await PcapWriter.create(path);
-  const t0 = Date.UTC(2026, 10, 20, 12, 0, 0);
-  const services = ['52.28.10.4', '34.240.1.9', '3.120.55.2', '18.194.7.7', '151.101.1.69'];
-  let datagrams = 0;
-  let records = 0;
-  for (const [e, exporter] of ['192.0.2.1', '192.0.2.2'].entries()) {
-    const rate = e === 0 ? 100 : 1000;
-    let seq = 0;
-    const uptime0 = 86_400_000;
-    for (let minute = 0; minute < 60; minute++) {
-      const ts = t0 + minute * 60_000;
-      const uptime = uptime0 + minute * 60_000;
-      const b = new PacketBuilder(9, { domain: e, exportSecs: Math.floor(ts / 1000), sequence: seq++, uptimeMs: uptime });
-      if (minute % 10 === 0) {
-        b.optionsTemplate(300, [{ id: 1, length: 4 }], [{ id: IE.samplerId, length: 1 }, { id: IE.samplerMode, length: 1 }, { id: IE.samplerRandomInterval, length: 4 }]);
-        b.data(300, [[0, 1, 2, rate]]);
-        b.template(256, FLOW);
-      }
-      const rows = [];
-      for (let i = 0; i < 27; i++) {
-        const line = `100.64.${e}.${Math.floor(rand() * 200) + 1}`;
-        const svc = services[Math.floor(rand() * services.length)]!;
-        const pk = 1 + Math.floor(rand() * 20);
-        const start = uptime - Math.floor(rand() * 60_000);
-        rows.push([line, svc, 30000 + Math.floor(rand() * 30000), rand() < 0.7 ? 443 : 8883, 6, 0x18, pk, pk * (60 + Math.floor(rand() * 1400)), start, Math.min(uptime, start + 5000), 1]);
-      }
-      b.data(256, rows, FLOW);
-      records += rows.length;
-      await w.writeUdp({ tsMs: ts, src: exporter, srcPort: 50000 + e, dst: '192.0.2.100', dstPort: 2055, payload: b.build() });
-      datagrams++;
-    }
+export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger, say: (s: string) => void): Promise<DemoResult> {
+  const simDir = join(o.out, 'simulation');
+  const stateDir = join(o.out, 'state');
+  say(`simulating ${o.lines} subscriber lines for ${o.day} (sampling 1:${o.sampling}, seed ${o.seed}) into ${simDir}`);
+  const sim = await simulate({ seed: o.seed, lines: o.lines, days: 1, startDay: o.day, sampling: [o.sampling], rulesDir: o.rulesDir }, { dir: simDir });
+  say(`  ${sim.records.toLocaleString('en-US')} flow records from ${sim.exporters.length} exporters, ${sim.devices} devices on ${sim.lines} lines (truth: ${join(simDir, 'truth.csv')})`);
+
+  // The pipeline's configuration: embedded everywhere, subscriber space of the simulated ISP.
+  const config: HaystackConfig = configSchema.parse({
+    ...base,
+    stateDir,
+    metrics: { listen: null },
+    ingest: { ...base.ingest, subscriberPrefixes: ['100.64.0.0/10', '2001:db8::/32'], templates: { persist: 'none', flushIntervalMs: 5000 } },
+    kafka: { ...base.kafka, brokers: [] },
+    redis: { ...base.redis, url: null },
+    clickhouse: { ...base.clickhouse, url: null },
+    detector: { ...base.detector, rulesDir: o.rulesDir },
+  });
+
+  say(`building the hitlist of ${o.day}`);
+  await runBuildCommand(
+    {
+      day: o.day,
+      pdns: [join(simDir, 'pdns.jsonl')],
+      certs: [join(simDir, 'certs.jsonl')],
+      rulesDir: o.rulesDir,
+      stateDir,
+      policy: {},
+      publish: false,
+      activate: false,
+      history: true,
+      redis: config.redis,
+      clickhouse: config.clickhouse,
+      json: false,
+      log,
+    },
+    (s) => say(s.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')),
+  );
+
+  say('replaying the exports through ingest and the detector');
+  const ch = await openDetectorClickHouse(config);
+  const hitlists = hitlistStoreFromConfig(config);
+  let stats: DetectorStats;
+  try {
+    const bus = new MemoryBus({ partitions: config.detector.concurrency });
+    const det = createDetector({ config, log, source: bus.createSource({ concurrency: config.detector.concurrency }), hitlists, storage: ch });
+    await det.start();
+    const ing = await createIngest(config, log, bus.sink, { ports: [], persistTemplates: false });
+    const res = await replayCapture(join(simDir, 'exports.pcap'), ing.collector, ing.publisher, { pace: 'full' });
+    await bus.close({ drain: true });
+    await det.stop();
+    stats = det.stats();
+    say(`  ${res.datagrams.toLocaleString('en-US')} datagrams, ${stats.flows.toLocaleString('en-US')} flows, ${stats.matched.toLocaleString('en-US')} matched the hitlist, ${stats.detections.day} daily detections (+${stats.impliedDetections} implied)`);
+    const data = await queryReportData(ch, o.day);
+    const dir = join(stateDir, 'reports', o.day);
+    await mkdir(dir, { recursive: true });
+    const report = join(dir, 'report.html');
+    await writeFile(report, renderHtml(data));
+    await writeFile(join(dir, 'report.txt'), renderText(data));
+    say(renderText(data));
+    return { day: o.day, simDir, report, detector: stats, records: sim.records };
+  } finally {
+    await hitlists.close();
+    await ch.close();
   }
-  await w.close();
-  return { datagrams, records };
 }
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`not a positive integer: ${v}`);
+  return n;
+};
 
 export function registerDemoCommands(program: Command): void {
   program
     .command('demo')
-    .description('run the embedded pipeline end to end on generated exports (nothing external needed); prints the summary path last')
-    .option('--out <dir>', 'output directory (default <stateDir>/demo)')
+    .description('the main job end to end on embedded defaults: simulate an ISP day, build its hitlist, replay its exports through ingest and detection, write the daily report (prints the HTML report path last)')
+    .option('--out <dir>', 'where everything goes (default <stateDir>/demo)')
+    .option('--lines <n>', 'subscriber lines to simulate', int, 2000)
+    .option('--sampling <n>', '1:N packet sampling at the simulated routers', int, 100)
+    .option('--seed <n>', 'simulation seed (same seed, same bytes)', int, 1)
+    .option('--day <YYYY-MM-DD>', 'the simulated day', '2026-11-20')
+    .option('--rules <dir>', 'IoT dictionary', 'rules')
     .action(
-      action(async (opts: { out?: string }, cmd: Command) => {
+      action(async (opts: { out?: string; lines: number; sampling: number; seed: number; day: string; rules: string }, cmd: Command) => {
         const { config, log } = runtime(cmd);
         const out = resolve(opts.out ?? join(config.stateDir, 'demo'));
-        await mkdir(out, { recursive: true });
-        const capture = join(out, 'exports.pcap');
-        const gen = await writeDemoCapture(capture);
-        log.info({ capture, ...gen }, 'wrote demo export capture');
-        const sink = new CountingSink(4);
-        const ing = await createIngest({ ...config, ingest: { ...config.ingest, subscriberPrefixes: ['100.64.0.0/10'] } }, log, sink, { ports: [], persistTemplates: false });
-        const res = await replayCapture(capture, ing.collector, ing.publisher, { pace: 'full' });
-        const summary = { capture, datagrams: res.datagrams, published: ing.publisher.counters, partitions: sink.perPartition, ...decoderSummary(ing.decoder) };
-        const file = join(out, 'ingest-summary.json');
-        await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
-        process.stdout.write(`decoded ${summary.published.records} flow records from ${res.datagrams} datagrams of ${summary.domains.length} exporters; per partition: ${sink.perPartition.join(' ')}\n`);
-        for (const d of summary.domains) process.stdout.write(`  exporter ${d.exporter} v${d.version}: ${d.records} records, sampling 1:${d.samplingRate}, lost ${d.lost}\n`);
-        process.stdout.write(`${file}\n`);
+        const res = await runDemo({ out, seed: opts.seed, lines: opts.lines, sampling: opts.sampling, day: opts.day, rulesDir: resolve(opts.rules) }, config, log, (s) => process.stdout.write(`${s}\n`));
+        process.stdout.write(`${res.report}\n`);
       }),
     );
 }
