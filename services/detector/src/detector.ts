@@ -361,7 +361,7 @@ class DetectorService implements Detector {
     try {
       await set.ensure(days);
       const rows = emptyRows();
-      if (!this.freshSource) await this.rebuild(ps, days, pos, rows);
+      if (!this.freshSource || ps.wasReset) await this.rebuild(ps, days, pos, rows);
       else for (const d of days) ps.day(d).loaded = true;
       // Synchronous from here to submit: the shared scan scratch and the partition state are ours.
       const local = this.processor!.process(view, ps, pos, rows);

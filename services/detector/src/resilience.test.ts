@@ -193,6 +193,32 @@ describe('no loss, no double counting (chdb)', () => {
     await ch.close();
   });
 
+  it('embedded (a bus new to storage): after a failed insert the partition is rebuilt from storage, earlier evidence still counts', async () => {
+    const ch = await openTestClickHouse('embedded');
+    const flaky = new FlakyStorage(new ClickHouseDetectorStorage(ch, retention), 0);
+    const bus = new MemoryBus({ partitions: 1 });
+    const store = new MemoryHitlistStore();
+    await store.publish(testHitlist());
+    const cfg = testConfig({ rulesDir, rawLineIds: true, windows: ['day'], classThresholds: { 'acme-cam': { daily: 2 } }, flush: { attempts: 1 } });
+    const det = createDetector({ config: cfg, log: captureLogger().log, source: bus.createSource({ retry: { initialMs: 5, maxMs: 20 } }), hitlists: store, storage: flaky });
+    await det.start();
+    await bus.sink.publish(0, makeBatch([toService('100.64.7.1', CAM1, DAY_START + H)]));
+    await waitFor(() => bus.position(0) === 1, 'first batch');
+    flaky.failures = flaky.failed + 1;
+    await bus.sink.publish(0, makeBatch([toService('100.64.7.1', CAM2, DAY_START + 2 * H)]));
+    await waitFor(() => bus.position(0) === 2, 'second batch, after one failed insert');
+    await det.stop();
+    await store.close();
+    assert.equal(det.stats().handlerFailures, 1);
+    assert.equal(det.stats().stateLoads, 1, 'rebuilt once, after the failure');
+    const got = await storedCounts(ch);
+    assert.deepEqual(
+      got.detections.filter((d) => d.class_id === 'acme-cam').map((d) => `${d.window} ${d.line}`),
+      ['day 100.64.7.1'],
+    );
+    await ch.close();
+  });
+
   it('stopping while storage is away leaves the batches uncommitted; the next detector on the bus stores them', async () => {
     const items = deliveries().slice(0, 4);
     const ch = await openTestClickHouse('stop');

@@ -154,7 +154,11 @@ export class PartitionState {
   reset(): void {
     this.days.clear();
     this.maxDay = -Infinity;
+    this.wasReset = true;
   }
+
+  /** Set by reset(): even a source new to storage must rebuild from it now. */
+  wasReset = false;
 
   get dayCount(): number {
     return this.days.size;
