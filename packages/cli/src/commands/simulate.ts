@@ -1,39 +1,30 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { simulate } from '@haystack/load-test/sim/index';
 import { action, runtime, UserError } from '../runtime.js';
 
-/**
- * `haystack simulate`: a simulated ISP (load-test/src/sim). The simulator lives in the
- * load-test workspace; this package does not declare it as a dependency or project
- * reference yet, so it is loaded by a computed specifier (TypeScript neither resolves nor
- * checks it, and a clean `tsc -b` in any order still builds) and typed by the shapes below.
- */
-interface SimSummary {
-  dir: string;
-  files: string[];
+/** `haystack simulate`: a simulated ISP (load-test/src/sim, see its README). */
+interface SimulateFlags {
+  out: string;
+  seed: number;
   lines: number;
-  dualStackLines: number;
-  devices: number;
-  truthRows: number;
-  pdnsRecords: number;
-  certRecords: number;
-  records: number;
-  messages: number;
-  strays: number;
-  exporters: { index: number; records: number; messages: number; sampledPackets: number }[];
-}
-interface SimModule {
-  simulate(o: Record<string, unknown>, out: { dir: string; udp?: { host: string; port: number; rate: number }; onHour?: (h: number, hours: number) => void }): Promise<SimSummary>;
-}
-
-const SIM_MODULE: string = '@haystack/load-test/sim/index';
-
-async function loadSim(): Promise<SimModule> {
-  try {
-    return (await import(SIM_MODULE)) as SimModule;
-  } catch (e) {
-    throw new UserError(`the simulator (${SIM_MODULE}) is not available: build it with \`npx tsc -b load-test\` (${(e as Error).message})`);
-  }
+  days: number;
+  hours?: number;
+  startDay: string;
+  sampling: string;
+  samplingMode: string;
+  exporters: number;
+  protocol: string;
+  ipv6Share: number;
+  activeTimeout: number;
+  inactiveTimeout: number;
+  penetrationScale: number;
+  background: number;
+  strayRate: number;
+  rules: string;
+  udp?: string;
+  rate: number;
+  json?: boolean;
 }
 
 const int = (name: string) => (v: string) => {
@@ -77,25 +68,24 @@ export function registerSimulateCommands(program: Command): void {
     .option('--rate <records/s>', 'with --udp: target flow records per second (0 = as fast as possible)', num('--rate'), 0)
     .option('--json', 'print the summary as JSON')
     .action(
-      action(async (opts: Record<string, unknown>, cmd: Command) => {
+      action(async (opts: SimulateFlags, cmd: Command) => {
         const { log } = runtime(cmd);
-        const sampling = String(opts.sampling)
+        const sampling = opts.sampling
           .split(',')
           .map((x) => int('--sampling')(x.trim()));
-        const mode = String(opts.samplingMode);
+        const mode = opts.samplingMode;
         if (mode !== 'random' && mode !== 'deterministic') throw new UserError('--sampling-mode must be random or deterministic', 2);
-        const protocol = String(opts.protocol);
-        if (!['v9', 'ipfix', 'mixed'].includes(protocol)) throw new UserError('--protocol must be v9, ipfix or mixed', 2);
+        const protocol = opts.protocol;
+        if (protocol !== 'v9' && protocol !== 'ipfix' && protocol !== 'mixed') throw new UserError('--protocol must be v9, ipfix or mixed', 2);
         let udp: { host: string; port: number; rate: number } | undefined;
         if (opts.udp !== undefined) {
-          const m = /^(.*):(\d+)$/.exec(String(opts.udp));
+          const m = /^(.*):(\d+)$/.exec(opts.udp);
           if (!m) throw new UserError('--udp must be HOST:PORT', 2);
-          udp = { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]), rate: opts.rate as number };
-        } else if ((opts.rate as number) > 0) throw new UserError('--rate needs --udp', 2);
-        const dir = resolve(String(opts.out));
-        const sim = await loadSim();
+          udp = { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]), rate: opts.rate };
+        } else if (opts.rate > 0) throw new UserError('--rate needs --udp', 2);
+        const dir = resolve(opts.out);
         const t0 = performance.now();
-        const summary = await sim.simulate(
+        const summary = await simulate(
           {
             seed: opts.seed,
             lines: opts.lines,
@@ -112,7 +102,7 @@ export function registerSimulateCommands(program: Command): void {
             penetrationScale: opts.penetrationScale,
             background: opts.background,
             strayRate: opts.strayRate,
-            rulesDir: resolve(String(opts.rules)),
+            rulesDir: resolve(opts.rules),
           },
           {
             dir,
