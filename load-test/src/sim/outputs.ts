@@ -55,7 +55,7 @@ export class NullSink implements PacketSink {
 }
 
 export function isLoopback(host: string): boolean {
-  return (isIP(host) === 4 && host.startsWith('127.')) || host === '::1' || host === 'localhost';
+  return (isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
 }
 
 /**

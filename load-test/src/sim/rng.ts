@@ -6,8 +6,9 @@
  * (`seededRandom` in @haystack/common): a large simulation draws billions of numbers, beyond
  * mulberry32's 2^32 period. Independent parts of the world (population, DNS, traffic,
  * sampling) draw from their own streams, derived from the seed and a label, so that changing
- * one parameter (say the sampling rate) leaves the others' draws untouched: the same seed at
- * 1:100 and at 1:1000 samples the very same unsampled traffic.
+ * one parameter leaves the others' draws untouched: the same seed at 1:100 and at 1:1000 has
+ * the same lines, devices, rates, DNS and truth (the traffic draws themselves differ: only
+ * sampled packets are ever drawn).
  */
 
 /** 32-bit FNV-1a over a string, then a murmur3 finaliser (good avalanche for short labels). */
