@@ -60,9 +60,9 @@ const tally = (xs: string[]) => {
 
 /**
  * Steps 2–6 of the method for day D: addresses, dedicated domains, classes and levels, the
- * hitlist. The hitlist holds every address an evidence domain resolved to on any day of the
- * window (all of them exclusive on every day, or the domain would not be dedicated), so a
- * detector on day D+1 still knows addresses passive DNS saw earlier in the window.
+ * hitlist. Dedication is decided over the whole window; the hitlist holds the addresses an
+ * evidence domain resolved to on D itself (policy.hitlistAddresses: "window" for all of the
+ * window's), plus certificate-derived addresses of the window.
  */
 export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
   const t0 = performance.now();
@@ -128,7 +128,7 @@ export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
     });
 
     const classification = classify(dict, outcomes, policy);
-    const hitlist = assemble(opts.day, window, dict, outcomes, classification, opts.now ?? new Date());
+    const hitlist = assemble(opts.day, window, dict, outcomes, classification, opts.now ?? new Date(), policy.hitlistAddresses);
     const churn = opts.previous ? diffHitlists(opts.previous, hitlist) : null;
     const addresses = new Set(hitlist.entries.map((e) => e.address)).size;
     const report: BuildReport = {
@@ -155,7 +155,8 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function assemble(day: string, window: Window, dict: Dictionary, outcomes: DomainOutcome[], cls: Classification, now: Date): Hitlist {
+function assemble(day: string, window: Window, dict: Dictionary, outcomes: DomainOutcome[], cls: Classification, now: Date, addressesOf: 'day' | 'window'): Hitlist {
+  const dayBit = 1 << (window.days - 1); // D is the window's last day
   const classIdx = new Map<string, number>();
   const classes = cls.rules.map((r, i) => {
     classIdx.set(r.class, i);
@@ -173,7 +174,8 @@ function assemble(day: string, window: Window, dict: Dictionary, outcomes: Domai
   for (const o of outcomes) {
     const di = domIdx.get(o.def.key);
     if (di === undefined) continue;
-    for (const address of o.addresses.keys()) {
+    for (const [address, days] of o.addresses) {
+      if (addressesOf === 'day' && o.via === 'passive-dns' && (days & dayBit) === 0) continue;
       for (const p of o.def.ports) {
         const ts: Transport[] = p.transport === 'any' ? ['tcp', 'udp'] : [p.transport];
         for (const transport of ts) {

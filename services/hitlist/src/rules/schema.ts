@@ -89,6 +89,13 @@ export const policySchema = z
     maxCnameDepth: z.number().int().min(1).max(32).default(8),
     /** How many CNAME hops back from an address's names are followed to find who else maps to it. */
     maxReverseDepth: z.number().int().min(0).max(8).default(2),
+    /**
+     * Which passive-DNS addresses of a dedicated domain enter day D's hitlist: "day", only
+     * those it resolved to on D (the paper's daily mapping: a cloud address the domain left
+     * earlier in the window may serve another tenant now); "window", every address of the
+     * look-back window. Certificate-derived addresses always span the window (scans are rarer).
+     */
+    hitlistAddresses: z.enum(['day', 'window']).default('day'),
     /** Domain roles that count as evidence. */
     evidenceRoles: z.array(z.enum(['primary', 'support'])).min(1).default(['primary']),
   })

@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configSchema, silentLogger } from '@haystack/common';
+import { openDetectorClickHouse } from '@haystack/detector';
+import { runDemo } from './commands/demo.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+test('the embedded end-to-end run (npm start) detects the simulated ground truth', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'hs-demo-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  // Raw line ids so detections can be compared with truth.csv (the default pseudonymises them).
+  const base = configSchema.parse({ log: { level: 'silent' }, detector: { rawLineIds: true } });
+  const res = await runDemo({ out, seed: 7, lines: 400, sampling: 100, day: '2026-11-20', rulesDir: join(root, 'rules') }, base, silentLogger, () => {});
+  assert.ok(existsSync(res.report), 'the HTML report is written');
+  const html = readFileSync(res.report, 'utf8');
+  assert.match(html, /<svg/);
+  assert.equal(res.detector.undecodable, 0);
+  assert.ok(res.detector.flows > 0 && res.detector.matched > 0);
+
+  const truth = new Set<string>();
+  for (const row of readFileSync(join(res.simDir, 'truth.csv'), 'utf8').trim().split('\n').slice(1)) {
+    const [line, cls] = row.split(',');
+    truth.add(`${line}\t${cls}`);
+  }
+  const cfg = configSchema.parse({ stateDir: join(out, 'state') });
+  const ch = await openDetectorClickHouse(cfg);
+  let detected: { line: string; class_id: string }[];
+  try {
+    detected = await ch.query<{ line: string; class_id: string }>(`SELECT DISTINCT line, class_id FROM ${cfg.clickhouse.database}.detector_detections WHERE window = 'day'`);
+  } finally {
+    await ch.close();
+  }
+  assert.ok(detected.length > 50, `${detected.length} daily detections`);
+  // A detection names a line the simulation gave that device (IPv6 lines as their /56).
+  const right = detected.filter((d) => truth.has(`${d.line}\t${d.class_id}`)).length;
+  const precision = right / detected.length;
+  assert.ok(precision > 0.5, `precision ${precision.toFixed(3)} (${right}/${detected.length})`);
+  // And most detectable truth is found within the day at 1:100.
+  const detectedSet = new Set(detected.map((d) => `${d.line}\t${d.class_id}`));
+  const truthDetectable = [...truth].filter((k) => detected.some((d) => d.class_id === k.split('\t')[1]));
+  const found = truthDetectable.filter((k) => detectedSet.has(k)).length;
+  assert.ok(found / truthDetectable.length > 0.6, `recall ${(found / truthDetectable.length).toFixed(3)} (${found}/${truthDetectable.length})`);
+});
