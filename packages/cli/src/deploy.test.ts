@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 test('docker-compose.yml is valid for docker-compose and wires the services by configuration alone', () => {
   // Debian's docker-compose validates and resolves the file without a Docker engine.
   const out = execFileSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config'], {
-    env: { ...process.env, CLICKHOUSE_PASSWORD: 'test-only' },
+    env: { ...process.env, CLICKHOUSE_PASSWORD: 'test-only', DETECTOR_LINE_KEY: 'test-only-key-0123456789' },
     encoding: 'utf8',
   });
   const doc = parse(out) as { services: Record<string, { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string> }> };
@@ -28,6 +28,8 @@ test('docker-compose.yml is valid for docker-compose and wires the services by c
     assert.equal(cfg.metrics.listen, '0.0.0.0:9464');
   }
   assert.deepEqual(s.ingest!.command, ['ingest']);
+  assert.deepEqual(s.detector!.command, ['detect']);
+  assert.equal(loadConfig({ env: s.detector!.environment }).detector.lineKey, 'test-only-key-0123456789');
   assert.match(s.hitlist!.command!.join(' '), /hitlist build --day "\$+\(date -u \+%F\)" --pdns/);
   const ingestCfg = loadConfig({ env: s.ingest!.environment });
   assert.equal(ingestCfg.ingest.templates.persist, 'redis', 'load-balanced collectors share templates through Redis');
@@ -35,7 +37,7 @@ test('docker-compose.yml is valid for docker-compose and wires the services by c
 });
 
 test('docker-compose refuses to start without the ClickHouse password (no secret in the file)', () => {
-  const env = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, DETECTOR_LINE_KEY: 'k' };
   delete env.CLICKHOUSE_PASSWORD;
   assert.throws(() => execFileSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config', '-q'], { env, stdio: 'pipe' }), /CLICKHOUSE_PASSWORD/);
 });

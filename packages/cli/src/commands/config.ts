@@ -10,7 +10,11 @@ export function registerConfigCommands(program: Command): void {
     .action(
       action((_opts: unknown, cmd: Command) => {
         const { config } = runtime(cmd);
-        const redacted = { ...config, clickhouse: { ...config.clickhouse, password: config.clickhouse.password ? '***' : '' } };
+        const redacted = {
+          ...config,
+          clickhouse: { ...config.clickhouse, password: config.clickhouse.password ? '***' : '' },
+          detector: { ...config.detector, lineKey: config.detector.lineKey ? '***' : config.detector.lineKey },
+        };
         process.stdout.write(stringify(redacted));
       }),
     );
