@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configSchema } from '@haystack/common';
+import { openDetectorClickHouse } from '@haystack/detector';
+import { IE, PacketBuilder } from '@haystack/flow-core';
+
+const main = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
+
+test('haystack run: live exports over UDP reach the detector and ClickHouse; SIGTERM stores before exiting', async (t) => {
+  const state = await mkdtemp(join(tmpdir(), 'hs-run-'));
+  t.after(() => rm(state, { recursive: true, force: true }));
+  const env = { ...process.env, HAYSTACK_STATE_DIR: state, HAYSTACK_METRICS__LISTEN: 'null', HAYSTACK_INGEST__SUBSCRIBER_PREFIXES: '100.64.0.0/10' };
+  const child = spawn(process.execPath, [main, 'run', '--netflow-port', '0', '--ipfix-port', '0', '--bind', '127.0.0.1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  const ports: number[] = [];
+  const listening = new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      for (const line of stderr.split('\n')) {
+        if (!line.includes('collector listening')) continue;
+        const p = (JSON.parse(line) as { port: number }).port;
+        if (!ports.includes(p)) ports.push(p);
+      }
+      if (ports.length === 2) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`haystack run exited early (${code}): ${stderr}`)));
+  });
+  await listening;
+
+  const fields = [
+    { id: IE.sourceIPv4Address, length: 4 },
+    { id: IE.destinationIPv4Address, length: 4 },
+    { id: IE.sourceTransportPort, length: 2 },
+    { id: IE.destinationTransportPort, length: 2 },
+    { id: IE.protocolIdentifier, length: 1 },
+    { id: IE.packetDeltaCount, length: 4 },
+    { id: IE.octetDeltaCount, length: 4 },
+    { id: IE.flowStartMilliseconds, length: 8 },
+    { id: IE.flowEndMilliseconds, length: 8 },
+  ];
+  const now = Date.now();
+  const rows = ['100.64.0.1', '100.64.0.2', '100.64.0.3'].map((a) => [a, '52.1.2.3', 40000, 443, 6, 5, 500, now - 2000, now - 1000]);
+  const pkt = new PacketBuilder(10, { domain: 1, exportSecs: Math.floor(now / 1000), sequence: 0 }).template(300, fields).data(300, rows).build();
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r, j) => sock.send(pkt, ports[1]!, '127.0.0.1', (e) => (e ? j(e) : r())));
+  sock.close();
+  await new Promise((r) => setTimeout(r, 500));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr);
+
+  const cfg = configSchema.parse({ stateDir: state });
+  const ch = await openDetectorClickHouse(cfg);
+  try {
+    const [row] = await ch.query<{ n: string | number }>(`SELECT uniqExact(line) AS n FROM ${cfg.clickhouse.database}.detector_line_days`);
+    assert.equal(Number(row!.n), 3, 'three active subscriber lines stored');
+  } finally {
+    await ch.close();
+  }
+});
