@@ -39,12 +39,18 @@ test('generated passive DNS and certificates build the hitlist the world intende
     const hostings = new Set(world.domains.map((d) => d.hosting));
     assert.deepEqual([...hostings].sort(), ['cdn', 'cert', 'generic', 'hidden', 'own', 'vm'], 'every hosting kind is represented');
 
-    for (const day of [startDay, addDays(startDay, 1)]) {
+    // Both ways of choosing addresses (rules/policy.yaml hitlistAddresses): the day's own, or the whole window's.
+    for (const [day, addressesOf] of [
+      [startDay, dict.policy.hitlistAddresses],
+      [addDays(startDay, 1), 'day'],
+      [addDays(startDay, 1), 'window'],
+    ] as const) {
       const r = await buildHitlist({
         day,
         rules: dict,
         pdns: [new PdnsFileInput(join(t.dir, 'out', 'pdns.jsonl'))],
         certs: [new CertFileInput(join(t.dir, 'out', 'certs.jsonl'))],
+        policy: { hitlistAddresses: addressesOf },
         tmpDir: t.dir,
         now: new Date(0),
       });
@@ -67,10 +73,12 @@ test('generated passive DNS and certificates build the hitlist the world intende
         const got = decisions.get(d.domain);
         assert.ok(got, `no decision for ${d.domain}`);
         assert.deepEqual([got.status, got.via], WANT[d.intended], `${day} ${d.domain} (${d.hosting}): ${got.reason}`);
-        // Evidence domains: the hitlist holds exactly the addresses the domain had in the window, on its ports.
+        // Evidence domains: the hitlist holds exactly the addresses the domain had that day
+        // (or in the window, as the policy says; certificate addresses always the window's), on its ports.
         const inHitlist = entries.get(d.domain);
         if (!inHitlist) continue;
-        const addrs = new Set(d.addressesByDay.filter((x) => windowDays.has(x.day)).flatMap((x) => [...x.v4, ...x.v6]));
+        const wholeWindow = addressesOf === 'window' || d.intended === 'certificate';
+        const addrs = new Set(d.addressesByDay.filter((x) => (wholeWindow ? windowDays.has(x.day) : x.day === day)).flatMap((x) => [...x.v4, ...x.v6]));
         const want = new Set<string>();
         for (const a of addrs)
           for (const p of dictPorts(dict, d.domain)) want.add(`${a} ${p}`);
@@ -80,8 +88,8 @@ test('generated passive DNS and certificates build the hitlist the world intende
       assert.ok(r.classification.rules.some((x) => x.level === 'product') && r.classification.rules.some((x) => x.level === 'platform'));
     }
 
-    // Churn: some dedicated domain served from different addresses on different days, and
-    // the hitlist of the last day still lists the address it left.
+    // Churn: some dedicated domain served from different addresses on different days (the
+    // 'day' and 'window' hitlists above then differ for it).
     const churned = world.domains.filter((d) => d.churn && d.intended === 'dedicated' && new Set(d.addressesByDay.flatMap((x) => x.v4)).size > new Set(d.addressesByDay.at(-1)!.v4).size);
     assert.ok(churned.length > 0, 'no churned domain');
   } finally {

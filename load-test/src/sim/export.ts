@@ -1,6 +1,6 @@
 import { IE, type FieldSpec } from '@haystack/flow-core';
 import type { V6Table } from './addr.js';
-import { FLAG_DOWN, FLAG_V6, type RecordStore } from './records.js';
+import { FLAG_DOWN, FLAG_V6, REC_F64, REC_U32, U_MISC, U_PORTS, U_SUB, U_SVC, type RecordStore } from './records.js';
 
 /**
  * The routers' export side: NetFlow v9 and IPFIX messages written straight into a buffer.
@@ -182,6 +182,8 @@ export class Exporter {
   private sinceTemplates = Infinity;
   private lastTemplateMs = -Infinity;
   private readonly buf: Buffer;
+  /** Big-endian stores into `buf` (V8 compiles DataView accesses to plain loads and stores). */
+  private readonly view: DataView;
 
   constructor(
     readonly cfg: ExporterConfig,
@@ -193,6 +195,7 @@ export class Exporter {
     this.layouts = dataLayouts(cfg.style);
     this.headerLen = cfg.version === 9 ? 20 : 16;
     this.buf = Buffer.alloc(Math.max(maxBytes, 512) + 64);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     const v9 = cfg.version === 9;
     const pad = (b: Buffer) => (v9 && b.length % 4 ? Buffer.concat([b, Buffer.alloc(4 - (b.length % 4))]) : b);
     const set = (id: number, body: Buffer) => {
@@ -244,7 +247,7 @@ export class Exporter {
     const [l4, l6] = this.layouts;
     while (i < m) {
       // One message: records of one export second, as many as fit.
-      const sec = Math.ceil(store.exp[order[i]!]! / 1000);
+      const sec = Math.ceil(store.exp(order[i]!) / 1000);
       const tsMs = sec * 1000;
       const withTemplates = this.sinceTemplates >= this.refreshMessages || tsMs - this.lastTemplateMs >= this.refreshMs;
       const fixed = this.headerLen + (withTemplates ? this.templateBytes.length + this.optionsTemplateBytes.length + this.optionsDataBytes.length : 0);
@@ -253,8 +256,8 @@ export class Exporter {
       let j = i;
       for (; j < m; j++) {
         const r = order[j]!;
-        if (Math.ceil(store.exp[r]! / 1000) !== sec) break;
-        const v6 = (store.flags[r]! & FLAG_V6) !== 0;
+        if (Math.ceil(store.exp(r) / 1000) !== sec) break;
+        const v6 = (store.flags(r) & FLAG_V6) !== 0;
         const a4 = n4 + (v6 ? 0 : 1);
         const a6 = n6 + (v6 ? 1 : 0);
         const size = fixed + setSize(a4, l4.size, this.cfg.version) + setSize(a6, l6.size, this.cfg.version);
@@ -302,9 +305,9 @@ export class Exporter {
       p += 4;
       for (let k = from; k < to; k++) {
         const r = order[k]!;
-        if ((store.flags[r]! & FLAG_V6) !== fam) continue;
+        if ((store.flags(r) & FLAG_V6) !== fam) continue;
         p = this.writeRecord(store, r, p);
-        sampled += store.pkts[r]!;
+        sampled += store.f64[r * REC_F64 + 3]!;
       }
       if (v9) while ((p - start) % 4) b[p++] = 0;
       b.writeUInt16BE(p - start, start + 2);
@@ -344,32 +347,49 @@ export class Exporter {
    */
   private writeRecord(s: RecordStore, r: number, p: number): number {
     const b = this.buf;
-    const f = s.flags[r]!;
-    const down = (f & FLAG_DOWN) !== 0;
-    const v6 = (f & FLAG_V6) !== 0;
-    const src = down ? s.svc[r]! : s.sub[r]!;
-    const dst = down ? s.sub[r]! : s.svc[r]!;
-    const sport = down ? s.svcPort[r]! : s.subPort[r]!;
-    const dport = down ? s.subPort[r]! : s.svcPort[r]!;
+    const v = this.view;
+    const F = s.f64;
+    const o = r * REC_F64;
+    const U = s.u32;
+    const q = r * REC_U32;
+    const misc = U[q + U_MISC]!;
+    const down = (misc & FLAG_DOWN) !== 0;
+    const v6 = (misc & FLAG_V6) !== 0;
+    const proto = (misc >>> 8) & 255;
+    const tcp = (misc >>> 16) & 255;
+    const reason = misc >>> 24;
+    const sub = U[q + U_SUB]!;
+    const svc = U[q + U_SVC]!;
+    const ports = U[q + U_PORTS]!;
+    const subPort = ports >>> 16;
+    const svcPort = ports & 0xffff;
+    const start = F[o + 1]!;
+    const end = F[o + 2]!;
+    const pkts = F[o + 3]!;
+    const bytes = F[o + 4]!;
+    const src = down ? svc : sub;
+    const dst = down ? sub : svc;
+    const sport = down ? svcPort : subPort;
+    const dport = down ? subPort : svcPort;
     const inIf = down ? 2 : 1;
     const outIf = down ? 1 : 2;
     switch (this.cfg.style) {
       case 'pmacct-v9':
-        p = u64(b, p, s.end[r]!);
-        p = u64(b, p, s.start[r]!);
-        p = u64(b, p, s.bytes[r]!);
-        p = u64(b, p, s.pkts[r]!);
+        p = u64v(v, p, end);
+        p = u64v(v, p, start);
+        p = u64v(v, p, bytes);
+        p = u64v(v, p, pkts);
         b[p++] = v6 ? 6 : 4;
-        p = u32(b, p, inIf);
-        p = u32(b, p, outIf);
+        p = u32v(v, p, inIf);
+        p = u32v(v, p, outIf);
         b[p++] = 0;
         p = this.addr(p, v6, src);
         p = this.addr(p, v6, dst);
-        p = u16(b, p, sport);
-        p = u16(b, p, dport);
+        p = u16v(v, p, sport);
+        p = u16v(v, p, dport);
         b[p++] = 0;
-        b[p++] = s.tcpFlags[r]!;
-        b[p++] = s.proto[r]!;
+        b[p++] = tcp;
+        b[p++] = proto;
         b[p++] = this.cfg.samplerId & 255;
         return p;
       case 'softflowd-v9':
@@ -377,44 +397,47 @@ export class Exporter {
         const boot = this.cfg.bootMs;
         p = this.addr(p, v6, src);
         p = this.addr(p, v6, dst);
-        p = u32(b, p, s.start[r]! - boot);
-        p = u32(b, p, s.end[r]! - boot);
-        p = u32(b, p, s.bytes[r]!);
-        p = u32(b, p, s.pkts[r]!);
-        p = u32(b, p, inIf);
-        p = u32(b, p, outIf);
+        p = u32v(v, p, start - boot);
+        p = u32v(v, p, end - boot);
+        p = u32v(v, p, bytes);
+        p = u32v(v, p, pkts);
+        p = u32v(v, p, inIf);
+        p = u32v(v, p, outIf);
         b[p++] = 0;
-        b[p++] = s.reason[r]!;
-        p = u16(b, p, sport);
-        p = u16(b, p, dport);
-        b[p++] = s.proto[r]!;
-        b[p++] = s.tcpFlags[r]!;
+        b[p++] = reason;
+        p = u16v(v, p, sport);
+        p = u16v(v, p, dport);
+        b[p++] = proto;
+        b[p++] = tcp;
         b[p++] = v6 ? 6 : 4;
         b[p++] = 0;
         return p;
       }
       case 'ipfix-selector':
-        p = u64(b, p, s.start[r]!);
-        p = u64(b, p, s.end[r]!);
+        p = u64v(v, p, start);
+        p = u64v(v, p, end);
         p = this.addr(p, v6, src);
         p = this.addr(p, v6, dst);
-        p = u16(b, p, sport);
-        p = u16(b, p, dport);
-        b[p++] = s.proto[r]!;
-        b[p++] = s.tcpFlags[r]!;
-        p = u64(b, p, s.pkts[r]!);
-        p = u64(b, p, s.bytes[r]!);
-        p = u32(b, p, inIf);
-        p = u32(b, p, outIf);
-        p = u32(b, p, this.cfg.samplerId);
-        b[p++] = s.reason[r]!;
+        p = u16v(v, p, sport);
+        p = u16v(v, p, dport);
+        b[p++] = proto;
+        b[p++] = tcp;
+        p = u64v(v, p, pkts);
+        p = u64v(v, p, bytes);
+        p = u32v(v, p, inIf);
+        p = u32v(v, p, outIf);
+        p = u32v(v, p, this.cfg.samplerId);
+        b[p++] = reason;
         return p;
     }
   }
 
   private addr(p: number, v6: boolean, a: number): number {
     const b = this.buf;
-    if (!v6) return u32(b, p, a);
+    if (!v6) {
+      this.view.setUint32(p, a);
+      return p + 4;
+    }
     const t = this.v6.bytes;
     const o = a * 16;
     for (let i = 0; i < 16; i++) b[p + i] = t[o + i]!;
@@ -446,4 +469,20 @@ function u64(b: Buffer, p: number, v: number): number {
   const hi = Math.floor(v / 4294967296);
   u32(b, p, hi >>> 0);
   return u32(b, p + 4, v >>> 0);
+}
+
+function u16v(v: DataView, p: number, x: number): number {
+  v.setUint16(p, x);
+  return p + 2;
+}
+
+function u32v(v: DataView, p: number, x: number): number {
+  v.setUint32(p, x >>> 0);
+  return p + 4;
+}
+
+function u64v(v: DataView, p: number, x: number): number {
+  v.setUint32(p, Math.floor(x / 4294967296) >>> 0);
+  v.setUint32(p + 4, x >>> 0);
+  return p + 8;
 }

@@ -108,6 +108,8 @@ export class TrafficGenerator {
   private tbuf = new Float64Array(1024);
   /** Web flow sizes (downstream packets): log-normal quantiles, median 30, heavy tail. */
   private readonly webSizes = new Float64Array(1024);
+  /** Per exporter and web size: probability that random 1:N sampling keeps none of the flow's packets. */
+  private readonly webNone: Float64Array;
   private readonly primaryByKind: number[][];
   private video: { line: number; start: number; durMs: number; rate: number }[][] = [];
   /** line × 65536 + kind for every device owned: strays go only to lines without the kind. */
@@ -148,6 +150,12 @@ export class TrafficGenerator {
     const sizes = new Rng(o.seed, 'web-sizes');
     const draws = Array.from({ length: 4096 }, () => Math.min(200_000, 1 + Math.round(sizes.logNormal(30, 1.3)))).sort((a, b) => a - b);
     for (let i = 0; i < 1024; i++) this.webSizes[i] = draws[i * 4 + 2]!;
+    this.webNone = new Float64Array(E * 1024);
+    for (let e = 0; e < E; e++)
+      for (let i = 0; i < 1024; i++) {
+        const nd = this.webSizes[i]!;
+        this.webNone[e * 1024 + i] = Math.exp((nd + Math.max(1, Math.round(nd * 0.5))) * this.lq[e]!);
+      }
     for (let d = 0; d < devices.count; d++) this.owned.add(devices.line[d]! * 65536 + devices.kind[d]!);
     this.primaryByKind = c.kinds.map((k) => [...k.direct, ...k.indirect].filter((i) => c.dns.domains[i]!.hosting !== 'generic' && c.dns.domains[i]!.def.role === 'primary'));
   }
@@ -393,7 +401,8 @@ export class TrafficGenerator {
     for (let f = 0; f < nf; f++) {
       // Sizes and sampling first: at 1:1000 most flows leave no sampled packet, and then
       // nothing else about them needs drawing.
-      const nd = this.webSizes[tr.u32() >>> 22]!;
+      const si = tr.u32() >>> 22;
+      const nd = this.webSizes[si]!;
       const nu = Math.max(1, Math.round(nd * 0.5));
       unsampled += nd + nu;
       let ku: number;
@@ -403,11 +412,16 @@ export class TrafficGenerator {
       const lq = this.lq[e]!;
       if (!this.det && (nu + nd) * this.p[e]! < 8 && lq < 0) {
         // Random sampling of both directions in one pass of geometric skips over their
-        // packets (same distribution as two binomials, about half the draws at 1:1000).
+        // packets (same distribution as two binomials). Most flows keep no packet at all:
+        // that case costs one uniform draw against the tabled P(none) = (1 − 1/N)^n; the
+        // others start from the first sampled position given there is one (a geometric
+        // truncated below n: its uniform drawn in (P(none), 1]).
         ku = 0;
         kd = 0;
         const n = nu + nd;
-        let i = Math.floor(Math.log(this.sp.open()) / lq);
+        const none = this.webNone[e * 1024 + si]!;
+        if (this.sp.float() < none) continue;
+        let i = Math.floor(Math.log(1 - this.sp.float() * (1 - none)) / lq);
         while (i < n) {
           if (i < nu) ku++;
           else kd++;
