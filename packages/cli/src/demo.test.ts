@@ -40,7 +40,7 @@ test('the embedded end-to-end run (npm start) detects the simulated ground truth
   // A detection names a line the simulation gave that device (IPv6 lines as their /56).
   const right = detected.filter((d) => truth.has(`${d.line}\t${d.class_id}`)).length;
   const precision = right / detected.length;
-  assert.ok(precision > 0.5, `precision ${precision.toFixed(3)} (${right}/${detected.length})`);
+  assert.ok(precision > 0.9, `precision ${precision.toFixed(3)} (${right}/${detected.length})`);
   // And most detectable truth is found within the day at 1:100.
   const detectedSet = new Set(detected.map((d) => `${d.line}\t${d.class_id}`));
   const truthDetectable = [...truth].filter((k) => detected.some((d) => d.class_id === k.split('\t')[1]));
