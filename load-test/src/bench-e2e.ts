@@ -1,0 +1,257 @@
+// End-to-end throughput: simulated exports → ingest → Kafka wire protocol (librdkafka mock
+// cluster) → detector consumers → ClickHouse (chdb). One process hosts ingest and every
+// detector member: chdb allows one data directory per process, so all members share one store.
+//
+//   node load-test/dist/bench-e2e.js [--lines N] [--sampling N] [--partitions 1,2,4] [--consumers 1,2] [--reps N] [--out FILE]
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configSchema, silentLogger, type HaystackConfig } from '@haystack/common';
+import { createDetector, hitlistStoreFromConfig, openDetectorClickHouse, type Detector } from '@haystack/detector';
+import { runBuildCommand } from '@haystack/hitlist';
+import { createIngest, replayCapture } from '@haystack/ingest';
+import { startKafkaMock, MOCK_CONSUMER_TIMINGS, type KafkaMock } from '@haystack/testkit';
+import { createFlowTransport } from '@haystack/transport';
+import { RECORD_SIZE } from '@haystack/flow-core';
+import { simulate } from './sim/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..');
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+const list = (s: string) => s.split(',').map((x) => Number(x)).filter((n) => Number.isInteger(n) && n > 0);
+
+const LINES = Number(arg('lines', '5000'));
+const SAMPLING = Number(arg('sampling', '100'));
+const PARTS = list(arg('partitions', '1,2,4'));
+const CONSUMERS = list(arg('consumers', '1,2'));
+const REPS = Number(arg('reps', '2'));
+const OUT = resolve(arg('out', join(repo, 'load-test', 'results', 'e2e.md')));
+const DAY = '2026-11-20';
+const TOPIC = 'haystack.flows';
+/**
+ * The mock keeps only ~5 MiB per partition and silently drops older data, so the replay may
+ * not run further ahead of the detectors than this many records per partition (~2.3 MiB of
+ * 112-byte records). A real broker retains the backlog; here it would be lost.
+ */
+const LAG_RECORDS_PER_PARTITION = 20_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function childCpuSeconds(pid: number): Promise<number> {
+  try {
+    const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
+interface RunResult {
+  partitions: number;
+  consumers: number;
+  rep: number;
+  records: number;
+  published: number;
+  processed: number;
+  storedRecords: number;
+  qualityRows: number;
+  qualityRowsRaw: number;
+  batchesPublished: number;
+  ingestSeconds: number;
+  e2eSeconds: number;
+  nodeCpu: number;
+  mockCpu: number;
+  lagWaits: number;
+  handlerFailures: number;
+}
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'haystack-bench-e2e-'));
+  const simDir = join(work, 'simulation');
+  const stateDir = join(work, 'state');
+  const rulesDir = join(repo, 'rules');
+  const log = silentLogger;
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  let ch: Awaited<ReturnType<typeof openDetectorClickHouse>> | undefined;
+  const results: RunResult[] = [];
+  try {
+    let t = performance.now();
+    const sim = await simulate({ seed: 1, lines: LINES, days: 1, startDay: DAY, sampling: [SAMPLING], rulesDir }, { dir: simDir });
+    say(`simulated ${LINES} lines 1:${SAMPLING}: ${sim.records.toLocaleString('en-US')} records in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const base = configSchema.parse({
+      stateDir,
+      metrics: { listen: null },
+      ingest: { subscriberPrefixes: ['100.64.0.0/10', '2001:db8::/32'], templates: { persist: 'none', flushIntervalMs: 5000 } },
+      redis: { url: null },
+      clickhouse: { url: null },
+      detector: { rulesDir, lineKey: 'bench-e2e-line-key-not-secret' },
+    });
+    t = performance.now();
+    await runBuildCommand(
+      { day: DAY, pdns: [join(simDir, 'pdns.jsonl')], certs: [join(simDir, 'certs.jsonl')], rulesDir, stateDir, policy: {}, publish: false, activate: false, history: false, redis: base.redis, clickhouse: base.clickhouse, json: false, log },
+      () => undefined,
+    );
+    say(`hitlist built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    ch = await openDetectorClickHouse(base);
+
+    for (let rep = 1; rep <= REPS; rep++)
+      for (const partitions of PARTS)
+        for (const consumers of CONSUMERS) {
+          const r = await runOne(base, ch, join(simDir, 'exports.pcap'), partitions, consumers, rep);
+          results.push(r);
+          say(
+            `p=${partitions} c=${consumers} rep ${rep}: ${r.published.toLocaleString('en-US')} published, ingest ${fmtRate(r.published / r.ingestSeconds)}/s, ` +
+              `end-to-end ${fmtRate(r.processed / r.e2eSeconds)}/s, processed ${r.processed.toLocaleString('en-US')}, stored ${r.storedRecords.toLocaleString('en-US')} ` +
+              `(${r.qualityRows} quality rows FINAL / ${r.qualityRowsRaw} raw, ${r.batchesPublished} batches published), CPU node ${r.nodeCpu.toFixed(1)} s mock ${r.mockCpu.toFixed(1)} s, lag waits ${r.lagWaits}`,
+          );
+        }
+    const md = render(results, sim.records);
+    await mkdir(dirname(OUT), { recursive: true });
+    await writeFile(OUT, md);
+    say(md);
+    say(`written ${OUT}`);
+  } finally {
+    await ch?.close();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function fmtRate(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e3).toFixed(0)}k`;
+}
+
+async function runOne(
+  base: HaystackConfig,
+  ch: NonNullable<Awaited<ReturnType<typeof openDetectorClickHouse>>>,
+  pcap: string,
+  partitions: number,
+  consumers: number,
+  rep: number,
+): Promise<RunResult> {
+  let mock: KafkaMock | undefined;
+  const dets: Detector[] = [];
+  const stores: ReturnType<typeof hitlistStoreFromConfig>[] = [];
+  let transport: ReturnType<typeof createFlowTransport> | undefined;
+  const group = `bench-p${partitions}-c${consumers}-r${rep}`;
+  const sourceId = `bench:${group}`;
+  try {
+    mock = await startKafkaMock({ topics: [{ name: TOPIC, partitions }] });
+    const config: HaystackConfig = configSchema.parse({ ...base, kafka: { ...base.kafka, brokers: mock.bootstrap, flowTopic: TOPIC, consumerGroup: group, acks: 1 } });
+    transport = createFlowTransport(config, {
+      logger: silentLogger,
+      source: { ...MOCK_CONSUMER_TIMINGS, fromBeginning: true, concurrency: Math.max(1, Math.ceil(partitions / consumers)) },
+    });
+    for (let i = 0; i < consumers; i++) {
+      const hitlists = hitlistStoreFromConfig(config);
+      stores.push(hitlists);
+      dets.push(createDetector({ config, log: silentLogger, source: transport.createSource(), hitlists, storage: ch, sourceId }));
+    }
+    // Members join one after another; each join rebalances the group.
+    for (const d of dets) await d.start();
+    await sleep(MOCK_CONSUMER_TIMINGS.sessionTimeout / 2); // let the last rebalance settle before timing
+    const sink = await transport.connectSink();
+    const ing = await createIngest(config, silentLogger, sink, { ports: [], persistTemplates: false, health: false });
+    const processed = () => dets.reduce((s, d) => s + d.stats().flows, 0);
+
+    // Bound the backlog to what the mock retains (see LAG_RECORDS_PER_PARTITION).
+    const pub = ing.publisher;
+    const ready = pub.ready.bind(pub);
+    let lagWaits = 0;
+    pub.ready = async () => {
+      await ready();
+      let waited = false;
+      while (pub.counters.records - processed() > LAG_RECORDS_PER_PARTITION * partitions) {
+        waited = true;
+        await sleep(5);
+      }
+      if (waited) lagWaits++;
+    };
+
+    const cpu0 = process.cpuUsage();
+    const mockCpu0 = await childCpuSeconds(mock.pid);
+    const t0 = performance.now();
+    const rr = await replayCapture(pcap, ing.collector, pub, { pace: 'full' });
+    await pub.drain();
+    const published = pub.counters.records;
+    const tIngest = performance.now();
+    const deadline = Date.now() + 300_000;
+    while (processed() < published && Date.now() < deadline) await sleep(5);
+    await Promise.all(dets.map((d) => d.flush()));
+    const tEnd = performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    const mockCpu = (await childCpuSeconds(mock.pid)) - mockCpu0;
+    void rr;
+    const q = await ch.query<{ r: string; n: string }>(
+      `SELECT sum(records) AS r, count() AS n FROM ${ch.database}.detector_flow_quality FINAL WHERE source = {s:String}`,
+      { s: sourceId },
+    );
+    const raw = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.database}.detector_flow_quality WHERE source = {s:String}`, { s: sourceId });
+    return {
+      partitions,
+      consumers,
+      rep,
+      records: published,
+      published,
+      processed: processed(),
+      storedRecords: Number(q[0]?.r ?? 0),
+      qualityRows: Number(q[0]?.n ?? 0),
+      qualityRowsRaw: Number(raw[0]?.n ?? 0),
+      batchesPublished: pub.counters.batches,
+      ingestSeconds: (tIngest - t0) / 1000,
+      e2eSeconds: (tEnd - t0) / 1000,
+      nodeCpu: (cpu.user + cpu.system) / 1e6,
+      mockCpu,
+      lagWaits,
+      handlerFailures: dets.reduce((s, d) => s + d.stats().handlerFailures, 0),
+    };
+  } finally {
+    for (const d of dets) await d.stop().catch(() => undefined);
+    await transport?.close().catch(() => undefined);
+    for (const s of stores) await s.close().catch(() => undefined);
+    await mock?.stop();
+  }
+}
+
+function render(rs: RunResult[], simRecords: number): string {
+  const keys = [...new Set(rs.map((r) => `${r.partitions}/${r.consumers}`))];
+  const rows = keys.map((k) => {
+    const g = rs.filter((r) => `${r.partitions}/${r.consumers}` === k);
+    const f = g[0]!;
+    const lost = Math.max(...g.map((r) => r.published - r.storedRecords));
+    const dup = Math.max(...g.map((r) => r.processed - r.published));
+    return `| ${f.partitions} | ${f.consumers} | ${f.published.toLocaleString('en-US')} | ${fmtRate(median(g.map((r) => r.published / r.ingestSeconds)))} | ${fmtRate(median(g.map((r) => r.processed / r.e2eSeconds)))} | ${lost} | ${dup} | ${median(g.map((r) => r.nodeCpu)).toFixed(1)} + ${median(g.map((r) => r.mockCpu)).toFixed(1)} | ${median(g.map((r) => r.e2eSeconds)).toFixed(1)} | ${g.length} |`;
+  });
+  return [
+    `# End-to-end: ingest → Kafka (librdkafka mock) → detector → ClickHouse (chdb)`,
+    '',
+    `\`node load-test/dist/bench-e2e.js --lines ${LINES} --sampling ${SAMPLING} --partitions ${PARTS.join(',')} --consumers ${CONSUMERS.join(',')} --reps ${REPS}\``,
+    '',
+    `Simulated day: ${LINES} lines at 1:${SAMPLING}, ${simRecords.toLocaleString('en-US')} flow records in the capture; ${RECORD_SIZE}-byte records in the batches.`,
+    `All detector members run in the benchmark's process and share one chdb store (one data directory per process); ingest replays in the same process.`,
+    `Replay is lag-bounded to ${LAG_RECORDS_PER_PARTITION.toLocaleString('en-US')} records per partition ahead of the detectors (the mock keeps ~5 MiB per partition and drops older data), so the ingest rate is capped by the detectors.`,
+    `Machine: 2 shared cores (another CI run may have been using them). Medians over the repetitions.`,
+    '',
+    '| partitions | consumers | records published | ingest flows/s | end-to-end flows/s | lost (published − stored, max) | doubled (processed − published, max) | CPU s (node + mock) | e2e seconds | reps |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);
