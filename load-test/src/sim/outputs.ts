@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PcapWriter } from '@haystack/pcap';
+import { PcapWriter, parseIp } from '@haystack/pcap';
 import type { ExporterConfig } from './export.js';
 
 /** Where export datagrams go. `payload` is only valid during the call. */
@@ -17,6 +17,9 @@ export const collectorPort = (version: 9 | 10): number => (version === 9 ? 2055 
 /** Export datagrams into a pcap file (Ethernet/IPv4/UDP, timestamps = export times). */
 export class PcapSink implements PacketSink {
   private pending = 0;
+  /** Addresses as bytes, parsed once (text would be parsed again for every datagram). */
+  private readonly src = new Map<string, Uint8Array>();
+  private readonly dst = parseIp(COLLECTOR);
   private constructor(private readonly w: PcapWriter) {}
 
   static async create(path: string): Promise<PcapSink> {
@@ -24,7 +27,9 @@ export class PcapSink implements PacketSink {
   }
 
   packet(tsMs: number, e: ExporterConfig, payload: Buffer): Promise<void> | void {
-    const p = this.w.writeUdp({ tsMs, src: e.address, srcPort: e.port, dst: COLLECTOR, dstPort: collectorPort(e.version), payload });
+    let src = this.src.get(e.address);
+    if (!src) this.src.set(e.address, (src = parseIp(e.address)));
+    const p = this.w.writeUdp({ tsMs, src, srcPort: e.port, dst: this.dst, dstPort: collectorPort(e.version), payload });
     // The writer chains its file writes; wait now and then so buffers do not pile up.
     if (++this.pending >= 512) {
       this.pending = 0;
