@@ -170,7 +170,9 @@ async function runOne(
     pub.ready = async () => {
       await ready();
       let waited = false;
+      const stall = Date.now() + 60_000;
       while (pub.counters.records - processed() > LAG_RECORDS_PER_PARTITION * partitions) {
+        if (Date.now() > stall) throw new Error(`detectors made no progress for 60 s (processed ${processed()} of ${pub.counters.records})`);
         waited = true;
         await sleep(5);
       }
