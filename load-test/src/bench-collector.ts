@@ -24,9 +24,8 @@
 //        [--warmup 2] [--warmup-rate 400000] [--tolerance 0.0001] [--nfcapd-dir /dev/shm]
 //        [--skip-sender-check] [--nice -10] [--profile] [--diag] [--entry cli|child|cli!]
 //
-// --collectors may also name haystack+fix: the service with the Publisher.add change proposed in
-// experiments/fast-publisher.ts (run through dist/ingest-child.js --fix, which builds the same
-// pipeline as the CLI's ingest command).
+// (Earlier runs also measured "haystack+fix", an experimental Publisher.add; that change is now
+// the product's own code, commit 16cd750, so the variant is gone.)
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,8 +38,7 @@ import { arg, fmtRate, median, table } from './stats.js';
 const REPO = join(LOAD_TEST_DIR, '..');
 const CLI = join(REPO, 'packages', 'cli', 'dist', 'main.js');
 
-/** haystack+fix: the same service with the Publisher.add change of experiments/fast-publisher.ts. */
-type CollectorName = 'haystack' | 'haystack+fix' | 'nfcapd';
+type CollectorName = 'haystack' | 'nfcapd';
 
 const opt = {
   rates: (arg('--rates') ?? '200000,400000,800000,1200000,1600000,2000000').split(',').map(Number),
@@ -285,7 +283,7 @@ let cliBroken = false;
 /** Which program ran each Haystack collector (reported with the results). */
 const entries = new Set<string>();
 
-async function startHaystack(name: 'haystack' | 'haystack+fix'): Promise<Running> {
+async function startHaystack(name: 'haystack'): Promise<Running> {
   const state = mkdtempSync(join(os.tmpdir(), 'haystack-bench-state-'));
   const env = {
     ...process.env,
@@ -294,12 +292,10 @@ async function startHaystack(name: 'haystack' | 'haystack+fix'): Promise<Running
     HAYSTACK_INGEST__RECEIVE_BUFFER_BYTES: String(opt.rcvbuf),
     HAYSTACK_LOG__LEVEL: 'info',
   };
-  // haystack: the real CLI command unless --entry child (or the CLI does not start: another
-  // engineer's half-built command module breaks every command, see below); haystack+fix: always
-  // dist/ingest-child.js --fix.
-  const useChild = name === 'haystack+fix' || opt.entry === 'child' || cliBroken;
+  // The real CLI command unless --entry child (or the CLI does not start, see below).
+  const useChild = opt.entry === 'child' || cliBroken;
   const main = useChild ? join(LOAD_TEST_DIR, 'dist', 'ingest-child.js') : CLI;
-  const extra = name === 'haystack+fix' ? ['--fix'] : [];
+  const extra: string[] = [];
   const nodeArgs = opt.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(CACHE_DIR, 'profiles')}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
   const diagFile = join(state, 'diag.jsonl');
   if (opt.diag) {
@@ -643,7 +639,7 @@ async function main(): Promise<void> {
   }
   say('');
   for (const name of opt.collectors) say(`- highest loss-free rate, ${name}: ${lossFree.get(name) ? fmtRate(lossFree.get(name)!) : 'none of the tested rates'} records/s`);
-  for (const h of ['haystack', 'haystack+fix'] as const)
+  for (const h of ['haystack'] as const)
     if (lossFree.has(h) && lossFree.has('nfcapd') && lossFree.get('nfcapd')! > 0)
       say(`- ratio ${h} / nfcapd: ${(lossFree.get(h)! / lossFree.get('nfcapd')!).toFixed(2)}`);
   say('');

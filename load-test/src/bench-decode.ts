@@ -10,8 +10,6 @@
 //                   batches of 4,096 sealed per partition; the sink only counts
 //   collector>count the same into a CountingSink like `haystack ingest`'s (it verifies each
 //                   batch's CRC): the whole per-datagram path of the collector minus the socket
-//   collector>count+fix  the same with the Publisher.add change proposed in
-//                   experiments/fast-publisher.ts (checked byte-identical before timing)
 //
 // --prefixes N configures N subscriber prefixes instead of the default 5 (the extra ones are
 // IPv4 /16s no corpus address falls in), to show how partitioning cost grows with them.
@@ -36,11 +34,9 @@ import { FlowDecoder, createIngest, type Ingest } from '@haystack/ingest';
 import type { FlowSink } from '@haystack/transport';
 import { CACHE_DIR, CORPUS_KINDS, loadCorpus, renumber, type Corpus, type CorpusKind } from './corpus.js';
 import { CountingSink, NullSink } from './sinks.js';
-import { checkV4Matcher, patchInstance } from './experiments/fast-publisher.js';
-import { PrefixSet } from '@haystack/common';
 import { arg, fmtRate, median, table } from './stats.js';
 
-const MODES = ['decode', 'decode+seal', 'collector>null', 'collector>count', 'collector>count+fix'] as const;
+const MODES = ['decode', 'decode+seal', 'collector>null', 'collector>count'] as const;
 type Mode = (typeof MODES)[number];
 
 interface Runner {
@@ -90,13 +86,12 @@ function config(n: number) {
 
 const PREFIXES = Number(arg('--prefixes', '0'));
 
-async function collectorRunner(mode: 'collector>null' | 'collector>count' | 'collector>count+fix'): Promise<Runner> {
+async function collectorRunner(mode: 'collector>null' | 'collector>count'): Promise<Runner> {
   // The service's own wiring with the default configuration (4 partitions as `haystack ingest`
   // uses without Kafka), no sockets and no template persistence.
   const cfg = config(PREFIXES);
   const sink: FlowSink & { records: number } = mode === 'collector>null' ? new NullSink(4) : new CountingSink(4);
   const ing: Ingest = await createIngest(cfg, silentLogger, sink, { ports: [], persistTemplates: false });
-  if (mode === 'collector>count+fix') patchInstance(ing.publisher);
   return {
     mode,
     nextSeq: 0,
@@ -143,25 +138,6 @@ async function timedPass(r: Runner, c: Corpus): Promise<{ records: number; ms: n
   const t0 = performance.now();
   const records = await r.pass(c);
   return { records, ms: performance.now() - t0 };
-}
-
-/** Published batches of one pass with the original and the patched Publisher.add: identical? */
-async function fixIsIdentical(c: Corpus): Promise<string> {
-  const run = async (fix: boolean) => {
-    const got: Buffer[] = [];
-    const sink: FlowSink = { partitions: 4, publish: async (p, b) => void got.push(Buffer.concat([Buffer.of(p), b.subarray(0, 16), b.subarray(24)])), close: async () => {} };
-    const ing = await createIngest(config(PREFIXES), silentLogger, sink, { ports: [], persistTemplates: false });
-    if (fix) patchInstance(ing.publisher);
-    renumber(c.datagrams, c.version, 0);
-    for (const d of c.datagrams) ing.collector.onMessage(d.payload, c.exporter, 1_700_000_000_000);
-    await ing.publisher.drain();
-    return { got, counters: JSON.stringify(ing.publisher.counters) };
-  };
-  const a = await run(false);
-  const b = await run(true);
-  const same = a.got.length === b.got.length && a.got.every((x, i) => x.equals(b.got[i]!)) && a.counters === b.counters;
-  const v4 = checkV4Matcher(new PrefixSet(config(PREFIXES).ingest.subscriberPrefixes)) ?? 'agrees with PrefixSet on 1M random and all boundary addresses';
-  return (same ? `identical (${a.got.length} batches, counters ${a.counters})` : `DIFFERENT: ${a.got.length} vs ${b.got.length} batches, ${a.counters} vs ${b.counters}`) + `; V4Matcher ${v4}`;
 }
 
 interface ModeResult {
@@ -223,7 +199,6 @@ async function main(): Promise<void> {
   process.stdout.write(`# bench-decode: node ${process.version}, ${os.cpus().length} CPUs (${cpu})${pinned}, ${reps} repetitions of ~${seconds} s per mode, ${config(PREFIXES).ingest.subscriberPrefixes.length} subscriber prefixes, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n\n`);
   const all: unknown[] = [];
   for (const kind of kinds) {
-    const identical = modes.includes('collector>count+fix') ? await fixIsIdentical(await loadCorpus(kind)) : '';
     const { corpus: c, results } = await benchCorpus(kind, modes, reps, seconds);
     const base = results.find((r) => r.mode === 'decode')?.median;
     process.stdout.write(`## ${kind}: ${c.datagrams.length} datagrams, ${c.records} flow records (${(c.records / c.datagrams.length).toFixed(1)}/datagram), ${(c.bytes / c.datagrams.length).toFixed(0)} B/datagram\n\n`);
@@ -242,8 +217,7 @@ async function main(): Promise<void> {
         ]),
       ) + '\n\n',
     );
-    if (identical) process.stdout.write(`Patched Publisher.add vs original over one pass: ${identical}\n\n`);
-    all.push({ kind, datagrams: c.datagrams.length, records: c.records, identical, results });
+    all.push({ kind, datagrams: c.datagrams.length, records: c.records, results });
   }
   mkdirSync(CACHE_DIR, { recursive: true });
   const out = join(CACHE_DIR, `bench-decode-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -4,16 +4,12 @@
 // and the checkout is shared with engineers changing them). Same config sources (file via
 // $HAYSTACK_CONFIG, HAYSTACK_* environment), same log lines.
 //
-//   node load-test/dist/ingest-child.js [--netflow-port P] [--ipfix-port P] [--bind A] [--fix]
-//
-// --fix applies the Publisher.add change of experiments/fast-publisher.ts (EXPERIMENT).
+//   node load-test/dist/ingest-child.js [--netflow-port P] [--ipfix-port P] [--bind A]
 import { createLogger, createRegistry, loadConfig, serveMetrics } from '@haystack/common';
 import { createIngest, registerIngestMetrics } from '@haystack/ingest';
-import { applyPublisherFix } from './experiments/fast-publisher.js';
 import { CountingSink } from './sinks.js';
 import { arg } from './stats.js';
 
-if (process.argv.includes('--fix')) applyPublisherFix();
 const port = (name: string) => (arg(name) !== undefined ? Number(arg(name)) : undefined);
 const netflowPort = port('--netflow-port');
 const ipfixPort = port('--ipfix-port');
