@@ -50,3 +50,31 @@ export class UserError extends Error {
     super(message);
   }
 }
+
+/**
+ * Resolves on SIGINT or SIGTERM; rejects when a component reports that it stopped working
+ * for good (e.g. a Kafka consumer its client will not restart), so the command stops cleanly
+ * and exits non-zero for its supervisor to restart it rather than idling.
+ */
+export function untilStopped(log: Logger, failures: Promise<Error>[] = []): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.info({ signal: sig }, 'signal received');
+      done();
+      resolve();
+    };
+    const done = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    for (const f of failures) {
+      void f.then((err) => {
+        done();
+        log.error({ err }, 'stopping: a component failed for good');
+        reject(err);
+      });
+    }
+  });
+}

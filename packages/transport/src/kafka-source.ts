@@ -35,6 +35,12 @@ export interface KafkaSourceOptions extends KafkaClientOptions {
   commitIntervalMs?: number;
   /** Back-off between retries of a failed handler. */
   retry?: RetryBackoff;
+  /**
+   * Back-off before replacing a consumer that kafkajs gave up on (default 1 s doubling to
+   * 30 s): kafkajs restarts only after retriable errors, so a non-retriable one during a
+   * group rejoin (common while members come and go) would otherwise end delivery for good.
+   */
+  restart?: RetryBackoff;
   /** Called for each handler failure (before its retry) and for consumer crashes (meta undefined). */
   onError?: (err: unknown, meta: BatchMeta | undefined) => void;
 }
@@ -50,6 +56,22 @@ export interface KafkaSourceStats {
   commits: number;
   /** Consumer crashes reported by kafkajs (it restarts on retriable ones). */
   crashes: number;
+  /** Consumers we replaced after a crash kafkajs does not restart from. */
+  restarts: number;
+}
+
+/** Errors no restart can fix (credentials, permissions, protocol): reported through failed(). */
+const PERMANENT = /AUTHORIZATION_FAILED|AUTHENTICATION|SASL|UNSUPPORTED|INVALID_GROUP_ID|INVALID_SESSION_TIMEOUT|INCONSISTENT_GROUP_PROTOCOL/;
+
+function rootCause(e: unknown): { type?: string; name?: string } {
+  let x = e as { cause?: unknown; type?: string; name?: string };
+  while (x && typeof x === 'object' && x.cause) x = x.cause as typeof x;
+  return x ?? {};
+}
+
+function isPermanent(e: unknown): boolean {
+  const c = rootCause(e);
+  return PERMANENT.test(c.type ?? '') || c.name === 'KafkaJSNotImplemented';
 }
 
 /**
@@ -64,10 +86,16 @@ export class KafkaFlowSource implements FlowSource {
   private readonly client: Kafka;
   private consumer: Consumer | undefined;
   private readonly sleeper = new Sleeper();
-  private readonly counters: KafkaSourceStats = { delivered: 0, handlerErrors: 0, skippedEmpty: 0, commits: 0, crashes: 0 };
+  private readonly counters: KafkaSourceStats = { delivered: 0, handlerErrors: 0, skippedEmpty: 0, commits: 0, crashes: 0, restarts: 0 };
   private assigned: number[] = [];
   private readonly assignmentListeners = new Set<(partitions: number[]) => void>();
   private stopping = false;
+  private handler: FlowHandler | undefined;
+  private restartDelay: (() => number) | undefined;
+  private fatal: ((e: Error) => void) | undefined;
+  private readonly fatalError = new Promise<Error>((resolve) => {
+    this.fatal = resolve;
+  });
 
   constructor(private readonly opts: KafkaSourceOptions) {
     this.client = createKafkaClient(opts.kafka, opts);
@@ -77,7 +105,7 @@ export class KafkaFlowSource implements FlowSource {
 
   /** Join the group and start delivering; resolves once this member has joined. */
   async run(handler: FlowHandler): Promise<void> {
-    if (this.consumer) throw new Error('source is already running');
+    if (this.handler) throw new Error('source is already running');
     const { kafka } = this.opts;
     // The mock (and Kafka with auto-create) would create a missing topic on subscribe.
     const admin = await connectAdmin(this.client, kafka);
@@ -86,7 +114,18 @@ export class KafkaFlowSource implements FlowSource {
     } finally {
       await admin.disconnect();
     }
+    this.handler = handler;
+    this.stopping = false;
+    try {
+      await this.startConsumer(handler);
+    } catch (e) {
+      this.handler = undefined;
+      throw new KafkaTransportError(`cannot start Kafka consumer group '${kafka.consumerGroup}': ${(e as Error).message}`, { cause: e });
+    }
+  }
 
+  private async startConsumer(handler: FlowHandler): Promise<void> {
+    const { kafka } = this.opts;
     const consumer = this.client.consumer({
       groupId: kafka.consumerGroup,
       sessionTimeout: this.opts.sessionTimeout,
@@ -97,8 +136,8 @@ export class KafkaFlowSource implements FlowSource {
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
-    this.stopping = false;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.restartDelay = undefined; // joined: the next crash starts the back-off afresh
       this.assigned = [...(e.payload.memberAssignment[kafka.flowTopic] ?? [])].sort((a, b) => a - b);
       for (const l of this.assignmentListeners) l(this.assigned);
     });
@@ -109,6 +148,8 @@ export class KafkaFlowSource implements FlowSource {
       this.counters.crashes++;
       this.opts.logger?.error({ err: e.payload.error, restart: e.payload.restart }, 'Kafka consumer crashed');
       this.opts.onError?.(e.payload.error, undefined);
+      // kafkajs has disconnected a consumer it will not restart: replace it ourselves.
+      if (!e.payload.restart && this.consumer === consumer) this.replace(consumer, handler, e.payload.error);
     });
     try {
       await consumer.connect();
@@ -122,10 +163,39 @@ export class KafkaFlowSource implements FlowSource {
         eachBatch: (payload) => this.eachBatch(payload, handler),
       });
     } catch (e) {
-      this.consumer = undefined;
+      if (this.consumer === consumer) this.consumer = undefined;
       await consumer.disconnect().catch(() => undefined);
-      throw new KafkaTransportError(`cannot start Kafka consumer group '${kafka.consumerGroup}': ${(e as Error).message}`, { cause: e });
+      throw e;
     }
+  }
+
+  /** After a crash kafkajs does not restart from: a new consumer after back-off, or failed() for errors no restart fixes. */
+  private replace(old: Consumer, handler: FlowHandler, err: Error): void {
+    if (this.stopping) return;
+    const { consumerGroup } = this.opts.kafka;
+    if (isPermanent(err)) {
+      this.fatal?.(new KafkaTransportError(`Kafka consumer of group '${consumerGroup}' stopped: ${err.message}`, { cause: err }));
+      return;
+    }
+    this.restartDelay ??= backoffDelays({ initialMs: 1_000, maxMs: 30_000, ...this.opts.restart });
+    const delay = this.restartDelay();
+    this.assigned = [];
+    this.opts.logger?.warn({ err, delayMs: delay, group: consumerGroup }, 'Kafka consumer stopped after a crash; starting a new one');
+    void (async () => {
+      await old.disconnect().catch(() => undefined);
+      if (!(await this.sleeper.sleep(delay)) || this.stopping || this.consumer !== old) return;
+      this.counters.restarts++;
+      try {
+        await this.startConsumer(handler);
+      } catch (e) {
+        this.opts.logger?.error({ err: e }, 'starting a new Kafka consumer failed');
+        this.opts.onError?.(e, undefined);
+        if (this.consumer === undefined && !this.stopping) {
+          this.consumer = old; // keeps replace()'s ownership check simple
+          this.replace(old, handler, e as Error);
+        }
+      }
+    })();
   }
 
   /** Partitions assigned to this member at the last group join. */
@@ -139,20 +209,25 @@ export class KafkaFlowSource implements FlowSource {
     return () => this.assignmentListeners.delete(listener);
   }
 
+  failed(): Promise<Error> {
+    return this.fatalError;
+  }
+
   stats(): KafkaSourceStats {
     return { ...this.counters };
   }
 
   /** Finish the handlers in flight, commit, leave the group and disconnect. */
   async close(): Promise<void> {
-    const consumer = this.consumer;
-    if (!consumer) return;
+    if (!this.handler) return;
     this.stopping = true;
-    this.sleeper.cancel(); // a handler waiting to be retried stays uncommitted
+    this.sleeper.cancel(); // a handler waiting to be retried stays uncommitted; no consumer is replaced
+    const consumer = this.consumer;
     try {
-      await consumer.disconnect();
+      await consumer?.disconnect();
     } finally {
       this.consumer = undefined;
+      this.handler = undefined;
       this.assigned = [];
     }
   }

@@ -296,6 +296,8 @@ test('Kafka source: two members of a group split the partitions and each batch i
     });
   a.onAssignment(() => obs.changed());
   b.onAssignment(() => obs.changed());
+  void a.failed().then((e) => obs.fail(e));
+  void b.failed().then((e) => obs.fail(e));
   await a.run(handlerFor('a'));
   await b.run(handlerFor('b'));
   const split = () => {
@@ -303,11 +305,12 @@ test('Kafka source: two members of a group split the partitions and each batch i
     const pb = b.assignment();
     return pa.length > 0 && pb.length > 0 && [...pa, ...pb].sort().join() === '0,1,2,3';
   };
-  await obs.waitFor(split);
+  const state = () => ({ a: a.assignment(), b: b.assignment(), crashes: [a.stats().crashes, b.stats().crashes], handled: [byMember.a.length, byMember.b.length] });
+  await obs.waitFor(split, { what: 'the group to split partitions 0-3 between both members', state });
 
   const sink = await connectSink(t, { kafka });
   for (let seq = 0; seq < 5; seq++) for (let p = 0; p < 4; p++) await sink.publish(p, makeBatch(p, seq));
-  await obs.waitFor(() => byMember.a.length + byMember.b.length === 20);
+  await obs.waitFor(() => byMember.a.length + byMember.b.length === 20, { what: 'all 20 batches handled', state });
   await Promise.all([a.close(), b.close()]);
 
   const pa = new Set(byMember.a.map((r) => r.partition));
@@ -360,7 +363,8 @@ test('Kafka source: a stopped consumer commits what it handled; a new one resume
       second.push(`${partition}:${seq}@${meta.offset}`);
     }),
   );
-  await obs.waitFor(() => first.length + second.length === total);
+  void b.failed().then((e) => obs.fail(e));
+  await obs.waitFor(() => first.length + second.length === total, { what: `all ${total} batches handled`, state: () => ({ first: first.length, second: second.length, stats: b.stats() }) });
   await b.close();
   const all = [...first, ...second];
   assert.equal(new Set(all).size, total, 'nothing lost, nothing handled twice');
@@ -371,4 +375,48 @@ test('Kafka source: a stopped consumer commits what it handled; a new one resume
   }
   assert.deepEqual(await committedOffsets(mock, kafka.consumerGroup, 'flows'), [total / 2, total / 2]);
   assert.equal(b.stats().delivered, second.length);
+});
+
+/** Kafka API key of JoinGroup and error codes kafkajs treats as not retriable. */
+const JOIN_GROUP = 11;
+const UNKNOWN_SERVER_ERROR = -1;
+const GROUP_AUTHORIZATION_FAILED = 30;
+
+test('Kafka source: a consumer kafkajs gives up on (non-retriable join error) is replaced and delivers everything', async (t) => {
+  const mock = await withMock(t, [{ name: 'flows', partitions: 2 }]);
+  const kafka = kafkaSection(mock);
+  const sink = await connectSink(t, { kafka });
+  for (let seq = 0; seq < 3; seq++) for (let p = 0; p < 2; p++) await sink.publish(p, makeBatch(p, seq));
+
+  await mock.command(`errors ${JOIN_GROUP} ${UNKNOWN_SERVER_ERROR}`);
+  const got: string[] = [];
+  const crashes: unknown[] = [];
+  const obs = new Observer();
+  const src = source(t, { kafka, restart: { initialMs: 50 }, onError: (e, meta) => meta === undefined && crashes.push(e) });
+  void src.failed().then((e) => obs.fail(e));
+  await src.run(obs.guard(async (batch, meta) => void got.push(`${meta.partition}:${batchTag(batch).seq}`)));
+  await obs.waitFor(() => got.length === 6, { what: 'all 6 batches handled by the replacement consumer', state: () => ({ got, stats: src.stats() }) });
+  await src.close();
+  assert.equal(crashes.length, 1, 'the injected join failure crashed the first consumer');
+  assert.match(String(crashes[0]), /unexpected error/);
+  assert.equal(src.stats().restarts, 1);
+  assert.deepEqual([...got].sort(), ['0:0', '0:1', '0:2', '1:0', '1:1', '1:2']);
+  assert.deepEqual(await committedOffsets(mock, kafka.consumerGroup, 'flows'), [3, 3]);
+});
+
+test('Kafka source: an authorization failure is not retried forever: failed() reports it', async (t) => {
+  const mock = await withMock(t, [{ name: 'flows', partitions: 1 }]);
+  const kafka = kafkaSection(mock);
+  await mock.command(`errors ${JOIN_GROUP} ${GROUP_AUTHORIZATION_FAILED}`);
+  const src = source(t, { kafka, restart: { initialMs: 50 } });
+  await src.run(async () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const err = await Promise.race([
+    src.failed(),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('failed() did not settle within 30 s')), 30_000))),
+  ]).finally(() => clearTimeout(timer));
+  assert.ok(err instanceof KafkaTransportError);
+  assert.match(err.message, /consumer of group 'detector' stopped: .*authoriz/i);
+  assert.equal(src.stats().restarts, 0);
+  await src.close();
 });

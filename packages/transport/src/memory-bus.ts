@@ -279,6 +279,11 @@ class MemoryFlowSource implements FlowSource {
     for (let i = 0; i < this.concurrency; i++) this.workers.push(this.worker(handler));
   }
 
+  /** The in-process bus has no failure that ends delivery: handler errors are retried. */
+  failed(): Promise<Error> {
+    return new Promise<Error>(() => undefined);
+  }
+
   async close(): Promise<void> {
     if (!this.running) return;
     this.running = false;

@@ -91,19 +91,31 @@ export class Observer {
     };
   }
 
-  waitFor(cond: () => boolean): Promise<void> {
+  /**
+   * Resolves once `cond` holds (checked on every change). Rejects with the first recorded
+   * error, or after `timeoutMs` (default 90 s) naming `what` and the `state()` at that moment,
+   * so a group that never settles fails the test with a reason instead of hanging it.
+   */
+  waitFor(cond: () => boolean, opts: { what?: string; timeoutMs?: number; state?: () => unknown } = {}): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? 90_000;
     return new Promise((resolve, reject) => {
-      const check = () => {
-        if (this.error !== undefined) {
-          this.checks.delete(check);
-          reject(this.error);
-        } else if (cond()) {
-          this.checks.delete(check);
-          resolve();
-        }
+      const finish = (err?: unknown) => {
+        this.checks.delete(check);
+        clearTimeout(timer);
+        if (err === undefined) resolve();
+        else reject(err);
       };
+      const check = () => {
+        if (this.error !== undefined) finish(this.error);
+        else if (cond()) finish();
+      };
+      const timer = setTimeout(() => {
+        const state = opts.state ? ` (state: ${JSON.stringify(opts.state())})` : '';
+        finish(new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'a condition'}${state}`));
+      }, timeoutMs);
       this.checks.add(check);
       check();
     });
   }
+
 }

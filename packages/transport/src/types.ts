@@ -30,6 +30,12 @@ export interface FlowSource {
    * skipped: handlers count and skip invalid batches themselves (e.g. BatchFormatError).
    */
   run(handler: FlowHandler): Promise<void>;
+  /**
+   * Settles with the error that ended delivery for good (Kafka: a consumer crash the client
+   * will not restart from). Never settles for a source that cannot fail that way. A service
+   * should exit on it so its supervisor restarts it, instead of idling while lag grows.
+   */
+  failed(): Promise<Error>;
   /** Stop after the handlers in flight; their positions are committed, the rest redelivered later. */
   close(): Promise<void>;
 }

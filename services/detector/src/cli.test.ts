@@ -143,3 +143,35 @@ test('haystack detect --replay (embedded): simulated exports → ingest → dete
   assert.ok(r.quality.exporters.length > 0 && r.quality.exporters.every((e) => e.sequenceGaps !== null), 'health joined to the exporters');
   assert.ok(r.classes.some((c) => c.level === 'product' && c.detectedLines > 0 && c.parents.length > 0), 'products with their parents from the dictionary');
 });
+
+test('haystack detect exits non-zero, naming the cause, when its Kafka consumer fails for good (supervisor restarts it)', async (t) => {
+  const mock = await startKafkaMock({ topics: [{ name: 'flows', partitions: 1 }] });
+  t.after(() => mock.stop());
+  const stateDir = join(tmp.dir, 'kafka-denied');
+  const hitlistDir = join(stateDir, 'hitlist', DAY);
+  mkdirSync(hitlistDir, { recursive: true });
+  await writeHitlistJson(join(hitlistDir, 'hitlist.json'), testHitlist());
+  await mock.command('errors 11 30'); // JoinGroup: GROUP_AUTHORIZATION_FAILED
+  const child = spawn(process.execPath, [main, 'detect'], {
+    env: {
+      ...baseEnv(stateDir),
+      HAYSTACK_KAFKA__BROKERS: mock.bootstrap.join(','),
+      HAYSTACK_KAFKA__FLOW_TOPIC: 'flows',
+      HAYSTACK_KAFKA__CONSUMER_GROUP: 'denied',
+      HAYSTACK_DETECTOR__LINE_KEY: 'cli-test-line-key-0123456789abcdef',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    new Promise<number | null>((r) => child.once('exit', (c) => r(c))),
+    new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 90_000))),
+  ]).finally(() => clearTimeout(timer));
+  assert.equal(code, 1, `exit code (stderr: ${stderr.slice(-2000)})`);
+  assert.match(stderr, /consumer of group 'denied' stopped: .*[Aa]uthoriz/);
+});

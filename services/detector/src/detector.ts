@@ -108,6 +108,8 @@ export interface Detector {
   start(): Promise<void>;
   /** Leave the source after the batches in flight (stored and committed, or left uncommitted), stop following hitlists. */
   stop(): Promise<void>;
+  /** Settles with the error that ended delivery for good (see FlowSource.failed): time to exit. */
+  failed(): Promise<Error>;
   /** Insert what is buffered now. */
   flush(): Promise<void>;
   stats(): DetectorStats;
@@ -253,6 +255,10 @@ class DetectorService implements Detector {
       // Names and levels as the hitlist has them; parents stay from the dictionary.
       this.hierarchy.mergeHitlist(h.meta);
     }
+  }
+
+  failed(): Promise<Error> {
+    return this.opts.source.failed();
   }
 
   async stop(): Promise<void> {

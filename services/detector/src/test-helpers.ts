@@ -311,6 +311,10 @@ export class ListSource implements FlowSource {
     }
   }
 
+  failed(): Promise<Error> {
+    return new Promise<Error>(() => undefined);
+  }
+
   /** Resolves when every item was handled (or the source was closed). */
   async done(): Promise<void> {
     await Promise.all(this.loops);

@@ -5,7 +5,7 @@ import { createDetector, hitlistStoreFromConfig, openDetectorClickHouse, registe
 import type { HitlistStore } from '@haystack/hitlist';
 import { createIngest, replayCapture } from '@haystack/ingest';
 import { MemoryBus, createFlowTransport, type FlowSource } from '@haystack/transport';
-import { action, runtime, UserError } from '../runtime.js';
+import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
 const posInt = (v: string) => {
   const n = Number(v);
@@ -90,13 +90,9 @@ async function runDistributed(config: HaystackConfig, log: Logger): Promise<void
       await det.stop();
       await transport.close();
     })());
-    const signalled = new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
     try {
       await det.start();
-      await signalled;
+      await untilStopped(log, [det.failed()]);
     } finally {
       await stop();
       await metrics?.close();

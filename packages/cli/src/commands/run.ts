@@ -3,7 +3,7 @@ import { createRegistry, serveMetrics } from '@haystack/common';
 import { createDetector, registerDetectorMetrics } from '@haystack/detector';
 import { createIngest, registerIngestMetrics } from '@haystack/ingest';
 import { createFlowTransport } from '@haystack/transport';
-import { action, runtime } from '../runtime.js';
+import { action, runtime, untilStopped } from '../runtime.js';
 import { hitlistStoreFor, openStorage } from './detect.js';
 
 /**
@@ -52,10 +52,8 @@ Stops cleanly on SIGINT/SIGTERM: staged flows are published, stored and committe
         const metrics = config.metrics.listen ? await serveMetrics(reg, config.metrics.listen, log) : null;
         await ing.collector.start();
         log.info({ mode: transport.mode, clickhouse: config.clickhouse.url ?? 'embedded', hitlists: config.redis.url ? 'redis' : 'day directories' }, 'haystack running');
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
+        let failure: unknown;
+        await untilStopped(log, [det.failed()]).catch((e: unknown) => (failure = e));
         log.info('stopping: publishing staged flows, storing detections');
         await ing.collector.stop();
         await transport.close(); // the in-process bus drains into the detector first
@@ -63,6 +61,7 @@ Stops cleanly on SIGINT/SIGTERM: staged flows are published, stored and committe
         await hitlists.close();
         await ch.close();
         await metrics?.close();
+        if (failure !== undefined) throw failure;
       }),
     );
 }
