@@ -33,7 +33,7 @@ if (selected.length === 0) {
 }
 const res = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=2', '--test-timeout=600000', ...selected],
+  ['--test', '--test-concurrency=2', '--test-timeout=300000', ...selected],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(res.status ?? 1);
