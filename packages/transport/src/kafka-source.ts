@@ -1,5 +1,5 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { BatchMeta, FlowHandler, FlowSource } from './types.js';
+import type { Accepted, BatchMeta, FlowHandler, FlowSource } from './types.js';
 import {
   KafkaTransportError,
   connectAdmin,
@@ -8,7 +8,7 @@ import {
   type KafkaClientOptions,
   type KafkaSection,
 } from './kafka-common.js';
-import { backoffDelays, Sleeper, type RetryBackoff } from './util.js';
+import { backoffDelays, Signal, Sleeper, type RetryBackoff } from './util.js';
 
 export interface KafkaSourceOptions extends KafkaClientOptions {
   /** brokers, clientId, flowTopic, consumerGroup are used. */
@@ -29,9 +29,12 @@ export interface KafkaSourceOptions extends KafkaClientOptions {
   /** Partitions whose handlers may run at the same time, default 1. */
   concurrency?: number;
   /**
-   * Within a long fetched batch, commit handled positions at least this often, default 1 s.
-   * Positions are also committed at the end of every fetched batch and when stopping.
+   * Batches of one partition a handler may have taken in (returned `Accepted`) whose storage
+   * has not finished, default 32: the next batches are delivered meanwhile, so one storage
+   * write carries many batches instead of one round trip per batch.
    */
+  maxInFlight?: number;
+  /** Commit stored positions at most this often, default 1 s, and when stopping. */
   commitIntervalMs?: number;
   /** Back-off between retries of a failed handler. */
   retry?: RetryBackoff;
@@ -74,6 +77,73 @@ function isPermanent(e: unknown): boolean {
   return PERMANENT.test(c.type ?? '') || c.name === 'KafkaJSNotImplemented';
 }
 
+function waitOrTimeout(signal: Signal, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([signal.wait(), new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The batches of one partition the handler took in and whose storage has not settled, in
+ * offset order, and the highest offset stored with everything before it.
+ */
+class Pipeline {
+  private readonly entries: { offset: string; state: 'pending' | 'stored' | 'failed' }[] = [];
+  storedThrough: string | undefined;
+  committed: string | undefined;
+  /** The lowest offset whose storage failed: delivery restarts there. */
+  failure: { offset: string; err: unknown } | undefined;
+  readonly changed = new Signal();
+  /** Back-off between deliveries again after a storage failure (reset on success). */
+  retryDelay: (() => number) | undefined;
+
+  constructor(private readonly onStored: () => void) {}
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  pending(): number {
+    let n = 0;
+    for (const e of this.entries) if (e.state === 'pending') n++;
+    return n;
+  }
+
+  done(offset: string): void {
+    this.entries.push({ offset, state: 'stored' });
+    this.advance();
+  }
+
+  track(offset: string, stored: Promise<void>, onFailed: (err: unknown) => void): void {
+    const e = { offset, state: 'pending' as 'pending' | 'stored' | 'failed' };
+    this.entries.push(e);
+    stored.then(
+      () => {
+        e.state = 'stored';
+        this.advance();
+      },
+      (err: unknown) => {
+        e.state = 'failed';
+        if (!this.failure || BigInt(offset) < BigInt(this.failure.offset)) this.failure = { offset, err };
+        onFailed(err);
+        this.changed.notify();
+      },
+    );
+  }
+
+  private advance(): void {
+    let moved = false;
+    while (this.entries[0]?.state === 'stored') {
+      this.storedThrough = this.entries.shift()!.offset;
+      moved = true;
+    }
+    if (moved) {
+      if (!this.failure) this.retryDelay = undefined;
+      this.onStored();
+    }
+    this.changed.notify();
+  }
+}
+
 /**
  * FlowSource on a Kafka consumer group (kafkajs). Offsets are resolved one message at a
  * time, only after the handler resolved, and committed by us (autoCommit off): at the end
@@ -91,6 +161,11 @@ export class KafkaFlowSource implements FlowSource {
   private readonly assignmentListeners = new Set<(partitions: number[]) => void>();
   private stopping = false;
   private handler: FlowHandler | undefined;
+  private pipes = new Map<number, Pipeline>();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> = Promise.resolve();
+  /** eachBatch calls running now (close() waits for them before the final commit). */
+  private readonly active = new Set<Promise<void>>();
   private restartDelay: (() => number) | undefined;
   private fatal: ((e: Error) => void) | undefined;
   private readonly fatalError = new Promise<Error>((resolve) => {
@@ -139,6 +214,9 @@ export class KafkaFlowSource implements FlowSource {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.restartDelay = undefined; // joined: the next crash starts the back-off afresh
       this.assigned = [...(e.payload.memberAssignment[kafka.flowTopic] ?? [])].sort((a, b) => a - b);
+      // A new generation fetches from the committed positions: what was taken in but not
+      // committed is delivered again (storage is idempotent), so start every pipeline afresh.
+      this.pipes = new Map();
       for (const l of this.assignmentListeners) l(this.assigned);
     });
     consumer.on(consumer.events.COMMIT_OFFSETS, () => {
@@ -160,7 +238,11 @@ export class KafkaFlowSource implements FlowSource {
         autoCommitInterval: this.opts.commitIntervalMs ?? 1_000,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.opts.concurrency ?? 1,
-        eachBatch: (payload) => this.eachBatch(payload, handler),
+        eachBatch: (payload) => {
+          const run = this.eachBatch(payload, handler);
+          this.active.add(run);
+          return run.finally(() => this.active.delete(run));
+        },
       });
     } catch (e) {
       if (this.consumer === consumer) this.consumer = undefined;
@@ -217,53 +299,142 @@ export class KafkaFlowSource implements FlowSource {
     return { ...this.counters };
   }
 
-  /** Finish the handlers in flight, commit, leave the group and disconnect. */
-  async close(): Promise<void> {
+  /**
+   * Finish the handlers in flight and wait (at most `settleMs`, default 30 s) for what they
+   * took in to be stored; commit the stored positions, leave the group and disconnect.
+   * Anything not stored by then stays uncommitted and is delivered again.
+   */
+  async close(settleMs = 30_000): Promise<void> {
     if (!this.handler) return;
     this.stopping = true;
     this.sleeper.cancel(); // a handler waiting to be retried stays uncommitted; no consumer is replaced
     const consumer = this.consumer;
     try {
+      await Promise.allSettled([...this.active]);
+      const deadline = Date.now() + settleMs;
+      for (const pipe of this.pipes.values()) {
+        while (pipe.pending() > 0 && Date.now() < deadline) await waitOrTimeout(pipe.changed, 100);
+      }
+      clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+      if (consumer) await this.commitStored(consumer).catch((err: unknown) => this.opts.logger?.warn({ err }, 'committing stored positions at stop failed; they are delivered again'));
       await consumer?.disconnect();
     } finally {
       this.consumer = undefined;
       this.handler = undefined;
       this.assigned = [];
+      this.pipes = new Map();
     }
   }
 
+  private pipe(partition: number): Pipeline {
+    let p = this.pipes.get(partition);
+    if (!p) this.pipes.set(partition, (p = new Pipeline(() => this.scheduleCommit())));
+    return p;
+  }
+
+  /** Stored positions are committed at most every commitIntervalMs (and at stop). */
+  private scheduleCommit(): void {
+    if (this.commitTimer || this.stopping) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = undefined;
+      const consumer = this.consumer;
+      if (!consumer || this.stopping) return;
+      this.commitStored(consumer).catch((err: unknown) => {
+        // A rebalance or coordinator move: the next generation starts from what was committed.
+        this.opts.logger?.warn({ err }, 'committing stored positions failed; retried with the next stored batch');
+      });
+    }, this.opts.commitIntervalMs ?? 1_000);
+  }
+
+  private commitStored(consumer: Consumer): Promise<void> {
+    const run = this.committing.then(async () => {
+      const topic = this.opts.kafka.flowTopic;
+      const offsets: { topic: string; partition: number; offset: string }[] = [];
+      const done: [Pipeline, string][] = [];
+      for (const [partition, pipe] of this.pipes) {
+        const s = pipe.storedThrough;
+        if (s === undefined || s === pipe.committed) continue;
+        offsets.push({ topic, partition, offset: (BigInt(s) + 1n).toString() });
+        done.push([pipe, s]);
+      }
+      if (offsets.length === 0) return;
+      await consumer.commitOffsets(offsets);
+      for (const [pipe, s] of done) pipe.committed = s;
+    });
+    this.committing = run.catch(() => undefined);
+    return run;
+  }
+
   private async eachBatch(p: EachBatchPayload, handler: FlowHandler): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary, uncommittedOffsets } = p;
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = p;
     const partition = batch.partition;
+    const pipe = this.pipe(partition);
     const live = () => isRunning() && !isStale() && !this.stopping;
-    let failed = false;
-    try {
-      for (const m of batch.messages) {
-        if (!live()) break;
-        if (m.value === null) {
-          this.counters.skippedEmpty++;
-          resolveOffset(m.offset);
-          continue;
-        }
-        const meta: BatchMeta = { partition, offset: m.offset };
-        if (!(await this.deliver(handler, m.value, meta, live, heartbeat))) break;
+    const limit = Math.max(1, this.opts.maxInFlight ?? 32);
+    for (const m of batch.messages) {
+      if (!live() || pipe.failure) break;
+      // Resolving moves the fetch position on; commits follow storage (commitStored).
+      if (m.value === null) {
+        this.counters.skippedEmpty++;
         resolveOffset(m.offset);
-        this.counters.delivered++;
-        await commitOffsetsIfNecessary();
-        await heartbeat();
+        pipe.done(m.offset);
+        continue;
       }
-    } catch (e) {
-      failed = true;
-      throw e;
-    } finally {
-      // Commit what was handled before kafkajs moves on (stop, rebalance, next fetch),
-      // so nothing already handled is delivered again.
-      try {
-        await commitOffsetsIfNecessary(uncommittedOffsets());
-      } catch (e) {
-        if (!failed) throw e; // else the first error is the one worth reporting
-      }
+      while (pipe.pending() >= limit && !pipe.failure && live()) await this.waitChange(pipe, heartbeat);
+      if (pipe.failure || !live()) break;
+      const meta: BatchMeta = { partition, offset: m.offset };
+      const accepted = await this.deliver(handler, m.value, meta, live, heartbeat);
+      if (accepted === false) break;
+      resolveOffset(m.offset);
+      this.counters.delivered++;
+      if (accepted) pipe.track(m.offset, accepted.stored, (err) => this.storeFailed(err, meta));
+      else pipe.done(m.offset);
+      await heartbeat();
     }
+    if (pipe.failure && live()) await this.restartAt(p, pipe);
+  }
+
+  private storeFailed(err: unknown, meta: BatchMeta): void {
+    this.counters.handlerErrors++;
+    this.opts.logger?.warn({ err, partition: meta.partition, offset: meta.offset }, 'flow batch not stored, delivering it again');
+    this.opts.onError?.(err, meta);
+  }
+
+  /**
+   * A batch taken in was not stored: let the rest settle, then deliver again from it after
+   * back-off. Batches after it that were stored come again too (storage is idempotent).
+   */
+  private async restartAt(p: EachBatchPayload, pipe: Pipeline): Promise<void> {
+    const live = () => p.isRunning() && !p.isStale() && !this.stopping;
+    while (pipe.pending() > 0 && live()) await this.waitChange(pipe, p.heartbeat);
+    if (!live()) return;
+    pipe.retryDelay ??= backoffDelays(this.opts.retry);
+    if (!(await this.sleepBeating(pipe.retryDelay(), live, p.heartbeat))) return;
+    const from = pipe.failure!.offset;
+    // kafkajs fetches from here next (autoCommit off: seek only moves the fetch position).
+    this.consumer?.seek({ topic: this.opts.kafka.flowTopic, partition: p.batch.partition, offset: from });
+    const fresh = new Pipeline(() => this.scheduleCommit());
+    fresh.storedThrough = pipe.storedThrough;
+    fresh.committed = pipe.committed;
+    fresh.retryDelay = pipe.retryDelay;
+    if (this.pipes.get(p.batch.partition) === pipe) this.pipes.set(p.batch.partition, fresh);
+  }
+
+  /** Until the pipeline changes (a batch stored or failed), heartbeating at least every interval. */
+  private async waitChange(pipe: Pipeline, heartbeat: () => Promise<void>): Promise<void> {
+    await waitOrTimeout(pipe.changed, Math.max(100, this.opts.heartbeatInterval ?? 3_000));
+    await heartbeat();
+  }
+
+  /** Sleeps in heartbeat-sized steps so a long back-off does not cost the assignment; false when stopping. */
+  private async sleepBeating(ms: number, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+    const beat = Math.max(100, this.opts.heartbeatInterval ?? 3_000);
+    for (let left = ms; left > 0; left -= beat) {
+      if (!live() || !(await this.sleeper.sleep(Math.min(left, beat)))) return false;
+      await heartbeat();
+    }
+    return live();
   }
 
   /** Calls the handler until it resolves; false when stopping or the partition was taken away. */
@@ -273,24 +444,17 @@ export class KafkaFlowSource implements FlowSource {
     meta: BatchMeta,
     live: () => boolean,
     heartbeat: () => Promise<void>,
-  ): Promise<boolean> {
+  ): Promise<Accepted | void | false> {
     const delay = backoffDelays(this.opts.retry);
-    const beat = Math.max(100, this.opts.heartbeatInterval ?? 3_000);
     for (;;) {
       try {
-        await handler(value, meta);
-        return true;
+        return await handler(value, meta);
       } catch (e) {
         this.counters.handlerErrors++;
         this.opts.logger?.warn({ err: e, partition: meta.partition, offset: meta.offset }, 'flow handler failed, retrying the batch');
         this.opts.onError?.(e, meta);
       }
-      // Sleep in heartbeat-sized steps so a long back-off does not cost the assignment.
-      for (let left = delay(); left > 0; left -= beat) {
-        if (!live() || !(await this.sleeper.sleep(Math.min(left, beat)))) return false;
-        await heartbeat();
-      }
-      if (!live()) return false;
+      if (!(await this.sleepBeating(delay(), live, heartbeat))) return false;
     }
   }
 }

@@ -315,7 +315,9 @@ class MemoryFlowSource implements FlowSource {
     const delay = backoffDelays(this.opts.retry);
     for (;;) {
       try {
-        await handler(batch, meta);
+        // The in-process bus does not pipeline: a batch is done once stored.
+        const accepted = await handler(batch, meta);
+        if (accepted) await accepted.stored;
         break;
       } catch (e) {
         this.bus.countHandlerError();

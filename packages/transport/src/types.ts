@@ -18,8 +18,23 @@ export interface BatchMeta {
   readonly offset: string;
 }
 
-/** Handles one batch; the batch's position is committed only after this resolves. */
-export type FlowHandler = (batch: Buffer, meta: BatchMeta) => Promise<void>;
+/**
+ * What a handler may return once it has taken a batch in (processed it, its rows buffered):
+ * `stored` settles when they are durable. The source may deliver the next batches meanwhile
+ * (pipelining, so storage writes group many batches) and commits a position only once its
+ * batch and every one before it are stored. A rejected `stored` makes the source deliver
+ * that batch again, and those after it.
+ */
+export interface Accepted {
+  readonly stored: Promise<void>;
+}
+
+/**
+ * Handles one batch, in partition order. Resolving without a result means the batch is
+ * done (its position may be committed); resolving with `Accepted` defers that to `stored`.
+ * A rejection is retried with back-off, the batch is never skipped.
+ */
+export type FlowHandler = (batch: Buffer, meta: BatchMeta) => Promise<void | Accepted>;
 
 export interface FlowSource {
   /**

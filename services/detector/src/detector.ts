@@ -4,7 +4,7 @@ import type { HaystackConfig, Logger } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { BatchFormatError, decodeHealth, isHealth, openBatch, type BatchView, type HealthSnapshot } from '@haystack/flow-core';
 import type { HitlistStore, LoadedHitlist } from '@haystack/hitlist';
-import type { BatchMeta, FlowSource } from '@haystack/transport';
+import type { Accepted, BatchMeta, FlowSource } from '@haystack/transport';
 import { Flusher } from './flusher.js';
 import { ClassHierarchy } from './hierarchy.js';
 import { HitlistSet } from './hitlists.js';
@@ -321,22 +321,32 @@ class DetectorService implements Detector {
     return s;
   }
 
-  private async handle(batch: Buffer, meta: BatchMeta): Promise<void> {
+  /**
+   * Takes a batch in: processes it and buffers its rows, then returns while they are stored
+   * (`stored`), so the source can deliver the next batches and one insert carries many.
+   */
+  private async handle(batch: Buffer, meta: BatchMeta): Promise<Accepted> {
     const f = this.flusher;
     f.inFlight++;
     try {
-      await this.handleBatch(batch, meta);
+      const { stored } = await this.handleBatch(batch, meta);
+      return { stored: stored.catch((e: unknown) => this.handlerFailed(e, meta)) };
     } catch (e) {
-      const n = ++this.counters.handlerFailures;
-      if (sampled(n)) this.log.warn({ err: e, partition: meta.partition, offset: meta.offset, failures: n }, `batch not stored, the source delivers it again: ${(e as Error).message}`);
-      throw e;
+      return this.handlerFailed(e, meta);
     } finally {
       f.inFlight--;
       f.maybeFlush();
     }
   }
 
-  private async handleBatch(batch: Buffer, meta: BatchMeta): Promise<void> {
+  private handlerFailed(e: unknown, meta: BatchMeta): never {
+    const n = ++this.counters.handlerFailures;
+    if (sampled(n)) this.log.warn({ err: e, partition: meta.partition, offset: meta.offset, failures: n }, `batch not stored, the source delivers it again: ${(e as Error).message}`);
+    throw e;
+  }
+
+  /** Processes a batch; resolves once it is taken in, `stored` when its rows are. */
+  private async handleBatch(batch: Buffer, meta: BatchMeta): Promise<Accepted> {
     const pos: Position = { source: this.sourceId, src_partition: meta.partition, src_offset: parseOffset(meta.offset) };
     if (isHealth(batch)) {
       let rows: DetectorRows | null = null;
@@ -344,21 +354,21 @@ class DetectorService implements Detector {
         rows = emptyRows();
         rows.health = healthRows(decodeHealth(batch));
       } catch (e) {
-        await this.undecodable(batch, pos, `ingest health snapshot: ${(e as Error).message}`);
-        return;
+        return { stored: this.undecodable(batch, pos, `ingest health snapshot: ${(e as Error).message}`) };
       }
-      await this.flusher.submit(rows);
-      this.counters.healthSnapshots++;
-      this.counters.batches++;
-      return;
+      return {
+        stored: this.flusher.submit(rows).then(() => {
+          this.counters.healthSnapshots++;
+          this.counters.batches++;
+        }),
+      };
     }
     let view: BatchView;
     try {
       view = openBatch(batch);
     } catch (e) {
       if (!(e instanceof BatchFormatError)) throw e;
-      await this.undecodable(batch, pos, e.message);
-      return;
+      return { stored: this.undecodable(batch, pos, e.message) };
     }
     const set = this.set!;
     const ps = this.partition(meta.partition);
@@ -372,42 +382,46 @@ class DetectorService implements Detector {
       // Synchronous from here to submit: the shared scan scratch and the partition state are ours.
       const local = this.processor!.process(view, ps, pos, rows);
       const classKeys = this.classRows(days, rows);
-      try {
-        await this.flusher.submit(rows);
-      } catch (e) {
-        // Storage is the truth: the state is rebuilt from it when the batch comes again.
-        ps.reset();
-        throw e;
-      }
-      if (this.classDays.size > 10_000) this.classDays.clear();
-      for (const k of classKeys) this.classDays.add(k);
-      const c = this.counters;
-      c.batches++;
-      c.flows += local.flows;
-      c.matched += local.matched;
-      c.noHitlist += local.noHitlist;
-      c.unknownSampling += local.unknownRate;
-      c.noSide += local.noSide;
-      c.badRecords += local.bad;
-      c.detectionsHour += local.detHour;
-      c.detectionsDay += local.detDay;
-      c.impliedDetections += local.implied;
-      c.evidenceRows += rows.evidence.length;
-      c.newLines += rows.lineDays.length;
-      if (local.bad > 0 && sampled(c.badRecords)) this.log.warn({ partition: meta.partition, offset: meta.offset, records: local.bad, total: c.badRecords }, 'flow records without a usable start time counted and skipped');
+      const stored = this.flusher.submit(rows).then(
+        () => {
+          if (this.classDays.size > 10_000) this.classDays.clear();
+          for (const k of classKeys) this.classDays.add(k);
+          const c = this.counters;
+          c.batches++;
+          c.flows += local.flows;
+          c.matched += local.matched;
+          c.noHitlist += local.noHitlist;
+          c.unknownSampling += local.unknownRate;
+          c.noSide += local.noSide;
+          c.badRecords += local.bad;
+          c.detectionsHour += local.detHour;
+          c.detectionsDay += local.detDay;
+          c.impliedDetections += local.implied;
+          c.evidenceRows += rows.evidence.length;
+          c.newLines += rows.lineDays.length;
+          if (local.bad > 0 && sampled(c.badRecords)) this.log.warn({ partition: meta.partition, offset: meta.offset, records: local.bad, total: c.badRecords }, 'flow records without a usable start time counted and skipped');
+        },
+        (e: unknown) => {
+          // Storage is the truth: the state is rebuilt from it when the batch comes again.
+          ps.reset();
+          throw e;
+        },
+      );
+      return { stored };
     } finally {
       set.unpin(days);
     }
   }
 
-  private async undecodable(batch: Buffer, pos: Position, reason: string): Promise<void> {
+  private undecodable(batch: Buffer, pos: Position, reason: string): Promise<void> {
     const now = Date.now();
     const rows = emptyRows();
     rows.undecodable.push({ ...pos, day: dayOf(now), received_at: ts64(now), bytes: batch.length, reason });
-    await this.flusher.submit(rows);
-    const n = ++this.counters.undecodable;
-    this.counters.batches++;
-    if (sampled(n)) this.log.warn({ partition: pos.src_partition, offset: pos.src_offset, bytes: batch.length, reason, undecodable: n }, 'undecodable flow batch skipped');
+    return this.flusher.submit(rows).then(() => {
+      const n = ++this.counters.undecodable;
+      this.counters.batches++;
+      if (sampled(n)) this.log.warn({ partition: pos.src_partition, offset: pos.src_offset, bytes: batch.length, reason, undecodable: n }, 'undecodable flow batch skipped');
+    });
   }
 
   /**

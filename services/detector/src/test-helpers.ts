@@ -300,7 +300,8 @@ export class ListSource implements FlowSource {
       for (;;) {
         if (!this.running) return;
         try {
-          await handler(it.batch, { partition: it.partition, offset: String(it.offset) });
+          const accepted = await handler(it.batch, { partition: it.partition, offset: String(it.offset) });
+          if (accepted) await accepted.stored;
           break;
         } catch {
           this.handlerErrors++;
