@@ -2,7 +2,11 @@
 // cluster) → detector consumers → ClickHouse (chdb). One process hosts ingest and every
 // detector member: chdb allows one data directory per process, so all members share one store.
 //
-//   node load-test/dist/bench-e2e.js [--lines N] [--sampling N] [--partitions 1,2,4] [--consumers 1,2] [--reps N] [--out FILE]
+// By default ingest runs in a child process (as deployed: ingest and detector are separate
+// services, here on the machine's two cores); --ingest inline runs it in the detectors' process.
+//
+//   node load-test/dist/bench-e2e.js [--lines N] [--sampling N] [--partitions 1,2,4] [--consumers 1,2] [--reps N] [--ingest process|inline] [--out FILE]
+import { fork } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +19,7 @@ import { startKafkaMock, MOCK_CONSUMER_TIMINGS, type KafkaMock } from '@haystack
 import { createFlowTransport } from '@haystack/transport';
 import { RECORD_SIZE } from '@haystack/flow-core';
 import { simulate } from './sim/index.js';
+import type { ChildMessage, ParentMessage } from './e2e-ingest-child.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -30,6 +35,8 @@ const SAMPLING = Number(arg('sampling', '100'));
 const PARTS = list(arg('partitions', '1,2,4'));
 const CONSUMERS = list(arg('consumers', '1,2'));
 const REPS = Number(arg('reps', '2'));
+const INGEST = arg('ingest', 'process');
+if (INGEST !== 'process' && INGEST !== 'inline') throw new Error(`--ingest must be process or inline, got ${INGEST}`);
 const OUT = resolve(arg('out', join(repo, 'load-test', 'results', 'e2e.md')));
 const DAY = '2026-11-20';
 const TOPIC = 'haystack.flows';
@@ -73,6 +80,9 @@ interface RunResult {
   mockCpu: number;
   lagWaits: number;
   handlerFailures: number;
+  /** Storage inserts (each writes every table with rows) and evidence + line-day + detection rows. */
+  inserts: number;
+  rowsWritten: number;
 }
 
 async function main(): Promise<void> {
@@ -112,7 +122,7 @@ async function main(): Promise<void> {
           say(
             `p=${partitions} c=${consumers} rep ${rep}: ${r.published.toLocaleString('en-US')} published, ingest ${fmtRate(r.published / r.ingestSeconds)}/s, ` +
               `end-to-end ${fmtRate(r.processed / r.e2eSeconds)}/s, processed ${r.processed.toLocaleString('en-US')}, stored ${r.storedRecords.toLocaleString('en-US')} ` +
-              `(${r.qualityRows} quality rows FINAL / ${r.qualityRowsRaw} raw, ${r.batchesPublished} batches published), CPU node ${r.nodeCpu.toFixed(1)} s mock ${r.mockCpu.toFixed(1)} s, lag waits ${r.lagWaits}`,
+              `(${r.qualityRows} quality rows FINAL / ${r.qualityRowsRaw} raw, ${r.batchesPublished} batches published), CPU node ${r.nodeCpu.toFixed(1)} s mock ${r.mockCpu.toFixed(1)} s, lag waits ${r.lagWaits}, ${r.inserts} inserts, ${r.rowsWritten.toLocaleString('en-US')} rows`,
           );
         }
     const md = render(results, sim.records);
@@ -159,9 +169,10 @@ async function runOne(
     // Members join one after another; each join rebalances the group.
     for (const d of dets) await d.start();
     await sleep(MOCK_CONSUMER_TIMINGS.sessionTimeout / 2); // let the last rebalance settle before timing
+    const processed = () => dets.reduce((s, d) => s + d.stats().flows, 0);
+    if (INGEST === 'process') return await runWithChild(config, ch, pcap, partitions, consumers, rep, mock, processed, dets, sourceId);
     const sink = await transport.connectSink();
     const ing = await createIngest(config, silentLogger, sink, { ports: [], persistTemplates: false, health: false });
-    const processed = () => dets.reduce((s, d) => s + d.stats().flows, 0);
 
     // Bound the backlog to what the mock retains (see LAG_RECORDS_PER_PARTITION).
     const pub = ing.publisher;
@@ -193,11 +204,7 @@ async function runOne(
     const cpu = process.cpuUsage(cpu0);
     const mockCpu = (await childCpuSeconds(mock.pid)) - mockCpu0;
     void rr;
-    const q = await ch.query<{ r: string; n: string }>(
-      `SELECT sum(records) AS r, count() AS n FROM ${ch.database}.detector_flow_quality FINAL WHERE source = {s:String}`,
-      { s: sourceId },
-    );
-    const raw = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.database}.detector_flow_quality WHERE source = {s:String}`, { s: sourceId });
+    const stored = await storedCounts(ch, sourceId);
     return {
       partitions,
       consumers,
@@ -205,9 +212,7 @@ async function runOne(
       records: published,
       published,
       processed: processed(),
-      storedRecords: Number(q[0]?.r ?? 0),
-      qualityRows: Number(q[0]?.n ?? 0),
-      qualityRowsRaw: Number(raw[0]?.n ?? 0),
+      ...stored,
       batchesPublished: pub.counters.batches,
       ingestSeconds: (tIngest - t0) / 1000,
       e2eSeconds: (tEnd - t0) / 1000,
@@ -215,12 +220,105 @@ async function runOne(
       mockCpu,
       lagWaits,
       handlerFailures: dets.reduce((s, d) => s + d.stats().handlerFailures, 0),
+      inserts: dets.reduce((s, d) => s + d.stats().inserts, 0),
+      rowsWritten: dets.reduce((s, d) => s + d.stats().evidenceRows + d.stats().newLines + d.stats().detections.day + d.stats().detections.hour, 0),
     };
   } finally {
     for (const d of dets) await d.stop().catch(() => undefined);
     await transport?.close().catch(() => undefined);
     for (const s of stores) await s.close().catch(() => undefined);
     await mock?.stop();
+  }
+}
+
+type Store = NonNullable<Awaited<ReturnType<typeof openDetectorClickHouse>>>;
+
+async function storedCounts(ch: Store, sourceId: string): Promise<Pick<RunResult, 'storedRecords' | 'qualityRows' | 'qualityRowsRaw'>> {
+  const q = await ch.query<{ r: string; n: string }>(
+    `SELECT sum(records) AS r, count() AS n FROM ${ch.database}.detector_flow_quality FINAL WHERE source = {s:String}`,
+    { s: sourceId },
+  );
+  const raw = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.database}.detector_flow_quality WHERE source = {s:String}`, { s: sourceId });
+  return { storedRecords: Number(q[0]?.r ?? 0), qualityRows: Number(q[0]?.n ?? 0), qualityRowsRaw: Number(raw[0]?.n ?? 0) };
+}
+
+/** Ingest in a child process (e2e-ingest-child.ts); detectors here. Timed from the child's go to the last flow stored. */
+async function runWithChild(
+  config: HaystackConfig,
+  ch: Store,
+  pcap: string,
+  partitions: number,
+  consumers: number,
+  rep: number,
+  mock: KafkaMock,
+  processed: () => number,
+  dets: Detector[],
+  sourceId: string,
+): Promise<RunResult> {
+  const job = { config, pcap, maxBacklog: LAG_RECORDS_PER_PARTITION * partitions };
+  const child = fork(join(here, 'e2e-ingest-child.js'), [JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.on('error', () => undefined); // a send racing the child's disconnect (EPIPE)
+  const messages: ChildMessage[] = [];
+  let notify: (() => void) | undefined;
+  child.on('message', (m: ChildMessage) => {
+    messages.push(m);
+    notify?.();
+  });
+  const next = async (type: ChildMessage['type']): Promise<ChildMessage> => {
+    for (;;) {
+      const err = messages.find((m) => m.type === 'error');
+      if (err && err.type === 'error') throw new Error(`ingest child: ${err.message}`);
+      const m = messages.find((x) => x.type === type);
+      if (m) return m;
+      if (child.exitCode !== null) throw new Error(`ingest child exited (${child.exitCode}) before '${type}'`);
+      await new Promise<void>((r) => {
+        notify = r;
+        setTimeout(r, 100);
+      });
+    }
+  };
+  const tell = (m: ParentMessage) => {
+    if (child.connected) child.send(m, () => undefined); // the child may have just disconnected
+  };
+  let progress: NodeJS.Timeout | undefined;
+  try {
+    await next('ready');
+    const cpu0 = process.cpuUsage();
+    const mockCpu0 = await childCpuSeconds(mock.pid);
+    const t0 = performance.now();
+    progress = setInterval(() => tell({ type: 'progress', processed: processed() }), 5);
+    tell({ type: 'go' });
+    const done = await next('done');
+    if (done.type !== 'done') throw new Error('unreachable');
+    const deadline = Date.now() + 300_000;
+    while (processed() < done.published && Date.now() < deadline) await sleep(5);
+    await Promise.all(dets.map((d) => d.flush()));
+    const tEnd = performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    const mockCpu = (await childCpuSeconds(mock.pid)) - mockCpu0;
+    return {
+      partitions,
+      consumers,
+      rep,
+      records: done.published,
+      published: done.published,
+      processed: processed(),
+      ...(await storedCounts(ch, sourceId)),
+      batchesPublished: done.batches,
+      ingestSeconds: done.seconds,
+      e2eSeconds: (tEnd - t0) / 1000,
+      nodeCpu: (cpu.user + cpu.system) / 1e6 + done.cpu,
+      mockCpu,
+      lagWaits: done.lagWaits,
+      handlerFailures: dets.reduce((s, d) => s + d.stats().handlerFailures, 0),
+      inserts: dets.reduce((s, d) => s + d.stats().inserts, 0),
+      rowsWritten: dets.reduce((s, d) => s + d.stats().evidenceRows + d.stats().newLines + d.stats().detections.day + d.stats().detections.hour, 0),
+    };
+  } finally {
+    clearInterval(progress);
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
   }
 }
 
@@ -236,10 +334,10 @@ function render(rs: RunResult[], simRecords: number): string {
   return [
     `# End-to-end: ingest → Kafka (librdkafka mock) → detector → ClickHouse (chdb)`,
     '',
-    `\`node load-test/dist/bench-e2e.js --lines ${LINES} --sampling ${SAMPLING} --partitions ${PARTS.join(',')} --consumers ${CONSUMERS.join(',')} --reps ${REPS}\``,
+    `\`node load-test/dist/bench-e2e.js --lines ${LINES} --sampling ${SAMPLING} --partitions ${PARTS.join(',')} --consumers ${CONSUMERS.join(',')} --reps ${REPS} --ingest ${INGEST}\``,
     '',
     `Simulated day: ${LINES} lines at 1:${SAMPLING}, ${simRecords.toLocaleString('en-US')} flow records in the capture; ${RECORD_SIZE}-byte records in the batches.`,
-    `All detector members run in the benchmark's process and share one chdb store (one data directory per process); ingest replays in the same process.`,
+    `All detector members run in the benchmark's process and share one chdb store (one data directory per process); ingest replays ${INGEST === 'process' ? 'in a child process (as deployed: a separate service)' : 'in the same process'}.`,
     `Replay is lag-bounded to ${LAG_RECORDS_PER_PARTITION.toLocaleString('en-US')} records per partition ahead of the detectors (the mock keeps ~5 MiB per partition and drops older data), so the ingest rate is capped by the detectors.`,
     `Machine: 2 shared cores (another CI run may have been using them). Medians over the repetitions.`,
     '',
