@@ -287,7 +287,9 @@ async function runWithChild(
     const cpu0 = process.cpuUsage();
     const mockCpu0 = await childCpuSeconds(mock.pid);
     const t0 = performance.now();
-    progress = setInterval(() => tell({ type: 'progress', processed: processed() }), 5);
+    // The mock's retention bounds what may sit unfetched: progress is what the detectors took in.
+    const takenIn = () => dets.reduce((s, d) => s + d.stats().flowsTakenIn, 0);
+    progress = setInterval(() => tell({ type: 'progress', processed: takenIn() }), 5);
     tell({ type: 'go' });
     const done = await next('done');
     if (done.type !== 'done') throw new Error('unreachable');

@@ -95,6 +95,7 @@ class Pipeline {
   readonly changed = new Signal();
   /** Back-off between deliveries again after a storage failure (reset on success). */
   retryDelay: (() => number) | undefined;
+  redelivering = false;
 
   constructor(private readonly onStored: () => void) {}
 
@@ -388,37 +389,39 @@ export class KafkaFlowSource implements FlowSource {
       if (accepted === false) break;
       resolveOffset(m.offset);
       this.counters.delivered++;
-      if (accepted) pipe.track(m.offset, accepted.stored, (err) => this.storeFailed(err, meta));
+      if (accepted) pipe.track(m.offset, accepted.stored, (err) => this.storeFailed(err, meta, pipe));
       else pipe.done(m.offset);
       await heartbeat();
     }
-    if (pipe.failure && live()) await this.restartAt(p, pipe);
   }
 
-  private storeFailed(err: unknown, meta: BatchMeta): void {
+  private storeFailed(err: unknown, meta: BatchMeta, pipe: Pipeline): void {
     this.counters.handlerErrors++;
     this.opts.logger?.warn({ err, partition: meta.partition, offset: meta.offset }, 'flow batch not stored, delivering it again');
     this.opts.onError?.(err, meta);
+    void this.redeliver(meta.partition, pipe);
   }
 
   /**
-   * A batch taken in was not stored: let the rest settle, then deliver again from it after
-   * back-off. Batches after it that were stored come again too (storage is idempotent).
+   * A batch taken in was not stored: let the rest of its pipeline settle, then, after
+   * back-off, fetch again from it. Batches after it that were stored come again too (storage
+   * is idempotent). Runs outside eachBatch: with nothing new to fetch, none would come.
    */
-  private async restartAt(p: EachBatchPayload, pipe: Pipeline): Promise<void> {
-    const live = () => p.isRunning() && !p.isStale() && !this.stopping;
-    while (pipe.pending() > 0 && live()) await this.waitChange(pipe, p.heartbeat);
-    if (!live()) return;
+  private async redeliver(partition: number, pipe: Pipeline): Promise<void> {
+    if (pipe.redelivering) return;
+    pipe.redelivering = true;
+    const current = () => !this.stopping && this.pipes.get(partition) === pipe; // a rebalance starts afresh anyway
+    while (pipe.pending() > 0 && current()) await waitOrTimeout(pipe.changed, 1_000);
+    if (!current()) return;
     pipe.retryDelay ??= backoffDelays(this.opts.retry);
-    if (!(await this.sleepBeating(pipe.retryDelay(), live, p.heartbeat))) return;
-    const from = pipe.failure!.offset;
-    // kafkajs fetches from here next (autoCommit off: seek only moves the fetch position).
-    this.consumer?.seek({ topic: this.opts.kafka.flowTopic, partition: p.batch.partition, offset: from });
+    if (!(await this.sleeper.sleep(pipe.retryDelay())) || !current()) return;
     const fresh = new Pipeline(() => this.scheduleCommit());
     fresh.storedThrough = pipe.storedThrough;
     fresh.committed = pipe.committed;
     fresh.retryDelay = pipe.retryDelay;
-    if (this.pipes.get(p.batch.partition) === pipe) this.pipes.set(p.batch.partition, fresh);
+    this.pipes.set(partition, fresh);
+    // autoCommit is off, so seek only moves the fetch position; a running eachBatch sees isStale().
+    this.consumer?.seek({ topic: this.opts.kafka.flowTopic, partition, offset: pipe.failure!.offset });
   }
 
   /** Until the pipeline changes (a batch stored or failed), heartbeating at least every interval. */

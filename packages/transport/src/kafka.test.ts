@@ -420,3 +420,50 @@ test('Kafka source: an authorization failure is not retried forever: failed() re
   assert.equal(src.stats().restarts, 0);
   await src.close();
 });
+
+test('Kafka source: pipelined storage — later batches are delivered while earlier ones are stored; only the stored prefix is committed; a failed store is delivered again with what followed', async (t) => {
+  const mock = await withMock(t, [{ name: 'flows', partitions: 1 }]);
+  const kafka = kafkaSection(mock);
+  const sink = await connectSink(t, { kafka });
+  for (let seq = 0; seq < 6; seq++) await sink.publish(0, makeBatch(0, seq));
+
+  const stores = new Map<number, { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }>();
+  const deliveries: number[] = [];
+  const errors: string[] = [];
+  const obs = new Observer();
+  const src = source(t, { kafka, maxInFlight: 8, commitIntervalMs: 20, onError: (_e, meta) => errors.push(`${meta?.partition}:${meta?.offset}`) });
+  await src.run(
+    obs.guard(async (batch) => {
+      const { seq } = batchTag(batch);
+      deliveries.push(seq);
+      if (stores.has(seq)) return; // delivered again: stored at once
+      const d = deferred<void>();
+      stores.set(seq, { promise: d.promise, resolve: () => d.resolve(), reject: d.reject });
+      return { stored: d.promise };
+    }),
+  );
+  const state = () => ({ deliveries, stats: src.stats() });
+  await obs.waitFor(() => deliveries.length === 6, { what: 'all six batches delivered before any is stored', state });
+  assert.deepEqual(deliveries, [0, 1, 2, 3, 4, 5]);
+
+  stores.get(0)!.resolve();
+  stores.get(1)!.resolve();
+  stores.get(3)!.resolve(); // stored, but after a batch that is not
+  const committed = async (want: number) => {
+    const until = Date.now() + 20_000;
+    let got = -1;
+    while (Date.now() < until && (got = (await committedOffsets(mock, kafka.consumerGroup, 'flows'))[0]!) !== want) await new Promise((r) => setTimeout(r, 50));
+    return got;
+  };
+  assert.equal(await committed(2), 2, 'batches 0 and 1 stored: position 2 committed, not beyond the unstored 2');
+
+  stores.get(2)!.reject(new Error('insert failed'));
+  stores.get(4)!.resolve();
+  stores.get(5)!.resolve();
+  await obs.waitFor(() => deliveries.length === 10, { what: 'batches 2-5 delivered again', state });
+  assert.deepEqual(deliveries.slice(6), [2, 3, 4, 5]);
+  assert.deepEqual(errors, ['0:2']);
+  await src.close();
+  assert.deepEqual(await committedOffsets(mock, kafka.consumerGroup, 'flows'), [6]);
+  assert.equal(src.stats().handlerErrors, 1);
+});

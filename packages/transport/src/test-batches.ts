@@ -79,17 +79,19 @@ export class Observer {
   }
 
   /** Wrap a handler: its exceptions are recorded (and swallowed unless `rethrow`). */
-  guard<A extends unknown[]>(fn: (...a: A) => Promise<void> | void): (...a: A) => Promise<void> {
+  guard<A extends unknown[], R = void>(fn: (...a: A) => Promise<R> | R): (...a: A) => Promise<R | undefined> {
     return async (...a: A) => {
       try {
-        await fn(...a);
+        return await fn(...a);
       } catch (e) {
         this.fail(e);
+        return undefined;
       } finally {
         this.changed();
       }
     };
   }
+
 
   /**
    * Resolves once `cond` holds (checked on every change). Rejects with the first recorded

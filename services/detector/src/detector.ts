@@ -71,7 +71,10 @@ export interface DetectorOptions {
 export interface DetectorStats {
   /** Batches handled and stored (including undecodable ones, counted and skipped). */
   batches: number;
+  /** Flows of the stored batches. */
   flows: number;
+  /** Flows taken in (processed; stored or on their way): `flowsTakenIn - flows` is the storage backlog. */
+  flowsTakenIn: number;
   /** Flows matching a hitlist entry in either direction. */
   matched: number;
   /** Flows whose day had no hitlist (counted, not matched). */
@@ -158,6 +161,7 @@ class DetectorService implements Detector {
   private readonly counters = {
     batches: 0,
     flows: 0,
+    flowsTakenIn: 0,
     matched: 0,
     noHitlist: 0,
     unknownSampling: 0,
@@ -292,6 +296,7 @@ class DetectorService implements Detector {
     return {
       batches: c.batches,
       flows: c.flows,
+      flowsTakenIn: c.flowsTakenIn,
       matched: c.matched,
       noHitlist: c.noHitlist,
       unknownSampling: c.unknownSampling,
@@ -382,6 +387,7 @@ class DetectorService implements Detector {
       // Synchronous from here to submit: the shared scan scratch and the partition state are ours.
       const local = this.processor!.process(view, ps, pos, rows);
       const classKeys = this.classRows(days, rows);
+      this.counters.flowsTakenIn += local.flows;
       const stored = this.flusher.submit(rows).then(
         () => {
           if (this.classDays.size > 10_000) this.classDays.clear();

@@ -13,7 +13,8 @@ interface Sample {
  */
 const METRICS: { name: string; help: string; type: 'counter' | 'gauge'; values: (s: DetectorStats) => Sample[] }[] = [
   { name: 'haystack_detector_batches_total', help: 'Flow batches handled and stored (undecodable ones included).', type: 'counter', values: (s) => [{ value: s.batches }] },
-  { name: 'haystack_detector_flows_total', help: 'Flow records read from batches.', type: 'counter', values: (s) => [{ value: s.flows }] },
+  { name: 'haystack_detector_flows_total', help: 'Flow records of stored batches.', type: 'counter', values: (s) => [{ value: s.flows }] },
+  { name: 'haystack_detector_flows_taken_in_total', help: 'Flow records processed, stored or on their way to storage (minus flows_total: the storage backlog).', type: 'counter', values: (s) => [{ value: s.flowsTakenIn }] },
   { name: 'haystack_detector_flows_matched_total', help: 'Flows matching a hitlist entry (non-subscriber end, port, protocol).', type: 'counter', values: (s) => [{ value: s.matched }] },
   { name: 'haystack_detector_flows_no_hitlist_total', help: 'Flows whose day had no hitlist: counted, not matched.', type: 'counter', values: (s) => [{ value: s.noHitlist }] },
   { name: 'haystack_detector_flows_unknown_sampling_total', help: 'Flows with sampling rate 0 (unknown).', type: 'counter', values: (s) => [{ value: s.unknownSampling }] },
