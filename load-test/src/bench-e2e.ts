@@ -5,7 +5,8 @@
 // By default ingest runs in a child process (as deployed: ingest and detector are separate
 // services, here on the machine's two cores); --ingest inline runs it in the detectors' process.
 //
-//   node load-test/dist/bench-e2e.js [--lines N] [--sampling N] [--partitions 1,2,4] [--consumers 1,2] [--reps N] [--ingest process|inline] [--out FILE]
+//   node load-test/dist/bench-e2e.js [--lines N] [--sampling N] [--partitions 1,2,4] [--consumers 1,2] [--reps N] [--ingest process|inline] [--threads] [--out FILE]
+// --threads prints the detector process's CPU seconds by thread name for each run.
 import { fork } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -53,6 +54,32 @@ const median = (xs: number[]) => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+
+/** CPU seconds by thread name of this process (main thread, libuv pool, chdb's pools...). */
+async function threadCpu(): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const { readdir } = await import('node:fs/promises');
+  for (const tid of await readdir('/proc/self/task').catch(() => [] as string[])) {
+    try {
+      const st = await readFile(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = tid === String(process.pid) ? 'main' : st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')).replace(/[0-9]+$/, '');
+      const f = st.slice(st.lastIndexOf(') ') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // thread ended
+    }
+  }
+  return out;
+}
+
+function threadDelta(a: Map<string, number>, b: Map<string, number>): string {
+  return [...b]
+    .map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const)
+    .filter(([, v]) => v >= 0.1)
+    .sort((x, y) => y[1] - x[1])
+    .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+    .join(', ');
+}
 
 async function childCpuSeconds(pid: number): Promise<number> {
   try {
@@ -284,6 +311,7 @@ async function runWithChild(
   let progress: NodeJS.Timeout | undefined;
   try {
     await next('ready');
+    const threads0 = await threadCpu();
     const cpu0 = process.cpuUsage();
     const mockCpu0 = await childCpuSeconds(mock.pid);
     const t0 = performance.now();
@@ -299,6 +327,7 @@ async function runWithChild(
     const tEnd = performance.now();
     const cpu = process.cpuUsage(cpu0);
     const mockCpu = (await childCpuSeconds(mock.pid)) - mockCpu0;
+    if (process.argv.includes('--threads')) process.stdout.write(`  detector process CPU s by thread: ${threadDelta(threads0, await threadCpu())}; ingest process ${done.cpu.toFixed(1)}\n`);
     return {
       partitions,
       consumers,

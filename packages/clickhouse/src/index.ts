@@ -1,6 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { toTabSeparated, TsvValueError } from './tsv.js';
 
 /**
  * An error reported by ClickHouse (server or embedded), with its numeric code as a string
@@ -140,6 +143,28 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
 
   const database = opts.database;
   let closed = false;
+  // Embedded: bulk inserts go through a TabSeparated file (tsv.ts says why).
+  const insertDir = mode === 'embedded' ? await mkdtemp(join(tmpdir(), 'haystack-chdb-insert-')) : null;
+  let insertSeq = 0;
+  /** False when a value cannot be written as TabSeparated (the caller then sends JSON). */
+  const insertFromFile = async (table: string, batch: Record<string, unknown>[]): Promise<boolean> => {
+    let tsv: { columns: string[]; body: string };
+    try {
+      tsv = toTabSeparated(batch);
+    } catch (e) {
+      if (e instanceof TsvValueError) return false;
+      throw e;
+    }
+    for (const c of tsv.columns) if (!IDENT.test(c)) throw new Error(`invalid column name ${JSON.stringify(c)}`);
+    const file = join(insertDir!, `${++insertSeq}.tsv`);
+    await writeFile(file, tsv.body);
+    try {
+      await guard(client.command({ query: `INSERT INTO ${database}.${table} (${tsv.columns.join(', ')}) FROM INFILE '${file.replace(/[\\']/g, (c) => `\\${c}`)}' FORMAT TabSeparated` }));
+    } finally {
+      await rm(file, { force: true });
+    }
+    return true;
+  };
 
   const store: ClickHouseStore = {
     mode,
@@ -158,7 +183,9 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
       let n = 0;
       const flush = async () => {
         if (batch.length === 0) return;
-        await guard(client.insert({ table: `${database}.${table}`, values: batch, format: 'JSONEachRow' }));
+        if (!(insertDir && (await insertFromFile(table, batch)))) {
+          await guard(client.insert({ table: `${database}.${table}`, values: batch, format: 'JSONEachRow' }));
+        }
         n += batch.length;
         batch = [];
       };
@@ -179,6 +206,7 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
         await client.close();
       } finally {
         release();
+        if (insertDir) await rm(insertDir, { recursive: true, force: true });
       }
     },
   };
