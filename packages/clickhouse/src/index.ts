@@ -58,6 +58,11 @@ export interface ClickHouseOptions {
   password?: string;
   /** Per-request timeout for the server transport, default 60 s. */
   requestTimeoutMs?: number;
+  /**
+   * Embedded bulk inserts: 'file' (default) writes TabSeparated to a temporary file read with
+   * `INSERT … FROM INFILE`; 'json' sends JSONEachRow inline (slower; kept for comparison).
+   */
+  embeddedInserts?: 'file' | 'json';
 }
 
 export type QueryParams = Record<string, unknown>;
@@ -144,7 +149,7 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
   const database = opts.database;
   let closed = false;
   // Embedded: bulk inserts go through a TabSeparated file (tsv.ts says why).
-  const insertDir = mode === 'embedded' ? await mkdtemp(join(tmpdir(), 'haystack-chdb-insert-')) : null;
+  const insertDir = mode === 'embedded' && opts.embeddedInserts !== 'json' ? await mkdtemp(join(tmpdir(), 'haystack-chdb-insert-')) : null;
   let insertSeq = 0;
   /** False when a value cannot be written as TabSeparated (the caller then sends JSON). */
   const insertFromFile = async (table: string, batch: Record<string, unknown>[]): Promise<boolean> => {

@@ -9,6 +9,7 @@ import {
   type KafkaSection,
 } from './kafka-common.js';
 import { backoffDelays, Signal, Sleeper, type RetryBackoff } from './util.js';
+import { CompleteRoundRobinAssigner } from './kafka-assigner.js';
 
 export interface KafkaSourceOptions extends KafkaClientOptions {
   /** brokers, clientId, flowTopic, consumerGroup are used. */
@@ -210,6 +211,7 @@ export class KafkaFlowSource implements FlowSource {
       maxWaitTimeInMs: this.opts.maxWaitTimeInMs ?? 1_000,
       maxBytesPerPartition: this.opts.maxBytesPerPartition,
       allowAutoTopicCreation: false,
+      partitionAssigners: [CompleteRoundRobinAssigner],
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {

@@ -467,3 +467,31 @@ test('Kafka source: pipelined storage — later batches are delivered while earl
   assert.deepEqual(await committedOffsets(mock, kafka.consumerGroup, 'flows'), [6]);
   assert.equal(src.stats().handlerErrors, 1);
 });
+
+test('Kafka source: more members than partitions — the group settles with an idle member, every batch is handled once, the idle member takes over when the other leaves', async (t) => {
+  const mock = await withMock(t, [{ name: 'flows', partitions: 1 }]);
+  const kafka = kafkaSection(mock);
+  const obs = new Observer();
+  const seen = { a: [] as number[], b: [] as number[] };
+  const a = source(t, { kafka });
+  const b = source(t, { kafka });
+  a.onAssignment(() => obs.changed());
+  b.onAssignment(() => obs.changed());
+  await a.run(obs.guard(async (batch) => void seen.a.push(batchTag(batch).seq)));
+  await b.run(obs.guard(async (batch) => void seen.b.push(batchTag(batch).seq)));
+  const state = () => ({ a: a.assignment(), b: b.assignment(), seen });
+  // kafkajs's own assigner leaves the idle member out of SyncGroup; the mock then rebalanced forever.
+  await obs.waitFor(() => [...a.assignment(), ...b.assignment()].join() === '0' && (a.assignment().length === 0) !== (b.assignment().length === 0), { what: 'one member with partition 0, one idle', state });
+  const [busy, idle] = a.assignment().length ? ([a, b] as const) : ([b, a] as const);
+
+  const sink = await connectSink(t, { kafka });
+  for (let seq = 0; seq < 5; seq++) await sink.publish(0, makeBatch(0, seq));
+  await obs.waitFor(() => seen.a.length + seen.b.length === 5, { what: 'the first 5 batches', state });
+  await busy.close();
+  await obs.waitFor(() => idle.assignment().join() === '0', { what: 'the idle member to take partition 0', state });
+  for (let seq = 5; seq < 10; seq++) await sink.publish(0, makeBatch(0, seq));
+  await obs.waitFor(() => seen.a.length + seen.b.length === 10, { what: 'all 10 batches', state });
+  await idle.close();
+  assert.deepEqual([...seen.a, ...seen.b].sort((x, y) => x - y), [...Array(10).keys()], 'each batch exactly once');
+  assert.deepEqual(await committedOffsets(mock, kafka.consumerGroup, 'flows'), [10]);
+});

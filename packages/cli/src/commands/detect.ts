@@ -38,14 +38,18 @@ export function registerDetectCommands(program: Command): void {
       `
 Distributed (kafka.brokers set): joins kafka.consumerGroup on kafka.flowTopic, hitlists from Redis
 (redis.url) or the hitlist day directories, ClickHouse at clickhouse.url (or embedded chdb under
-<stateDir>/chdb). A new group starts at the earliest retained batch. Runs until SIGINT/SIGTERM;
-batches in flight are stored and committed, the rest are delivered again to the next member.
+<stateDir>/chdb). A new group starts at the earliest retained batch. Up to 32 batches per
+partition are processed while earlier ones are being stored (one insert carries many); a
+position is committed only once its batch and all before it are stored. Runs until
+SIGINT/SIGTERM: batches in flight are stored and committed, the rest are delivered again to the
+next member. A consumer the Kafka client gives up on is replaced after back-off; an error no
+restart fixes (e.g. authorization) makes the command exit 1 for its supervisor to act on.
 detector.lineKey (HAYSTACK_DETECTOR__LINE_KEY) is required with Kafka.
 
 Embedded (no kafka.brokers): --replay FILE runs ingest → in-process bus → detector on a capture.
 
-Metrics (/metrics): haystack_detector_{batches,flows,flows_matched,detections,undecodable_batches,
-insert_retries,...}_total.`,
+Metrics (/metrics): haystack_detector_{batches,flows,flows_taken_in,flows_matched,detections,
+undecodable_batches,insert_retries,...}_total (flows_taken_in - flows = the storage backlog).`,
     )
     .action(
       action(async (opts: { replay?: string; concurrency?: number; metricsListen?: string; json?: boolean }, cmd: Command) => {
