@@ -16,7 +16,7 @@ import { configSchema, silentLogger, type HaystackConfig } from '@haystack/commo
 import { createDetector, hitlistStoreFromConfig, openDetectorClickHouse, type Detector } from '@haystack/detector';
 import { runBuildCommand } from '@haystack/hitlist';
 import { createIngest, replayCapture } from '@haystack/ingest';
-import { startKafkaMock, MOCK_CONSUMER_TIMINGS, type KafkaMock } from '@haystack/testkit';
+import { startKafkaMock, mockKafkaClient, MOCK_CONSUMER_TIMINGS, type KafkaMock } from '@haystack/testkit';
 import { createFlowTransport } from '@haystack/transport';
 import { RECORD_SIZE } from '@haystack/flow-core';
 import { simulate } from './sim/index.js';
@@ -54,6 +54,37 @@ const median = (xs: number[]) => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+
+/**
+ * Batches missing from storage, split by cause: offsets below a partition's log start were
+ * deleted by the mock (it keeps ~5 MiB per partition, read or not) before any detector read
+ * them — the mock's loss, the run is void; anything else missing is Haystack's loss.
+ */
+async function missingBatches(mock: KafkaMock, ch: Store, sourceId: string): Promise<{ deletedUnread: number; missing: number }> {
+  const admin = mockKafkaClient(mock).admin();
+  await admin.connect();
+  let offs: { partition: number; low: string; high: string }[];
+  try {
+    offs = await admin.fetchTopicOffsets(TOPIC);
+  } finally {
+    await admin.disconnect();
+  }
+  const rows = await ch.query<{ p: number; o: string }>(
+    `SELECT DISTINCT src_partition AS p, toString(src_offset) AS o FROM ${ch.database}.detector_flow_quality WHERE source = {s:String}`,
+    { s: sourceId },
+  );
+  const stored = new Set(rows.map((r) => `${r.p}:${r.o}`));
+  let deletedUnread = 0;
+  let missing = 0;
+  for (const o of offs) {
+    for (let off = 0; off < Number(o.high); off++) {
+      if (stored.has(`${o.partition}:${off}`)) continue;
+      if (off < Number(o.low)) deletedUnread++;
+      else missing++;
+    }
+  }
+  return { deletedUnread, missing };
+}
 
 /** CPU seconds by thread name of this process (main thread, libuv pool, chdb's pools...). */
 async function threadCpu(): Promise<Map<string, number>> {
@@ -107,6 +138,10 @@ interface RunResult {
   mockCpu: number;
   lagWaits: number;
   handlerFailures: number;
+  /** Batches the mock deleted for retention before any detector read them (the run is then void). */
+  mockDropped: number;
+  /** Batches published and readable but not stored: Haystack's loss. */
+  missingBatches: number;
   /** Storage inserts (each writes every table with rows) and evidence + line-day + detection rows. */
   inserts: number;
   rowsWritten: number;
@@ -149,7 +184,9 @@ async function main(): Promise<void> {
           say(
             `p=${partitions} c=${consumers} rep ${rep}: ${r.published.toLocaleString('en-US')} published, ingest ${fmtRate(r.published / r.ingestSeconds)}/s, ` +
               `end-to-end ${fmtRate(r.processed / r.e2eSeconds)}/s, processed ${r.processed.toLocaleString('en-US')}, stored ${r.storedRecords.toLocaleString('en-US')} ` +
-              `(${r.qualityRows} quality rows FINAL / ${r.qualityRowsRaw} raw, ${r.batchesPublished} batches published), CPU node ${r.nodeCpu.toFixed(1)} s mock ${r.mockCpu.toFixed(1)} s, lag waits ${r.lagWaits}, ${r.inserts} inserts, ${r.rowsWritten.toLocaleString('en-US')} rows`,
+              `(${r.qualityRows} quality rows FINAL / ${r.qualityRowsRaw} raw, ${r.batchesPublished} batches published), CPU node ${r.nodeCpu.toFixed(1)} s mock ${r.mockCpu.toFixed(1)} s, lag waits ${r.lagWaits}, ${r.inserts} inserts, ${r.rowsWritten.toLocaleString('en-US')} rows` +
+              `, ${r.missingBatches} batches missing from storage` +
+              (r.mockDropped ? ` — VOID: the mock deleted ${r.mockDropped} batches before any detector read them (its retention), that loss is the mock's` : ''),
           );
         }
     const md = render(results, sim.records);
@@ -247,6 +284,7 @@ async function runOne(
       mockCpu,
       lagWaits,
       handlerFailures: dets.reduce((s, d) => s + d.stats().handlerFailures, 0),
+      ...(await missingBatches(mock, ch, sourceId).then((m) => ({ mockDropped: m.deletedUnread, missingBatches: m.missing }))),
       inserts: dets.reduce((s, d) => s + d.stats().inserts, 0),
       rowsWritten: dets.reduce((s, d) => s + d.stats().evidenceRows + d.stats().newLines + d.stats().detections.day + d.stats().detections.hour, 0),
     };
@@ -343,6 +381,7 @@ async function runWithChild(
       mockCpu,
       lagWaits: done.lagWaits,
       handlerFailures: dets.reduce((s, d) => s + d.stats().handlerFailures, 0),
+      ...(await missingBatches(mock, ch, sourceId).then((m) => ({ mockDropped: m.deletedUnread, missingBatches: m.missing }))),
       inserts: dets.reduce((s, d) => s + d.stats().inserts, 0),
       rowsWritten: dets.reduce((s, d) => s + d.stats().evidenceRows + d.stats().newLines + d.stats().detections.day + d.stats().detections.hour, 0),
     };
@@ -360,7 +399,8 @@ function render(rs: RunResult[], simRecords: number): string {
     const f = g[0]!;
     const lost = Math.max(...g.map((r) => r.published - r.storedRecords));
     const dup = Math.max(...g.map((r) => r.processed - r.published));
-    return `| ${f.partitions} | ${f.consumers} | ${f.published.toLocaleString('en-US')} | ${fmtRate(median(g.map((r) => r.published / r.ingestSeconds)))} | ${fmtRate(median(g.map((r) => r.processed / r.e2eSeconds)))} | ${lost} | ${dup} | ${median(g.map((r) => r.nodeCpu)).toFixed(1)} + ${median(g.map((r) => r.mockCpu)).toFixed(1)} | ${median(g.map((r) => r.e2eSeconds)).toFixed(1)} | ${g.length} |`;
+    const dropped = Math.max(...g.map((r) => r.mockDropped));
+    return `| ${f.partitions} | ${f.consumers} | ${f.published.toLocaleString('en-US')} | ${fmtRate(median(g.map((r) => r.published / r.ingestSeconds)))} | ${fmtRate(median(g.map((r) => r.processed / r.e2eSeconds)))} | ${lost} | ${dropped} | ${dup} | ${median(g.map((r) => r.nodeCpu)).toFixed(1)} + ${median(g.map((r) => r.mockCpu)).toFixed(1)} | ${median(g.map((r) => r.e2eSeconds)).toFixed(1)} | ${g.length} |`;
   });
   return [
     `# End-to-end: ingest → Kafka (librdkafka mock) → detector → ClickHouse (chdb)`,
@@ -372,8 +412,8 @@ function render(rs: RunResult[], simRecords: number): string {
     `Replay is lag-bounded to ${LAG_RECORDS_PER_PARTITION.toLocaleString('en-US')} records per partition ahead of the detectors (the mock keeps ~5 MiB per partition and drops older data), so the ingest rate is capped by the detectors.`,
     `Machine: 2 shared cores (another CI run may have been using them). Medians over the repetitions.`,
     '',
-    '| partitions | consumers | records published | ingest flows/s | end-to-end flows/s | lost (published − stored, max) | doubled (processed − published, max) | CPU s (node + mock) | e2e seconds | reps |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| partitions | consumers | records published | ingest flows/s | end-to-end flows/s | lost (published − stored, max) | batches the mock deleted unread (max) | doubled (processed − published, max) | CPU s (both node processes + mock) | e2e seconds | reps |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
   ].join('\n');

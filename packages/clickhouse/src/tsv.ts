@@ -1,7 +1,8 @@
 /**
- * Rows as ClickHouse TabSeparated text, for the embedded engine's bulk inserts: chdb parses
- * a TabSeparated file read with `INSERT … FROM INFILE` several times faster than the same rows
- * as JSONEachRow inlined in the statement (see load-test/RESULTS.md, "Storage insert formats").
+ * Rows as ClickHouse TabSeparated text, for the embedded engine's bulk inserts: chdb reads a
+ * TabSeparated file with `INSERT … FROM INFILE` instead of parsing the rows inlined in the
+ * statement as JSONEachRow. Measured on detector evidence rows (`bench:insert`,
+ * load-test/RESULTS.md): about 14 % less wall time per insert, CPU about the same (0.96×).
  *
  * Values: strings (escaped as TabSeparated requires), finite numbers, bigints, booleans (1/0),
  * null/undefined (\N: NULL, or the column default for non-Nullable columns), arrays of those
