@@ -17,7 +17,7 @@ import { createDetector, hitlistStoreFromConfig, openDetectorClickHouse, type De
 import { runBuildCommand } from '@haystack/hitlist';
 import { createIngest, replayCapture } from '@haystack/ingest';
 import { startKafkaMock, mockKafkaClient, MOCK_CONSUMER_TIMINGS, type KafkaMock } from '@haystack/testkit';
-import { createFlowTransport } from '@haystack/transport';
+import { createFlowTransport, KafkaFlowSource } from '@haystack/transport';
 import { RECORD_SIZE } from '@haystack/flow-core';
 import { simulate } from './sim/index.js';
 import type { ChildMessage, ParentMessage } from './e2e-ingest-child.js';
@@ -49,6 +49,9 @@ const TOPIC = 'haystack.flows';
 const LAG_RECORDS_PER_PARTITION = 20_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Set while a run is timed; group joins counted meanwhile (see runOne). */
+let timing = false;
+let rejoins = 0;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -142,6 +145,8 @@ interface RunResult {
   mockDropped: number;
   /** Batches published and readable but not stored: Haystack's loss. */
   missingBatches: number;
+  /** Consumer group joins while timed (each is a rebalance pausing partitions). */
+  rejoins: number;
   /** Storage inserts (each writes every table with rows) and evidence + line-day + detection rows. */
   inserts: number;
   rowsWritten: number;
@@ -185,7 +190,7 @@ async function main(): Promise<void> {
             `p=${partitions} c=${consumers} rep ${rep}: ${r.published.toLocaleString('en-US')} published, ingest ${fmtRate(r.published / r.ingestSeconds)}/s, ` +
               `end-to-end ${fmtRate(r.processed / r.e2eSeconds)}/s, processed ${r.processed.toLocaleString('en-US')}, stored ${r.storedRecords.toLocaleString('en-US')} ` +
               `(${r.qualityRows} quality rows FINAL / ${r.qualityRowsRaw} raw, ${r.batchesPublished} batches published), CPU node ${r.nodeCpu.toFixed(1)} s mock ${r.mockCpu.toFixed(1)} s, lag waits ${r.lagWaits}, ${r.inserts} inserts, ${r.rowsWritten.toLocaleString('en-US')} rows` +
-              `, ${r.missingBatches} batches missing from storage` +
+              `, ${r.missingBatches} batches missing from storage, ${r.rejoins} group joins while timed` +
               (r.mockDropped ? ` — VOID: the mock deleted ${r.mockDropped} batches before any detector read them (its retention), that loss is the mock's` : ''),
           );
         }
@@ -214,6 +219,7 @@ async function runOne(
 ): Promise<RunResult> {
   let mock: KafkaMock | undefined;
   const dets: Detector[] = [];
+  const sources: KafkaFlowSource[] = [];
   const stores: ReturnType<typeof hitlistStoreFromConfig>[] = [];
   let transport: ReturnType<typeof createFlowTransport> | undefined;
   const group = `bench-p${partitions}-c${consumers}-r${rep}`;
@@ -228,11 +234,24 @@ async function runOne(
     for (let i = 0; i < consumers; i++) {
       const hitlists = hitlistStoreFromConfig(config);
       stores.push(hitlists);
-      dets.push(createDetector({ config, log: silentLogger, source: transport.createSource(), hitlists, storage: ch, sourceId }));
+      const source = transport.createSource();
+      if (source instanceof KafkaFlowSource) sources.push(source);
+      // Group joins while timing: a rebalance pauses partitions (the mock's retention can then void the run).
+      if (source instanceof KafkaFlowSource) source.onAssignment(() => timing && rejoins++);
+      dets.push(createDetector({ config, log: silentLogger, source, hitlists, storage: ch, sourceId }));
     }
     // Members join one after another; each join rebalances the group.
     for (const d of dets) await d.start();
-    await sleep(MOCK_CONSUMER_TIMINGS.sessionTimeout / 2); // let the last rebalance settle before timing
+    // Time only a settled group: every partition assigned exactly once (a rebalance takes the
+    // mock sessionTimeout − 1 s), then one more second for the members to start fetching.
+    const settleBy = Date.now() + 60_000;
+    for (;;) {
+      const all = sources.flatMap((x) => x.assignment());
+      if (all.length === partitions && new Set(all).size === partitions) break;
+      if (Date.now() > settleBy) throw new Error(`consumer group did not settle within 60 s: ${JSON.stringify(sources.map((x) => x.assignment()))}`);
+      await sleep(100);
+    }
+    await sleep(1_000);
     const processed = () => dets.reduce((s, d) => s + d.stats().flows, 0);
     if (INGEST === 'process') return await runWithChild(config, ch, pcap, partitions, consumers, rep, mock, processed, dets, sourceId);
     const sink = await transport.connectSink();
@@ -257,6 +276,8 @@ async function runOne(
     const cpu0 = process.cpuUsage();
     const mockCpu0 = await childCpuSeconds(mock.pid);
     const t0 = performance.now();
+    timing = true;
+    rejoins = 0;
     const rr = await replayCapture(pcap, ing.collector, pub, { pace: 'full' });
     await pub.drain();
     const published = pub.counters.records;
@@ -265,6 +286,7 @@ async function runOne(
     while (processed() < published && Date.now() < deadline) await sleep(5);
     await Promise.all(dets.map((d) => d.flush()));
     const tEnd = performance.now();
+    timing = false;
     const cpu = process.cpuUsage(cpu0);
     const mockCpu = (await childCpuSeconds(mock.pid)) - mockCpu0;
     void rr;
@@ -285,6 +307,7 @@ async function runOne(
       lagWaits,
       handlerFailures: dets.reduce((s, d) => s + d.stats().handlerFailures, 0),
       ...(await missingBatches(mock, ch, sourceId).then((m) => ({ mockDropped: m.deletedUnread, missingBatches: m.missing }))),
+      rejoins,
       inserts: dets.reduce((s, d) => s + d.stats().inserts, 0),
       rowsWritten: dets.reduce((s, d) => s + d.stats().evidenceRows + d.stats().newLines + d.stats().detections.day + d.stats().detections.hour, 0),
     };
@@ -353,6 +376,8 @@ async function runWithChild(
     const cpu0 = process.cpuUsage();
     const mockCpu0 = await childCpuSeconds(mock.pid);
     const t0 = performance.now();
+    timing = true;
+    rejoins = 0;
     // The mock's retention bounds what may sit unfetched: progress is what the detectors took in.
     const takenIn = () => dets.reduce((s, d) => s + d.stats().flowsTakenIn, 0);
     progress = setInterval(() => tell({ type: 'progress', processed: takenIn() }), 5);
@@ -363,6 +388,7 @@ async function runWithChild(
     while (processed() < done.published && Date.now() < deadline) await sleep(5);
     await Promise.all(dets.map((d) => d.flush()));
     const tEnd = performance.now();
+    timing = false;
     const cpu = process.cpuUsage(cpu0);
     const mockCpu = (await childCpuSeconds(mock.pid)) - mockCpu0;
     if (process.argv.includes('--threads')) process.stdout.write(`  detector process CPU s by thread: ${threadDelta(threads0, await threadCpu())}; ingest process ${done.cpu.toFixed(1)}\n`);
@@ -382,6 +408,7 @@ async function runWithChild(
       lagWaits: done.lagWaits,
       handlerFailures: dets.reduce((s, d) => s + d.stats().handlerFailures, 0),
       ...(await missingBatches(mock, ch, sourceId).then((m) => ({ mockDropped: m.deletedUnread, missingBatches: m.missing }))),
+      rejoins,
       inserts: dets.reduce((s, d) => s + d.stats().inserts, 0),
       rowsWritten: dets.reduce((s, d) => s + d.stats().evidenceRows + d.stats().newLines + d.stats().detections.day + d.stats().detections.hour, 0),
     };
