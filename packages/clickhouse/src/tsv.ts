@@ -42,23 +42,11 @@ function element(v: unknown): string {
 }
 
 export function tsvValue(v: unknown): string {
-  switch (typeof v) {
-    case 'string':
-      return NEEDS_ESCAPE.test(v) ? v.replace(ESCAPE_ALL, (c) => ESCAPES[c]!) : v;
-    case 'number':
-      return num(v);
-    case 'bigint':
-      return v.toString();
-    case 'boolean':
-      return v ? '1' : '0';
-    case 'undefined':
-      return '\\N';
-    default:
-      if (v === null) return '\\N';
-      // An array is its literal; quoted elements carry their own escapes (no second layer).
-      if (Array.isArray(v)) return `[${v.map(element).join(',')}]`;
-      throw new TsvValueError(`cannot write ${typeof v} as TabSeparated`);
-  }
+  if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? v.replace(ESCAPE_ALL, (c) => ESCAPES[c]!) : v;
+  if (v === null || v === undefined) return '\\N';
+  // Numbers, booleans and arrays read the same as their literals; an array's quoted elements
+  // carry their own escapes (no second layer).
+  return element(v);
 }
 
 /** The columns (union of the rows' keys, first-seen order) and the TabSeparated body. */

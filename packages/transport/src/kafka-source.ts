@@ -311,6 +311,7 @@ export class KafkaFlowSource implements FlowSource {
     if (!this.handler) return;
     this.stopping = true;
     this.sleeper.cancel(); // a handler waiting to be retried stays uncommitted; no consumer is replaced
+    for (const pipe of this.pipes.values()) pipe.changed.notify(); // wake deliveries waiting for room
     const consumer = this.consumer;
     try {
       await Promise.allSettled([...this.active]);
