@@ -100,10 +100,6 @@ class Pipeline {
 
   constructor(private readonly onStored: () => void) {}
 
-  get size(): number {
-    return this.entries.length;
-  }
-
   pending(): number {
     let n = 0;
     for (const e of this.entries) if (e.state === 'pending') n++;
@@ -147,12 +143,14 @@ class Pipeline {
 }
 
 /**
- * FlowSource on a Kafka consumer group (kafkajs). Offsets are resolved one message at a
- * time, only after the handler resolved, and committed by us (autoCommit off): at the end
- * of each fetched batch, every commitIntervalMs within one, and on stop. A failing handler
- * is retried with back-off while heartbeats continue, so one bad moment downstream never
- * skips data; if the partition moves to another member meanwhile, that member starts at
- * the same uncommitted batch.
+ * FlowSource on a Kafka consumer group (kafkajs), committing by itself (autoCommit off).
+ * Batches of a partition are handed over in order; a handler that returns `Accepted` lets the
+ * next ones come while its rows are stored (up to maxInFlight per partition), and a position is
+ * committed (every commitIntervalMs and on stop) only once its batch and all before it are
+ * stored. A handler that throws is retried with back-off while heartbeats continue; a store that
+ * fails makes the partition fetch again from that batch. Nothing is skipped: a partition that
+ * moves to another member resumes there at the first uncommitted batch. A consumer kafkajs gives
+ * up on is replaced; errors no restart fixes settle failed().
  */
 export class KafkaFlowSource implements FlowSource {
   private readonly client: Kafka;
