@@ -71,7 +71,10 @@ export class BatchProcessor {
     const buf = view.buf;
     const dv = view.dv;
     const mask = this.mask;
-    const agg = new Map<string, EvidenceAgg>();
+    // Evidence per (hour, line, domain, class): numeric keys within an hour (line numbered per
+    // batch, domain and class as indices of that day's hitlist), no string built per flow.
+    const agg = new Map<number, Map<number, EvidenceAgg>>();
+    const lineNo = new Map<string, number>();
     const before = rows.detections.length;
     let detHour = 0;
     let detDay = 0;
@@ -104,15 +107,24 @@ export class BatchProcessor {
       if (isNew) rows.lineDays.push({ day: this.dayText(day), line, first_seen: ts64(start) });
       const hour = Math.floor(start / HOUR_MS) * HOUR_MS;
       const lastMs = end >= start ? end : start;
-      for (const dom of hl.entryDomains(entry)) {
+      let ln = lineNo.get(line);
+      if (ln === undefined) lineNo.set(line, (ln = lineNo.size));
+      let inHour = agg.get(hour);
+      if (!inHour) agg.set(hour, (inHour = new Map()));
+      const doms = hl.entryDomains(entry);
+      for (let di = 0; di < doms.length; di++) {
+        const dom = doms[di]!;
         const domain = hl.domainName(dom);
-        for (const ci of hl.domainClasses(dom)) {
+        const classes = hl.domainClasses(dom);
+        for (let k = 0; k < classes.length; k++) {
+          const ci = classes[k]!;
           const cls = hl.meta.classes[ci]!;
-          const key = `${line}\t${cls.id}\t${domain}\t${hour}`;
-          let r = agg.get(key);
+          // < 2^53: line numbers < 2^20 per batch, domain and class indices < 2^16.
+          const key = (ln * 65536 + dom) * 65536 + ci;
+          let r = inHour.get(key);
           if (!r) {
             r = new EvidenceAgg(day, hour, line, cls.id, cls.level, domain, hl.meta.day, start, lastMs);
-            agg.set(key, r);
+            inHour.set(key, r);
           }
           r.flows++;
           r.packets += packets;
@@ -132,7 +144,7 @@ export class BatchProcessor {
         }
       }
     }
-    for (const r of agg.values()) {
+    for (const inHour of agg.values()) for (const r of inHour.values()) {
       rows.evidence.push({
         source: pos.source,
         src_partition: pos.src_partition,
