@@ -297,3 +297,15 @@ export function mockKafkaClient(mock: Pick<KafkaMock, 'bootstrap'>, overrides: P
     ...overrides,
   });
 }
+
+/** Committed offset of every partition of `topic` for `groupId` (-1: none), in partition order. */
+export async function committedOffsets(mock: Pick<KafkaMock, 'bootstrap'>, groupId: string, topic: string): Promise<number[]> {
+  const admin = mockKafkaClient(mock).admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return t!.partitions.sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -92,7 +92,7 @@ class Pipeline {
   storedThrough: string | undefined;
   committed: string | undefined;
   /** The lowest offset whose storage failed: delivery restarts there. */
-  failure: { offset: string; err: unknown } | undefined;
+  failedAt: string | undefined;
   readonly changed = new Signal();
   /** Back-off between deliveries again after a storage failure (reset on success). */
   retryDelay: (() => number) | undefined;
@@ -121,7 +121,7 @@ class Pipeline {
       },
       (err: unknown) => {
         e.state = 'failed';
-        if (!this.failure || BigInt(offset) < BigInt(this.failure.offset)) this.failure = { offset, err };
+        if (this.failedAt === undefined || BigInt(offset) < BigInt(this.failedAt)) this.failedAt = offset;
         onFailed(err);
         this.changed.notify();
       },
@@ -135,7 +135,7 @@ class Pipeline {
       moved = true;
     }
     if (moved) {
-      if (!this.failure) this.retryDelay = undefined;
+      if (this.failedAt === undefined) this.retryDelay = undefined;
       this.onStored();
     }
     this.changed.notify();
@@ -235,8 +235,6 @@ export class KafkaFlowSource implements FlowSource {
       await consumer.subscribe({ topics: [kafka.flowTopic], fromBeginning: this.opts.fromBeginning ?? false });
       await consumer.run({
         autoCommit: false,
-        // Read by commitOffsetsIfNecessary() even with autoCommit off.
-        autoCommitInterval: this.opts.commitIntervalMs ?? 1_000,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.opts.concurrency ?? 1,
         eachBatch: (payload) => {
@@ -255,27 +253,26 @@ export class KafkaFlowSource implements FlowSource {
   /** After a crash kafkajs does not restart from: a new consumer after back-off, or failed() for errors no restart fixes. */
   private replace(old: Consumer, handler: FlowHandler, err: Error): void {
     if (this.stopping) return;
-    const { consumerGroup } = this.opts.kafka;
-    if (isPermanent(err)) {
-      this.fatal?.(new KafkaTransportError(`Kafka consumer of group '${consumerGroup}' stopped: ${err.message}`, { cause: err }));
-      return;
-    }
-    this.restartDelay ??= backoffDelays({ initialMs: 1_000, maxMs: 30_000, ...this.opts.restart });
-    const delay = this.restartDelay();
     this.assigned = [];
-    this.opts.logger?.warn({ err, delayMs: delay, group: consumerGroup }, 'Kafka consumer stopped after a crash; starting a new one');
     void (async () => {
       await old.disconnect().catch(() => undefined);
-      if (!(await this.sleeper.sleep(delay)) || this.stopping || this.consumer !== old) return;
-      this.counters.restarts++;
-      try {
-        await this.startConsumer(handler);
-      } catch (e) {
-        this.opts.logger?.error({ err: e }, 'starting a new Kafka consumer failed');
-        this.opts.onError?.(e, undefined);
-        if (this.consumer === undefined && !this.stopping) {
-          this.consumer = old; // keeps replace()'s ownership check simple
-          this.replace(old, handler, e as Error);
+      this.restartDelay ??= backoffDelays({ initialMs: 1_000, maxMs: 30_000, ...this.opts.restart });
+      for (;;) {
+        if (isPermanent(err)) {
+          this.fatal?.(new KafkaTransportError(`Kafka consumer of group '${this.opts.kafka.consumerGroup}' stopped: ${err.message}`, { cause: err }));
+          return;
+        }
+        const delay = this.restartDelay();
+        this.opts.logger?.warn({ err, delayMs: delay, group: this.opts.kafka.consumerGroup }, 'Kafka consumer stopped after a crash; starting a new one');
+        // close() cancels the sleep: no consumer is started after it.
+        if (!(await this.sleeper.sleep(delay)) || this.stopping) return;
+        this.counters.restarts++;
+        try {
+          await this.startConsumer(handler);
+          return;
+        } catch (e) {
+          err = e as Error;
+          this.opts.onError?.(e, undefined);
         }
       }
     })();
@@ -375,7 +372,7 @@ export class KafkaFlowSource implements FlowSource {
     const live = () => isRunning() && !isStale() && !this.stopping;
     const limit = Math.max(1, this.opts.maxInFlight ?? 32);
     for (const m of batch.messages) {
-      if (!live() || pipe.failure) break;
+      if (!live() || pipe.failedAt !== undefined) break;
       // Resolving moves the fetch position on; commits follow storage (commitStored).
       if (m.value === null) {
         this.counters.skippedEmpty++;
@@ -383,8 +380,8 @@ export class KafkaFlowSource implements FlowSource {
         pipe.done(m.offset);
         continue;
       }
-      while (pipe.pending() >= limit && !pipe.failure && live()) await this.waitChange(pipe, heartbeat);
-      if (pipe.failure || !live()) break;
+      while (pipe.pending() >= limit && pipe.failedAt === undefined && live()) await this.waitChange(pipe, heartbeat);
+      if (pipe.failedAt !== undefined || !live()) break;
       const meta: BatchMeta = { partition, offset: m.offset };
       const accepted = await this.deliver(handler, m.value, meta, live, heartbeat);
       if (accepted === false) break;
@@ -422,7 +419,7 @@ export class KafkaFlowSource implements FlowSource {
     fresh.retryDelay = pipe.retryDelay;
     this.pipes.set(partition, fresh);
     // autoCommit is off, so seek only moves the fetch position; a running eachBatch sees isStale().
-    this.consumer?.seek({ topic: this.opts.kafka.flowTopic, partition, offset: pipe.failure!.offset });
+    this.consumer?.seek({ topic: this.opts.kafka.flowTopic, partition, offset: pipe.failedAt! });
   }
 
   /** Until the pipeline changes (a batch stored or failed), heartbeating at least every interval. */

@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { openBatch, FORMAT_VERSION } from '@haystack/flow-core';
-import { startKafkaMock, mockKafkaClient, MOCK_CONSUMER_TIMINGS, type KafkaMock, type KafkaMockTopic } from '@haystack/testkit/kafka-mock';
+import { committedOffsets, startKafkaMock, mockKafkaClient, MOCK_CONSUMER_TIMINGS, type KafkaMock, type KafkaMockTopic } from '@haystack/testkit/kafka-mock';
 import { KafkaFlowSink, type KafkaSinkOptions } from './kafka-sink.js';
 import { KafkaFlowSource, type KafkaSourceOptions } from './kafka-source.js';
 import { BATCH_FORMAT_HEADER, KafkaTransportError, type KafkaSection } from './kafka-common.js';
@@ -60,17 +60,6 @@ async function highWatermarks(mock: KafkaMock, topic: string): Promise<number[]>
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
     return offsets.sort((a, b) => a.partition - b.partition).map((o) => Number(o.high));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function committedOffsets(mock: KafkaMock, groupId: string, topic: string): Promise<number[]> {
-  const admin = mockKafkaClient(mock).admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return t!.partitions.sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
   } finally {
     await admin.disconnect();
   }

@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAddress } from '@haystack/common';
 import { MemoryHitlistStore } from '@haystack/hitlist';
-import { MOCK_CONSUMER_TIMINGS, mockKafkaClient, startKafkaMock, type KafkaMock } from '@haystack/testkit/kafka-mock';
+import { committedOffsets, MOCK_CONSUMER_TIMINGS, startKafkaMock } from '@haystack/testkit/kafka-mock';
 import { KafkaFlowSink, createFlowTransport, partitionForBytes } from '@haystack/transport';
 import { createDetector, type Detector } from './detector.js';
 import type { DetectorRows } from './rows.js';
@@ -46,17 +46,6 @@ class DiesAfter implements DetectorStorage {
   }
   loadDayState(source: string, partition: number, day: string): Promise<StoredDayState> {
     return this.inner.loadDayState(source, partition, day);
-  }
-}
-
-async function committedOffsets(mock: KafkaMock, groupId: string, topic: string): Promise<number[]> {
-  const admin = mockKafkaClient(mock).admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return t!.partitions.sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
-  } finally {
-    await admin.disconnect();
   }
 }
 
