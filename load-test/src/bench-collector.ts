@@ -558,7 +558,7 @@ function machineFacts(): Record<string, string> {
     node: process.version,
     nfcapd: sh('nfcapd', ['-V']),
     'git HEAD': sh('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']),
-    'uncommitted changes under services/ingest, packages/{flow-core,netflow-v9-parser,ipfix-parser,transport,cli,common}': sh('git', ['-C', REPO, 'status', '--porcelain', '--', 'services/ingest', 'packages/flow-core', 'packages/netflow-v9-parser', 'packages/ipfix-parser', 'packages/transport', 'packages/cli', 'packages/common']).split('\n').filter(Boolean).length + ' files',
+    'uncommitted changes under services/ingest, packages/{flow-core,decoders,transport,cli,common}': sh('git', ['-C', REPO, 'status', '--porcelain', '--', 'services/ingest', 'packages/flow-core', 'packages/decoders', 'packages/transport', 'packages/cli', 'packages/common']).split('\n').filter(Boolean).length + ' files',
     'load average at start': os.loadavg().map((x) => x.toFixed(2)).join(' '),
   };
 }

@@ -1,4 +1,4 @@
-import { IE, type FieldSpec } from '@haystack/flow-core';
+import { IE, type FieldSpec } from '@haystack/decoders';
 import type { V6Table } from './addr.js';
 import { FLAG_DOWN, FLAG_V6, REC_F64, REC_U32, U_MISC, U_PORTS, U_SUB, U_SVC, type RecordStore } from './records.js';
 

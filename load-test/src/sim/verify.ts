@@ -1,6 +1,6 @@
 import { formatAddress, parseAddress, type PrefixSet } from '@haystack/common';
 import { BatchWriter, F, HEADER_SIZE, RECORD_SIZE } from '@haystack/flow-core';
-import { FlowDecoder } from '@haystack/ingest';
+import { FlowDecoder } from '@haystack/decoders';
 import { readUdp } from '@haystack/pcap';
 
 /**

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema } from '@haystack/common';
 import { openDetectorClickHouse } from '@haystack/detector';
-import { IE, PacketBuilder } from '@haystack/flow-core';
+import { IE, PacketBuilder } from '@haystack/decoders';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 

@@ -1,8 +1,4 @@
+// What ingest and the detector share: the flow batch, its record view, ingest health snapshots.
 export * from './batch.js';
 export * from './record.js';
-export * from './fields.js';
-export * from './compile.js';
-export * from './sampling.js';
-export * from './state.js';
-export * from './encode.js';
 export * from './health.js';

@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { PrefixSet, parseAddress, type Logger } from '@haystack/common';
 import { BatchWriter } from '@haystack/flow-core';
-import type { FlowDecoder } from './decoder.js';
+import type { FlowDecoder } from '@haystack/decoders';
 import type { Publisher } from './publisher.js';
 import type { TemplateStore } from './template-store.js';
 import type { HealthReporter } from './health.js';

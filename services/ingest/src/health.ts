@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
-import { encodeHealth, type DomainCounters, type DomainHealth, type HealthSnapshot } from '@haystack/flow-core';
+import { encodeHealth, type DomainHealth, type HealthSnapshot } from '@haystack/flow-core';
+import { type DomainCounters } from '@haystack/decoders';
 import type { FlowSink } from '@haystack/transport';
-import type { FlowDecoder } from './decoder.js';
+import type { FlowDecoder } from '@haystack/decoders';
 
 type Totals = Pick<DomainCounters, 'packets' | 'records' | 'sequenceGaps' | 'lost' | 'missingTemplateSets' | 'heldDroppedSets' | 'unknownRateRecords'> & { malformed: number };
 

@@ -1,4 +1,3 @@
-export * from './decoder.js';
 export * from './publisher.js';
 export * from './collector.js';
 export * from './replay.js';

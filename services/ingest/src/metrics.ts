@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { DomainCounters } from '@haystack/flow-core';
-import type { FlowDecoder, ExporterCounters } from './decoder.js';
+import type { DomainCounters } from '@haystack/decoders';
+import type { FlowDecoder, ExporterCounters } from '@haystack/decoders';
 import type { Publisher, PublisherCounters } from './publisher.js';
 
 /**

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { PrefixSet, type HaystackConfig, type Logger } from '@haystack/common';
-import { SamplingConfig } from '@haystack/flow-core';
+import { SamplingConfig } from '@haystack/decoders';
 import type { FlowSink } from '@haystack/transport';
 import { Collector } from './collector.js';
-import { FlowDecoder } from './decoder.js';
+import { FlowDecoder } from '@haystack/decoders';
 import { Publisher } from './publisher.js';
 import { FileTemplateStore, RedisTemplateStore, type TemplateStore } from './template-store.js';
 import { HealthReporter } from './health.js';

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { RegistrySnapshot } from '@haystack/flow-core';
+import type { RegistrySnapshot } from '@haystack/decoders';
 
 /**
  * Where templates and sampler options survive a restart (or are shared by

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchWriter, PacketBuilder, buildV5, openBatch, records, SamplingConfig, IE, VARLEN, type FlowRecord, type FieldSpec } from '@haystack/flow-core';
-import { FlowDecoder } from './decoder.js';
+import { BatchWriter, openBatch, type FlowRecord, records } from '@haystack/flow-core';
+import { PacketBuilder, buildV5, SamplingConfig, IE, VARLEN, type FieldSpec } from './index.js';
+import { FlowDecoder } from './index.js';
 
 const EXP = '192.0.2.10';
 const T0 = 1_700_000_000; // export time, Unix s

@@ -1,7 +1,9 @@
 import { formatAddress, parseAddress } from '@haystack/common';
-import { SamplingConfig, TemplateRegistry, type BatchWriter, type RegistryLimits } from '@haystack/flow-core';
-import { decodeV5, decodeV9 } from 'netflow-v9-parser';
-import { decodeIpfix } from 'ipfix-parser';
+import { type BatchWriter } from '@haystack/flow-core';
+import { SamplingConfig, TemplateRegistry, type RegistryLimits } from './template/index.js';
+import { decodeV5 } from './netflow/v5.js';
+import { decodeV9 } from './netflow/v9.js';
+import { decodeIpfix } from './ipfix/ipfix.js';
 
 /** Where counters of sources beyond the exporter limit go (a spoofed flood must not grow memory). */
 export const OTHER_EXPORTERS = '(other)';

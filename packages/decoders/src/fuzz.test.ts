@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_LIMITS } from '@haystack/flow-core';
+import { DEFAULT_LIMITS } from './index.js';
 import { PcapWriter } from '@haystack/pcap';
-import { runFuzz, builtinCorpus, MUTATORS, type FuzzReport } from './fuzz.js';
+import { runFuzz, builtinCorpus, MUTATORS, type FuzzReport } from './fuzz/fuzz.js';
 
 const describe = (r: FuzzReport) =>
   `seed ${r.seed}: ${r.iterations} packets, ${r.packetsPerSecond}/s, records ${r.records}, heap ${r.memory.heapStartMb} → ${r.memory.heapEndMb} MB ` +

@@ -1,4 +1,4 @@
-import { F, RECORD_SIZE, DIRECTION_UNKNOWN, type BatchWriter } from './batch.js';
+import { F, RECORD_SIZE, DIRECTION_UNKNOWN, type BatchWriter } from '@haystack/flow-core';
 import { IE, VARLEN, NTP_UNIX_OFFSET_S } from './fields.js';
 
 export interface TemplateField {

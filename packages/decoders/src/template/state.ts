@@ -1,5 +1,5 @@
 import { formatAddress } from '@haystack/common';
-import type { BatchWriter } from './batch.js';
+import type { BatchWriter } from '@haystack/flow-core';
 import { compileTemplate, layoutKey, type CompiledTemplate, type RecordContext, type TemplateField } from './compile.js';
 import { IE, VARLEN } from './fields.js';
 import { SamplingConfig, samplingFromOptions, type SamplingPolicy } from './sampling.js';

@@ -1,22 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  BatchWriter,
-  PacketBuilder,
-  buildV5,
-  openBatch,
-  records,
-  IE,
-  VARLEN,
-  DEFAULT_LIMITS,
-  type FlowRecord,
-  type FieldSpec,
-  type FieldValue,
-  type DomainCounters,
-  type DomainState,
-  type V5Record,
-} from '@haystack/flow-core';
-import { FlowDecoder, OTHER_EXPORTERS, type FlowDecoderOptions } from './decoder.js';
+import { BatchWriter, openBatch, type FlowRecord, records } from '@haystack/flow-core';
+import { PacketBuilder, buildV5, IE, VARLEN, DEFAULT_LIMITS, type FieldSpec, type FieldValue, type DomainCounters, type DomainState, type V5Record } from './index.js';
+import { FlowDecoder, OTHER_EXPORTERS, type FlowDecoderOptions } from './index.js';
 
 /**
  * Hostile and broken input, built by hand: the decoder must never throw or hang, must keep

@@ -1,7 +1,7 @@
 /**
  * Deterministic fuzzer for the flow decoders (NetFlow v5, v9, IPFIX).
  *
- *   node services/ingest/dist/fuzz.js --seed N --iterations M [--corpus FILE.pcap ...] [--max-heap-mb MB] [--strict] [--json]
+ *   node packages/decoders/dist/fuzz/fuzz.js --seed N --iterations M [--corpus FILE.pcap ...] [--max-heap-mb MB] [--strict] [--json]
  *
  * A corpus of valid datagrams (built here with PacketBuilder / buildV5, plus the UDP payloads
  * of any pcap given with --corpus, e.g. softflowd or pmacctd captures) is mutated: bit flips,
@@ -26,26 +26,10 @@ import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseAddress, seededRandom } from '@haystack/common';
-import {
-  BatchWriter,
-  PacketBuilder,
-  buildV5,
-  openBatch,
-  zeroCounters,
-  IE,
-  VARLEN,
-  F,
-  HEADER_SIZE,
-  RECORD_SIZE,
-  DEFAULT_LIMITS,
-  type DomainCounters,
-  type FieldSpec,
-  type FieldValue,
-  type RegistryLimits,
-  type V5Record,
-} from '@haystack/flow-core';
+import { BatchWriter, openBatch, F, HEADER_SIZE, RECORD_SIZE } from '@haystack/flow-core';
+import { PacketBuilder, buildV5, zeroCounters, IE, VARLEN, DEFAULT_LIMITS, type DomainCounters, type FieldSpec, type FieldValue, type RegistryLimits, type V5Record } from '../index.js';
 import { readUdpSync } from '@haystack/pcap';
-import { FlowDecoder, type ExporterCounters } from './decoder.js';
+import { FlowDecoder, type ExporterCounters } from '../decoder.js';
 
 // ---- PRNG ------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-import { F, RECORD_SIZE, DIRECTION_UNKNOWN, type BatchWriter, type TemplateRegistry } from '@haystack/flow-core';
+import { F, RECORD_SIZE, DIRECTION_UNKNOWN, type BatchWriter } from '@haystack/flow-core';
+import type { TemplateRegistry } from '../template/state.js';
 
 export const V5_HEADER = 24;
 export const V5_RECORD = 48;

@@ -1,5 +1,5 @@
 import { parseAddress } from '@haystack/common';
-import { VARLEN } from './fields.js';
+import { VARLEN } from './template/fields.js';
 
 /**
  * Exporter-side encoding of NetFlow v5/v9 and IPFIX packets: for hand-built test packets

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatchWriter, openBatch, records, type FlowRecord } from '@haystack/flow-core';
+import { BatchWriter, openBatch, type FlowRecord, records } from '@haystack/flow-core';
 import { readUdp } from '@haystack/pcap';
 import { makeTrafficPcap } from '@haystack/testkit/exporters-traffic';
 import { runSoftflowd, runPmacctd, type ExporterRun } from '@haystack/testkit/exporters-run';
 import { tsharkDecode, type TsharkFlowRecord } from '@haystack/testkit/tshark';
-import { FlowDecoder } from './decoder.js';
+import { FlowDecoder } from './index.js';
 
 /**
  * Real exporters (softflowd, pmacctd + nfprobe) export a synthetic traffic capture; every

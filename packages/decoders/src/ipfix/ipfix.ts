@@ -1,4 +1,7 @@
-import { VARLEN, type BatchWriter, type TemplateField, type TemplateRegistry, type DomainState } from '@haystack/flow-core';
+import type { BatchWriter } from '@haystack/flow-core';
+import { VARLEN } from '../template/fields.js';
+import type { TemplateField } from '../template/compile.js';
+import type { TemplateRegistry, DomainState } from '../template/state.js';
 
 export const IPFIX_HEADER = 16;
 const TEMPLATE_SET = 2;

@@ -1,0 +1,7 @@
+// Datagram in, flow records in a batch out; no I/O. One home for every protocol Haystack reads.
+export * from './template/index.js';
+export { decodeV5, V5_HEADER, V5_RECORD } from './netflow/v5.js';
+export { decodeV9, V9_HEADER } from './netflow/v9.js';
+export { decodeIpfix, IPFIX_HEADER } from './ipfix/ipfix.js';
+export * from './encode.js';
+export * from './decoder.js';

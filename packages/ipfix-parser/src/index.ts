@@ -1,1 +1,0 @@
-export { decodeIpfix, IPFIX_HEADER } from './ipfix.js';
