@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadRules } from '@haystack/hitlist';
+import { loadRules } from '@haystack/rules';
 import { simulate, type SimOptions } from './sim/index.js';
 import { rulesDir, tempDir } from './sim/test-support.js';
 

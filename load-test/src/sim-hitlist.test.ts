@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { addDays, buildHitlist, CertFileInput, loadRules, PdnsFileInput, Window } from '@haystack/hitlist';
+import { addDays, buildHitlist, CertFileInput, PdnsFileInput, Window } from '@haystack/hitlist';
+import { loadRules } from '@haystack/rules';
 import { simulate } from './sim/index.js';
 import { readJson, rulesDir, tempDir } from './sim/test-support.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadRules } from '@haystack/hitlist';
+import { loadRules } from '@haystack/rules';
 import { buildWorld, decodeCapture, simulate, type SimOptions } from './sim/index.js';
 import { readJson, rulesDir, tempDir } from './sim/test-support.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PrefixSet } from '@haystack/common';
-import { loadRules } from '@haystack/hitlist';
+import { loadRules } from '@haystack/rules';
 import { buildWorld, decodeCapture, lineOf, lineText4, lineText6, simulate, truthCsv, v4ToText, type SimOptions } from './sim/index.js';
 import { readCsv, rulesDir, tempDir } from './sim/test-support.js';
 

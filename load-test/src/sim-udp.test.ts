@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import { loadRules } from '@haystack/hitlist';
+import { loadRules } from '@haystack/rules';
 import { readAllUdp } from '@haystack/pcap';
 import { simulate, UdpSink, type SimOptions } from './sim/index.js';
 import { rulesDir, tempDir } from './sim/test-support.js';

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadRules } from '@haystack/hitlist';
+import { loadRules } from '@haystack/rules';
 import type { SimOptions } from './options.js';
 import { NullSink, PcapSink, type PacketSink } from './outputs.js';
 import { rulesDir } from './test-support.js';

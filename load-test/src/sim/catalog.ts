@@ -1,4 +1,5 @@
-import type { ClassKind, Dictionary, DomainDef } from '@haystack/hitlist';
+import type { ClassKind } from '@haystack/hitlist-contract';
+import type { Dictionary, DomainDef } from '@haystack/rules';
 
 /**
  * What can sit behind a line, taken from the IoT dictionary (rules/): every product (which

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RegisteredDomains, type Dictionary, type DomainDef, type NamePattern } from '@haystack/hitlist';
+import { RegisteredDomains, type Dictionary, type DomainDef, type NamePattern } from '@haystack/rules';
 import { AddressSpace, V6Table, v4ToText } from './addr.js';
 import { Rng, WeightedPicker, hashString } from './rng.js';
 

@@ -1,5 +1,5 @@
 import { formatAddress, parseAddress } from '@haystack/common';
-import type { ClassKind } from '@haystack/hitlist';
+import type { ClassKind } from '@haystack/hitlist-contract';
 import { v4Prefix, v4ToText, type V6Table } from './addr.js';
 import type { DeviceKind } from './catalog.js';
 import type { SimDomain } from './dns.js';

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadRules, type Dictionary } from '@haystack/hitlist';
+import { loadRules, type Dictionary } from '@haystack/rules';
 import { v4ToText } from './addr.js';
 import { buildCatalog, type DeviceKind } from './catalog.js';
 import { DnsWorld, pdnsLines } from './dns.js';

@@ -3,3 +3,4 @@ export * from './log.js';
 export * from './metrics.js';
 export * from './net.js';
 export * from './random.js';
+export * from './bytes.js';

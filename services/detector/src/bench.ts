@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { parseAddress } from '@haystack/common';
 import { BatchWriter, F, RECORD_SIZE, openBatch, type BatchView } from '@haystack/flow-core';
-import { HITLIST_FORMAT, loadHitlist, type Hitlist, type HitlistEntry } from '@haystack/hitlist';
+import { HITLIST_FORMAT, loadHitlist, type Hitlist, type HitlistEntry } from '@haystack/hitlist-contract';
 import { seededRandom } from '@haystack/common';
 import { LineIds, LineMask } from './lines.js';
 import { Matcher, ScanResult } from './matcher.js';

@@ -2,7 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HaystackConfig } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { MemoryHitlistStore, type Hitlist } from '@haystack/hitlist';
+import { MemoryHitlistStore, type Hitlist } from '@haystack/hitlist-contract';
 import { MemoryBus } from '@haystack/transport';
 import { createDetector, type DetectorStats } from './detector.js';
 import { ClassHierarchy } from './hierarchy.js';

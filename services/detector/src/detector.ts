@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { BatchFormatError, decodeHealth, isHealth, openBatch, type BatchView, type HealthSnapshot } from '@haystack/flow-core';
-import type { HitlistStore, LoadedHitlist } from '@haystack/hitlist';
+import type { HitlistStore, LoadedHitlist } from '@haystack/hitlist-contract';
 import type { Accepted, BatchMeta, FlowSource } from '@haystack/transport';
 import { Flusher } from './flusher.js';
 import { ClassHierarchy } from './hierarchy.js';

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { loadRules, type HitlistMeta } from '@haystack/hitlist';
+import { loadRules } from '@haystack/rules';
+import { type HitlistMeta } from '@haystack/hitlist-contract';
 
 import type { Level } from './report-data.js';
 

@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Redis } from 'ioredis';
-import { HitlistFormatError, MemoryHitlistStore, RedisHitlistStore, encodeHitlist, loadHitlist } from '@haystack/hitlist';
+import { HitlistFormatError, MemoryHitlistStore, RedisHitlistStore, encodeHitlist, loadHitlist } from '@haystack/hitlist-contract';
 import { startRedis } from '@haystack/testkit';
 import { MemoryBus } from '@haystack/transport';
 import { createDetector } from './detector.js';

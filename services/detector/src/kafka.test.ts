@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAddress } from '@haystack/common';
-import { MemoryHitlistStore } from '@haystack/hitlist';
+import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { committedOffsets, MOCK_CONSUMER_TIMINGS, startKafkaMock } from '@haystack/testkit/kafka-mock';
 import { KafkaFlowSink, createFlowTransport, partitionForBytes } from '@haystack/transport';
 import { createDetector, type Detector } from './detector.js';

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { formatAddress } from '@haystack/common';
+import { HASH_SEED, finish, formatAddress, mix } from '@haystack/common';
 
 /**
  * Subscriber lines. A line is the subscriber-side address of a flow: an IPv4 address as is
@@ -32,20 +32,10 @@ export class LineMask {
 }
 
 /** Big-endian word of 4 bytes at `o`. */
-export function word(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
+export { u32 as word } from '@haystack/common';
 
 export function hash4(a: number, b: number, c: number, d: number): number {
-  let h = 0x811c9dc5;
-  h = Math.imul(h ^ a, 0x01000193);
-  h = Math.imul(h ^ b, 0x01000193);
-  h = Math.imul(h ^ c, 0x01000193);
-  h = Math.imul(h ^ d, 0x01000193);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  h ^= h >>> 12;
-  return h >>> 0;
+  return finish(mix(mix(mix(mix(HASH_SEED, a), b), c), d));
 }
 
 /**

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAddress, seededRandom } from '@haystack/common';
 import { F, openBatch } from '@haystack/flow-core';
-import { loadHitlist, type Hitlist } from '@haystack/hitlist';
+import { loadHitlist, type Hitlist } from '@haystack/hitlist-contract';
 import { LineMask } from './lines.js';
 import { Matcher, ScanResult, batchDays } from './matcher.js';
 import { PartitionState } from './rules.js';

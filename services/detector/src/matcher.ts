@@ -1,5 +1,5 @@
 import { F, HEADER_SIZE, RECORD_SIZE, type BatchView } from '@haystack/flow-core';
-import type { LoadedHitlist } from '@haystack/hitlist';
+import type { LoadedHitlist } from '@haystack/hitlist-contract';
 import { parseAddress } from '@haystack/common';
 import { KeySet, V4Set, type LineMask, word } from './lines.js';
 import { DAY_MS } from './rows.js';

@@ -1,7 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { MemoryHitlistStore } from '@haystack/hitlist';
+import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { MemoryBus } from '@haystack/transport';
 import { createDetector, type Detector } from './detector.js';
 import type { DetectorRows } from './rows.js';

@@ -1,4 +1,4 @@
-import type { LoadedHitlist } from '@haystack/hitlist';
+import type { LoadedHitlist } from '@haystack/hitlist-contract';
 import type { ClassHierarchy } from './hierarchy.js';
 import { KeySet, V4Set, type LineIds } from './lines.js';
 import { DAY_MS, HOUR_MS, dayOf, ts, ts64, type DetectionRow, type Window } from './rows.js';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { HaystackConfig } from '@haystack/common';
 import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
-import { RedisHitlistStore, type HitlistStore } from '@haystack/hitlist';
-import { DirHitlistStore } from './hitlists.js';
+import { DirHitlistStore, RedisHitlistStore, type HitlistStore } from '@haystack/hitlist-contract';
+
 
 /**
  * The stores a detector runs on, from configuration (used by `haystack detect`, and by an

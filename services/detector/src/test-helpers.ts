@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { configSchema, parseAddress, type HaystackConfig, type Logger } from '@haystack/common';
 import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
 import { BatchWriter, F, RECORD_SIZE } from '@haystack/flow-core';
-import { HITLIST_FORMAT, type Hitlist } from '@haystack/hitlist';
+import { HITLIST_FORMAT, type Hitlist } from '@haystack/hitlist-contract';
 import type { FlowHandler, FlowSource } from '@haystack/transport';
 import type { DetectorRows } from './rows.js';
 import type { DetectorStorage, StoredDayState } from './storage.js';

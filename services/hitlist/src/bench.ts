@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { buildHitlist } from './build.js';
 import { addDays, parseDay } from './days.js';
 import { PdnsFileInput } from './input/pdns.js';
-import { loadRules } from './rules/load.js';
+import { loadRules } from '@haystack/rules';
 
 const DAY = '2024-05-10';
 const here = dirname(fileURLToPath(import.meta.url));

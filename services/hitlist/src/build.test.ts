@@ -5,8 +5,8 @@ import { parseAddress } from '@haystack/common';
 import { buildHitlist, type BuildResult } from './build.js';
 import { CertFileInput } from './input/certs.js';
 import { PdnsFileInput } from './input/pdns.js';
-import { loadHitlist, PROTOCOL } from './hitlist.js';
-import { loadRules } from './rules/load.js';
+import { loadHitlist, PROTOCOL } from '@haystack/hitlist-contract';
+import { loadRules } from '@haystack/rules';
 import { at, cof, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
 
 /**

@@ -6,13 +6,13 @@ import { CertFallback, type CertResolution } from './certfallback.js';
 import { diffHitlists, type Churn } from './churn.js';
 import { classify, type Classification, type DomainOutcome } from './classify.js';
 import { Window } from './days.js';
-import { HITLIST_FORMAT, type Hitlist, type HitlistEntry, type Transport } from './hitlist.js';
+import { HITLIST_FORMAT, type Hitlist, type HitlistEntry, type Transport } from '@haystack/hitlist-contract';
 import type { CertInput } from './input/certs.js';
 import type { PdnsInput } from './input/pdns.js';
 import type { InputReportJSON } from './input/report.js';
 import { PdnsResolver, type DomainResolution, type ResolveStats } from './resolve.js';
-import type { Dictionary } from './rules/load.js';
-import { policySchema, type Policy } from './rules/schema.js';
+import type { Dictionary } from '@haystack/rules';
+import { policySchema, type Policy } from '@haystack/rules';
 
 export interface BuildOptions {
   /** The build day D (UTC, YYYY-MM-DD); the window is the `lookbackDays` days ending on D. */

@@ -3,8 +3,8 @@ import type { Window } from './days.js';
 import type { CertInput, CertNames, CertObservation } from './input/certs.js';
 import { forEachLine } from './input/lines.js';
 import { InputReport } from './input/report.js';
-import { atOrBelow, lastTwoLabels, RegisteredDomains, type NamePattern } from './names.js';
-import type { DomainDef } from './rules/load.js';
+import { atOrBelow, lastTwoLabels, RegisteredDomains, type NamePattern } from '@haystack/rules';
+import type { DomainDef } from '@haystack/rules';
 import { SpillWriter } from './spill.js';
 
 /**

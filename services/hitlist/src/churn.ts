@@ -1,4 +1,4 @@
-import type { Hitlist } from './hitlist.js';
+import type { Hitlist } from '@haystack/hitlist-contract';
 
 /** How a hitlist changed from one day to another (a rule's level, addresses per domain, entries). */
 export interface Churn {

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { classify, type DomainOutcome, type DomainStatus } from './classify.js';
-import { loadRules, type Dictionary } from './rules/load.js';
-import { policySchema } from './rules/schema.js';
+import { loadRules, type Dictionary } from '@haystack/rules';
+import { policySchema } from '@haystack/rules';
 import { tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
 
 /**

@@ -1,5 +1,5 @@
-import { membersOf, type ClassKind, type Dictionary, type DomainDef } from './rules/load.js';
-import type { Policy } from './rules/schema.js';
+import { membersOf, type ClassKind, type Dictionary, type DomainDef } from '@haystack/rules';
+import type { Policy } from '@haystack/rules';
 
 /**
  * Steps 4 and 5 of the method (DESIGN §1): remove products that rest on shared

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { silentLogger } from '@haystack/common';
 import { startRedis } from '@haystack/testkit';
 import { HitlistCommandError, runBuildCommand, runDiffCommand, runShowCommand, type BuildCommandOptions } from './commands.js';
-import { RulesError } from './rules/load.js';
-import { RedisHitlistStore } from './store.js';
+import { RulesError } from '@haystack/rules';
+import { RedisHitlistStore } from '@haystack/hitlist-contract';
 import { cof, repoRoot, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
 
 const RULES = `${TEST_SOURCES}

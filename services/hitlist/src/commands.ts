@@ -4,14 +4,15 @@ import type { Logger } from '@haystack/common';
 import { buildHitlist, type BuildResult } from './build.js';
 import { diffHitlists, type Churn } from './churn.js';
 import { addDays, parseDay } from './days.js';
-import { dayDir, hasDay, readChurn, readDecisions, readHitlist, readReport, writeDayFiles } from './files.js';
+import { dayDir, readChurn, readDecisions, readReport, writeDayFiles } from './files.js';
+import { hasDay, readHitlist } from '@haystack/hitlist-contract';
 import { HitlistHistory } from './history.js';
 import { CertFileInput } from './input/certs.js';
 import { PdnsFileInput } from './input/pdns.js';
 import type { InputReportJSON } from './input/report.js';
-import { loadRules } from './rules/load.js';
-import type { Policy } from './rules/schema.js';
-import { RedisHitlistStore } from './store.js';
+import { loadRules } from '@haystack/rules';
+import type { Policy } from '@haystack/rules';
+import { RedisHitlistStore } from '@haystack/hitlist-contract';
 
 /**
  * What `haystack hitlist build|show|diff` do, apart from argument parsing (packages/cli

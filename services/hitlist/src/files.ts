@@ -4,7 +4,7 @@ import type { BuildReport, BuildResult } from './build.js';
 import type { Churn } from './churn.js';
 import type { Classification } from './classify.js';
 import { parseDay } from './days.js';
-import type { Hitlist } from './hitlist.js';
+import { MissingDayError, type Hitlist } from '@haystack/hitlist-contract';
 
 /**
  * A day's hitlist on disk (default `<stateDir>/hitlist/<day>/`), so `hitlist show` and
@@ -126,21 +126,10 @@ export async function writeDayFiles(dir: string, r: BuildResult): Promise<DayFil
   return { dir, files };
 }
 
-export class MissingDayError extends Error {
-  readonly userFacing = true;
-  constructor(readonly dir: string, what: string) {
-    super(`no ${what} in ${dir} (build that day with "haystack hitlist build --day ...")`);
-  }
-}
-
 function readJson<T>(dir: string, name: string): T {
   const p = join(dir, name);
   if (!existsSync(p)) throw new MissingDayError(dir, name);
   return JSON.parse(readFileSync(p, 'utf8')) as T;
-}
-
-export function readHitlist(dir: string): Hitlist {
-  return readJson<Hitlist>(dir, 'hitlist.json');
 }
 
 export function readDecisions(dir: string): { day: string } & Pick<Classification, 'classes' | 'domains'> {
@@ -153,8 +142,4 @@ export function readReport(dir: string): BuildReport {
 
 export function readChurn(dir: string): Churn | null {
   return existsSync(join(dir, 'churn.json')) ? readJson<Churn>(dir, 'churn.json') : null;
-}
-
-export function hasDay(dir: string): boolean {
-  return existsSync(join(dir, 'hitlist.json'));
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { buildHitlist } from './build.js';
 import { HitlistHistory } from './history.js';
 import { PdnsFileInput } from './input/pdns.js';
-import { loadRules } from './rules/load.js';
+import { loadRules } from '@haystack/rules';
 import { cof, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
 
 const RULES = `${TEST_SOURCES}

@@ -3,8 +3,8 @@ import type { Window } from './days.js';
 import { forEachLine } from './input/lines.js';
 import type { PdnsInput, PdnsRecord } from './input/pdns.js';
 import { InputReport } from './input/report.js';
-import { PatternIndex, RegisteredDomains } from './names.js';
-import type { DomainDef } from './rules/load.js';
+import { PatternIndex, RegisteredDomains } from '@haystack/rules';
+import type { DomainDef } from '@haystack/rules';
 import { SpillWriter } from './spill.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createRegistry, serveMetrics, type HaystackConfig, type Logger } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { createDetector, hitlistStoreFromConfig, openDetectorClickHouse, registerDetectorMetrics, type Detector, type DetectorStats } from '@haystack/detector';
-import type { HitlistStore } from '@haystack/hitlist';
+import type { HitlistStore } from '@haystack/hitlist-contract';
 import { createIngest, replayCapture } from '@haystack/ingest';
 import { MemoryBus, createFlowTransport, type FlowSource } from '@haystack/transport';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';

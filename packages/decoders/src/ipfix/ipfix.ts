@@ -1,3 +1,4 @@
+import { u16, u32 } from '@haystack/common';
 import type { BatchWriter } from '@haystack/flow-core';
 import { VARLEN } from '../template/fields.js';
 import type { TemplateField } from '../template/compile.js';
@@ -7,8 +8,6 @@ export const IPFIX_HEADER = 16;
 const TEMPLATE_SET = 2;
 const OPTIONS_TEMPLATE_SET = 3;
 
-const u16 = (b: Uint8Array, p: number) => (b[p]! << 8) | b[p + 1]!;
-const u32 = (b: Uint8Array, p: number) => b[p]! * 16777216 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
 
 /**
  * IPFIX (RFC 7011). Templates keyed by exporter + observation domain + template id,

@@ -1,3 +1,4 @@
+import { u16, u32 } from '@haystack/common';
 import type { BatchWriter } from '@haystack/flow-core';
 import { VARLEN } from '../template/fields.js';
 import type { TemplateField } from '../template/compile.js';
@@ -5,8 +6,6 @@ import type { TemplateRegistry, DomainState } from '../template/state.js';
 
 export const V9_HEADER = 20;
 
-const u16 = (b: Uint8Array, p: number) => (b[p]! << 8) | b[p + 1]!;
-const u32 = (b: Uint8Array, p: number) => b[p]! * 16777216 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
 
 /**
  * NetFlow v9 (RFC 3954). Templates are keyed by exporter + source id + template id.

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { formatAddress, parseAddress } from '@haystack/common';
-import { normalizeName } from '../names.js';
+import { normalizeName } from '@haystack/rules';
 import { forEachLine } from './lines.js';
 import { InputReport } from './report.js';
 

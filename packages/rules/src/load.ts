@@ -3,10 +3,11 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
-import { atOrBelow, compilePattern, type NamePattern } from '../names.js';
+import { atOrBelow, compilePattern, type NamePattern } from './names.js';
 import { PORT_RE, policySchema, rulesFileSchema, type Policy } from './schema.js';
 
-export type ClassKind = 'platform' | 'manufacturer' | 'product';
+import type { ClassKind } from '@haystack/hitlist-contract';
+export type { ClassKind };
 
 export interface Located {
   file: string;

@@ -1,6 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { formatAddress, parseAddress } from '@haystack/common';
-import type { ClassKind } from './rules/load.js';
+import { HASH_SEED, finish, formatAddress, mix, parseAddress, u32 as word } from '@haystack/common';
+/** The detection level a class names (the method's step 5). */
+export type ClassKind = 'platform' | 'manufacturer' | 'product';
 
 /**
  * The day's hitlist (DESIGN §1 step 6): (address, port, transport) → evidence domains →
@@ -212,21 +213,8 @@ export class LoadedHitlist {
   }
 }
 
-function word(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
 function hash5(a: number, b: number, c: number, d: number, e: number): number {
-  let h = 0x811c9dc5;
-  h = Math.imul(h ^ a, 0x01000193);
-  h = Math.imul(h ^ b, 0x01000193);
-  h = Math.imul(h ^ c, 0x01000193);
-  h = Math.imul(h ^ d, 0x01000193);
-  h = Math.imul(h ^ e, 0x01000193);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  h ^= h >>> 12;
-  return h >>> 0;
+  return finish(mix(mix(mix(mix(mix(HASH_SEED, a), b), c), d), e));
 }
 
 export function decodeHitlist(blob: Uint8Array, version = 0): LoadedHitlist {

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { classify, type DomainOutcome } from '../classify.js';
-import { repoRoot, tempDir, TEST_SOURCES, writeFile } from '../test-helpers.js';
-import { loadRules, RulesError } from './load.js';
+import { classify, type DomainOutcome } from './classify.js';
+import { repoRoot, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
+import { loadRules, RulesError } from '@haystack/rules';
 
 function errorsOf(fn: () => unknown): string[] {
   try {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
-import { decodeHitlist, encodeHitlist, type Hitlist, type LoadedHitlist } from './hitlist.js';
+import { decodeHitlist, encodeHitlist, type Hitlist, type LoadedHitlist } from './format.js';
 
 /**
  * Where detectors get the hitlist. One compact versioned value per day (the gzipped binary

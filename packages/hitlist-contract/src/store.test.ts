@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { startRedis } from '@haystack/testkit';
 import { parseAddress } from '@haystack/common';
-import { decodeHitlist, encodeHitlist, HitlistFormatError, loadHitlist, PROTOCOL, type Hitlist } from './hitlist.js';
+import { decodeHitlist, encodeHitlist, HitlistFormatError, loadHitlist, PROTOCOL, type Hitlist } from './format.js';
 import { ActiveHitlist, MemoryHitlistStore, RedisHitlistStore, type ActivePointer, type HitlistStore } from './store.js';
 
 function sample(day: string, extra = 0): Hitlist {
