@@ -9,4 +9,4 @@ WORKDIR /app
 COPY --from=build /app /app
 ENV NODE_ENV=production
 USER node
-ENTRYPOINT ["node", "packages/cli/dist/main.js"]
+ENTRYPOINT ["node", "apps/cli/dist/main.js"]

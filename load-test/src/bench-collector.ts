@@ -36,7 +36,7 @@ import { nativeTool } from './native.js';
 import { arg, fmtRate, median, table } from './stats.js';
 
 const REPO = join(LOAD_TEST_DIR, '..');
-const CLI = join(REPO, 'packages', 'cli', 'dist', 'main.js');
+const CLI = join(REPO, 'apps', 'cli', 'dist', 'main.js');
 
 type CollectorName = 'haystack' | 'nfcapd';
 
@@ -69,7 +69,7 @@ const opt = {
   profile: process.argv.includes('--profile'),
   /** Load dist/diag.js into the Haystack collectors: event-loop delay, GC pauses, stalls. */
   diag: process.argv.includes('--diag'),
-  /** How to run the plain Haystack collector: 'cli' (packages/cli ingest; falls back to 'child' if it cannot start), or 'child' (dist/ingest-child.js, the same pipeline without the rest of the CLI). 'cli!' never falls back. */
+  /** How to run the plain Haystack collector: 'cli' (apps/cli ingest; falls back to 'child' if it cannot start), or 'child' (dist/ingest-child.js, the same pipeline without the rest of the CLI). 'cli!' never falls back. */
   entry: arg('--entry', 'cli') as 'cli' | 'child' | 'cli!',
 };
 
@@ -558,13 +558,13 @@ function machineFacts(): Record<string, string> {
     node: process.version,
     nfcapd: sh('nfcapd', ['-V']),
     'git HEAD': sh('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']),
-    'uncommitted changes under services/ingest, packages/{flow-core,decoders,transport,cli,common}': sh('git', ['-C', REPO, 'status', '--porcelain', '--', 'services/ingest', 'packages/flow-core', 'packages/decoders', 'packages/transport', 'packages/cli', 'packages/common']).split('\n').filter(Boolean).length + ' files',
+    'uncommitted changes under services/ingest, packages/{flow-core,decoders,transport,common}, apps/cli': sh('git', ['-C', REPO, 'status', '--porcelain', '--', 'services/ingest', 'packages/flow-core', 'packages/decoders', 'packages/transport', 'apps/cli', 'packages/common']).split('\n').filter(Boolean).length + ' files',
     'load average at start': os.loadavg().map((x) => x.toFixed(2)).join(' '),
   };
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} missing: build the CLI first (npx tsc -b packages/cli)`);
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing: build the CLI first (npx tsc -b apps/cli)`);
   await ensureCorpus();
   const c = await loadCorpus(opt.corpus);
   const stream = c.streamPath;

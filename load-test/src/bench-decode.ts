@@ -31,10 +31,11 @@ import os from 'node:os';
 import { loadConfig, silentLogger } from '@haystack/common';
 import { BatchWriter } from '@haystack/flow-core';
 import { FlowDecoder } from '@haystack/decoders';
-import { createIngest, type Ingest } from '@haystack/ingest';
+import type { Ingest } from '@haystack/ingest';
+import { assemblePipeline } from '@haystack/pipeline';
 import type { FlowSink } from '@haystack/transport';
 import { CACHE_DIR, CORPUS_KINDS, loadCorpus, renumber, type Corpus, type CorpusKind } from './corpus.js';
-import { CountingSink, NullSink } from './sinks.js';
+import { NullSink, countingSink } from './sinks.js';
 import { arg, fmtRate, median, table } from './stats.js';
 
 const MODES = ['decode', 'decode+seal', 'collector>null', 'collector>count'] as const;
@@ -91,8 +92,10 @@ async function collectorRunner(mode: 'collector>null' | 'collector>count'): Prom
   // The service's own wiring with the default configuration (4 partitions as `haystack ingest`
   // uses without Kafka), no sockets and no template persistence.
   const cfg = config(PREFIXES);
-  const sink: FlowSink & { records: number } = mode === 'collector>null' ? new NullSink(4) : new CountingSink(4);
-  const ing: Ingest = await createIngest(cfg, silentLogger, sink, { ports: [], persistTemplates: false });
+  const sink: FlowSink & { records: number } = mode === 'collector>null' ? new NullSink(4) : countingSink(4);
+  const p = assemblePipeline({ config: cfg, log: silentLogger, ingest: 'replay', sink, metrics: false });
+  await p.start();
+  const ing: Ingest = p.ingest!;
   return {
     mode,
     nextSeq: 0,

@@ -13,12 +13,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema, silentLogger, type HaystackConfig } from '@haystack/common';
-import { createDetector, hitlistStoreFromConfig, openDetectorClickHouse, type Detector } from '@haystack/detector';
+import { openDetectorClickHouse, type Detector } from '@haystack/detector';
+import { assemblePipeline, type Pipeline } from '@haystack/pipeline';
 import { runBuildCommand } from '@haystack/hitlist';
 import { startKafkaMock, mockKafkaClient, MOCK_CONSUMER_TIMINGS, type KafkaMock } from '@haystack/testkit';
-import { createFlowTransport, KafkaFlowSource } from '@haystack/transport';
+import { KafkaFlowSource } from '@haystack/transport';
 import { RECORD_SIZE } from '@haystack/flow-core';
-import { simulate } from './sim/index.js';
+import { simulate } from '@haystack/simulator';
 import type { ChildMessage, ParentMessage } from './e2e-ingest-child.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -215,30 +216,37 @@ async function runOne(
   rep: number,
 ): Promise<RunResult> {
   let mock: KafkaMock | undefined;
-  const dets: Detector[] = [];
-  const sources: KafkaFlowSource[] = [];
-  const stores: ReturnType<typeof hitlistStoreFromConfig>[] = [];
-  let transport: ReturnType<typeof createFlowTransport> | undefined;
+  const members: Pipeline[] = [];
   const group = `bench-p${partitions}-c${consumers}-r${rep}`;
   const sourceId = `bench:${group}`;
   try {
     mock = await startKafkaMock({ topics: [{ name: TOPIC, partitions }] });
     const config: HaystackConfig = configSchema.parse({ ...base, kafka: { ...base.kafka, brokers: mock.bootstrap, flowTopic: TOPIC, consumerGroup: group, acks: 1 } });
-    transport = createFlowTransport(config, {
-      logger: silentLogger,
-      source: { ...MOCK_CONSUMER_TIMINGS, fromBeginning: true, concurrency: Math.max(1, Math.ceil(partitions / consumers)) },
-    });
-    for (let i = 0; i < consumers; i++) {
-      const hitlists = hitlistStoreFromConfig(config);
-      stores.push(hitlists);
-      const source = transport.createSource();
-      if (source instanceof KafkaFlowSource) sources.push(source);
-      // Group joins while timing: a rebalance pauses partitions (the mock's retention can then void the run).
-      if (source instanceof KafkaFlowSource) source.onAssignment(() => timing && rejoins++);
-      dets.push(createDetector({ config, log: silentLogger, source, hitlists, storage: ch, sourceId }));
-    }
+    // One detector-only pipeline per group member, sharing the one embedded ClickHouse.
+    for (let i = 0; i < consumers; i++)
+      members.push(
+        assemblePipeline({
+          config,
+          log: silentLogger,
+          detect: true,
+          metrics: false,
+          storage: ch,
+          source: { ...MOCK_CONSUMER_TIMINGS, fromBeginning: true, concurrency: Math.max(1, Math.ceil(partitions / consumers)) },
+          detector: { sourceId },
+        }),
+      );
     // Members join one after another; each join rebalances the group.
-    for (const d of dets) await d.start();
+    const sources: KafkaFlowSource[] = [];
+    for (const m of members) {
+      await m.start();
+      const source = m.source;
+      if (source instanceof KafkaFlowSource) {
+        sources.push(source);
+        // Group joins while timing: a rebalance pauses partitions (the mock's retention can then void the run).
+        source.onAssignment(() => timing && rejoins++);
+      }
+    }
+    const dets = members.map((m) => m.detector!);
     // Time only a settled group: every partition assigned exactly once (a rebalance takes the
     // mock sessionTimeout − 1 s), then one more second for the members to start fetching.
     const settleBy = Date.now() + 60_000;
@@ -252,9 +260,7 @@ async function runOne(
     const processed = () => dets.reduce((s, d) => s + d.stats().flows, 0);
     return await runWithChild(config, ch, pcap, partitions, consumers, rep, mock, processed, dets, sourceId);
   } finally {
-    for (const d of dets) await d.stop().catch(() => undefined);
-    await transport?.close().catch(() => undefined);
-    for (const s of stores) await s.close().catch(() => undefined);
+    for (const m of members) await m.stop().catch(() => undefined);
     await mock?.stop();
   }
 }

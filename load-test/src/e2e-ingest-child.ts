@@ -1,12 +1,11 @@
 // The ingest side of bench-e2e in its own process, as deployed (ingest and detector are separate
-// services): replays a capture through createIngest into Kafka. The parent (detectors + chdb)
+// services): replays a capture through an ingest-only pipeline into Kafka. The parent (detectors + chdb)
 // reports progress over IPC; publishing waits while the backlog ahead of the detectors exceeds
 // what the librdkafka mock retains (it drops older data silently; a real broker keeps it).
 //
 //   forked by bench-e2e.ts with a JSON job in argv[2]
 import { configSchema, silentLogger } from '@haystack/common';
-import { createIngest, replayCapture } from '@haystack/ingest';
-import { createFlowTransport } from '@haystack/transport';
+import { assemblePipeline } from '@haystack/pipeline';
 
 interface Job {
   config: unknown;
@@ -35,10 +34,9 @@ process.on('message', (m: ParentMessage) => {
 });
 
 try {
-  const transport = createFlowTransport(config, { logger: silentLogger });
-  const sink = await transport.connectSink();
-  const ing = await createIngest(config, silentLogger, sink, { ports: [], persistTemplates: false, health: false });
-  const pub = ing.publisher;
+  const p = assemblePipeline({ config, log: silentLogger, ingest: 'replay', ingestHealth: false, metrics: false });
+  await p.start();
+  const pub = p.ingest!.publisher;
   const ready = pub.ready.bind(pub);
   let lagWaits = 0;
   pub.ready = async () => {
@@ -58,11 +56,11 @@ try {
   await started;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await replayCapture(job.pcap, ing.collector, pub, { pace: 'full' });
+  await p.replay(job.pcap);
   await pub.drain();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  await sink.close();
+  await p.stop();
   send({ type: 'done', published: pub.counters.records, batches: pub.counters.batches, seconds, cpu: (cpu.user + cpu.system) / 1e6, lagWaits });
 } catch (e) {
   send({ type: 'error', message: (e as Error).stack ?? String(e) });

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { computeMetrics, renderMarkdown, renderPlots, runAccuracy, type MetricsInput } from './sim/accuracy.js';
-import type { TruthRow } from './sim/index.js';
-import { rulesDir, tempDir } from './sim/test-support.js';
+import type { TruthRow } from '@haystack/simulator';
+import { rulesDir, tempDir } from '@haystack/simulator/test-support';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-11-20T00:00:00Z');

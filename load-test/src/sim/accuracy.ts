@@ -17,16 +17,15 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configSchema, createLogger, type HaystackConfig } from '@haystack/common';
-import { createDetector, type DetectionRow, type DetectorRows, type DetectorStats, type DetectorStorage, type StoredDayState } from '@haystack/detector';
+import { type DetectionRow, type DetectorRows, type DetectorStats, type DetectorStorage, type StoredDayState } from '@haystack/detector';
 import { addDays, buildHitlist, CertFileInput, PdnsFileInput } from '@haystack/hitlist';
 import { loadRules, type Dictionary } from '@haystack/rules';
 import { MemoryHitlistStore, type ClassKind } from '@haystack/hitlist-contract';
-import { createIngest, replayCapture } from '@haystack/ingest';
-import { MemoryBus, type FlowSink } from '@haystack/transport';
+import { assemblePipeline } from '@haystack/pipeline';
+import type { FlowSink } from '@haystack/transport';
 import { DASHES, PALETTE, lineChart, scatterChart, type Series } from './plot.js';
-import type { TruthRow } from './population.js';
-import { rulesDir as repoRules } from './test-support.js';
-import { buildWorld, simulate } from './world.js';
+import { buildWorld, simulate, type TruthRow } from '@haystack/simulator';
+import { SHIPPED_RULES_DIR as repoRules } from '@haystack/rules';
 
 // ---- the detector's storage, in memory ------------------------------------------------
 
@@ -277,22 +276,30 @@ export async function runAccuracy(o: AccuracyOptions, progress: (msg: string) =>
         for (const t of k?.truth ?? []) strayPairs.add(`${lineId}\t${t.class}`);
       }
 
-      // One detector per threshold, each on its own bus, all fed by one ingest replay.
-      const buses = o.thresholds.map(() => new MemoryBus({ partitions: 4, queueCapacity: 32 }));
+      // One detector-only pipeline per threshold, each on its own in-process bus, all fed by one
+      // ingest-only pipeline replaying the exports (a fan-out sink copies every batch to each bus).
       const storages = o.thresholds.map(() => new FirstDetections());
       const stateDir = join(o.out, `state-${N}`);
-      const dets = o.thresholds.map((t, i) => {
+      const members = o.thresholds.map((t, i) => {
         // A class with fewer evidence domains than t keeps its own count: a threshold it can never reach would only hide it.
         const classThresholds = Object.fromEntries([...evidenceCount].map(([c, n]) => [c, { hourly: Math.min(t, n), daily: Math.min(t, n) }]));
-        return createDetector({ config: pipelineConfig(o, { classThresholds }, stateDir), log, source: buses[i]!.createSource({ concurrency: 4 }), hitlists: store, storage: storages[i]! });
+        return assemblePipeline({ config: pipelineConfig(o, { classThresholds }, stateDir), log, detect: true, embedded: true, metrics: false, hitlists: store, storage: storages[i]! });
       });
-      for (const d of dets) await d.start();
-      const ing = await createIngest(pipelineConfig(o, {}, stateDir), log, new FanOutSink(buses.map((b) => b.sink)), { ports: [], persistTemplates: false, health: false });
-      progress(`replaying ${sum.records} records through ingest into ${dets.length} detectors`);
-      await replayCapture(join(dir, 'exports.pcap'), ing.collector, ing.publisher, { pace: 'full' });
-      for (const b of buses) while (b.stats().delivered < b.stats().published) await new Promise((r) => setTimeout(r, 20));
-      for (const d of dets) await d.stop();
-      for (const b of buses) await b.close();
+      for (const m of members) await m.start();
+      const feeder = assemblePipeline({
+        config: pipelineConfig(o, {}, stateDir),
+        log,
+        ingest: 'replay',
+        ingestHealth: false,
+        metrics: false,
+        sink: new FanOutSink(members.map((m) => m.sink ?? m.transport!.bus!.sink)),
+      });
+      await feeder.start();
+      progress(`replaying ${sum.records} records through ingest into ${members.length} detectors`);
+      await feeder.replay(join(dir, 'exports.pcap'));
+      await feeder.stop();
+      for (const m of members) await m.stop(); // each bus drains into its detector first
+      const dets = members.map((m) => m.detector!);
       o.thresholds.forEach((t, i) => {
         const inp: MetricsInput = { truth: world.truth, first: storages[i]!.first, detectable, lineIdentities, endMs: world.endMs, strayPairs };
         results.push({

@@ -14,10 +14,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadRules } from '@haystack/rules';
-import type { SimOptions } from './options.js';
-import { NullSink, PcapSink, type PacketSink } from './outputs.js';
-import { rulesDir } from './test-support.js';
-import { buildWorld, generate } from './world.js';
+import { NullSink, PcapSink, buildWorld, generate, type PacketSink, type SimOptions } from '@haystack/simulator';
+import { SHIPPED_RULES_DIR as rulesDir } from '@haystack/rules';
 
 interface Scenario {
   name: string;

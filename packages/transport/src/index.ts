@@ -6,3 +6,4 @@ export * from './kafka-sink.js';
 export * from './kafka-source.js';
 export * from './factory.js';
 export { TransportClosedError, type RetryBackoff } from './util.js';
+export * from './counting-sink.js';

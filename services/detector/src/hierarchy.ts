@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { loadRules } from '@haystack/rules';
 import { type HitlistMeta } from '@haystack/hitlist-contract';
 
-import type { Level } from './report-data.js';
+import type { ClassKind as Level } from '@haystack/hitlist-contract';
 
 export interface ClassInfo {
   id: string;

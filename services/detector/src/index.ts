@@ -9,7 +9,5 @@ export * from './rows.js';
 export * from './rules.js';
 export * from './schema.js';
 export * from './storage.js';
-export * from './report-data.js';
-export * from './report-query.js';
 export * from './metrics.js';
 export * from './service.js';

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import type { HaystackConfig, Logger } from '@haystack/common';
+import type { DetectorStats } from '@haystack/detector';
+import { assemblePipeline } from '@haystack/pipeline';
+import { action, runtime, untilStopped, UserError } from '../runtime.js';
+
+const posInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`not a positive integer: ${v}`);
+  return n;
+};
+
+function summary(s: DetectorStats): string {
+  return (
+    `detector: ${s.batches} batches, ${s.flows} flows, ${s.matched} matched, ${s.detections.day} daily and ${s.detections.hour} hourly detections ` +
+    `(+${s.impliedDetections} implied), ${s.noHitlist} flows without a hitlist, ${s.unknownSampling} with unknown sampling, ` +
+    `${s.undecodable} undecodable batches, ${s.insertRetries} insert retries\n`
+  );
+}
+
+export function registerDetectCommands(program: Command): void {
+  program
+    .command('detect')
+    .description('detect IoT devices per subscriber line: consume flow batches (Kafka consumer group), match the hitlist, store evidence and detections in ClickHouse')
+    .option('--replay <file>', 'embedded: replay a pcap/pcapng of exporter traffic through ingest and the detector in this process, then exit')
+    .option('--concurrency <n>', 'partitions handled at once (default detector.concurrency)', posInt)
+    .option('--metrics-listen <host:port>', 'metrics endpoint (default metrics.listen)')
+    .option('--json', 'with --replay: print the summary as JSON')
+    .addHelpText(
+      'after',
+      `
+Distributed (kafka.brokers set): joins kafka.consumerGroup on kafka.flowTopic, hitlists from Redis
+(redis.url) or the hitlist day directories, ClickHouse at clickhouse.url (or embedded chdb under
+<stateDir>/chdb). A new group starts at the earliest retained batch. Up to 32 batches per
+partition are processed while earlier ones are being stored (one insert carries many); a
+position is committed only once its batch and all before it are stored. Runs until
+SIGINT/SIGTERM: batches in flight are stored and committed, the rest are delivered again to the
+next member. A consumer the Kafka client gives up on is replaced after back-off; an error no
+restart fixes (e.g. authorization) makes the command exit 1 for its supervisor to act on.
+detector.lineKey (HAYSTACK_DETECTOR__LINE_KEY) is required with Kafka.
+
+Embedded (no kafka.brokers): --replay FILE runs ingest → in-process bus → detector on a capture.
+
+Metrics (/metrics): haystack_detector_{batches,flows,flows_taken_in,flows_matched,detections,
+undecodable_batches,insert_retries,...}_total (flows_taken_in - flows = the storage backlog).`,
+    )
+    .action(
+      action(async (opts: { replay?: string; concurrency?: number; metricsListen?: string; json?: boolean }, cmd: Command) => {
+        const { config, log } = runtime(cmd, {
+          ...(opts.concurrency !== undefined && { detector: { concurrency: opts.concurrency } }),
+          ...(opts.metricsListen && { metrics: { listen: opts.metricsListen } }),
+        });
+        const kafka = config.kafka.brokers.length > 0;
+        if (!kafka && !opts.replay)
+          throw new UserError('no flows to detect on: set kafka.brokers (HAYSTACK_KAFKA__BROKERS) to consume from Kafka, or give --replay FILE to run a capture through ingest and the detector here', 2);
+        if (kafka && opts.replay) throw new UserError('--replay runs embedded: it cannot be combined with kafka.brokers', 2);
+        if (kafka) await runDistributed(config, log);
+        else await runReplay(config, log, opts.replay!, !!opts.json);
+      }),
+    );
+}
+
+async function runDistributed(config: HaystackConfig, log: Logger): Promise<void> {
+  const p = assemblePipeline({ config, log, detect: true });
+  try {
+    await p.start();
+    await untilStopped(log, [p.failed()]);
+  } finally {
+    log.info('stopping detector');
+    await p.stop();
+    if (p.detector) process.stderr.write(summary(p.detector.stats()));
+  }
+}
+
+async function runReplay(config: HaystackConfig, log: Logger, file: string, json: boolean): Promise<void> {
+  const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true });
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    log.warn('interrupted: stopping after the batches in flight');
+    p.interrupt();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await p.start();
+    const res = await p.replay(file).catch((e: unknown) => {
+      if (interrupted) return null;
+      throw e;
+    });
+    // Every published batch handled and stored before the detector leaves.
+    await p.stop();
+    const s = p.detector!.stats();
+    if (json) process.stdout.write(`${JSON.stringify({ file, datagrams: res?.datagrams ?? null, published: p.ingest!.publisher.counters, detector: s })}\n`);
+    else process.stdout.write(`replayed ${res?.datagrams ?? '?'} datagrams from ${file}\n${summary(s)}`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await p.stop();
+  }
+}

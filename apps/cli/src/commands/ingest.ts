@@ -1,0 +1,144 @@
+import type { Command } from 'commander';
+import { Presets, SingleBar } from 'cli-progress';
+import { BatchWriter, readRecord } from '@haystack/flow-core';
+import { FlowDecoder } from '@haystack/decoders';
+import { samplingFromConfig, FileTemplateStore, type replayCapture } from '@haystack/ingest';
+import { assemblePipeline } from '@haystack/pipeline';
+import { CountingSink } from '@haystack/transport';
+import { readUdp } from '@haystack/pcap';
+import { parseAddress } from '@haystack/common';
+import { action, runtime, untilStopped, UserError } from '../runtime.js';
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UserError(`not a non-negative integer: ${v}`);
+  return n;
+};
+const intList = (v: string) => v.split(',').map(int);
+
+export function registerIngestCommands(program: Command): void {
+  program
+    .command('ingest')
+    .description('collect NetFlow v5/v9 and IPFIX over UDP and publish normalised flow batches (Kafka, or count them when embedded)')
+    .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', int)
+    .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', int)
+    .option('--bind <address>', 'address to bind (default from config: 0.0.0.0)')
+    .action(
+      action(async (opts: { netflowPort?: number; ipfixPort?: number; bind?: string }, cmd: Command) => {
+        const { config, log } = runtime(cmd, {
+          ingest: { ...(opts.netflowPort !== undefined && { netflowPort: opts.netflowPort }), ...(opts.ipfixPort !== undefined && { ipfixPort: opts.ipfixPort }), ...(opts.bind && { bind: opts.bind }) },
+        });
+        const p = assemblePipeline({ config, log, ingest: 'listen' });
+        await p.start();
+        await untilStopped(log, [p.failed()]);
+        log.info('stopping collector');
+        await p.stop();
+      }),
+    );
+
+  program
+    .command('replay')
+    .description('replay a pcap/pcapng capture of exporter traffic through the ingest pipeline')
+    .argument('<file>', 'capture file (pcap or pcapng)')
+    .option('--pace <pace>', 'full (as fast as possible) or original (the capture\'s own timing)', 'full')
+    .option('--speed <factor>', 'with --pace original: speed-up factor', Number, 1)
+    .option('--port <ports>', 'only datagrams to these UDP ports (comma list)', intList)
+    .option('--no-progress', 'no progress bar')
+    .option('--json', 'print the summary as JSON')
+    .action(
+      action(async (file: string, opts: { pace: string; speed: number; port?: number[]; progress: boolean; json?: boolean }, cmd: Command) => {
+        if (opts.pace !== 'full' && opts.pace !== 'original') throw new UserError('--pace must be "full" or "original"');
+        const { config, log } = runtime(cmd);
+        const p = assemblePipeline({ config, log, ingest: 'replay', metrics: false });
+        await p.start();
+        const ing = p.ingest!;
+        const bar = opts.progress && process.stderr.isTTY ? new SingleBar({ format: 'replay |{bar}| {percentage}% | {datagrams} datagrams | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
+        bar?.start(1, 0, { datagrams: 0 });
+        const res = await p.replay(file, {
+          pace: opts.pace,
+          speed: opts.speed,
+          ports: opts.port,
+          onProgress: (done, total, datagrams) => {
+            bar?.setTotal(total);
+            bar?.update(done, { datagrams });
+          },
+        });
+        bar?.stop();
+        await p.stop();
+        const sink = p.sink;
+        const summary = replaySummary(res, ing.decoder, ing.publisher.counters, sink);
+        if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        else process.stdout.write(formatSummary(summary));
+      }),
+    );
+
+  program
+    .command('decode')
+    .description('print the flow records of a capture as JSON lines (one per record), to debug an exporter')
+    .argument('<file>', 'capture file (pcap or pcapng)')
+    .option('--port <ports>', 'only datagrams to these UDP ports (comma list)', intList)
+    .option('--templates <file>', 'start with templates from a saved template state file')
+    .option('--stats', 'print decoder counters to stderr at the end')
+    .action(
+      action(async (file: string, opts: { port?: number[]; templates?: string; stats?: boolean }, cmd: Command) => {
+        const { config } = runtime(cmd);
+        const decoder = new FlowDecoder({ sampling: samplingFromConfig(config) });
+        if (opts.templates) {
+          const snap = await new FileTemplateStore(opts.templates).load();
+          if (!snap) throw new UserError(`no template state in ${opts.templates}`);
+          decoder.registry.restore(snap, (t) => parseAddress(t));
+        }
+        const ports = opts.port?.length ? new Set(opts.port) : null;
+        const w = new BatchWriter(64);
+        const out: string[] = [];
+        const flushOut = async () => {
+          if (!out.length) return;
+          const chunk = out.join('');
+          out.length = 0;
+          if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+        };
+        const reader = readUdp(file);
+        for await (const d of reader) {
+          if (ports && !ports.has(d.dstPort)) continue;
+          decoder.decode(d.payload, d.src, d.tsMs === d.tsMs ? d.tsMs : Date.now(), w);
+          if (w.count === 0) continue;
+          for (let i = 0; i < w.count; i++) out.push(`${JSON.stringify({ packetIndex: d.index, ...readRecord(w.buf, w.dv, i) })}\n`);
+          w.reset();
+          if (out.length > 1000) await flushOut();
+        }
+        await flushOut();
+        if (opts.stats) process.stderr.write(`${JSON.stringify(decoderSummary(decoder), null, 2)}\n`);
+      }),
+    );
+}
+
+export function decoderSummary(decoder: FlowDecoder) {
+  return {
+    exporters: Object.fromEntries(decoder.exporters),
+    domains: [...decoder.registry.all()].map((d) => ({ exporter: d.exporterText, version: d.version, domain: d.domain, templates: d.templates.size, samplingRate: d.defaultRate, ...d.counters })),
+  };
+}
+
+function replaySummary(res: Awaited<ReturnType<typeof replayCapture>>, decoder: FlowDecoder, pub: object, sink: unknown) {
+  return {
+    datagrams: res.datagrams,
+    seconds: Number(res.seconds.toFixed(3)),
+    datagramsPerSecond: Math.round(res.datagrams / Math.max(res.seconds, 1e-9)),
+    pcap: res.pcap,
+    published: pub,
+    partitions: sink instanceof CountingSink ? sink.perPartition : undefined,
+    ...decoderSummary(decoder),
+  };
+}
+
+function formatSummary(s: ReturnType<typeof replaySummary>): string {
+  const lines = [`replayed ${s.datagrams} datagrams in ${s.seconds} s (${s.datagramsPerSecond}/s)`];
+  const p = s.published as Record<string, number>;
+  lines.push(`published ${p.records} records in ${p.batches} batches (no subscriber side: ${p.noSubscriber}, dropped: ${p.droppedBackpressure}, errors: ${p.publishErrors})`);
+  if (s.partitions) lines.push(`records per partition: ${s.partitions.join(' ')}`);
+  lines.push('exporter / version / domain: records, templates, rate, missing-template sets, lost, malformed');
+  for (const d of s.domains)
+    lines.push(`  ${d.exporter} v${d.version} domain ${d.domain}: ${d.records} records, ${d.templates} templates, 1:${d.samplingRate || '?'}, ${d.missingTemplateSets} missing, ${d.lost} lost, ${d.malformedPackets + d.malformedSets + d.malformedRecords} malformed`);
+  return `${lines.join('\n')}\n`;
+}
+

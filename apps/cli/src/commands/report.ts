@@ -1,0 +1,107 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { openClickHouse } from '@haystack/clickhouse';
+import { FIXTURE_DAY, queryReportData, reportFixture, type ReportData, CSV_COLUMNS, fmtInt, fmtShare, qualityFindings, renderCsv, renderHtml, renderJson, renderText } from '@haystack/report';
+import { action, runtime, UserError } from '../runtime.js';
+
+const FORMATS = ['text', 'json', 'csv', 'html'] as const;
+type Format = (typeof FORMATS)[number];
+
+function parseDay(v: string): string {
+  const t = /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : NaN;
+  if (!Number.isFinite(t) || new Date(t).toISOString().slice(0, 10) !== v) throw new InvalidArgumentError('not a day (YYYY-MM-DD, UTC).');
+  return v;
+}
+
+/** Write through a temporary file and a rename, so a reader never sees half a report. */
+function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+const render: Record<Format, (d: ReportData) => string> = { text: renderText, json: renderJson, csv: renderCsv, html: renderHtml };
+
+const HELP_AFTER = `
+Output:
+  text  a terminal table (default): per level, each class's lines, share of active lines, change
+        against the previous day and a 24-hour sparkline; the hitlist summary; data-quality warnings.
+  json  the report data as stored (the ReportData contract of services/detector/src/report-data.ts).
+  csv   one row per detectable class, RFC 4180 (CRLF, quoted fields; a text field starting with
+        = + - @ is prefixed with ' so spreadsheets do not run it). Columns:
+${CSV_COLUMNS.filter((c) => !/^h\d\d$/.test(c.name))
+  .map((c) => `          ${c.name.padEnd(25)}${c.description}`)
+  .join('\n')}
+          ${'h00 .. h23'.padEnd(25)}lines detected within each UTC hour
+  html  one self-contained page (inline CSS and SVG, no script, nothing fetched): headline numbers,
+        bars per class and level, changes, hourly heatmap, hitlist, data quality. Without --out it
+        goes to <stateDir>/reports/<D>/report.html.
+  With --out, or for html, the file's path is printed as the last line.
+
+Data comes from ClickHouse (embedded chdb under <stateDir>/chdb unless clickhouse.url is set):
+the detector's daily and hourly detections, the hitlist history and the ingest health snapshots.
+--fixture renders built-in example data instead (an ISP with 1.28 M active lines, 35 detectable
+classes and one exporter with problems) to preview the report without any data.
+
+Examples:
+  haystack report --day 2026-11-20
+  haystack report --day 2026-11-20 --format html
+  haystack report --day 2026-11-20 --format csv --out /srv/reports/2026-11-20.csv
+  haystack report --fixture --format html --out /tmp/preview.html
+`;
+
+export function registerReportCommands(program: Command): void {
+  program
+    .command('report')
+    .description("the day's detection report: lines per class and level, change against the previous day, hourly profile, hitlist summary, data quality")
+    .option('--day <D>', 'report day (UTC, YYYY-MM-DD); required unless --fixture', parseDay)
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('text'))
+    .option('--out <file>', 'write the report to this file instead of stdout (html: instead of <stateDir>/reports/<D>/report.html)')
+    .option('--fixture', `render built-in example data instead of querying ClickHouse (a preview; --day sets its date, default ${FIXTURE_DAY})`)
+    .addHelpText('after', HELP_AFTER)
+    .action(
+      action(async (opts: { day?: string; format: Format; out?: string; fixture?: boolean }, cmd: Command) => {
+        const { config, log } = runtime(cmd);
+        if (!opts.day && !opts.fixture) throw new UserError('give --day YYYY-MM-DD (or --fixture for example data)', 2);
+
+        let data: ReportData;
+        if (opts.fixture) {
+          data = reportFixture({ day: opts.day ?? FIXTURE_DAY });
+        } else {
+          const day = opts.day!;
+          const query = queryReportData;
+          const ch = await openClickHouse({
+            url: config.clickhouse.url,
+            dataDir: join(config.stateDir, 'chdb'),
+            database: config.clickhouse.database,
+            username: config.clickhouse.username,
+            password: config.clickhouse.password,
+          });
+          try {
+            log.debug({ day, mode: ch.mode }, 'querying report data');
+            data = await query(ch, day);
+          } finally {
+            await ch.close();
+          }
+        }
+
+        const text = render[opts.format](data);
+        let path: string | null = opts.out ? resolve(opts.out) : null;
+        if (!path && opts.format === 'html') path = resolve(config.stateDir, 'reports', data.day, 'report.html');
+        if (!path) {
+          process.stdout.write(text);
+          return;
+        }
+        writeAtomic(path, text);
+        const problems = qualityFindings(data).filter((f) => f.severity === 'problem').length;
+        process.stdout.write(
+          `report ${data.day}${opts.fixture ? ' (example data)' : ''}: ${fmtInt(data.lines.withAnyDetection)} of ${fmtInt(data.lines.active)} active lines ` +
+            `(${fmtShare(data.lines.active ? data.lines.withAnyDetection / data.lines.active : NaN)}) with an IoT detection, ` +
+            `${data.classes.filter((c) => c.detectedLines > 0).length} of ${data.classes.length} classes detected` +
+            `${problems ? `, ${problems} data-quality problem${problems > 1 ? 's' : ''}` : ''}\n${path}\n`,
+        );
+      }),
+    );
+}

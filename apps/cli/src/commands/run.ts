@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { assemblePipeline } from '@haystack/pipeline';
+import { action, runtime, untilStopped } from '../runtime.js';
+
+/**
+ * `haystack run`: ingest, the flow transport and the detector in one process, listening for
+ * live exports. Embedded defaults (in-process bus, hitlist day directories, chdb); the same
+ * code runs on Kafka, Redis and a ClickHouse server when the configuration names them.
+ */
+export function registerRunCommands(program: Command): void {
+  program
+    .command('run')
+    .description('run ingest and detection in one process, listening for live NetFlow/IPFIX (embedded defaults, or Kafka/Redis/ClickHouse by configuration)')
+    .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', Number)
+    .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', Number)
+    .option('--bind <address>', 'address to bind (default from config: 0.0.0.0)')
+    .addHelpText(
+      'after',
+      `
+Hitlists come from Redis (redis.url) or from the day directories that \`haystack hitlist build\`
+writes under <stateDir>/hitlist; build today's before flows arrive. Detections go to ClickHouse
+(clickhouse.url, or embedded chdb under <stateDir>/chdb); \`haystack report --day D\` reads them.
+Stops cleanly on SIGINT/SIGTERM: staged flows are published, stored and committed first.`,
+    )
+    .action(
+      action(async (opts: { netflowPort?: number; ipfixPort?: number; bind?: string }, cmd: Command) => {
+        const { config, log } = runtime(cmd, {
+          ingest: {
+            ...(opts.netflowPort !== undefined && { netflowPort: opts.netflowPort }),
+            ...(opts.ipfixPort !== undefined && { ipfixPort: opts.ipfixPort }),
+            ...(opts.bind && { bind: opts.bind }),
+          },
+        });
+        const p = assemblePipeline({ config, log, ingest: 'listen', detect: true });
+        await p.start();
+        log.info({ mode: p.transport?.mode, clickhouse: config.clickhouse.url ?? 'embedded', hitlists: config.redis.url ? 'redis' : 'day directories' }, 'haystack running');
+        let failure: unknown;
+        await untilStopped(log, [p.failed()]).catch((e: unknown) => (failure = e));
+        log.info('stopping: publishing staged flows, storing detections');
+        await p.stop();
+        if (failure !== undefined) throw failure;
+      }),
+    );
+}

@@ -1,0 +1,177 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openClickHouse } from '@haystack/clickhouse';
+import { writeHitlistJson } from '@haystack/hitlist';
+import { startKafkaMock } from '@haystack/testkit/kafka-mock';
+import { KafkaFlowSink } from '@haystack/transport';
+import { CAM1, CAM2, DAY, DAY_START, H, makeBatch, storedCounts, tempDir, testHitlist, toService, waitFor } from '@haystack/detector/test-helpers';
+
+/**
+ * The `haystack detect` command as operators run it (the built binary, apps/cli): refusal
+ * without a line key in distributed mode, a Kafka consumer with its metrics endpoint and a
+ * clean SIGTERM, and the embedded replay from simulated exports to the report.
+ */
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const main = join(repoRoot, 'apps', 'cli', 'dist', 'main.js');
+const tmp = tempDir('detector-cli-');
+after(tmp.cleanup);
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+const baseEnv = (stateDir: string): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = {};
+  // Only what the test sets: no HAYSTACK_* from the caller's environment.
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HAYSTACK_')) env[k] = v;
+  return { ...env, HAYSTACK_STATE_DIR: stateDir, HAYSTACK_LOG_LEVEL: 'warn', HAYSTACK_METRICS__LISTEN: 'null', HAYSTACK_DETECTOR__RULES_DIR: join(repoRoot, 'rules') };
+};
+
+test('haystack detect refuses to start with Kafka but without a line key, and embedded without flows', () => {
+  assert.ok(existsSync(main), `${main} missing: build the CLI first (npx tsc -b apps/cli)`);
+  const env = { ...baseEnv(join(tmp.dir, 'refuse')), HAYSTACK_KAFKA__BROKERS: '127.0.0.1:1' };
+  const r = spawnSync(process.execPath, [main, 'detect'], { env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /detector\.lineKey is not set: with Kafka/);
+  const e = spawnSync(process.execPath, [main, 'detect'], { env: baseEnv(join(tmp.dir, 'refuse2')), encoding: 'utf8', timeout: 60_000 });
+  assert.equal(e.status, 2);
+  assert.match(e.stderr, /no flows to detect on/);
+});
+
+test('haystack detect on Kafka: consumes the group, serves metrics, stops cleanly on SIGTERM, stores everything once', async (t) => {
+  const mock = await startKafkaMock({ topics: [{ name: 'flows', partitions: 2 }] });
+  t.after(() => mock.stop());
+  const stateDir = join(tmp.dir, 'kafka');
+  const hitlistDir = join(stateDir, 'hitlist', DAY);
+  mkdirSync(hitlistDir, { recursive: true });
+  await writeHitlistJson(join(hitlistDir, 'hitlist.json'), testHitlist());
+  const kafka = { brokers: mock.bootstrap, clientId: 't', flowTopic: 'flows', acks: -1 as const, compression: 'none' as const, consumerGroup: 'det' };
+  const sink = await KafkaFlowSink.connect({ kafka });
+  const t0 = DAY_START + 9 * H;
+  const batches = [
+    makeBatch([toService('100.64.0.1', CAM1, t0), toService('100.64.0.2', '203.0.113.9', t0)]),
+    makeBatch([toService('100.64.0.3', CAM2, t0 + H)]),
+    makeBatch([toService('100.64.0.1', CAM2, t0 + 2 * H), toService('100.64.0.4', '203.0.113.9', t0)]),
+  ];
+  for (const [i, b] of batches.entries()) await sink.publish(i % 2, b);
+  await sink.close();
+
+  const key = 'cli-test-line-key-0123456789abcdef';
+  const port = await freePort();
+  const child = spawn(process.execPath, [main, 'detect'], {
+    env: {
+      ...baseEnv(stateDir),
+      HAYSTACK_KAFKA__BROKERS: mock.bootstrap.join(','),
+      HAYSTACK_KAFKA__FLOW_TOPIC: 'flows',
+      HAYSTACK_KAFKA__CONSUMER_GROUP: 'det',
+      HAYSTACK_DETECTOR__LINE_KEY: key,
+      HAYSTACK_METRICS__LISTEN: `127.0.0.1:${port}`,
+      HAYSTACK_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const metric = async (name: string): Promise<number | null> => {
+    try {
+      const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(body);
+      return m ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
+  };
+  await waitFor(async () => (await metric('haystack_detector_batches_total')) === batches.length, `all batches through the detector (stderr: ${stderr.slice(-2000)})`, 90_000);
+  assert.equal(await metric('haystack_detector_flows_total'), 5);
+  assert.equal(await metric('haystack_detector_flows_matched_total'), 3);
+  assert.equal(await metric('haystack_detector_undecodable_batches_total'), 0);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr);
+  assert.match(stderr, /detector: 3 batches, 5 flows, 3 matched/);
+  assert.ok(!stderr.includes(key), 'the line key is never logged');
+
+  const ch = await openClickHouse({ dataDir: join(stateDir, 'chdb'), database: 'haystack' });
+  const c = await storedCounts(ch);
+  await ch.close();
+  assert.equal(c.quality.records, 5);
+  assert.equal(c.evidence.flows, 3);
+  assert.equal(c.activeLines, 4);
+  const daily = c.detections.filter((d) => d.window === 'day' && d.class_id === 'acme-cam' && d.via === 'acme-cam');
+  assert.equal(daily.length, 2, 'two lines, each detected once');
+  assert.ok(daily.every((d) => /^[0-9a-f]{32}$/.test(d.line)), 'pseudonymised line ids');
+});
+
+test('haystack detect --replay (embedded): simulated exports → ingest → detector → chdb, then haystack report', () => {
+  const dir = join(tmp.dir, 'replay');
+  const stateDir = join(dir, 'state');
+  const env = baseEnv(stateDir);
+  const run = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 300_000 });
+  mkdirSync(dir, { recursive: true });
+  const sim = run('simulate', '--out', join(dir, 'sim'), '--lines', '300', '--hours', '2', '--start-day', DAY, '--seed', '7', '--rules', join(repoRoot, 'rules'));
+  assert.equal(sim.status, 0, sim.stderr);
+  // The simulated ISP's subscriber space, for the ingest side flag.
+  copyFileSync(join(dir, 'sim', 'haystack.yaml'), join(dir, 'haystack.yaml'));
+  const b = run('-c', 'haystack.yaml', 'hitlist', 'build', '--day', DAY, '--pdns', join(dir, 'sim', 'pdns.jsonl'), '--certs', join(dir, 'sim', 'certs.jsonl'), '--rules', join(repoRoot, 'rules'));
+  assert.equal(b.status, 0, b.stderr);
+  const d = run('-c', 'haystack.yaml', 'detect', '--replay', join(dir, 'sim', 'exports.pcap'), '--json');
+  assert.equal(d.status, 0, d.stderr);
+  const s = JSON.parse(d.stdout.trim().split('\n').at(-1)!) as { detector: { flows: number; matched: number; detections: { day: number }; undecodable: number; healthSnapshots: number } };
+  assert.ok(s.detector.flows > 0 && s.detector.matched > 0 && s.detector.detections.day > 0, d.stdout);
+  assert.equal(s.detector.undecodable, 0);
+  assert.ok(s.detector.healthSnapshots > 0, 'ingest health snapshots reached the detector');
+  const rep = run('-c', 'haystack.yaml', 'report', '--day', DAY, '--format', 'json');
+  assert.equal(rep.status, 0, rep.stderr);
+  const r = JSON.parse(rep.stdout) as { lines: { active: number; withAnyDetection: number }; classes: { detectedLines: number; parents: string[]; level: string }[]; quality: { flowsTotal: number; exporters: { sequenceGaps: number | null }[] } };
+  assert.ok(r.lines.active > 0 && r.lines.withAnyDetection > 0);
+  assert.equal(r.quality.flowsTotal, s.detector.flows);
+  assert.ok(r.quality.exporters.length > 0 && r.quality.exporters.every((e) => e.sequenceGaps !== null), 'health joined to the exporters');
+  assert.ok(r.classes.some((c) => c.level === 'product' && c.detectedLines > 0 && c.parents.length > 0), 'products with their parents from the dictionary');
+});
+
+test('haystack detect exits non-zero, naming the cause, when its Kafka consumer fails for good (supervisor restarts it)', async (t) => {
+  const mock = await startKafkaMock({ topics: [{ name: 'flows', partitions: 1 }] });
+  t.after(() => mock.stop());
+  const stateDir = join(tmp.dir, 'kafka-denied');
+  const hitlistDir = join(stateDir, 'hitlist', DAY);
+  mkdirSync(hitlistDir, { recursive: true });
+  await writeHitlistJson(join(hitlistDir, 'hitlist.json'), testHitlist());
+  await mock.command('errors 11 30'); // JoinGroup: GROUP_AUTHORIZATION_FAILED
+  const child = spawn(process.execPath, [main, 'detect'], {
+    env: {
+      ...baseEnv(stateDir),
+      HAYSTACK_KAFKA__BROKERS: mock.bootstrap.join(','),
+      HAYSTACK_KAFKA__FLOW_TOPIC: 'flows',
+      HAYSTACK_KAFKA__CONSUMER_GROUP: 'denied',
+      HAYSTACK_DETECTOR__LINE_KEY: 'cli-test-line-key-0123456789abcdef',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    new Promise<number | null>((r) => child.once('exit', (c) => r(c))),
+    new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 90_000))),
+  ]).finally(() => clearTimeout(timer));
+  assert.equal(code, 1, `exit code (stderr: ${stderr.slice(-2000)})`);
+  assert.match(stderr, /consumer of group 'denied' stopped: .*[Aa]uthoriz/);
+});

@@ -1,0 +1,221 @@
+import { createRegistry, serveMetrics, type HaystackConfig, type Logger, type MetricsServer } from '@haystack/common';
+import type { ClickHouseStore } from '@haystack/clickhouse';
+import { createDetector, hitlistStoreFromConfig, openDetectorClickHouse, registerDetectorMetrics, type Detector, type DetectorOptions, type DetectorStorage } from '@haystack/detector';
+import type { HitlistStore } from '@haystack/hitlist-contract';
+import { createIngest, registerIngestMetrics, replayCapture, type Ingest, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
+import { CountingSink, KafkaFlowSink, createFlowTransport, type FlowSink, type FlowSource, type FlowSourceOptions, type FlowTransport } from '@haystack/transport';
+import type { Registry } from 'prom-client';
+import { Lifecycle } from './lifecycle.js';
+
+export interface PipelineOptions {
+  config: HaystackConfig;
+  log: Logger;
+  /**
+   * Collect exports in this process: 'listen' binds the configured UDP ports, 'replay' binds
+   * none (feed it with `replay(file)`). Omit for a detector-only member.
+   */
+  ingest?: 'listen' | 'replay';
+  /** Run the detector in this process (its source: Kafka when kafka.brokers is set, else the in-process bus). */
+  detect?: boolean;
+  /** Use the in-process bus even when kafka.brokers is set (a replay in one process). */
+  embedded?: boolean;
+  /** Serve /metrics at config.metrics.listen (default: when it is set). */
+  metrics?: boolean;
+  /** Injected resources are used as they are and not closed by stop(). */
+  storage?: ClickHouseStore | DetectorStorage;
+  hitlists?: HitlistStore;
+  /** Where ingest publishes (default: the transport's sink; without a detector, Kafka or a counting sink). */
+  sink?: FlowSink;
+  /** Ingest options: persist templates (default true when listening), publish health snapshots (default true). */
+  persistTemplates?: boolean;
+  ingestHealth?: boolean;
+  /** Consumer options for the detector's source (timings, concurrency; default concurrency detector.concurrency, from the beginning). */
+  source?: FlowSourceOptions;
+  /** Extra detector options (source id, line ids, stop timeout). */
+  detector?: Partial<Omit<DetectorOptions, 'config' | 'log' | 'source' | 'hitlists' | 'storage'>>;
+}
+
+/** A running Haystack process: every command and benchmark assembles its pipeline here. */
+export interface Pipeline {
+  readonly config: HaystackConfig;
+  readonly lifecycle: Lifecycle;
+  readonly registry: Registry;
+  /** The parts, available once start() has returned (undefined when not part of this pipeline). */
+  readonly ingest: Ingest | undefined;
+  readonly detector: Detector | undefined;
+  readonly transport: FlowTransport | undefined;
+  readonly source: FlowSource | undefined;
+  readonly sink: FlowSink | undefined;
+  readonly storage: ClickHouseStore | DetectorStorage | undefined;
+  readonly hitlists: HitlistStore | undefined;
+  start(): Promise<void>;
+  /** Stop in reverse order: ingest publishes what it holds, the bus drains into the detector, rows are stored. */
+  stop(): Promise<void>;
+  /** Settles when a component failed for good (e.g. a Kafka consumer its client will not restart). */
+  failed(): Promise<Error>;
+  /** Replay a capture of exporter traffic through ingest (pipelines built with ingest: 'replay'). */
+  replay(file: string, opts?: Partial<ReplayOptions>): Promise<ReplayResult>;
+  /** Stop delivering to the detector without draining (an interrupted replay); stop() still follows. */
+  interrupt(): void;
+}
+
+export function assemblePipeline(o: PipelineOptions): Pipeline {
+  const { config, log } = o;
+  const lifecycle = new Lifecycle(log);
+  const registry = createRegistry();
+  let storage: ClickHouseStore | DetectorStorage | undefined = o.storage;
+  let hitlists: HitlistStore | undefined = o.hitlists;
+  let transport: FlowTransport | undefined;
+  let detector: Detector | undefined;
+  let source: FlowSource | undefined;
+  let sink: FlowSink | undefined;
+  let ingest: Ingest | undefined;
+  let metricsServer: MetricsServer | null = null;
+  let failure: ((e: Error) => void) | undefined;
+  const detectorFailed = new Promise<Error>((resolve) => (failure = resolve));
+  const kafkaConfig = o.embedded ? { ...config.kafka, brokers: [] } : config.kafka;
+
+  if (o.detect) {
+    lifecycle.add({
+      name: 'storage',
+      async start() {
+        storage ??= await openDetectorClickHouse(config);
+      },
+      async stop() {
+        if (!o.storage && storage && 'close' in storage) await (storage as ClickHouseStore).close();
+      },
+    });
+    lifecycle.add({
+      name: 'hitlists',
+      async start() {
+        hitlists ??= hitlistStoreFromConfig(config);
+      },
+      async stop() {
+        if (!o.hitlists) await hitlists?.close();
+      },
+    });
+    lifecycle.add({
+      name: 'transport',
+      async start() {
+        transport = createFlowTransport(
+          { kafka: kafkaConfig },
+          { logger: log, memory: { partitions: config.detector.concurrency }, source: { concurrency: config.detector.concurrency, fromBeginning: true, ...o.source } },
+        );
+      },
+      async stop() {
+        await transport?.close();
+      },
+    });
+    lifecycle.add({
+      name: 'detector',
+      async start() {
+        source = transport!.createSource();
+        detector = createDetector({ ...o.detector, config, log, source, hitlists: hitlists!, storage: storage! });
+        await detector.start();
+        void detector.failed().then((e) => failure?.(e));
+      },
+      async stop() {
+        // The in-process bus delivers what it holds before its consumer leaves (idempotent when
+        // ingest's sink already drained it); Kafka keeps what is uncommitted for the next member.
+        if (transport?.mode === 'memory') await transport.close();
+        await detector?.stop();
+      },
+      failed: () => detectorFailed,
+    });
+  }
+
+  if (o.ingest) {
+    let ownSink = false;
+    lifecycle.add({
+      name: 'sink',
+      async start() {
+        if (o.sink) sink = o.sink;
+        else if (transport) sink = await transport.connectSink();
+        else if (kafkaConfig.brokers.length) {
+          sink = await KafkaFlowSink.connect({ kafka: kafkaConfig, logger: log });
+          ownSink = true;
+        } else {
+          sink = new CountingSink(4);
+          ownSink = true;
+        }
+      },
+      async stop() {
+        // With a detector here: the bus drains into it (or Kafka flushes) before it stops.
+        if (transport) await transport.close();
+        else if (ownSink) await sink?.close();
+      },
+    });
+    lifecycle.add({
+      name: 'ingest',
+      async start() {
+        const listen = o.ingest === 'listen';
+        ingest = await createIngest(config, log, sink!, {
+          ...(listen ? {} : { ports: [] }),
+          persistTemplates: o.persistTemplates ?? listen,
+          health: o.ingestHealth ?? true,
+        });
+        if (listen) await ingest.collector.start();
+      },
+      async stop() {
+        if (o.ingest === 'listen') await ingest?.collector.stop();
+        else await ingest?.publisher.drain();
+      },
+    });
+  }
+
+  lifecycle.add({
+    name: 'metrics',
+    async start() {
+      if (ingest) {
+        const ing = ingest;
+        registerIngestMetrics(registry, { decoder: ing.decoder, publisher: ing.publisher, sockets: () => ing.collector.boundPorts, refused: () => ing.collector.refused });
+      }
+      if (detector) {
+        const det = detector;
+        registerDetectorMetrics(registry, () => det.stats());
+      }
+      const serve = o.metrics ?? !!config.metrics.listen;
+      if (serve && config.metrics.listen) metricsServer = await serveMetrics(registry, config.metrics.listen, log);
+    },
+    async stop() {
+      await metricsServer?.close();
+    },
+  });
+
+  return {
+    config,
+    lifecycle,
+    registry,
+    get ingest() {
+      return ingest;
+    },
+    get detector() {
+      return detector;
+    },
+    get transport() {
+      return transport;
+    },
+    get source() {
+      return source;
+    },
+    get sink() {
+      return sink;
+    },
+    get storage() {
+      return storage;
+    },
+    get hitlists() {
+      return hitlists;
+    },
+    start: () => lifecycle.start(),
+    stop: () => lifecycle.stop(),
+    failed: () => lifecycle.failed(),
+    async replay(file, opts = {}) {
+      if (!ingest) throw new Error('this pipeline has no ingest: assemble it with ingest: "replay"');
+      return replayCapture(file, ingest.collector, ingest.publisher, { pace: 'full', ...opts });
+    },
+    interrupt() {
+      void transport?.bus?.close({ drain: false });
+    },
+  };
+}

@@ -1,0 +1,3 @@
+// One way to assemble and run Haystack: components with one lifecycle, wired in one place.
+export * from './lifecycle.js';
+export * from './assemble.js';

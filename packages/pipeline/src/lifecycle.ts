@@ -1,0 +1,76 @@
+import type { Registry } from 'prom-client';
+import type { Logger } from '@haystack/common';
+
+/**
+ * One part of a running pipeline (storage, hitlists, transport, detector, ingest, metrics).
+ * Components start in the order they were added and stop in reverse, so whatever a
+ * component feeds is still running while it drains into it.
+ */
+export interface Component {
+  readonly name: string;
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+  /** Counters and gauges, registered once when the pipeline is assembled. */
+  registerMetrics?(reg: Registry): void;
+  /** Settles with the error that ended this component for good (time for the process to exit). */
+  failed?(): Promise<Error>;
+}
+
+/** Starts components in order, stops them in reverse; a failed start stops what had started. */
+export class Lifecycle {
+  private readonly components: Component[] = [];
+  private started: Component[] = [];
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly log: Logger) {}
+
+  add(c: Component): this {
+    this.components.push(c);
+    return this;
+  }
+
+  get names(): string[] {
+    return this.components.map((c) => c.name);
+  }
+
+  registerMetrics(reg: Registry): void {
+    for (const c of this.components) c.registerMetrics?.(reg);
+  }
+
+  async start(): Promise<void> {
+    for (const c of this.components) {
+      try {
+        await c.start?.();
+      } catch (e) {
+        this.log.debug({ component: c.name }, 'start failed: stopping what had started');
+        await this.stop();
+        throw e;
+      }
+      this.started.push(c);
+    }
+  }
+
+  /** Reverse order; every component is stopped even if one fails (the first error is thrown). Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      let first: unknown;
+      for (const c of this.started.reverse()) {
+        try {
+          await c.stop?.();
+        } catch (e) {
+          this.log.warn({ err: e, component: c.name }, 'stopping a component failed');
+          first ??= e;
+        }
+      }
+      this.started = [];
+      if (first !== undefined) throw first;
+    })();
+    return this.stopping;
+  }
+
+  /** The first component failure for good (never settles if none can fail). */
+  failed(): Promise<Error> {
+    const all = this.components.flatMap((c) => (c.failed ? [c.failed().then((e) => Object.assign(e, { component: c.name }))] : []));
+    return all.length ? Promise.race(all) : new Promise<Error>(() => undefined);
+  }
+}

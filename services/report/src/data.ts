@@ -1,0 +1,74 @@
+/**
+ * The daily detection report's data: produced by the detector's ClickHouse queries
+ * (report-query.ts), rendered by report-render.ts as a terminal table, JSON, CSV and a
+ * self-contained HTML page. This interface is the contract between the two.
+ */
+import type { ClassKind } from '@haystack/hitlist-contract';
+/** The detection level a class names (platform, manufacturer, product). */
+export type Level = ClassKind;
+
+export interface ReportClass {
+  classId: string;
+  name: string;
+  level: Level;
+  /** Coarser classes this one implies (a product implies its manufacturer and platform). */
+  parents: string[];
+  /** Subscriber lines detected hosting the class on the day (daily window). */
+  detectedLines: number;
+  /** Same on the previous day; null when there is no previous day in storage. */
+  detectedLinesPrevious: number | null;
+  /** detectedLines / active lines of the day (0..1). */
+  shareOfActive: number;
+  /** Lines detected within each UTC hour 0..23 (hourly window), 24 numbers. */
+  hourly: number[];
+}
+
+export interface ReportExporter {
+  exporter: string;
+  version: number;
+  observationDomain: number;
+  /** Flow records received by the detector from this exporter on the day. */
+  records: number;
+  /** Distinct sampling rates seen (0 = unknown). */
+  samplingRates: number[];
+  /** From the ingest health snapshots, when available (null otherwise). */
+  sequenceGaps: number | null;
+  lost: number | null;
+  malformed: number | null;
+  missingTemplateSets: number | null;
+}
+
+export interface ReportData {
+  day: string; // YYYY-MM-DD (UTC)
+  generatedAt: string; // ISO time
+  previousDay: string | null;
+  lines: {
+    /** Subscriber lines with at least one flow on the day. */
+    active: number;
+    activePrevious: number | null;
+    /** Lines detected with at least one class. */
+    withAnyDetection: number;
+  };
+  classes: ReportClass[];
+  hitlist: {
+    day: string | null;
+    detectableClasses: number;
+    byLevel: Record<Level, number>;
+    notDetectable: { classId: string; name: string; reason: string }[];
+    /** Distinct service addresses in the hitlist. */
+    dedicatedAddresses: number;
+    /** (address, port, transport) entries. */
+    entries: number;
+    churn: { added: number; removed: number } | null;
+  };
+  quality: {
+    exporters: ReportExporter[];
+    flowsTotal: number;
+    /** Flows that matched a hitlist entry in either direction. */
+    flowsMatched: number;
+    /** Batches or records the detector could not read (corrupt, unknown format). */
+    undecodableBatches: number;
+    /** Flows with sampling rate 0 (unknown). */
+    unknownSamplingFlows: number;
+  };
+}

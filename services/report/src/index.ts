@@ -1,0 +1,5 @@
+// The daily detection report: its data (queries over the detector's tables) and renderers.
+export * from './data.js';
+export * from './query.js';
+export * from './render.js';
+export * from './fixture.js';

@@ -1,0 +1,258 @@
+import { ClickHouseQueryError, type ClickHouseStore, type QueryParams } from '@haystack/clickhouse';
+import type { Level, ReportClass, ReportData, ReportExporter } from './data.js';
+
+/**
+ * The daily report's data (report-data.ts) from ClickHouse alone, so `haystack report` needs
+ * neither the hitlist files nor the dictionary:
+ *
+ * - lines and classes: the duplicate-insensitive daily aggregates (detector_active_lines,
+ *   detector_detected_lines: uniqExact states), class names, levels and parents as the
+ *   detector stored them (detector_classes);
+ * - hitlist: the hitlist history (hitlist_* tables written by `haystack hitlist build`, same
+ *   database) when present — decisions with their reasons, addresses, entries, churn against
+ *   the previous built day; else what the detector recorded (detector_hitlists/classes);
+ * - quality: base tables read with FINAL (a redelivered batch counted once): flow quality per
+ *   exporter, undecodable batches, and the ingest health snapshots (sequence gaps, lost,
+ *   malformed, missing-template sets; null when none arrived for that exporter).
+ */
+export async function queryReportData(ch: ClickHouseStore, day: string, opts: { now?: Date } = {}): Promise<ReportData> {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) throw new Error(`invalid report day ${JSON.stringify(day)}: expected YYYY-MM-DD`);
+  const db = ch.database;
+  const q = new Q(ch);
+  const prevDay = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+
+  const activeOf = async (d: string) => num((await q.one<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${db}.detector_active_lines WHERE day = {d:Date}`, { d }))?.n);
+  const anyData = async (d: string) =>
+    num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_flow_quality WHERE day = {d:Date}`, { d }))?.n) > 0 ||
+    num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date}`, { d }))?.n) > 0;
+
+  const active = await activeOf(day);
+  const hasPrev = await anyData(prevDay);
+  const activePrevious = hasPrev ? await activeOf(prevDay) : null;
+
+  // Detected lines per class: the daily window; a deployment running hourly windows only falls back to the union of its hours.
+  const detectedOf = async (d: string) => {
+    const rows = await q.all<{ class_id: string; window: string; n: string }>(
+      `SELECT class_id, toString(window) AS window, uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date} GROUP BY class_id, window`,
+      { d },
+    );
+    const hasDaily = rows.some((r) => r.window === 'day');
+    const m = new Map<string, number>();
+    if (hasDaily) for (const r of rows) if (r.window === 'day') m.set(r.class_id, num(r.n));
+    if (!hasDaily) {
+      const u = await q.all<{ class_id: string; n: string }>(`SELECT class_id, uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date} GROUP BY class_id`, { d });
+      for (const r of u) m.set(r.class_id, num(r.n));
+    }
+    return m;
+  };
+  const detected = await detectedOf(day);
+  const detectedPrev = hasPrev ? await detectedOf(prevDay) : null;
+  const hourlyRows = await q.all<{ class_id: string; slot: number | string; n: string }>(
+    `SELECT class_id, slot, uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date} AND window = 'hour' GROUP BY class_id, slot`,
+    { d: day },
+  );
+  const hourly = new Map<string, number[]>();
+  for (const r of hourlyRows) {
+    const h = Number(r.slot);
+    if (!(h >= 0 && h < 24)) continue;
+    let a = hourly.get(r.class_id);
+    if (!a) hourly.set(r.class_id, (a = new Array<number>(24).fill(0)));
+    a[h] = num(r.n);
+  }
+  const withAnyDetection = num((await q.one<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date}`, { d: day }))?.n);
+
+  // Class metadata: as the detector stored it for the day (latest hitlist that served it).
+  const meta = new Map<string, { name: string; level: string; parents: string[]; detectable: boolean }>();
+  for (const r of await q.all<{ class_id: string; name: string; level: string; parents: string[]; detectable: number | string }>(
+    `SELECT class_id, name, level, parents, detectable FROM ${db}.detector_classes FINAL WHERE day = {d:Date}`,
+    { d: day },
+  ))
+    meta.set(r.class_id, { name: r.name, level: r.level, parents: r.parents, detectable: Number(r.detectable) === 1 });
+  // Levels of classes seen only in detections (e.g. no class rows stored): from the detections themselves.
+  const detLevels = new Map<string, string>();
+  for (const r of await q.all<{ class_id: string; level: string }>(
+    `SELECT class_id, any(level) AS level FROM ${db}.detector_detections WHERE day IN ({d:Date}, {p:Date}) GROUP BY class_id`,
+    { d: day, p: prevDay },
+  ))
+    detLevels.set(r.class_id, r.level);
+
+  const hitlist = await hitlistSummary(q, db, day, meta);
+  const ids = new Set<string>([...[...meta].filter(([, m]) => m.detectable).map(([id]) => id), ...detected.keys(), ...(detectedPrev?.keys() ?? []), ...hourly.keys()]);
+  for (const c of hitlist.detectableIds) ids.add(c);
+  const classes: ReportClass[] = [...ids].map((id) => {
+    const m = meta.get(id);
+    const lines = detected.get(id) ?? 0;
+    return {
+      classId: id,
+      name: m?.name || hitlist.names.get(id) || id,
+      level: asLevel(m?.level ?? hitlist.levels.get(id) ?? detLevels.get(id)),
+      parents: m?.parents ?? [],
+      detectedLines: lines,
+      detectedLinesPrevious: detectedPrev ? (detectedPrev.get(id) ?? 0) : null,
+      shareOfActive: active > 0 ? lines / active : 0,
+      hourly: hourly.get(id) ?? new Array<number>(24).fill(0),
+    };
+  });
+  const order: Record<Level, number> = { platform: 0, manufacturer: 1, product: 2 };
+  classes.sort((a, b) => order[a.level] - order[b.level] || b.detectedLines - a.detectedLines || a.classId.localeCompare(b.classId));
+
+  return {
+    day,
+    generatedAt: (opts.now ?? new Date()).toISOString(),
+    previousDay: hasPrev ? prevDay : null,
+    lines: { active, activePrevious, withAnyDetection },
+    classes,
+    hitlist: hitlist.summary,
+    quality: await quality(q, db, day),
+  };
+}
+
+function asLevel(s: string | undefined): Level {
+  return s === 'platform' || s === 'manufacturer' || s === 'product' ? s : 'product';
+}
+
+const num = (x: unknown): number => {
+  const n = Number(x ?? 0);
+  return Number.isFinite(n) ? n : 0;
+};
+
+/** Queries that treat a missing table (the hitlist history not created in this database) as no rows. */
+class Q {
+  constructor(private readonly ch: ClickHouseStore) {}
+  async all<T>(sql: string, params?: QueryParams): Promise<T[]> {
+    try {
+      return await this.ch.query<T>(sql, params);
+    } catch (e) {
+      // 60 UNKNOWN_TABLE, 81 UNKNOWN_DATABASE: nothing stored there yet.
+      if (e instanceof ClickHouseQueryError && (e.code === '60' || e.code === '81')) return [];
+      throw e;
+    }
+  }
+  async one<T>(sql: string, params?: QueryParams): Promise<T | undefined> {
+    return (await this.all<T>(sql, params))[0];
+  }
+}
+
+async function hitlistSummary(q: Q, db: string, day: string, meta: Map<string, { name: string; level: string; detectable: boolean }>) {
+  const names = new Map<string, string>();
+  const levels = new Map<string, string>();
+  for (const [id, m] of meta) {
+    names.set(id, m.name);
+    levels.set(id, m.level);
+  }
+  const byLevel: Record<Level, number> = { platform: 0, manufacturer: 0, product: 0 };
+  // The hitlist of the day, or the latest built before it (what served the day).
+  const built = await q.one<{ d: string }>(`SELECT toString(max(day)) AS d FROM ${db}.hitlist_builds WHERE day <= {d:Date} HAVING count() > 0`, { d: day });
+  if (built?.d) {
+    const h = built.d;
+    const decisions = await q.all<{ class_id: string; kind: string; status: string; reason: string }>(
+      `SELECT class_id, kind, status, reason FROM ${db}.hitlist_class_decisions WHERE day = {h:Date} ORDER BY class_id`,
+      { h },
+    );
+    const detectableIds: string[] = [];
+    const notDetectable: { classId: string; name: string; reason: string }[] = [];
+    for (const c of decisions) {
+      if (!levels.has(c.class_id)) levels.set(c.class_id, c.kind);
+      if (c.status === 'detectable') {
+        detectableIds.push(c.class_id);
+        byLevel[asLevel(c.kind)]++;
+      } else if (c.status === 'removed' || c.status === 'not-detectable') notDetectable.push({ classId: c.class_id, name: names.get(c.class_id) ?? c.class_id, reason: c.reason });
+    }
+    const [sizes] = await q.all<{ addresses: string; entries: string }>(
+      `SELECT uniqExact(address) AS addresses, uniqExact(address, port, transport) AS entries FROM ${db}.hitlist_entries WHERE day = {h:Date}`,
+      { h },
+    );
+    const prev = await q.one<{ d: string }>(`SELECT toString(max(day)) AS d FROM ${db}.hitlist_builds WHERE day < {h:Date} HAVING count() > 0`, { h });
+    let churn: { added: number; removed: number } | null = null;
+    if (prev?.d) {
+      const [c] = await q.all<{ added: string; removed: string }>(
+        `SELECT
+           (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.hitlist_entries WHERE day = {h:Date})
+              WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.hitlist_entries WHERE day = {p:Date})) AS added,
+           (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.hitlist_entries WHERE day = {p:Date})
+              WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.hitlist_entries WHERE day = {h:Date})) AS removed`,
+        { h, p: prev.d },
+      );
+      churn = { added: num(c?.added), removed: num(c?.removed) };
+    }
+    return {
+      names,
+      levels,
+      detectableIds,
+      summary: { day: h, detectableClasses: detectableIds.length, byLevel, notDetectable, dedicatedAddresses: num(sizes?.addresses), entries: num(sizes?.entries), churn },
+    };
+  }
+  // No history in this database: what the detector recorded about the hitlist that served the day.
+  const hl = await q.one<{ hitlist_day: string; entries: string; addresses: string }>(
+    `SELECT toString(hitlist_day) AS hitlist_day, entries, addresses FROM ${db}.detector_hitlists FINAL WHERE day = {d:Date} ORDER BY hitlist_day DESC, version DESC LIMIT 1`,
+    { d: day },
+  );
+  const detectableIds = [...meta].filter(([, m]) => m.detectable).map(([id]) => id);
+  for (const id of detectableIds) byLevel[asLevel(meta.get(id)!.level)]++;
+  return {
+    names,
+    levels,
+    detectableIds,
+    summary: {
+      day: hl?.hitlist_day ?? null,
+      detectableClasses: detectableIds.length,
+      byLevel,
+      notDetectable: [...meta].filter(([, m]) => !m.detectable).map(([id, m]) => ({ classId: id, name: m.name, reason: 'no rule in the hitlist (hitlist history not in this database: reasons unknown)' })),
+      dedicatedAddresses: num(hl?.addresses),
+      entries: num(hl?.entries),
+      churn: null,
+    },
+  };
+}
+
+async function quality(q: Q, db: string, day: string): Promise<ReportData['quality']> {
+  const flows = await q.all<{ exporter: string; version: number | string; observation_domain: number | string; records: string; matched: string; unknown: string; rates: (number | string)[] }>(
+    `SELECT exporter, version, observation_domain, sum(records) AS records, sum(matched) AS matched, sum(unknown_rate) AS unknown,
+            arraySort(groupUniqArrayArray(sampling_rates)) AS rates
+     FROM ${db}.detector_flow_quality FINAL WHERE day = {d:Date}
+     GROUP BY exporter, version, observation_domain`,
+    { d: day },
+  );
+  const health = await q.all<{ exporter: string; version: number | string; observation_domain: number | string; gaps: string; lost: string; malformed: string; missing: string }>(
+    `SELECT exporter, version, observation_domain, sum(sequence_gaps) AS gaps, sum(lost) AS lost, sum(malformed) AS malformed, sum(missing_template_sets) AS missing
+     FROM ${db}.detector_ingest_health FINAL WHERE day = {d:Date}
+     GROUP BY exporter, version, observation_domain`,
+    { d: day },
+  );
+  const key = (e: { exporter: string; version: number | string; observation_domain: number | string }) => `${e.exporter}|${Number(e.version)}|${Number(e.observation_domain)}`;
+  const byKey = new Map<string, ReportExporter>();
+  let flowsTotal = 0;
+  let flowsMatched = 0;
+  let unknownSamplingFlows = 0;
+  for (const f of flows) {
+    flowsTotal += num(f.records);
+    flowsMatched += num(f.matched);
+    unknownSamplingFlows += num(f.unknown);
+    byKey.set(key(f), {
+      exporter: f.exporter,
+      version: Number(f.version),
+      observationDomain: Number(f.observation_domain),
+      records: num(f.records),
+      samplingRates: f.rates.map(Number),
+      sequenceGaps: null,
+      lost: null,
+      malformed: null,
+      missingTemplateSets: null,
+    });
+  }
+  for (const h of health) {
+    let e = byKey.get(key(h));
+    if (!e) {
+      // Health without flows: the exporter's records never reached the detector that day.
+      e = { exporter: h.exporter, version: Number(h.version), observationDomain: Number(h.observation_domain), records: 0, samplingRates: [], sequenceGaps: null, lost: null, malformed: null, missingTemplateSets: null };
+      byKey.set(key(h), e);
+    }
+    e.sequenceGaps = num(h.gaps);
+    e.lost = num(h.lost);
+    e.malformed = num(h.malformed);
+    e.missingTemplateSets = num(h.missing);
+  }
+  const undecodable = num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_undecodable FINAL WHERE day = {d:Date}`, { d: day }))?.n);
+  const exporters = [...byKey.values()].sort((a, b) => a.exporter.localeCompare(b.exporter) || a.version - b.version || a.observationDomain - b.observationDomain);
+  return { exporters, flowsTotal, flowsMatched, undecodableBatches: undecodable, unknownSamplingFlows };
+}
