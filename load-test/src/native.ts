@@ -16,7 +16,7 @@ export function nativeTool(name: Tool): string {
     try {
       execFileSync(cc, ['-O2', '-Wall', '-o', bin, src], { stdio: ['ignore', 'inherit', 'inherit'] });
     } catch (e) {
-      throw new Error(`could not compile ${src} with ${cc} (Debian package gcc): ${(e as Error).message}`);
+      throw new Error(`could not compile ${src} with ${cc} (Debian package gcc): ${(e as Error).message}`, { cause: e });
     }
   }
   return bin;

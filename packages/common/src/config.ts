@@ -208,7 +208,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
       .split('__')
       .map((p) => p.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
     {
-      let value: unknown = raw;
+      let value: unknown;
       try {
         value = JSON.parse(raw);
       } catch {

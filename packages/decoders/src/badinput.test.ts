@@ -725,7 +725,10 @@ test('pathological but well-framed packets finish quickly: 16k empty sets, 65k o
   const dec = decoder();
   // v9: a full datagram of 4-byte sets of a reserved id.
   const empties = Buffer.alloc(16_000 * 4);
-  for (let i = 0; i < 16_000; i++) empties.writeUInt16BE(4, i * 4 + 2), empties.writeUInt16BE(2 + (i % 254), i * 4);
+  for (let i = 0; i < 16_000; i++) {
+    empties.writeUInt16BE(4, i * 4 + 2);
+    empties.writeUInt16BE(2 + (i % 254), i * 4);
+  }
   const p9 = Buffer.concat([v9(0, 1).build(), empties]);
   // IPFIX: a one-byte record template and a set of 65,000 of them.
   const p10 = ipfix(0, 1).template(256, [{ id: IE.protocolIdentifier, length: 1 }]).rawSet(256, Buffer.alloc(65_000, 6)).build();

@@ -252,7 +252,7 @@ export class PcapParser {
   private nextBlock(): 0 | 1 | 2 {
     if (this.q.available < 12) return 0;
     const start = this.stats.bytes;
-    let h = this.q.peek(12);
+    const h = this.q.peek(12);
     if (h.readUInt32LE(0) === PCAPNG_SHB) {
       // A new section may switch byte order; its byte-order magic decides.
       const bomLe = h.readUInt32LE(8);
@@ -269,7 +269,6 @@ export class PcapParser {
     if (this.u32(b, len - 4) !== len) {
       throw new PcapFormatError(`corrupt pcapng block: trailing length ${this.u32(b, len - 4)} != ${len}`, start);
     }
-    h = b;
     switch (type) {
       case PCAPNG_SHB:
         if (len < 28) throw new PcapFormatError('corrupt pcapng section header: too short', start);

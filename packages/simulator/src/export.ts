@@ -451,25 +451,8 @@ function setSize(n: number, recLen: number, version: 9 | 10): number {
   return version === 9 ? (raw + 3) & ~3 : raw;
 }
 
-function u16(b: Buffer, p: number, v: number): number {
-  b[p] = v >>> 8;
-  b[p + 1] = v & 255;
-  return p + 2;
-}
 
-function u32(b: Buffer, p: number, v: number): number {
-  b[p] = v >>> 24;
-  b[p + 1] = (v >>> 16) & 255;
-  b[p + 2] = (v >>> 8) & 255;
-  b[p + 3] = v & 255;
-  return p + 4;
-}
 
-function u64(b: Buffer, p: number, v: number): number {
-  const hi = Math.floor(v / 4294967296);
-  u32(b, p, hi >>> 0);
-  return u32(b, p + 4, v >>> 0);
-}
 
 function u16v(v: DataView, p: number, x: number): number {
   v.setUint16(p, x);

@@ -103,13 +103,12 @@ export class MemoryBus {
     this.partitions = partitions;
     this.queueCapacity = cap;
     this.queues = Array.from({ length: partitions }, () => new PartitionQueue());
-    const bus = this;
     this.sink = {
       partitions,
-      publish: (partition, batch) => bus.publish(partition, batch),
-      async close() {
-        // New publishes fail; ones already waiting for room still complete as the source drains.
-        bus.sinkClosed = true;
+      publish: (partition, batch) => this.publish(partition, batch),
+      // New publishes fail; ones already waiting for room still complete as the source drains.
+      close: async () => {
+        this.sinkClosed = true;
       },
     };
   }

@@ -354,7 +354,7 @@ class DetectorService implements Detector {
   private async handleBatch(batch: Buffer, meta: BatchMeta): Promise<Accepted> {
     const pos: Position = { source: this.sourceId, src_partition: meta.partition, src_offset: parseOffset(meta.offset) };
     if (isHealth(batch)) {
-      let rows: DetectorRows | null = null;
+      let rows: DetectorRows;
       try {
         rows = emptyRows();
         rows.health = healthRows(decodeHealth(batch));

@@ -1,7 +1,5 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '@haystack/common';
-import { ActiveHitlist, HITLIST_FORMAT, HitlistFormatError, loadHitlist, readHitlist, type ActivePointer, type Hitlist, type HitlistStore, type LoadedHitlist } from '@haystack/hitlist-contract';
+import { ActiveHitlist, HITLIST_FORMAT, HitlistFormatError, type ActivePointer, type HitlistStore, type LoadedHitlist } from '@haystack/hitlist-contract';
 import { dayText } from './lines.js';
 import { HitlistFilter } from './matcher.js';
 import { dayNumber } from './rows.js';

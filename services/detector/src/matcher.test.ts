@@ -55,11 +55,17 @@ test('the filtered scan matches exactly the plain hitlist lookups (randomized)',
     let hit = false;
     if (side === 1 || side === 0) {
       const e = hl.lookup(v.buf, o + F.dst, v.dv.getUint16(o + F.dstPort, true), proto);
-      if (e >= 0) (expected.push(`${o} ${o + F.src} ${e}`), (hit = true));
+      if (e >= 0) {
+        expected.push(`${o} ${o + F.src} ${e}`);
+        hit = true;
+      }
     }
     if (side === 2 || side === 0) {
       const e = hl.lookup(v.buf, o + F.src, v.dv.getUint16(o + F.srcPort, true), proto);
-      if (e >= 0) (expected.push(`${o} ${o + F.dst} ${e}`), (hit = true));
+      if (e >= 0) {
+        expected.push(`${o} ${o + F.dst} ${e}`);
+        hit = true;
+      }
     }
     if (hit) matched++;
   }

@@ -7,7 +7,7 @@ import { startRedis } from '@haystack/testkit';
 import { HitlistCommandError, runBuildCommand, runDiffCommand, runShowCommand, type BuildCommandOptions } from './commands.js';
 import { RulesError } from '@haystack/rules';
 import { RedisHitlistStore } from '@haystack/hitlist-contract';
-import { cof, repoRoot, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
+import { cof, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
 
 const RULES = `${TEST_SOURCES}
 policy: { lookbackDays: 2 }

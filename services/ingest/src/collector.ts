@@ -114,7 +114,7 @@ export class Collector {
   /** One datagram. Public so replay and tests drive the very same path. */
   onMessage(msg: Buffer, address: string, receivedMs = Date.now()): void {
     if (this.allow) {
-      let ok = false;
+      let ok: boolean;
       try {
         ok = this.allow.contains(parseAddress(address, this.scratch));
       } catch {

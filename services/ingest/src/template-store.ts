@@ -32,7 +32,7 @@ export class FileTemplateStore implements TemplateStore {
     try {
       return JSON.parse(text) as RegistrySnapshot;
     } catch (e) {
-      throw new Error(`template state ${this.path} is not valid JSON (${(e as Error).message}); move it away to start fresh`);
+      throw new Error(`template state ${this.path} is not valid JSON (${(e as Error).message}); move it away to start fresh`, { cause: e });
     }
   }
 

@@ -176,27 +176,27 @@ test('text: headline numbers, every class with its numbers and sparkline, hitlis
   const at = (s: string) => lines.findIndex((l) => l.startsWith(s));
   assert.ok(at('PLATFORMS (4)') < at('  Alexa Voice Service') && at('  Alexa Voice Service') < at('MANUFACTURERS (20)'));
   assert.ok(at('MANUFACTURERS (20)') < at('  Amazon ') && at('  Amazon ') < at('  Samsung Electronics') && at('  Insteon') < at('PRODUCTS (11)'));
-  assert.match(line(/^  Ring doorbell/), /\+1,440 \(\+10%\)/);
-  assert.match(line(/^  Tuya IoT cloud/), /-1,420 \(-6\.2%\)/);
-  assert.match(line(/^  Insteon/), /\s0\s+0%\s+0\s+·{24}$/);
-  assert.match(line(/^  D-Link motion sensor/), /-1 \(-100%\)/);
+  assert.match(line(/^ {2}Ring doorbell/), /\+1,440 \(\+10%\)/);
+  assert.match(line(/^ {2}Tuya IoT cloud/), /-1,420 \(-6\.2%\)/);
+  assert.match(line(/^ {2}Insteon/), /\s0\s+0%\s+0\s+·{24}$/);
+  assert.match(line(/^ {2}D-Link motion sensor/), /-1 \(-100%\)/);
 
   assert.match(t, /2,391 dedicated service addresses in 4,105 \(address, port, transport\) entries/);
   assert.match(t, /churn against the previous day: \+37 added, -29 removed/);
   for (const n of d.hitlist.notDetectable) assert.ok(t.includes(`${n.name} [${n.classId}]: ${n.reason}`));
 
   assert.match(t, /DATA QUALITY \(3 problems\)/);
-  assert.match(line(/^  198\.51\.100\.7 /), /NetFlow v9\s+1\s+95,312,448\s+unknown, 1:1000\s+1,284\s+9,731\s+0\s+312$/);
-  assert.match(line(/^  203\.0\.113\.4 /), /1:1024\s+–\s+–\s+–\s+–$/);
+  assert.match(line(/^ {2}198\.51\.100\.7 /), /NetFlow v9\s+1\s+95,312,448\s+unknown, 1:1000\s+1,284\s+9,731\s+0\s+312$/);
+  assert.match(line(/^ {2}203\.0\.113\.4 /), /1:1024\s+–\s+–\s+–\s+–$/);
   assert.match(t, /! PROBLEM 198\.51\.100\.7 NetFlow v9 domain 1: sampling rate unknown/);
   assert.match(t, /! PROBLEM 198\.51\.100\.7 NetFlow v9 domain 1: 1,284 sequence gap\(s\), 9,731 packets lost/);
-  assert.match(t, /- notice  203\.0\.113\.4 IPFIX domain 0: no ingest health snapshot/);
+  assert.match(t, /- notice {2}203\.0\.113\.4 IPFIX domain 0: no ingest health snapshot/);
   assert.match(t, /flows with unknown sampling rate 31,448,207 \(2\.19%\)/);
 
   const clean = renderText(reportFixture({ clean: true, withPrevious: false }));
   assert.match(clean, /^Data quality\s+ok/m);
   assert.match(clean, /no previous day in storage/);
-  assert.match(clean, /^  Alexa Voice Service\s+148,231\s+11\.5%\s+n\/a\s/m);
+  assert.match(clean, /^ {2}Alexa Voice Service\s+148,231\s+11\.5%\s+n\/a\s/m);
   assert.match(clean, /churn against the previous day: n\/a/);
 });
 

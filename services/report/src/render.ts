@@ -9,7 +9,6 @@
 import type { Level, ReportClass, ReportData, ReportExporter } from './data.js';
 
 export const LEVELS: readonly Level[] = ['platform', 'manufacturer', 'product'];
-const LEVEL_PLURAL: Record<Level, string> = { platform: 'platforms', manufacturer: 'manufacturers', product: 'products' };
 const LEVEL_TITLE: Record<Level, string> = { platform: 'Platforms', manufacturer: 'Manufacturers', product: 'Products' };
 
 // ---------------------------------------------------------------------------------------------
@@ -185,7 +184,7 @@ export function qualityFindings(data: ReportData): QualityFinding[] {
 
 /** Replace C0/C1 controls (terminal escapes) and bidi overrides with U+FFFD. */
 function termSafe(s: string): string {
-  // eslint-disable-next-line no-control-regex
+   
   return String(s).replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '\uFFFD');
 }
 

@@ -285,7 +285,7 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
     ctx.unknownRate += unknownRate; ctx.unanchoredTimes += unanchoredTimes;
     w.count += n;
     return n;`;
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+   
   const decode = new Function('b', 'p', 'end', 'w', 'ctx', body) as DataDecoder;
   return { decode, recordLength: recLen, minLength, used };
 }
