@@ -31,9 +31,5 @@ if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const res = spawnSync(
-  process.execPath,
-  ['--test', '--test-concurrency=2', '--test-timeout=300000', ...selected],
-  { cwd: root, stdio: 'inherit' },
-);
+const res = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...selected], { cwd: root, stdio: 'inherit' });
 process.exit(res.status ?? 1);

@@ -37,7 +37,8 @@ for (const ws of rootPkg.workspaces) {
   }
   for (const d of prod) dev.delete(d);
   const want = (set) => Object.fromEntries([...set].sort().map((n) => [n, '0.1.0']));
-  const keepExternal = (deps = {}) => Object.fromEntries(Object.entries(deps).filter(([n]) => !n.startsWith('@haystack/') && n !== 'netflow-v9-parser' && n !== 'ipfix-parser'));
+  const keepExternal = (deps = {}) =>
+    Object.fromEntries(Object.entries(deps).filter(([n]) => !n.startsWith('@haystack/') && n !== 'netflow-v9-parser' && n !== 'ipfix-parser'));
   const deps = { ...want(prod), ...keepExternal(pkg.dependencies) };
   const devDeps = { ...want(dev), ...keepExternal(pkg.devDependencies) };
   const refs = [...new Set([...prod, ...dev])].sort().map((n) => ({ path: relative(join(root, ws), join(root, byName.get(n))) }));

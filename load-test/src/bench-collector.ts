@@ -303,7 +303,12 @@ async function startHaystack(name: 'haystack'): Promise<Running> {
     Object.assign(env, { HAYSTACK_BENCH_DIAG: diagFile, HAYSTACK_BENCH_CPU: opt.pin ? opt.collectorCpu : '' });
   }
   let diag: Record<string, number> = {};
-  const child = start(opt.collectorCpu, process.execPath, [...nodeArgs, main, ...(useChild ? [] : ['ingest']), '--netflow-port', '0', '--ipfix-port', '0', '--bind', '127.0.0.1', ...extra], env);
+  const child = start(
+    opt.collectorCpu,
+    process.execPath,
+    [...nodeArgs, main, ...(useChild ? [] : ['ingest']), '--netflow-port', '0', '--ipfix-port', '0', '--bind', '127.0.0.1', ...extra],
+    env,
+  );
   let metricsUrl = '';
   let port = 0;
   let log = '';
@@ -342,14 +347,19 @@ async function startHaystack(name: 'haystack'): Promise<Running> {
       // published count has caught up with the decoded count and holds still.
       let last = -1;
       let m = await scrape();
-      await waitFor('haystack counters to settle', 30_000, async () => {
-        m = await scrape();
-        const pub = m.get('haystack_ingest_published_records_total') ?? 0;
-        const dec = m.get('haystack_ingest_domain_records_total') ?? 0;
-        const ok = pub === dec && pub === last;
-        last = pub;
-        return ok;
-      }, 300);
+      await waitFor(
+        'haystack counters to settle',
+        30_000,
+        async () => {
+          m = await scrape();
+          const pub = m.get('haystack_ingest_published_records_total') ?? 0;
+          const dec = m.get('haystack_ingest_domain_records_total') ?? 0;
+          const ok = pub === dec && pub === last;
+          last = pub;
+          return ok;
+        },
+        300,
+      );
       const drops = udpSocket(port)?.drops ?? NaN;
       await stop(child);
       if (opt.diag && existsSync(diagFile)) {
@@ -359,7 +369,14 @@ async function startHaystack(name: 'haystack'): Promise<Running> {
           stalls: unknown[];
           stealTicks: number;
         };
-        diag = { loopDelayP999Ms: d.loopDelayMs.p999!, loopDelayMaxMs: d.loopDelayMs.max!, gcMaxMs: d.gc.maxMs!, gcTotalMs: d.gc.totalMs!, stalls: d.stalls.length, stealTicks: d.stealTicks };
+        diag = {
+          loopDelayP999Ms: d.loopDelayMs.p999!,
+          loopDelayMaxMs: d.loopDelayMs.max!,
+          gcMaxMs: d.gc.maxMs!,
+          gcTotalMs: d.gc.totalMs!,
+          stalls: d.stalls.length,
+          stealTicks: d.stealTicks,
+        };
       }
       rmSync(state, { recursive: true, force: true });
       return {
@@ -404,7 +421,9 @@ async function startNfcapd(): Promise<Running> {
       // nfcapd's own summary per flow file: "Ident: 'none' Flows: N, Packets: ..., Sequence Errors: N, ...";
       // one at each 5-minute rotation and one at exit, so sum them.
       const summaries = [...log.matchAll(/^Ident: .*?Flows: (\d+),.*Sequence Errors: (\d+)/gm)];
-      const own = summaries.length ? [summaries[0]![0], String(summaries.reduce((a, m) => a + Number(m[1]), 0)), String(summaries.reduce((a, m) => a + Number(m[2]), 0))] : null;
+      const own = summaries.length
+        ? [summaries[0]![0], String(summaries.reduce((a, m) => a + Number(m[1]), 0)), String(summaries.reduce((a, m) => a + Number(m[2]), 0))]
+        : null;
       rmSync(dir, { recursive: true, force: true });
       return {
         stored: flows,
@@ -453,7 +472,22 @@ async function trial(name: CollectorName, stream: string, rate: number, rep: num
     const lost = sent - s.stored;
     const notes = { ...s.notes, maxQueueBytes: q.maxQueue, firstDropAtS: q.firstDropAtS };
     if (c.diag) Object.assign(notes, c.diag());
-    return { collector: name, rate, rep, warm, measured, sent, stored: s.stored, check: s.check, lost, lossPct: (lost / sent) * 100, socketDrops: s.socketDrops, rcvbuf, cpuPct, notes };
+    return {
+      collector: name,
+      rate,
+      rep,
+      warm,
+      measured,
+      sent,
+      stored: s.stored,
+      check: s.check,
+      lost,
+      lossPct: (lost / sent) * 100,
+      socketDrops: s.socketDrops,
+      rcvbuf,
+      cpuPct,
+      notes,
+    };
   } finally {
     killAll();
   }
@@ -480,7 +514,11 @@ async function sinkRun(stream: string, rate: number, seconds: number): Promise<{
 }
 
 /** Node's dgram, as fast as it goes (no pacing): is a Node sender enough? */
-async function nodeSenderMax(streamPath: string, port: number, seconds: number): Promise<{ datagrams: number; recordsPerSecond: number; datagramsPerSecond: number }> {
+async function nodeSenderMax(
+  streamPath: string,
+  port: number,
+  seconds: number,
+): Promise<{ datagrams: number; recordsPerSecond: number; datagramsPerSecond: number }> {
   const c = await loadCorpus(opt.corpus);
   const s = dgram.createSocket('udp4');
   await new Promise<void>((r) => s.connect(port, '127.0.0.1', r));
@@ -510,9 +548,21 @@ async function senderCheck(stream: string): Promise<string> {
   const rows: (string | number)[][] = [];
   const top = Math.max(...opt.rates);
   const free = await sinkRun(stream, 0, 2);
-  rows.push(['C sender, unpaced → C recvmmsg sink', fmtRate(free.sender.recordsPerSecond), fmtRate(free.sender.datagramsPerSecond), `${free.received}/${free.sender.datagrams}`, free.drops]);
+  rows.push([
+    'C sender, unpaced → C recvmmsg sink',
+    fmtRate(free.sender.recordsPerSecond),
+    fmtRate(free.sender.datagramsPerSecond),
+    `${free.received}/${free.sender.datagrams}`,
+    free.drops,
+  ]);
   const paced = await sinkRun(stream, top, 3);
-  rows.push([`C sender, paced at ${fmtRate(top)} → C sink`, fmtRate(paced.sender.recordsPerSecond), fmtRate(paced.sender.datagramsPerSecond), `${paced.received}/${paced.sender.datagrams}`, paced.drops]);
+  rows.push([
+    `C sender, paced at ${fmtRate(top)} → C sink`,
+    fmtRate(paced.sender.recordsPerSecond),
+    fmtRate(paced.sender.datagramsPerSecond),
+    `${paced.received}/${paced.sender.datagrams}`,
+    paced.drops,
+  ]);
   // Node sender into the C sink.
   const sink = start(opt.collectorCpu, nativeTool('udp-sink'), ['0', String(opt.rcvbuf)]);
   let port = 0;
@@ -528,7 +578,13 @@ async function senderCheck(stream: string): Promise<string> {
   const drops = udpSocket(port)?.drops ?? NaN;
   await stop(sink);
   await waitFor('udp-sink summary', 5000, () => final !== '');
-  rows.push(['Node dgram sender (this process, unpinned), unpaced → C sink', fmtRate(n.recordsPerSecond), fmtRate(n.datagramsPerSecond), `${(JSON.parse(final) as { datagrams: number }).datagrams}/${n.datagrams}`, drops]);
+  rows.push([
+    'Node dgram sender (this process, unpinned), unpaced → C sink',
+    fmtRate(n.recordsPerSecond),
+    fmtRate(n.datagramsPerSecond),
+    `${(JSON.parse(final) as { datagrams: number }).datagrams}/${n.datagrams}`,
+    drops,
+  ]);
   return table(['sender', 'records/s', 'datagrams/s', 'received/sent datagrams', 'socket drops'], rows);
 }
 
@@ -558,8 +614,26 @@ function machineFacts(): Record<string, string> {
     node: process.version,
     nfcapd: sh('nfcapd', ['-V']),
     'git HEAD': sh('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']),
-    'uncommitted changes under services/ingest, packages/{flow-core,decoders,transport,common}, apps/cli': sh('git', ['-C', REPO, 'status', '--porcelain', '--', 'services/ingest', 'packages/flow-core', 'packages/decoders', 'packages/transport', 'apps/cli', 'packages/common']).split('\n').filter(Boolean).length + ' files',
-    'load average at start': os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    'uncommitted changes under services/ingest, packages/{flow-core,decoders,transport,common}, apps/cli':
+      sh('git', [
+        '-C',
+        REPO,
+        'status',
+        '--porcelain',
+        '--',
+        'services/ingest',
+        'packages/flow-core',
+        'packages/decoders',
+        'packages/transport',
+        'apps/cli',
+        'packages/common',
+      ])
+        .split('\n')
+        .filter(Boolean).length + ' files',
+    'load average at start': os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
   };
 }
 
@@ -574,7 +648,9 @@ async function main(): Promise<void> {
     out.push(s);
     process.stdout.write(`${s}\n`);
   };
-  say(`# bench-collector: ${opt.corpus}, ${c.datagrams.length} datagrams / ${c.records} flow records per pass (${(c.records / c.datagrams.length).toFixed(1)} per datagram), looped gap-free`);
+  say(
+    `# bench-collector: ${opt.corpus}, ${c.datagrams.length} datagrams / ${c.records} flow records per pass (${(c.records / c.datagrams.length).toFixed(1)} per datagram), looped gap-free`,
+  );
   say('');
   say(table(['fact', 'value'], Object.entries(facts)));
   say('');
@@ -593,7 +669,21 @@ async function main(): Promise<void> {
   const trials: Trial[] = [];
   say('## Trials');
   say('');
-  const head = ['collector', 'rate', 'rep', 'sent', 'stored', 'lost', 'loss %', 'socket drops', 'rcvbuf', 'sent rate', 'collector CPU %', 'peak queue', 'check'];
+  const head = [
+    'collector',
+    'rate',
+    'rep',
+    'sent',
+    'stored',
+    'lost',
+    'loss %',
+    'socket drops',
+    'rcvbuf',
+    'sent rate',
+    'collector CPU %',
+    'peak queue',
+    'check',
+  ];
   say(table(head, []));
   for (let rep = 1; rep <= opt.reps; rep++) {
     for (const rate of opt.rates) {
@@ -602,11 +692,17 @@ async function main(): Promise<void> {
       for (const name of order) {
         const t = await trial(name, stream, rate, rep);
         trials.push(t);
-        let check = name !== 'nfcapd' ? `decoded ${t.check}, seq-lost ${t.notes.sequenceLost}, backpressure ${t.notes.backpressureDropped}` : `own count ${t.check}, seq errors ${t.notes.sequenceErrors}`;
+        let check =
+          name !== 'nfcapd'
+            ? `decoded ${t.check}, seq-lost ${t.notes.sequenceLost}, backpressure ${t.notes.backpressureDropped}`
+            : `own count ${t.check}, seq errors ${t.notes.sequenceErrors}`;
         if (t.notes.firstDropAtS === t.notes.firstDropAtS) check += `, first drop at ${t.notes.firstDropAtS!.toFixed(2)} s`;
-        if (t.notes.loopDelayMaxMs !== undefined) check += `, loop delay p99.9/max ${t.notes.loopDelayP999Ms}/${t.notes.loopDelayMaxMs} ms, GC max ${t.notes.gcMaxMs} ms, stalls>15ms ${t.notes.stalls}`;
+        if (t.notes.loopDelayMaxMs !== undefined)
+          check += `, loop delay p99.9/max ${t.notes.loopDelayP999Ms}/${t.notes.loopDelayMaxMs} ms, GC max ${t.notes.gcMaxMs} ms, stalls>15ms ${t.notes.stalls}`;
         const peak = `${Math.round((t.notes.maxQueueBytes! / t.rcvbuf) * 100)}%`;
-        say(`| ${[name, fmtRate(rate), rep, t.sent, t.stored, t.lost, t.lossPct.toFixed(4), t.socketDrops, t.rcvbuf, fmtRate(t.measured.recordsPerSecond), t.cpuPct.toFixed(0), peak, check].join(' | ')} |`);
+        say(
+          `| ${[name, fmtRate(rate), rep, t.sent, t.stored, t.lost, t.lossPct.toFixed(4), t.socketDrops, t.rcvbuf, fmtRate(t.measured.recordsPerSecond), t.cpuPct.toFixed(0), peak, check].join(' | ')} |`,
+        );
       }
     }
   }
@@ -624,11 +720,18 @@ async function main(): Promise<void> {
       const free = loss <= opt.tolerance * 100;
       ok.set(`${name}|${rate}`, free);
       const clean = ts.filter((t) => t.lossPct <= opt.tolerance * 100).length;
-      row.push(`${loss.toFixed(4)}%`, ts.map((t) => t.lost).join(' / '), `${median(ts.map((t) => t.cpuPct)).toFixed(0)}%`, `${free ? 'yes' : 'no'} (${clean}/${ts.length})`);
+      row.push(
+        `${loss.toFixed(4)}%`,
+        ts.map((t) => t.lost).join(' / '),
+        `${median(ts.map((t) => t.cpuPct)).toFixed(0)}%`,
+        `${free ? 'yes' : 'no'} (${clean}/${ts.length})`,
+      );
     }
     rows.push(row);
   }
-  say(table(['rate (records/s)', ...opt.collectors.flatMap((n) => [`${n} loss (median)`, `${n} lost per rep`, `${n} CPU`, `${n} loss-free (clean reps)`])], rows));
+  say(
+    table(['rate (records/s)', ...opt.collectors.flatMap((n) => [`${n} loss (median)`, `${n} lost per rep`, `${n} CPU`, `${n} loss-free (clean reps)`])], rows),
+  );
   for (const name of opt.collectors) {
     let best = 0;
     for (const rate of [...opt.rates].sort((a, b) => a - b)) {
@@ -638,7 +741,8 @@ async function main(): Promise<void> {
     lossFree.set(name, best);
   }
   say('');
-  for (const name of opt.collectors) say(`- highest loss-free rate, ${name}: ${lossFree.get(name) ? fmtRate(lossFree.get(name)!) : 'none of the tested rates'} records/s`);
+  for (const name of opt.collectors)
+    say(`- highest loss-free rate, ${name}: ${lossFree.get(name) ? fmtRate(lossFree.get(name)!) : 'none of the tested rates'} records/s`);
   for (const h of ['haystack'] as const)
     if (lossFree.has(h) && lossFree.has('nfcapd') && lossFree.get('nfcapd')! > 0)
       say(`- ratio ${h} / nfcapd: ${(lossFree.get(h)! / lossFree.get('nfcapd')!).toFixed(2)}`);

@@ -130,8 +130,10 @@ function domainProblems(decoder: FlowDecoder, c: Corpus, passes: number): string
   for (const d of decoder.registry.all()) {
     const k = d.counters;
     if (k.records !== c.records * passes) p.push(`decoded ${k.records} ≠ ${c.records * passes}`);
-    if (k.lost || k.sequenceGaps || k.sequenceResets || k.reordered) p.push(`sequence: lost ${k.lost}, gaps ${k.sequenceGaps}, resets ${k.sequenceResets}, reordered ${k.reordered}`);
-    if (k.missingTemplateSets || k.malformedPackets || k.malformedRecords) p.push(`missing ${k.missingTemplateSets}, malformed ${k.malformedPackets}/${k.malformedRecords}`);
+    if (k.lost || k.sequenceGaps || k.sequenceResets || k.reordered)
+      p.push(`sequence: lost ${k.lost}, gaps ${k.sequenceGaps}, resets ${k.sequenceResets}, reordered ${k.reordered}`);
+    if (k.missingTemplateSets || k.malformedPackets || k.malformedRecords)
+      p.push(`missing ${k.missingTemplateSets}, malformed ${k.malformedPackets}/${k.malformedRecords}`);
   }
   return p;
 }
@@ -188,7 +190,15 @@ async function benchCorpus(kind: CorpusKind, modes: Mode[], reps: number, second
   }
   const results = runners.map((r) => {
     const s = samples.get(r)!;
-    return { mode: r.mode, samples: s, median: median(s), min: Math.min(...s), max: Math.max(...s), passes: passesPer.get(r)!, problems: r.check(c, total.get(r)!) };
+    return {
+      mode: r.mode,
+      samples: s,
+      median: median(s),
+      min: Math.min(...s),
+      max: Math.max(...s),
+      passes: passesPer.get(r)!,
+      problems: r.check(c, total.get(r)!),
+    };
   });
   return { corpus: c, results };
 }
@@ -201,12 +211,19 @@ async function main(): Promise<void> {
   for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m} (${MODES.join(', ')})`);
   const cpu = os.cpus()[0]?.model ?? '?';
   const pinned = process.env.HAYSTACK_BENCH_PINNED ? `, pinned to CPU ${process.env.HAYSTACK_BENCH_PINNED} at nice -10 (own autogroup)` : '';
-  process.stdout.write(`# bench-decode: node ${process.version}, ${os.cpus().length} CPUs (${cpu})${pinned}, ${reps} repetitions of ~${seconds} s per mode, ${config(PREFIXES).ingest.subscriberPrefixes.length} subscriber prefixes, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n\n`);
+  process.stdout.write(
+    `# bench-decode: node ${process.version}, ${os.cpus().length} CPUs (${cpu})${pinned}, ${reps} repetitions of ~${seconds} s per mode, ${config(PREFIXES).ingest.subscriberPrefixes.length} subscriber prefixes, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}\n\n`,
+  );
   const all: unknown[] = [];
   for (const kind of kinds) {
     const { corpus: c, results } = await benchCorpus(kind, modes, reps, seconds);
     const base = results.find((r) => r.mode === 'decode')?.median;
-    process.stdout.write(`## ${kind}: ${c.datagrams.length} datagrams, ${c.records} flow records (${(c.records / c.datagrams.length).toFixed(1)}/datagram), ${(c.bytes / c.datagrams.length).toFixed(0)} B/datagram\n\n`);
+    process.stdout.write(
+      `## ${kind}: ${c.datagrams.length} datagrams, ${c.records} flow records (${(c.records / c.datagrams.length).toFixed(1)}/datagram), ${(c.bytes / c.datagrams.length).toFixed(0)} B/datagram\n\n`,
+    );
     process.stdout.write(
       table(
         ['mode', 'median records/s', 'min', 'max', 'datagrams/s (median)', 'ns/record', 'vs decode', 'checks'],
@@ -226,7 +243,14 @@ async function main(): Promise<void> {
   }
   mkdirSync(CACHE_DIR, { recursive: true });
   const out = join(CACHE_DIR, `bench-decode-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(out, JSON.stringify({ node: process.version, loadavg: os.loadavg(), reps, seconds, prefixes: config(PREFIXES).ingest.subscriberPrefixes.length, corpora: all }, null, 2));
+  writeFileSync(
+    out,
+    JSON.stringify(
+      { node: process.version, loadavg: os.loadavg(), reps, seconds, prefixes: config(PREFIXES).ingest.subscriberPrefixes.length, corpora: all },
+      null,
+      2,
+    ),
+  );
   process.stdout.write(`raw samples: ${out}\n`);
 }
 
@@ -235,16 +259,20 @@ function reexecPinned(): boolean {
   const cpu = arg('--pin');
   if (cpu === undefined || process.env.HAYSTACK_BENCH_PINNED) return false;
   const args = process.argv.slice(1);
-  const r = spawnSync('setsid', ['sh', '-c', `echo -10 > /proc/self/autogroup 2>/dev/null; exec nice -n -10 taskset -c ${Number(cpu)} "$0" "$@"`, process.execPath, ...args], {
-    stdio: 'inherit',
-    env: { ...process.env, HAYSTACK_BENCH_PINNED: cpu },
-  });
+  const r = spawnSync(
+    'setsid',
+    ['sh', '-c', `echo -10 > /proc/self/autogroup 2>/dev/null; exec nice -n -10 taskset -c ${Number(cpu)} "$0" "$@"`, process.execPath, ...args],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, HAYSTACK_BENCH_PINNED: cpu },
+    },
+  );
   process.exitCode = r.status ?? 1;
   return true;
 }
 
 if (!reexecPinned())
-main().catch((e: unknown) => {
-  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+  main().catch((e: unknown) => {
+    process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });

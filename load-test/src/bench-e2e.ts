@@ -29,7 +29,11 @@ function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
 }
-const list = (s: string) => s.split(',').map((x) => Number(x)).filter((n) => Number.isInteger(n) && n > 0);
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => Number(x))
+    .filter((n) => Number.isInteger(n) && n > 0);
 
 const LINES = Number(arg('lines', '5000'));
 const SAMPLING = Number(arg('sampling', '100'));
@@ -173,7 +177,21 @@ async function main(): Promise<void> {
     });
     t = performance.now();
     await runBuildCommand(
-      { day: DAY, pdns: [join(simDir, 'pdns.jsonl')], certs: [join(simDir, 'certs.jsonl')], rulesDir, stateDir, policy: {}, publish: false, activate: false, history: false, redis: base.redis, clickhouse: base.clickhouse, json: false, log },
+      {
+        day: DAY,
+        pdns: [join(simDir, 'pdns.jsonl')],
+        certs: [join(simDir, 'certs.jsonl')],
+        rulesDir,
+        stateDir,
+        policy: {},
+        publish: false,
+        activate: false,
+        history: false,
+        redis: base.redis,
+        clickhouse: base.clickhouse,
+        json: false,
+        log,
+      },
       () => undefined,
     );
     say(`hitlist built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -189,7 +207,9 @@ async function main(): Promise<void> {
               `end-to-end ${fmtRate(r.processed / r.e2eSeconds)}/s, processed ${r.processed.toLocaleString('en-US')}, stored ${r.storedRecords.toLocaleString('en-US')} ` +
               `(${r.qualityRows} quality rows FINAL / ${r.qualityRowsRaw} raw, ${r.batchesPublished} batches published), CPU node ${r.nodeCpu.toFixed(1)} s mock ${r.mockCpu.toFixed(1)} s, lag waits ${r.lagWaits}, ${r.inserts} inserts, ${r.rowsWritten.toLocaleString('en-US')} rows` +
               `, ${r.missingBatches} batches missing from storage, ${r.rejoins} group joins while timed` +
-              (r.mockDropped ? ` — VOID: the mock deleted ${r.mockDropped} batches before any detector read them (its retention), that loss is the mock's` : ''),
+              (r.mockDropped
+                ? ` — VOID: the mock deleted ${r.mockDropped} batches before any detector read them (its retention), that loss is the mock's`
+                : ''),
           );
         }
     const md = render(results, sim.records);
@@ -221,7 +241,10 @@ async function runOne(
   const sourceId = `bench:${group}`;
   try {
     mock = await startKafkaMock({ topics: [{ name: TOPIC, partitions }] });
-    const config: HaystackConfig = configSchema.parse({ ...base, kafka: { ...base.kafka, brokers: mock.bootstrap, flowTopic: TOPIC, consumerGroup: group, acks: 1 } });
+    const config: HaystackConfig = configSchema.parse({
+      ...base,
+      kafka: { ...base.kafka, brokers: mock.bootstrap, flowTopic: TOPIC, consumerGroup: group, acks: 1 },
+    });
     // One detector-only pipeline per group member, sharing the one embedded ClickHouse.
     for (let i = 0; i < consumers; i++)
       members.push(
@@ -340,7 +363,8 @@ async function runWithChild(
     timing = false;
     const cpu = process.cpuUsage(cpu0);
     const mockCpu = (await childCpuSeconds(mock.pid)) - mockCpu0;
-    if (process.argv.includes('--threads')) process.stdout.write(`  detector process CPU s by thread: ${threadDelta(threads0, await threadCpu())}; ingest process ${done.cpu.toFixed(1)}\n`);
+    if (process.argv.includes('--threads'))
+      process.stdout.write(`  detector process CPU s by thread: ${threadDelta(threads0, await threadCpu())}; ingest process ${done.cpu.toFixed(1)}\n`);
     return {
       partitions,
       consumers,

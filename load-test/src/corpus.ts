@@ -206,7 +206,10 @@ export function writeStreamFile(path: string, version: number, datagrams: Corpus
   out.writeUInt32LE(1, 4);
   out.writeUInt32LE(datagrams.length, 8);
   out.writeUInt32LE(version, 12);
-  out.writeUInt32LE(datagrams.reduce((s, d) => s + d.dataRecords, 0), 16);
+  out.writeUInt32LE(
+    datagrams.reduce((s, d) => s + d.dataRecords, 0),
+    16,
+  );
   out.writeUInt32LE(seqOffset(version), 20);
   let p = 32;
   for (const d of datagrams) {
@@ -325,7 +328,9 @@ async function build(opts: Required<Omit<CorpusOptions, 'log' | 'rebuild'>>, log
       bytes: all.reduce((s, d) => s + d.payload.length, 0),
       exporterOutput: (outputs[kind] ?? '').split('\n').slice(0, 40).join('\n'),
     };
-    log(`${kind}: ${all.length} datagrams, ${manifest.kinds[kind]!.records} flow records (${(manifest.kinds[kind]!.records / all.length).toFixed(1)}/datagram) → ${p.pcap}`);
+    log(
+      `${kind}: ${all.length} datagrams, ${manifest.kinds[kind]!.records} flow records (${(manifest.kinds[kind]!.records / all.length).toFixed(1)}/datagram) → ${p.pcap}`,
+    );
   }
   writeFileSync(join(CACHE_DIR, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return manifest;
@@ -377,7 +382,8 @@ export async function writeLooped(c: Corpus, loops: number, path: string): Promi
   let i = 0;
   for (let l = 0; l < loops; l++) {
     seq = renumber(c.datagrams, c.version, seq);
-    for (const d of c.datagrams) await w.writeUdp({ tsMs: t0 + i++ * 0.01, src: c.exporter, srcPort: 40000, dst: '127.0.0.1', dstPort: 2055, payload: d.payload });
+    for (const d of c.datagrams)
+      await w.writeUdp({ tsMs: t0 + i++ * 0.01, src: c.exporter, srcPort: 40000, dst: '127.0.0.1', dstPort: 2055, payload: d.payload });
   }
   await w.close();
   renumber(c.datagrams, c.version, 0);

@@ -31,7 +31,9 @@ setTimeout(() => h.reset(), Number(process.env.HAYSTACK_BENCH_DIAG_RESET_MS ?? 1
 const stealAt = () => {
   try {
     const cpu = (process.env.HAYSTACK_BENCH_CPU ?? '').trim();
-    const line = require_proc_stat().split('\n').find((l) => l.startsWith(cpu ? `cpu${cpu} ` : 'cpu '));
+    const line = require_proc_stat()
+      .split('\n')
+      .find((l) => l.startsWith(cpu ? `cpu${cpu} ` : 'cpu '));
     return line ? Number(line.trim().split(/\s+/)[8]) : NaN;
   } catch {
     return NaN;

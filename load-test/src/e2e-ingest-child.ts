@@ -13,9 +13,7 @@ interface Job {
   maxBacklog: number;
 }
 export type ChildMessage =
-  | { type: 'ready' }
-  | { type: 'done'; published: number; batches: number; seconds: number; cpu: number; lagWaits: number }
-  | { type: 'error'; message: string };
+  { type: 'ready' } | { type: 'done'; published: number; batches: number; seconds: number; cpu: number; lagWaits: number } | { type: 'error'; message: string };
 export type ParentMessage = { type: 'go' } | { type: 'progress'; processed: number };
 
 const send = (m: ChildMessage) => process.send!(m);

@@ -75,7 +75,9 @@ if (fn) {
     }
     return (src.get(url)![Number(k.slice(i + 1)) - 1] ?? '').trim().slice(0, 100);
   };
-  process.stdout.write(`\nhottest lines of ${fn} (ticks include code inlined into it, shown at the line of the inlined callee's file when V8 reports it so):\n\n`);
+  process.stdout.write(
+    `\nhottest lines of ${fn} (ticks include code inlined into it, shown at the line of the inlined callee's file when V8 reports it so):\n\n`,
+  );
   process.stdout.write(
     table(
       ['% of its ticks', 'line', 'source'],

@@ -7,7 +7,15 @@ import { rulesDir, tempDir } from '@haystack/simulator/test-support';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-11-20T00:00:00Z');
-const row = (line: string, cls: string, level: TruthRow['level'], first = T0): TruthRow => ({ subscriber: 0, family: 4, line, class: cls, level, firstActiveMs: first, units: 1 });
+const row = (line: string, cls: string, level: TruthRow['level'], first = T0): TruthRow => ({
+  subscriber: 0,
+  family: 4,
+  line,
+  class: cls,
+  level,
+  firstActiveMs: first,
+  units: 1,
+});
 
 test('accuracy metrics: recall by horizon with censoring, false positives, undetectable classes', () => {
   const truth = [

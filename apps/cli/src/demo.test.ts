@@ -32,7 +32,9 @@ test('the embedded end-to-end run (npm start) detects the simulated ground truth
   const ch = await openDetectorClickHouse(cfg);
   let detected: { line: string; class_id: string }[];
   try {
-    detected = await ch.query<{ line: string; class_id: string }>(`SELECT DISTINCT line, class_id FROM ${cfg.clickhouse.database}.detector_detections WHERE window = 'day'`);
+    detected = await ch.query<{ line: string; class_id: string }>(
+      `SELECT DISTINCT line, class_id FROM ${cfg.clickhouse.database}.detector_detections WHERE window = 'day'`,
+    );
   } finally {
     await ch.close();
   }

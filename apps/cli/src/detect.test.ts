@@ -36,7 +36,13 @@ const baseEnv = (stateDir: string): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = {};
   // Only what the test sets: no HAYSTACK_* from the caller's environment.
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HAYSTACK_')) env[k] = v;
-  return { ...env, HAYSTACK_STATE_DIR: stateDir, HAYSTACK_LOG_LEVEL: 'warn', HAYSTACK_METRICS__LISTEN: 'null', HAYSTACK_DETECTOR__RULES_DIR: join(repoRoot, 'rules') };
+  return {
+    ...env,
+    HAYSTACK_STATE_DIR: stateDir,
+    HAYSTACK_LOG_LEVEL: 'warn',
+    HAYSTACK_METRICS__LISTEN: 'null',
+    HAYSTACK_DETECTOR__RULES_DIR: join(repoRoot, 'rules'),
+  };
 };
 
 test('haystack detect refuses to start with Kafka but without a line key, and embedded without flows', () => {
@@ -97,7 +103,11 @@ test('haystack detect on Kafka: consumes the group, serves metrics, stops cleanl
       return null;
     }
   };
-  await waitFor(async () => (await metric('haystack_detector_batches_total')) === batches.length, `all batches through the detector (stderr: ${stderr.slice(-2000)})`, 90_000);
+  await waitFor(
+    async () => (await metric('haystack_detector_batches_total')) === batches.length,
+    `all batches through the detector (stderr: ${stderr.slice(-2000)})`,
+    90_000,
+  );
   assert.equal(await metric('haystack_detector_flows_total'), 5);
   assert.equal(await metric('haystack_detector_flows_matched_total'), 3);
   assert.equal(await metric('haystack_detector_undecodable_batches_total'), 0);
@@ -114,7 +124,10 @@ test('haystack detect on Kafka: consumes the group, serves metrics, stops cleanl
   assert.equal(c.activeLines, 4);
   const daily = c.detections.filter((d) => d.window === 'day' && d.class_id === 'acme-cam' && d.via === 'acme-cam');
   assert.equal(daily.length, 2, 'two lines, each detected once');
-  assert.ok(daily.every((d) => /^[0-9a-f]{32}$/.test(d.line)), 'pseudonymised line ids');
+  assert.ok(
+    daily.every((d) => /^[0-9a-f]{32}$/.test(d.line)),
+    'pseudonymised line ids',
+  );
 });
 
 test('haystack detect --replay (embedded): simulated exports → ingest → detector → chdb, then haystack report', () => {
@@ -123,25 +136,61 @@ test('haystack detect --replay (embedded): simulated exports → ingest → dete
   const env = baseEnv(stateDir);
   const run = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 300_000 });
   mkdirSync(dir, { recursive: true });
-  const sim = run('simulate', '--out', join(dir, 'sim'), '--lines', '300', '--hours', '2', '--start-day', DAY, '--seed', '7', '--rules', join(repoRoot, 'rules'));
+  const sim = run(
+    'simulate',
+    '--out',
+    join(dir, 'sim'),
+    '--lines',
+    '300',
+    '--hours',
+    '2',
+    '--start-day',
+    DAY,
+    '--seed',
+    '7',
+    '--rules',
+    join(repoRoot, 'rules'),
+  );
   assert.equal(sim.status, 0, sim.stderr);
   // The simulated ISP's subscriber space, for the ingest side flag.
   copyFileSync(join(dir, 'sim', 'haystack.yaml'), join(dir, 'haystack.yaml'));
-  const b = run('-c', 'haystack.yaml', 'hitlist', 'build', '--day', DAY, '--pdns', join(dir, 'sim', 'pdns.jsonl'), '--certs', join(dir, 'sim', 'certs.jsonl'), '--rules', join(repoRoot, 'rules'));
+  const b = run(
+    '-c',
+    'haystack.yaml',
+    'hitlist',
+    'build',
+    '--day',
+    DAY,
+    '--pdns',
+    join(dir, 'sim', 'pdns.jsonl'),
+    '--certs',
+    join(dir, 'sim', 'certs.jsonl'),
+    '--rules',
+    join(repoRoot, 'rules'),
+  );
   assert.equal(b.status, 0, b.stderr);
   const d = run('-c', 'haystack.yaml', 'detect', '--replay', join(dir, 'sim', 'exports.pcap'), '--json');
   assert.equal(d.status, 0, d.stderr);
-  const s = JSON.parse(d.stdout.trim().split('\n').at(-1)!) as { detector: { flows: number; matched: number; detections: { day: number }; undecodable: number; healthSnapshots: number } };
+  const s = JSON.parse(d.stdout.trim().split('\n').at(-1)!) as {
+    detector: { flows: number; matched: number; detections: { day: number }; undecodable: number; healthSnapshots: number };
+  };
   assert.ok(s.detector.flows > 0 && s.detector.matched > 0 && s.detector.detections.day > 0, d.stdout);
   assert.equal(s.detector.undecodable, 0);
   assert.ok(s.detector.healthSnapshots > 0, 'ingest health snapshots reached the detector');
   const rep = run('-c', 'haystack.yaml', 'report', '--day', DAY, '--format', 'json');
   assert.equal(rep.status, 0, rep.stderr);
-  const r = JSON.parse(rep.stdout) as { lines: { active: number; withAnyDetection: number }; classes: { detectedLines: number; parents: string[]; level: string }[]; quality: { flowsTotal: number; exporters: { sequenceGaps: number | null }[] } };
+  const r = JSON.parse(rep.stdout) as {
+    lines: { active: number; withAnyDetection: number };
+    classes: { detectedLines: number; parents: string[]; level: string }[];
+    quality: { flowsTotal: number; exporters: { sequenceGaps: number | null }[] };
+  };
   assert.ok(r.lines.active > 0 && r.lines.withAnyDetection > 0);
   assert.equal(r.quality.flowsTotal, s.detector.flows);
   assert.ok(r.quality.exporters.length > 0 && r.quality.exporters.every((e) => e.sequenceGaps !== null), 'health joined to the exporters');
-  assert.ok(r.classes.some((c) => c.level === 'product' && c.detectedLines > 0 && c.parents.length > 0), 'products with their parents from the dictionary');
+  assert.ok(
+    r.classes.some((c) => c.level === 'product' && c.detectedLines > 0 && c.parents.length > 0),
+    'products with their parents from the dictionary',
+  );
 });
 
 test('haystack detect exits non-zero, naming the cause, when its Kafka consumer fails for good (supervisor restarts it)', async (t) => {

@@ -43,7 +43,10 @@ test('the haystack binary: hitlist build (embedded, with ClickHouse history), sh
   assert.equal(d.status, 0, d.stderr);
   assert.equal(JSON.parse(d.stdout).to, '2024-05-11');
 
-  writeFile(join(dir, 'rules', 'r.yaml'), RULES.replace('role: primary, ports: [tcp/443], used_by: [acme-cam]', 'role: primary, ports: [tcp/443], used_by: [acme-camera]'));
+  writeFile(
+    join(dir, 'rules', 'r.yaml'),
+    RULES.replace('role: primary, ports: [tcp/443], used_by: [acme-cam]', 'role: primary, ports: [tcp/443], used_by: [acme-camera]'),
+  );
   const bad = run('hitlist', 'build', '--day', '2024-05-10', '--pdns', pdns);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /rules\/r\.yaml:11:\d+: unknown class "acme-camera"/);

@@ -143,7 +143,21 @@ export function computeMetrics(inp: MetricsInput, window: WindowChoice): { level
   const classes = new Map<string, ClassMetrics & { eligible24: number; detected24: number }>();
   const cm = (id: string, level: ClassKind) => {
     let c = classes.get(id);
-    if (!c) classes.set(id, (c = { class: id, level, detectable: inp.detectable.has(id), positives: 0, recall24: null, detectedEver: 0, falsePositives: 0, eligible24: 0, detected24: 0 }));
+    if (!c)
+      classes.set(
+        id,
+        (c = {
+          class: id,
+          level,
+          detectable: inp.detectable.has(id),
+          positives: 0,
+          recall24: null,
+          detectedEver: 0,
+          falsePositives: 0,
+          eligible24: 0,
+          detected24: 0,
+        }),
+      );
     return c;
   };
   const out: LevelMetrics[] = levels.map((level) => ({
@@ -236,7 +250,10 @@ function pipelineConfig(o: AccuracyOptions, extra: Record<string, unknown>, stat
   });
 }
 
-export async function runAccuracy(o: AccuracyOptions, progress: (msg: string) => void = () => {}): Promise<{ results: RunResult[]; hitlistReport: object; world: object }> {
+export async function runAccuracy(
+  o: AccuracyOptions,
+  progress: (msg: string) => void = () => {},
+): Promise<{ results: RunResult[]; hitlistReport: object; world: object }> {
   const dict: Dictionary = loadRules(o.rulesDir);
   mkdirSync(o.out, { recursive: true });
   const startDay = '2026-11-20';
@@ -260,7 +277,14 @@ export async function runAccuracy(o: AccuracyOptions, progress: (msg: string) =>
         for (let d = 0; d < o.days; d++) {
           const day = addDays(startDay, d);
           progress(`building the hitlist of ${day}`);
-          const r = await buildHitlist({ day, rules: dict, pdns: [new PdnsFileInput(join(dir, 'pdns.jsonl'))], certs: [new CertFileInput(join(dir, 'certs.jsonl'))], tmpDir: o.out, now: new Date(0) });
+          const r = await buildHitlist({
+            day,
+            rules: dict,
+            pdns: [new PdnsFileInput(join(dir, 'pdns.jsonl'))],
+            certs: [new CertFileInput(join(dir, 'certs.jsonl'))],
+            tmpDir: o.out,
+            now: new Date(0),
+          });
           await store.publish(r.hitlist);
           for (const rule of r.classification.rules) {
             detectable.set(rule.class, rule.level);
@@ -283,7 +307,15 @@ export async function runAccuracy(o: AccuracyOptions, progress: (msg: string) =>
       const members = o.thresholds.map((t, i) => {
         // A class with fewer evidence domains than t keeps its own count: a threshold it can never reach would only hide it.
         const classThresholds = Object.fromEntries([...evidenceCount].map(([c, n]) => [c, { hourly: Math.min(t, n), daily: Math.min(t, n) }]));
-        return assemblePipeline({ config: pipelineConfig(o, { classThresholds }, stateDir), log, detect: true, embedded: true, metrics: false, hitlists: store, storage: storages[i]! });
+        return assemblePipeline({
+          config: pipelineConfig(o, { classThresholds }, stateDir),
+          log,
+          detect: true,
+          embedded: true,
+          metrics: false,
+          hitlists: store,
+          storage: storages[i]!,
+        });
       });
       for (const m of members) await m.start();
       const feeder = assemblePipeline({
@@ -346,7 +378,9 @@ export function renderMarkdown(res: Awaited<ReturnType<typeof runAccuracy>>): st
     for (const r of res.results) {
       for (const m of r.metrics[win].levels) {
         const rc = m.recall.map((x) => (x.eligible ? pct(x.recall) : '–'));
-        out.push(`| 1:${r.sampling} | ${r.threshold} | ${m.level} | ${m.detectable} / ${m.positives} | ${rc.join(' | ')} | ${m.detectable ? pct(m.detectedEver / m.detectable) : '–'} | ${m.falsePositives} (${m.falsePositivesStray}) | ${pct(m.fpRate, 3)} | ${m.detectedEver + m.falsePositives ? pct(m.precision) : '–'} |`);
+        out.push(
+          `| 1:${r.sampling} | ${r.threshold} | ${m.level} | ${m.detectable} / ${m.positives} | ${rc.join(' | ')} | ${m.detectable ? pct(m.detectedEver / m.detectable) : '–'} | ${m.falsePositives} (${m.falsePositivesStray}) | ${pct(m.fpRate, 3)} | ${m.detectedEver + m.falsePositives ? pct(m.precision) : '–'} |`,
+        );
       }
     }
     out.push('');
@@ -379,10 +413,29 @@ export function renderPlots(res: Awaited<ReturnType<typeof runAccuracy>>, dir: s
       for (const [ti, t] of thresholds.entries()) {
         const r = res.results.find((x) => x.sampling === N && x.threshold === t)!;
         const m = r.metrics.any.levels.find((x) => x.level === level)!;
-        series.push({ name: `1:${N}, threshold ${t}`, color: PALETTE[si % PALETTE.length]!, dash: DASHES[ti % DASHES.length], points: m.recall.filter((x) => x.eligible > 0).map((x) => [x.hours, x.recall]) });
+        series.push({
+          name: `1:${N}, threshold ${t}`,
+          color: PALETTE[si % PALETTE.length]!,
+          dash: DASHES[ti % DASHES.length],
+          points: m.recall.filter((x) => x.eligible > 0).map((x) => [x.hours, x.recall]),
+        });
       }
     const f = `recall-${level}.svg`;
-    writeFileSync(join(dir, f), lineChart({ title: `Recall at ${level} level (hour or day window)`, xLabel: 'hours since the device was first active', yLabel: 'share of lines detected', xTicks: HORIZONS, xTickLabels: HORIZONS.map((h) => `${h} h`), yMax: 1, yPercent: true }, series));
+    writeFileSync(
+      join(dir, f),
+      lineChart(
+        {
+          title: `Recall at ${level} level (hour or day window)`,
+          xLabel: 'hours since the device was first active',
+          yLabel: 'share of lines detected',
+          xTicks: HORIZONS,
+          xTickLabels: HORIZONS.map((h) => `${h} h`),
+          yMax: 1,
+          yPercent: true,
+        },
+        series,
+      ),
+    );
     files.push(f);
   }
   const pts: Series[] = samplings.map((N, si) => {
@@ -399,7 +452,17 @@ export function renderPlots(res: Awaited<ReturnType<typeof runAccuracy>>, dir: s
   });
   writeFileSync(
     join(dir, 'recall-vs-fp.svg'),
-    lineChart({ title: 'Recall within 24 h vs false-positive rate (all levels)', xLabel: 'false-positive rate (false line-class pairs / negative pairs)', yLabel: 'recall within 24 h', yMax: 1, yPercent: true, xPercent: true }, pts),
+    lineChart(
+      {
+        title: 'Recall within 24 h vs false-positive rate (all levels)',
+        xLabel: 'false-positive rate (false line-class pairs / negative pairs)',
+        yLabel: 'recall within 24 h',
+        yMax: 1,
+        yPercent: true,
+        xPercent: true,
+      },
+      pts,
+    ),
   );
   files.push('recall-vs-fp.svg');
   const fpSeries: Series[] = thresholds.map((t, ti) => ({
@@ -410,7 +473,19 @@ export function renderPlots(res: Awaited<ReturnType<typeof runAccuracy>>, dir: s
       return [N, r.metrics.any.levels.reduce((a, m) => a + m.falsePositives, 0) / Math.max(1, (res.world as { lines: number }).lines)] as [number, number];
     }),
   }));
-  writeFileSync(join(dir, 'false-positives.svg'), scatterChart({ title: 'False positives per line (all levels)', xLabel: 'sampling 1:N', yLabel: 'false line-class detections per line', xTicks: samplings, xTickLabels: samplings.map((n) => `1:${n}`) }, fpSeries));
+  writeFileSync(
+    join(dir, 'false-positives.svg'),
+    scatterChart(
+      {
+        title: 'False positives per line (all levels)',
+        xLabel: 'sampling 1:N',
+        yLabel: 'false line-class detections per line',
+        xTicks: samplings,
+        xTickLabels: samplings.map((n) => `1:${n}`),
+      },
+      fpSeries,
+    ),
+  );
   files.push('false-positives.svg');
   return files;
 }
@@ -445,7 +520,9 @@ async function main(): Promise<void> {
   const md = renderMarkdown(res);
   writeFileSync(join(o.out, 'accuracy.md'), md + '\n');
   const plots = renderPlots(res, o.out);
-  process.stdout.write(`${md}\n\nwrote ${join(o.out, 'accuracy.json')}, accuracy.md, ${plots.join(', ')} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(
+    `${md}\n\nwrote ${join(o.out, 'accuracy.json')}, accuracy.md, ${plots.join(', ')} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();

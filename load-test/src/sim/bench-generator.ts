@@ -72,7 +72,18 @@ try {
       rates.push(records / s);
       cpuRates.push(records / cpu);
     }
-    const res = { scenario: sc.name, sink: sc.sink, records, bytes, worldSeconds: Number(worldS.toFixed(2)), recordsPerSecond: Math.round(median(rates)), min: Math.round(Math.min(...rates)), max: Math.round(Math.max(...rates)), recordsPerCpuSecond: Math.round(median(cpuRates)), runs: repeat };
+    const res = {
+      scenario: sc.name,
+      sink: sc.sink,
+      records,
+      bytes,
+      worldSeconds: Number(worldS.toFixed(2)),
+      recordsPerSecond: Math.round(median(rates)),
+      min: Math.round(Math.min(...rates)),
+      max: Math.round(Math.max(...rates)),
+      recordsPerCpuSecond: Math.round(median(cpuRates)),
+      runs: repeat,
+    };
     results.push(res);
     process.stdout.write(`${JSON.stringify(res)}\n`);
   }
@@ -80,8 +91,19 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 const meta = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavgBefore: load0, loadavgAfter: loadavg()[0] };
-process.stdout.write(`${JSON.stringify(meta)}\n\n| scenario | sink | records | median records/s | min–max | median records per CPU s | world build s |\n|---|---|---:|---:|---:|---:|---:|\n`);
-for (const r of results as { scenario: string; sink: string; records: number; recordsPerSecond: number; min: number; max: number; recordsPerCpuSecond: number; worldSeconds: number }[])
+process.stdout.write(
+  `${JSON.stringify(meta)}\n\n| scenario | sink | records | median records/s | min–max | median records per CPU s | world build s |\n|---|---|---:|---:|---:|---:|---:|\n`,
+);
+for (const r of results as {
+  scenario: string;
+  sink: string;
+  records: number;
+  recordsPerSecond: number;
+  min: number;
+  max: number;
+  recordsPerCpuSecond: number;
+  worldSeconds: number;
+}[])
   process.stdout.write(
     `| ${r.scenario} | ${r.sink} | ${r.records.toLocaleString('en')} | ${r.recordsPerSecond.toLocaleString('en')} | ${r.min.toLocaleString('en')}–${r.max.toLocaleString('en')} | ${r.recordsPerCpuSecond.toLocaleString('en')} | ${r.worldSeconds} |\n`,
   );

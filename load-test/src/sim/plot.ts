@@ -55,7 +55,9 @@ function frame(o: ChartOptions, series: Series[], mode: 'line' | 'scatter'): str
   const fmtY = (v: number) => (o.yPercent ? `${f(v * 100)}%` : f(v));
   const fmtX = (v: number) => (o.xPercent ? `${(v * 100).toPrecision(2)}%` : f(v));
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   out.push(`<text x="${W / 2 - legendW / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`);
   // Grid and y ticks.
@@ -66,7 +68,9 @@ function frame(o: ChartOptions, series: Series[], mode: 'line' | 'scatter'): str
     out.push(`<text x="${m.l - 6}" y="${f(y + 4)}" text-anchor="end">${fmtY(v)}</text>`);
   }
   // X ticks.
-  const ticks = cat ? xs.map((x, i) => ({ x, label: o.xTickLabels?.[i] ?? String(x) })) : Array.from({ length: 6 }, (_, i) => ({ x: (xMax * i) / 5, label: fmtX((xMax * i) / 5) }));
+  const ticks = cat
+    ? xs.map((x, i) => ({ x, label: o.xTickLabels?.[i] ?? String(x) }))
+    : Array.from({ length: 6 }, (_, i) => ({ x: (xMax * i) / 5, label: fmtX((xMax * i) / 5) }));
   for (const t of ticks) {
     const x = X(t.x);
     out.push(`<line x1="${f(x)}" y1="${m.t}" x2="${f(x)}" y2="${m.t + ph}" stroke="#f0f0f0"/>`);
@@ -80,7 +84,9 @@ function frame(o: ChartOptions, series: Series[], mode: 'line' | 'scatter'): str
   for (const s of series) {
     const pts = s.points.map(([x, y]) => [X(x), Y(y)] as const);
     if (mode === 'line' && pts.length > 1)
-      out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''} points="${pts.map(([x, y]) => `${f(x)},${f(y)}`).join(' ')}"/>`);
+      out.push(
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''} points="${pts.map(([x, y]) => `${f(x)},${f(y)}`).join(' ')}"/>`,
+      );
     pts.forEach(([x, y], i) => {
       out.push(`<circle cx="${f(x)}" cy="${f(y)}" r="${mode === 'scatter' ? 5 : 3}" fill="${s.color}"/>`);
       const label = s.labels?.[i];

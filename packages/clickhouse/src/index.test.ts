@@ -21,7 +21,15 @@ test('embedded ClickHouse (chdb) through @clickhouse/client: DDL, typed inserts,
        ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, address)`,
     );
     function* rows() {
-      for (let i = 0; i < 2500; i++) yield { day: '2024-05-10', address: `::ffff:10.0.${i >> 8}.${i & 255}`, port: 443, tags: ['a', String(i)], kind: i % 2 ? 'odd' : 'even', at: '2024-05-10 01:02:03.004' };
+      for (let i = 0; i < 2500; i++)
+        yield {
+          day: '2024-05-10',
+          address: `::ffff:10.0.${i >> 8}.${i & 255}`,
+          port: 443,
+          tags: ['a', String(i)],
+          kind: i % 2 ? 'odd' : 'even',
+          at: '2024-05-10 01:02:03.004',
+        };
     }
     assert.equal(await ch.insert('t', rows(), { batchRows: 1000 }), 2500);
     await ch.insert('t', [{ day: '2024-05-11', address: '2001:db8::1', port: 8883, tags: [], kind: 'v6', at: '2024-05-11 00:00:00.000' }]);
@@ -35,7 +43,10 @@ test('embedded ClickHouse (chdb) through @clickhouse/client: DDL, typed inserts,
     // Dropping a day's partition replaces a day cheaply.
     await ch.command(`ALTER TABLE hs_test.t DROP PARTITION {p:UInt32}`, { p: 20240510 });
     assert.deepEqual(await ch.query(`SELECT count() AS n FROM hs_test.t`), [{ n: '1' }]);
-    await assert.rejects(ch.query('SELECT * FROM hs_test.nope'), (e: unknown) => e instanceof ClickHouseQueryError && e.code === '60' && e.type === 'UNKNOWN_TABLE');
+    await assert.rejects(
+      ch.query('SELECT * FROM hs_test.nope'),
+      (e: unknown) => e instanceof ClickHouseQueryError && e.code === '60' && e.type === 'UNKNOWN_TABLE',
+    );
     await assert.rejects(ch.insert('bad name', []), /invalid table name/);
   } finally {
     await ch.close();

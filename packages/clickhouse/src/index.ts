@@ -24,7 +24,13 @@ export class ClickHouseQueryError extends Error {
 
 function normalise(e: unknown): unknown {
   const x = e as { name?: string; code?: unknown; type?: unknown; message?: string; constructor?: { name?: string } };
-  if (x && typeof x === 'object' && typeof x.code === 'string' && /^\d+$/.test(x.code) && (x.constructor?.name === 'ClickHouseError' || x.name === 'ClickHouseError'))
+  if (
+    x &&
+    typeof x === 'object' &&
+    typeof x.code === 'string' &&
+    /^\d+$/.test(x.code) &&
+    (x.constructor?.name === 'ClickHouseError' || x.name === 'ClickHouseError')
+  )
     return new ClickHouseQueryError(x.message ?? 'ClickHouse error', x.code, typeof x.type === 'string' ? x.type : undefined, e);
   return e;
 }
@@ -83,7 +89,10 @@ export interface ClickHouseStore {
 
 export class ClickHouseBusyError extends Error {
   readonly userFacing = true;
-  constructor(readonly dataDir: string, cause: unknown) {
+  constructor(
+    readonly dataDir: string,
+    cause: unknown,
+  ) {
     super(
       `embedded ClickHouse data directory ${dataDir} cannot be opened: it is in use by another process ` +
         `(chdb allows one process per data directory) or another directory is open in this process. ` +
@@ -164,7 +173,11 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
     const file = join(insertDir!, `${++insertSeq}.tsv`);
     await writeFile(file, tsv.body);
     try {
-      await guard(client.command({ query: `INSERT INTO ${database}.${table} (${tsv.columns.join(', ')}) FROM INFILE '${file.replace(/[\\']/g, (c) => `\\${c}`)}' FORMAT TabSeparated` }));
+      await guard(
+        client.command({
+          query: `INSERT INTO ${database}.${table} (${tsv.columns.join(', ')}) FROM INFILE '${file.replace(/[\\']/g, (c) => `\\${c}`)}' FORMAT TabSeparated`,
+        }),
+      );
     } finally {
       await rm(file, { force: true });
     }

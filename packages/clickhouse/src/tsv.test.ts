@@ -19,7 +19,10 @@ test('TabSeparated values: escapes, numbers, NULL, arrays; unsupported values ar
   assert.equal(tsvValue(["it's", 'x\ty', 3]), "['it\\'s','x\\ty',3]");
   assert.throws(() => tsvValue({ a: 1 }), TsvValueError);
   assert.throws(() => tsvValue(new Date(0)), TsvValueError);
-  const { columns, body } = toTabSeparated([{ a: 1, b: 'x' }, { b: 'y', c: true }]);
+  const { columns, body } = toTabSeparated([
+    { a: 1, b: 'x' },
+    { b: 'y', c: true },
+  ]);
   assert.deepEqual(columns, ['a', 'b', 'c']);
   assert.equal(body, '1\tx\t\\N\n\\N\ty\t1\n');
   assert.equal(toTabSeparated([]).body, '');
@@ -35,14 +38,39 @@ test('embedded inserts through a TabSeparated file read back exactly what JSON i
       `CREATE TABLE hs_tsv.t (id UInt64, s String, lc LowCardinality(String), tags Array(String), rates Array(UInt32), f Float64, n Nullable(UInt32), d UInt32 DEFAULT 7, at DateTime64(3, 'UTC'), day Date, ok Bool, m Map(String, UInt32))
        ENGINE = MergeTree ORDER BY id`,
     );
-    const nasty = ["tab\there", 'new\nline', 'back\\slash', "quote'd", 'crlf\r\n', 'ünïcødé ✓', '', '\\N'];
-    const rows = nasty.map((s, i) => ({ id: i, s, lc: s, tags: [s, "it's", ''], rates: [i, 100], f: i / 3, n: i % 2 ? null : i, at: '2026-11-20 10:01:02.123', day: '2026-11-20', ok: i % 2 === 0 }));
+    const nasty = ['tab\there', 'new\nline', 'back\\slash', "quote'd", 'crlf\r\n', 'ünïcødé ✓', '', '\\N'];
+    const rows = nasty.map((s, i) => ({
+      id: i,
+      s,
+      lc: s,
+      tags: [s, "it's", ''],
+      rates: [i, 100],
+      f: i / 3,
+      n: i % 2 ? null : i,
+      at: '2026-11-20 10:01:02.123',
+      day: '2026-11-20',
+      ok: i % 2 === 0,
+    }));
     assert.equal(await ch.insert('t', rows), rows.length);
     // A value TabSeparated cannot carry here (an object, for the Map): that batch goes as JSON.
-    assert.equal(await ch.insert('t', [{ id: 100, s: 'json', lc: 'json', tags: [], rates: [], f: 0, n: null, at: '2026-11-20 00:00:00.000', day: '2026-11-20', ok: true, d: 9, m: { a: 1 } }]), 1);
-    const got = await ch.query<{ id: string; s: string; lc: string; tags: string[]; rates: number[]; f: number; n: number | null; d: number; at: string; ok: boolean }>(
-      `SELECT id, s, lc, tags, rates, f, n, d, toString(at) AS at, ok FROM hs_tsv.t ORDER BY id`,
+    assert.equal(
+      await ch.insert('t', [
+        { id: 100, s: 'json', lc: 'json', tags: [], rates: [], f: 0, n: null, at: '2026-11-20 00:00:00.000', day: '2026-11-20', ok: true, d: 9, m: { a: 1 } },
+      ]),
+      1,
     );
+    const got = await ch.query<{
+      id: string;
+      s: string;
+      lc: string;
+      tags: string[];
+      rates: number[];
+      f: number;
+      n: number | null;
+      d: number;
+      at: string;
+      ok: boolean;
+    }>(`SELECT id, s, lc, tags, rates, f, n, d, toString(at) AS at, ok FROM hs_tsv.t ORDER BY id`);
     assert.equal(got.length, rows.length + 1);
     for (const [i, r] of rows.entries()) {
       const g = got[i]!;

@@ -18,7 +18,11 @@ test('file < environment < overrides, with env names in UPPER_SNAKE and comma li
   const dir = mkdtempSync(join(tmpdir(), 'hs-cfg-'));
   const file = join(dir, 'c.yaml');
   writeFileSync(file, 'ingest:\n  netflowPort: 9995\n  sampling:\n    defaultRate: 1000\nkafka:\n  brokers: [a:9092]\n');
-  const c = loadConfig({ file, env: { HAYSTACK_KAFKA__BROKERS: 'b:9092,c:9092', HAYSTACK_INGEST__IPFIX_PORT: '4740' }, overrides: { ingest: { netflowPort: 2056 } } });
+  const c = loadConfig({
+    file,
+    env: { HAYSTACK_KAFKA__BROKERS: 'b:9092,c:9092', HAYSTACK_INGEST__IPFIX_PORT: '4740' },
+    overrides: { ingest: { netflowPort: 2056 } },
+  });
   assert.deepEqual(c.kafka.brokers, ['b:9092', 'c:9092']);
   assert.equal(c.ingest.ipfixPort, 4740);
   assert.equal(c.ingest.netflowPort, 2056);
@@ -31,7 +35,12 @@ test('every problem is reported with its path; unknown keys are refused', () => 
   writeFileSync(file, 'ingest:\n  netflowPort: 70000\n  colour: blue\nmetrics:\n  listen: nowhere\n');
   assert.throws(
     () => loadConfig({ file, env: {} }),
-    (e: unknown) => e instanceof ConfigError && /ingest\.netflowPort/.test(e.message) && /colour/.test(e.message) && /metrics\.listen/.test(e.message) && e.message.includes(file),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /ingest\.netflowPort/.test(e.message) &&
+      /colour/.test(e.message) &&
+      /metrics\.listen/.test(e.message) &&
+      e.message.includes(file),
   );
   writeFileSync(file, 'ingest: [unclosed\n');
   assert.throws(() => loadConfig({ file, env: {} }), /not valid YAML/);

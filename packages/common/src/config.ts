@@ -51,7 +51,10 @@ const detectorSection = z
     /** IPv6 line prefix length; null = ingest.ipv6LinePrefixLength (the partition key). */
     ipv6LinePrefixLength: z.number().int().min(32).max(128).nullable().default(null),
     /** Detection windows: UTC hours and/or UTC days. */
-    windows: z.array(z.enum(['hour', 'day'])).min(1).default(['hour', 'day']),
+    windows: z
+      .array(z.enum(['hour', 'day']))
+      .min(1)
+      .default(['hour', 'day']),
     thresholds: detectorThresholds.prefault({}),
     /** Per class id: thresholds overriding `thresholds` and the hitlist rule. */
     classThresholds: z
@@ -106,7 +109,11 @@ export const configSchema = z
         bind: z.string().default('0.0.0.0'),
         netflowPort: z.number().int().min(0).max(65535).default(2055),
         ipfixPort: z.number().int().min(0).max(65535).default(4739),
-        receiveBufferBytes: z.number().int().min(65536).default(32 * 1024 * 1024),
+        receiveBufferBytes: z
+          .number()
+          .int()
+          .min(65536)
+          .default(32 * 1024 * 1024),
         /** CIDRs allowed to export to us; empty = accept every exporter. */
         allowExporters: z.array(z.string()).default([]),
         /** Subscriber-side prefixes: decide which end of a flow is the line (partition key). */
@@ -167,7 +174,10 @@ export const configSchema = z
       .object({
         /** null = embedded ClickHouse (chdb) under <stateDir>/chdb. */
         url: z.string().nullable().default(null),
-        database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('haystack'),
+        database: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .default('haystack'),
         username: z.string().default('default'),
         /** Prefer HAYSTACK_CLICKHOUSE__PASSWORD in the environment to a file. */
         password: z.string().default(''),
@@ -237,9 +247,7 @@ function deepMerge(a: unknown, b: unknown): unknown {
 }
 
 function formatIssues(err: z.ZodError, source: string): string {
-  return err.issues
-    .map((i) => `  ${source}: ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('\n');
+  return err.issues.map((i) => `  ${source}: ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
 }
 
 export interface LoadConfigOptions {
@@ -279,7 +287,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): HaystackConfig {
 const LIST_KEYS = new Set(['brokers', 'allowExporters', 'subscriberPrefixes']);
 function splitCommaStrings(node: Record<string, unknown>): void {
   for (const [k, v] of Object.entries(node)) {
-    if (typeof v === 'string' && LIST_KEYS.has(k)) node[k] = v.split(',').map((s) => s.trim()).filter(Boolean);
+    if (typeof v === 'string' && LIST_KEYS.has(k))
+      node[k] = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (v && typeof v === 'object' && !Array.isArray(v)) splitCommaStrings(v as Record<string, unknown>);
   }
 }

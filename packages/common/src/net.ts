@@ -29,7 +29,10 @@ export function parseAddress(text: string, out: Uint8Array = new Uint8Array(16),
   let tail: number[] = [];
   const lastColon = s.lastIndexOf(':');
   if (s.indexOf('.', lastColon) > 0) {
-    const q = s.slice(lastColon + 1).split('.').map(Number);
+    const q = s
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number);
     tail = [(q[0]! << 8) | q[1]!, (q[2]! << 8) | q[3]!];
     s = s.slice(0, lastColon + 1) + '0:0';
   }
@@ -59,7 +62,7 @@ export function formatAddress(b: Uint8Array, off = 0): string {
   // Longest run of zero groups (length >= 2) becomes "::".
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;
@@ -168,7 +171,7 @@ export class PrefixSet {
     if (t !== 1) return t === 2;
     const nets = this.v4Nets;
     const masks = this.v4Masks;
-    for (let i = 0; i < nets.length; i++) if (((a & masks[i]!) >>> 0) === nets[i]) return true;
+    for (let i = 0; i < nets.length; i++) if ((a & masks[i]!) >>> 0 === nets[i]) return true;
     return false;
   }
 

@@ -1,7 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchWriter, openBatch, type FlowRecord, records } from '@haystack/flow-core';
-import { PacketBuilder, buildV5, IE, VARLEN, DEFAULT_LIMITS, type FieldSpec, type FieldValue, type DomainCounters, type DomainState, type V5Record } from './index.js';
+import {
+  PacketBuilder,
+  buildV5,
+  IE,
+  VARLEN,
+  DEFAULT_LIMITS,
+  type FieldSpec,
+  type FieldValue,
+  type DomainCounters,
+  type DomainState,
+  type V5Record,
+} from './index.js';
 import { FlowDecoder, OTHER_EXPORTERS, type FlowDecoderOptions } from './index.js';
 
 /**
@@ -114,12 +125,26 @@ const ipfix = (seq = 0, domainId = 0, pad = false) => new PacketBuilder(10, { do
 
 test('v9: every prefix of a valid packet decodes without throwing, keeps only whole sets, counts the cut', LIMIT, () => {
   const b = v9(1, 7)
-    .optionsTemplate(300, [{ id: 1, length: 4 }], [{ id: IE.samplerId, length: 1 }, { id: IE.samplerMode, length: 1 }, { id: IE.samplerRandomInterval, length: 4 }])
+    .optionsTemplate(
+      300,
+      [{ id: 1, length: 4 }],
+      [
+        { id: IE.samplerId, length: 1 },
+        { id: IE.samplerMode, length: 1 },
+        { id: IE.samplerRandomInterval, length: 4 },
+      ],
+    )
     .data(300, [[0, 5, 2, 64]])
     .template(256, [...V4, { id: IE.samplerId, length: 1 }])
     .template(257, V6)
-    .data(256, [0, 1, 2].map((i) => [...v4row(i), 5]))
-    .data(257, [['2001:db8::1', '2a05:d018::1', 5353, 443, 17, 90_000, 99_000], ['2001:db8::2', '2a05:d018::2', 5354, 443, 17, 91_000, 99_500]])
+    .data(
+      256,
+      [0, 1, 2].map((i) => [...v4row(i), 5]),
+    )
+    .data(257, [
+      ['2001:db8::1', '2a05:d018::1', 5353, 443, 17, 90_000, 99_000],
+      ['2001:db8::2', '2a05:d018::2', 5354, 443, 17, 91_000, 99_500],
+    ])
     .data(256, [[...v4row(3), 9]]);
   const pkt = b.build();
   const rowsPerSet = [0, 0, 0, 0, 0, 3, 2, 1]; // header, then each set in order
@@ -177,7 +202,14 @@ test('IPFIX: every prefix of a valid message decodes without throwing, keeps onl
     { id: IE.flowEndMilliseconds, length: 8 },
   ];
   const pkt = ipfix(0, 3)
-    .optionsTemplate(500, [{ id: IE.selectorId, length: 8 }], [{ id: IE.samplingPacketInterval, length: 4 }, { id: IE.samplingPacketSpace, length: 4 }])
+    .optionsTemplate(
+      500,
+      [{ id: IE.selectorId, length: 8 }],
+      [
+        { id: IE.samplingPacketInterval, length: 4 },
+        { id: IE.samplingPacketSpace, length: 4 },
+      ],
+    )
     .data(500, [[1, 1, 99]])
     .template(600, flow)
     .template(601, v6ms)
@@ -224,7 +256,17 @@ test('IPFIX: every prefix of a valid message decodes without throwing, keeps onl
 });
 
 test('v5: every prefix, and a header count that disagrees with the datagram', LIMIT, () => {
-  const recs: V5Record[] = [0, 1, 2].map((i) => ({ src: `10.0.0.${i}`, dst: '52.0.0.1', packets: 1, bytes: 60, first: 1000, last: 2000, srcPort: i, dstPort: 80, proto: 6 }));
+  const recs: V5Record[] = [0, 1, 2].map((i) => ({
+    src: `10.0.0.${i}`,
+    dst: '52.0.0.1',
+    packets: 1,
+    bytes: 60,
+    first: 1000,
+    last: 2000,
+    srcPort: i,
+    dstPort: 80,
+    proto: 6,
+  }));
   const pkt = buildV5({ uptimeMs: 5000, exportSecs: T0, sequence: 0, samplingInterval: 100 }, recs);
   const full = decode(decoder(), [pkt]);
   assert.equal(full.length, 3);
@@ -262,13 +304,22 @@ test('set lengths that lie: past the datagram, below 4, zero; earlier sets are k
     for (const bad of [0, 1, 2, 3, 0xffff, 5000]) {
       const dec = decoder();
       const b = version === 9 ? v9(0, 1) : ipfix(0, 1);
-      const pkt = b.template(256, V4).data(256, [v4row(0), v4row(1)]).rawSet(256, Buffer.alloc(28)).data(256, [v4row(2)]).build();
+      const pkt = b
+        .template(256, V4)
+        .data(256, [v4row(0), v4row(1)])
+        .rawSet(256, Buffer.alloc(28))
+        .data(256, [v4row(2)])
+        .build();
       const ends = setEnds(pkt);
       const lie = Buffer.from(pkt);
       lie.writeUInt16BE(bad, ends[2]! + 2); // the third set's length
       const r = decode(dec, [lie]);
       clean(dec);
-      assert.deepEqual(r.map((x) => x.srcPort), [40000, 40001], `v${version} set length ${bad}: records before the lie kept, none after`);
+      assert.deepEqual(
+        r.map((x) => x.srcPort),
+        [40000, 40001],
+        `v${version} set length ${bad}: records before the lie kept, none after`,
+      );
       const d = domain(dec, version, 1);
       assert.equal(d.counters.malformedSets, 1, `v${version} set length ${bad}`);
       assert.equal(d.counters.malformedPackets, 1, `v${version} set length ${bad}`);
@@ -277,7 +328,12 @@ test('set lengths that lie: past the datagram, below 4, zero; earlier sets are k
   // The very first set lies: the header alone is used (sequence, domain), nothing decoded.
   for (const version of [9, 10] as const) {
     const dec = decoder();
-    const pkt = Buffer.from((version === 9 ? v9(0, 2) : ipfix(0, 2)).template(256, V4).data(256, [v4row(0)]).build());
+    const pkt = Buffer.from(
+      (version === 9 ? v9(0, 2) : ipfix(0, 2))
+        .template(256, V4)
+        .data(256, [v4row(0)])
+        .build(),
+    );
     pkt.writeUInt16BE(0, version === 9 ? 22 : 18);
     assert.equal(decode(dec, [pkt]).length, 0);
     assert.equal(domain(dec, version, 2).counters.malformedSets, 1);
@@ -287,7 +343,11 @@ test('set lengths that lie: past the datagram, below 4, zero; earlier sets are k
 });
 
 test('IPFIX message length larger or smaller than the datagram', LIMIT, () => {
-  const pkt = ipfix(0, 4).template(256, V4).data(256, [v4row(0), v4row(1)]).data(256, [v4row(2)]).build();
+  const pkt = ipfix(0, 4)
+    .template(256, V4)
+    .data(256, [v4row(0), v4row(1)])
+    .data(256, [v4row(2)])
+    .build();
   const ends = setEnds(pkt);
 
   // Larger: truncated in transit; every whole set is still decoded, and the packet counted.
@@ -303,7 +363,10 @@ test('IPFIX message length larger or smaller than the datagram', LIMIT, () => {
   dec = decoder();
   const smaller = Buffer.from(pkt);
   smaller.writeUInt16BE(ends[2]!, 2);
-  assert.deepEqual(decode(dec, [smaller]).map((x) => x.srcPort), [40000, 40001]);
+  assert.deepEqual(
+    decode(dec, [smaller]).map((x) => x.srcPort),
+    [40000, 40001],
+  );
   clean(dec);
 
   // Smaller, inside a set: that set is cut by the message length and counted.
@@ -340,13 +403,28 @@ test('IPFIX message length larger or smaller than the datagram', LIMIT, () => {
 test('templates with zero fields: v9 rejects them, IPFIX reads them as withdrawals; zero-length layouts rejected', LIMIT, () => {
   let dec = decoder();
   // v9: an empty template, then a good one in the same set (framing is intact, so it is defined).
-  const p9 = v9(0, 1).rawSet(0, templateBody({ id: 256, fields: [] }, { id: 257, fields: V4.map((f) => [f.id, f.length]) })).data(257, [v4row(0)], V4).build();
+  const p9 = v9(0, 1)
+    .rawSet(0, templateBody({ id: 256, fields: [] }, { id: 257, fields: V4.map((f) => [f.id, f.length]) }))
+    .data(257, [v4row(0)], V4)
+    .build();
   assert.equal(decode(dec, [p9]).length, 1);
   let d = domain(dec, 9, 1);
   assert.equal(d.counters.templatesRejected, 1);
   assert.deepEqual([...d.templates.keys()], [257]);
   // Every field zero bytes long: a record of no bytes would never advance.
-  const zero = v9(1, 1).rawSet(0, templateBody({ id: 258, fields: [[8, 0], [12, 0]] })).rawSet(258, Buffer.alloc(64)).build();
+  const zero = v9(1, 1)
+    .rawSet(
+      0,
+      templateBody({
+        id: 258,
+        fields: [
+          [8, 0],
+          [12, 0],
+        ],
+      }),
+    )
+    .rawSet(258, Buffer.alloc(64))
+    .build();
   assert.equal(decode(dec, [zero]).length, 0);
   assert.equal(d.counters.templatesRejected, 2);
   assert.equal(d.templates.has(258), false);
@@ -357,10 +435,27 @@ test('templates with zero fields: v9 rejects them, IPFIX reads them as withdrawa
   decode(dec, [ipfix(0, 1).template(256, V4).build()]);
   d = domain(dec, 10, 1);
   assert.equal(d.templates.has(256), true);
-  decode(dec, [ipfix(0, 1).rawSet(2, templateBody({ id: 256, fields: [] })).build()]);
+  decode(dec, [
+    ipfix(0, 1)
+      .rawSet(2, templateBody({ id: 256, fields: [] }))
+      .build(),
+  ]);
   assert.equal(d.templates.has(256), false);
   assert.equal(d.counters.templatesWithdrawn, 1);
-  decode(dec, [ipfix(0, 1).rawSet(2, templateBody({ id: 259, fields: [[8, 0], [12, 0]] })).build()]);
+  decode(dec, [
+    ipfix(0, 1)
+      .rawSet(
+        2,
+        templateBody({
+          id: 259,
+          fields: [
+            [8, 0],
+            [12, 0],
+          ],
+        }),
+      )
+      .build(),
+  ]);
   assert.equal(d.counters.templatesRejected, 1);
   // An options template with no scope, or more scope fields than fields.
   const opt = (scope: number) => {
@@ -382,7 +477,17 @@ test('a template claiming 65,535 fields without the bytes for them, and one over
     const pkt = (version === 9 ? v9(0, 1) : ipfix(0, 1))
       .template(256, V4)
       .data(256, [v4row(0)])
-      .rawSet(version === 9 ? 0 : 2, templateBody({ id: 257, count: 65535, fields: [[8, 4], [12, 4]] }))
+      .rawSet(
+        version === 9 ? 0 : 2,
+        templateBody({
+          id: 257,
+          count: 65535,
+          fields: [
+            [8, 4],
+            [12, 4],
+          ],
+        }),
+      )
       .data(256, [v4row(1)])
       .build();
     const r = decode(dec, [pkt]);
@@ -425,7 +530,15 @@ test('template ids below 256 are refused; reserved set ids are skipped by length
   // IPFIX: each template record stands alone; ids 0..255 refused, the next one defined.
   dec = decoder();
   const pf = ipfix(0, 1)
-    .rawSet(2, templateBody({ id: 0, count: 1, fields: [[8, 4]] }, { id: 1, fields: [[8, 4]] }, { id: 255, fields: [[8, 4]] }, { id: 256, fields: V4.map((f) => [f.id, f.length]) }))
+    .rawSet(
+      2,
+      templateBody(
+        { id: 0, count: 1, fields: [[8, 4]] },
+        { id: 1, fields: [[8, 4]] },
+        { id: 255, fields: [[8, 4]] },
+        { id: 256, fields: V4.map((f) => [f.id, f.length]) },
+      ),
+    )
     .rawSet(4, Buffer.alloc(20)) // reserved set ids
     .rawSet(255, Buffer.alloc(20))
     .rawSet(0, Buffer.alloc(8)) // v9's template set id means nothing in IPFIX
@@ -455,7 +568,19 @@ test('v9 options template with scope or option length not a multiple of 4, or lo
     [3, 0],
     [4, 400],
   ] as const) {
-    decode(dec, [v9(0, 1).rawSet(1, opts(s, o, fields)).data(300, [[0, 1000]], [{ id: 1, length: 4 }, { id: 34, length: 4 }]).build()]);
+    decode(dec, [
+      v9(0, 1)
+        .rawSet(1, opts(s, o, fields))
+        .data(
+          300,
+          [[0, 1000]],
+          [
+            { id: 1, length: 4 },
+            { id: 34, length: 4 },
+          ],
+        )
+        .build(),
+    ]);
   }
   const d = domain(dec, 9, 1);
   assert.equal(d.counters.templatesRejected, 4);
@@ -463,7 +588,19 @@ test('v9 options template with scope or option length not a multiple of 4, or lo
   assert.equal(d.templates.size, 0);
   assert.equal(d.announcedRate, 0, 'no rate learned from data of a refused template');
   // The well-formed version of the same template works (sanity check of the hand-built bytes).
-  decode(dec, [v9(1, 1).rawSet(1, opts(4, 4, fields)).data(300, [[0, 1000]], [{ id: 1, length: 4 }, { id: 34, length: 4 }]).build()]);
+  decode(dec, [
+    v9(1, 1)
+      .rawSet(1, opts(4, 4, fields))
+      .data(
+        300,
+        [[0, 1000]],
+        [
+          { id: 1, length: 4 },
+          { id: 34, length: 4 },
+        ],
+      )
+      .build(),
+  ]);
   assert.equal(d.announcedRate, 1000);
   clean(dec);
 });
@@ -473,14 +610,32 @@ test('template churn: one id redefined over and over in one packet; each data se
     const dec = decoder();
     const A = V4;
     const B: FieldSpec[] = [V4[1]!, V4[0]!, V4[3]!, V4[2]!]; // swapped addresses and ports
-    const C: FieldSpec[] = [{ id: IE.sourceIPv6Address, length: 16 }, { id: IE.destinationIPv6Address, length: 16 }];
+    const C: FieldSpec[] = [
+      { id: IE.sourceIPv6Address, length: 16 },
+      { id: IE.destinationIPv6Address, length: 16 },
+    ];
     const b = version === 9 ? v9(0, 1) : ipfix(0, 1);
     // The same id defined three times in a row, then its data: the last layout wins.
-    b.template(256, A).template(256, B).template(256, C).data(256, [['2001:db8::1', '2001:db8::2']], C);
+    b.template(256, A)
+      .template(256, B)
+      .template(256, C)
+      .data(256, [['2001:db8::1', '2001:db8::2']], C);
     // Interleaved: A, data, B, data, A, data.
-    b.template(256, A).data(256, [v4row(1)], A).template(256, B).data(256, [['52.9.9.9', '10.9.9.9', 443, 5555]], B).template(256, A).data(256, [v4row(2)], A);
+    b.template(256, A)
+      .data(256, [v4row(1)], A)
+      .template(256, B)
+      .data(256, [['52.9.9.9', '10.9.9.9', 443, 5555]], B)
+      .template(256, A)
+      .data(256, [v4row(2)], A);
     // A data template turned into an options template and back.
-    b.optionsTemplate(256, [{ id: 1, length: 4 }], [{ id: IE.samplingInterval, length: 4 }]).data(256, [[0, 32]], [{ id: 1, length: 4 }, { id: IE.samplingInterval, length: 4 }]);
+    b.optionsTemplate(256, [{ id: 1, length: 4 }], [{ id: IE.samplingInterval, length: 4 }]).data(
+      256,
+      [[0, 32]],
+      [
+        { id: 1, length: 4 },
+        { id: IE.samplingInterval, length: 4 },
+      ],
+    );
     b.template(256, A).data(256, [v4row(3)], A);
     // The same layout repeated 500 times is a refresh, not a change.
     for (let i = 0; i < 500; i++) b.template(256, A);
@@ -508,7 +663,12 @@ test('template churn: one id redefined over and over in one packet; each data se
 
 test('withdrawals of unknown ids change nothing; withdraw-all only touches its own kind', LIMIT, () => {
   const dec = decoder();
-  decode(dec, [ipfix(0, 1).template(256, V4).optionsTemplate(300, [{ id: 1, length: 4 }], [{ id: 34, length: 4 }]).build()]);
+  decode(dec, [
+    ipfix(0, 1)
+      .template(256, V4)
+      .optionsTemplate(300, [{ id: 1, length: 4 }], [{ id: 34, length: 4 }])
+      .build(),
+  ]);
   const d = domain(dec, 10, 1);
   // Unknown ids, an options-set withdrawal of an unknown id, and 16,000 withdrawals in one set.
   const many = Buffer.alloc(16_000 * 4);
@@ -520,7 +680,11 @@ test('withdrawals of unknown ids change nothing; withdraw-all only touches its o
   decode(dec, [ipfix(2, 1).withdraw(5).build()]);
   assert.equal(d.counters.templatesRejected, 1);
   // "All data templates" sent in an options template set means nothing there: refused, nothing removed.
-  decode(dec, [ipfix(3, 1).rawSet(3, Buffer.from([0, 2, 0, 0])).build()]);
+  decode(dec, [
+    ipfix(3, 1)
+      .rawSet(3, Buffer.from([0, 2, 0, 0]))
+      .build(),
+  ]);
   assert.equal(d.counters.templatesRejected, 2);
   assert.equal(d.templates.size, 2);
   // All data templates: the options template stays.
@@ -547,7 +711,10 @@ test('garbage after a valid flowset: the valid records are kept and the garbage 
   for (const version of [9, 10] as const) {
     for (const junk of junks) {
       const dec = decoder();
-      const pkt = (version === 9 ? v9(0, 1) : ipfix(0, 1)).template(256, V4).data(256, [v4row(0), v4row(1)]).build();
+      const pkt = (version === 9 ? v9(0, 1) : ipfix(0, 1))
+        .template(256, V4)
+        .data(256, [v4row(0), v4row(1)])
+        .build();
       let garbage = Buffer.concat([pkt, junk]);
       if (version === 10) {
         garbage = Buffer.from(garbage);
@@ -572,9 +739,24 @@ test('variable-length prefixes pointing past the end: the record is dropped and 
   const addrs = (i: number) => [10, 0, 0, i, 52, 0, 0, 1];
   const cases: { fields: FieldSpec[]; good: (i: number) => number[]; bad: number[]; what: string }[] = [
     { fields: mid, good: (i) => [...addrs(i), 2, 0x65, 0x30, 0, 0, 0, 100], bad: [...addrs(9), 200, 1, 2, 3, 4, 5], what: '1-byte prefix: 200 bytes, 5 there' },
-    { fields: mid, good: (i) => [...addrs(i), 2, 0x65, 0x30, 0, 0, 0, 100], bad: [...addrs(9), 255, 0xff, 0xff, 1, 2, 3, 4], what: '3-byte prefix: 65,535 bytes' },
-    { fields: mid, good: (i) => [...addrs(i), 2, 0x65, 0x30, 0, 0, 0, 100], bad: [...addrs(9), 4, 1, 2, 3, 4, 0, 0], what: 'value fits, the fixed field after it does not' },
-    { fields: tail, good: (i) => [...addrs(i), 0, 0, 0, 100, 2, 0x65, 0x30], bad: [...addrs(9), 0, 0, 0, 100, 255, 0], what: '3-byte prefix cut after its first length byte' },
+    {
+      fields: mid,
+      good: (i) => [...addrs(i), 2, 0x65, 0x30, 0, 0, 0, 100],
+      bad: [...addrs(9), 255, 0xff, 0xff, 1, 2, 3, 4],
+      what: '3-byte prefix: 65,535 bytes',
+    },
+    {
+      fields: mid,
+      good: (i) => [...addrs(i), 2, 0x65, 0x30, 0, 0, 0, 100],
+      bad: [...addrs(9), 4, 1, 2, 3, 4, 0, 0],
+      what: 'value fits, the fixed field after it does not',
+    },
+    {
+      fields: tail,
+      good: (i) => [...addrs(i), 0, 0, 0, 100, 2, 0x65, 0x30],
+      bad: [...addrs(9), 0, 0, 0, 100, 255, 0],
+      what: '3-byte prefix cut after its first length byte',
+    },
     { fields: tail, good: (i) => [...addrs(i), 0, 0, 0, 100, 2, 0x65, 0x30], bad: [...addrs(9), 0, 0, 0, 100, 255], what: '3-byte prefix cut after the 255' },
     { fields: tail, good: (i) => [...addrs(i), 0, 0, 0, 100, 0], bad: [...addrs(9), 0, 0, 0, 100, 1], what: '1-byte prefix, value missing' },
   ];
@@ -588,7 +770,11 @@ test('variable-length prefixes pointing past the end: the record is dropped and 
       .build();
     const r = decode(dec, [pkt]);
     clean(dec);
-    assert.deepEqual(r.map((x) => x.src), ['10.0.0.1', '10.0.0.2', '10.0.0.7'], c.what);
+    assert.deepEqual(
+      r.map((x) => x.src),
+      ['10.0.0.1', '10.0.0.2', '10.0.0.7'],
+      c.what,
+    );
     assert.equal(r[0]!.bytes, 100);
     const d = domain(dec, 10, 1);
     assert.equal(d.counters.malformedRecords, 1, c.what);
@@ -598,7 +784,14 @@ test('variable-length prefixes pointing past the end: the record is dropped and 
   // The same in an options record: the rate it would carry is not applied.
   const dec = decoder();
   const opt = ipfix(0, 1)
-    .optionsTemplate(300, [{ id: IE.observationDomainId, length: 4 }], [{ id: 82, length: VARLEN }, { id: IE.samplingInterval, length: 4 }])
+    .optionsTemplate(
+      300,
+      [{ id: IE.observationDomainId, length: 4 }],
+      [
+        { id: 82, length: VARLEN },
+        { id: IE.samplingInterval, length: 4 },
+      ],
+    )
     .rawSet(300, Buffer.from([0, 0, 0, 1, 100, 0, 0, 0x03, 0xe8]))
     .template(257, V4)
     .data(257, [v4row(7)])
@@ -660,8 +853,18 @@ test('a huge number of distinct template ids is bounded by maxTemplatesPerDomain
   const ids = 10_000;
   const perSet = 5000; // 12 bytes each: a 60 kB set
   for (let first = 0; first < ids; first += perSet) {
-    const recs = Array.from({ length: perSet }, (_, i) => ({ id: 256 + first + i, fields: [[8, 4], [12, 4]] as [number, number][] }));
-    decode(dec, [v9(first / perSet, 1).rawSet(0, templateBody(...recs)).build()]);
+    const recs = Array.from({ length: perSet }, (_, i) => ({
+      id: 256 + first + i,
+      fields: [
+        [8, 4],
+        [12, 4],
+      ] as [number, number][],
+    }));
+    decode(dec, [
+      v9(first / perSet, 1)
+        .rawSet(0, templateBody(...recs))
+        .build(),
+    ]);
   }
   const d = domain(dec, 9, 1);
   assert.equal(d.templates.size, max);
@@ -672,8 +875,16 @@ test('a huge number of distinct template ids is bounded by maxTemplatesPerDomain
   assert.equal(d.counters.templatesChanged, 1);
   assert.equal(d.counters.templatesRejected, ids - max + 1);
   assert.equal(d.templates.size, max);
-  const r = decode(dec, [v9(3, 1).data(256, [v4row(5)], V4).data(257, [['10.1.1.1', '52.2.2.2']], V4.slice(0, 2)).build()]);
-  assert.deepEqual(r.map((x) => x.src), ['10.0.0.5', '10.1.1.1']);
+  const r = decode(dec, [
+    v9(3, 1)
+      .data(256, [v4row(5)], V4)
+      .data(257, [['10.1.1.1', '52.2.2.2']], V4.slice(0, 2))
+      .build(),
+  ]);
+  assert.deepEqual(
+    r.map((x) => x.src),
+    ['10.0.0.5', '10.1.1.1'],
+  );
   // Another domain of the same exporter has its own budget.
   decode(dec, [v9(0, 2).template(256, V4).build()]);
   assert.equal(domain(dec, 9, 2).templates.size, 1);
@@ -683,7 +894,11 @@ test('a huge number of distinct template ids is bounded by maxTemplatesPerDomain
 test('many exporters and observation domains are bounded by maxDomains; known ones keep working', LIMIT, () => {
   const maxDomains = 64;
   const dec = decoder({ limits: { maxDomains } });
-  const pkt = (domainId: number) => ipfix(0, domainId).template(256, V4).data(256, [v4row(0)]).build();
+  const pkt = (domainId: number) =>
+    ipfix(0, domainId)
+      .template(256, V4)
+      .data(256, [v4row(0)])
+      .build();
   let kept = 0;
   for (let i = 0; i < 100; i++) kept += decode(dec, [pkt(0)], `198.51.100.${i}`).length;
   assert.equal(kept, maxDomains);
@@ -703,18 +918,41 @@ test('many exporters and observation domains are bounded by maxDomains; known on
 
 test('data sets waiting for their template are bounded by maxHeldSets and expire after holdMs', LIMIT, () => {
   const dec = decoder({ limits: { maxHeldSets: 8, holdMs: 1000 } });
-  for (let i = 0; i < 20; i++) decode(dec, [v9(i, 1).data(256, [v4row(i)], V4).build()], EXP, NOW + i);
+  for (let i = 0; i < 20; i++)
+    decode(
+      dec,
+      [
+        v9(i, 1)
+          .data(256, [v4row(i)], V4)
+          .build(),
+      ],
+      EXP,
+      NOW + i,
+    );
   const d = domain(dec, 9, 1);
   assert.equal(d.heldSets, 8);
   assert.equal(d.counters.missingTemplateSets, 20);
   assert.equal(d.counters.heldDroppedSets, 12);
   // The template arrives: the 8 most recent are decoded, each with its own packet's context.
   const r = decode(dec, [v9(20, 1).template(256, V4).build()], EXP, NOW + 100);
-  assert.deepEqual(r.map((x) => x.srcPort), [12, 13, 14, 15, 16, 17, 18, 19].map((i) => 40000 + i));
+  assert.deepEqual(
+    r.map((x) => x.srcPort),
+    [12, 13, 14, 15, 16, 17, 18, 19].map((i) => 40000 + i),
+  );
   assert.equal(d.counters.heldDecodedSets, 8);
   assert.equal(d.heldSets, 0);
   // Held sets whose template never comes are dropped (and counted) once holdMs has passed.
-  for (let i = 0; i < 3; i++) decode(dec, [v9(21 + i, 1).data(999, [v4row(i)], V4).build()], EXP, NOW + 200);
+  for (let i = 0; i < 3; i++)
+    decode(
+      dec,
+      [
+        v9(21 + i, 1)
+          .data(999, [v4row(i)], V4)
+          .build(),
+      ],
+      EXP,
+      NOW + 200,
+    );
   decode(dec, [v9(24, 1).build()], EXP, NOW + 5000);
   assert.equal(d.heldSets, 0);
   assert.equal(d.counters.heldDroppedSets, 15);
@@ -731,7 +969,10 @@ test('pathological but well-framed packets finish quickly: 16k empty sets, 65k o
   }
   const p9 = Buffer.concat([v9(0, 1).build(), empties]);
   // IPFIX: a one-byte record template and a set of 65,000 of them.
-  const p10 = ipfix(0, 1).template(256, [{ id: IE.protocolIdentifier, length: 1 }]).rawSet(256, Buffer.alloc(65_000, 6)).build();
+  const p10 = ipfix(0, 1)
+    .template(256, [{ id: IE.protocolIdentifier, length: 1 }])
+    .rawSet(256, Buffer.alloc(65_000, 6))
+    .build();
   assert.equal(decode(dec, [p9]).length, 0);
   const r = decode(dec, [p10]);
   assert.equal(r.length, 65_000);
@@ -745,12 +986,20 @@ test('pathological but well-framed packets finish quickly: 16k empty sets, 65k o
 test('a variable-length prefix due exactly at the end of the datagram is a cut record, not a read past the end', LIMIT, () => {
   // Template: src4, dst4, VARLEN, VARLEN. The record has its first varlen field (1 byte "A") and
   // then the set (and the datagram) ends where the second length prefix should be.
-  const T: FieldSpec[] = [{ id: IE.sourceIPv4Address, length: 4 }, { id: IE.destinationIPv4Address, length: 4 }, { id: 82, length: VARLEN }, { id: 83, length: VARLEN }];
+  const T: FieldSpec[] = [
+    { id: IE.sourceIPv4Address, length: 4 },
+    { id: IE.destinationIPv4Address, length: 4 },
+    { id: 82, length: VARLEN },
+    { id: 83, length: VARLEN },
+  ];
   const body = Buffer.from([10, 0, 0, 1, 52, 0, 0, 1, 0x01, 0x41]);
   const last = ipfix(0, 1).template(256, T).rawSet(256, body).build();
   assert.equal(last.toString('hex'), '000a00366553f1000000000000000001000200180100000400080004000c00040052ffff0053ffff0100000e0a000001340000010141');
   const notLast = ipfix(0, 1).template(256, T).rawSet(256, body).rawSet(999, Buffer.alloc(4)).build();
-  for (const [what, pkt] of [['set not last', notLast], ['set last in the datagram', last]] as const) {
+  for (const [what, pkt] of [
+    ['set not last', notLast],
+    ['set last in the datagram', last],
+  ] as const) {
     const dec = decoder();
     const r = decode(dec, [pkt]);
     clean(dec);
@@ -765,7 +1014,15 @@ test('a variable-length prefix due exactly at the end of the datagram is a cut r
 
 test('a cut options record (missing length prefix) applies no sampling rate', LIMIT, () => {
   const pkt = ipfix(0, 1)
-    .optionsTemplate(300, [{ id: IE.observationDomainId, length: 4 }], [{ id: IE.samplingInterval, length: 4 }, { id: 82, length: VARLEN }, { id: 83, length: VARLEN }])
+    .optionsTemplate(
+      300,
+      [{ id: IE.observationDomainId, length: 4 }],
+      [
+        { id: IE.samplingInterval, length: 4 },
+        { id: 82, length: VARLEN },
+        { id: 83, length: VARLEN },
+      ],
+    )
     .rawSet(300, Buffer.from([0, 0, 0, 1, 0, 0, 0x03, 0xe8, 0x01, 0x41])) // rate 1000, second length prefix missing
     .build();
   assert.equal(pkt.toString('hex'), '000a00386553f10000000000000000010003001a012c0004000100950004002200040052ffff0053ffff012c000e00000001000003e80141');
@@ -776,7 +1033,13 @@ test('a cut options record (missing length prefix) applies no sampling rate', LI
 });
 
 test('a truncated IPFIX message is one malformed packet', LIMIT, () => {
-  const full = ipfix(0, 1).template(256, V4.slice(0, 2)).data(256, [['10.0.0.1', '52.0.0.1'], ['10.0.0.2', '52.0.0.2']]).build();
+  const full = ipfix(0, 1)
+    .template(256, V4.slice(0, 2))
+    .data(256, [
+      ['10.0.0.1', '52.0.0.1'],
+      ['10.0.0.2', '52.0.0.2'],
+    ])
+    .build();
   const cut = full.subarray(0, full.length - 3);
   assert.equal(cut.toString('hex'), '000a00346553f1000000000000000001000200100100000200080004000c0004010000140a000001340000010a00000234');
   const dec = decoder();
@@ -787,9 +1050,24 @@ test('a truncated IPFIX message is one malformed packet', LIMIT, () => {
 });
 
 test('bytes after the last set (v9: 1-3 bytes; IPFIX: past the message length) are counted as trailing bytes', LIMIT, () => {
-  const v9pkt = Buffer.concat([v9(0, 1).template(256, V4).data(256, [v4row(0)]).build(), Buffer.from([0xde, 0xad, 0xbe])]);
-  const ipfixPkt = Buffer.concat([ipfix(0, 1).template(256, V4).data(256, [v4row(0)]).build(), Buffer.from('deadbeefdeadbeef', 'hex')]);
-  for (const [v, pkt] of [[9, v9pkt], [10, ipfixPkt]] as const) {
+  const v9pkt = Buffer.concat([
+    v9(0, 1)
+      .template(256, V4)
+      .data(256, [v4row(0)])
+      .build(),
+    Buffer.from([0xde, 0xad, 0xbe]),
+  ]);
+  const ipfixPkt = Buffer.concat([
+    ipfix(0, 1)
+      .template(256, V4)
+      .data(256, [v4row(0)])
+      .build(),
+    Buffer.from('deadbeefdeadbeef', 'hex'),
+  ]);
+  for (const [v, pkt] of [
+    [9, v9pkt],
+    [10, ipfixPkt],
+  ] as const) {
     const dec = decoder();
     assert.equal(decode(dec, [pkt]).length, 1);
     const d = domain(dec, v, 1);
@@ -801,7 +1079,10 @@ test('bytes after the last set (v9: 1-3 bytes; IPFIX: past the message length) a
 test('memory stays bounded: held bytes budget, idle domains forgotten by sweep, exporter counters capped', LIMIT, () => {
   const dec = new FlowDecoder({ limits: { maxHeldBytes: 4096, maxDomains: 8, domainIdleMs: 60_000, holdMs: 30_000 } });
   const orphan = (domainId: number) =>
-    ipfix(0, domainId).data(999, [['10.0.0.1', '52.0.0.1']], V4.slice(0, 2)).rawSet(998, Buffer.alloc(1500)).build();
+    ipfix(0, domainId)
+      .data(999, [['10.0.0.1', '52.0.0.1']], V4.slice(0, 2))
+      .rawSet(998, Buffer.alloc(1500))
+      .build();
   const w = new BatchWriter();
   for (let i = 0; i < 6; i++) dec.decode(orphan(i), '192.0.2.1', 1_000_000, w);
   assert.ok(dec.registry.held.bytes <= 4096, `held ${dec.registry.held.bytes} bytes`);

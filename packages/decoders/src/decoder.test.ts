@@ -35,10 +35,26 @@ const V4_FIELDS: FieldSpec[] = [
 
 test('NetFlow v5: records, uptime-relative times, header sampling, flow sequence gaps', () => {
   const dec = new FlowDecoder();
-  const p1 = buildV5({ uptimeMs: 100_000, exportSecs: T0, nsecs: 500_000_000, sequence: 0, engineType: 1, engineId: 2, samplingInterval: 512, samplingMode: 1 }, [
-    { src: '10.1.2.3', dst: '203.0.113.9', packets: 10, bytes: 1500, first: 40_000, last: 90_000, srcPort: 51000, dstPort: 443, proto: 6, tcpFlags: 0x1b, inIf: 3, outIf: 7 },
-    { src: '10.1.2.4', dst: '198.51.100.1', packets: 1, bytes: 76, first: 99_000, last: 99_000, srcPort: 123, dstPort: 123, proto: 17 },
-  ]);
+  const p1 = buildV5(
+    { uptimeMs: 100_000, exportSecs: T0, nsecs: 500_000_000, sequence: 0, engineType: 1, engineId: 2, samplingInterval: 512, samplingMode: 1 },
+    [
+      {
+        src: '10.1.2.3',
+        dst: '203.0.113.9',
+        packets: 10,
+        bytes: 1500,
+        first: 40_000,
+        last: 90_000,
+        srcPort: 51000,
+        dstPort: 443,
+        proto: 6,
+        tcpFlags: 0x1b,
+        inIf: 3,
+        outIf: 7,
+      },
+      { src: '10.1.2.4', dst: '198.51.100.1', packets: 1, bytes: 76, first: 99_000, last: 99_000, srcPort: 123, dstPort: 123, proto: 17 },
+    ],
+  );
   // Next packet claims sequence 5: flows 2,3,4 were lost.
   const p2 = buildV5({ uptimeMs: 101_000, exportSecs: T0 + 1, sequence: 5, engineType: 1, engineId: 2 }, [
     { src: '10.9.9.9', dst: '192.0.2.1', packets: 2, bytes: 100, first: 100_500, last: 100_900, srcPort: 1, dstPort: 2, proto: 17 },
@@ -131,11 +147,29 @@ test('NetFlow v9 sampling: exporter-wide option 34, samplers 48/49/50 picked by 
   const row = (extra: number) => ['10.0.0.1', '52.0.0.1', 1, 2, 17, 0, 1, 100, 1, 2, 0, 0, extra];
   const pkt = new PacketBuilder(9, { domain: 1, exportSecs: T0, sequence: 0, uptimeMs: 1000 })
     // softflowd style: option 34 with a System scope, no sampler id → whole exporter.
-    .optionsTemplate(300, [{ id: 1, length: 4 }], [{ id: IE.samplingInterval, length: 4 }, { id: IE.samplingAlgorithm, length: 1 }])
+    .optionsTemplate(
+      300,
+      [{ id: 1, length: 4 }],
+      [
+        { id: IE.samplingInterval, length: 4 },
+        { id: IE.samplingAlgorithm, length: 1 },
+      ],
+    )
     .data(300, [[0, 1000, 2]])
     // pmacct style: sampler id / mode / interval.
-    .optionsTemplate(301, [{ id: 1, length: 4 }], [{ id: IE.samplerId, length: 1 }, { id: IE.samplerMode, length: 1 }, { id: IE.samplerRandomInterval, length: 4 }])
-    .data(301, [[0, 5, 2, 64], [0, 6, 2, 4096]])
+    .optionsTemplate(
+      301,
+      [{ id: 1, length: 4 }],
+      [
+        { id: IE.samplerId, length: 1 },
+        { id: IE.samplerMode, length: 1 },
+        { id: IE.samplerRandomInterval, length: 4 },
+      ],
+    )
+    .data(301, [
+      [0, 5, 2, 64],
+      [0, 6, 2, 4096],
+    ])
     .template(400, withSampler)
     .template(401, withInterval)
     .template(402, V4_FIELDS)
@@ -144,7 +178,10 @@ test('NetFlow v9 sampling: exporter-wide option 34, samplers 48/49/50 picked by 
     .data(402, [row(0).slice(0, 12)])
     .build();
   const r = decodeAll(dec, [pkt]);
-  assert.deepEqual(r.map((x) => x.samplingRate), [64, 4096, 1000, 250, 1000]);
+  assert.deepEqual(
+    r.map((x) => x.samplingRate),
+    [64, 4096, 1000, 250, 1000],
+  );
   assert.equal(domain(dec, 9, 1).counters.optionsRecords, 3);
 });
 
@@ -160,7 +197,10 @@ test('sampling configuration: per-exporter fallback, override, and global defaul
   const mk = (rate?: number) => {
     const b = new PacketBuilder(9, { domain: 0, exportSecs: T0, sequence: 0, uptimeMs: 0 });
     if (rate) b.optionsTemplate(300, [{ id: 1, length: 4 }], [{ id: IE.samplingInterval, length: 4 }]).data(300, [[0, rate]]);
-    return b.template(256, V4_FIELDS).data(256, [['10.0.0.1', '52.0.0.1', 1, 2, 17, 0, 1, 100, 1, 2, 0, 0]]).build();
+    return b
+      .template(256, V4_FIELDS)
+      .data(256, [['10.0.0.1', '52.0.0.1', 1, 2, 17, 0, 1, 100, 1, 2, 0, 0]])
+      .build();
   };
   assert.equal(decodeAll(dec, [mk()], '192.0.2.44')[0]!.samplingRate, 2048, 'exporter fallback when nothing announced');
   assert.equal(decodeAll(dec, [mk(500)], '192.0.2.45')[0]!.samplingRate, 500, 'announcement beats fallback');
@@ -181,8 +221,18 @@ test('IPFIX: PSAMP 305/306 per selector id, 309/310, and a sole selector applyin
         { id: IE.samplingPacketSpace, length: 4 },
       ],
     )
-    .data(500, [[1, 1, 1, 99], [2, 1, 2, 2046]])
-    .optionsTemplate(501, [{ id: IE.selectorId, length: 8 }], [{ id: IE.samplingSize, length: 4 }, { id: IE.samplingPopulation, length: 4 }])
+    .data(500, [
+      [1, 1, 1, 99],
+      [2, 1, 2, 2046],
+    ])
+    .optionsTemplate(
+      501,
+      [{ id: IE.selectorId, length: 8 }],
+      [
+        { id: IE.samplingSize, length: 4 },
+        { id: IE.samplingPopulation, length: 4 },
+      ],
+    )
     .data(501, [[3, 1, 10000]])
     .template(600, flow)
     .data(600, [
@@ -191,12 +241,22 @@ test('IPFIX: PSAMP 305/306 per selector id, 309/310, and a sole selector applyin
       ['10.0.0.1', '52.0.0.1', 1, 2, 6, 0, 1, 100, 3],
     ])
     .build();
-  assert.deepEqual(decodeAll(dec, [pkt]).map((x) => x.samplingRate), [100, 1024, 10000]);
+  assert.deepEqual(
+    decodeAll(dec, [pkt]).map((x) => x.samplingRate),
+    [100, 1024, 10000],
+  );
 
   // softflowd-style: one selector announced, data records naming none → that selector's rate.
   const dec2 = new FlowDecoder();
   const pkt2 = new PacketBuilder(10, { domain: 0, exportSecs: T0, sequence: 0 })
-    .optionsTemplate(500, [{ id: IE.selectorId, length: 8 }], [{ id: IE.samplingPacketInterval, length: 4 }, { id: IE.samplingPacketSpace, length: 4 }])
+    .optionsTemplate(
+      500,
+      [{ id: IE.selectorId, length: 8 }],
+      [
+        { id: IE.samplingPacketInterval, length: 4 },
+        { id: IE.samplingPacketSpace, length: 4 },
+      ],
+    )
     .data(500, [[7, 1, 511]])
     .template(600, V4_FIELDS.slice(0, 8))
     .data(600, [['10.0.0.1', '52.0.0.1', 1, 2, 6, 0, 1, 100]])
@@ -206,7 +266,10 @@ test('IPFIX: PSAMP 305/306 per selector id, 309/310, and a sole selector applyin
 
 test('IPFIX timestamps: seconds, milliseconds, NTP micro/nanoseconds, sysUpTime with systemInitTime, deltas', () => {
   const dec = new FlowDecoder();
-  const base: FieldSpec[] = [{ id: IE.sourceIPv4Address, length: 4 }, { id: IE.destinationIPv4Address, length: 4 }];
+  const base: FieldSpec[] = [
+    { id: IE.sourceIPv4Address, length: 4 },
+    { id: IE.destinationIPv4Address, length: 4 },
+  ];
   const NTP = 2208988800;
   const startMs = T0 * 1000 - 61_250; // .250 s fraction
   const endMs = T0 * 1000 - 1_500;
@@ -221,7 +284,12 @@ test('IPFIX timestamps: seconds, milliseconds, NTP micro/nanoseconds, sysUpTime 
     .data(702, [['10.0.0.1', '52.0.0.1', ntp(startMs), ntp(endMs)]])
     .template(703, [...base, { id: IE.flowStartNanoseconds, length: 8 }, { id: IE.flowEndNanoseconds, length: 8 }])
     .data(703, [['10.0.0.1', '52.0.0.1', ntp(startMs), ntp(endMs)]])
-    .template(704, [...base, { id: IE.flowStartSysUpTime, length: 4 }, { id: IE.flowEndSysUpTime, length: 4 }, { id: IE.systemInitTimeMilliseconds, length: 8 }])
+    .template(704, [
+      ...base,
+      { id: IE.flowStartSysUpTime, length: 4 },
+      { id: IE.flowEndSysUpTime, length: 4 },
+      { id: IE.systemInitTimeMilliseconds, length: 8 },
+    ])
     .data(704, [['10.0.0.1', '52.0.0.1', startMs - init, endMs - init, init]])
     .template(705, [...base, { id: IE.flowStartDeltaMicroseconds, length: 4 }, { id: IE.flowEndDeltaMicroseconds, length: 4 }])
     .data(705, [['10.0.0.1', '52.0.0.1', (T0 * 1000 - startMs) * 1000, (T0 * 1000 - endMs) * 1000]])
@@ -260,10 +328,13 @@ test('IPFIX: variable-length and enterprise elements skipped, padding, withdrawa
     ])
     .build();
   const r = decodeAll(dec, [pkt]);
-  assert.deepEqual(r.map((x) => [x.src, x.dst, x.bytes]), [
-    ['10.0.0.1', '52.0.0.1', 1234],
-    ['10.0.0.2', '52.0.0.2', 4321],
-  ]);
+  assert.deepEqual(
+    r.map((x) => [x.src, x.dst, x.bytes]),
+    [
+      ['10.0.0.1', '52.0.0.1', 1234],
+      ['10.0.0.2', '52.0.0.2', 4321],
+    ],
+  );
 
   const d = domain(dec, 10, 0);
   const t2 = new PacketBuilder(10, { domain: 0, exportSecs: T0, sequence: 2 }).template(801, V4_FIELDS.slice(0, 4)).build();
@@ -275,7 +346,9 @@ test('IPFIX: variable-length and enterprise elements skipped, padding, withdrawa
   assert.equal(d.templates.size, 0);
   assert.equal(d.counters.templatesWithdrawn, 2);
   // Data for a withdrawn template is now "missing template".
-  const stale = decodeAll(dec, [new PacketBuilder(10, { domain: 0, exportSecs: T0, sequence: 2 }).data(801, [['10.0.0.1', '52.0.0.1', 1, 2]], V4_FIELDS.slice(0, 4)).build()]);
+  const stale = decodeAll(dec, [
+    new PacketBuilder(10, { domain: 0, exportSecs: T0, sequence: 2 }).data(801, [['10.0.0.1', '52.0.0.1', 1, 2]], V4_FIELDS.slice(0, 4)).build(),
+  ]);
   assert.equal(stale.length, 0);
   assert.equal(d.counters.missingTemplateSets, 1);
 });
@@ -286,9 +359,17 @@ test('templates are keyed by exporter and observation domain: same id, different
   const b = new PacketBuilder(10, { domain: 2, exportSecs: T0, sequence: 0 }).template(256, V4_FIELDS.slice(0, 4)).build();
   decodeAll(dec, [a, b]);
   decodeAll(dec, [new PacketBuilder(10, { domain: 1, exportSecs: T0, sequence: 0 }).template(256, [V4_FIELDS[1]!, V4_FIELDS[0]!]).build()], '192.0.2.99');
-  const ra = decodeAll(dec, [new PacketBuilder(10, { domain: 1, exportSecs: T0, sequence: 0 }).data(256, [['10.0.0.1', '52.0.0.1']], V4_FIELDS.slice(0, 2)).build()]);
-  const rb = decodeAll(dec, [new PacketBuilder(10, { domain: 2, exportSecs: T0, sequence: 0 }).data(256, [['10.0.0.2', '52.0.0.2', 7, 8]], V4_FIELDS.slice(0, 4)).build()]);
-  const rc = decodeAll(dec, [new PacketBuilder(10, { domain: 1, exportSecs: T0, sequence: 0 }).data(256, [['10.0.0.3', '52.0.0.3']], V4_FIELDS.slice(0, 2)).build()], '192.0.2.99');
+  const ra = decodeAll(dec, [
+    new PacketBuilder(10, { domain: 1, exportSecs: T0, sequence: 0 }).data(256, [['10.0.0.1', '52.0.0.1']], V4_FIELDS.slice(0, 2)).build(),
+  ]);
+  const rb = decodeAll(dec, [
+    new PacketBuilder(10, { domain: 2, exportSecs: T0, sequence: 0 }).data(256, [['10.0.0.2', '52.0.0.2', 7, 8]], V4_FIELDS.slice(0, 4)).build(),
+  ]);
+  const rc = decodeAll(
+    dec,
+    [new PacketBuilder(10, { domain: 1, exportSecs: T0, sequence: 0 }).data(256, [['10.0.0.3', '52.0.0.3']], V4_FIELDS.slice(0, 2)).build()],
+    '192.0.2.99',
+  );
   assert.deepEqual([ra[0]!.src, ra[0]!.srcPort], ['10.0.0.1', 0]);
   assert.deepEqual([rb[0]!.src, rb[0]!.srcPort, rb[0]!.dstPort], ['10.0.0.2', 7, 8]);
   assert.deepEqual([rc[0]!.src, rc[0]!.dst], ['52.0.0.3', '10.0.0.3'], 'the other exporter swapped the fields');
@@ -316,7 +397,9 @@ test('IPFIX sequence numbers count data records; v9 counts packets; reordering a
 
 test('data before its template is held and decoded when the template arrives; counted either way', () => {
   const dec = new FlowDecoder({ limits: { holdMs: 10_000 } });
-  const data = new PacketBuilder(9, { domain: 0, exportSecs: T0, sequence: 0, uptimeMs: 50_000 }).data(256, [['10.0.0.1', '52.0.0.1', 1, 2, 6, 0, 3, 300, 1, 2, 49_000, 49_500]], V4_FIELDS).build();
+  const data = new PacketBuilder(9, { domain: 0, exportSecs: T0, sequence: 0, uptimeMs: 50_000 })
+    .data(256, [['10.0.0.1', '52.0.0.1', 1, 2, 6, 0, 3, 300, 1, 2, 49_000, 49_500]], V4_FIELDS)
+    .build();
   const tmpl = new PacketBuilder(9, { domain: 0, exportSecs: T0 + 5, sequence: 1, uptimeMs: 55_000 }).template(256, V4_FIELDS).build();
   const w = new BatchWriter();
   dec.decode(data, EXP, T0 * 1000, w);
@@ -330,7 +413,9 @@ test('data before its template is held and decoded when the template arrives; co
   assert.equal(d.counters.heldDecodedSets, 1);
 
   // A set whose template never comes expires and is counted as dropped.
-  const orphan = new PacketBuilder(9, { domain: 0, exportSecs: T0, sequence: 2, uptimeMs: 0 }).data(999, [['10.0.0.1', '52.0.0.1']], V4_FIELDS.slice(0, 2)).build();
+  const orphan = new PacketBuilder(9, { domain: 0, exportSecs: T0, sequence: 2, uptimeMs: 0 })
+    .data(999, [['10.0.0.1', '52.0.0.1']], V4_FIELDS.slice(0, 2))
+    .build();
   dec.decode(orphan, EXP, T0 * 1000, w);
   dec.decode(new PacketBuilder(9, { domain: 0, exportSecs: T0, sequence: 3, uptimeMs: 0 }).build(), EXP, T0 * 1000 + 20_000, w);
   assert.equal(d.counters.heldDroppedSets, 1);
@@ -340,7 +425,14 @@ test('data before its template is held and decoded when the template arrives; co
 test('template snapshot restores decoding after a restart, without the exporter resending templates', () => {
   const dec = new FlowDecoder();
   const first = new PacketBuilder(10, { domain: 5, exportSecs: T0, sequence: 0 })
-    .optionsTemplate(500, [{ id: IE.selectorId, length: 8 }], [{ id: IE.samplingPacketInterval, length: 4 }, { id: IE.samplingPacketSpace, length: 4 }])
+    .optionsTemplate(
+      500,
+      [{ id: IE.selectorId, length: 8 }],
+      [
+        { id: IE.samplingPacketInterval, length: 4 },
+        { id: IE.samplingPacketSpace, length: 4 },
+      ],
+    )
     .data(500, [[1, 1, 999]])
     .template(600, V4_FIELDS.slice(0, 8))
     .build();
@@ -349,7 +441,9 @@ test('template snapshot restores decoding after a restart, without the exporter 
   const restarted = new FlowDecoder();
   const { parseAddress } = await_import_common();
   assert.equal(restarted.registry.restore(snap, parseAddress), 2);
-  const r = decodeAll(restarted, [new PacketBuilder(10, { domain: 5, exportSecs: T0, sequence: 1 }).data(600, [['10.0.0.1', '52.0.0.1', 1, 2, 6, 0, 5, 500]], V4_FIELDS.slice(0, 8)).build()]);
+  const r = decodeAll(restarted, [
+    new PacketBuilder(10, { domain: 5, exportSecs: T0, sequence: 1 }).data(600, [['10.0.0.1', '52.0.0.1', 1, 2, 6, 0, 5, 500]], V4_FIELDS.slice(0, 8)).build(),
+  ]);
   assert.equal(r.length, 1);
   assert.equal(r[0]!.samplingRate, 1000);
   assert.equal(r[0]!.packets, 5);

@@ -191,7 +191,19 @@ export interface V5Record {
   tos?: number;
 }
 
-export function buildV5(h: { uptimeMs: number; exportSecs: number; nsecs?: number; sequence: number; engineType?: number; engineId?: number; samplingInterval?: number; samplingMode?: number }, recs: V5Record[]): Buffer {
+export function buildV5(
+  h: {
+    uptimeMs: number;
+    exportSecs: number;
+    nsecs?: number;
+    sequence: number;
+    engineType?: number;
+    engineId?: number;
+    samplingInterval?: number;
+    samplingMode?: number;
+  },
+  recs: V5Record[],
+): Buffer {
   const out = Buffer.alloc(24 + 48 * recs.length);
   out.writeUInt16BE(5, 0);
   out.writeUInt16BE(recs.length, 2);

@@ -32,7 +32,17 @@ test('fuzz: 1,000,000 mutated packets through one long-lived decoder: no faults,
 
   // The mutations were exercised: every mutator ran, and every way of refusing input was hit.
   for (const m of MUTATORS) assert.ok(r.mutations[m] > 10_000, `mutator ${m} ran ${r.mutations[m]} times`);
-  for (const k of ['templatesRejected', 'templatesChanged', 'templatesWithdrawn', 'malformedPackets', 'malformedSets', 'malformedRecords', 'missingTemplateSets', 'heldDroppedSets', 'sequenceGaps'] as const) {
+  for (const k of [
+    'templatesRejected',
+    'templatesChanged',
+    'templatesWithdrawn',
+    'malformedPackets',
+    'malformedSets',
+    'malformedRecords',
+    'missingTemplateSets',
+    'heldDroppedSets',
+    'sequenceGaps',
+  ] as const) {
     assert.ok(r.counters[k] > 0, `${k} never counted`);
   }
   assert.ok(r.exporters.malformedPackets > 0);
@@ -46,7 +56,17 @@ test('fuzz: 1,000,000 mutated packets through one long-lived decoder: no faults,
 });
 
 test('fuzz is deterministic: the same seed gives the same run', { timeout: 120_000 }, () => {
-  const strip = (r: FuzzReport) => ({ records: r.records, counters: r.counters, exporters: r.exporters, mutations: r.mutations, domains: r.domains, templates: r.templates, heldSets: r.heldSets, anomalies: r.anomalies, pristine: r.pristine });
+  const strip = (r: FuzzReport) => ({
+    records: r.records,
+    counters: r.counters,
+    exporters: r.exporters,
+    mutations: r.mutations,
+    domains: r.domains,
+    templates: r.templates,
+    heldSets: r.heldSets,
+    anomalies: r.anomalies,
+    pristine: r.pristine,
+  });
   const a = runFuzz({ seed: 42, iterations: 30_000 });
   const b = runFuzz({ seed: 42, iterations: 30_000 });
   const c = runFuzz({ seed: 43, iterations: 30_000 });
@@ -64,7 +84,14 @@ test('fuzz: UDP payloads of pcap files join the corpus; a small decoder limit is
     for (const [i, e] of builtin.entries()) {
       await w.writeUdp({ tsMs: 1_700_000_000_000 + i, src: `198.18.0.${i + 1}`, srcPort: 9995, dst: '198.18.1.1', dstPort: 2055, payload: e.packet });
     }
-    await w.writeUdp({ tsMs: 1_700_000_001_000, src: '198.18.0.99', srcPort: 53, dst: '198.18.1.1', dstPort: 5353, payload: Buffer.from('0001010000010000000000000377777700', 'hex') });
+    await w.writeUdp({
+      tsMs: 1_700_000_001_000,
+      src: '198.18.0.99',
+      srcPort: 53,
+      dst: '198.18.1.1',
+      dstPort: 5353,
+      payload: Buffer.from('0001010000010000000000000377777700', 'hex'),
+    });
     await w.close();
     const r = runFuzz({ seed: 7, iterations: 50_000, corpus: [file], limits: { maxDomains: 32 } });
     assert.equal(r.corpusSize, builtin.length * 2);

@@ -26,7 +26,10 @@ async function ours(capture: string): Promise<{ byFrame: Map<number, FlowRecord[
   return { byFrame, decoder: dec };
 }
 
-function key(r: { src?: string; dst?: string; srcPort?: number; dstPort?: number; proto?: number; packets?: number; bytes?: number; start?: number; end?: number }, ports: boolean): string {
+function key(
+  r: { src?: string; dst?: string; srcPort?: number; dstPort?: number; proto?: number; packets?: number; bytes?: number; start?: number; end?: number },
+  ports: boolean,
+): string {
   return [r.src, r.dst, ports ? r.srcPort : '-', ports ? r.dstPort : '-', r.proto, r.packets, r.bytes, r.start, r.end].join('|');
 }
 

@@ -182,8 +182,7 @@ export function openBatch(buf: Buffer, verifyCrc = true): BatchView {
   const rs = buf.readUInt16LE(6);
   if (rs !== RECORD_SIZE) throw new BatchFormatError(`unexpected record size ${rs}`);
   const count = buf.readUInt32LE(8);
-  if (buf.length !== HEADER_SIZE + count * RECORD_SIZE)
-    throw new BatchFormatError(`batch length ${buf.length} does not match ${count} records`);
+  if (buf.length !== HEADER_SIZE + count * RECORD_SIZE) throw new BatchFormatError(`batch length ${buf.length} does not match ${count} records`);
   if (verifyCrc) {
     const want = buf.readUInt32LE(12);
     const got = crc32(buf.subarray(HEADER_SIZE));

@@ -5,7 +5,10 @@ import type { ActivePointer, HitlistStore } from './store.js';
 
 export class MissingDayError extends Error {
   readonly userFacing = true;
-  constructor(readonly dir: string, what: string) {
+  constructor(
+    readonly dir: string,
+    what: string,
+  ) {
     super(`no ${what} in ${dir} (build that day with "haystack hitlist build --day ...")`);
   }
 }

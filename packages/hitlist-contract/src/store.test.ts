@@ -45,8 +45,14 @@ test('hitlist binary round trip and allocation-free lookup on 16-byte addresses'
   // IPv4 is matched as IPv4-mapped, exactly as flow batches carry it.
   const v4 = parseAddress('::ffff:192.0.2.1');
   const i = hl.lookup(v4, 0, 443, PROTOCOL.tcp);
-  assert.deepEqual([...hl.entryDomains(i)].map((d) => hl.domainName(d)), ['cam.acme.com']);
-  assert.deepEqual([...hl.domainClasses(0)].map((c) => hl.classId(c)), ['acme', 'acme-cam']);
+  assert.deepEqual(
+    [...hl.entryDomains(i)].map((d) => hl.domainName(d)),
+    ['cam.acme.com'],
+  );
+  assert.deepEqual(
+    [...hl.domainClasses(0)].map((c) => hl.classId(c)),
+    ['acme', 'acme-cam'],
+  );
   assert.equal(hl.lookup(v4, 0, 443, 132), -1);
   assert.equal(hl.lookup(v4, 0, 444, PROTOCOL.tcp), -1);
   // At an offset inside a larger buffer (as in a batch).
@@ -92,7 +98,10 @@ async function exercise(store: HitlistStore, other: HitlistStore) {
 
   await waitFor(() => swaps.length === 3 && seen.length >= 1);
   await follower.settled();
-  assert.deepEqual(swaps.map((s) => s.day), ['2024-05-10', '2024-05-11', '2024-05-10']);
+  assert.deepEqual(
+    swaps.map((s) => s.day),
+    ['2024-05-10', '2024-05-11', '2024-05-10'],
+  );
   assert.equal(follower.current!.day, '2024-05-10');
   assert.equal(follower.current!.version, p1.version);
   assert.ok(follower.current!.find('192.0.2.1', 443, 'tcp'));
@@ -130,7 +139,14 @@ test('redis store against a real redis-server: one value per day, atomic switch,
   const r = new Redis(server.url);
   t.after(() => r.quit());
   const keys = (await r.keys('test:*')).sort();
-  assert.deepEqual(keys, ['test:hitlist:active', 'test:hitlist:day:2024-05-01', 'test:hitlist:day:2024-05-10', 'test:hitlist:day:2024-05-11', 'test:hitlist:switch', 'test:hitlist:version']);
+  assert.deepEqual(keys, [
+    'test:hitlist:active',
+    'test:hitlist:day:2024-05-01',
+    'test:hitlist:day:2024-05-10',
+    'test:hitlist:day:2024-05-11',
+    'test:hitlist:switch',
+    'test:hitlist:version',
+  ]);
   const blob = await r.hgetBuffer('test:hitlist:day:2024-05-11', 'blob');
   assert.equal(decodeHitlist(blob!).size, 6);
   assert.equal(await r.get('test:hitlist:active'), `2024-05-10 ${await r.hget('test:hitlist:day:2024-05-10', 'version')} 3`);

@@ -193,19 +193,22 @@ export class RedisHitlistStore implements HitlistStore {
 
   async publish(hitlist: Hitlist, opts: PublishOptions = {}): Promise<ActivePointer> {
     const blob = encodeHitlist(hitlist);
-    const [v, q] = await this.run(() => this.redis.eval(
-      PUBLISH_LUA,
-      4,
-      this.dayKey(hitlist.day),
-      this.activeKey,
-      this.versionKey,
-      this.seqKey,
-      blob,
-      hitlist.day,
-      hitlist.builtAt,
-      opts.activate === false ? '0' : '1',
-      this.channel,
-    ) as Promise<[number, number]>);
+    const [v, q] = await this.run(
+      () =>
+        this.redis.eval(
+          PUBLISH_LUA,
+          4,
+          this.dayKey(hitlist.day),
+          this.activeKey,
+          this.versionKey,
+          this.seqKey,
+          blob,
+          hitlist.day,
+          hitlist.builtAt,
+          opts.activate === false ? '0' : '1',
+          this.channel,
+        ) as Promise<[number, number]>,
+    );
     return { day: hitlist.day, version: Number(v), seq: Number(q) };
   }
 
@@ -225,7 +228,9 @@ export class RedisHitlistStore implements HitlistStore {
   }
 
   async activate(day: string): Promise<ActivePointer | null> {
-    const r = await this.run(() => this.redis.eval(ACTIVATE_LUA, 3, this.dayKey(day), this.activeKey, this.seqKey, day, this.channel) as Promise<[number, number] | null>);
+    const r = await this.run(
+      () => this.redis.eval(ACTIVATE_LUA, 3, this.dayKey(day), this.activeKey, this.seqKey, day, this.channel) as Promise<[number, number] | null>,
+    );
     return r === null ? null : { day, version: Number(r[0]), seq: Number(r[1]) };
   }
 

@@ -1,14 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  LinkType,
-  PcapWriter,
-  buildUdpPacket,
-  formatIp,
-  parseIp,
-  readUdpSync,
-  type PcapStats,
-} from './index.js';
+import { LinkType, PcapWriter, buildUdpPacket, formatIp, parseIp, readUdpSync, type PcapStats } from './index.js';
 
 const PAYLOAD = Buffer.from('netflow!');
 const v4 = () => buildUdpPacket({ src: '198.51.100.7', dst: '203.0.113.9', srcPort: 40000, dstPort: 2055, payload: PAYLOAD });
@@ -76,10 +68,16 @@ describe('link layers and IP', () => {
       return Buffer.concat([h, ip]);
     };
     let r = await roundTrip(LinkType.LINUX_SLL, [sll(0x0800, v4()), sll(0x86dd, v6()), sll(0x0806, Buffer.alloc(28))]);
-    assert.deepEqual(r.datagrams.map((d) => d.src), ['198.51.100.7', '2001:db8::7']);
+    assert.deepEqual(
+      r.datagrams.map((d) => d.src),
+      ['198.51.100.7', '2001:db8::7'],
+    );
     assert.equal(r.stats.skippedNonUdp, 1);
     r = await roundTrip(LinkType.LINUX_SLL2, [sll2(0x86dd, v6()), sll2(0x0800, v4()), sll2(0x0800, Buffer.alloc(3))]);
-    assert.deepEqual(r.datagrams.map((d) => d.src), ['2001:db8::7', '198.51.100.7']);
+    assert.deepEqual(
+      r.datagrams.map((d) => d.src),
+      ['2001:db8::7', '198.51.100.7'],
+    );
     assert.equal(r.stats.truncated, 1);
   });
 
@@ -154,7 +152,10 @@ describe('link layers and IP', () => {
     noNext.writeUInt16BE(0 + 8, 4);
     const r = await roundTrip(LinkType.RAW, [withExt, frag(0x0001), frag(0x0010), frag(0x0000), Buffer.concat([noNext, Buffer.alloc(8)])]);
     // An atomic fragment (offset 0, no M flag) is a whole datagram.
-    assert.deepEqual(r.datagrams.map((d) => d.index), [1, 4]);
+    assert.deepEqual(
+      r.datagrams.map((d) => d.index),
+      [1, 4],
+    );
     assert.equal(r.datagrams[0]!.payload.toString(), 'netflow!');
     assert.equal(r.stats.fragments, 2);
     assert.equal(r.stats.skippedNonUdp, 1);

@@ -17,7 +17,26 @@ const eth = (ip: Buffer) => Buffer.concat([Buffer.alloc(12, 2), Buffer.from(ip[0
 async function tsharkView(path: string): Promise<string[][]> {
   const { stdout } = await run(
     'tshark',
-    ['-r', path, '-T', 'fields', '-E', 'separator=,', '-e', 'frame.number', '-e', 'frame.time_epoch', '-e', 'ip.src', '-e', 'ipv6.src', '-e', 'udp.srcport', '-e', 'udp.dstport'],
+    [
+      '-r',
+      path,
+      '-T',
+      'fields',
+      '-E',
+      'separator=,',
+      '-e',
+      'frame.number',
+      '-e',
+      'frame.time_epoch',
+      '-e',
+      'ip.src',
+      '-e',
+      'ipv6.src',
+      '-e',
+      'udp.srcport',
+      '-e',
+      'udp.dstport',
+    ],
     { env: { ...process.env, TZ: 'UTC' }, maxBuffer: 64 << 20 },
   );
   return stdout
@@ -136,14 +155,17 @@ describe('pcapng', () => {
     assert.equal(r.stats.malformed, 1);
     assert.equal(r.stats.truncated, 1);
     const frames = [...readFramesSync(b)];
-    assert.deepEqual(frames.map((f) => [f.index, f.interfaceId, f.linkType]), [
-      [1, 0, LinkType.ETHERNET],
-      [2, 1, LinkType.RAW],
-      [3, 0, LinkType.RAW],
-      [4, 1, LinkType.LINUX_SLL2],
-      [6, 0, LinkType.RAW],
-      [7, 0, LinkType.RAW],
-    ]);
+    assert.deepEqual(
+      frames.map((f) => [f.index, f.interfaceId, f.linkType]),
+      [
+        [1, 0, LinkType.ETHERNET],
+        [2, 1, LinkType.RAW],
+        [3, 0, LinkType.RAW],
+        [4, 1, LinkType.LINUX_SLL2],
+        [6, 0, LinkType.RAW],
+        [7, 0, LinkType.RAW],
+      ],
+    );
     assert.equal(frames[1]!.tsSec, 1_700_000_000);
     assert.equal(frames[1]!.tsNsec, 123_456_789);
   });

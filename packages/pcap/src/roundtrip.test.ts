@@ -105,7 +105,7 @@ describe('pcap writer → reader round trip', () => {
         frames.forEach((f, i) => {
           const t = tsMs[i]!;
           assert.equal(f.tsSec, Math.floor(t / 1000), `${byteOrder} ns=${nanosecond}`);
-          assert.equal(f.tsNsec, Math.round((t - Math.floor(t / 1000) * 1000) * 1e6 / (nanosecond ? 1 : 1000)) * (nanosecond ? 1 : 1000));
+          assert.equal(f.tsNsec, Math.round(((t - Math.floor(t / 1000) * 1000) * 1e6) / (nanosecond ? 1 : 1000)) * (nanosecond ? 1 : 1000));
           assert.equal(f.linkType, LinkType.ETHERNET);
           assert.equal(f.interfaceId, 0);
         });
@@ -131,7 +131,10 @@ describe('pcap writer → reader round trip', () => {
       }
     }
     const w = PcapWriter.memory({ linkType: LinkType.IPV4 });
-    assert.throws(() => w.writeUdp({ tsMs: 0, src: '::1', srcPort: 1, dst: '::2', dstPort: 2, payload: Buffer.alloc(0) }), /IPv6 packet in a LINKTYPE_IPV4 file/);
+    assert.throws(
+      () => w.writeUdp({ tsMs: 0, src: '::1', srcPort: 1, dst: '::2', dstPort: 2, payload: Buffer.alloc(0) }),
+      /IPv6 packet in a LINKTYPE_IPV4 file/,
+    );
   });
 
   it('writes correct IPv4 header and UDP/TCP checksums', async () => {
@@ -241,10 +244,13 @@ describe('pcap variants', () => {
       const rec = (sec: number) => Buffer.concat([u32(sec), u32(500_000), u32(ip.length), u32(ip.length), u32(3), u16(0x0800), Buffer.from([0, 0]), ip]);
       const r = readUdpSync(Buffer.concat([header, rec(100), rec(101)]));
       const got = [...r];
-      assert.deepEqual(got.map((d) => [d.index, d.tsMs, d.src, d.payload.toString()]), [
-        [1, 100_500, '10.1.1.1', 'kz'],
-        [2, 101_500, '10.1.1.1', 'kz'],
-      ]);
+      assert.deepEqual(
+        got.map((d) => [d.index, d.tsMs, d.src, d.payload.toString()]),
+        [
+          [1, 100_500, '10.1.1.1', 'kz'],
+          [2, 101_500, '10.1.1.1', 'kz'],
+        ],
+      );
     }
   });
 });

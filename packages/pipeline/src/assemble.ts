@@ -1,9 +1,25 @@
 import { createRegistry, serveMetrics, type HaystackConfig, type Logger, type MetricsServer } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { createDetector, hitlistStoreFromConfig, openDetectorClickHouse, registerDetectorMetrics, type Detector, type DetectorOptions, type DetectorStorage } from '@haystack/detector';
+import {
+  createDetector,
+  hitlistStoreFromConfig,
+  openDetectorClickHouse,
+  registerDetectorMetrics,
+  type Detector,
+  type DetectorOptions,
+  type DetectorStorage,
+} from '@haystack/detector';
 import type { HitlistStore } from '@haystack/hitlist-contract';
 import { createIngest, registerIngestMetrics, replayCapture, type Ingest, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
-import { CountingSink, KafkaFlowSink, createFlowTransport, type FlowSink, type FlowSource, type FlowSourceOptions, type FlowTransport } from '@haystack/transport';
+import {
+  CountingSink,
+  KafkaFlowSink,
+  createFlowTransport,
+  type FlowSink,
+  type FlowSource,
+  type FlowSourceOptions,
+  type FlowTransport,
+} from '@haystack/transport';
 import type { Registry } from 'prom-client';
 import { Lifecycle } from './lifecycle.js';
 
@@ -99,7 +115,11 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
       async start() {
         transport = createFlowTransport(
           { kafka: kafkaConfig },
-          { logger: log, memory: { partitions: config.detector.concurrency }, source: { concurrency: config.detector.concurrency, fromBeginning: true, ...o.source } },
+          {
+            logger: log,
+            memory: { partitions: config.detector.concurrency },
+            source: { concurrency: config.detector.concurrency, fromBeginning: true, ...o.source },
+          },
         );
       },
       async stop() {
@@ -168,7 +188,12 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
     async start() {
       if (ingest) {
         const ing = ingest;
-        registerIngestMetrics(registry, { decoder: ing.decoder, publisher: ing.publisher, sockets: () => ing.collector.boundPorts, refused: () => ing.collector.refused });
+        registerIngestMetrics(registry, {
+          decoder: ing.decoder,
+          publisher: ing.publisher,
+          sockets: () => ing.collector.boundPorts,
+          refused: () => ing.collector.refused,
+        });
       }
       if (detector) {
         const det = detector;

@@ -91,7 +91,16 @@ export function buildCatalog(dict: Dictionary): DeviceKind[] {
       const truth: TruthClass[] = [{ class: c.id, level: 'product' }];
       if (c.manufacturer) truth.push({ class: c.manufacturer, level: 'manufacturer' });
       for (const p of c.platforms) truth.push({ class: p, level: 'platform' });
-      kinds.push({ id: c.id, kind: 'product', name: c.name, truth, direct, indirect, category: categoryOf(c.id, c.name), penetration: PENETRATION[c.id] ?? DEFAULT_PENETRATION });
+      kinds.push({
+        id: c.id,
+        kind: 'product',
+        name: c.name,
+        truth,
+        direct,
+        indirect,
+        category: categoryOf(c.id, c.name),
+        penetration: PENETRATION[c.id] ?? DEFAULT_PENETRATION,
+      });
     } else if (c.kind === 'platform') {
       // A white-label device reaches the platform's own domains only.
       const direct = byUser.get(c.id) ?? [];

@@ -32,10 +32,12 @@ test('same seed gives the same bytes in every file; another seed or sampling rat
     assert.ok(a.s.devices > 50, `only ${a.s.devices} devices`);
 
     const c = await run('c', { seed: 8 });
-    for (const f of ['exports.pcap', 'truth.csv', 'pdns.jsonl', 'certs.jsonl', 'lines.csv']) assert.ok(!a.read(f).equals(c.read(f)), `${f} is the same for seeds 7 and 8`);
+    for (const f of ['exports.pcap', 'truth.csv', 'pdns.jsonl', 'certs.jsonl', 'lines.csv'])
+      assert.ok(!a.read(f).equals(c.read(f)), `${f} is the same for seeds 7 and 8`);
 
     const d = await run('d', { seed: 7, sampling: [1000] });
-    for (const f of ['truth.csv', 'pdns.jsonl', 'certs.jsonl', 'lines.csv', 'haystack.yaml']) assert.ok(a.read(f).equals(d.read(f)), `${f} depends on the sampling rate`);
+    for (const f of ['truth.csv', 'pdns.jsonl', 'certs.jsonl', 'lines.csv', 'haystack.yaml'])
+      assert.ok(a.read(f).equals(d.read(f)), `${f} depends on the sampling rate`);
     assert.ok(!a.read('exports.pcap').equals(d.read('exports.pcap')));
     assert.ok(d.s.records < a.s.records, '1:1000 should export fewer records than 1:100');
   } finally {

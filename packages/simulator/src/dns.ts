@@ -104,7 +104,28 @@ const HOSTING_V4 = ['5.9.0.0/16', '51.15.0.0/16', '139.59.0.0/16', '46.101.0.0/1
 const VENDOR_V4 = ['185.0.0.0/8', '212.0.0.0/10', '94.130.0.0/16', '178.32.0.0/15'];
 const AWS_PUBLIC_V4 = '52.94.0.0/16';
 
-const WORDS = ['shop', 'news', 'mail', 'play', 'social', 'bank', 'travel', 'sport', 'music', 'photo', 'maps', 'learn', 'game', 'stream', 'cloud', 'docs', 'chat', 'weather', 'food', 'auto'];
+const WORDS = [
+  'shop',
+  'news',
+  'mail',
+  'play',
+  'social',
+  'bank',
+  'travel',
+  'sport',
+  'music',
+  'photo',
+  'maps',
+  'learn',
+  'game',
+  'stream',
+  'cloud',
+  'docs',
+  'chat',
+  'weather',
+  'food',
+  'auto',
+];
 const TLDS = ['com', 'net', 'org', 'de', 'co.uk', 'fr', 'io', 'eu'];
 
 /** Shares of the hosting kinds for non-generic IoT domains. */
@@ -187,7 +208,10 @@ export class DnsWorld {
       let hosting: Hosting = def.generic ? 'generic' : HOSTING_SHARES[hostingPick.pick(r)]![0];
       // A certificate qualifies only when all its names share one registered domain.
       if (hosting === 'cert' && instances.some((n) => this.regdoms.of(n) !== regdom)) hosting = 'vm';
-      const ports = def.ports.map((p) => ({ port: p.port, proto: p.transport === 'udp' ? 17 : p.transport === 'tcp' ? 6 : p.port === 5683 || p.port === 123 || r.chance(0.3) ? 17 : 6 }));
+      const ports = def.ports.map((p) => ({
+        port: p.port,
+        proto: p.transport === 'udp' ? 17 : p.transport === 'tcp' ? 6 : p.port === 5683 || p.port === 123 || r.chance(0.3) ? 17 : 6,
+      }));
       const mqtt = ports.some((p) => [8883, 1883, 5671, 5223].includes(p.port));
       const udpOnly = ports.every((p) => p.proto === 17);
       const dual = hosting === 'cdn' ? r.chance(0.8) : hosting === 'vm' || hosting === 'own' || hosting === 'generic' ? r.chance(0.3) : false;
@@ -289,7 +313,11 @@ export class DnsWorld {
               if (!as) {
                 as = Array.from({ length: 1 + r.int(3) }, () => this.space.v4(r, this.vendorBlock.get(d.regdom)!));
                 this.ownOf.set(inst, as);
-                if (d.dual) this.ownV6Of.set(inst, as.map(() => this.v6.intern(this.space.v6(r, this.vendorV6.get(d.regdom)!))));
+                if (d.dual)
+                  this.ownV6Of.set(
+                    inst,
+                    as.map(() => this.v6.intern(this.space.v6(r, this.vendorV6.get(d.regdom)!))),
+                  );
               }
               for (const a of as) {
                 b.add(inst, 'A', v4ToText(a), day);
@@ -309,7 +337,11 @@ export class DnsWorld {
           case 'hidden': {
             // Not in passive DNS: the addresses exist all the same (devices hard-code or resolve privately).
             let as = this.staticOf.get(d.index);
-            if (!as) this.staticOf.set(d.index, (as = Array.from({ length: d.hosting === 'cert' ? 1 + r.int(3) : 1 + r.int(2) }, () => this.space.v4(r, r.pick(HOSTING_V4)))));
+            if (!as)
+              this.staticOf.set(
+                d.index,
+                (as = Array.from({ length: d.hosting === 'cert' ? 1 + r.int(3) : 1 + r.int(2) }, () => this.space.v4(r, r.pick(HOSTING_V4)))),
+              );
             for (const a of as) v4.add(a);
             break;
           }
@@ -334,7 +366,7 @@ export class DnsWorld {
       // day, to a tenant drawn uniformly — most tenants are unpopular, a few are not, so a
       // few reused addresses attract a lot of unrelated traffic (false positive bait).
       const tenants = this.services.filter((s) => s.kind === 'tenant');
-      for (let i = 0; i < this.released.length; ) {
+      for (let i = 0; i < this.released.length;) {
         const x = this.released[i]!;
         if (x.lastDay <= day - 2 && r.chance(0.3)) {
           const t = r.pick(tenants);
@@ -458,12 +490,20 @@ export class DnsWorld {
       this.certs.push({ fingerprint_sha256: f, names });
       const tcpPorts = [...new Set(d.ports.map((p) => p.port))];
       for (let day = 0; day < o.days; day++) {
-        for (const a of d.v4[day]!) hostLine(v4ToText(a), day, tcpPorts.map((p) => tlsService(p, f, names, banner(`${f}|${p}`))));
+        for (const a of d.v4[day]!)
+          hostLine(
+            v4ToText(a),
+            day,
+            tcpPorts.map((p) => tlsService(p, f, names, banner(`${f}|${p}`))),
+          );
       }
     }
     // CDN edges present one certificate with many customers' names (never qualifies).
     for (const pool of this.cdns.values()) {
-      const customers = this.services.filter((s) => s.cdn === pool.id).slice(0, 30).map((s) => s.name);
+      const customers = this.services
+        .filter((s) => s.cdn === pool.id)
+        .slice(0, 30)
+        .map((s) => s.name);
       const iot = this.domains.filter((d) => d.cdn === pool.id).flatMap((d) => d.instances);
       const names = [...customers, ...iot];
       const f = fp(`cdn|${pool.id}`);
@@ -559,6 +599,14 @@ export function pdnsLines(w: DnsWorld, seed: number): string[] {
     const dot = (n: string) => (n.endsWith('.') ? n : `${n}.`);
     const rdata = e.rrtype === 'CNAME' || e.rrtype === 'NS' ? dot(e.rdata) : e.rdata;
     const count = Math.max(1, Math.round((e.last - e.first + 1) * r.logUniform(3, 3000)));
-    return JSON.stringify({ count, time_first: t1, time_last: t2, rrname: dot(e.rrname), rrtype: e.rrtype, bailiwick: dot(e.rrname.split('.').slice(-2).join('.')), rdata: [rdata] });
+    return JSON.stringify({
+      count,
+      time_first: t1,
+      time_last: t2,
+      rrname: dot(e.rrname),
+      rrtype: e.rrtype,
+      bailiwick: dot(e.rrname.split('.').slice(-2).join('.')),
+      rdata: [rdata],
+    });
   });
 }

@@ -121,10 +121,27 @@ function optionsOf(e: ExporterConfig): { id: number; scope: FieldSpec[]; fields:
   switch (e.style) {
     case 'pmacct-v9':
       // Scope System (1); sampler id, mode (1 deterministic, 2 random), 1-out-of-N interval.
-      return { id: 4096, scope: [{ id: 1, length: 4 }], fields: [{ id: IE.samplerId, length: 1 }, { id: IE.samplerMode, length: 1 }, { id: IE.samplerRandomInterval, length: 4 }], values: [0, e.samplerId, det ? 1 : 2, N] };
+      return {
+        id: 4096,
+        scope: [{ id: 1, length: 4 }],
+        fields: [
+          { id: IE.samplerId, length: 1 },
+          { id: IE.samplerMode, length: 1 },
+          { id: IE.samplerRandomInterval, length: 4 },
+        ],
+        values: [0, e.samplerId, det ? 1 : 2, N],
+      };
     case 'softflowd-v9':
       // Scope Interface (2); SAMPLING_INTERVAL, SAMPLING_ALGORITHM (1 deterministic, 2 random).
-      return { id: 256, scope: [{ id: 2, length: 4 }], fields: [{ id: IE.samplingInterval, length: 4 }, { id: IE.samplingAlgorithm, length: 1 }], values: [0, N, det ? 1 : 2] };
+      return {
+        id: 256,
+        scope: [{ id: 2, length: 4 }],
+        fields: [
+          { id: IE.samplingInterval, length: 4 },
+          { id: IE.samplingAlgorithm, length: 1 },
+        ],
+        values: [0, N, det ? 1 : 2],
+      };
     case 'softflowd-ipfix':
       // PSAMP: rate = (interval + space) / interval; selectorAlgorithm 1 systematic count-based, 3 random n-out-of-N.
       return {
@@ -450,9 +467,6 @@ function setSize(n: number, recLen: number, version: 9 | 10): number {
   const raw = 4 + n * recLen;
   return version === 9 ? (raw + 3) & ~3 : raw;
 }
-
-
-
 
 function u16v(v: DataView, p: number, x: number): number {
   v.setUint16(p, x);

@@ -35,7 +35,11 @@ test('generated passive DNS and certificates build the hitlist the world intende
   try {
     const dict = loadRules(rulesDir);
     const startDay = '2026-03-02';
-    await simulate({ lines: 200, days: 2, startDay, sampling: [1000], background: 0.2, churnShare: 0.6, seed: 11, rulesDir }, { dir: join(t.dir, 'out') }, dict);
+    await simulate(
+      { lines: 200, days: 2, startDay, sampling: [1000], background: 0.2, churnShare: 0.6, seed: 11, rulesDir },
+      { dir: join(t.dir, 'out') },
+      dict,
+    );
     const world = readJson<{ domains: WorldDomain[]; window: { lookbackDays: number } }>(join(t.dir, 'out', 'world.json'));
     const hostings = new Set(world.domains.map((d) => d.hosting));
     assert.deepEqual([...hostings].sort(), ['cdn', 'cert', 'generic', 'hidden', 'own', 'vm'], 'every hosting kind is represented');
@@ -64,12 +68,13 @@ test('generated passive DNS and certificates build the hitlist the world intende
       const window = new Window(day, dict.policy.lookbackDays);
       const windowDays = new Set(window.daysOf(window.full));
       const entries = new Map<string, Set<string>>();
-      for (const e of r.hitlist.entries) for (const di of e.domains) {
-        const name = r.hitlist.domains[di]!.name;
-        const s = entries.get(name) ?? new Set();
-        s.add(`${e.address} ${e.transport}/${e.port}`);
-        entries.set(name, s);
-      }
+      for (const e of r.hitlist.entries)
+        for (const di of e.domains) {
+          const name = r.hitlist.domains[di]!.name;
+          const s = entries.get(name) ?? new Set();
+          s.add(`${e.address} ${e.transport}/${e.port}`);
+          entries.set(name, s);
+        }
       for (const d of world.domains) {
         const got = decisions.get(d.domain);
         assert.ok(got, `no decision for ${d.domain}`);
@@ -81,8 +86,7 @@ test('generated passive DNS and certificates build the hitlist the world intende
         const wholeWindow = addressesOf === 'window' || d.intended === 'certificate';
         const addrs = new Set(d.addressesByDay.filter((x) => (wholeWindow ? windowDays.has(x.day) : x.day === day)).flatMap((x) => [...x.v4, ...x.v6]));
         const want = new Set<string>();
-        for (const a of addrs)
-          for (const p of dictPorts(dict, d.domain)) want.add(`${a} ${p}`);
+        for (const a of addrs) for (const p of dictPorts(dict, d.domain)) want.add(`${a} ${p}`);
         assert.deepEqual([...inHitlist].sort(), [...want].sort(), `${day} hitlist entries of ${d.domain}`);
       }
       assert.ok(r.hitlist.entries.length > 100);
@@ -91,7 +95,9 @@ test('generated passive DNS and certificates build the hitlist the world intende
 
     // Churn: some dedicated domain served from different addresses on different days (the
     // 'day' and 'window' hitlists above then differ for it).
-    const churned = world.domains.filter((d) => d.churn && d.intended === 'dedicated' && new Set(d.addressesByDay.flatMap((x) => x.v4)).size > new Set(d.addressesByDay.at(-1)!.v4).size);
+    const churned = world.domains.filter(
+      (d) => d.churn && d.intended === 'dedicated' && new Set(d.addressesByDay.flatMap((x) => x.v4)).size > new Set(d.addressesByDay.at(-1)!.v4).size,
+    );
     assert.ok(churned.length > 0, 'no churned domain');
   } finally {
     t.cleanup();

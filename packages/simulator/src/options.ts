@@ -100,7 +100,8 @@ export function resolveOptions(partial: Partial<SimOptions> = {}): SimOptions {
   int('days', 1, 28);
   if (o.hours !== null) int('hours', 1, 28 * 24);
   if (!DAY_RE.test(o.startDay) || Number.isNaN(Date.parse(`${o.startDay}T00:00:00Z`))) bad(`startDay must be YYYY-MM-DD, got ${o.startDay}`);
-  if (o.sampling.length === 0 || o.sampling.some((n) => !Number.isInteger(n) || n < 1 || n > 1_000_000)) bad(`sampling rates must be integers from 1 to 1000000, got ${o.sampling.join(',')}`);
+  if (o.sampling.length === 0 || o.sampling.some((n) => !Number.isInteger(n) || n < 1 || n > 1_000_000))
+    bad(`sampling rates must be integers from 1 to 1000000, got ${o.sampling.join(',')}`);
   if (o.samplingMode !== 'random' && o.samplingMode !== 'deterministic') bad(`samplingMode must be random or deterministic`);
   int('exporters', 1, 64);
   if (!['v9', 'ipfix', 'mixed'].includes(o.protocol)) bad(`protocol must be v9, ipfix or mixed`);

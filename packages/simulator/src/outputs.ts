@@ -81,7 +81,8 @@ export class UdpSink implements PacketSink {
     /** Flow records per second; 0 = as fast as the socket takes them. */
     private readonly rate: number,
   ) {
-    if (!isLoopback(host)) throw Object.assign(new Error(`--udp sends to this machine only (127.0.0.0/8 or ::1), not ${host}`), { userFacing: true, exitCode: 2 });
+    if (!isLoopback(host))
+      throw Object.assign(new Error(`--udp sends to this machine only (127.0.0.0/8 or ::1), not ${host}`), { userFacing: true, exitCode: 2 });
   }
 
   private async socket(e: ExporterConfig): Promise<Socket> {

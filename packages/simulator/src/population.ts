@@ -278,5 +278,8 @@ export function truthRows(o: SimOptions, pop: Population, kinds: DeviceKind[], t
     }
   }
   const levelOrder = { product: 0, manufacturer: 1, platform: 2 };
-  return [...rows.values()].sort((a, b) => a.subscriber - b.subscriber || a.family - b.family || levelOrder[a.level] - levelOrder[b.level] || (a.class < b.class ? -1 : a.class > b.class ? 1 : 0));
+  return [...rows.values()].sort(
+    (a, b) =>
+      a.subscriber - b.subscriber || a.family - b.family || levelOrder[a.level] - levelOrder[b.level] || (a.class < b.class ? -1 : a.class > b.class ? 1 : 0),
+  );
 }

@@ -38,7 +38,21 @@ export class RecordStore {
     this.u32 = new Uint32Array(f.buffer);
   }
 
-  push(exp: number, start: number, end: number, pkts: number, bytes: number, sub: number, svc: number, subPort: number, svcPort: number, flags: number, proto: number, tcpFlags: number, reason: number): void {
+  push(
+    exp: number,
+    start: number,
+    end: number,
+    pkts: number,
+    bytes: number,
+    sub: number,
+    svc: number,
+    subPort: number,
+    svcPort: number,
+    flags: number,
+    proto: number,
+    tcpFlags: number,
+    reason: number,
+  ): void {
     if (this.n * REC_F64 === this.f64.length) this.grow();
     const i = this.n++;
     const f = this.f64;

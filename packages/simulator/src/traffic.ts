@@ -51,7 +51,9 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 /** Household activity by hour of day (UTC taken as local): quiet nights, evening peak. Mean 1. */
-const WEB_DIURNAL = normalise([0.35, 0.2, 0.12, 0.1, 0.1, 0.15, 0.35, 0.7, 0.85, 0.8, 0.8, 0.85, 0.95, 0.9, 0.85, 0.9, 1.0, 1.2, 1.45, 1.7, 1.85, 1.8, 1.4, 0.8]);
+const WEB_DIURNAL = normalise([
+  0.35, 0.2, 0.12, 0.1, 0.1, 0.15, 0.35, 0.7, 0.85, 0.8, 0.8, 0.85, 0.95, 0.9, 0.85, 0.9, 1.0, 1.2, 1.45, 1.7, 1.85, 1.8, 1.4, 0.8,
+]);
 /** Idle IoT traffic barely follows the household (keep-alives), a little. Mean 1. */
 const IDLE_DIURNAL = WEB_DIURNAL.map((w) => 0.8 + 0.2 * w);
 const SESSIONS_PER_DAY: Record<DeviceKind['category'], number> = { media: 3, camera: 4, appliance: 2 };
@@ -120,7 +122,14 @@ export class TrafficGenerator {
     const o = c.o;
     const E = c.exporters.length;
     this.stores = c.exporters.map(() => new RecordStore());
-    this.totals = { unsampledIot: new Array(E).fill(0), unsampledBackground: new Array(E).fill(0), sampled: new Array(E).fill(0), backgroundFlows: new Array(E).fill(0), streamRecords: 0, backgroundRecords: 0 };
+    this.totals = {
+      unsampledIot: new Array(E).fill(0),
+      unsampledBackground: new Array(E).fill(0),
+      sampled: new Array(E).fill(0),
+      backgroundFlows: new Array(E).fill(0),
+      streamRecords: 0,
+      backgroundRecords: 0,
+    };
     this.I = o.inactiveTimeoutS * 1000;
     this.A = o.activeTimeoutS * 1000;
     this.N = Int32Array.from(c.exporters.map((e) => e.cfg.sampling));
@@ -157,7 +166,9 @@ export class TrafficGenerator {
         this.webNone[e * 1024 + i] = Math.exp((nd + Math.max(1, Math.round(nd * 0.5))) * this.lq[e]!);
       }
     for (let d = 0; d < devices.count; d++) this.owned.add(devices.line[d]! * 65536 + devices.kind[d]!);
-    this.primaryByKind = c.kinds.map((k) => [...k.direct, ...k.indirect].filter((i) => c.dns.domains[i]!.hosting !== 'generic' && c.dns.domains[i]!.def.role === 'primary'));
+    this.primaryByKind = c.kinds.map((k) =>
+      [...k.direct, ...k.indirect].filter((i) => c.dns.domains[i]!.hosting !== 'generic' && c.dns.domains[i]!.def.role === 'primary'),
+    );
   }
 
   /** Generate hour `h` (0-based from the first simulated hour): records go to the stores. */
@@ -232,7 +243,12 @@ export class TrafficGenerator {
       const n = tr.poisson(0.8 * lines.activity[line]! * bg);
       for (let i = 0; i < n; i++) {
         const hh = this.hourPick.pick(tr);
-        this.video[hh]!.push({ line, start: dayStart + (hh + tr.float()) * HOUR, durMs: Math.min(3 * HOUR, tr.logNormal(40 * 60_000, 0.6)), rate: tr.logUniform(100_000, 400_000) });
+        this.video[hh]!.push({
+          line,
+          start: dayStart + (hh + tr.float()) * HOUR,
+          durMs: Math.min(3 * HOUR, tr.logNormal(40 * 60_000, 0.6)),
+          rate: tr.logUniform(100_000, 400_000),
+        });
       }
       if (tr.chance(c.o.strayRate)) {
         const kind = tr.int(c.kinds.length);
@@ -537,7 +553,19 @@ export class TrafficGenerator {
    * One short-lived unidirectional flow of `n` packets over [start, start + dur): sampled,
    * timed and cut into records by the cache.
    */
-  private flow(line: number, start: number, dur: number, n: number, size: number, sub: number, svc: number, subPort: number, svcPort: number, flags: number, proto: number): void {
+  private flow(
+    line: number,
+    start: number,
+    dur: number,
+    n: number,
+    size: number,
+    sub: number,
+    svc: number,
+    subPort: number,
+    svcPort: number,
+    flags: number,
+    proto: number,
+  ): void {
     const e = this.c.pop.lines.exporter[line]!;
     this.totals.unsampledBackground[e]! += n;
     this.totals.backgroundFlows[e]!++;
@@ -546,7 +574,21 @@ export class TrafficGenerator {
   }
 
   /** The records of a flow whose `k` sampled packets (of `n`) are known. */
-  private records(e: number, start: number, dur: number, n: number, k: number, j0: number, size: number, sub: number, svc: number, subPort: number, svcPort: number, flags: number, proto: number): void {
+  private records(
+    e: number,
+    start: number,
+    dur: number,
+    n: number,
+    k: number,
+    j0: number,
+    size: number,
+    sub: number,
+    svc: number,
+    subPort: number,
+    svcPort: number,
+    flags: number,
+    proto: number,
+  ): void {
     const N = this.N[e]!;
     // Flows are cut at the end of the simulated period, like a capture.
     if (start + dur > this.c.endMs) dur = Math.max(1, this.c.endMs - start);
@@ -572,7 +614,21 @@ export class TrafficGenerator {
         left -= kw;
         if (kw > 0) {
           const bytes = Math.round(kw * size * (0.9 + 0.2 * this.sp.float()));
-          store.push(w1 >= end ? Math.floor(w1) + I : Math.floor(w0) + A, Math.floor(w0), Math.floor(w1) - 1, kw, bytes, sub, svc, subPort, svcPort, flags, proto, tcp, w1 >= end ? 1 : 2);
+          store.push(
+            w1 >= end ? Math.floor(w1) + I : Math.floor(w0) + A,
+            Math.floor(w0),
+            Math.floor(w1) - 1,
+            kw,
+            bytes,
+            sub,
+            svc,
+            subPort,
+            svcPort,
+            flags,
+            proto,
+            tcp,
+            w1 >= end ? 1 : 2,
+          );
           recs++;
         }
         w0 = w1;

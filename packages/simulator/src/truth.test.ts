@@ -132,7 +132,10 @@ test('truth.csv agrees with the flows in the exports (sampling 1:1)', async () =
         if (dom < 0) continue;
         exclusive++;
         const def = w.dns.domains[dom]!;
-        assert.ok(def.ports.some((p) => p.port === f.port && p.proto === f.proto), `${f.proto}/${f.port} is not one of ${def.key}'s ports`);
+        assert.ok(
+          def.ports.some((p) => p.port === f.port && p.proto === f.proto),
+          `${f.proto}/${f.port} is not one of ${def.key}'s ports`,
+        );
         if (strays.has(`${line} ${dom}`)) continue;
         const since = domainsOn.get(line)?.get(dom);
         assert.ok(since !== undefined, `${line} talks to ${def.key} without a device using it`);

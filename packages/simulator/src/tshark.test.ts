@@ -25,7 +25,16 @@ interface WorldExporter {
   messages: number;
 }
 
-const BASE: Partial<SimOptions> = { lines: 150, hours: 1, exporters: 4, protocol: 'mixed', sampling: [10, 100, 1000, 37], ipv6Share: 0.5, background: 0.5, rulesDir };
+const BASE: Partial<SimOptions> = {
+  lines: 150,
+  hours: 1,
+  exporters: 4,
+  protocol: 'mixed',
+  sampling: [10, 100, 1000, 37],
+  ipv6Share: 0.5,
+  background: 0.5,
+  rulesDir,
+};
 
 function tsharkTimes(r: TsharkFlowRecord): [number | undefined, number | undefined] {
   return [r.startMs ?? r.derivedStartMs, r.endMs ?? r.derivedEndMs];
@@ -102,7 +111,17 @@ test('tshark decodes every exported record exactly as FlowDecoder does (v9 + IPF
     }
     for (const d of ours.decoder.registry.all()) {
       const c = d.counters;
-      assert.deepEqual({ gaps: c.sequenceGaps, lost: c.lost, missing: c.missingTemplateSets, malformed: c.malformedPackets + c.malformedSets + c.malformedRecords, unknownRate: c.unknownRateRecords }, { gaps: 0, lost: 0, missing: 0, malformed: 0, unknownRate: 0 }, `decoder counters of ${d.exporterText}`);
+      assert.deepEqual(
+        {
+          gaps: c.sequenceGaps,
+          lost: c.lost,
+          missing: c.missingTemplateSets,
+          malformed: c.malformedPackets + c.malformedSets + c.malformedRecords,
+          unknownRate: c.unknownRateRecords,
+        },
+        { gaps: 0, lost: 0, missing: 0, malformed: 0, unknownRate: 0 },
+        `decoder counters of ${d.exporterText}`,
+      );
     }
   } finally {
     t.cleanup();

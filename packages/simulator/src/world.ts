@@ -262,13 +262,15 @@ export function truthCsv(rows: TruthRow[]): string {
 function linesCsv(w: World): string {
   const l = w.pop.lines;
   const out = ['subscriber,ipv4,ipv6_prefix,exporter'];
-  for (let i = 0; i < l.count; i++) out.push(`${i},${lineText4(l, i)},${l.has6[i] ? lineText6(l, i, w.o.v6LineBits) : ''},${w.exporters[l.exporter[i]!]!.address}`);
+  for (let i = 0; i < l.count; i++)
+    out.push(`${i},${lineText4(l, i)},${l.has6[i] ? lineText6(l, i, w.o.v6LineBits) : ''},${w.exporters[l.exporter[i]!]!.address}`);
   return out.join('\n') + '\n';
 }
 
 function straysCsv(strays: Stray[]): string {
   const out = ['line,domain,kind,time,subscriber'];
-  for (const s of [...strays].sort((a, b) => a.timeMs - b.timeMs || a.subscriber - b.subscriber)) out.push(`${s.line},${s.domain},${s.kind},${iso(s.timeMs)},${s.subscriber}`);
+  for (const s of [...strays].sort((a, b) => a.timeMs - b.timeMs || a.subscriber - b.subscriber))
+    out.push(`${s.line},${s.domain},${s.kind},${iso(s.timeMs)},${s.subscriber}`);
   return out.join('\n') + '\n';
 }
 
@@ -342,7 +344,11 @@ function worldJson(w: World, res: GenerateResult, pdnsRecords: number): object {
       ports: d.ports.map((p) => `${p.proto === 6 ? 'tcp' : 'udp'}/${p.port}`),
       addressesByDay: d.v4.map((l, day) => ({ day: iso(w.day0Ms + day * DAY).slice(0, 10), v4: l.map(v4ToText), v6: d.v6[day]!.map((i) => w.dns.v6.text(i)) })),
     })),
-    reusedAddresses: w.dns.reused.map((r) => ({ ...r, lastIotDay: iso(w.day0Ms + r.lastIotDay * DAY).slice(0, 10), tenantFrom: iso(w.day0Ms + r.tenantFrom * DAY).slice(0, 10) })),
+    reusedAddresses: w.dns.reused.map((r) => ({
+      ...r,
+      lastIotDay: iso(w.day0Ms + r.lastIotDay * DAY).slice(0, 10),
+      tenantFrom: iso(w.day0Ms + r.tenantFrom * DAY).slice(0, 10),
+    })),
     files: { pdnsRecords, certRecords: w.dns.certs.length, truthRows: w.truth.length, strays: res.strays.length },
     traffic: res.totals,
   };

@@ -108,7 +108,10 @@ describe('exporter harness', () => {
       n++;
     }
     assert.equal(n, traffic.packets);
-    assert.equal(traffic.packetSizes.reduce((x, y) => x + y, 0), traffic.bytes);
+    assert.equal(
+      traffic.packetSizes.reduce((x, y) => x + y, 0),
+      traffic.bytes,
+    );
 
     const udp = readUdp(traffic.path);
     let udpCount = 0;
@@ -124,7 +127,10 @@ describe('exporter harness', () => {
     assert.equal(traffic.byFamily.ipv4.packets + traffic.byFamily.ipv6.packets, traffic.packets);
     assert.ok(tcp.packets > 0 && u.packets > 0 && icmp.packets > 0);
     assert.ok(traffic.byFamily.ipv6.packets > 0);
-    assert.equal(traffic.flows.reduce((x, f) => x + f.packets, 0), traffic.packets);
+    assert.equal(
+      traffic.flows.reduce((x, f) => x + f.packets, 0),
+      traffic.packets,
+    );
     // TCP handshake and teardown flags are there: SYN from clients, SYN|ACK and FIN|ACK.
     assert.ok(traffic.flows.some((f) => f.protocol === 6 && (f.tcpFlags & 0x13) === 0x13));
     assert.ok(traffic.lastMs - traffic.firstMs > 3 * 60_000, 'spans minutes');
@@ -216,7 +222,10 @@ describe('exporter harness', () => {
         assert.equal(o.samplerMode, 2);
       }
       assert.equal(samplerIds.size, 1);
-      assert.ok(d.records.every((r) => samplerIds.has(r.samplerId)), 'every record names the sampler');
+      assert.ok(
+        d.records.every((r) => samplerIds.has(r.samplerId)),
+        'every record names the sampler',
+      );
       assertSampledFlowsPlausible(d, traffic);
       // Random 1-in-10 selection, counts not renormalised: about a tenth of the packets. The
       // bound is 6 standard deviations of a binomial count, so a false alarm is ~1e-9.

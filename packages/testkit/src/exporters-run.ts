@@ -109,7 +109,12 @@ export async function runPmacctd(opts: PmacctdOptions): Promise<ExporterRun> {
       if (opts.engine !== undefined) conf['nfprobe_engine'] = opts.engine;
       Object.assign(conf, opts.extraConfig);
       const path = join(dir, 'pmacctd.conf');
-      await writeFile(path, Object.entries(conf).map(([k, v]) => `${k}: ${v}\n`).join(''));
+      await writeFile(
+        path,
+        Object.entries(conf)
+          .map(([k, v]) => `${k}: ${v}\n`)
+          .join(''),
+      );
       return {
         cmd: opts.binary ?? 'pmacctd',
         args: ['-f', path],
@@ -239,7 +244,8 @@ function runToExit(c: Command, timeoutMs: number, name: string, onSpawn?: (pid: 
       clearTimeout(timer);
       clearTimeout(killTimer);
       if (timedOut) reject(new Error(`${name}: no exit within ${timeoutMs} ms; killed. Output:\n${out}`));
-      else if (code !== 0 && !(code !== null && c.cleanExit?.(code, out))) reject(new Error(`${name}: exited with ${code ?? signal}. Command: ${c.cmd} ${c.args.join(' ')}\nOutput:\n${out}`));
+      else if (code !== 0 && !(code !== null && c.cleanExit?.(code, out)))
+        reject(new Error(`${name}: exited with ${code ?? signal}. Command: ${c.cmd} ${c.args.join(' ')}\nOutput:\n${out}`));
       else resolve(out);
     });
   });

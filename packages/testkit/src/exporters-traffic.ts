@@ -113,7 +113,7 @@ export async function makeTrafficPcap(path: string, opts: TrafficOptions = {}): 
 
   // Addresses in canonical text (RFC 5952, as tshark prints them) so flows compare as strings.
   const canon = (a: string) => formatIp(parseIp(a));
-  const v4Client = (i: number) => `10.1.${1 + (i >> 8)}.${1 + (i & 0xff) % 254}`;
+  const v4Client = (i: number) => `10.1.${1 + (i >> 8)}.${1 + ((i & 0xff) % 254)}`;
   const v6Client = (i: number) => canon(`2001:db8:1:${(i % 16).toString(16)}::${(i + 1).toString(16)}`);
   const v4Server = () => `198.51.100.${int(1, 254)}`;
   const v6Server = () => canon(`2001:db8:ff::${int(1, 0xfff).toString(16)}`);
@@ -193,7 +193,7 @@ export async function makeTrafficPcap(path: string, opts: TrafficOptions = {}): 
       tcp('up', TcpFlags.ACK, 0);
       const nUp = count();
       const nDown = count();
-      for (let i = 0, j = 0; i < nUp || j < nDown; ) {
+      for (let i = 0, j = 0; i < nUp || j < nDown;) {
         gap();
         if (j >= nDown || (i < nUp && rnd() < 0.5)) {
           tcp('up', TcpFlags.ACK | TcpFlags.PSH, int(1, 1400));

@@ -16,7 +16,13 @@ function canConnect(hostPort: string): Promise<boolean> {
 }
 
 test('mock cluster: brokers on 127.0.0.1 with the requested topics, gone after stop()', async (t) => {
-  const mock = await startKafkaMock({ brokers: 3, topics: [{ name: 'a', partitions: 3 }, { name: 'b.c-d_e', partitions: 1 }] });
+  const mock = await startKafkaMock({
+    brokers: 3,
+    topics: [
+      { name: 'a', partitions: 3 },
+      { name: 'b.c-d_e', partitions: 1 },
+    ],
+  });
   t.after(() => mock.stop());
   assert.equal(mock.bootstrap.length, 3);
   for (const b of mock.bootstrap) assert.match(b, /^127\.0\.0\.1:\d+$/);

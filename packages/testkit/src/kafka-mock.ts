@@ -67,7 +67,7 @@ function cacheDir(): string {
 function run(cmd: string, args: string[]): Promise<{ code: number | null; stderr: string; error?: Error }> {
   return new Promise((res) => {
     execFile(cmd, args, { maxBuffer: 4 * 1024 * 1024 }, (err, _stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
       res({ code, stderr: String(stderr), error: err ?? undefined });
     });
   });

@@ -223,10 +223,11 @@ function templateIds(set: Obj): number[] {
   const ids: number[] = [];
   for (const v of Object.values(set)) {
     const list = Array.isArray(v) ? v : [v];
-    for (const x of list) if (isObj(x)) {
-      const id = num(x['cflow.template_id']);
-      if (id !== undefined) ids.push(id);
-    }
+    for (const x of list)
+      if (isObj(x)) {
+        const id = num(x['cflow.template_id']);
+        if (id !== undefined) ids.push(id);
+      }
   }
   return ids;
 }

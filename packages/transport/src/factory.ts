@@ -6,9 +6,10 @@ import { KafkaFlowSink, type KafkaSinkOptions } from './kafka-sink.js';
 import { KafkaFlowSource, type KafkaSourceOptions } from './kafka-source.js';
 
 /** Source options; the Kafka-only ones are ignored by the in-process bus. */
-export type FlowSourceOptions = MemorySourceOptions & Omit<Partial<KafkaSourceOptions>, 'kafka' | 'onError'> & {
-  onError?: (err: unknown, meta: BatchMeta | undefined) => void;
-};
+export type FlowSourceOptions = MemorySourceOptions &
+  Omit<Partial<KafkaSourceOptions>, 'kafka' | 'onError'> & {
+    onError?: (err: unknown, meta: BatchMeta | undefined) => void;
+  };
 
 export interface FlowTransportOptions {
   logger?: Logger;

@@ -126,8 +126,7 @@ export function isTransient(err: unknown): boolean {
       e = e.cause as typeof e;
       continue;
     }
-    if (e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError' || e.name === 'KafkaJSRequestTimeoutError')
-      return true;
+    if (e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError' || e.name === 'KafkaJSRequestTimeoutError') return true;
     if (typeof e.name === 'string' && e.name.startsWith('KafkaJS')) return e.retriable === true;
     return false;
   }

@@ -252,10 +252,9 @@ export class KafkaFlowSink implements FlowSink {
         }
         this.counters.errors += g.entries.length;
         this.pendingCount -= g.entries.length;
-        const err = new KafkaTransportError(
-          `publishing ${g.entries.length} batch(es) to Kafka topic '${this.topic}' failed: ${(e as Error).message}`,
-          { cause: e },
-        );
+        const err = new KafkaTransportError(`publishing ${g.entries.length} batch(es) to Kafka topic '${this.topic}' failed: ${(e as Error).message}`, {
+          cause: e,
+        });
         this.opts.logger?.error({ err: e, batches: g.entries.length }, 'Kafka produce failed');
         for (const en of g.entries) en.reject(err);
         return;
@@ -263,4 +262,3 @@ export class KafkaFlowSink implements FlowSink {
     }
   }
 }
-

@@ -1,13 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Accepted, BatchMeta, FlowHandler, FlowSource } from './types.js';
-import {
-  KafkaTransportError,
-  connectAdmin,
-  createKafkaClient,
-  flowTopicPartitions,
-  type KafkaClientOptions,
-  type KafkaSection,
-} from './kafka-common.js';
+import { KafkaTransportError, connectAdmin, createKafkaClient, flowTopicPartitions, type KafkaClientOptions, type KafkaSection } from './kafka-common.js';
 import { backoffDelays, Signal, Sleeper, type RetryBackoff } from './util.js';
 import { CompleteRoundRobinAssigner } from './kafka-assigner.js';
 
@@ -316,7 +309,10 @@ export class KafkaFlowSource implements FlowSource {
       }
       clearTimeout(this.commitTimer);
       this.commitTimer = undefined;
-      if (consumer) await this.commitStored(consumer).catch((err: unknown) => this.opts.logger?.warn({ err }, 'committing stored positions at stop failed; they are delivered again'));
+      if (consumer)
+        await this.commitStored(consumer).catch((err: unknown) =>
+          this.opts.logger?.warn({ err }, 'committing stored positions at stop failed; they are delivered again'),
+        );
       await consumer?.disconnect();
     } finally {
       this.consumer = undefined;

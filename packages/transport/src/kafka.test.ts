@@ -67,7 +67,11 @@ async function highWatermarks(mock: KafkaMock, topic: string): Promise<number[]>
 
 test('Kafka: batches arrive byte-identical (CRC intact) in the partition asked for, topics of 1, 3 and 8 partitions', async (t) => {
   const counts = [1, 3, 8];
-  const mock = await withMock(t, counts.map((n) => ({ name: `flows-${n}`, partitions: n })), 3);
+  const mock = await withMock(
+    t,
+    counts.map((n) => ({ name: `flows-${n}`, partitions: n })),
+    3,
+  );
   for (const n of counts) {
     const kafka = kafkaSection(mock, { flowTopic: `flows-${n}`, consumerGroup: `g-${n}` });
     const sink = await connectSink(t, { kafka });
@@ -107,8 +111,15 @@ test('Kafka: batches arrive byte-identical (CRC intact) in the partition asked f
     }
     for (let p = 0; p < n; p++) {
       const mine = got.filter((r) => r.partition === p);
-      assert.deepEqual(mine.map((r) => r.seq), [0, 1, 2, 3], `partition ${p} in publish order`);
-      assert.deepEqual(mine.map((r) => r.offset), ['0', '1', '2', '3']);
+      assert.deepEqual(
+        mine.map((r) => r.seq),
+        [0, 1, 2, 3],
+        `partition ${p} in publish order`,
+      );
+      assert.deepEqual(
+        mine.map((r) => r.offset),
+        ['0', '1', '2', '3'],
+      );
     }
     assert.deepEqual(await committedOffsets(mock, kafka.consumerGroup, kafka.flowTopic), Array(n).fill(perPartition));
     await sink.close();
@@ -247,7 +258,10 @@ test('Kafka sink: bad input and a missing topic give clear errors; nothing is au
     /Kafka topic 'absent' \(kafka\.flowTopic\) does not exist .*does not auto-create it/,
   );
   const src = source(t, { kafka: kafkaSection(mock, { flowTopic: 'absent' }) });
-  await assert.rejects(src.run(async () => undefined), /Kafka topic 'absent'/);
+  await assert.rejects(
+    src.run(async () => undefined),
+    /Kafka topic 'absent'/,
+  );
   const admin = mockKafkaClient(mock).admin();
   await admin.connect();
   assert.deepEqual(await admin.listTopics(), ['flows']);
@@ -294,7 +308,12 @@ test('Kafka source: two members of a group split the partitions and each batch i
     const pb = b.assignment();
     return pa.length > 0 && pb.length > 0 && [...pa, ...pb].sort().join() === '0,1,2,3';
   };
-  const state = () => ({ a: a.assignment(), b: b.assignment(), crashes: [a.stats().crashes, b.stats().crashes], handled: [byMember.a.length, byMember.b.length] });
+  const state = () => ({
+    a: a.assignment(),
+    b: b.assignment(),
+    crashes: [a.stats().crashes, b.stats().crashes],
+    handled: [byMember.a.length, byMember.b.length],
+  });
   await obs.waitFor(split, { what: 'the group to split partitions 0-3 between both members', state });
 
   const sink = await connectSink(t, { kafka });
@@ -305,7 +324,10 @@ test('Kafka source: two members of a group split the partitions and each batch i
   const pa = new Set(byMember.a.map((r) => r.partition));
   const pb = new Set(byMember.b.map((r) => r.partition));
   assert.ok(pa.size > 0 && pb.size > 0, 'both members handled batches');
-  assert.ok([...pa].every((p) => !pb.has(p)), 'no partition handled by both');
+  assert.ok(
+    [...pa].every((p) => !pb.has(p)),
+    'no partition handled by both',
+  );
   const keys = [...byMember.a, ...byMember.b].map((r) => `${r.partition}:${r.seq}`);
   assert.equal(new Set(keys).size, 20, 'each batch exactly once');
   assert.deepEqual(await committedOffsets(mock, kafka.consumerGroup, 'flows'), [5, 5, 5, 5]);
@@ -341,7 +363,11 @@ test('Kafka source: a stopped consumer commits what it handled; a new one resume
   assert.equal(attempts.filter((x) => x === '0:2').length, 2, 'the failed batch was retried');
   assert.ok(first.includes('0:2@2'), 'and then handled, not skipped');
   const committed = await committedOffsets(mock, kafka.consumerGroup, 'flows');
-  assert.equal(committed.reduce((x, y) => x + Math.max(0, y), 0), first.length, 'everything handled is committed');
+  assert.equal(
+    committed.reduce((x, y) => x + Math.max(0, y), 0),
+    first.length,
+    'everything handled is committed',
+  );
 
   const second: string[] = [];
   const obs = new Observer();
@@ -353,7 +379,10 @@ test('Kafka source: a stopped consumer commits what it handled; a new one resume
     }),
   );
   void b.failed().then((e) => obs.fail(e));
-  await obs.waitFor(() => first.length + second.length === total, { what: `all ${total} batches handled`, state: () => ({ first: first.length, second: second.length, stats: b.stats() }) });
+  await obs.waitFor(() => first.length + second.length === total, {
+    what: `all ${total} batches handled`,
+    state: () => ({ first: first.length, second: second.length, stats: b.stats() }),
+  });
   await b.close();
   const all = [...first, ...second];
   assert.equal(new Set(all).size, total, 'nothing lost, nothing handled twice');
@@ -470,7 +499,10 @@ test('Kafka source: more members than partitions — the group settles with an i
   await b.run(obs.guard(async (batch) => void seen.b.push(batchTag(batch).seq)));
   const state = () => ({ a: a.assignment(), b: b.assignment(), seen });
   // kafkajs's own assigner leaves the idle member out of SyncGroup; the mock then rebalanced forever.
-  await obs.waitFor(() => [...a.assignment(), ...b.assignment()].join() === '0' && (a.assignment().length === 0) !== (b.assignment().length === 0), { what: 'one member with partition 0, one idle', state });
+  await obs.waitFor(() => [...a.assignment(), ...b.assignment()].join() === '0' && (a.assignment().length === 0) !== (b.assignment().length === 0), {
+    what: 'one member with partition 0, one idle',
+    state,
+  });
   const [busy, idle] = a.assignment().length ? ([a, b] as const) : ([b, a] as const);
 
   const sink = await connectSink(t, { kafka });
@@ -481,6 +513,10 @@ test('Kafka source: more members than partitions — the group settles with an i
   for (let seq = 5; seq < 10; seq++) await sink.publish(0, makeBatch(0, seq));
   await obs.waitFor(() => seen.a.length + seen.b.length === 10, { what: 'all 10 batches', state });
   await idle.close();
-  assert.deepEqual([...seen.a, ...seen.b].sort((x, y) => x - y), [...Array(10).keys()], 'each batch exactly once');
+  assert.deepEqual(
+    [...seen.a, ...seen.b].sort((x, y) => x - y),
+    [...Array(10).keys()],
+    'each batch exactly once',
+  );
   assert.deepEqual(await committedOffsets(mock, kafka.consumerGroup, 'flows'), [10]);
 });

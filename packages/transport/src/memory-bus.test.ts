@@ -35,8 +35,14 @@ test('MemoryBus: per-partition order, offsets as positions, byte-identical batch
   await src.close(); // returns after the last handler's commit
   for (let p = 0; p < 3; p++) {
     const mine = seen.filter((s) => s.partition === p);
-    assert.deepEqual(mine.map((s) => s.seq), [...Array(20).keys()]);
-    assert.deepEqual(mine.map((s) => s.offset), [...Array(20).keys()].map(String));
+    assert.deepEqual(
+      mine.map((s) => s.seq),
+      [...Array(20).keys()],
+    );
+    assert.deepEqual(
+      mine.map((s) => s.offset),
+      [...Array(20).keys()].map(String),
+    );
     assert.equal(bus.position(p), 20);
   }
   assert.deepEqual(bus.stats(), { published: 60, delivered: 60, queued: 0, waiting: 0, publishWaits: 36, handlerErrors: 0 });
@@ -241,7 +247,10 @@ test('MemoryBus: bad input and misuse give clear errors', async (t) => {
   await assert.rejects(bus.sink.publish(0, Buffer.alloc(0)), /batch is empty/);
   const a = bus.createSource();
   await a.run(async () => undefined);
-  await assert.rejects(bus.createSource().run(async () => undefined), /already has a running source/);
+  await assert.rejects(
+    bus.createSource().run(async () => undefined),
+    /already has a running source/,
+  );
   await a.close();
   assert.equal(bus.stats().published, 0);
 });

@@ -40,8 +40,7 @@ export function murmur2(buf: Uint8Array, offset = 0, length = buf.length - offse
 }
 
 function checkPartitions(numPartitions: number): void {
-  if (!Number.isInteger(numPartitions) || numPartitions < 1)
-    throw new RangeError(`numPartitions must be a positive integer, got ${numPartitions}`);
+  if (!Number.isInteger(numPartitions) || numPartitions < 1) throw new RangeError(`numPartitions must be a positive integer, got ${numPartitions}`);
 }
 
 /** Partition of a message with this key under Kafka's default partitioner. */

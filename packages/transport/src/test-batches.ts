@@ -92,7 +92,6 @@ export class Observer {
     };
   }
 
-
   /**
    * Resolves once `cond` holds (checked on every change). Rejects with the first recorded
    * error, or after `timeoutMs` (default 90 s) naming `what` and the `state()` at that moment,
@@ -119,5 +118,4 @@ export class Observer {
       check();
     });
   }
-
 }

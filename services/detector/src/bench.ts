@@ -42,17 +42,33 @@ const day = new Date(DAY_START).toISOString().slice(0, 10);
 
 // A hitlist shaped like the paper's: ~35 detectable classes, a few thousand domains, 50k (address, port) entries.
 function syntheticHitlist(n: number): Hitlist {
-  const classes = Array.from({ length: 36 }, (_, i) => ({ id: `class-${i}`, level: (['platform', 'manufacturer', 'product'] as const)[i % 3], name: `Class ${i}` }));
+  const classes = Array.from({ length: 36 }, (_, i) => ({
+    id: `class-${i}`,
+    level: (['platform', 'manufacturer', 'product'] as const)[i % 3],
+    name: `Class ${i}`,
+  }));
   const domains = Array.from({ length: 2000 }, (_, i) => ({ name: `d${i}.iot${i % 97}.example`, role: 'primary' as const, classes: [i % classes.length] }));
   const rules = classes.map((_, c) => ({ class: c, evidence: domains.flatMap((d, i) => (d.classes[0] === c ? [i] : [])), threshold: 1 }));
   const entries: HitlistEntry[] = [];
   const ports = [443, 8883, 1883, 80, 123];
   for (let i = 0; i < n; i++) {
     const v6 = i % 10 === 0;
-    const address = v6 ? `2001:db8:${((i >> 16) & 0xffff).toString(16)}:${(i & 0xffff).toString(16)}::1` : `${20 + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}.${1 + (i % 7)}`;
+    const address = v6
+      ? `2001:db8:${((i >> 16) & 0xffff).toString(16)}:${(i & 0xffff).toString(16)}::1`
+      : `${20 + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}.${1 + (i % 7)}`;
     entries.push({ address, port: ports[i % ports.length]!, transport: 'tcp', domains: [i % domains.length] });
   }
-  return { format: HITLIST_FORMAT, day, window: { from: day, to: day, days: 7 }, builtAt: new Date().toISOString(), rulesDigest: 'bench', classes, domains, rules, entries };
+  return {
+    format: HITLIST_FORMAT,
+    day,
+    window: { from: day, to: day, days: 7 },
+    builtAt: new Date().toISOString(),
+    rulesDigest: 'bench',
+    classes,
+    domains,
+    rules,
+    entries,
+  };
 }
 
 const hitlist = syntheticHitlist(ENTRIES);
@@ -140,7 +156,10 @@ const lookup = measure((v) => {
   for (let i = 0; i < v.count; i++) {
     const o = 32 + i * RECORD_SIZE;
     const side = buf[o + F.side]!;
-    sink += side === 1 ? hl.lookup(buf, o + F.dst, dv.getUint16(o + F.dstPort, true), buf[o + F.proto]!) : hl.lookup(buf, o + F.src, dv.getUint16(o + F.srcPort, true), buf[o + F.proto]!);
+    sink +=
+      side === 1
+        ? hl.lookup(buf, o + F.dst, dv.getUint16(o + F.dstPort, true), buf[o + F.proto]!)
+        : hl.lookup(buf, o + F.src, dv.getUint16(o + F.srcPort, true), buf[o + F.proto]!);
   }
 });
 

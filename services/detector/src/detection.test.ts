@@ -79,8 +79,14 @@ describe('detection on hand-made flow batches (MemoryBus → detector → chdb)'
 
   it('product rule: the product, and through the dictionary its manufacturer and platform; both windows', async () => {
     const r = await run([makeBatch([toService(L1, CAM1, t)])], { config: testConfig({ rulesDir, rawLineIds: true }) });
-    assert.deepEqual(det(r, 'day'), [`acme-cam<acme-cam ${L1} ${DAY} 00:00:00`, `acme<acme-cam ${L1} ${DAY} 00:00:00`, `tuya<acme-cam ${L1} ${DAY} 00:00:00`].sort());
-    assert.deepEqual(det(r, 'hour'), [`acme-cam<acme-cam ${L1} ${DAY} 10:00:00`, `acme<acme-cam ${L1} ${DAY} 10:00:00`, `tuya<acme-cam ${L1} ${DAY} 10:00:00`].sort());
+    assert.deepEqual(
+      det(r, 'day'),
+      [`acme-cam<acme-cam ${L1} ${DAY} 00:00:00`, `acme<acme-cam ${L1} ${DAY} 00:00:00`, `tuya<acme-cam ${L1} ${DAY} 00:00:00`].sort(),
+    );
+    assert.deepEqual(
+      det(r, 'hour'),
+      [`acme-cam<acme-cam ${L1} ${DAY} 10:00:00`, `acme<acme-cam ${L1} ${DAY} 10:00:00`, `tuya<acme-cam ${L1} ${DAY} 10:00:00`].sort(),
+    );
     assert.equal(r.stats.detections.day, 1);
     assert.equal(r.stats.detections.hour, 1);
     assert.equal(r.stats.impliedDetections, 4);
@@ -89,9 +95,12 @@ describe('detection on hand-made flow batches (MemoryBus → detector → chdb)'
   });
 
   it('manufacturer rule and platform rule detect only their own level', async () => {
-    const r = await run([makeBatch([toService(L1, API, t, { dstPort: 8883 }), toService('100.64.0.2', TUYA6.replace('::1', '::1'), t, { src: '2001:db8:1:100::5' })])], {
-      config: testConfig({ rulesDir, rawLineIds: true, windows: ['day'] }),
-    });
+    const r = await run(
+      [makeBatch([toService(L1, API, t, { dstPort: 8883 }), toService('100.64.0.2', TUYA6.replace('::1', '::1'), t, { src: '2001:db8:1:100::5' })])],
+      {
+        config: testConfig({ rulesDir, rawLineIds: true, windows: ['day'] }),
+      },
+    );
     assert.deepEqual(det(r, 'day'), [`acme<acme ${L1} ${DAY} 00:00:00`, `tuya<tuya 2001:db8:1:100::/56 ${DAY} 00:00:00`]);
     assert.deepEqual(det(r, 'hour'), [], 'hourly window switched off');
     await r.ch.close();
@@ -138,15 +147,25 @@ describe('detection on hand-made flow batches (MemoryBus → detector → chdb)'
       { config: cfg, hitlists: [testHitlist(DAY), testHitlist(nextDay)] },
     );
     const own = r.counts.detections.filter((d) => d.class_id === 'acme-cam');
-    assert.deepEqual(own.map((d) => `${d.window} ${d.line} ${d.window_start}`), [`day ${G} ${DAY} 00:00:00`]);
+    assert.deepEqual(
+      own.map((d) => `${d.window} ${d.line} ${d.window_start}`),
+      [`day ${G} ${DAY} 00:00:00`],
+    );
     // With threshold 1 the same flows land in exactly those windows.
     const r1 = await run([makeBatch([toService(E, CAM1, next - 1), toService(E, CAM2, next)])], {
       config: testConfig({ rulesDir, rawLineIds: true }),
       hitlists: [testHitlist(DAY), testHitlist(nextDay)],
     });
     const e1 = r1.counts.detections.filter((d) => d.class_id === 'acme-cam');
-    assert.deepEqual(e1.map((d) => `${d.window} ${d.window_start}`).sort(), [`day ${DAY} 00:00:00`, `day ${nextDay} 00:00:00`, `hour ${DAY} 23:00:00`, `hour ${nextDay} 00:00:00`]);
-    const [ev] = await r1.ch.query<{ days: string[] }>(`SELECT groupArray(toString(day)) AS days FROM (SELECT DISTINCT day FROM ${r1.ch.database}.detector_evidence ORDER BY day)`);
+    assert.deepEqual(e1.map((d) => `${d.window} ${d.window_start}`).sort(), [
+      `day ${DAY} 00:00:00`,
+      `day ${nextDay} 00:00:00`,
+      `hour ${DAY} 23:00:00`,
+      `hour ${nextDay} 00:00:00`,
+    ]);
+    const [ev] = await r1.ch.query<{ days: string[] }>(
+      `SELECT groupArray(toString(day)) AS days FROM (SELECT DISTINCT day FROM ${r1.ch.database}.detector_evidence ORDER BY day)`,
+    );
     assert.deepEqual(ev!.days, [DAY, nextDay]);
     await r.ch.close();
     await r1.ch.close();
@@ -155,17 +174,15 @@ describe('detection on hand-made flow batches (MemoryBus → detector → chdb)'
   it('IPv6 lines: two privacy addresses in one /56 are one line, another /56 is another line', async () => {
     const cfg = testConfig({ rulesDir, rawLineIds: true, classThresholds: { 'acme-cam': { daily: 2 } } });
     const r = await run(
-      [
-        makeBatch([
-          toService('2001:db8:1:100::a', CAM1, t),
-          toService('2001:db8:1:1ff:1234::b', CAM2, t + 1000),
-          toService('2001:db8:1:200::1', CAM1, t),
-        ]),
-      ],
+      [makeBatch([toService('2001:db8:1:100::a', CAM1, t), toService('2001:db8:1:1ff:1234::b', CAM2, t + 1000), toService('2001:db8:1:200::1', CAM1, t)])],
       { config: cfg },
     );
     const own = r.counts.detections.filter((d) => d.class_id === 'acme-cam' && d.window === 'day');
-    assert.deepEqual(own.map((d) => d.line), ['2001:db8:1:100::/56'], 'the two addresses of one /56 together reach 2 domains');
+    assert.deepEqual(
+      own.map((d) => d.line),
+      ['2001:db8:1:100::/56'],
+      'the two addresses of one /56 together reach 2 domains',
+    );
     assert.equal(r.counts.activeLines, 2);
     await r.ch.close();
   });
@@ -227,7 +244,10 @@ describe('detection on hand-made flow batches (MemoryBus → detector → chdb)'
     assert.deepEqual(r.counts.evidence, { flows: 3, sampled_packets: 10, est_packets: 3000 + 500, unknown_rate_flows: 1 });
     assert.equal(r.counts.quality.unknown_rate, 2);
     const [rates] = await r.ch.query<{ rates: number[] }>(`SELECT sampling_rates AS rates FROM ${r.ch.database}.detector_quality_daily FINAL`);
-    assert.deepEqual([...rates!.rates].map(Number).sort((a, b) => a - b), [0, 100, 1000]);
+    assert.deepEqual(
+      [...rates!.rates].map(Number).sort((a, b) => a - b),
+      [0, 100, 1000],
+    );
     await r.ch.close();
   });
 

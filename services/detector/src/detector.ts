@@ -192,7 +192,8 @@ class DetectorService implements Detector {
         'detector IPv6 line prefix is shorter than the ingest partition key prefix: one line can span partitions, and its evidence is then split between detectors',
       );
     this.mask = new LineMask(prefix);
-    this.lineIds = opts.lineIds ?? new LineIds({ key: resolveLineKey(cfg, this.log), rotation: d.lineKeyRotation, raw: d.rawLineIds, ipv6PrefixLength: prefix });
+    this.lineIds =
+      opts.lineIds ?? new LineIds({ key: resolveLineKey(cfg, this.log), rotation: d.lineKeyRotation, raw: d.rawLineIds, ipv6PrefixLength: prefix });
     const mem = cfg.kafka.brokers.length === 0;
     this.sourceId = opts.sourceId ?? (mem ? `memory:${randomUUID()}` : `kafka:${cfg.kafka.flowTopic}`);
     // A fresh in-process bus has nothing stored under its id: no state to rebuild.
@@ -201,9 +202,16 @@ class DetectorService implements Detector {
     if (opts.hierarchy === undefined) {
       try {
         this.hierarchy = ClassHierarchy.fromRules(d.rulesDir);
-        if (!this.hierarchy) this.log.warn({ rulesDir: d.rulesDir }, 'no IoT dictionary at detector.rulesDir: product detections will not name their manufacturer and platforms unless the hitlist carries parents');
+        if (!this.hierarchy)
+          this.log.warn(
+            { rulesDir: d.rulesDir },
+            'no IoT dictionary at detector.rulesDir: product detections will not name their manufacturer and platforms unless the hitlist carries parents',
+          );
       } catch (e) {
-        this.log.warn({ err: e, rulesDir: d.rulesDir }, 'cannot read the IoT dictionary for the class hierarchy: product detections will not name their manufacturer and platforms');
+        this.log.warn(
+          { err: e, rulesDir: d.rulesDir },
+          'cannot read the IoT dictionary for the class hierarchy: product detections will not name their manufacturer and platforms',
+        );
       }
     }
     this.engine = new DetectionEngine(new Thresholds(d), () => this.hierarchy);
@@ -346,7 +354,11 @@ class DetectorService implements Detector {
 
   private handlerFailed(e: unknown, meta: BatchMeta): never {
     const n = ++this.counters.handlerFailures;
-    if (sampled(n)) this.log.warn({ err: e, partition: meta.partition, offset: meta.offset, failures: n }, `batch not stored, the source delivers it again: ${(e as Error).message}`);
+    if (sampled(n))
+      this.log.warn(
+        { err: e, partition: meta.partition, offset: meta.offset, failures: n },
+        `batch not stored, the source delivers it again: ${(e as Error).message}`,
+      );
     throw e;
   }
 
@@ -405,7 +417,11 @@ class DetectorService implements Detector {
           c.impliedDetections += local.implied;
           c.evidenceRows += rows.evidence.length;
           c.newLines += rows.lineDays.length;
-          if (local.bad > 0 && sampled(c.badRecords)) this.log.warn({ partition: meta.partition, offset: meta.offset, records: local.bad, total: c.badRecords }, 'flow records without a usable start time counted and skipped');
+          if (local.bad > 0 && sampled(c.badRecords))
+            this.log.warn(
+              { partition: meta.partition, offset: meta.offset, records: local.bad, total: c.badRecords },
+              'flow records without a usable start time counted and skipped',
+            );
         },
         (e: unknown) => {
           // Storage is the truth: the state is rebuilt from it when the batch comes again.
@@ -426,7 +442,8 @@ class DetectorService implements Detector {
     return this.flusher.submit(rows).then(() => {
       const n = ++this.counters.undecodable;
       this.counters.batches++;
-      if (sampled(n)) this.log.warn({ partition: pos.src_partition, offset: pos.src_offset, bytes: batch.length, reason, undecodable: n }, 'undecodable flow batch skipped');
+      if (sampled(n))
+        this.log.warn({ partition: pos.src_partition, offset: pos.src_offset, bytes: batch.length, reason, undecodable: n }, 'undecodable flow batch skipped');
     });
   }
 
@@ -448,13 +465,29 @@ class DetectorService implements Detector {
       const seen = new Set<string>();
       for (const c of hl.meta.classes) {
         seen.add(c.id);
-        rows.classes.push({ day, class_id: c.id, name: c.name, level: c.level, parents: [...(h?.parents(c.id) ?? [])], detectable: 1, hitlist_day: hl.meta.day });
+        rows.classes.push({
+          day,
+          class_id: c.id,
+          name: c.name,
+          level: c.level,
+          parents: [...(h?.parents(c.id) ?? [])],
+          detectable: 1,
+          hitlist_day: hl.meta.day,
+        });
       }
       for (const c of h?.all() ?? []) {
         if (seen.has(c.id)) continue;
         rows.classes.push({ day, class_id: c.id, name: c.name, level: c.level, parents: [...c.parents], detectable: 0, hitlist_day: hl.meta.day });
       }
-      rows.hitlists.push({ day, hitlist_day: hl.meta.day, version: hl.version, built_at: hl.meta.builtAt, entries: hl.size, addresses: addressCount(hl), classes: hl.meta.classes.length });
+      rows.hitlists.push({
+        day,
+        hitlist_day: hl.meta.day,
+        version: hl.version,
+        built_at: hl.meta.builtAt,
+        entries: hl.size,
+        addresses: addressCount(hl),
+        classes: hl.meta.classes.length,
+      });
     }
     return keys;
   }
@@ -488,11 +521,15 @@ class DetectorService implements Detector {
       }
       const hl = this.set!.get(d);
       let rederived = 0;
-      for (const [cw, m] of meta) rederived += this.engine.check(ds, cw, m.line, m.level, m.hitlistDay, ruleThreshold(hl, cw.classId), null, null, pos, rows.detections);
+      for (const [cw, m] of meta)
+        rederived += this.engine.check(ds, cw, m.line, m.level, m.hitlistDay, ruleThreshold(hl, cw.classId), null, null, pos, rows.detections);
       ds.loaded = true;
       this.counters.stateLoads++;
       if (st.evidence.length > 0 || rederived > 0)
-        this.log.info({ partition: ps.partition, day: dayText(d), evidence: st.evidence.length, detections: st.detections.length, rederived }, 'partition evidence rebuilt from storage');
+        this.log.info(
+          { partition: ps.partition, day: dayText(d), evidence: st.evidence.length, detections: st.detections.length, rederived },
+          'partition evidence rebuilt from storage',
+        );
     }
   }
 }
@@ -516,8 +553,10 @@ const count = (x: unknown): number => (typeof x === 'number' && Number.isFinite(
 function healthRows(s: HealthSnapshot): HealthRow[] {
   if (typeof s.at !== 'number' || !Number.isFinite(s.at)) throw new Error('health snapshot without a time');
   return s.domains.map((d) => {
-    if (!d || typeof d.exporter !== 'string' || typeof d.version !== 'number' || typeof d.domain !== 'number') throw new Error('health snapshot domain without exporter, version or domain');
-    if (!(d.version >= 0 && d.version <= 255 && d.domain >= 0 && d.domain <= 0xffffffff)) throw new Error(`health snapshot domain with version ${d.version} / domain ${d.domain} out of range`);
+    if (!d || typeof d.exporter !== 'string' || typeof d.version !== 'number' || typeof d.domain !== 'number')
+      throw new Error('health snapshot domain without exporter, version or domain');
+    if (!(d.version >= 0 && d.version <= 255 && d.domain >= 0 && d.domain <= 0xffffffff))
+      throw new Error(`health snapshot domain with version ${d.version} / domain ${d.domain} out of range`);
     return {
       day: dayOf(s.at),
       at: ts64(s.at),

@@ -155,7 +155,10 @@ export class Flusher {
         if (attempt >= this.opts.attempts) {
           this.failures++;
           this.opts.onFailure?.(e);
-          this.opts.log.warn({ err: e, attempts: attempt, batches: group.length }, 'storing detector rows failed; the batches stay uncommitted and will be delivered again');
+          this.opts.log.warn(
+            { err: e, attempts: attempt, batches: group.length },
+            'storing detector rows failed; the batches stay uncommitted and will be delivered again',
+          );
           for (const s of group) s.reject(e);
           return;
         }

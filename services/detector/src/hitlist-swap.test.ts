@@ -64,7 +64,9 @@ test('Redis hitlist while consuming: a new day is used for its flows, a republis
     await waitFor(() => bus.position(0) === sent, `batch ${sent} handled`);
   };
   const dayDetections = async () =>
-    (await storedCounts(ch)).detections.filter((d) => d.window === 'day' && d.via === d.class_id).map((d) => `${d.window_start.slice(0, 10)} ${d.class_id} ${d.line}`);
+    (await storedCounts(ch)).detections
+      .filter((d) => d.window === 'day' && d.via === d.class_id)
+      .map((d) => `${d.window_start.slice(0, 10)} ${d.class_id} ${d.line}`);
 
   // Day D from the store at start.
   await send([toService('100.64.0.1', CAM1, DAY_START + H)]);
@@ -126,7 +128,10 @@ test('validateHitlist refuses a hitlist whose metadata names another format or b
   // The binary envelope says format 1 (else decoding refuses it already), the metadata says 2.
   const future = loadHitlist(testHitlist());
   (future.meta as { format: number }).format = 2;
-  assert.throws(() => validateHitlist(future), (e: Error) => e instanceof HitlistFormatError && /format 2; this detector reads format 1/.test(e.message));
+  assert.throws(
+    () => validateHitlist(future),
+    (e: Error) => e instanceof HitlistFormatError && /format 2; this detector reads format 1/.test(e.message),
+  );
   const broken = testHitlist();
   broken.rules = [{ class: 7, evidence: [0], threshold: 1 }];
   assert.throws(() => validateHitlist(loadHitlist(broken)), /rule for class index 7 out of range/);

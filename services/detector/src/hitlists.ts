@@ -21,13 +21,17 @@ export function validateHitlist(h: LoadedHitlist): void {
   const m = h.meta;
   if (m.format !== HITLIST_FORMAT) throw new HitlistFormatError(`hitlist of ${m.day} has format ${m.format}; this detector reads format ${HITLIST_FORMAT}`);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(m.day ?? '')) throw new HitlistFormatError(`hitlist has no valid day (${JSON.stringify(m.day)})`);
-  if (!Array.isArray(m.classes) || !Array.isArray(m.domains) || !Array.isArray(m.rules)) throw new HitlistFormatError(`hitlist of ${m.day} lacks classes, domains or rules`);
-  for (const d of m.domains) for (const c of d.classes) if (!m.classes[c]) throw new HitlistFormatError(`hitlist of ${m.day}: domain ${d.name} names class index ${c} out of range`);
+  if (!Array.isArray(m.classes) || !Array.isArray(m.domains) || !Array.isArray(m.rules))
+    throw new HitlistFormatError(`hitlist of ${m.day} lacks classes, domains or rules`);
+  for (const d of m.domains)
+    for (const c of d.classes) if (!m.classes[c]) throw new HitlistFormatError(`hitlist of ${m.day}: domain ${d.name} names class index ${c} out of range`);
   for (const r of m.rules) {
     if (!m.classes[r.class]) throw new HitlistFormatError(`hitlist of ${m.day}: rule for class index ${r.class} out of range`);
-    if (!Number.isInteger(r.threshold) || r.threshold < 1) throw new HitlistFormatError(`hitlist of ${m.day}: rule of ${m.classes[r.class]!.id} has threshold ${r.threshold}`);
+    if (!Number.isInteger(r.threshold) || r.threshold < 1)
+      throw new HitlistFormatError(`hitlist of ${m.day}: rule of ${m.classes[r.class]!.id} has threshold ${r.threshold}`);
   }
-  for (let i = 0; i < h.size; i++) for (const d of h.entryDomains(i)) if (!m.domains[d]) throw new HitlistFormatError(`hitlist of ${m.day}: entry ${i} names domain index ${d} out of range`);
+  for (let i = 0; i < h.size; i++)
+    for (const d of h.entryDomains(i)) if (!m.domains[d]) throw new HitlistFormatError(`hitlist of ${m.day}: entry ${i} names domain index ${d} out of range`);
 }
 
 interface Held {
@@ -125,7 +129,10 @@ export class HitlistSet {
     // One assignment: matching sees either the old or the new hitlist, never a mix.
     this.held.set(d, { hl: h, checkedAt: this.now(), usedAt: old?.usedAt ?? this.now(), refused: null });
     if (old?.hl) this.swaps++;
-    this.opts.log.info({ day: h.meta.day, version: h.version, entries: h.size, classes: h.meta.classes.length, via: how }, old?.hl ? 'hitlist swapped' : 'hitlist loaded');
+    this.opts.log.info(
+      { day: h.meta.day, version: h.version, entries: h.size, classes: h.meta.classes.length, via: how },
+      old?.hl ? 'hitlist swapped' : 'hitlist loaded',
+    );
     this.evict();
     this.opts.onSwap?.(h);
     return true;
@@ -254,7 +261,10 @@ export class HitlistSet {
 
   /** Days with a hitlist in memory. */
   days(): string[] {
-    return [...this.held.entries()].filter(([, h]) => h.hl).map(([d]) => dayText(d)).sort();
+    return [...this.held.entries()]
+      .filter(([, h]) => h.hl)
+      .map(([d]) => dayText(d))
+      .sort();
   }
 
   /** Resolves once announced swaps received so far are applied. */

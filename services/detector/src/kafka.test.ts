@@ -73,7 +73,10 @@ test('Kafka consumer group (mock cluster): a detector dies between insert and co
     });
     rounds.push(perPart);
   }
-  assert.ok(rounds[0]!.every((p) => p.length > 0), 'every partition gets lines');
+  assert.ok(
+    rounds[0]!.every((p) => p.length > 0),
+    'every partition gets lines',
+  );
 
   // The reference, computed here from the flows themselves.
   const all = rounds.flat(2);
@@ -114,8 +117,13 @@ test('Kafka consumer group (mock cluster): a detector dies between insert and co
   await a.close();
   const afterA = await committedOffsets(mock, 'detectors', 'flows');
   const committedA = afterA.reduce((x, y) => x + Math.max(0, y), 0);
-  const [storedA] = await ch.query<{ n: string }>(`SELECT count() AS n FROM (SELECT DISTINCT src_partition, src_offset FROM ${ch.database}.detector_flow_quality)`);
-  assert.ok(Number(storedA!.n) > committedA, `batches stored but not committed (${storedA!.n} stored, ${committedA} committed): the next member gets them again`);
+  const [storedA] = await ch.query<{ n: string }>(
+    `SELECT count() AS n FROM (SELECT DISTINCT src_partition, src_offset FROM ${ch.database}.detector_flow_quality)`,
+  );
+  assert.ok(
+    Number(storedA!.n) > committedA,
+    `batches stored but not committed (${storedA!.n} stored, ${committedA} committed): the next member gets them again`,
+  );
 
   // The rest of the traffic, then a second member resumes from the committed offsets.
   for (let r = 3; r < 6; r++) await publishRound(r);

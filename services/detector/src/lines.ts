@@ -22,7 +22,7 @@ export class LineMask {
     this.prefixLength = ipv6PrefixLength;
     const m = (i: number) => {
       const bits = Math.max(0, Math.min(32, ipv6PrefixLength - 32 * i));
-      return bits === 0 ? 0 : bits === 32 ? 0xffffffff : ((0xffffffff << (32 - bits)) >>> 0);
+      return bits === 0 ? 0 : bits === 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
     };
     this.m0 = m(0);
     this.m1 = m(1);
@@ -268,7 +268,9 @@ export class LineIds {
     if (this.rotation === 'none') return this.#key!;
     let k = this.#dayKeys.get(day);
     if (!k) {
-      k = createHmac('sha256', this.#key!).update(`haystack-line-key/${dayText(day)}`).digest();
+      k = createHmac('sha256', this.#key!)
+        .update(`haystack-line-key/${dayText(day)}`)
+        .digest();
       if (this.#dayKeys.size > 8) this.#dayKeys.clear();
       this.#dayKeys.set(day, k);
     }

@@ -35,7 +35,10 @@ test('the filtered scan matches exactly the plain hitlist lookups (randomized)',
     let proto = e.transport === 'tcp' ? 6 : 17;
     if (kind < 0.3) port = [443, 8883, 123, 80][Math.floor(rnd() * 4)]!;
     else if (kind < 0.45) proto = proto === 6 ? 17 : 6;
-    else if (kind < 0.6) service = e.address.includes(':') ? `2001:db8:ffff::${Math.floor(rnd() * 7).toString(16)}` : `10.${Math.floor(rnd() * 3)}.${e.address.split('.').slice(2).join('.')}`;
+    else if (kind < 0.6)
+      service = e.address.includes(':')
+        ? `2001:db8:ffff::${Math.floor(rnd() * 7).toString(16)}`
+        : `10.${Math.floor(rnd() * 3)}.${e.address.split('.').slice(2).join('.')}`;
     else if (kind < 0.8) service = `203.0.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`;
     const side = [0, 1, 2, 3][Math.floor(rnd() * 4)]!;
     const line = `100.64.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`;
@@ -95,7 +98,17 @@ test('scan counts per exporter, version, domain and day; bad start times; days o
   assert.equal(res.bad, 2);
   assert.equal(res.noHitlist, 1);
   assert.equal(res.unknownRate, 1);
-  const slots = res.slots.slice(0, res.slotCount).map((q) => ({ ex: parseAddress('192.0.2.1').every((b, i) => b === q.exporter[i]) ? 1 : 2, v: q.version, d: q.domain, day: q.day - day, records: q.records, bad: q.bad, rates: [...q.rates] }));
+  const slots = res.slots
+    .slice(0, res.slotCount)
+    .map((q) => ({
+      ex: parseAddress('192.0.2.1').every((b, i) => b === q.exporter[i]) ? 1 : 2,
+      v: q.version,
+      d: q.domain,
+      day: q.day - day,
+      records: q.records,
+      bad: q.bad,
+      rates: [...q.rates],
+    }));
   assert.deepEqual(slots, [
     { ex: 1, v: 9, d: 0, day: 0, records: 4, bad: 2, rates: [100, 0] },
     { ex: 2, v: 10, d: 7, day: 0, records: 1, bad: 0, rates: [1000] },

@@ -341,4 +341,3 @@ export class Matcher {
     return out;
   }
 }
-

@@ -144,28 +144,29 @@ export class BatchProcessor {
         }
       }
     }
-    for (const inHour of agg.values()) for (const r of inHour.values()) {
-      rows.evidence.push({
-        source: pos.source,
-        src_partition: pos.src_partition,
-        src_offset: pos.src_offset,
-        day: this.dayText(r.day),
-        hour: this.hourText(r.hour),
-        line: r.line,
-        class_id: r.classId,
-        level: r.level,
-        domain: r.domain,
-        hitlist_day: r.hitlistDay,
-        flows: r.flows,
-        sampled_packets: r.packets,
-        sampled_bytes: r.bytes,
-        est_packets: r.estPackets,
-        est_bytes: r.estBytes,
-        unknown_rate_flows: r.unknownRate,
-        first_seen: ts64(r.firstMs),
-        last_seen: ts64(r.lastMs),
-      });
-    }
+    for (const inHour of agg.values())
+      for (const r of inHour.values()) {
+        rows.evidence.push({
+          source: pos.source,
+          src_partition: pos.src_partition,
+          src_offset: pos.src_offset,
+          day: this.dayText(r.day),
+          hour: this.hourText(r.hour),
+          line: r.line,
+          class_id: r.classId,
+          level: r.level,
+          domain: r.domain,
+          hitlist_day: r.hitlistDay,
+          flows: r.flows,
+          sampled_packets: r.packets,
+          sampled_bytes: r.bytes,
+          est_packets: r.estPackets,
+          est_bytes: r.estBytes,
+          unknown_rate_flows: r.unknownRate,
+          first_seen: ts64(r.firstMs),
+          last_seen: ts64(r.lastMs),
+        });
+      }
     let implied = 0;
     for (let k = before; k < rows.detections.length; k++) {
       const dr = rows.detections[k]!;
@@ -190,7 +191,17 @@ export class BatchProcessor {
         sampling_rates: [...q.rates].sort((x, y) => x - y),
       });
     }
-    return { flows: res.records, matched: res.matched, noHitlist: res.noHitlist, unknownRate: res.unknownRate, noSide: res.noSide, bad: res.bad, detHour, detDay, implied };
+    return {
+      flows: res.records,
+      matched: res.matched,
+      noHitlist: res.noHitlist,
+      unknownRate: res.unknownRate,
+      noSide: res.noSide,
+      bad: res.bad,
+      detHour,
+      detDay,
+      implied,
+    };
   }
 }
 

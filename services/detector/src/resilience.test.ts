@@ -55,10 +55,18 @@ function deliveries(): Delivery[] {
     mk(12, [toService('100.64.9.20', '203.0.113.3', t)]),
     mk(13, [toService(Y, CAM1, t + 2 * H)]),
   ];
-  return [...p0.map((batch, offset) => ({ partition: 0, offset: 100 + offset, batch })), ...p1.map((batch, offset) => ({ partition: 1, offset: 200 + offset, batch }))];
+  return [
+    ...p0.map((batch, offset) => ({ partition: 0, offset: 100 + offset, batch })),
+    ...p1.map((batch, offset) => ({ partition: 1, offset: 200 + offset, batch })),
+  ];
 }
 
-async function detectorOn(ch: ClickHouseStore | DetectorStorage, source: ListSource | ReturnType<MemoryBus['createSource']>, sourceId = 'kafka:flows', stopTimeoutMs?: number): Promise<{ det: Detector; store: MemoryHitlistStore }> {
+async function detectorOn(
+  ch: ClickHouseStore | DetectorStorage,
+  source: ListSource | ReturnType<MemoryBus['createSource']>,
+  sourceId = 'kafka:flows',
+  stopTimeoutMs?: number,
+): Promise<{ det: Detector; store: MemoryHitlistStore }> {
   const store = new MemoryHitlistStore();
   await store.publish(testHitlist());
   const det = createDetector({ config, log: captureLogger().log, source, hitlists: store, storage: ch, sourceId, stopTimeoutMs });
@@ -107,7 +115,10 @@ describe('no loss, no double counting (chdb)', () => {
   it('a replay of batches already stored (crash before commit) does not double count; split evidence still detects', async () => {
     const items = deliveries();
     const ref = await reference(items);
-    assert.ok(ref.detections.some((d) => d.class_id === 'acme-cam' && d.window === 'day'), 'the reference detects the threshold-2 lines');
+    assert.ok(
+      ref.detections.some((d) => d.class_id === 'acme-cam' && d.window === 'day'),
+      'the reference detects the threshold-2 lines',
+    );
 
     const ch = await openTestClickHouse('replay');
     // First life: handles everything up to offset 102 / 202, which it stores; only 101 / 201 get committed.
@@ -126,7 +137,9 @@ describe('no loss, no double counting (chdb)', () => {
     const got = await storedCounts(ch);
     assert.deepEqual(got, ref);
     // The daily aggregates (materialized views) are duplicate-insensitive too.
-    const [mv] = await ch.query<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${ch.database}.detector_detected_lines WHERE window = 'day' AND class_id = 'acme-cam'`);
+    const [mv] = await ch.query<{ n: string }>(
+      `SELECT uniqExactMerge(lines) AS n FROM ${ch.database}.detector_detected_lines WHERE window = 'day' AND class_id = 'acme-cam'`,
+    );
     assert.equal(Number(mv!.n), 2);
     // And the whole sequence again on top: still the same.
     const third = new ListSource(items);
@@ -200,7 +213,13 @@ describe('no loss, no double counting (chdb)', () => {
     const store = new MemoryHitlistStore();
     await store.publish(testHitlist());
     const cfg = testConfig({ rulesDir, rawLineIds: true, windows: ['day'], classThresholds: { 'acme-cam': { daily: 2 } }, flush: { attempts: 1 } });
-    const det = createDetector({ config: cfg, log: captureLogger().log, source: bus.createSource({ retry: { initialMs: 5, maxMs: 20 } }), hitlists: store, storage: flaky });
+    const det = createDetector({
+      config: cfg,
+      log: captureLogger().log,
+      source: bus.createSource({ retry: { initialMs: 5, maxMs: 20 } }),
+      hitlists: store,
+      storage: flaky,
+    });
     await det.start();
     await bus.sink.publish(0, makeBatch([toService('100.64.7.1', CAM1, DAY_START + H)]));
     await waitFor(() => bus.position(0) === 1, 'first batch');
@@ -267,11 +286,19 @@ describe('no loss, no double counting (chdb)', () => {
     const got = await storedCounts(ch);
     assert.equal(got.undecodable, 4);
     assert.equal(got.quality.records, 1);
-    assert.ok(got.detections.some((d) => d.class_id === 'acme-cam' && d.window === 'hour'), 'the batch after them was handled');
+    assert.ok(
+      got.detections.some((d) => d.class_id === 'acme-cam' && d.window === 'hour'),
+      'the batch after them was handled',
+    );
     const reasons = await ch.query<{ reason: string }>(`SELECT reason FROM ${ch.database}.detector_undecodable FINAL ORDER BY src_offset`);
     assert.deepEqual(
       reasons.map((r) => r.reason),
-      ['batch CRC mismatch (corrupt)', 'not a Haystack flow batch (bad magic)', `batch length ${truncated.length} does not match 1 records`, 'unsupported batch format version 9'],
+      [
+        'batch CRC mismatch (corrupt)',
+        'not a Haystack flow batch (bad magic)',
+        `batch length ${truncated.length} does not match 1 records`,
+        'unsupported batch format version 9',
+      ],
     );
     assert.match(cap.text(), /undecodable flow batch skipped/);
     await ch.close();

@@ -5,7 +5,15 @@ import { dayNumber, dayOf, ts, ts64 } from './rows.js';
 
 test('ts64 writes what Date#toISOString writes (UTC, milliseconds truncated), across hours, days and years', () => {
   const rnd = seededRandom(3);
-  const edges = [0, 86_400_000 - 1, 86_400_000, Date.UTC(2026, 11, 31, 23, 59, 59, 999), Date.UTC(2027, 0, 1), Date.UTC(2024, 1, 29, 12, 0, 0, 5), 1_700_000_000_123.75];
+  const edges = [
+    0,
+    86_400_000 - 1,
+    86_400_000,
+    Date.UTC(2026, 11, 31, 23, 59, 59, 999),
+    Date.UTC(2027, 0, 1),
+    Date.UTC(2024, 1, 29, 12, 0, 0, 5),
+    1_700_000_000_123.75,
+  ];
   const samples = [...edges, ...Array.from({ length: 20_000 }, () => Math.floor(rnd() * 4_102_444_800_000) + rnd())];
   for (const ms of samples) assert.equal(ts64(ms), new Date(ms).toISOString().replace('T', ' ').slice(0, 23), String(ms));
   assert.throws(() => ts64(NaN), /not a time/);

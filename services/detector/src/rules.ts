@@ -237,7 +237,17 @@ export class DetectionEngine {
         if (hw.detected || hw.domains.length < this.thresholds.of(classId, 'hour', rule)) continue;
         hw.detected = true;
         fired++;
-        this.emit(out, pos, { day, window: 'hour', windowStart: hw.hour, classId, level, line, domains: hw.domains.length, at: at ?? (hw.lastFirstMs || hw.hour), hitlistDay });
+        this.emit(out, pos, {
+          day,
+          window: 'hour',
+          windowStart: hw.hour,
+          classId,
+          level,
+          line,
+          domains: hw.domains.length,
+          at: at ?? (hw.lastFirstMs || hw.hour),
+          hitlistDay,
+        });
       }
     }
     return fired;

@@ -3,7 +3,6 @@ import type { HaystackConfig } from '@haystack/common';
 import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
 import { DirHitlistStore, RedisHitlistStore, type HitlistStore } from '@haystack/hitlist-contract';
 
-
 /**
  * The stores a detector runs on, from configuration (used by `haystack detect`, and by an
  * embedded one-process run wiring ingest → MemoryBus → detector):

@@ -66,7 +66,15 @@ export class ClickHouseDetectorStorage implements DetectorStorage {
   async loadDayState(source: string, partition: number, day: string): Promise<StoredDayState> {
     const db = this.ch.database;
     const p = { day, source, partition };
-    const evidence = await this.ch.query<{ line: string; class_id: string; level: string; domain: string; hour_s: string | number; first_ms: string | number; hitlist_day: string }>(
+    const evidence = await this.ch.query<{
+      line: string;
+      class_id: string;
+      level: string;
+      domain: string;
+      hour_s: string | number;
+      first_ms: string | number;
+      hitlist_day: string;
+    }>(
       `SELECT line, class_id, any(level) AS level, domain, toUnixTimestamp(hour) AS hour_s,
               toUnixTimestamp64Milli(min(first_seen)) AS first_ms, toString(any(hitlist_day)) AS hitlist_day
        FROM ${db}.detector_evidence

@@ -232,7 +232,12 @@ export async function storedCounts(ch: ClickHouseStore): Promise<{
   const num = (o: Record<string, string> | undefined, k: string) => Number(o?.[k] ?? 0);
   return {
     detections,
-    evidence: { flows: num(ev, 'flows'), sampled_packets: num(ev, 'sampled_packets'), est_packets: num(ev, 'est_packets'), unknown_rate_flows: num(ev, 'unknown_rate_flows') },
+    evidence: {
+      flows: num(ev, 'flows'),
+      sampled_packets: num(ev, 'sampled_packets'),
+      est_packets: num(ev, 'est_packets'),
+      unknown_rate_flows: num(ev, 'unknown_rate_flows'),
+    },
     quality: { records: num(q, 'records'), matched: num(q, 'matched'), unknown_rate: num(q, 'unknown_rate'), no_hitlist: num(q, 'no_hitlist') },
     activeLines: Number(a?.n ?? 0),
     undecodable: Number(u?.n ?? 0),
@@ -245,11 +250,15 @@ export async function storedCounts(ch: ClickHouseStore): Promise<{
  */
 export function captureLogger(): { log: Logger; text: () => string; lines: string[] } {
   const lines: string[] = [];
-  const write = (level: string) => (...args: unknown[]) => {
-    lines.push(
-      JSON.stringify({ level, args }, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message, stack: v.stack, cause: (v as { cause?: unknown }).cause } : v)),
-    );
-  };
+  const write =
+    (level: string) =>
+    (...args: unknown[]) => {
+      lines.push(
+        JSON.stringify({ level, args }, (_k, v: unknown) =>
+          v instanceof Error ? { name: v.name, message: v.message, stack: v.stack, cause: (v as { cause?: unknown }).cause } : v,
+        ),
+      );
+    };
   const make = (): Logger =>
     ({
       level: 'debug',
@@ -292,7 +301,12 @@ export class ListSource implements FlowSource {
   async run(handler: FlowHandler): Promise<void> {
     this.running = true;
     const parts = [...new Set(this.items.map((i) => i.partition))];
-    this.loops = parts.map((p) => this.loop(handler, this.items.filter((i) => i.partition === p)));
+    this.loops = parts.map((p) =>
+      this.loop(
+        handler,
+        this.items.filter((i) => i.partition === p),
+      ),
+    );
   }
 
   private async loop(handler: FlowHandler, items: Delivery[]): Promise<void> {

@@ -32,7 +32,6 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-
 async function generate(path: string, records: number, rulesDir: string): Promise<{ iot: number; bytes: number }> {
   const dict = loadRules(rulesDir);
   const r = seededRandom(records);
@@ -59,7 +58,8 @@ async function generate(path: string, records: number, rulesDir: string): Promis
   const shared: string[] = [];
   for (const d of dict.domains) {
     for (const p of d.patterns) {
-      const names = p.kind === 'exact' ? [p.text] : p.kind === 'wildcard' ? [`a.${p.suffix}`, `b.${p.suffix}`] : [1, 4, 18].map((k) => p.text.replaceAll('{n}', String(k)));
+      const names =
+        p.kind === 'exact' ? [p.text] : p.kind === 'wildcard' ? [`a.${p.suffix}`, `b.${p.suffix}`] : [1, 4, 18].map((k) => p.text.replaceAll('{n}', String(k)));
       for (const name of names) {
         const viaCname = r() < 0.4;
         const target = viaCname ? `ec2-${iot}.compute-1.amazonaws.com` : name;
@@ -143,17 +143,37 @@ async function main(): Promise<void> {
     const g0 = performance.now();
     const gen = await generate(file, size, rulesDir);
     const genSeconds = (performance.now() - g0) / 1000;
-    const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', file, '--rules', rulesDir, '--tmp', dir], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', file, '--rules', rulesDir, '--tmp', dir], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
     if (res.status !== 0) throw new Error(`build failed: ${res.stderr}`);
     const m = JSON.parse(res.stdout.trim().split('\n').pop()!);
-    const row = { size, inputMiB: Math.round(gen.bytes / 1048576), iotRecords: gen.iot, generateSeconds: +genSeconds.toFixed(1), ...m, seconds: +m.seconds.toFixed(1) };
+    const row = {
+      size,
+      inputMiB: Math.round(gen.bytes / 1048576),
+      iotRecords: gen.iot,
+      generateSeconds: +genSeconds.toFixed(1),
+      ...m,
+      seconds: +m.seconds.toFixed(1),
+    };
     results.push(row);
     process.stdout.write(JSON.stringify(row) + '\n');
     if (!keep) rmSync(file, { force: true });
   }
   process.stdout.write('\n| records | input | build s | records/s | peak RSS | passes (fwd/rev) |\n|---:|---:|---:|---:|---:|---|\n');
-  for (const r of results as { records: number; inputMiB: number; seconds: number; recordsPerSecond: number; peakRssMiB: number; forwardPasses: number; reversePasses: number }[])
-    process.stdout.write(`| ${r.records.toLocaleString('en-US')} | ${r.inputMiB} MiB | ${r.seconds} | ${r.recordsPerSecond.toLocaleString('en-US')} | ${r.peakRssMiB} MiB | ${r.forwardPasses}/${r.reversePasses} |\n`);
+  for (const r of results as {
+    records: number;
+    inputMiB: number;
+    seconds: number;
+    recordsPerSecond: number;
+    peakRssMiB: number;
+    forwardPasses: number;
+    reversePasses: number;
+  }[])
+    process.stdout.write(
+      `| ${r.records.toLocaleString('en-US')} | ${r.inputMiB} MiB | ${r.seconds} | ${r.recordsPerSecond.toLocaleString('en-US')} | ${r.peakRssMiB} MiB | ${r.forwardPasses}/${r.reversePasses} |\n`,
+    );
 }
 
 await main();

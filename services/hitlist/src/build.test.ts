@@ -89,12 +89,23 @@ function certLines(): string[] {
   return [
     // Case 3: c.deve.com has no passive DNS; its certificate names lie under deve.com only.
     JSON.stringify({ fingerprint_sha256: h('aa'), names: ['c.deve.com', '*.deve.com'] }),
-    JSON.stringify({ ip: '5.5.5.1', services: [{ port: 443, transport_protocol: 'TCP', banner_hashes: ['sha256:b1'], tls: { certificates: { leaf_fp_sha256: h('aa') } } }], last_updated_at: t }),
+    JSON.stringify({
+      ip: '5.5.5.1',
+      services: [{ port: 443, transport_protocol: 'TCP', banner_hashes: ['sha256:b1'], tls: { certificates: { leaf_fp_sha256: h('aa') } } }],
+      last_updated_at: t,
+    }),
     JSON.stringify({ ip: '5.5.5.2', port: 443, fingerprint_sha256: h('aa'), banner_hash: 'sha256:b1', observed_at: t }),
     // Same certificate, other banner: not the same service.
     JSON.stringify({ ip: '5.5.5.3', port: 443, fingerprint_sha256: h('aa'), banner_hash: 'sha256:zz', observed_at: t }),
     // d.devf.com: its certificate carries an extra unrelated SAN: rejected.
-    JSON.stringify({ ip: '6.6.6.1', port: 443, fingerprint_sha256: h('bb'), names: ['d.devf.com', 'shop.unrelated.org'], banner_hash: 'sha256:b2', observed_at: t }),
+    JSON.stringify({
+      ip: '6.6.6.1',
+      port: 443,
+      fingerprint_sha256: h('bb'),
+      names: ['d.devf.com', 'shop.unrelated.org'],
+      banner_hash: 'sha256:b2',
+      observed_at: t,
+    }),
   ];
 }
 
@@ -174,7 +185,10 @@ test('paper cases: EC2 via CNAME, Akamai edge, certificate fallback, one shared 
   const addr = parseAddress('2001:db8::1');
   const i = hl.lookup(addr, 0, 5683, PROTOCOL.udp);
   assert.ok(i >= 0);
-  assert.deepEqual([...hl.entryDomains(i)].map((d) => hl.domainName(d)), ['v6.devd.com']);
+  assert.deepEqual(
+    [...hl.entryDomains(i)].map((d) => hl.domainName(d)),
+    ['v6.devd.com'],
+  );
   assert.ok(hl.lookup(addr, 0, 5683, PROTOCOL.tcp) >= 0);
   assert.equal(hl.lookup(addr, 0, 5684, PROTOCOL.udp), -1);
 
@@ -191,7 +205,11 @@ test('paper cases: EC2 via CNAME, Akamai edge, certificate fallback, one shared 
   assert.equal(hl.find('10.1.0.99', 123, 'udp'), null);
 
   // The CSV-level view: one row per address, port, transport, domain and class.
-  const rows = r.hitlist.entries.flatMap((e) => e.domains.flatMap((d) => r.hitlist.domains[d]!.classes.map((cl) => `${e.address} ${e.port} ${e.transport} ${r.hitlist.domains[d]!.name} ${r.hitlist.classes[cl]!.id}`)));
+  const rows = r.hitlist.entries.flatMap((e) =>
+    e.domains.flatMap((d) =>
+      r.hitlist.domains[d]!.classes.map((cl) => `${e.address} ${e.port} ${e.transport} ${r.hitlist.domains[d]!.name} ${r.hitlist.classes[cl]!.id}`),
+    ),
+  );
   assert.ok(rows.includes('3.3.3.3 443 tcp api.deva.com deva-cam'));
   assert.ok(rows.includes('3.3.3.3 443 tcp api.deva.com deva'));
 });

@@ -73,7 +73,13 @@ export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
   try {
     // Generic domains never count: they are not even resolved.
     const candidates = dict.domains.filter((d) => d.generic === null);
-    const resolver = new PdnsResolver(candidates, { window, maxCnameDepth: policy.maxCnameDepth, maxReverseDepth: policy.maxReverseDepth, tmpDir: tmp, onProgress: opts.onProgress });
+    const resolver = new PdnsResolver(candidates, {
+      window,
+      maxCnameDepth: policy.maxCnameDepth,
+      maxReverseDepth: policy.maxReverseDepth,
+      tmpDir: tmp,
+      onProgress: opts.onProgress,
+    });
     const pdnsReports = await resolver.collect(opts.pdns);
     const resolutions = new Map<string, DomainResolution>(resolver.evaluate().map((r) => [r.key, r]));
 
@@ -95,7 +101,13 @@ export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
       const r = resolutions.get(def.key)!;
       const notes = r.notes.length ? `; ${r.notes.join('; ')}` : '';
       if (r.status === 'dedicated')
-        return { def, status: 'dedicated', via: 'passive-dns', addresses: r.addresses, reason: `dedicated: ${r.addresses.size} address(es), exclusive on every day of the window${notes}` };
+        return {
+          def,
+          status: 'dedicated',
+          via: 'passive-dns',
+          addresses: r.addresses,
+          reason: `dedicated: ${r.addresses.size} address(es), exclusive on every day of the window${notes}`,
+        };
       if (r.status === 'shared') {
         const f = r.shared[0]!;
         return {
@@ -108,7 +120,10 @@ export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
       }
       const c = certResults.get(def.key);
       if (c && c.status === 'dedicated') {
-        const extra = [c.inconsistent ? `${c.inconsistent} address(es) left out as inconsistent` : '', c.rejectedCount ? `${c.rejectedCount} certificate(s) rejected for unrelated names` : '']
+        const extra = [
+          c.inconsistent ? `${c.inconsistent} address(es) left out as inconsistent` : '',
+          c.rejectedCount ? `${c.rejectedCount} certificate(s) rejected for unrelated names` : '',
+        ]
           .filter(Boolean)
           .join('; ');
         return {
@@ -155,7 +170,15 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function assemble(day: string, window: Window, dict: Dictionary, outcomes: DomainOutcome[], cls: Classification, now: Date, addressesOf: 'day' | 'window'): Hitlist {
+function assemble(
+  day: string,
+  window: Window,
+  dict: Dictionary,
+  outcomes: DomainOutcome[],
+  cls: Classification,
+  now: Date,
+  addressesOf: 'day' | 'window',
+): Hitlist {
   const dayBit = 1 << (window.days - 1); // D is the window's last day
   const classIdx = new Map<string, number>();
   const classes = cls.rules.map((r, i) => {
@@ -193,10 +216,13 @@ function assemble(day: string, window: Window, dict: Dictionary, outcomes: Domai
     if (!s) sortKey.set(e.address, (s = Buffer.from(parseAddress(e.address)).toString('hex')));
     return `${s}${e.port.toString(16).padStart(4, '0')}${e.transport}`;
   };
-  const entries = [...byKey.values()].map((e) => ({ e, k: keyOf(e) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map(({ e }) => {
-    e.domains.sort((a, b) => a - b);
-    return e;
-  });
+  const entries = [...byKey.values()]
+    .map((e) => ({ e, k: keyOf(e) }))
+    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .map(({ e }) => {
+      e.domains.sort((a, b) => a - b);
+      return e;
+    });
   return {
     format: HITLIST_FORMAT,
     day,

@@ -65,7 +65,16 @@ export class CertFallback {
     private readonly domains: readonly DomainDef[],
     private readonly opts: { window: Window; tmpDir: string },
   ) {
-    this.results = domains.map((d) => ({ key: d.key, status: 'no-data', addresses: new Map(), certificates: [], rejected: [], rejectedCount: 0, inconsistent: 0, notes: [] }));
+    this.results = domains.map((d) => ({
+      key: d.key,
+      status: 'no-data',
+      addresses: new Map(),
+      certificates: [],
+      rejected: [],
+      rejectedCount: 0,
+      inconsistent: 0,
+      notes: [],
+    }));
     domains.forEach((d, i) => {
       for (const p of d.patterns) {
         const probe = p.kind === 'exact' ? p.text : p.kind === 'wildcard' ? p.suffix : p.text.replaceAll('{n}', '0');

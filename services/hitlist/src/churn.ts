@@ -30,7 +30,11 @@ function tuples(h: Hitlist): Map<string, Set<string>> {
 export function diffHitlists(a: Hitlist, b: Hitlist): Churn {
   const ta = tuples(a);
   const tb = tuples(b);
-  const key = (e: Hitlist['entries'][number], h: Hitlist) => `${e.address} ${e.port} ${e.transport} ${e.domains.map((d) => h.domains[d]!.name).sort().join(',')}`;
+  const key = (e: Hitlist['entries'][number], h: Hitlist) =>
+    `${e.address} ${e.port} ${e.transport} ${e.domains
+      .map((d) => h.domains[d]!.name)
+      .sort()
+      .join(',')}`;
   const ea = new Set(a.entries.map((e) => key(e, a)));
   const eb = new Set(b.entries.map((e) => key(e, b)));
   const aa = new Set(a.entries.map((e) => e.address));

@@ -61,7 +61,13 @@ generic:
 function outcomes(dict: Dictionary, status: Record<string, DomainStatus>): DomainOutcome[] {
   return dict.domains.map((def) => {
     const s = def.generic ? 'generic' : (status[def.key] ?? 'dedicated');
-    return { def, status: s, via: s === 'dedicated' ? 'passive-dns' : null, addresses: s === 'dedicated' || s === 'shared' ? new Map([[`10.0.0.${def.line}`, 1]]) : new Map(), reason: s };
+    return {
+      def,
+      status: s,
+      via: s === 'dedicated' ? 'passive-dns' : null,
+      addresses: s === 'dedicated' || s === 'shared' ? new Map([[`10.0.0.${def.line}`, 1]]) : new Map(),
+      reason: s,
+    };
   });
 }
 
@@ -103,10 +109,11 @@ test('levels: product, manufacturer, platform, removed and not detectable, each 
   assert.match(d.get('d8.m1.com')!.reason, /not evidence: support domain/);
   assert.deepEqual(d.get('d4.m4.com')!.evidenceFor, []);
 
-  assert.deepEqual(
-    c.rules.map((r) => `${r.class}:${r.level}:${r.evidence.length}:${r.threshold}`).sort(),
-    ['m1:manufacturer:2:1', 'p1:product:1:1', 'plat:platform:2:1'],
-  );
+  assert.deepEqual(c.rules.map((r) => `${r.class}:${r.level}:${r.evidence.length}:${r.threshold}`).sort(), [
+    'm1:manufacturer:2:1',
+    'p1:product:1:1',
+    'plat:platform:2:1',
+  ]);
 });
 
 test('policy changes the decisions: threshold, minimum domains, support as evidence', (t) => {

@@ -99,13 +99,21 @@ export function classify(dict: Dictionary, outcomes: DomainOutcome[], policy: Po
       removed.set(
         c.id,
         `rests on shared infrastructure: ${shared.length} of ${resolved} resolved ${roleText} domains are shared ` +
-          `(minimum dedicated share ${policy.minDedicatedShare}): ${shared.slice(0, 3).map((o) => `${o.def.key} (${o.reason})`).join('; ')}`,
+          `(minimum dedicated share ${policy.minDedicatedShare}): ${shared
+            .slice(0, 3)
+            .map((o) => `${o.def.key} (${o.reason})`)
+            .join('; ')}`,
       );
       continue;
     }
     if (ded.length < policy.minPrimaryDomains) {
-      const why = [shared.length ? `${shared.length} shared` : '', unres.length ? `${unres.length} without passive DNS or certificate data` : ''].filter(Boolean).join(', ');
-      removed.set(c.id, `keeps too few usable ${roleText} domains: ${ded.length} of ${all.length} dedicated (minimum ${policy.minPrimaryDomains})${why ? `; ${why}` : ''}`);
+      const why = [shared.length ? `${shared.length} shared` : '', unres.length ? `${unres.length} without passive DNS or certificate data` : '']
+        .filter(Boolean)
+        .join(', ');
+      removed.set(
+        c.id,
+        `keeps too few usable ${roleText} domains: ${ded.length} of ${all.length} dedicated (minimum ${policy.minPrimaryDomains})${why ? `; ${why}` : ''}`,
+      );
     }
   }
 
@@ -148,16 +156,20 @@ export function classify(dict: Dictionary, outcomes: DomainOutcome[], policy: Po
       continue;
     }
     if (detectable(c.id)) {
-      classes.push({ ...base, status: 'detectable', level: c.kind, detectedAs: c.id, reason: `${ev.length} evidence domain(s) used only by its ${c.kind === 'product' ? 'own lab traffic' : 'members'}` });
+      classes.push({
+        ...base,
+        status: 'detectable',
+        level: c.kind,
+        detectedAs: c.id,
+        reason: `${ev.length} evidence domain(s) used only by its ${c.kind === 'product' ? 'own lab traffic' : 'members'}`,
+      });
       continue;
     }
     const shortOf = ev.length > 0 ? `only ${ev.length} evidence domain(s), threshold ${policy.threshold}` : null;
     if (c.kind !== 'product') {
       const why =
         shortOf ??
-        (c.kind === 'manufacturer'
-          ? 'no dedicated domain is used only by its products'
-          : 'no dedicated domain is used only by products on this platform');
+        (c.kind === 'manufacturer' ? 'no dedicated domain is used only by its products' : 'no dedicated domain is used only by products on this platform');
       classes.push({ ...base, status: 'not-detectable', level: null, detectedAs: null, reason: why });
       continue;
     }

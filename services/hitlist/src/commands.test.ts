@@ -44,8 +44,14 @@ test('build, show and diff through the command layer; --out files; publish to a 
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
   writeFile(join(dir, 'rules', 'r.yaml'), RULES);
-  const day1 = writeFile(join(dir, 'd1.jsonl'), [cof('cam.acme.com', 'A', '198.51.100.1', '2024-05-10'), cof('cdn.acme.com', 'A', '198.51.100.2', '2024-05-10'), '{oops'].join('\n'));
-  const day2 = writeFile(join(dir, 'd2.jsonl'), [cof('cam.acme.com', 'A', '198.51.100.1', '2024-05-10', '2024-05-11'), cof('cam.acme.com', 'A', '198.51.100.7', '2024-05-11')].join('\n'));
+  const day1 = writeFile(
+    join(dir, 'd1.jsonl'),
+    [cof('cam.acme.com', 'A', '198.51.100.1', '2024-05-10'), cof('cdn.acme.com', 'A', '198.51.100.2', '2024-05-10'), '{oops'].join('\n'),
+  );
+  const day2 = writeFile(
+    join(dir, 'd2.jsonl'),
+    [cof('cam.acme.com', 'A', '198.51.100.1', '2024-05-10', '2024-05-11'), cof('cam.acme.com', 'A', '198.51.100.7', '2024-05-11')].join('\n'),
+  );
   const redis = await startRedis();
   t.after(() => redis.stop());
 
@@ -56,7 +62,9 @@ test('build, show and diff through the command layer; --out files; publish to a 
   assert.match(out, /published: Redis: day 2024-05-10 version 1, active/);
   assert.match(out, /churn: no hitlist for 2024-05-09/);
   // --out: the CSV holds exactly one row per address, port, transport, domain and class.
-  const csv = readFileSync(join(dir, 'out', 'hitlist.csv'), 'utf8').trim().split('\n');
+  const csv = readFileSync(join(dir, 'out', 'hitlist.csv'), 'utf8')
+    .trim()
+    .split('\n');
   assert.deepEqual(csv, [
     'address,port,transport,domain,class',
     '198.51.100.1,443,tcp,cam.acme.com,acme',
@@ -94,9 +102,18 @@ test('build, show and diff through the command layer; --out files; publish to a 
   assert.match(out, /domains removed: cdn\.acme\.com/);
   assert.match(out, /cam\.acme\.com {2}\+1 {2}−0 {2}1/);
 
-  await assert.rejects(runBuildCommand(options(dir, { pdns: [join(dir, 'nope.jsonl')] }), () => {}), HitlistCommandError);
-  await assert.rejects(runBuildCommand(options(dir, { day: '2024-02-30', pdns: [day1] }), () => {}), /no such date/);
+  await assert.rejects(
+    runBuildCommand(options(dir, { pdns: [join(dir, 'nope.jsonl')] }), () => {}),
+    HitlistCommandError,
+  );
+  await assert.rejects(
+    runBuildCommand(options(dir, { day: '2024-02-30', pdns: [day1] }), () => {}),
+    /no such date/,
+  );
   writeFile(join(dir, 'rules', 'bad.yaml'), 'products:\n  - { id: x }\n');
-  await assert.rejects(runBuildCommand(options(dir, { pdns: [day1] }), () => {}), (e: unknown) => e instanceof RulesError && /bad\.yaml:2:/.test(e.message));
+  await assert.rejects(
+    runBuildCommand(options(dir, { pdns: [day1] }), () => {}),
+    (e: unknown) => e instanceof RulesError && /bad\.yaml:2:/.test(e.message),
+  );
   assert.throws(() => runShowCommand({ stateDir: join(dir, 'var'), day: '2024-01-01', json: false }, () => {}), /no hitlist\.json in/);
 });

@@ -147,9 +147,17 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
     ...describeInputs(r.inputs.pdns),
     ...(r.inputs.certs.length ? ['certificates:', ...describeInputs(r.inputs.certs)] : []),
     `resolution: ${fmt(r.resolve.inWindow)} records in the window, ${r.resolve.forwardPasses} forward and ${r.resolve.reversePasses} reverse pass(es), ${fmt(r.resolve.addresses)} addresses examined`,
-    `domains: ${Object.entries(r.domains).map(([k, n]) => `${n} ${k}`).join(', ')}`,
-    `classes: ${Object.entries(r.classes).map(([k, n]) => `${n} ${k}`).join(', ')}`,
-    `rules: ${Object.entries(r.levels).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}`,
+    `domains: ${Object.entries(r.domains)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ')}`,
+    `classes: ${Object.entries(r.classes)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ')}`,
+    `rules: ${
+      Object.entries(r.levels)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ') || 'none'
+    }`,
     `hitlist: ${fmt(r.entries)} entries, ${fmt(r.addresses)} addresses`,
     result.churn ? describeChurn(result.churn) : `churn: no hitlist for ${addDays(o.day, -1)} in ${prevDir}`,
     `wrote: ${written.map((w) => w.dir).join(', ')}`,
@@ -186,19 +194,48 @@ export function runShowCommand(o: ShowCommandOptions, write: (s: string) => void
         s.add(e.address);
       }
   if (o.json) {
-    write(JSON.stringify({ day: h.day, window: h.window, rulesDigest: h.rulesDigest, classes: d.classes.map((c) => ({ ...c, addresses: addrs.get(c.class)?.size ?? 0 })), domains: d.domains, churn, report }, null, 1) + '\n');
+    write(
+      JSON.stringify(
+        {
+          day: h.day,
+          window: h.window,
+          rulesDigest: h.rulesDigest,
+          classes: d.classes.map((c) => ({ ...c, addresses: addrs.get(c.class)?.size ?? 0 })),
+          domains: d.domains,
+          churn,
+          report,
+        },
+        null,
+        1,
+      ) + '\n',
+    );
     return;
   }
   const rows = d.classes
     .slice()
     .sort((a, b) => order(a.status) - order(b.status) || a.kind.localeCompare(b.kind) || a.class.localeCompare(b.class))
-    .map((c) => [c.class, c.kind, c.status, c.level ?? '-', c.detectedAs && c.detectedAs !== c.class ? c.detectedAs : '-', String(c.evidence.length), String(addrs.get(c.class)?.size ?? 0), c.status === 'detectable' ? '' : c.reason]);
+    .map((c) => [
+      c.class,
+      c.kind,
+      c.status,
+      c.level ?? '-',
+      c.detectedAs && c.detectedAs !== c.class ? c.detectedAs : '-',
+      String(c.evidence.length),
+      String(addrs.get(c.class)?.size ?? 0),
+      c.status === 'detectable' ? '' : c.reason,
+    ]);
   const header = ['CLASS', 'KIND', 'STATUS', 'LEVEL', 'VIA', 'EVIDENCE', 'ADDRESSES', 'REASON'];
   const widths = header.map((hd, i) => (i === header.length - 1 ? 0 : Math.max(hd.length, ...rows.map((r) => r[i]!.length))));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [
     `hitlist ${h.day} (window ${h.window.from}..${h.window.to}), ${h.rules.length} rules, ${fmt(new Set(h.entries.map((e) => e.address)).size)} addresses, ${fmt(h.entries.length)} entries, rules ${h.rulesDigest.slice(0, 12)}`,
-    `domains: ${Object.entries(report.domains).map(([k, n]) => `${n} ${k}`).join(', ')}`,
+    `domains: ${Object.entries(report.domains)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ')}`,
     line(header),
     ...rows.map(line),
   ];

@@ -107,17 +107,46 @@ export async function writeDayFiles(dir: string, r: BuildResult): Promise<DayFil
   );
   await put('classes.csv', (p) =>
     writeStreamed(p, async (w) => {
-      await w(csvRow(['class', 'kind', 'status', 'level', 'detected_as', 'evidence_domains', 'primary_domains', 'dedicated', 'shared', 'unresolved', 'addresses', 'reason']));
+      await w(
+        csvRow([
+          'class',
+          'kind',
+          'status',
+          'level',
+          'detected_as',
+          'evidence_domains',
+          'primary_domains',
+          'dedicated',
+          'shared',
+          'unresolved',
+          'addresses',
+          'reason',
+        ]),
+      );
       for (const c of r.classification.classes)
         await w(
-          csvRow([c.class, c.kind, c.status, c.level ?? '', c.detectedAs ?? '', c.evidence.length, c.primaryDomains, c.dedicatedPrimary, c.sharedPrimary, c.unresolvedPrimary, c.addresses, c.reason]),
+          csvRow([
+            c.class,
+            c.kind,
+            c.status,
+            c.level ?? '',
+            c.detectedAs ?? '',
+            c.evidence.length,
+            c.primaryDomains,
+            c.dedicatedPrimary,
+            c.sharedPrimary,
+            c.unresolvedPrimary,
+            c.addresses,
+            c.reason,
+          ]),
         );
     }),
   );
   await put('domains.csv', (p) =>
     writeStreamed(p, async (w) => {
       await w(csvRow(['domain', 'role', 'status', 'via', 'addresses', 'evidence_for', 'used_by', 'reason']));
-      for (const d of r.classification.domains) await w(csvRow([d.domain, d.role, d.status, d.via ?? '', d.addresses, d.evidenceFor.join(' '), d.usedBy.join(' '), d.reason]));
+      for (const d of r.classification.domains)
+        await w(csvRow([d.domain, d.role, d.status, d.via ?? '', d.addresses, d.evidenceFor.join(' '), d.usedBy.join(' '), d.reason]));
     }),
   );
   await put('decisions.json', (p) => writeJson(p, { day: r.hitlist.day, classes: r.classification.classes, domains: r.classification.domains }));

@@ -47,7 +47,12 @@ test('ClickHouse history (embedded chdb): per-day entries and decisions, a rebui
     assert.equal(rows.length, 9);
     assert.deepEqual(
       rows.filter((x) => x.address === '::ffff:198.51.100.1').map((x) => `${x.port}/${x.transport} ${x.domain} ${x.class_id} ${x.level}`),
-      ['443/tcp cam.acme.com acme manufacturer', '443/tcp cam.acme.com acme-cam product', '3478/udp cam.acme.com acme manufacturer', '3478/udp cam.acme.com acme-cam product'],
+      [
+        '443/tcp cam.acme.com acme manufacturer',
+        '443/tcp cam.acme.com acme-cam product',
+        '3478/udp cam.acme.com acme manufacturer',
+        '3478/udp cam.acme.com acme-cam product',
+      ],
     );
     assert.ok(rows.some((x) => x.address === '2001:db8::10'));
     const cls = await h.classDecisions(day);

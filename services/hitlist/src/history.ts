@@ -158,7 +158,9 @@ export class HitlistHistory {
     );
   }
 
-  async classDecisions(day: string): Promise<{ class_id: string; kind: string; status: string; level: string; detected_as: string; reason: string; addresses: number }[]> {
+  async classDecisions(
+    day: string,
+  ): Promise<{ class_id: string; kind: string; status: string; level: string; detected_as: string; reason: string; addresses: number }[]> {
     return this.ch.query(
       `SELECT class_id, kind, status, level, detected_as, reason, addresses FROM ${this.ch.database}.hitlist_class_decisions WHERE day = {day:Date} ORDER BY class_id`,
       { day },

@@ -42,9 +42,18 @@ domains:
   const errs = errorsOf(() => loadRules(dir));
   assert.ok(errs.includes('a.yaml:9: products.1.id: ids are lower-case letters, digits and "-"'), errs.join('\n'));
   assert.ok(errs.includes('a.yaml:12: products.1.colour: unknown field "colour"'), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('a.yaml:16: domains.0.ports.1: ports are written')), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('b.yaml:3: domains.0.role:')), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('b.yaml:2: domains.0.ports:')), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => e.startsWith('a.yaml:16: domains.0.ports.1: ports are written')),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => e.startsWith('b.yaml:3: domains.0.role:')),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => e.startsWith('b.yaml:2: domains.0.ports:')),
+    errs.join('\n'),
+  );
   assert.ok(!errs.some((e) => e.includes('port above 65535')), 'a malformed port is reported once');
 });
 
@@ -73,11 +82,20 @@ products:
   writeFile(join(dir, 'broken.yaml'), 'generic:\n  - suffix: [unclosed\n');
   const errs = errorsOf(() => loadRules(dir));
   // YAML syntax errors are reported first (file by file), with their line.
-  assert.ok(errs.some((e) => /^broken\.yaml:\d+: YAML:/.test(e)), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => /^broken\.yaml:\d+: YAML:/.test(e)),
+    errs.join('\n'),
+  );
   writeFile(join(dir, 'broken.yaml'), 'generic:\n  - { suffix: cdn.example, source: [test], why: x }\n  - { source: [test], why: y }\n');
   const errs2 = errorsOf(() => loadRules(dir));
-  assert.ok(errs2.some((e) => e.startsWith('broken.yaml:3: generic.1: give exactly one of')), errs2.join('\n'));
-  assert.ok(errs2.some((e) => e.startsWith('domains.yaml:4:') && e.includes('port above 65535')), errs2.join('\n'));
+  assert.ok(
+    errs2.some((e) => e.startsWith('broken.yaml:3: generic.1: give exactly one of')),
+    errs2.join('\n'),
+  );
+  assert.ok(
+    errs2.some((e) => e.startsWith('domains.yaml:4:') && e.includes('port above 65535')),
+    errs2.join('\n'),
+  );
   writeFile(join(dir, 'broken.yaml'), 'generic: []\n');
   writeFile(join(dir, 'domains.yaml'), readFileSync(join(dir, 'domains.yaml'), 'utf8').replace('udp/99999', 'udp/9999'));
   const errs3 = errorsOf(() => loadRules(dir));
@@ -91,7 +109,11 @@ products:
     'domains.yaml:3: invalid wildcard "*.*.acme.com"',
     'domains.yaml:4: "a.acme.com" already belongs to domain "a.acme.com"',
   ];
-  for (const w of want) assert.ok(errs3.some((e) => e.startsWith(w)), `missing "${w}" in:\n${errs3.join('\n')}`);
+  for (const w of want)
+    assert.ok(
+      errs3.some((e) => e.startsWith(w)),
+      `missing "${w}" in:\n${errs3.join('\n')}`,
+    );
 });
 
 const REF = join(repoRoot, '..', 'shared', 'reference', 'iot_wild');
@@ -125,7 +147,11 @@ test('the shipped dictionary loads and maps every iot_wild label (54 devices, 7 
   // Every class and domain cites a source; every product has a domain.
   for (const d of dict.domains) assert.ok(d.source.length > 0 && d.roleSource.length > 0, d.key);
   for (const c of dict.classes.values()) {
-    if (c.kind === 'product') assert.ok(dict.domains.some((d) => d.usedBy.includes(c.id)), `${c.id} uses no domain`);
+    if (c.kind === 'product')
+      assert.ok(
+        dict.domains.some((d) => d.usedBy.includes(c.id)),
+        `${c.id} uses no domain`,
+      );
   }
 
   // With every non-generic domain dedicated, the dictionary's own structure gives these
@@ -140,7 +166,10 @@ test('the shipped dictionary loads and maps every iot_wild label (54 devices, 7 
   const c = classify(dict, all, dict.policy);
   const by = new Map(c.classes.map((x) => [x.class, x]));
   assert.deepEqual(
-    c.classes.filter((x) => x.kind === 'platform' && x.status === 'detectable').map((x) => x.class).sort(),
+    c.classes
+      .filter((x) => x.kind === 'platform' && x.status === 'detectable')
+      .map((x) => x.class)
+      .sort(),
     ['alexa', 'electric-imp', 'tuya', 'xiaomi-miot'],
   );
   assert.equal(by.get('amazon-echo-dot')!.detectedAs, 'alexa');

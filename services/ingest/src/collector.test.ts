@@ -99,7 +99,10 @@ test('UDP collector: decodes live exports, keys partitions by subscriber line, m
   const v6 = all.filter((r) => r.ipVersion === 6);
   assert.equal(v6.length, 2);
   assert.equal(v6[0]!.partition, v6[1]!.partition, 'two addresses of one /56 line share a partition');
-  assert.deepEqual(v6.map((r) => r.subscriberSide), ['src', 'dst']);
+  assert.deepEqual(
+    v6.map((r) => r.subscriberSide),
+    ['src', 'dst'],
+  );
   assert.equal(ing.publisher.counters.noSubscriber, 1);
   assert.ok(SIDE_SRC === 1 && SIDE_DST === 2);
 
@@ -117,7 +120,10 @@ test('exporter allowlist: datagrams from elsewhere are refused and counted, neve
   const sink = new KeepingSink(1);
   const ing = await createIngest(config(dir, { allowExporters: ['192.0.2.0/24'] }), silentLogger, sink, { ports: [0] });
   const [port] = await ing.collector.start();
-  const pkt = new PacketBuilder(10, { domain: 1, exportSecs: 1_700_000_000, sequence: 0 }).template(300, FIELDS).data(300, [['100.64.0.1', '52.1.1.1', '::', '::', 1, 2, 6, 1, 1]]).build();
+  const pkt = new PacketBuilder(10, { domain: 1, exportSecs: 1_700_000_000, sequence: 0 })
+    .template(300, FIELDS)
+    .data(300, [['100.64.0.1', '52.1.1.1', '::', '::', 1, 2, 6, 1, 1]])
+    .build();
   await send(port!, [pkt, pkt]);
   await until(() => ing.collector.refused === 2);
   await ing.collector.stop();
@@ -141,7 +147,11 @@ test('templates persist across a collector restart: data without a resent templa
   const second = await createIngest(cfg, silentLogger, sink, { ports: [0] });
   const [p2] = await second.collector.start();
   t.after(() => second.collector.stop());
-  await send(p2!, [new PacketBuilder(9, { domain: 3, exportSecs: 1_700_000_001, sequence: 1, uptimeMs: 2000 }).data(400, [['100.64.0.9', '52.1.1.1', '::', '::', 5, 6, 17, 2, 64]], FIELDS).build()]);
+  await send(p2!, [
+    new PacketBuilder(9, { domain: 3, exportSecs: 1_700_000_001, sequence: 1, uptimeMs: 2000 })
+      .data(400, [['100.64.0.9', '52.1.1.1', '::', '::', 5, 6, 17, 2, 64]], FIELDS)
+      .build(),
+  ]);
   await until(() => sink.all().length === 1);
   assert.equal(sink.all()[0]!.src, '100.64.0.9');
   assert.equal([...second.decoder.registry.all()][0]!.counters.missingTemplateSets, 0);
@@ -154,7 +164,13 @@ test('exporter health travels beside the flows: delta snapshots on partition 0, 
   const ing = await createIngest(config(dir), silentLogger, sink, { ports: [0] });
   const [port] = await ing.collector.start();
   const mk = (seq: number, n: number) =>
-    new PacketBuilder(10, { domain: 2, exportSecs: 1_700_000_000, sequence: seq }).template(300, FIELDS).data(300, Array.from({ length: n }, (_, i) => [`100.64.1.${i}`, '52.1.1.1', '::', '::', 1, 2, 6, 1, 1])).build();
+    new PacketBuilder(10, { domain: 2, exportSecs: 1_700_000_000, sequence: seq })
+      .template(300, FIELDS)
+      .data(
+        300,
+        Array.from({ length: n }, (_, i) => [`100.64.1.${i}`, '52.1.1.1', '::', '::', 1, 2, 6, 1, 1]),
+      )
+      .build();
   await send(port!, [mk(0, 4), mk(4, 3), mk(10, 2) /* 3 records lost */]);
   await until(() => sink.all().length === 9);
   await ing.collector.maybeReportHealth(Date.now(), true);
@@ -165,6 +181,10 @@ test('exporter health travels beside the flows: delta snapshots on partition 0, 
   assert.ok(sink.health.every((h) => h.partition === 0));
   const [a, b] = sink.health.map((h) => h.snap);
   assert.deepEqual([a!.domains[0]!.packets, a!.domains[0]!.records, a!.domains[0]!.lost, a!.domains[0]!.sequenceGaps], [3, 9, 3, 1]);
-  assert.deepEqual([b!.domains[0]!.packets, b!.domains[0]!.records, b!.domains[0]!.lost], [1, 1, 0], 'the second snapshot holds only what changed since the first');
+  assert.deepEqual(
+    [b!.domains[0]!.packets, b!.domains[0]!.records, b!.domains[0]!.lost],
+    [1, 1, 0],
+    'the second snapshot holds only what changed since the first',
+  );
   assert.notEqual(a!.id, b!.id);
 });

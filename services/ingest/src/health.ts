@@ -4,7 +4,9 @@ import { type DomainCounters } from '@haystack/decoders';
 import type { FlowSink } from '@haystack/transport';
 import type { FlowDecoder } from '@haystack/decoders';
 
-type Totals = Pick<DomainCounters, 'packets' | 'records' | 'sequenceGaps' | 'lost' | 'missingTemplateSets' | 'heldDroppedSets' | 'unknownRateRecords'> & { malformed: number };
+type Totals = Pick<DomainCounters, 'packets' | 'records' | 'sequenceGaps' | 'lost' | 'missingTemplateSets' | 'heldDroppedSets' | 'unknownRateRecords'> & {
+  malformed: number;
+};
 
 function totals(c: DomainCounters): Totals {
   return {

@@ -8,7 +8,10 @@ import type { Publisher, PublisherCounters } from './publisher.js';
  * Prometheus view of the ingest counters. Values are read from the decoder and
  * publisher at scrape time, so the packet path never touches prom-client.
  */
-export function registerIngestMetrics(reg: Registry, src: { decoder: FlowDecoder; publisher?: Publisher; sockets?: () => { port: number; family: 4 | 6 }[]; refused?: () => number }): void {
+export function registerIngestMetrics(
+  reg: Registry,
+  src: { decoder: FlowDecoder; publisher?: Publisher; sockets?: () => { port: number; family: 4 | 6 }[]; refused?: () => number },
+): void {
   const exporterKeys: (keyof ExporterCounters)[] = ['packets', 'bytes', 'malformedPackets', 'unknownVersion', 'decoderErrors'];
   for (const k of exporterKeys) {
     new Counter({
@@ -23,9 +26,27 @@ export function registerIngestMetrics(reg: Registry, src: { decoder: FlowDecoder
     });
   }
   const domainKeys: (keyof DomainCounters)[] = [
-    'packets', 'records', 'optionsRecords', 'templatesAdded', 'templatesChanged', 'templatesWithdrawn', 'templatesRejected',
-    'missingTemplateSets', 'heldDecodedSets', 'heldDroppedSets', 'malformedPackets', 'malformedSets', 'malformedRecords', 'trailingBytes', 'unknownWithdrawals',
-    'unknownRateRecords', 'unanchoredTimes', 'sequenceGaps', 'lost', 'reordered', 'sequenceResets',
+    'packets',
+    'records',
+    'optionsRecords',
+    'templatesAdded',
+    'templatesChanged',
+    'templatesWithdrawn',
+    'templatesRejected',
+    'missingTemplateSets',
+    'heldDecodedSets',
+    'heldDroppedSets',
+    'malformedPackets',
+    'malformedSets',
+    'malformedRecords',
+    'trailingBytes',
+    'unknownWithdrawals',
+    'unknownRateRecords',
+    'unanchoredTimes',
+    'sequenceGaps',
+    'lost',
+    'reordered',
+    'sequenceResets',
   ];
   for (const k of domainKeys) {
     new Counter({
@@ -46,7 +67,8 @@ export function registerIngestMetrics(reg: Registry, src: { decoder: FlowDecoder
     registers: [reg],
     collect() {
       this.reset();
-      for (const d of src.decoder.registry.all()) this.set({ exporter: d.exporterText, version: String(d.version), domain: String(d.domain) }, d.templates.size);
+      for (const d of src.decoder.registry.all())
+        this.set({ exporter: d.exporterText, version: String(d.version), domain: String(d.domain) }, d.templates.size);
     },
   });
   new Gauge({

@@ -20,10 +20,16 @@ export function samplingFromConfig(cfg: HaystackConfig): SamplingConfig {
 }
 
 /** Build the ingest pipeline from configuration, publishing to `sink`. */
-export async function createIngest(cfg: HaystackConfig, log: Logger, sink: FlowSink, opts: { ports?: number[]; persistTemplates?: boolean; health?: boolean } = {}): Promise<Ingest> {
+export async function createIngest(
+  cfg: HaystackConfig,
+  log: Logger,
+  sink: FlowSink,
+  opts: { ports?: number[]; persistTemplates?: boolean; health?: boolean } = {},
+): Promise<Ingest> {
   const decoder = new FlowDecoder({
     sampling: samplingFromConfig(cfg),
-    onError: (err, exporter, packet) => log.error({ err, exporter, packetHex: Buffer.from(packet).toString('hex').slice(0, 4096) }, 'decoder fault (a bug): packet dropped'),
+    onError: (err, exporter, packet) =>
+      log.error({ err, exporter, packetHex: Buffer.from(packet).toString('hex').slice(0, 4096) }, 'decoder fault (a bug): packet dropped'),
   });
   const publisher = new Publisher({
     sink,

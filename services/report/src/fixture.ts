@@ -82,10 +82,26 @@ const CLASSES: ClassSpec[] = [
 ];
 
 const NOT_DETECTABLE: { classId: string; name: string; reason: string }[] = [
-  { classId: 'harman-kardon-allure', name: 'Harman Kardon Allure (Alexa built in)', reason: 'no dedicated domain of its own: it reaches only Alexa platform domains (detected as the Alexa platform)' },
-  { classId: 'amazon-echo-plus', name: 'Amazon Echo Plus', reason: 'same domain set as Amazon Echo Dot: the two cannot be told apart (detected as manufacturer Amazon)' },
-  { classId: 'samsung-fridge', name: 'Samsung smart fridge', reason: 'primary domains resolve to addresses shared with other Samsung backends: not exclusive at product level' },
-  { classId: 'samsung-dryer', name: 'Samsung smart dryer', reason: 'primary domains resolve to addresses shared with other Samsung backends: not exclusive at product level' },
+  {
+    classId: 'harman-kardon-allure',
+    name: 'Harman Kardon Allure (Alexa built in)',
+    reason: 'no dedicated domain of its own: it reaches only Alexa platform domains (detected as the Alexa platform)',
+  },
+  {
+    classId: 'amazon-echo-plus',
+    name: 'Amazon Echo Plus',
+    reason: 'same domain set as Amazon Echo Dot: the two cannot be told apart (detected as manufacturer Amazon)',
+  },
+  {
+    classId: 'samsung-fridge',
+    name: 'Samsung smart fridge',
+    reason: 'primary domains resolve to addresses shared with other Samsung backends: not exclusive at product level',
+  },
+  {
+    classId: 'samsung-dryer',
+    name: 'Samsung smart dryer',
+    reason: 'primary domains resolve to addresses shared with other Samsung backends: not exclusive at product level',
+  },
   { classId: 'ge-appliances', name: 'GE Appliances', reason: 'primary domains hosted on shared cloud addresses (amazonaws.com) during the look-back window' },
   { classId: 'luohe', name: 'Luohe (spy camera brand)', reason: 'no passive DNS resolution of its primary domains in the 14-day window, no certificate match' },
   { classId: 'magichome', name: 'Magic Home', reason: '1 dedicated primary domain, policy requires 2 (min-primary)' },
@@ -186,7 +202,17 @@ export function reportFixture(opts: ReportFixtureOptions = {}): ReportData {
         },
     clean
       ? healthy({ exporter: '203.0.113.4', version: 10, observationDomain: 0, records: 176_004_910, samplingRates: [1024] })
-      : { exporter: '203.0.113.4', version: 10, observationDomain: 0, records: 176_004_910, samplingRates: [1024], sequenceGaps: null, lost: null, malformed: null, missingTemplateSets: null },
+      : {
+          exporter: '203.0.113.4',
+          version: 10,
+          observationDomain: 0,
+          records: 176_004_910,
+          samplingRates: [1024],
+          sequenceGaps: null,
+          lost: null,
+          malformed: null,
+          missingTemplateSets: null,
+        },
     healthy({ exporter: '2001:db8::1', version: 10, observationDomain: 256, records: 64_221_530, samplingRates: [1000] }),
   ];
   const flowsTotal = exporters.reduce((s, e) => s + e.records, 0);

@@ -42,7 +42,10 @@ test('queryReportData on chdb: lines, classes with parents and hours, previous d
   // The dictionary, plus a product with no domain at all (not detectable).
   const rulesDir = join(tmp.dir, 'rules');
   mkdirSync(rulesDir, { recursive: true });
-  writeFileSync(join(rulesDir, 'rules.yaml'), TEST_RULES.replace('products:\n', 'products:\n  - { id: acme-bulb, name: Acme bulb, manufacturer: acme, source: [test] }\n'));
+  writeFileSync(
+    join(rulesDir, 'rules.yaml'),
+    TEST_RULES.replace('products:\n', 'products:\n  - { id: acme-bulb, name: Acme bulb, manufacturer: acme, source: [test] }\n'),
+  );
   const rules = loadRules(rulesDir);
   // Passive DNS: cam2 appears only on the report day (churn: one entry added).
   const pdns = join(tmp.dir, 'pdns.jsonl');
@@ -66,7 +69,13 @@ test('queryReportData on chdb: lines, classes with parents and hours, previous d
   await history.close();
 
   const bus = new MemoryBus({ partitions: 2 });
-  const det = createDetector({ config: testConfig({ rulesDir, rawLineIds: true }), log: captureLogger().log, source: bus.createSource({ concurrency: 2 }), hitlists: store, storage: ch });
+  const det = createDetector({
+    config: testConfig({ rulesDir, rawLineIds: true }),
+    log: captureLogger().log,
+    source: bus.createSource({ concurrency: 2 }),
+    hitlists: store,
+    storage: ch,
+  });
   await det.start();
   const t = DAY_START + 10 * H;
   const batches = [
@@ -84,7 +93,22 @@ test('queryReportData on chdb: lines, classes with parents and hours, previous d
       collector: 'collector-a',
       at: t,
       intervalMs: 60_000,
-      domains: [{ exporter: '192.0.2.1', version: 9, domain: 0, packets: 100, records: 8, sequenceGaps: 3, lost: 10, malformed: 1, missingTemplateSets: 2, heldDroppedSets: 0, unknownRateRecords: 1, samplingRate: 1000 }],
+      domains: [
+        {
+          exporter: '192.0.2.1',
+          version: 9,
+          domain: 0,
+          packets: 100,
+          records: 8,
+          sequenceGaps: 3,
+          lost: 10,
+          malformed: 1,
+          missingTemplateSets: 2,
+          heldDroppedSets: 0,
+          unknownRateRecords: 1,
+          samplingRate: 1000,
+        },
+      ],
     }),
     Buffer.from('definitely not a flow batch'),
   ];
@@ -101,14 +125,20 @@ test('queryReportData on chdb: lines, classes with parents and hours, previous d
   assert.deepEqual(r.lines, { active: 6, activePrevious: 2, withAnyDetection: 4 });
   const cls = Object.fromEntries(r.classes.map((c) => [c.classId, c]));
   assert.deepEqual(Object.keys(cls).sort(), ['acme', 'acme-cam', 'tuya']);
-  assert.deepEqual(r.classes.map((c) => c.level), ['platform', 'manufacturer', 'product']);
+  assert.deepEqual(
+    r.classes.map((c) => c.level),
+    ['platform', 'manufacturer', 'product'],
+  );
   assert.equal(cls['acme-cam']!.name, 'Acme cam');
   assert.deepEqual(cls['acme-cam']!.parents, ['acme', 'tuya']);
   assert.equal(cls['acme-cam']!.detectedLines, 2);
   assert.equal(cls['acme-cam']!.detectedLinesPrevious, 1);
   assert.equal(cls['acme-cam']!.shareOfActive, 2 / 6);
   assert.equal(cls['acme-cam']!.hourly[10], 2);
-  assert.equal(cls['acme-cam']!.hourly.reduce((a, b) => a + b, 0), 2);
+  assert.equal(
+    cls['acme-cam']!.hourly.reduce((a, b) => a + b, 0),
+    2,
+  );
   assert.equal(cls['acme']!.detectedLines, 3, 'two implied by the cam, one by its own rule');
   assert.equal(cls['acme']!.hourly[12], 1);
   assert.equal(cls['tuya']!.detectedLines, 3);
@@ -117,14 +147,29 @@ test('queryReportData on chdb: lines, classes with parents and hours, previous d
   assert.equal(r.hitlist.day, DAY);
   assert.equal(r.hitlist.detectableClasses, 3);
   assert.deepEqual(r.hitlist.byLevel, { platform: 1, manufacturer: 1, product: 1 });
-  assert.deepEqual(r.hitlist.notDetectable.map((n) => [n.classId, n.name]), [['acme-bulb', 'Acme bulb']]);
+  assert.deepEqual(
+    r.hitlist.notDetectable.map((n) => [n.classId, n.name]),
+    [['acme-bulb', 'Acme bulb']],
+  );
   assert.match(r.hitlist.notDetectable[0]!.reason, /no primary domain/);
   assert.equal(r.hitlist.dedicatedAddresses, 4);
   assert.equal(r.hitlist.entries, 4);
   assert.deepEqual(r.hitlist.churn, { added: 1, removed: 0 });
 
   assert.deepEqual(r.quality, {
-    exporters: [{ exporter: '192.0.2.1', version: 9, observationDomain: 0, records: 6, samplingRates: [0, 1000], sequenceGaps: 3, lost: 10, malformed: 1, missingTemplateSets: 2 }],
+    exporters: [
+      {
+        exporter: '192.0.2.1',
+        version: 9,
+        observationDomain: 0,
+        records: 6,
+        samplingRates: [0, 1000],
+        sequenceGaps: 3,
+        lost: 10,
+        malformed: 1,
+        missingTemplateSets: 2,
+      },
+    ],
     flowsTotal: 6,
     flowsMatched: 4,
     undecodableBatches: 0,
@@ -151,7 +196,13 @@ test('queryReportData without hitlist history in the database falls back to what
   const store = new MemoryHitlistStore();
   await store.publish(testHitlist());
   const bus = new MemoryBus();
-  const det = createDetector({ config: testConfig({ rulesDir, rawLineIds: true }), log: captureLogger().log, source: bus.createSource(), hitlists: store, storage: ch });
+  const det = createDetector({
+    config: testConfig({ rulesDir, rawLineIds: true }),
+    log: captureLogger().log,
+    source: bus.createSource(),
+    hitlists: store,
+    storage: ch,
+  });
   await det.start();
   await bus.sink.publish(0, makeBatch([toService('100.64.0.1', CAM1, DAY_START + H)]));
   await waitFor(() => bus.stats().delivered === 1, 'delivered');
@@ -162,7 +213,10 @@ test('queryReportData without hitlist history in the database falls back to what
   assert.equal(r.hitlist.detectableClasses, 3);
   assert.equal(r.hitlist.entries, 5);
   assert.equal(r.hitlist.dedicatedAddresses, 5);
-  assert.deepEqual(r.hitlist.notDetectable.map((n) => n.classId), ['acme-plug']);
+  assert.deepEqual(
+    r.hitlist.notDetectable.map((n) => n.classId),
+    ['acme-plug'],
+  );
   assert.equal(r.hitlist.churn, null);
   assert.equal(r.previousDay, null);
   assert.equal(r.lines.activePrevious, null);

@@ -16,12 +16,14 @@ import type { Level, ReportClass, ReportData, ReportExporter } from './data.js';
  *   malformed, missing-template sets; null when none arrived for that exporter).
  */
 export async function queryReportData(ch: ClickHouseStore, day: string, opts: { now?: Date } = {}): Promise<ReportData> {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) throw new Error(`invalid report day ${JSON.stringify(day)}: expected YYYY-MM-DD`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day)
+    throw new Error(`invalid report day ${JSON.stringify(day)}: expected YYYY-MM-DD`);
   const db = ch.database;
   const q = new Q(ch);
   const prevDay = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
-  const activeOf = async (d: string) => num((await q.one<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${db}.detector_active_lines WHERE day = {d:Date}`, { d }))?.n);
+  const activeOf = async (d: string) =>
+    num((await q.one<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${db}.detector_active_lines WHERE day = {d:Date}`, { d }))?.n);
   const anyData = async (d: string) =>
     num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_flow_quality WHERE day = {d:Date}`, { d }))?.n) > 0 ||
     num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date}`, { d }))?.n) > 0;
@@ -40,7 +42,10 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
     const m = new Map<string, number>();
     if (hasDaily) for (const r of rows) if (r.window === 'day') m.set(r.class_id, num(r.n));
     if (!hasDaily) {
-      const u = await q.all<{ class_id: string; n: string }>(`SELECT class_id, uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date} GROUP BY class_id`, { d });
+      const u = await q.all<{ class_id: string; n: string }>(
+        `SELECT class_id, uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date} GROUP BY class_id`,
+        { d },
+      );
       for (const r of u) m.set(r.class_id, num(r.n));
     }
     return m;
@@ -59,7 +64,9 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
     if (!a) hourly.set(r.class_id, (a = new Array<number>(24).fill(0)));
     a[h] = num(r.n);
   }
-  const withAnyDetection = num((await q.one<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date}`, { d: day }))?.n);
+  const withAnyDetection = num(
+    (await q.one<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date}`, { d: day }))?.n,
+  );
 
   // Class metadata: as the detector stored it for the day (latest hitlist that served it).
   const meta = new Map<string, { name: string; level: string; parents: string[]; detectable: boolean }>();
@@ -77,7 +84,12 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
     detLevels.set(r.class_id, r.level);
 
   const hitlist = await hitlistSummary(q, db, day, meta);
-  const ids = new Set<string>([...[...meta].filter(([, m]) => m.detectable).map(([id]) => id), ...detected.keys(), ...(detectedPrev?.keys() ?? []), ...hourly.keys()]);
+  const ids = new Set<string>([
+    ...[...meta].filter(([, m]) => m.detectable).map(([id]) => id),
+    ...detected.keys(),
+    ...(detectedPrev?.keys() ?? []),
+    ...hourly.keys(),
+  ]);
   for (const c of hitlist.detectableIds) ids.add(c);
   const classes: ReportClass[] = [...ids].map((id) => {
     const m = meta.get(id);
@@ -156,7 +168,8 @@ async function hitlistSummary(q: Q, db: string, day: string, meta: Map<string, {
       if (c.status === 'detectable') {
         detectableIds.push(c.class_id);
         byLevel[asLevel(c.kind)]++;
-      } else if (c.status === 'removed' || c.status === 'not-detectable') notDetectable.push({ classId: c.class_id, name: names.get(c.class_id) ?? c.class_id, reason: c.reason });
+      } else if (c.status === 'removed' || c.status === 'not-detectable')
+        notDetectable.push({ classId: c.class_id, name: names.get(c.class_id) ?? c.class_id, reason: c.reason });
     }
     const [sizes] = await q.all<{ addresses: string; entries: string }>(
       `SELECT uniqExact(address) AS addresses, uniqExact(address, port, transport) AS entries FROM ${db}.hitlist_entries WHERE day = {h:Date}`,
@@ -179,7 +192,15 @@ async function hitlistSummary(q: Q, db: string, day: string, meta: Map<string, {
       names,
       levels,
       detectableIds,
-      summary: { day: h, detectableClasses: detectableIds.length, byLevel, notDetectable, dedicatedAddresses: num(sizes?.addresses), entries: num(sizes?.entries), churn },
+      summary: {
+        day: h,
+        detectableClasses: detectableIds.length,
+        byLevel,
+        notDetectable,
+        dedicatedAddresses: num(sizes?.addresses),
+        entries: num(sizes?.entries),
+        churn,
+      },
     };
   }
   // No history in this database: what the detector recorded about the hitlist that served the day.
@@ -197,7 +218,9 @@ async function hitlistSummary(q: Q, db: string, day: string, meta: Map<string, {
       day: hl?.hitlist_day ?? null,
       detectableClasses: detectableIds.length,
       byLevel,
-      notDetectable: [...meta].filter(([, m]) => !m.detectable).map(([id, m]) => ({ classId: id, name: m.name, reason: 'no rule in the hitlist (hitlist history not in this database: reasons unknown)' })),
+      notDetectable: [...meta]
+        .filter(([, m]) => !m.detectable)
+        .map(([id, m]) => ({ classId: id, name: m.name, reason: 'no rule in the hitlist (hitlist history not in this database: reasons unknown)' })),
       dedicatedAddresses: num(hl?.addresses),
       entries: num(hl?.entries),
       churn: null,
@@ -206,20 +229,37 @@ async function hitlistSummary(q: Q, db: string, day: string, meta: Map<string, {
 }
 
 async function quality(q: Q, db: string, day: string): Promise<ReportData['quality']> {
-  const flows = await q.all<{ exporter: string; version: number | string; observation_domain: number | string; records: string; matched: string; unknown: string; rates: (number | string)[] }>(
+  const flows = await q.all<{
+    exporter: string;
+    version: number | string;
+    observation_domain: number | string;
+    records: string;
+    matched: string;
+    unknown: string;
+    rates: (number | string)[];
+  }>(
     `SELECT exporter, version, observation_domain, sum(records) AS records, sum(matched) AS matched, sum(unknown_rate) AS unknown,
             arraySort(groupUniqArrayArray(sampling_rates)) AS rates
      FROM ${db}.detector_flow_quality FINAL WHERE day = {d:Date}
      GROUP BY exporter, version, observation_domain`,
     { d: day },
   );
-  const health = await q.all<{ exporter: string; version: number | string; observation_domain: number | string; gaps: string; lost: string; malformed: string; missing: string }>(
+  const health = await q.all<{
+    exporter: string;
+    version: number | string;
+    observation_domain: number | string;
+    gaps: string;
+    lost: string;
+    malformed: string;
+    missing: string;
+  }>(
     `SELECT exporter, version, observation_domain, sum(sequence_gaps) AS gaps, sum(lost) AS lost, sum(malformed) AS malformed, sum(missing_template_sets) AS missing
      FROM ${db}.detector_ingest_health FINAL WHERE day = {d:Date}
      GROUP BY exporter, version, observation_domain`,
     { d: day },
   );
-  const key = (e: { exporter: string; version: number | string; observation_domain: number | string }) => `${e.exporter}|${Number(e.version)}|${Number(e.observation_domain)}`;
+  const key = (e: { exporter: string; version: number | string; observation_domain: number | string }) =>
+    `${e.exporter}|${Number(e.version)}|${Number(e.observation_domain)}`;
   const byKey = new Map<string, ReportExporter>();
   let flowsTotal = 0;
   let flowsMatched = 0;
@@ -244,7 +284,17 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
     let e = byKey.get(key(h));
     if (!e) {
       // Health without flows: the exporter's records never reached the detector that day.
-      e = { exporter: h.exporter, version: Number(h.version), observationDomain: Number(h.observation_domain), records: 0, samplingRates: [], sequenceGaps: null, lost: null, malformed: null, missingTemplateSets: null };
+      e = {
+        exporter: h.exporter,
+        version: Number(h.version),
+        observationDomain: Number(h.observation_domain),
+        records: 0,
+        samplingRates: [],
+        sequenceGaps: null,
+        lost: null,
+        malformed: null,
+        missingTemplateSets: null,
+      };
       byKey.set(key(h), e);
     }
     e.sequenceGaps = num(h.gaps);
@@ -253,6 +303,8 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
     e.missingTemplateSets = num(h.missing);
   }
   const undecodable = num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_undecodable FINAL WHERE day = {d:Date}`, { d: day }))?.n);
-  const exporters = [...byKey.values()].sort((a, b) => a.exporter.localeCompare(b.exporter) || a.version - b.version || a.observationDomain - b.observationDomain);
+  const exporters = [...byKey.values()].sort(
+    (a, b) => a.exporter.localeCompare(b.exporter) || a.version - b.version || a.observationDomain - b.observationDomain,
+  );
   return { exporters, flowsTotal, flowsMatched, undecodableBatches: undecodable, unknownSamplingFlows };
 }

@@ -20,7 +20,12 @@ function findChromium(): string {
   const env = process.env.HAYSTACK_CHROMIUM;
   const candidates = env ? [env] : ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
   for (const c of candidates) {
-    const paths = c.includes('/') ? [c] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, c));
+    const paths = c.includes('/')
+      ? [c]
+      : (process.env.PATH ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((d) => join(d, c));
     for (const p of paths) {
       try {
         accessSync(p, constants.X_OK);
@@ -213,7 +218,12 @@ test('report page in headless chromium: DOM has the numbers, every class and the
     // A blank page of this size compresses to a few kB; the report is hundreds.
     assert.ok(png.length > 150_000, `screenshot has content (${png.length} bytes)`);
     // The charts were painted: solid bar interiors in each level's colour, the data-quality red.
-    const px = { platform: countColor(img, '#3b5bdb'), manufacturer: countColor(img, '#0b7285'), product: countColor(img, '#c2255c'), bad: countColor(img, '#b42318') };
+    const px = {
+      platform: countColor(img, '#3b5bdb'),
+      manufacturer: countColor(img, '#0b7285'),
+      product: countColor(img, '#c2255c'),
+      bad: countColor(img, '#b42318'),
+    };
     t.diagnostic(`pixels per colour: ${JSON.stringify(px)}`);
     for (const [k, n] of Object.entries(px)) assert.ok(n > 2_000, `${k} colour painted (${n} px)`);
   } finally {

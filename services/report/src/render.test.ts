@@ -2,18 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ReportData } from './data.js';
 import { reportFixture } from './fixture.js';
-import {
-  CSV_COLUMNS,
-  fmtInt,
-  fmtShare,
-  orderedClasses,
-  qualityFindings,
-  renderCsv,
-  renderHtml,
-  renderJson,
-  renderText,
-  sparkline,
-} from './render.js';
+import { CSV_COLUMNS, fmtInt, fmtShare, orderedClasses, qualityFindings, renderCsv, renderHtml, renderJson, renderText, sparkline } from './render.js';
 
 /** RFC 4180 reader: CRLF records, quoted fields with doubled quotes and embedded line breaks. */
 function parseCsv(s: string): string[][] {
@@ -116,7 +105,11 @@ function hostile(): ReportData {
   c.classId = 'x"><script>alert(3)</script>';
   const m = d.classes.find((x) => x.classId === 'meross')!;
   m.name = '=HYPERLINK("http://evil.example/","click")\r\nsecond line';
-  d.hitlist.notDetectable.push({ classId: '<b>bold</b>', name: '</title><script>alert(4)</script>', reason: '<style>body{display:none}</style>\x1b]0;owned\x07' });
+  d.hitlist.notDetectable.push({
+    classId: '<b>bold</b>',
+    name: '</title><script>alert(4)</script>',
+    reason: '<style>body{display:none}</style>\x1b]0;owned\x07',
+  });
   d.quality.exporters[0]!.exporter = '<svg onload=alert(5)>';
   return d;
 }
@@ -130,14 +123,24 @@ test('fixture: deterministic, shaped like the paper, internally consistent', () 
   assert.equal(new Set(a.classes.map((c) => c.classId)).size, a.classes.length, 'class ids unique');
   for (const c of a.classes) {
     assert.equal(c.hourly.length, 24, c.classId);
-    assert.ok(c.hourly.every((v) => Number.isInteger(v) && v >= 0 && v <= c.detectedLines), `${c.classId} hourly within the daily count`);
+    assert.ok(
+      c.hourly.every((v) => Number.isInteger(v) && v >= 0 && v <= c.detectedLines),
+      `${c.classId} hourly within the daily count`,
+    );
     assert.equal(c.shareOfActive, c.detectedLines / a.lines.active);
     assert.ok(c.detectedLinesPrevious !== null);
-    for (const p of c.parents) assert.ok(a.classes.some((x) => x.classId === p), `${c.classId} parent ${p} is a class`);
+    for (const p of c.parents)
+      assert.ok(
+        a.classes.some((x) => x.classId === p),
+        `${c.classId} parent ${p} is a class`,
+      );
   }
   assert.ok(a.classes.filter((c) => c.detectedLines === 0).length >= 2, 'some classes with no detection');
   assert.ok(a.hitlist.notDetectable.length > 0 && a.hitlist.notDetectable.every((n) => n.reason.length > 0));
-  assert.equal(a.quality.flowsTotal, a.quality.exporters.reduce((s, e) => s + e.records, 0));
+  assert.equal(
+    a.quality.flowsTotal,
+    a.quality.exporters.reduce((s, e) => s + e.records, 0),
+  );
   const bad = a.quality.exporters.filter((e) => e.samplingRates.includes(0));
   assert.equal(bad.length, 1);
   assert.ok((bad[0]!.sequenceGaps ?? 0) > 0);
@@ -219,7 +222,10 @@ test('csv: documented columns, one row per class, numbers parse back exactly', (
   const csv = renderCsv(d);
   const rows = parseCsv(csv);
   const [header, ...body] = rows;
-  assert.deepEqual(header, CSV_COLUMNS.map((c) => c.name));
+  assert.deepEqual(
+    header,
+    CSV_COLUMNS.map((c) => c.name),
+  );
   assert.equal(header!.length, 10 + 24);
   assert.ok(CSV_COLUMNS.every((c) => c.description.length > 0));
   assert.equal(body.length, d.classes.length);
@@ -298,7 +304,8 @@ test('html: well-formed, self-contained, every class and chart present', () => {
   assert.equal((html.match(/<rect class="cell"/g) ?? []).length, detected.length * 24, 'heatmap: 24 cells per detected class');
   assert.equal((html.match(/<rect class="bar" /g) ?? []).length, detected.length, 'one bar per detected class');
   // Every chart is announced with a title and description.
-  for (const m of html.matchAll(/<svg class="chart[^"]*"[^>]*aria-labelledby="([^"]+)"/g)) for (const id of m[1]!.split(' ')) assert.ok(ids.has(id), `labelled by #${id}`);
+  for (const m of html.matchAll(/<svg class="chart[^"]*"[^>]*aria-labelledby="([^"]+)"/g))
+    for (const id of m[1]!.split(' ')) assert.ok(ids.has(id), `labelled by #${id}`);
 
   // Every class: a row in the table with its numbers, a bar-chart row and a heatmap row if detected.
   for (const c of d.classes) {
@@ -325,7 +332,11 @@ test('html: hostile names from data files are text, never markup', () => {
   const d = hostile();
   const html = renderHtml(d);
   const { tags, attributes } = checkWellFormed(html);
-  assert.deepEqual([...tags.keys()].filter((t) => ['script', 'img', 'b', 'iframe'].includes(t)), [], 'no injected element');
+  assert.deepEqual(
+    [...tags.keys()].filter((t) => ['script', 'img', 'b', 'iframe'].includes(t)),
+    [],
+    'no injected element',
+  );
   assert.ok(!/<script/i.test(html), 'no <script> element');
   assert.ok(!/<img/i.test(html) && !/<b>/.test(html) && !/<style>body/.test(html), 'no injected element');
   assert.ok(!/<svg onload/i.test(html));
@@ -344,7 +355,15 @@ test('renderers cope with an empty day (no class, no exporter, no hitlist)', () 
     previousDay: null,
     lines: { active: 0, activePrevious: null, withAnyDetection: 0 },
     classes: [],
-    hitlist: { day: null, detectableClasses: 0, byLevel: { platform: 0, manufacturer: 0, product: 0 }, notDetectable: [], dedicatedAddresses: 0, entries: 0, churn: null },
+    hitlist: {
+      day: null,
+      detectableClasses: 0,
+      byLevel: { platform: 0, manufacturer: 0, product: 0 },
+      notDetectable: [],
+      dedicatedAddresses: 0,
+      entries: 0,
+      churn: null,
+    },
     quality: { exporters: [], flowsTotal: 0, flowsMatched: 0, undecodableBatches: 0, unknownSamplingFlows: 0 },
   };
   const html = renderHtml(d);

@@ -177,14 +177,16 @@ export function qualityFindings(data: ReportData): QualityFinding[] {
 
   const active = change(data.lines.active, data.lines.activePrevious);
   if (active.rel !== null && Math.abs(active.rel) >= 0.1)
-    notice('lines', `active lines changed by ${signedPct(active.rel, '-')} against ${data.previousDay ?? 'the previous day'} (exporter outage or new prefixes?)`);
+    notice(
+      'lines',
+      `active lines changed by ${signedPct(active.rel, '-')} against ${data.previousDay ?? 'the previous day'} (exporter outage or new prefixes?)`,
+    );
   if (data.previousDay === null) notice('report', 'no previous day in storage: changes against the previous day are not shown');
   return out;
 }
 
 /** Replace C0/C1 controls (terminal escapes) and bidi overrides with U+FFFD. */
 function termSafe(s: string): string {
-   
   return String(s).replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '\uFFFD');
 }
 
@@ -224,14 +226,19 @@ export function renderText(data: ReportData): string {
   );
   const findings = qualityFindings(data);
   const problems = findings.filter((f) => f.severity === 'problem');
-  out.push(kpi('Data quality', problems.length ? `${problems.length} problem${problems.length > 1 ? 's' : ''}` : 'ok', problems.length ? 'see DATA QUALITY below' : ''));
+  out.push(
+    kpi(
+      'Data quality',
+      problems.length ? `${problems.length} problem${problems.length > 1 ? 's' : ''}` : 'ok',
+      problems.length ? 'see DATA QUALITY below' : '',
+    ),
+  );
 
   // Classes, grouped by level.
   const ordered = orderedClasses(data);
   const nameW = Math.min(40, Math.max(24, ...ordered.map((c) => cpLen(t(c.name)))));
   const ch = data.previousDay ? `vs ${data.previousDay}` : 'vs previous day';
-  const head = (title: string) =>
-    `${padEnd(title, nameW + 2)} ${padStart('lines', 9)} ${padStart('% active', 8)}  ${padEnd(t(ch), 17)}  hourly 00–23 UTC`;
+  const head = (title: string) => `${padEnd(title, nameW + 2)} ${padStart('lines', 9)} ${padStart('% active', 8)}  ${padEnd(t(ch), 17)}  hourly 00–23 UTC`;
   const groups: [string, ReportClass[]][] = LEVELS.map((x) => [`${LEVEL_TITLE[x].toUpperCase()} (${classesOf(data, x).length})`, classesOf(data, x)]);
   const other = data.classes.filter((c) => !LEVELS.includes(c.level));
   if (other.length) groups.push([`OTHER (${other.length})`, other]);
@@ -254,7 +261,9 @@ export function renderText(data: ReportData): string {
   out.push(`HITLIST${h.day ? ` (${t(h.day)})` : ''}`);
   out.push(`  ${fmtInt(h.detectableClasses)} detectable classes: ${LEVELS.map((x) => `${h.byLevel[x] ?? 0} ${x}`).join(', ')}`);
   out.push(`  ${fmtInt(h.dedicatedAddresses)} dedicated service addresses in ${fmtInt(h.entries)} (address, port, transport) entries`);
-  out.push(`  churn against the previous day: ${h.churn ? `+${fmtInt(h.churn.added)} added, -${fmtInt(h.churn.removed)} removed` : 'n/a (no previous hitlist)'}`);
+  out.push(
+    `  churn against the previous day: ${h.churn ? `+${fmtInt(h.churn.added)} added, -${fmtInt(h.churn.removed)} removed` : 'n/a (no previous hitlist)'}`,
+  );
   out.push(`  not detectable (${h.notDetectable.length})${h.notDetectable.length ? ':' : ''}`);
   for (const n of h.notDetectable) out.push(`    ${t(n.name)} [${t(n.classId)}]: ${t(n.reason)}`);
 
@@ -262,7 +271,9 @@ export function renderText(data: ReportData): string {
   const q = data.quality;
   out.push('');
   out.push(`DATA QUALITY${problems.length ? ` (${problems.length} problem${problems.length > 1 ? 's' : ''})` : ''}`);
-  out.push(`  flows ${fmtInt(q.flowsTotal)}, matched a hitlist entry ${fmtInt(q.flowsMatched)} (${fmtShare(q.flowsTotal ? q.flowsMatched / q.flowsTotal : NaN)})`);
+  out.push(
+    `  flows ${fmtInt(q.flowsTotal)}, matched a hitlist entry ${fmtInt(q.flowsMatched)} (${fmtShare(q.flowsTotal ? q.flowsMatched / q.flowsTotal : NaN)})`,
+  );
   out.push(`  flows with unknown sampling rate ${fmtInt(q.unknownSamplingFlows)} (${fmtShare(q.flowsTotal ? q.unknownSamplingFlows / q.flowsTotal : NaN)})`);
   out.push(`  undecodable batches ${fmtInt(q.undecodableBatches)}`);
   const exW = Math.max(8, ...q.exporters.map((e) => cpLen(t(e.exporter))));
@@ -553,7 +564,7 @@ function heatmap(data: ReportData): string {
     W,
     H,
     `Hourly profile of detected lines, ${data.day} (UTC)`,
-    'Heatmap: one row per class with detections, one column per UTC hour; the darker a cell, the closer that hour is to the class\'s busiest hour. Exact numbers are in the hourly table below the chart.',
+    "Heatmap: one row per class with detections, one column per UTC hour; the darker a cell, the closer that hour is to the class's busiest hour. Exact numbers are in the hourly table below the chart.",
     parts.join(''),
     'chart heatmap',
   );
@@ -701,7 +712,9 @@ export function renderHtml(data: ReportData): string {
   o.push('<meta charset="utf-8">');
   o.push('<meta name="viewport" content="width=device-width, initial-scale=1">');
   // Nothing on this page may load or run anything, even if an escaping bug let markup through.
-  o.push(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">`);
+  o.push(
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">`,
+  );
   o.push('<meta name="color-scheme" content="light">');
   o.push('<meta name="generator" content="haystack report">');
   o.push(`<title>Haystack IoT detection report ${e(data.day)}</title>`);
@@ -813,9 +826,15 @@ export function renderHtml(data: ReportData): string {
   );
   o.push('<details><summary>Hourly numbers as a table</summary><div class="scroll"><table class="hourly">');
   o.push(`<caption>Lines detected per UTC hour, ${e(data.day)}</caption>`);
-  o.push(`<thead><tr><th scope="col">Class</th>${Array.from({ length: 24 }, (_, i) => `<th scope="col" class="num">${String(i).padStart(2, '0')}</th>`).join('')}</tr></thead><tbody>`);
+  o.push(
+    `<thead><tr><th scope="col">Class</th>${Array.from({ length: 24 }, (_, i) => `<th scope="col" class="num">${String(i).padStart(2, '0')}</th>`).join('')}</tr></thead><tbody>`,
+  );
   for (const c of ordered)
-    o.push(`<tr data-class-id="${e(c.classId)}"><th scope="row">${e(c.name)}</th>${hours(c).map((v) => `<td class="num">${fmtInt(v)}</td>`).join('')}</tr>`);
+    o.push(
+      `<tr data-class-id="${e(c.classId)}"><th scope="row">${e(c.name)}</th>${hours(c)
+        .map((v) => `<td class="num">${fmtInt(v)}</td>`)
+        .join('')}</tr>`,
+    );
   o.push('</tbody></table></div></details>');
   o.push('</section>');
 
@@ -823,7 +842,9 @@ export function renderHtml(data: ReportData): string {
   o.push('<section id="all">');
   o.push('<h2>All classes</h2>');
   o.push('<div class="scroll"><table class="classes">');
-  o.push(`<caption>${plural(ordered.length, 'detectable class')} by level, most detected first; change against ${e(data.previousDay ?? 'the previous day (none in storage)')}</caption>`);
+  o.push(
+    `<caption>${plural(ordered.length, 'detectable class')} by level, most detected first; change against ${e(data.previousDay ?? 'the previous day (none in storage)')}</caption>`,
+  );
   o.push(
     '<thead><tr><th scope="col">Class</th><th scope="col">Id</th><th scope="col" class="num">Lines</th><th scope="col" class="num">% of active</th>' +
       '<th scope="col" class="num">Previous day</th><th scope="col" class="num">Change</th><th scope="col">Hourly (UTC)</th></tr></thead><tbody>',
@@ -849,8 +870,12 @@ export function renderHtml(data: ReportData): string {
   o.push('<section id="hitlist">');
   o.push(`<h2>Hitlist${h.day ? ` of ${e(h.day)}` : ''}</h2>`);
   o.push('<div class="cards">');
-  o.push(`<div class="card" id="hl-classes"><div class="value">${fmtInt(h.detectableClasses)}</div><div class="label">detectable classes (${LEVELS.map((x) => `${h.byLevel[x] ?? 0} ${x}`).join(', ')})</div></div>`);
-  o.push(`<div class="card" id="hl-addresses"><div class="value">${fmtInt(h.dedicatedAddresses)}</div><div class="label">dedicated service addresses</div></div>`);
+  o.push(
+    `<div class="card" id="hl-classes"><div class="value">${fmtInt(h.detectableClasses)}</div><div class="label">detectable classes (${LEVELS.map((x) => `${h.byLevel[x] ?? 0} ${x}`).join(', ')})</div></div>`,
+  );
+  o.push(
+    `<div class="card" id="hl-addresses"><div class="value">${fmtInt(h.dedicatedAddresses)}</div><div class="label">dedicated service addresses</div></div>`,
+  );
   o.push(`<div class="card" id="hl-entries"><div class="value">${fmtInt(h.entries)}</div><div class="label">(address, port, transport) entries</div></div>`);
   o.push(
     `<div class="card" id="hl-churn"><div class="value">${h.churn ? `<span class="up">+${fmtInt(h.churn.added)}</span> <span class="down">${MINUS}${fmtInt(h.churn.removed)}</span>` : '<span class="na">n/a</span>'}</div>` +
@@ -863,7 +888,8 @@ export function renderHtml(data: ReportData): string {
     o.push('<p class="note">Classes of the IoT dictionary the hitlist cannot detect on its own, and why; a coarser class may still cover them.</p>');
     o.push('<div class="scroll"><table class="notdetectable"><caption>Classes not detectable with this hitlist</caption>');
     o.push('<thead><tr><th scope="col">Class</th><th scope="col">Id</th><th scope="col">Reason</th></tr></thead><tbody>');
-    for (const n of h.notDetectable) o.push(`<tr data-class-id="${e(n.classId)}"><th scope="row">${e(n.name)}</th><td class="id">${e(n.classId)}</td><td>${e(n.reason)}</td></tr>`);
+    for (const n of h.notDetectable)
+      o.push(`<tr data-class-id="${e(n.classId)}"><th scope="row">${e(n.name)}</th><td class="id">${e(n.classId)}</td><td>${e(n.reason)}</td></tr>`);
     o.push('</tbody></table></div>');
   }
   o.push('</section>');
@@ -882,8 +908,12 @@ export function renderHtml(data: ReportData): string {
   }
   const pct = (n: number) => e(fmtShare(q.flowsTotal ? n / q.flowsTotal : NaN));
   o.push('<div class="cards">');
-  o.push(`<div class="card" id="q-flows"><div class="value">${fmtInt(q.flowsTotal)}</div><div class="label">flow records from ${plural(q.exporters.length, 'exporter')}</div></div>`);
-  o.push(`<div class="card" id="q-matched"><div class="value">${fmtInt(q.flowsMatched)}</div><div class="label">matched a hitlist entry (${pct(q.flowsMatched)})</div></div>`);
+  o.push(
+    `<div class="card" id="q-flows"><div class="value">${fmtInt(q.flowsTotal)}</div><div class="label">flow records from ${plural(q.exporters.length, 'exporter')}</div></div>`,
+  );
+  o.push(
+    `<div class="card" id="q-matched"><div class="value">${fmtInt(q.flowsMatched)}</div><div class="label">matched a hitlist entry (${pct(q.flowsMatched)})</div></div>`,
+  );
   o.push(
     `<div class="card${q.unknownSamplingFlows > 0 ? ' bad' : ''}" id="q-unknown"><div class="value${q.unknownSamplingFlows > 0 ? ' down' : ''}">${fmtInt(q.unknownSamplingFlows)}</div><div class="label">flows with unknown sampling rate (${pct(q.unknownSamplingFlows)})</div></div>`,
   );

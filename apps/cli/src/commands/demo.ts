@@ -37,7 +37,9 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
   const stateDir = join(o.out, 'state');
   say(`simulating ${o.lines} subscriber lines for ${o.day} (sampling 1:${o.sampling}, seed ${o.seed}) into ${simDir}`);
   const sim = await simulate({ seed: o.seed, lines: o.lines, days: 1, startDay: o.day, sampling: [o.sampling], rulesDir: o.rulesDir }, { dir: simDir });
-  say(`  ${sim.records.toLocaleString('en-US')} flow records from ${sim.exporters.length} exporters, ${sim.devices} devices on ${sim.lines} lines (truth: ${join(simDir, 'truth.csv')})`);
+  say(
+    `  ${sim.records.toLocaleString('en-US')} flow records from ${sim.exporters.length} exporters, ${sim.devices} devices on ${sim.lines} lines (truth: ${join(simDir, 'truth.csv')})`,
+  );
 
   // The pipeline's configuration: embedded everywhere, subscriber space of the simulated ISP.
   const config: HaystackConfig = configSchema.parse({
@@ -68,7 +70,14 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
       json: false,
       log,
     },
-    (s) => say(s.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')),
+    (s) =>
+      say(
+        s
+          .trimEnd()
+          .split('\n')
+          .map((l) => `  ${l}`)
+          .join('\n'),
+      ),
   );
 
   say('replaying the exports through ingest and the detector');
@@ -80,7 +89,9 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
     const res = await p.replay(join(simDir, 'exports.pcap'));
     await p.stop();
     const stats: DetectorStats = p.detector!.stats();
-    say(`  ${res.datagrams.toLocaleString('en-US')} datagrams, ${stats.flows.toLocaleString('en-US')} flows, ${stats.matched.toLocaleString('en-US')} matched the hitlist, ${stats.detections.day} daily detections (+${stats.impliedDetections} implied)`);
+    say(
+      `  ${res.datagrams.toLocaleString('en-US')} datagrams, ${stats.flows.toLocaleString('en-US')} flows, ${stats.matched.toLocaleString('en-US')} matched the hitlist, ${stats.detections.day} daily detections (+${stats.impliedDetections} implied)`,
+    );
     const data = await queryReportData(ch, o.day);
     const dir = join(stateDir, 'reports', o.day);
     await mkdir(dir, { recursive: true });
@@ -104,7 +115,9 @@ const int = (v: string) => {
 export function registerDemoCommands(program: Command): void {
   program
     .command('demo')
-    .description('the main job end to end on embedded defaults: simulate an ISP day, build its hitlist, replay its exports through ingest and detection, write the daily report (prints the HTML report path last)')
+    .description(
+      'the main job end to end on embedded defaults: simulate an ISP day, build its hitlist, replay its exports through ingest and detection, write the daily report (prints the HTML report path last)',
+    )
     .option('--out <dir>', 'where everything goes (default <stateDir>/demo)')
     .option('--lines <n>', 'subscriber lines to simulate', int, 2000)
     .option('--sampling <n>', '1:N packet sampling at the simulated routers', int, 100)
@@ -115,7 +128,12 @@ export function registerDemoCommands(program: Command): void {
       action(async (opts: { out?: string; lines: number; sampling: number; seed: number; day: string; rules: string }, cmd: Command) => {
         const { config, log } = runtime(cmd);
         const out = resolve(opts.out ?? join(config.stateDir, 'demo'));
-        const res = await runDemo({ out, seed: opts.seed, lines: opts.lines, sampling: opts.sampling, day: opts.day, rulesDir: resolve(opts.rules) }, config, log, (s) => process.stdout.write(`${s}\n`));
+        const res = await runDemo(
+          { out, seed: opts.seed, lines: opts.lines, sampling: opts.sampling, day: opts.day, rulesDir: resolve(opts.rules) },
+          config,
+          log,
+          (s) => process.stdout.write(`${s}\n`),
+        );
         process.stdout.write(`${res.report}\n`);
       }),
     );

@@ -21,7 +21,9 @@ function summary(s: DetectorStats): string {
 export function registerDetectCommands(program: Command): void {
   program
     .command('detect')
-    .description('detect IoT devices per subscriber line: consume flow batches (Kafka consumer group), match the hitlist, store evidence and detections in ClickHouse')
+    .description(
+      'detect IoT devices per subscriber line: consume flow batches (Kafka consumer group), match the hitlist, store evidence and detections in ClickHouse',
+    )
     .option('--replay <file>', 'embedded: replay a pcap/pcapng of exporter traffic through ingest and the detector in this process, then exit')
     .option('--concurrency <n>', 'partitions handled at once (default detector.concurrency)', posInt)
     .option('--metrics-listen <host:port>', 'metrics endpoint (default metrics.listen)')
@@ -52,7 +54,10 @@ undecodable_batches,insert_retries,...}_total (flows_taken_in - flows = the stor
         });
         const kafka = config.kafka.brokers.length > 0;
         if (!kafka && !opts.replay)
-          throw new UserError('no flows to detect on: set kafka.brokers (HAYSTACK_KAFKA__BROKERS) to consume from Kafka, or give --replay FILE to run a capture through ingest and the detector here', 2);
+          throw new UserError(
+            'no flows to detect on: set kafka.brokers (HAYSTACK_KAFKA__BROKERS) to consume from Kafka, or give --replay FILE to run a capture through ingest and the detector here',
+            2,
+          );
         if (kafka && opts.replay) throw new UserError('--replay runs embedded: it cannot be combined with kafka.brokers', 2);
         if (kafka) await runDistributed(config, log);
         else await runReplay(config, log, opts.replay!, !!opts.json);

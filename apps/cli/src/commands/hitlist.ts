@@ -28,7 +28,7 @@ export function registerHitlistCommands(program: Command): void {
 
   hl.command('build')
     .description(
-      'build day D\'s hitlist and rules from rules/, passive DNS and certificate scans; writes <stateDir>/hitlist/<D>/, ' +
+      "build day D's hitlist and rules from rules/, passive DNS and certificate scans; writes <stateDir>/hitlist/<D>/, " +
         'publishes to Redis when redis.url is set and records history in ClickHouse (embedded chdb unless clickhouse.url)',
     )
     .requiredOption('--day <D>', 'build day (UTC, YYYY-MM-DD): the look-back window ends on it')
@@ -39,7 +39,7 @@ export function registerHitlistCommands(program: Command): void {
     .option('--lookback <days>', 'look-back window in days (default from rules/policy.yaml)', int)
     .option('--threshold <n>', 'evidence domains a line must contact (default from rules/policy.yaml)', int)
     .option('--min-primary <n>', 'minimum dedicated primary domains per product', int)
-    .option('--min-dedicated-share <x>', 'minimum dedicated share of a product\'s resolved primary domains (0..1)', share)
+    .option('--min-dedicated-share <x>', "minimum dedicated share of a product's resolved primary domains (0..1)", share)
     .option('--tmp-dir <dir>', 'where the temporary spill files go (default: the OS temp dir)')
     .option('--no-publish', 'do not publish to the hitlist store')
     .option('--no-activate', 'publish without switching the active day (backfill)')
@@ -104,7 +104,7 @@ export function registerHitlistCommands(program: Command): void {
     );
 
   hl.command('diff')
-    .description('what changed between two days\' hitlists: entries, addresses, domains, class rules')
+    .description("what changed between two days' hitlists: entries, addresses, domains, class rules")
     .argument('<D1>', 'earlier day (YYYY-MM-DD)')
     .argument('<D2>', 'later day (YYYY-MM-DD)')
     .option('--json', 'print as JSON')

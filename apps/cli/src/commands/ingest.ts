@@ -26,7 +26,11 @@ export function registerIngestCommands(program: Command): void {
     .action(
       action(async (opts: { netflowPort?: number; ipfixPort?: number; bind?: string }, cmd: Command) => {
         const { config, log } = runtime(cmd, {
-          ingest: { ...(opts.netflowPort !== undefined && { netflowPort: opts.netflowPort }), ...(opts.ipfixPort !== undefined && { ipfixPort: opts.ipfixPort }), ...(opts.bind && { bind: opts.bind }) },
+          ingest: {
+            ...(opts.netflowPort !== undefined && { netflowPort: opts.netflowPort }),
+            ...(opts.ipfixPort !== undefined && { ipfixPort: opts.ipfixPort }),
+            ...(opts.bind && { bind: opts.bind }),
+          },
         });
         const p = assemblePipeline({ config, log, ingest: 'listen' });
         await p.start();
@@ -40,7 +44,7 @@ export function registerIngestCommands(program: Command): void {
     .command('replay')
     .description('replay a pcap/pcapng capture of exporter traffic through the ingest pipeline')
     .argument('<file>', 'capture file (pcap or pcapng)')
-    .option('--pace <pace>', 'full (as fast as possible) or original (the capture\'s own timing)', 'full')
+    .option('--pace <pace>', "full (as fast as possible) or original (the capture's own timing)", 'full')
     .option('--speed <factor>', 'with --pace original: speed-up factor', Number, 1)
     .option('--port <ports>', 'only datagrams to these UDP ports (comma list)', intList)
     .option('--no-progress', 'no progress bar')
@@ -52,7 +56,13 @@ export function registerIngestCommands(program: Command): void {
         const p = assemblePipeline({ config, log, ingest: 'replay', metrics: false });
         await p.start();
         const ing = p.ingest!;
-        const bar = opts.progress && process.stderr.isTTY ? new SingleBar({ format: 'replay |{bar}| {percentage}% | {datagrams} datagrams | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
+        const bar =
+          opts.progress && process.stderr.isTTY
+            ? new SingleBar(
+                { format: 'replay |{bar}| {percentage}% | {datagrams} datagrams | {eta_formatted} left', stream: process.stderr },
+                Presets.shades_classic,
+              )
+            : null;
         bar?.start(1, 0, { datagrams: 0 });
         const res = await p.replay(file, {
           pace: opts.pace,
@@ -115,7 +125,14 @@ export function registerIngestCommands(program: Command): void {
 export function decoderSummary(decoder: FlowDecoder) {
   return {
     exporters: Object.fromEntries(decoder.exporters),
-    domains: [...decoder.registry.all()].map((d) => ({ exporter: d.exporterText, version: d.version, domain: d.domain, templates: d.templates.size, samplingRate: d.defaultRate, ...d.counters })),
+    domains: [...decoder.registry.all()].map((d) => ({
+      exporter: d.exporterText,
+      version: d.version,
+      domain: d.domain,
+      templates: d.templates.size,
+      samplingRate: d.defaultRate,
+      ...d.counters,
+    })),
   };
 }
 
@@ -134,11 +151,14 @@ function replaySummary(res: Awaited<ReturnType<typeof replayCapture>>, decoder: 
 function formatSummary(s: ReturnType<typeof replaySummary>): string {
   const lines = [`replayed ${s.datagrams} datagrams in ${s.seconds} s (${s.datagramsPerSecond}/s)`];
   const p = s.published as Record<string, number>;
-  lines.push(`published ${p.records} records in ${p.batches} batches (no subscriber side: ${p.noSubscriber}, dropped: ${p.droppedBackpressure}, errors: ${p.publishErrors})`);
+  lines.push(
+    `published ${p.records} records in ${p.batches} batches (no subscriber side: ${p.noSubscriber}, dropped: ${p.droppedBackpressure}, errors: ${p.publishErrors})`,
+  );
   if (s.partitions) lines.push(`records per partition: ${s.partitions.join(' ')}`);
   lines.push('exporter / version / domain: records, templates, rate, missing-template sets, lost, malformed');
   for (const d of s.domains)
-    lines.push(`  ${d.exporter} v${d.version} domain ${d.domain}: ${d.records} records, ${d.templates} templates, 1:${d.samplingRate || '?'}, ${d.missingTemplateSets} missing, ${d.lost} lost, ${d.malformedPackets + d.malformedSets + d.malformedRecords} malformed`);
+    lines.push(
+      `  ${d.exporter} v${d.version} domain ${d.domain}: ${d.records} records, ${d.templates} templates, 1:${d.samplingRate || '?'}, ${d.missingTemplateSets} missing, ${d.lost} lost, ${d.malformedPackets + d.malformedSets + d.malformedRecords} malformed`,
+    );
   return `${lines.join('\n')}\n`;
 }
-

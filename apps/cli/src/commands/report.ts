@@ -2,7 +2,20 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { openClickHouse } from '@haystack/clickhouse';
-import { FIXTURE_DAY, queryReportData, reportFixture, type ReportData, CSV_COLUMNS, fmtInt, fmtShare, qualityFindings, renderCsv, renderHtml, renderJson, renderText } from '@haystack/report';
+import {
+  FIXTURE_DAY,
+  queryReportData,
+  reportFixture,
+  type ReportData,
+  CSV_COLUMNS,
+  fmtInt,
+  fmtShare,
+  qualityFindings,
+  renderCsv,
+  renderHtml,
+  renderJson,
+  renderText,
+} from '@haystack/report';
 import { action, runtime, UserError } from '../runtime.js';
 
 const FORMATS = ['text', 'json', 'csv', 'html'] as const;

@@ -33,7 +33,10 @@ Stops cleanly on SIGINT/SIGTERM: staged flows are published, stored and committe
         });
         const p = assemblePipeline({ config, log, ingest: 'listen', detect: true });
         await p.start();
-        log.info({ mode: p.transport?.mode, clickhouse: config.clickhouse.url ?? 'embedded', hitlists: config.redis.url ? 'redis' : 'day directories' }, 'haystack running');
+        log.info(
+          { mode: p.transport?.mode, clickhouse: config.clickhouse.url ?? 'embedded', hitlists: config.redis.url ? 'redis' : 'day directories' },
+          'haystack running',
+        );
         let failure: unknown;
         await untilStopped(log, [p.failed()]).catch((e: unknown) => (failure = e));
         log.info('stopping: publishing staged flows, storing detections');

@@ -70,9 +70,7 @@ export function registerSimulateCommands(program: Command): void {
     .action(
       action(async (opts: SimulateFlags, cmd: Command) => {
         const { log } = runtime(cmd);
-        const sampling = opts.sampling
-          .split(',')
-          .map((x) => int('--sampling')(x.trim()));
+        const sampling = opts.sampling.split(',').map((x) => int('--sampling')(x.trim()));
         const mode = opts.samplingMode;
         if (mode !== 'random' && mode !== 'deterministic') throw new UserError('--sampling-mode must be random or deterministic', 2);
         const protocol = opts.protocol;

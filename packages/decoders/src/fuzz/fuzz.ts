@@ -27,7 +27,19 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseAddress, seededRandom } from '@haystack/common';
 import { BatchWriter, openBatch, F, HEADER_SIZE, RECORD_SIZE } from '@haystack/flow-core';
-import { PacketBuilder, buildV5, zeroCounters, IE, VARLEN, DEFAULT_LIMITS, type DomainCounters, type FieldSpec, type FieldValue, type RegistryLimits, type V5Record } from '../index.js';
+import {
+  PacketBuilder,
+  buildV5,
+  zeroCounters,
+  IE,
+  VARLEN,
+  DEFAULT_LIMITS,
+  type DomainCounters,
+  type FieldSpec,
+  type FieldValue,
+  type RegistryLimits,
+  type V5Record,
+} from '../index.js';
 import { readUdpSync } from '@haystack/pcap';
 import { FlowDecoder, type ExporterCounters } from '../decoder.js';
 
@@ -111,7 +123,14 @@ export function builtinCorpus(): CorpusEntry[] {
   const v9a = (seq: number) => new PacketBuilder(9, { domain: 0, exportSecs: T0 + seq, sequence: seq, uptimeMs: 100_000 + seq * 1000 });
   add(
     v9a(0)
-      .optionsTemplate(300, [{ id: 1, length: 4 }], [{ id: IE.samplingInterval, length: 4 }, { id: IE.samplingAlgorithm, length: 1 }])
+      .optionsTemplate(
+        300,
+        [{ id: 1, length: 4 }],
+        [
+          { id: IE.samplingInterval, length: 4 },
+          { id: IE.samplingAlgorithm, length: 1 },
+        ],
+      )
       .data(300, [[0, 100, 2]])
       .template(256, V4_UPTIME)
       .template(257, V6_UPTIME)
@@ -157,15 +176,39 @@ export function builtinCorpus(): CorpusEntry[] {
   const v9b = (seq: number) => new PacketBuilder(9, { domain: 5, exportSecs: T0 + seq, sequence: seq, uptimeMs: 4_294_960_000 + seq });
   add(
     v9b(0)
-      .optionsTemplate(301, [{ id: 1, length: 4 }], [{ id: IE.samplerId, length: 1 }, { id: IE.samplerMode, length: 1 }, { id: IE.samplerRandomInterval, length: 4 }])
-      .data(301, [[0, 1, 2, 64], [0, 2, 2, 4096]])
+      .optionsTemplate(
+        301,
+        [{ id: 1, length: 4 }],
+        [
+          { id: IE.samplerId, length: 1 },
+          { id: IE.samplerMode, length: 1 },
+          { id: IE.samplerRandomInterval, length: 4 },
+        ],
+      )
+      .data(301, [
+        [0, 1, 2, 64],
+        [0, 2, 2, 4096],
+      ])
       .template(400, withSampler)
-      .data(400, rows4(6, 3).map((r, j) => [...r, 1 + (j % 3)]))
+      .data(
+        400,
+        rows4(6, 3).map((r, j) => [...r, 1 + (j % 3)]),
+      )
       .build(),
     e2,
     'v9 samplers',
   );
-  add(v9b(1).data(400, rows4(20, 4).map((r, j) => [...r, 1 + (j % 2)]), withSampler).build(), e2, 'v9 data 400');
+  add(
+    v9b(1)
+      .data(
+        400,
+        rows4(20, 4).map((r, j) => [...r, 1 + (j % 2)]),
+        withSampler,
+      )
+      .build(),
+    e2,
+    'v9 data 400',
+  );
 
   // IPFIX: PSAMP selectors, absolute timestamps, v6, sysUpTime anchored by systemInitTime, withdrawals.
   const e3 = '2001:db8::2';
@@ -193,12 +236,31 @@ export function builtinCorpus(): CorpusEntry[] {
     { id: IE.flowEndSeconds, length: 4 },
     { id: IE.postOctetDeltaCount, length: 4 },
   ];
-  const rows601 = (n: number, k: number): FieldValue[][] => Array.from({ length: n }, (_, j) => [v6(k * 50 + j), '2a00:1450::1', 50000 + j, 443, T0 - 60, T0 - 1, 1500 * j]);
+  const rows601 = (n: number, k: number): FieldValue[][] =>
+    Array.from({ length: n }, (_, j) => [v6(k * 50 + j), '2a00:1450::1', 50000 + j, 443, T0 - 60, T0 - 1, 1500 * j]);
   add(
     ipa(0)
-      .optionsTemplate(500, [{ id: IE.selectorId, length: 8 }], [{ id: IE.selectorAlgorithm, length: 2 }, { id: IE.samplingPacketInterval, length: 4 }, { id: IE.samplingPacketSpace, length: 4 }])
-      .data(500, [[1, 1, 1, 99], [2, 1, 1, 1023]])
-      .optionsTemplate(501, [{ id: IE.selectorId, length: 8 }], [{ id: IE.samplingSize, length: 4 }, { id: IE.samplingPopulation, length: 4 }])
+      .optionsTemplate(
+        500,
+        [{ id: IE.selectorId, length: 8 }],
+        [
+          { id: IE.selectorAlgorithm, length: 2 },
+          { id: IE.samplingPacketInterval, length: 4 },
+          { id: IE.samplingPacketSpace, length: 4 },
+        ],
+      )
+      .data(500, [
+        [1, 1, 1, 99],
+        [2, 1, 1, 1023],
+      ])
+      .optionsTemplate(
+        501,
+        [{ id: IE.selectorId, length: 8 }],
+        [
+          { id: IE.samplingSize, length: 4 },
+          { id: IE.samplingPopulation, length: 4 },
+        ],
+      )
       .data(501, [[3, 1, 10000]])
       .template(600, f600)
       .data(600, rows600(8, 0))
@@ -219,12 +281,23 @@ export function builtinCorpus(): CorpusEntry[] {
       .optionsTemplate(502, [{ id: IE.observationDomainId, length: 4 }], [{ id: IE.systemInitTimeMilliseconds, length: 8 }])
       .data(502, [[1, init]])
       .template(602, f602)
-      .data(602, Array.from({ length: 5 }, (_, j) => [v4(j), '52.9.9.9', 3_500_000 + j, 3_599_000 + j]))
+      .data(
+        602,
+        Array.from({ length: 5 }, (_, j) => [v4(j), '52.9.9.9', 3_500_000 + j, 3_599_000 + j]),
+      )
       .build(),
     e3,
     'ipfix systemInitTime + sysUpTime',
   );
-  add(ipa(3).data(600, rows600(12, 3), f600).data(601, rows601(3, 3), f601).data(602, [[v4(9), '52.9.9.9', 1, 2]], f602).build(), e3, 'ipfix data only');
+  add(
+    ipa(3)
+      .data(600, rows600(12, 3), f600)
+      .data(601, rows601(3, 3), f601)
+      .data(602, [[v4(9), '52.9.9.9', 1, 2]], f602)
+      .build(),
+    e3,
+    'ipfix data only',
+  );
   const ntp = (ms: number) => (BigInt(Math.floor(ms / 1000) + 2208988800) << 32n) | BigInt(Math.round(((ms % 1000) / 1000) * 2 ** 32));
   const f603: FieldSpec[] = [
     { id: IE.sourceIPv4Address, length: 4 },
@@ -288,7 +361,8 @@ export function builtinCorpus(): CorpusEntry[] {
     { id: IE.packetDeltaCount, length: 4 },
     { id: IE.flowEndMilliseconds, length: 8 },
   ];
-  const rows805 = (n: number, k: number): FieldValue[][] => Array.from({ length: n }, (_, j) => [j % 2 ? 'xe-1/0/0' : '', v4(k * 40 + j), '52.7.7.7', 'a'.repeat(j), 1000 + j, 1 + j, T0 * 1000 - j]);
+  const rows805 = (n: number, k: number): FieldValue[][] =>
+    Array.from({ length: n }, (_, j) => [j % 2 ? 'xe-1/0/0' : '', v4(k * 40 + j), '52.7.7.7', 'a'.repeat(j), 1000 + j, 1 + j, T0 * 1000 - j]);
   add(ipb(3).template(805, f805).data(805, rows805(6, 3)).build(), e4, 'ipfix two varlen then counters');
   add(ipb(4).data(805, rows805(4, 4), f805).build(), e4, 'ipfix two varlen data only');
   const both: FieldSpec[] = [
@@ -300,10 +374,20 @@ export function builtinCorpus(): CorpusEntry[] {
   ];
   add(
     ipb(2)
-      .optionsTemplate(801, [{ id: IE.ingressInterface, length: 4 }], [{ id: 82, length: VARLEN }, { id: IE.samplingInterval, length: 4 }])
+      .optionsTemplate(
+        801,
+        [{ id: IE.ingressInterface, length: 4 }],
+        [
+          { id: 82, length: VARLEN },
+          { id: IE.samplingInterval, length: 4 },
+        ],
+      )
       .data(801, [[3, 'ge-0/0/3', 512]])
       .template(802, both)
-      .data(802, [['10.0.0.1', '52.0.0.1', '::', '::', 3], ['0.0.0.0', '0.0.0.0', '2001:db8::9', '2a05:d018::9', 3]])
+      .data(802, [
+        ['10.0.0.1', '52.0.0.1', '::', '::', 3],
+        ['0.0.0.0', '0.0.0.0', '2001:db8::9', '2a05:d018::9', 3],
+      ])
       .build(),
     e4,
     'ipfix varlen options + both families',
@@ -312,8 +396,25 @@ export function builtinCorpus(): CorpusEntry[] {
   // NetFlow v5.
   const e5 = '198.51.100.3';
   const v5recs = (n: number, k: number): V5Record[] =>
-    Array.from({ length: n }, (_, j) => ({ src: v4(k * 30 + j), dst: '203.0.113.5', packets: 1 + j, bytes: 64 * (1 + j), first: 50_000 + j, last: 59_000 + j, srcPort: 1024 + j, dstPort: 80, proto: 6, tcpFlags: 0x12, inIf: 1, outIf: 2 }));
-  add(buildV5({ uptimeMs: 60_000, exportSecs: T0, sequence: 0, engineType: 0, engineId: 1, samplingInterval: 1000, samplingMode: 1 }, v5recs(30, 0)), e5, 'v5 30 records');
+    Array.from({ length: n }, (_, j) => ({
+      src: v4(k * 30 + j),
+      dst: '203.0.113.5',
+      packets: 1 + j,
+      bytes: 64 * (1 + j),
+      first: 50_000 + j,
+      last: 59_000 + j,
+      srcPort: 1024 + j,
+      dstPort: 80,
+      proto: 6,
+      tcpFlags: 0x12,
+      inIf: 1,
+      outIf: 2,
+    }));
+  add(
+    buildV5({ uptimeMs: 60_000, exportSecs: T0, sequence: 0, engineType: 0, engineId: 1, samplingInterval: 1000, samplingMode: 1 }, v5recs(30, 0)),
+    e5,
+    'v5 30 records',
+  );
   add(buildV5({ uptimeMs: 61_000, exportSecs: T0 + 1, sequence: 30, engineType: 0, engineId: 1 }, v5recs(5, 1)), e5, 'v5 5 records');
   add(buildV5({ uptimeMs: 62_000, exportSecs: T0 + 2, sequence: 7, engineType: 1, engineId: 3, samplingInterval: 64 }, v5recs(1, 2)), e5, 'v5 1 record');
   return out;
@@ -407,13 +508,66 @@ const U8 = [0, 1, 0x7f, 0x80, 0xff, 0xfe, 0x10, 0x40];
 const U16 = [0, 1, 2, 3, 4, 5, 6, 8, 0x7f, 0x80, 0xff, 0x100, 0x101, 0xff00, 0x7fff, 0x8000, 0xfffe, 0xffff, 255, 256, 257, 1024, 1025, 1500];
 const U32 = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe, 0x100, 0x10000];
 const TIDS = [0, 1, 2, 3, 4, 255, 256, 257, 258, 300, 400, 500, 600, 601, 800, 0x7fff, 0xffff];
-const FIELD_IDS = [IE.sourceIPv4Address, IE.destinationIPv4Address, IE.sourceIPv6Address, IE.destinationIPv6Address, IE.octetDeltaCount, IE.packetDeltaCount, IE.samplingInterval, IE.samplerId, IE.selectorId, IE.samplingPacketInterval, IE.samplingPacketSpace, IE.systemInitTimeMilliseconds, IE.flowStartSysUpTime, IE.flowEndMilliseconds, IE.flowStartMicroseconds, IE.flowStartDeltaMicroseconds, IE.flowDirection, IE.ipVersion, IE.tcpControlBits, 82, 0, 0x7fff];
+const FIELD_IDS = [
+  IE.sourceIPv4Address,
+  IE.destinationIPv4Address,
+  IE.sourceIPv6Address,
+  IE.destinationIPv6Address,
+  IE.octetDeltaCount,
+  IE.packetDeltaCount,
+  IE.samplingInterval,
+  IE.samplerId,
+  IE.selectorId,
+  IE.samplingPacketInterval,
+  IE.samplingPacketSpace,
+  IE.systemInitTimeMilliseconds,
+  IE.flowStartSysUpTime,
+  IE.flowEndMilliseconds,
+  IE.flowStartMicroseconds,
+  IE.flowStartDeltaMicroseconds,
+  IE.flowDirection,
+  IE.ipVersion,
+  IE.tcpControlBits,
+  82,
+  0,
+  0x7fff,
+];
 const FIELD_LENS = [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 255, 0x7fff, 0xfffe, 0xffff];
 
-export const MUTATORS = ['bitflip', 'byte', 'u16', 'u32', 'truncate', 'extend', 'splice', 'setLength', 'cutSet', 'fieldCount', 'fieldSpec', 'templateId', 'header', 'reorder'] as const;
+export const MUTATORS = [
+  'bitflip',
+  'byte',
+  'u16',
+  'u32',
+  'truncate',
+  'extend',
+  'splice',
+  'setLength',
+  'cutSet',
+  'fieldCount',
+  'fieldSpec',
+  'templateId',
+  'header',
+  'reorder',
+] as const;
 export type MutatorName = (typeof MUTATORS)[number];
 /** Relative weights: structure-aware mutations are the ones that reach deep code. */
-const WEIGHTS: Record<MutatorName, number> = { bitflip: 10, byte: 8, u16: 8, u32: 4, truncate: 8, extend: 5, splice: 6, setLength: 10, cutSet: 6, fieldCount: 10, fieldSpec: 10, templateId: 8, header: 6, reorder: 7 };
+const WEIGHTS: Record<MutatorName, number> = {
+  bitflip: 10,
+  byte: 8,
+  u16: 8,
+  u32: 4,
+  truncate: 8,
+  extend: 5,
+  splice: 6,
+  setLength: 10,
+  cutSet: 6,
+  fieldCount: 10,
+  fieldSpec: 10,
+  templateId: 8,
+  header: 6,
+  reorder: 7,
+};
 const WEIGHT_SUM = MUTATORS.reduce((s, m) => s + WEIGHTS[m], 0);
 
 function pickMutator(r: Rng): MutatorName {
@@ -901,7 +1055,17 @@ export function runFuzz(opts: FuzzOptions): FuzzReport {
         const bytes = dv.getFloat64(o + F.bytes, true);
         const packets = dv.getFloat64(o + F.packets, true);
         const dir = u8[o + F.direction]!;
-        if (!Number.isFinite(start) || !Number.isFinite(end) || !Number.isFinite(bytes) || !Number.isFinite(packets) || (dir > 1 && dir !== 255) || u8[o + F.side] !== 0 || u8[o + 109] !== 0 || u8[o + 110] !== 0 || u8[o + 111] !== 0) {
+        if (
+          !Number.isFinite(start) ||
+          !Number.isFinite(end) ||
+          !Number.isFinite(bytes) ||
+          !Number.isFinite(packets) ||
+          (dir > 1 && dir !== 255) ||
+          u8[o + F.side] !== 0 ||
+          u8[o + 109] !== 0 ||
+          u8[o + 110] !== 0 ||
+          u8[o + 111] !== 0
+        ) {
           anomaly(i, `record ${k - mark} (template ${tid}): start ${start} end ${end} bytes ${bytes} packets ${packets} direction ${dir}`, exporter, pkt);
           break;
         }
@@ -934,8 +1098,10 @@ export function runFuzz(opts: FuzzOptions): FuzzReport {
   // Registry bounds: what the limits promise.
   const limits = dec.registry.limits;
   if (out.domains > limits.maxDomains) fail(-1, 'bounds', `${out.domains} domains > maxDomains ${limits.maxDomains}`, '', new Uint8Array(0));
-  if (out.maxTemplatesInDomain > limits.maxTemplatesPerDomain) fail(-1, 'bounds', `${out.maxTemplatesInDomain} templates in a domain > ${limits.maxTemplatesPerDomain}`, '', new Uint8Array(0));
-  if (out.maxHeldInDomain > limits.maxHeldSets) fail(-1, 'bounds', `${out.maxHeldInDomain} held sets in a domain > ${limits.maxHeldSets}`, '', new Uint8Array(0));
+  if (out.maxTemplatesInDomain > limits.maxTemplatesPerDomain)
+    fail(-1, 'bounds', `${out.maxTemplatesInDomain} templates in a domain > ${limits.maxTemplatesPerDomain}`, '', new Uint8Array(0));
+  if (out.maxHeldInDomain > limits.maxHeldSets)
+    fail(-1, 'bounds', `${out.maxHeldInDomain} held sets in a domain > ${limits.maxHeldSets}`, '', new Uint8Array(0));
   if (out.memory.heapEndMb > maxHeapMb) fail(-1, 'memory', `heapUsed ${out.memory.heapEndMb} MB after the run > ${maxHeapMb} MB`, '', new Uint8Array(0));
   out.failures = [...failures];
   out.failureCount = failureCount;
@@ -966,7 +1132,9 @@ function parseArgs(argv: string[]): FuzzOptions & { json: boolean } {
       corpus.push(val());
       while (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) corpus.push(argv[++i]!);
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: fuzz.js --seed N --iterations M [--corpus FILE.pcap ...] [--max-heap-mb MB] [--max-domains N] [--finish-every N] [--strict] [--json]\n');
+      process.stdout.write(
+        'usage: fuzz.js --seed N --iterations M [--corpus FILE.pcap ...] [--max-heap-mb MB] [--max-domains N] [--finish-every N] [--strict] [--json]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -982,12 +1150,15 @@ function printReport(rep: FuzzReport): void {
     `exporter counters: ${JSON.stringify(rep.exporters)}`,
     `domain counters: ${JSON.stringify(rep.counters)}`,
     `mutations: ${JSON.stringify(rep.mutations)}`,
-    `slowest packet: ${rep.slowest.ms} ms (iteration ${rep.slowest.iteration}, ${rep.slowest.bytes} bytes, exporter ${rep.slowest.exporter}; alone on a fresh decoder: ${rep.slowest.replayMs} ms)` + (rep.slowest.replayMs >= 10 ? `\n    packet (slow by itself) ${rep.slowest.hex}` : ''),
+    `slowest packet: ${rep.slowest.ms} ms (iteration ${rep.slowest.iteration}, ${rep.slowest.bytes} bytes, exporter ${rep.slowest.exporter}; alone on a fresh decoder: ${rep.slowest.replayMs} ms)` +
+      (rep.slowest.replayMs >= 10 ? `\n    packet (slow by itself) ${rep.slowest.hex}` : ''),
     `memory: heap ${rep.memory.heapStartMb} → ${rep.memory.heapEndMb} MB (peak ${rep.memory.peakHeapMb} MB, bound ${rep.memory.maxHeapMb} MB), peak RSS ${rep.memory.peakRssMb} MB`,
     `decoderErrors ${rep.decoderErrors}, record anomalies ${rep.anomalies}, failures ${rep.failureCount}`,
   ];
-  for (const a of rep.anomalyExamples) lines.push(`  anomaly: seed ${rep.seed} iteration ${a.iteration} exporter ${a.exporter}: ${a.message}\n    packet ${a.hex}`);
-  for (const f of rep.failures) lines.push(`  FAILURE ${f.kind}: seed ${rep.seed} iteration ${f.iteration} exporter ${f.exporter}: ${f.message}\n    packet ${f.hex}`);
+  for (const a of rep.anomalyExamples)
+    lines.push(`  anomaly: seed ${rep.seed} iteration ${a.iteration} exporter ${a.exporter}: ${a.message}\n    packet ${a.hex}`);
+  for (const f of rep.failures)
+    lines.push(`  FAILURE ${f.kind}: seed ${rep.seed} iteration ${f.iteration} exporter ${f.exporter}: ${f.message}\n    packet ${f.hex}`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 
@@ -1002,7 +1173,10 @@ function main(): void {
   const rep = runFuzz({
     ...opts,
     progressEvery: 1_000_000,
-    onProgress: (i, r) => process.stderr.write(`  ${i} packets, ${r.packetsPerSecond}/s, records ${r.records}, heap ${r.memory.heapEndMb} MB, failures ${r.failureCount}, anomalies ${r.anomalies}\n`),
+    onProgress: (i, r) =>
+      process.stderr.write(
+        `  ${i} packets, ${r.packetsPerSecond}/s, records ${r.records}, heap ${r.memory.heapEndMb} MB, failures ${r.failureCount}, anomalies ${r.anomalies}\n`,
+      ),
   });
   if (opts.json) process.stdout.write(JSON.stringify(rep, null, 2) + '\n');
   else printReport(rep);

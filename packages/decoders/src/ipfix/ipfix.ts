@@ -8,7 +8,6 @@ export const IPFIX_HEADER = 16;
 const TEMPLATE_SET = 2;
 const OPTIONS_TEMPLATE_SET = 3;
 
-
 /**
  * IPFIX (RFC 7011). Templates keyed by exporter + observation domain + template id,
  * withdrawals (one id, all data templates, all options templates), variable-length and

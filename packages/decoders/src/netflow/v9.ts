@@ -6,7 +6,6 @@ import type { TemplateRegistry, DomainState } from '../template/state.js';
 
 export const V9_HEADER = 20;
 
-
 /**
  * NetFlow v9 (RFC 3954). Templates are keyed by exporter + source id + template id.
  * Sequence numbers count export packets per source id. Timestamps are sysUptime-relative

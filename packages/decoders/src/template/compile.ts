@@ -138,10 +138,46 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
 
   // Timestamps: absolute forms first, then sysUpTime-relative, then deltas to export time.
   const tsPref = (abs: number[]) => pick(fields, abs, (l) => l === 4 || l === 8);
-  const start = tsPref([IE.flowStartMilliseconds, IE.flowStartSeconds, IE.flowStartMicroseconds, IE.flowStartNanoseconds, IE.flowStartSysUpTime, IE.flowStartDeltaMicroseconds]);
-  const end = tsPref([IE.flowEndMilliseconds, IE.flowEndSeconds, IE.flowEndMicroseconds, IE.flowEndNanoseconds, IE.flowEndSysUpTime, IE.flowEndDeltaMicroseconds]);
+  const start = tsPref([
+    IE.flowStartMilliseconds,
+    IE.flowStartSeconds,
+    IE.flowStartMicroseconds,
+    IE.flowStartNanoseconds,
+    IE.flowStartSysUpTime,
+    IE.flowStartDeltaMicroseconds,
+  ]);
+  const end = tsPref([
+    IE.flowEndMilliseconds,
+    IE.flowEndSeconds,
+    IE.flowEndMicroseconds,
+    IE.flowEndNanoseconds,
+    IE.flowEndSysUpTime,
+    IE.flowEndDeltaMicroseconds,
+  ]);
 
-  const used = [src4, dst4, src6, dst6, sport, dport, proto, flags, bytes, pkts, inIf, outIf, dir, ipv, samplingInterval, sampler, pktInterval, pktSpace, sysInit, start, end]
+  const used = [
+    src4,
+    dst4,
+    src6,
+    dst6,
+    sport,
+    dport,
+    proto,
+    flags,
+    bytes,
+    pkts,
+    inIf,
+    outIf,
+    dir,
+    ipv,
+    samplingInterval,
+    sampler,
+    pktInterval,
+    pktSpace,
+    sysInit,
+    start,
+    end,
+  ]
     .filter((s): s is Src => s !== null)
     .map((s) => s.id);
 
@@ -285,7 +321,7 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
     ctx.unknownRate += unknownRate; ctx.unanchoredTimes += unanchoredTimes;
     w.count += n;
     return n;`;
-   
+
   const decode = new Function('b', 'p', 'end', 'w', 'ctx', body) as DataDecoder;
   return { decode, recordLength: recLen, minLength, used };
 }

@@ -469,7 +469,14 @@ export class DomainState implements RecordContext {
 
   restore(s: DomainSnapshot): void {
     for (const t of s.templates) {
-      this.defineTemplate(t.id, t.kind, t.fields.map(([id, length, enterprise]) => ({ id, length, enterprise })), t.scopeCount, t.scopeIsIE, null);
+      this.defineTemplate(
+        t.id,
+        t.kind,
+        t.fields.map(([id, length, enterprise]) => ({ id, length, enterprise })),
+        t.scopeCount,
+        t.scopeIsIE,
+        null,
+      );
     }
     // Restored templates are not "added" by the exporter: keep counters about live traffic.
     this.counters.templatesAdded = 0;

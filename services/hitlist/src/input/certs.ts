@@ -120,7 +120,11 @@ export function parseCertLine(rec: Obj, line: number, report: InputReport, onCer
     const tp = typeof svc.transport_protocol === 'string' ? svc.transport_protocol : typeof svc.transport === 'string' ? svc.transport : 'tcp';
     const transport = tp.toLowerCase() === 'udp' ? 'udp' : 'tcp';
     const fp = fingerprintOf(
-      get(svc, 'tls', 'certificates', 'leaf_fp_sha256') ?? get(svc, 'tls', 'certificate', 'fingerprint_sha256') ?? svc.certificate ?? svc.fingerprint_sha256 ?? svc.fingerprint,
+      get(svc, 'tls', 'certificates', 'leaf_fp_sha256') ??
+        get(svc, 'tls', 'certificate', 'fingerprint_sha256') ??
+        svc.certificate ??
+        svc.fingerprint_sha256 ??
+        svc.fingerprint,
     );
     if (fp === undefined) {
       report.ignore('service without certificate');
@@ -130,7 +134,12 @@ export function parseCertLine(rec: Obj, line: number, report: InputReport, onCer
       report.skip(line, 'invalid certificate fingerprint');
       continue;
     }
-    const names = namesOf(get(svc, 'tls', 'certificates', 'leaf_data', 'names'), get(svc, 'tls', 'certificate', 'names'), svc.names, get(svc, 'parsed', 'names'));
+    const names = namesOf(
+      get(svc, 'tls', 'certificates', 'leaf_data', 'names'),
+      get(svc, 'tls', 'certificate', 'names'),
+      svc.names,
+      get(svc, 'parsed', 'names'),
+    );
     if (names === null) {
       report.skip(line, 'invalid certificate names');
       continue;

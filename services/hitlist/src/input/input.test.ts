@@ -95,7 +95,10 @@ test('passive DNS: DNSDB API v2 streams, gzip by magic bytes, a limited or unter
   const gz = join(dir, 'dnsdb.data'); // no .gz suffix: detected by content
   writeFileSync(gz, gzipSync(stream + '\n'));
   const a = await readPdns(gz);
-  assert.deepEqual(a.records.map((r) => `${r.rrname}>${r.rdata}`), ['api.example.com>edge.example.net', 'edge.example.net>192.0.2.10', 'edge.example.net>192.0.2.11']);
+  assert.deepEqual(
+    a.records.map((r) => `${r.rrname}>${r.rdata}`),
+    ['api.example.com>edge.example.net', 'edge.example.net>192.0.2.10', 'edge.example.net>192.0.2.11'],
+  );
   assert.deepEqual(Object.fromEntries(a.report.skipped), { 'DNSDB "obj" is not an object': 1 });
   assert.equal(a.report.warnings.length, 1);
   assert.match(a.report.warnings[0]!, /dnsdb\.data:5: DNSDB stream ended "limited": Result limit reached/);
@@ -111,7 +114,10 @@ test('passive DNS: DNSDB API v2 streams, gzip by magic bytes, a limited or unter
   writeFileSync(trunc, full.subarray(0, Math.floor(full.length * 0.6)));
   const c = await readPdns(trunc);
   assert.ok(c.records.length > 100 && c.records.length < 2000, `${c.records.length} records`);
-  assert.ok(c.report.warnings.some((w) => /read stopped early/.test(w)), c.report.warnings.join('\n'));
+  assert.ok(
+    c.report.warnings.some((w) => /read stopped early/.test(w)),
+    c.report.warnings.join('\n'),
+  );
   assert.equal(c.report.skippedTotal, 0, 'the partial last line is not delivered as garbage');
 });
 
@@ -139,7 +145,12 @@ test('certificates: Censys hosts, flat observations and certificate records; mal
       ip: '192.0.2.5',
       last_updated_at: '2024-05-10T10:00:00Z',
       services: [
-        { port: 443, transport_protocol: 'TCP', banner_hashes: ['sha256:AB'], tls: { certificates: { leaf_fp_sha256: fp('C'), leaf_data: { names: ['h.example.com'] } } } },
+        {
+          port: 443,
+          transport_protocol: 'TCP',
+          banner_hashes: ['sha256:AB'],
+          tls: { certificates: { leaf_fp_sha256: fp('C'), leaf_data: { names: ['h.example.com'] } } },
+        },
         { port: 80, service_name: 'HTTP', banner: 'hello' }, // no certificate: ignored
         { port: 8883, banner: 'mqtt', certificate: fp('d'), observed_at: 1715335200 },
         { port: 'x' }, // invalid port
@@ -160,7 +171,11 @@ test('certificates: Censys hosts, flat observations and certificate records; mal
   const certs: CertNames[] = [];
   const obs: CertObservation[] = [];
   const report = new InputReport(path);
-  await new CertFileInput(path).read((c) => certs.push(c), (o) => obs.push(o), report);
+  await new CertFileInput(path).read(
+    (c) => certs.push(c),
+    (o) => obs.push(o),
+    report,
+  );
   assert.deepEqual(
     certs.map((c) => `${c.fingerprint[0]}:${c.names.join('|')}`),
     ['a:c.deve.com|*.deve.com', 'b:x.example.com', 'c:h.example.com'],

@@ -133,7 +133,10 @@ export class PdnsFileInput implements PdnsInput {
             else if (rec.cond === 'ongoing') return;
             else {
               terminal = rec.cond;
-              if (rec.cond !== 'succeeded') report.warn(`${this.path}:${line}: DNSDB stream ended "${rec.cond}"${typeof rec.msg === 'string' ? `: ${rec.msg}` : ''}; its results are incomplete`);
+              if (rec.cond !== 'succeeded')
+                report.warn(
+                  `${this.path}:${line}: DNSDB stream ended "${rec.cond}"${typeof rec.msg === 'string' ? `: ${rec.msg}` : ''}; its results are incomplete`,
+                );
             }
             return;
           }
