@@ -1,12 +1,16 @@
 # One image for the three services; the command picks the service.
-FROM node:20-bookworm-slim AS build
+# Node 24 (Active LTS); the code also runs on Node 20.15+ (the engines field), which CI uses.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY . .
 RUN npm ci && npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 COPY --from=build /app /app
-ENV NODE_ENV=production
+# The state directory (hitlist days, templates, embedded ClickHouse, reports) belongs to the
+# user the services run as, so a fresh volume mounted there is writable.
+RUN mkdir -p /var/lib/haystack && chown node:node /var/lib/haystack
+ENV NODE_ENV=production HAYSTACK_STATE_DIR=/var/lib/haystack
 USER node
 ENTRYPOINT ["node", "apps/cli/dist/main.js"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Keeps each workspace's @haystack/* dependencies and tsconfig project references equal to
-// what its sources import: imports from tests (*.test.ts, test-*.ts, testkit use) become
+// what its sources import: imports from tests (*.test.ts, test-*.ts) and the fuzzer become
 // devDependencies. Run after moving code between workspaces; `--check` only reports (CI).
 import { readFileSync, writeFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -11,7 +11,8 @@ const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const byName = new Map();
 for (const ws of rootPkg.workspaces) byName.set(JSON.parse(readFileSync(join(root, ws, 'package.json'), 'utf8')).name, ws);
 
-const isTestFile = (f) => /\.test\.ts$|(^|\/)test-[^/]*\.ts$|\/test\/|-fixture\.ts$/.test(f);
+// Tests, test helpers and the fuzzer (a developer tool) may only use devDependencies.
+const isTestFile = (f) => /\.test\.ts$|(^|\/)test-[^/]*\.ts$|\/test\/|\/fuzz\/|-fixture\.ts$/.test(f);
 function walk(dir, out = []) {
   if (!existsSync(dir)) return out;
   for (const n of readdirSync(dir)) {

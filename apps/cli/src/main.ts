@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerConfigCommands } from './commands/config.js';
 import { registerIngestCommands } from './commands/ingest.js';
@@ -16,6 +17,7 @@ const program = new Command('haystack')
   )
   .option('-c, --config <file>', 'YAML configuration file (also $HAYSTACK_CONFIG); HAYSTACK_<SECTION>__<KEY> variables override it')
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+  .version((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version, '-V, --version')
   .showHelpAfterError();
 
 // One line per command group; each lives in ./commands/<group>.ts.

@@ -1,5 +1,5 @@
 /**
- * Accuracy benchmark (DESIGN §1 step 7: choose the rule threshold by measurement against
+ * Accuracy benchmark (docs/method.md, step 7: choose the rule threshold by measurement against
  * ground truth). A simulated ISP goes through the real pipeline — its export capture through
  * ingest (decoder, publisher) onto in-process buses, the hitlists built by the hitlist
  * service from its passive DNS and certificates, the detector — once per sampling rate, with

@@ -50,7 +50,7 @@ async function guard<T>(p: Promise<T>): Promise<T> {
  * never see chdb). The chdb connection uses chdb's async session calls, so queries do not
  * block the event loop.
  *
- * Embedded limits (DESIGN §3): one process per data directory (a second process gets a lock
+ * Embedded limits (CONTRIBUTING.md, "Real components in tests"): one process per data directory (a second process gets a lock
  * error, reported here as {@link ClickHouseBusyError}), and one data directory per process.
  */
 export interface ClickHouseOptions {

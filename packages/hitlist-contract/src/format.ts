@@ -4,7 +4,7 @@ import { HASH_SEED, finish, formatAddress, mix, parseAddress, u32 as word } from
 export type ClassKind = 'platform' | 'manufacturer' | 'product';
 
 /**
- * The day's hitlist (DESIGN §1 step 6): (address, port, transport) → evidence domains →
+ * The day's hitlist (docs/method.md, step 6): (address, port, transport) → evidence domains →
  * detection classes, plus the rules (class → level, evidence domains, threshold).
  * Domains and classes are referred to by index into the hitlist's own tables, so the
  * encoded form stays compact; their stable ids are `domains[i].name` and `classes[j].id`.

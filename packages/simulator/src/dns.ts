@@ -4,7 +4,7 @@ import { AddressSpace, V6Table, v4ToText } from './addr.js';
 import { Rng, WeightedPicker, hashString } from './rng.js';
 
 /**
- * The DNS world behind the traffic (DESIGN §1 steps 2–3): where every IoT domain is hosted,
+ * The DNS world behind the traffic (docs/method.md, steps 2–3): where every IoT domain is hosted,
  * day by day, and the passive DNS and certificate scans an operator would buy about it.
  *
  * IoT domains (the dictionary's) are hosted one of six ways:
@@ -385,7 +385,7 @@ export class DnsWorld {
         const cdn = s.cdn;
         if (cdn) {
           // Generic names on a CDN cover its edges round-robin, so every edge an IoT domain
-          // lands on also serves unrelated names that day (DESIGN §1: an edge is shared).
+          // lands on also serves unrelated names that day (docs/method.md: an edge is shared).
           const j = perCdn.get(cdn) ?? 0;
           perCdn.set(cdn, j + 1);
           this.cdnChain(s.name, cdn, day, true, v4, v6, j);

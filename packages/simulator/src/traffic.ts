@@ -7,7 +7,7 @@ import { FLAG_DOWN, FLAG_V6, RecordStore } from './records.js';
 import { Rng, WeightedPicker, hash32 } from './rng.js';
 
 /**
- * Traffic without simulating packets (DESIGN §1 step 7's rate model):
+ * Traffic without simulating packets (docs/method.md, step 7's rate model):
  *
  * - per (device, domain, port, direction) stream and hour, the packet rate follows the
  *   device's idle rate (100–1,000 packets per hour for most domains, some only while

@@ -8,7 +8,7 @@ import { Kafka, logLevel, type KafkaConfig, type LogEntry, type logCreator } fro
 /**
  * librdkafka's mock cluster (Debian: librdkafka-dev) behind a tiny C launcher
  * (../native/kafka-mock.c): the real Kafka wire protocol on 127.0.0.1 for tests.
- * Known gaps (see DESIGN §3): topics must be created here (CreateTopics is rejected),
+ * Known gaps (see CONTRIBUTING.md, "Real components in tests"): topics must be created here (CreateTopics is rejected),
  * idempotent producers fail, ~5 MiB retained per partition, an idle fetch waits the full
  * maxWaitTimeInMs and a rebalance waits about sessionTimeout − 1 s.
  */

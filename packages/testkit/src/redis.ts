@@ -4,7 +4,7 @@ import { createServer, connect } from 'node:net';
 /**
  * A real Debian `redis-server` for tests: 127.0.0.1 only, an ephemeral port, no persistence
  * (`--save '' --appendonly no`), in the foreground so the test owns the process and
- * `stop()` ends it. Started in ~50 ms on this machine (DESIGN §3).
+ * `stop()` ends it. Started in ~50 ms on this machine (CONTRIBUTING.md, "Real components in tests").
  */
 export interface RedisServer {
   /** redis://127.0.0.1:<port> */

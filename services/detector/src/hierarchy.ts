@@ -13,7 +13,7 @@ export interface ClassInfo {
 }
 
 /**
- * Which classes a detection implies (DESIGN §1 step 5: a product detection names its
+ * Which classes a detection implies (docs/method.md, step 5: a product detection names its
  * manufacturer and its platforms). The hitlist carries only the detectable classes without
  * their parents, so the hierarchy comes from the IoT dictionary (rules/), or from a hitlist
  * whose classes carry `parents` (a proposed extension of the hitlist format: used when present).

@@ -98,17 +98,15 @@ test('scan counts per exporter, version, domain and day; bad start times; days o
   assert.equal(res.bad, 2);
   assert.equal(res.noHitlist, 1);
   assert.equal(res.unknownRate, 1);
-  const slots = res.slots
-    .slice(0, res.slotCount)
-    .map((q) => ({
-      ex: parseAddress('192.0.2.1').every((b, i) => b === q.exporter[i]) ? 1 : 2,
-      v: q.version,
-      d: q.domain,
-      day: q.day - day,
-      records: q.records,
-      bad: q.bad,
-      rates: [...q.rates],
-    }));
+  const slots = res.slots.slice(0, res.slotCount).map((q) => ({
+    ex: parseAddress('192.0.2.1').every((b, i) => b === q.exporter[i]) ? 1 : 2,
+    v: q.version,
+    d: q.domain,
+    day: q.day - day,
+    records: q.records,
+    bad: q.bad,
+    rates: [...q.rates],
+  }));
   assert.deepEqual(slots, [
     { ex: 1, v: 9, d: 0, day: 0, records: 4, bad: 2, rates: [100, 0] },
     { ex: 2, v: 10, d: 7, day: 0, records: 1, bad: 0, rates: [1000] },

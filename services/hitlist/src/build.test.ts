@@ -10,7 +10,7 @@ import { loadRules } from '@haystack/rules';
 import { at, cof, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
 
 /**
- * The paper's own cases (DESIGN §1 steps 2–3), each with real files through the real build:
+ * The paper's own cases (docs/method.md, steps 2–3), each with real files through the real build:
  * CNAME to an EC2 VM is dedicated, an Akamai edge shared with unrelated names is shared, a
  * domain missing from passive DNS is recovered from a certificate, a domain shared on one
  * day of the window is shared, IPv6, CNAME loops, churn.

@@ -8,7 +8,7 @@ import type { DomainDef } from '@haystack/rules';
 import { SpillWriter } from './spill.js';
 
 /**
- * Certificates as a fallback for domains that passive DNS does not resolve (DESIGN §1 step 3).
+ * Certificates as a fallback for domains that passive DNS does not resolve (docs/method.md, step 3).
  *
  * A certificate qualifies for a domain when all its names (CN and SANs) lie at or below the
  * domain's registered domain and one of them covers the domain (exact, or a `*.` wildcard one

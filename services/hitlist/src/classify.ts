@@ -2,7 +2,7 @@ import { membersOf, type ClassKind, type Dictionary, type DomainDef } from '@hay
 import type { Policy } from '@haystack/rules';
 
 /**
- * Steps 4 and 5 of the method (DESIGN §1): remove products that rest on shared
+ * Steps 4 and 5 of the method (docs/method.md): remove products that rest on shared
  * infrastructure or keep too few usable primary domains, then give every class its level.
  *
  * The level rule, in one sentence: a usable domain is evidence of class C when every class

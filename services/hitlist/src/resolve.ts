@@ -9,7 +9,7 @@ import { SpillWriter } from './spill.js';
 
 /**
  * Passive DNS → service addresses of the dictionary's domains, and whether each domain is
- * dedicated (DESIGN §1 step 2), in streaming passes with memory bounded by the IoT
+ * dedicated (docs/method.md, step 2), in streaming passes with memory bounded by the IoT
  * domains' own records:
  *
  * 1. The inputs are read once. Records valid in the window are normalised into a spill file
