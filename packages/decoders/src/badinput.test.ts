@@ -974,11 +974,44 @@ test('pathological but well-framed packets finish quickly: 16k empty sets, 65k o
     .rawSet(256, Buffer.alloc(65_000, 6))
     .build();
   assert.equal(decode(dec, [p9]).length, 0);
-  const r = decode(dec, [p10]);
-  assert.equal(r.length, 65_000);
-  assert.equal(r[64_999]!.proto, 6);
+  // All 65,000 are framed and counted; having no addresses, none is published.
+  assert.equal(decode(dec, [p10]).length, 0);
+  assert.equal(total(dec, 'recordsWithoutAddress'), 65_000);
   clean(dec);
   assert.equal(total(dec, 'malformedSets'), 0);
+});
+
+test('records of templates without both addresses are counted per domain and template, never published as :: → ::', LIMIT, () => {
+  const dec = decoder();
+  const stats: FieldSpec[] = [
+    { id: IE.sourceTransportPort, length: 2 },
+    { id: IE.destinationTransportPort, length: 2 },
+    { id: IE.protocolIdentifier, length: 1 },
+    { id: IE.packetDeltaCount, length: 4 },
+    { id: IE.octetDeltaCount, length: 4 },
+  ];
+  const srcOnly: FieldSpec[] = [{ id: IE.sourceIPv4Address, length: 4 }, ...stats];
+  const pkt = ipfix(0, 3)
+    .template(300, stats)
+    .template(301, srcOnly)
+    .template(302, V4)
+    .data(300, [
+      [1, 2, 17, 5, 500],
+      [3, 4, 6, 1, 60],
+    ])
+    .data(301, [['10.0.0.1', 1, 2, 17, 5, 500]])
+    .data(302, [v4row(1)])
+    .build();
+  const r = decode(dec, [pkt]);
+  assert.equal(r.length, 1, 'only the record with both addresses is published');
+  assert.equal(r[0]!.src, '10.0.0.1');
+  assert.equal(r[0]!.dst, '52.1.2.3');
+  const d = [...dec.registry.all()].find((x) => x.domain === 3)!;
+  assert.equal(d.counters.recordsWithoutAddress, 3);
+  assert.equal(d.counters.records, 1);
+  assert.equal(d.templates.get(300)!.recordsWithoutAddress, 2);
+  assert.equal(d.templates.get(301)!.recordsWithoutAddress, 1);
+  assert.equal(d.templates.get(302)!.recordsWithoutAddress, 0);
 });
 
 // ---- found by the fuzzer, fixed in the decoder ------------------------------------------------

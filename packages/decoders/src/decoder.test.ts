@@ -375,6 +375,34 @@ test('templates are keyed by exporter and observation domain: same id, different
   assert.deepEqual([rc[0]!.src, rc[0]!.dst], ['52.0.0.3', '10.0.0.3'], 'the other exporter swapped the fields');
 });
 
+test('one corrupted sequence number is one reset, never billions lost; a real restart continues from the new number', () => {
+  const dec = new FlowDecoder();
+  const mk = (seq: number, n = 2) => {
+    const rows = Array.from({ length: n }, () => ['10.0.0.1', '52.0.0.1']);
+    return new PacketBuilder(10, { domain: 0, exportSecs: T0, sequence: seq }).template(256, V4_FIELDS.slice(0, 2)).data(256, rows).build();
+  };
+  // 300 packets of 2 records; packet 150 carries a corrupted number far ahead.
+  const packets = Array.from({ length: 300 }, (_, i) => mk(i === 150 ? 4_100_000_000 : i * 2));
+  decodeAll(dec, packets);
+  const d = domain(dec, 10, 0);
+  assert.equal(d.counters.lost, 0);
+  assert.equal(d.counters.sequenceGaps, 0);
+  assert.equal(d.counters.sequenceResets, 1);
+
+  // The same for v9 (counts packets), with a real gap after the corrupted one.
+  const v9 = (seq: number) => new PacketBuilder(9, { domain: 5, exportSecs: T0, sequence: seq, uptimeMs: 0 }).template(256, V4_FIELDS.slice(0, 2)).build();
+  decodeAll(dec, [v9(10), v9(11), v9(2_000_000_000), v9(15), v9(16)]);
+  const d9 = domain(dec, 9, 5);
+  assert.equal(d9.counters.sequenceResets, 1);
+  assert.equal(d9.counters.lost, 2, 'packets 13 and 14 are lost');
+  assert.equal(d9.counters.sequenceGaps, 1);
+
+  // A genuine jump (exporter restarted elsewhere in its number space): one reset, then counting from there.
+  decodeAll(dec, [v9(3_000_000_000), v9(3_000_000_001), v9(3_000_000_003)]);
+  assert.equal(d9.counters.sequenceResets, 2);
+  assert.equal(d9.counters.lost, 3, 'one more lost after the restart');
+});
+
 test('IPFIX sequence numbers count data records; v9 counts packets; reordering and restarts', () => {
   const dec = new FlowDecoder();
   const mk = (seq: number, n: number) => {

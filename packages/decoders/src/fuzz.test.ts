@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS } from './index.js';
 import { PcapWriter } from '@haystack/pcap';
+import { maxPlausibleGap } from './index.js';
 import { runFuzz, builtinCorpus, MUTATORS, type FuzzReport } from './fuzz/fuzz.js';
 
 const describe = (r: FuzzReport) =>
@@ -53,6 +54,11 @@ test('fuzz: 1,000,000 mutated packets through one long-lived decoder: no faults,
   assert.ok(r.maxTemplatesInDomain <= DEFAULT_LIMITS.maxTemplatesPerDomain);
   assert.ok(r.maxHeldInDomain <= DEFAULT_LIMITS.maxHeldSets);
   assert.ok(r.memory.heapGrowthMb < 200, `heap grew ${r.memory.heapGrowthMb} MB`);
+  // Mutated sequence numbers are resets, not losses: "lost" is bounded by the plausible gap per packet.
+  // The fuzz clock moves 1-21 ms per packet (now and then 120 s): a gap may count at most what the
+  // elapsed time allows, so on average a gap stays near the floor, never the billions a corrupted number once gave.
+  const perGap = r.counters.lost / Math.max(1, r.counters.sequenceGaps);
+  assert.ok(perGap <= maxPlausibleGap(10, 0, 0), `lost ${r.counters.lost} over ${r.counters.sequenceGaps} gaps: ${perGap} per gap`);
 });
 
 test('fuzz is deterministic: the same seed gives the same run', { timeout: 120_000 }, () => {

@@ -47,6 +47,7 @@ export function registerIngestMetrics(
     'lost',
     'reordered',
     'sequenceResets',
+    'recordsWithoutAddress',
   ];
   for (const k of domainKeys) {
     new Counter({

@@ -131,6 +131,9 @@ export function decoderSummary(decoder: FlowDecoder) {
       domain: d.domain,
       templates: d.templates.size,
       samplingRate: d.defaultRate,
+      // Every rate in use: announced per sampler id, exporter-wide, or the configured default.
+      samplingRates: [...new Set([...d.samplers.values(), d.announcedRate, d.defaultRate].filter((r) => r > 0))].sort((a, b) => a - b),
+      templatesWithoutAddress: [...d.templates.values()].filter((t) => !t.addressed).map((t) => ({ template: t.id, records: t.recordsWithoutAddress })),
       ...d.counters,
     })),
   };
@@ -150,15 +153,21 @@ function replaySummary(res: Awaited<ReturnType<typeof replayCapture>>, decoder: 
 
 function formatSummary(s: ReturnType<typeof replaySummary>): string {
   const lines = [`replayed ${s.datagrams} datagrams in ${s.seconds} s (${s.datagramsPerSecond}/s)`];
+  if (s.pcap.truncatedFile) lines.push('warning: the capture ends inside a packet record (cut short while being written?): what follows the cut is missing');
+  if (s.pcap.truncated) lines.push(`warning: ${s.pcap.truncated} frames were captured shorter than their UDP payload (snap length too small?) and skipped`);
   const p = s.published as Record<string, number>;
   lines.push(
     `published ${p.records} records in ${p.batches} batches (no subscriber side: ${p.noSubscriber}, dropped: ${p.droppedBackpressure}, errors: ${p.publishErrors})`,
   );
   if (s.partitions) lines.push(`records per partition: ${s.partitions.join(' ')}`);
   lines.push('exporter / version / domain: records, templates, rate, missing-template sets, lost, malformed');
-  for (const d of s.domains)
+  for (const d of s.domains) {
+    const rates = d.samplingRates.length ? d.samplingRates.map((r) => `1:${r}`).join(', ') : '1:? (unknown: set ingest.sampling)';
     lines.push(
-      `  ${d.exporter} v${d.version} domain ${d.domain}: ${d.records} records, ${d.templates} templates, 1:${d.samplingRate || '?'}, ${d.missingTemplateSets} missing, ${d.lost} lost, ${d.malformedPackets + d.malformedSets + d.malformedRecords} malformed`,
+      `  ${d.exporter} v${d.version} domain ${d.domain}: ${d.records} records, ${d.templates} templates, ${rates}, ${d.missingTemplateSets} missing, ${d.lost} lost, ${d.malformedPackets + d.malformedSets + d.malformedRecords} malformed`,
     );
+    for (const t of d.templatesWithoutAddress)
+      if (t.records) lines.push(`    template ${t.template}: ${t.records} records without source/destination addresses (not published)`);
+  }
   return `${lines.join('\n')}\n`;
 }

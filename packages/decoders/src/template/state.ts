@@ -37,8 +37,13 @@ export interface DomainCounters {
   lost: number;
   /** Packets whose sequence number went backwards a little (reordering, duplicates). */
   reordered: number;
-  /** Sequence restarts (exporter reboot): counting starts afresh. */
+  /** Sequence restarts (exporter reboot) or implausible jumps (a corrupted number): counting starts afresh. */
   sequenceResets: number;
+  /**
+   * Records of templates that carry no source or no destination address (e.g. packet-section or
+   * application statistics exports): counted here and per template, never published.
+   */
+  recordsWithoutAddress: number;
 }
 
 export function zeroCounters(): DomainCounters {
@@ -64,6 +69,7 @@ export function zeroCounters(): DomainCounters {
     lost: 0,
     reordered: 0,
     sequenceResets: 0,
+    recordsWithoutAddress: 0,
   };
 }
 
@@ -78,6 +84,19 @@ export interface StoredTemplate {
   readonly compiled: CompiledTemplate | null;
   /** layoutKey(fields), kept so a template refresh costs one key, not two. */
   readonly layout: string;
+  /** False when the template has no source or no destination address: its records are counted, not published. */
+  readonly addressed: boolean;
+  /** Records of this template dropped for having no addresses (see DomainCounters.recordsWithoutAddress). */
+  recordsWithoutAddress: number;
+}
+
+const SRC_ADDRESS: readonly number[] = [IE.sourceIPv4Address, IE.sourceIPv6Address];
+const DST_ADDRESS: readonly number[] = [IE.destinationIPv4Address, IE.destinationIPv6Address];
+
+/** Does a data template carry both ends of a flow (an IANA source and destination address)? */
+function hasAddresses(fields: readonly TemplateField[]): boolean {
+  const ids = fields.filter((f) => f.enterprise === 0).map((f) => f.id);
+  return ids.some((id) => SRC_ADDRESS.includes(id)) && ids.some((id) => DST_ADDRESS.includes(id));
 }
 
 interface HeldSet {
@@ -120,6 +139,27 @@ export interface HeldBudget {
 /** Sequence window within which a backwards step is reordering, not a restart. */
 const REORDER_WINDOW = 1000;
 
+/**
+ * How far the sequence may plausibly move between two packets of one observation domain:
+ * ten times what this domain sent in that time at its average rate so far, at least `floor`
+ * (a burst lost while the clock hardly moved) and at most `cap`. v9 counts packets, v5 and
+ * IPFIX count records. A bigger forward jump is a restart or a corrupted number, counted once
+ * as a reset, never billions of "lost" records.
+ */
+export const PLAUSIBLE_GAP = {
+  packets: { floor: 10_000, cap: 1_000_000 },
+  records: { floor: 300_000, cap: 30_000_000 },
+  /** Allowed multiple of the domain's average rate over the time since its previous packet. */
+  burst: 10,
+} as const;
+
+/** `unitsPerMs`: the domain's average sequence rate so far; `elapsedMs`: since its previous packet. */
+export function maxPlausibleGap(version: number, unitsPerMs: number, elapsedMs: number): number {
+  const r = version === 9 ? PLAUSIBLE_GAP.packets : PLAUSIBLE_GAP.records;
+  const expected = unitsPerMs > 0 && elapsedMs > 0 ? PLAUSIBLE_GAP.burst * unitsPerMs * elapsedMs : 0;
+  return Math.min(r.cap, Math.max(r.floor, Math.ceil(expected)));
+}
+
 /** Everything known about one exporter + protocol + observation domain. */
 export class DomainState implements RecordContext {
   readonly counters = zeroCounters();
@@ -133,9 +173,19 @@ export class DomainState implements RecordContext {
   expectedSeq = NaN;
   private seqSlack = 0;
   private lastSeq = NaN;
+  /**
+   * After an implausible jump: where the old sequence would continue. If the next packet fits
+   * it, the jump was one corrupted number and accounting resumes on the old sequence.
+   */
+  private resumeSeq = NaN;
   /** Exporter numbers messages after counting their own records (see sequence()). */
   postIncrement = false;
   lastSeenMs = 0;
+  /** Arrival of the packet before the current one (0 = none) and of the first: with the units
+   *  seen, they give the domain's rate, which bounds a plausible sequence gap. */
+  private prevSeenMs = 0;
+  private firstSeenMs = 0;
+  private unitsSeen = 0;
   /** Bumped on every template or sampling change, so a persister knows when to save. */
   changes = 0;
 
@@ -192,7 +242,9 @@ export class DomainState implements RecordContext {
   beginPacket(exportMs: number, uptimeMs: number, receivedMs: number): void {
     this.exportMs = exportMs;
     this.uptimeMs = uptimeMs;
+    this.prevSeenMs = this.lastSeenMs;
     this.lastSeenMs = receivedMs;
+    if (this.firstSeenMs === 0) this.firstSeenMs = receivedMs;
     this.counters.packets++;
     if (this.held.length) this.expireHeld(receivedMs);
   }
@@ -205,6 +257,27 @@ export class DomainState implements RecordContext {
    */
   sequence(seq: number, units: number, slack = 0): void {
     const known = units === units;
+    const span = this.prevSeenMs - this.firstSeenMs;
+    const maxGap = maxPlausibleGap(this.version, span > 0 ? this.unitsSeen / span : 0, this.prevSeenMs > 0 ? this.lastSeenMs - this.prevSeenMs : 0);
+    if (known) this.unitsSeen += units;
+    if (this.resumeSeq === this.resumeSeq) {
+      // Pre-increment: the next number of the old sequence; post-increment: the old count so far.
+      const resume = this.postIncrement && known ? (this.resumeSeq + units) >>> 0 : this.resumeSeq;
+      this.resumeSeq = NaN;
+      const fromResume = (seq - resume) >>> 0;
+      if (fromResume <= maxGap) {
+        // The jump before was one corrupted number: continue the old sequence (the reset it
+        // was counted as stands; whatever this packet skipped is a gap as usual).
+        if (fromResume !== 0) {
+          this.counters.sequenceGaps++;
+          this.counters.lost += fromResume;
+        }
+        this.lastSeq = known ? seq : NaN;
+        this.expectedSeq = known ? (seq + units) >>> 0 : NaN;
+        this.seqSlack = slack;
+        return;
+      }
+    }
     // Pre-increment (RFC): a message carries the count *before* its own records. Some exporters
     // (softflowd's IPFIX) send the count *after* them; a domain switches to that reading the
     // first time it is the one that fits, so their streams show no phantom gaps.
@@ -222,7 +295,7 @@ export class DomainState implements RecordContext {
         }
       }
       if (ahead !== 0 && !tolerated) {
-        if (ahead < 0x80000000) {
+        if (ahead <= maxGap) {
           this.counters.sequenceGaps++;
           this.counters.lost += ahead;
         } else if (0x100000000 - ahead <= REORDER_WINDOW) {
@@ -230,6 +303,9 @@ export class DomainState implements RecordContext {
           return; // keep expecting what we expected
         } else {
           this.counters.sequenceResets++;
+          // This packet was received: the old sequence, if it goes on, continues after it.
+          if (known && !this.postIncrement) this.resumeSeq = (expected + units) >>> 0;
+          else if (known) this.resumeSeq = expected;
         }
       }
     }
@@ -268,7 +344,17 @@ export class DomainState implements RecordContext {
         return false;
       }
     }
-    this.templates.set(id, { id, kind, fields, scopeCount, scopeIsIE, compiled, layout });
+    this.templates.set(id, {
+      id,
+      kind,
+      fields,
+      scopeCount,
+      scopeIsIE,
+      compiled,
+      layout,
+      addressed: kind === 'options' || hasAddresses(fields),
+      recordsWithoutAddress: 0,
+    });
     this.changes++;
     if (prev) this.counters.templatesChanged++;
     else this.counters.templatesAdded++;
@@ -309,7 +395,15 @@ export class DomainState implements RecordContext {
     if (t.kind === 'options') return this.optionsSet(t, b, p, end);
     this.templateId = templateId;
     const before = this.malformedRecords;
-    const n = t.compiled!.decode(b, p, end, w, this);
+    const mark = w.count;
+    let n = t.compiled!.decode(b, p, end, w, this);
+    if (!t.addressed) {
+      // Decoded for framing and counters only: a flow without both ends would be published as :: → ::.
+      w.truncate(mark);
+      t.recordsWithoutAddress += n;
+      this.counters.recordsWithoutAddress += n;
+      n = 0;
+    }
     this.counters.records += n;
     if (this.malformedRecords !== before) this.counters.malformedRecords += this.malformedRecords - before;
     this.malformedRecords = 0;
