@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { HASH_SEED, finish, formatAddress, mix, parseAddress, u32 as word } from '@haystack/common';
+import { formatAddress, hash5, parseAddress, word } from '@haystack/common';
 /** The detection level a class names (the method's step 5). */
 export type ClassKind = 'platform' | 'manufacturer' | 'product';
 
@@ -213,9 +213,6 @@ export class LoadedHitlist {
   }
 }
 
-function hash5(a: number, b: number, c: number, d: number, e: number): number {
-  return finish(mix(mix(mix(mix(mix(HASH_SEED, a), b), c), d), e));
-}
 
 export function decodeHitlist(blob: Uint8Array, version = 0): LoadedHitlist {
   let b: Buffer;

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { HASH_SEED, finish, formatAddress, mix } from '@haystack/common';
+import { formatAddress, hash4 } from '@haystack/common';
 
 /**
  * Subscriber lines. A line is the subscriber-side address of a flow: an IPv4 address as is
@@ -32,11 +32,9 @@ export class LineMask {
 }
 
 /** Big-endian word of 4 bytes at `o`. */
-export { u32 as word } from '@haystack/common';
+export { word } from '@haystack/common';
 
-export function hash4(a: number, b: number, c: number, d: number): number {
-  return finish(mix(mix(mix(mix(HASH_SEED, a), b), c), d));
-}
+export { hash4 } from '@haystack/common';
 
 /**
  * A set of 4-word keys (open addressing in typed arrays): which lines were already seen on a

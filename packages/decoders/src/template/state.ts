@@ -257,15 +257,13 @@ export class DomainState implements RecordContext {
    */
   sequence(seq: number, units: number, slack = 0): void {
     const known = units === units;
-    const span = this.prevSeenMs - this.firstSeenMs;
-    const maxGap = maxPlausibleGap(this.version, span > 0 ? this.unitsSeen / span : 0, this.prevSeenMs > 0 ? this.lastSeenMs - this.prevSeenMs : 0);
     if (known) this.unitsSeen += units;
     if (this.resumeSeq === this.resumeSeq) {
       // Pre-increment: the next number of the old sequence; post-increment: the old count so far.
       const resume = this.postIncrement && known ? (this.resumeSeq + units) >>> 0 : this.resumeSeq;
       this.resumeSeq = NaN;
       const fromResume = (seq - resume) >>> 0;
-      if (fromResume <= maxGap) {
+      if (fromResume <= this.plausibleGap(units)) {
         // The jump before was one corrupted number: continue the old sequence (the reset it
         // was counted as stands; whatever this packet skipped is a gap as usual).
         if (fromResume !== 0) {
@@ -295,7 +293,7 @@ export class DomainState implements RecordContext {
         }
       }
       if (ahead !== 0 && !tolerated) {
-        if (ahead <= maxGap) {
+        if (ahead <= this.plausibleGap(units)) {
           this.counters.sequenceGaps++;
           this.counters.lost += ahead;
         } else if (0x100000000 - ahead <= REORDER_WINDOW) {
@@ -312,6 +310,13 @@ export class DomainState implements RecordContext {
     this.lastSeq = known ? seq : NaN;
     this.expectedSeq = known ? (seq + units) >>> 0 : NaN;
     this.seqSlack = slack;
+  }
+
+  /** Only computed when the sequence jumped (not per packet). */
+  private plausibleGap(units: number): number {
+    const span = this.prevSeenMs - this.firstSeenMs;
+    const before = units === units ? this.unitsSeen - units : this.unitsSeen;
+    return maxPlausibleGap(this.version, span > 0 ? before / span : 0, this.prevSeenMs > 0 ? this.lastSeenMs - this.prevSeenMs : 0);
   }
 
   // ---- templates ----------------------------------------------------------
