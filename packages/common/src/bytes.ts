@@ -45,3 +45,25 @@ export function hash5(a: number, b: number, c: number, d: number, e: number): nu
   h ^= h >>> 12;
   return h >>> 0;
 }
+
+/**
+ * Text safe to print on a terminal: printable ASCII as is, everything else escaped (\n, \xNN,
+ * \u{N}), cut to `max` characters with "…". For samples of input that may be binary.
+ */
+export function printable(text: string, max = 80): string {
+  let out = '';
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    let piece: string;
+    if (c >= 0x20 && c < 0x7f && ch !== '\\') piece = ch;
+    else if (ch === '\\') piece = '\\\\';
+    else if (c === 0x0a) piece = '\\n';
+    else if (c === 0x0d) piece = '\\r';
+    else if (c === 0x09) piece = '\\t';
+    else if (c <= 0xff) piece = `\\x${c.toString(16).padStart(2, '0')}`;
+    else piece = `\\u{${c.toString(16)}}`;
+    if (out.length + piece.length > max) return `${out}…`;
+    out += piece;
+  }
+  return out;
+}

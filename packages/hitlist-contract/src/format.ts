@@ -213,7 +213,6 @@ export class LoadedHitlist {
   }
 }
 
-
 export function decodeHitlist(blob: Uint8Array, version = 0): LoadedHitlist {
   let b: Buffer;
   try {

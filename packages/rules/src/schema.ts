@@ -98,6 +98,14 @@ export const policySchema = z
     hitlistAddresses: z.enum(['day', 'window']).default('day'),
     /** Domain roles that count as evidence. */
     evidenceRoles: z.array(z.enum(['primary', 'support'])).min(1).default(['primary']),
+    /** An input file with a larger share of invalid lines is not what it claims to be: the build fails. */
+    maxInvalidShare: z.number().min(0).max(1).default(0.5),
+    /**
+     * A build whose hitlist has fewer entries than (1 - maxShrink) x those of the latest day
+     * already built (that day itself when rebuilding) is refused unless forced: the last good
+     * hitlist keeps serving.
+     */
+    maxShrink: z.number().min(0).max(1).default(0.5),
   })
   .strict();
 

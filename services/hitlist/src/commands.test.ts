@@ -117,3 +117,69 @@ test('build, show and diff through the command layer; --out files; publish to a 
   );
   assert.throws(() => runShowCommand({ stateDir: join(dir, 'var'), day: '2024-01-01', json: false }, () => {}), /no hitlist\.json in/);
 });
+
+test('a bad input never replaces a good hitlist: wrong kind of file, empty file, mostly invalid lines, a sharp shrink (unless --force)', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  writeFile(join(dir, 'rules', 'r.yaml'), RULES);
+  const hosts = Array.from({ length: 12 }, (_, i) => cof(i % 2 ? 'cam.acme.com' : 'cdn.acme.com', 'A', `198.51.100.${i + 1}`, '2024-05-10'));
+  const good = writeFile(join(dir, 'good.jsonl'), hosts.join('\n'));
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const o = (over: Partial<BuildCommandOptions>) => options(dir, { redis: { url: redis.url, keyPrefix: 'hs:' }, ...over });
+  await runBuildCommand(o({ pdns: [good] }), () => {});
+  const dayFile = join(dir, 'var', 'hitlist', '2024-05-10', 'hitlist.json');
+  const goodJson = readFileSync(dayFile, 'utf8');
+  const store = new RedisHitlistStore({ url: redis.url, keyPrefix: 'hs:' });
+  t.after(() => store.close());
+  const activeBefore = await store.activeDay();
+  assert.equal((await store.active())!.size, 12);
+
+  // A pcap given by mistake: binary, no valid record. The error names the file and the counts; its sample is escaped.
+  const pcap = join(dir, 'exports.pcap');
+  writeFile(
+    pcap,
+    Buffer.concat([
+      Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0x1b, 0x5b, 0x32, 0x4a, 10]),
+      Buffer.alloc(300, 0x07),
+      Buffer.from('\n\x00\x01\x02{"a":\n'),
+    ]).toString('latin1'),
+  );
+  const err = (await runBuildCommand(o({ pdns: [pcap] }), () => {}).then(
+    () => null,
+    (e: unknown) => e,
+  )) as HitlistCommandError;
+  assert.ok(err instanceof HitlistCommandError, String(err));
+  assert.equal(err.exitCode, 1);
+  assert.match(err.message, /exports\.pcap has no valid record: 3 of 3 lines invalid \(3 invalid JSON\)/);
+  assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(err.message), `raw control bytes in ${JSON.stringify(err.message)}`);
+  assert.match(err.message, /\\x1b/);
+  assert.match(err.message, /the last good hitlist stays in use/);
+
+  // An empty file, and a file mostly of invalid lines.
+  const empty = writeFile(join(dir, 'empty.jsonl'), '');
+  await assert.rejects(
+    runBuildCommand(o({ pdns: [empty] }), () => {}),
+    /passive DNS input .*empty\.jsonl is empty/,
+  );
+  const junk = writeFile(join(dir, 'junk.jsonl'), [...hosts, ...Array.from({ length: 20 }, () => 'garbage')].join('\n'));
+  await assert.rejects(
+    runBuildCommand(o({ pdns: [junk] }), () => {}),
+    /junk\.jsonl: 20 invalid lines against 12 valid records, more than 50 %/,
+  );
+
+  // Valid but far smaller: refused against the day's own hitlist, accepted with force.
+  const small = writeFile(join(dir, 'small.jsonl'), hosts.slice(0, 3).join('\n'));
+  await assert.rejects(
+    runBuildCommand(o({ pdns: [small] }), () => {}),
+    /refusing to replace the hitlist: 3 entries against 12 in the hitlist of 2024-05-10/,
+  );
+
+  // Nothing of the good hitlist was touched: day files, Redis.
+  assert.equal(readFileSync(dayFile, 'utf8'), goodJson);
+  assert.deepEqual(await store.activeDay(), activeBefore);
+  assert.equal((await store.active())!.size, 12);
+
+  await runBuildCommand(o({ pdns: [small], force: true }), () => {});
+  assert.equal((await store.active())!.size, 3);
+});

@@ -1,22 +1,20 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '@haystack/common';
-import { buildHitlist, type BuildResult } from './build.js';
+import { buildHitlist, type BuildReport, type BuildResult } from './build.js';
 import { diffHitlists, type Churn } from './churn.js';
 import { addDays, parseDay } from './days.js';
 import { dayDir, readChurn, readDecisions, readReport, writeDayFiles } from './files.js';
-import { hasDay, readHitlist } from '@haystack/hitlist-contract';
 import { HitlistHistory } from './history.js';
 import { CertFileInput } from './input/certs.js';
 import { PdnsFileInput } from './input/pdns.js';
 import type { InputReportJSON } from './input/report.js';
 import { loadRules } from '@haystack/rules';
 import type { Policy } from '@haystack/rules';
-import { RedisHitlistStore } from '@haystack/hitlist-contract';
+import { RedisHitlistStore, hasDay, readHitlist, type Hitlist } from '@haystack/hitlist-contract';
 
 /**
- * What `haystack hitlist build|show|diff` do, apart from argument parsing (packages/cli
- * src/commands/hitlist.ts): testable here, and usable by other front ends.
+ * What `haystack hitlist build|show|diff` do, apart from argument parsing (apps/cli/src/commands/hitlist.ts): testable here, and usable by other front ends.
  */
 export class HitlistCommandError extends Error {
   readonly userFacing = true;
@@ -47,6 +45,8 @@ export interface BuildCommandOptions {
   clickhouse: { url: string | null; database: string; username: string; password: string };
   json: boolean;
   log: Logger;
+  /** Activate even a hitlist that shrank by more than policy.maxShrink against the latest built day. */
+  force?: boolean;
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -55,6 +55,42 @@ function checkFiles(kind: string, files: string[]): void {
   for (const f of files) {
     if (!existsSync(f) || !statSync(f).isFile()) throw new HitlistCommandError(`${kind} input ${f}: no such file`);
   }
+}
+
+/** An input that is not what it claims (no valid record, mostly invalid lines, empty) fails the build, naming the file and the counts. */
+function refuseBadInputs(inputs: BuildReport['inputs'], policy: Policy): void {
+  const problems: string[] = [];
+  for (const [kind, reports] of [
+    ['passive DNS', inputs.pdns],
+    ['certificate', inputs.certs],
+  ] as const) {
+    for (const r of reports) {
+      const skipped = Object.values(r.skipped).reduce((a, n) => a + n, 0);
+      const why = Object.entries(r.skipped)
+        .map(([k, n]) => `${fmt(n)} ${k}`)
+        .join(', ');
+      const sample = r.samples[0] ? ` (line ${r.samples[0].line}: ${r.samples[0].reason})` : '';
+      if (r.lines === 0) problems.push(`${kind} input ${r.input} is empty`);
+      else if (r.records === 0 && skipped > 0)
+        problems.push(`${kind} input ${r.input} has no valid record: ${fmt(skipped)} of ${fmt(r.lines)} lines invalid (${why})${sample}`);
+      else if (skipped > policy.maxInvalidShare * (skipped + r.records))
+        problems.push(
+          `${kind} input ${r.input}: ${fmt(skipped)} invalid lines against ${fmt(r.records)} valid records, more than ${Math.round(policy.maxInvalidShare * 100)} % (policy maxInvalidShare; ${why})${sample}`,
+        );
+    }
+  }
+  if (problems.length) throw new HitlistCommandError(`${problems.join('\n')}\nnothing was written or published; the last good hitlist stays in use`, 1);
+}
+
+/** The newest day on or before `day` that has a built hitlist (the same day when rebuilding). */
+function latestBuiltDay(stateDir: string, day: string): { day: string; hitlist: Hitlist } | null {
+  const root = join(stateDir, 'hitlist');
+  if (!existsSync(root)) return null;
+  const days = readdirSync(root)
+    .filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d) && d <= day && hasDay(join(root, d)))
+    .sort();
+  const last = days.at(-1);
+  return last ? { day: last, hitlist: readHitlist(join(root, last)) } : null;
 }
 
 function describeInputs(reports: InputReportJSON[]): string[] {
@@ -101,6 +137,21 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
     previous,
     onProgress: (msg, data) => o.log.info(data, msg),
   });
+
+  // Nothing is written, published or recorded before these checks pass: the last good
+  // hitlist keeps serving everywhere it is published.
+  refuseBadInputs(result.report.inputs, result.report.policy);
+  const prior = latestBuiltDay(o.stateDir, o.day);
+  if (prior && !o.force) {
+    const before = prior.hitlist.entries.length;
+    const now = result.hitlist.entries.length;
+    if (now < before * (1 - result.report.policy.maxShrink))
+      throw new HitlistCommandError(
+        `refusing to replace the hitlist: ${fmt(now)} entries against ${fmt(before)} in the hitlist of ${prior.day} (a drop of more than ${Math.round(result.report.policy.maxShrink * 100)} %, policy maxShrink); ` +
+          `check the inputs, or give --force to use it anyway. The hitlist of ${prior.day} stays in use.`,
+        1,
+      );
+  }
 
   const dir = dayDir(o.stateDir, o.day);
   const written = [await writeDayFiles(dir, result)];

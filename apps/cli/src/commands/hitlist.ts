@@ -44,6 +44,7 @@ export function registerHitlistCommands(program: Command): void {
     .option('--no-publish', 'do not publish to the hitlist store')
     .option('--no-activate', 'publish without switching the active day (backfill)')
     .option('--no-history', 'do not record the build in ClickHouse')
+    .option('--force', 'use the new hitlist even if it has far fewer entries than the latest built day (policy maxShrink)')
     .option('--json', 'print the build report as JSON')
     .action(
       action(
@@ -63,6 +64,7 @@ export function registerHitlistCommands(program: Command): void {
             activate: boolean;
             history: boolean;
             json?: boolean;
+            force?: boolean;
           },
           cmd: Command,
         ) => {
@@ -83,6 +85,7 @@ export function registerHitlistCommands(program: Command): void {
               redis: config.redis,
               clickhouse: config.clickhouse,
               json: opts.json ?? false,
+              force: opts.force ?? false,
               log,
             },
             (s) => process.stdout.write(s),

@@ -119,7 +119,7 @@ export class PdnsFileInput implements PdnsInput {
           try {
             o = JSON.parse(text);
           } catch {
-            return report.skip(line, 'invalid JSON', text.slice(0, 80));
+            return report.skip(line, 'invalid JSON', text.slice(0, 400));
           }
           if (o === null || typeof o !== 'object' || Array.isArray(o)) return report.skip(line, 'not a JSON object');
           const rec = o as Record<string, unknown>;

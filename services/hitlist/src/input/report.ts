@@ -1,3 +1,5 @@
+import { printable } from '@haystack/common';
+
 /**
  * What an input produced and what it had to skip. Malformed lines are never fatal: they are
  * counted per reason, the first few are kept with file and line for the operator, and the
@@ -35,7 +37,8 @@ export class InputReport {
 
   skip(line: number, reason: string, detail?: string): void {
     this.skipped.set(reason, (this.skipped.get(reason) ?? 0) + 1);
-    if (this.samples.length < this.maxSamples) this.samples.push({ file: this.input, line, reason: detail ? `${reason}: ${detail}` : reason });
+    // Samples end up on terminals and in JSON reports: escaped and short, never raw bytes.
+    if (this.samples.length < this.maxSamples) this.samples.push({ file: this.input, line, reason: detail ? `${reason}: ${printable(detail, 100)}` : reason });
   }
 
   ignore(reason: string): void {
