@@ -29,15 +29,29 @@ test('the embedded end-to-end run (npm start) detects the simulated ground truth
     truth.add(`${line}\t${cls}`);
   }
   const cfg = configSchema.parse({ stateDir: join(out, 'state') });
-  const ch = await openDetectorClickHouse(cfg);
-  let detected: { line: string; class_id: string }[];
-  try {
-    detected = await ch.query<{ line: string; class_id: string }>(
-      `SELECT DISTINCT line, class_id FROM ${cfg.clickhouse.database}.detector_detections WHERE window = 'day'`,
-    );
-  } finally {
-    await ch.close();
-  }
+  const db = cfg.clickhouse.database;
+  const counts = async () => {
+    const ch = await openDetectorClickHouse(cfg);
+    try {
+      const [q] = await ch.query<{ flows: string; health: string; detections: string }>(
+        `SELECT (SELECT sum(records) FROM ${db}.detector_flow_quality FINAL) AS flows,
+                (SELECT sum(records) FROM ${db}.detector_ingest_health FINAL) AS health,
+                (SELECT count() FROM ${db}.detector_detections FINAL) AS detections`,
+      );
+      const detected = await ch.query<{ line: string; class_id: string }>(`SELECT DISTINCT line, class_id FROM ${db}.detector_detections WHERE window = 'day'`);
+      return { flows: Number(q!.flows), health: Number(q!.health), detections: Number(q!.detections), detected };
+    } finally {
+      await ch.close();
+    }
+  };
+  const first = await counts();
+  const detected = first.detected;
+  assert.ok(first.flows > 0 && first.health === first.flows, `stored flows ${first.flows}, per-exporter records ${first.health}`);
+
+  // Running it again (npm start twice) replays the same capture: no count may change.
+  await runDemo({ out, seed: 7, lines: 400, sampling: 100, day: '2026-11-20', rulesDir: join(root, 'rules') }, base, silentLogger, () => {});
+  const again = await counts();
+  assert.deepEqual([again.flows, again.health, again.detections], [first.flows, first.health, first.detections]);
   assert.ok(detected.length > 50, `${detected.length} daily detections`);
   // A detection names a line the simulation gave that device (IPv6 lines as their /56).
   const right = detected.filter((d) => truth.has(`${d.line}\t${d.class_id}`)).length;

@@ -45,6 +45,12 @@ export interface PipelineOptions {
   /** Ingest options: persist templates (default true when listening), publish health snapshots (default true). */
   persistTemplates?: boolean;
   ingestHealth?: boolean;
+  /**
+   * The capture being replayed (see captureId): the detector's source id and the collector id
+   * of health snapshots derive from it, so replaying the same capture again stores the same
+   * rows (nothing counts twice) while another capture adds its own.
+   */
+  replayId?: string;
   /** Consumer options for the detector's source (timings, concurrency; default concurrency detector.concurrency, from the beginning). */
   source?: FlowSourceOptions;
   /** Extra detector options (source id, line ids, stop timeout). */
@@ -73,6 +79,11 @@ export interface Pipeline {
   replay(file: string, opts?: Partial<ReplayOptions>): Promise<ReplayResult>;
   /** Stop delivering to the detector without draining (an interrupted replay); stop() still follows. */
   interrupt(): void;
+}
+
+/** Positions depend on the capture and on how it is cut into batches and partitions. */
+function replaySourceId(id: string, config: HaystackConfig): string {
+  return `replay:${id}:p${config.detector.concurrency}:b${config.ingest.batch.maxRecords}`;
 }
 
 export function assemblePipeline(o: PipelineOptions): Pipeline {
@@ -130,7 +141,8 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
       name: 'detector',
       async start() {
         source = transport!.createSource();
-        detector = createDetector({ ...o.detector, config, log, source, hitlists: hitlists!, storage: storage! });
+        const replaySource = o.replayId ? { sourceId: replaySourceId(o.replayId, config) } : {};
+        detector = createDetector({ ...replaySource, ...o.detector, config, log, source, hitlists: hitlists!, storage: storage! });
         await detector.start();
         void detector.failed().then((e) => failure?.(e));
       },
@@ -173,6 +185,7 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
           ...(listen ? {} : { ports: [] }),
           persistTemplates: o.persistTemplates ?? listen,
           health: o.ingestHealth ?? true,
+          ...(o.replayId ? { collectorId: replaySourceId(o.replayId, config) } : {}),
         });
         if (listen) await ingest.collector.start();
       },

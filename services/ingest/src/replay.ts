@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, stat } from 'node:fs/promises';
 import { readUdp, type PcapStats } from '@haystack/pcap';
 import type { Collector } from './collector.js';
 import type { Publisher } from './publisher.js';
@@ -60,4 +61,30 @@ export async function replayCapture(file: string, collector: Collector, publishe
   await collector.maybeReportHealth(collector.lastReceived, true);
   opts.onProgress?.(total, total, datagrams);
   return { datagrams, skippedPorts: skipped, pcap: reader.stats, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * A name for a capture's content: size and SHA-256 of its first and last 4 MiB. A replay's
+ * flows and health snapshots are stored under it (with the batching that decides their
+ * positions), so replaying the same capture again changes no count; a different capture adds its own.
+ */
+export async function captureId(file: string): Promise<string> {
+  const CHUNK = 4 << 20;
+  const h = createHash('sha256');
+  const fd = await open(file, 'r');
+  try {
+    const { size } = await fd.stat();
+    h.update(`${size}:`);
+    const head = Buffer.alloc(Math.min(CHUNK, size));
+    await fd.read(head, 0, head.length, 0);
+    h.update(head);
+    if (size > CHUNK) {
+      const tail = Buffer.alloc(Math.min(CHUNK, size - CHUNK));
+      await fd.read(tail, 0, tail.length, size - tail.length);
+      h.update(tail);
+    }
+  } finally {
+    await fd.close();
+  }
+  return h.digest('hex').slice(0, 20);
 }

@@ -24,7 +24,7 @@ export async function createIngest(
   cfg: HaystackConfig,
   log: Logger,
   sink: FlowSink,
-  opts: { ports?: number[]; persistTemplates?: boolean; health?: boolean } = {},
+  opts: { ports?: number[]; persistTemplates?: boolean; health?: boolean; collectorId?: string } = {},
 ): Promise<Ingest> {
   const decoder = new FlowDecoder({
     sampling: samplingFromConfig(cfg),
@@ -58,7 +58,7 @@ export async function createIngest(
     maxDelayMs: cfg.ingest.batch.maxDelayMs,
     templateStore,
     templateFlushMs: cfg.ingest.templates.flushIntervalMs,
-    health: opts.health === false ? null : new HealthReporter(decoder, sink),
+    health: opts.health === false ? null : new HealthReporter(decoder, sink, opts.collectorId),
     healthIntervalMs: cfg.ingest.healthIntervalMs,
   });
   return { decoder, publisher, collector, templateStore };

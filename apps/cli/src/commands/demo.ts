@@ -5,6 +5,7 @@ import { configSchema, type HaystackConfig, type Logger } from '@haystack/common
 import { openDetectorClickHouse, type DetectorStats } from '@haystack/detector';
 import { queryReportData, renderHtml, renderText } from '@haystack/report';
 import { runBuildCommand } from '@haystack/hitlist';
+import { captureId } from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
 import { simulate } from '@haystack/simulator';
 import { action, runtime } from '../runtime.js';
@@ -83,10 +84,11 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
   say('replaying the exports through ingest and the detector');
   // Storage stays open after the pipeline stops: the report is read from it.
   const ch = await openDetectorClickHouse(config);
-  const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true, metrics: false, storage: ch });
+  const exports = join(simDir, 'exports.pcap');
+  const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true, metrics: false, storage: ch, replayId: await captureId(exports) });
   try {
     await p.start();
-    const res = await p.replay(join(simDir, 'exports.pcap'));
+    const res = await p.replay(exports);
     await p.stop();
     const stats: DetectorStats = p.detector!.stats();
     say(

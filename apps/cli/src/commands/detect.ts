@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import type { DetectorStats } from '@haystack/detector';
+import { captureId } from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
@@ -78,7 +79,7 @@ async function runDistributed(config: HaystackConfig, log: Logger): Promise<void
 }
 
 async function runReplay(config: HaystackConfig, log: Logger, file: string, json: boolean): Promise<void> {
-  const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true });
+  const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true, replayId: await captureId(file) });
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
