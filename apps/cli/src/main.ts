@@ -17,8 +17,15 @@ const program = new Command('haystack')
   )
   .option('-c, --config <file>', 'YAML configuration file (also $HAYSTACK_CONFIG); HAYSTACK_<SECTION>__<KEY> variables override it')
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
-  .version((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version, '-V, --version')
-  .showHelpAfterError();
+  .version((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version, '-V, --version');
+
+// Usage mistakes (unknown option, bad argument) exit 2; --help and --version exit 0.
+program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+// `haystack decode … | head`: the reader went away; stop quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 // One line per command group; each lives in ./commands/<group>.ts.
 registerConfigCommands(program);

@@ -34,10 +34,38 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
         process.stderr.write(`haystack: ${err.message}\n`);
         process.exit(err.exitCode ?? 1);
       }
-      process.stderr.write(`haystack: ${err.stack ?? String(e)}\n`);
+      const known = describeKnownError(err);
+      if (known) {
+        process.stderr.write(`haystack: ${known}\n`);
+        process.exit(1);
+      }
+      // A bug, not a mistake: one line, the stack on request.
+      if (process.env.HAYSTACK_DEBUG) process.stderr.write(`haystack: ${err.stack ?? String(e)}\n`);
+      else process.stderr.write(`haystack: internal error: ${err.message ?? String(e)} (set HAYSTACK_DEBUG=1 for the stack trace)\n`);
       process.exit(1);
     }
   };
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EMFILE: 'too many open files',
+};
+
+/** Errors of the environment (files, ports, malformed captures) in one line, or null for a bug. */
+export function describeKnownError(err: Error & { code?: string; path?: string; port?: number; address?: string; syscall?: string }): string | null {
+  if (err.name === 'PcapFormatError') return `${err.message}`;
+  if (err.code === 'EADDRINUSE')
+    return `${err.address ?? ''}${err.port !== undefined ? ` port ${err.port}` : ''} is already in use (another collector running?)`.trim();
+  if (err.code === 'EADDRNOTAVAIL') return `cannot bind ${err.address ?? 'that address'}: not an address of this machine`;
+  if (err.code && ERRNO_TEXT[err.code]) return `${err.path ?? err.syscall ?? ''}: ${ERRNO_TEXT[err.code]}`;
+  return null;
 }
 
 /** An error whose message is for the operator (no stack trace). */

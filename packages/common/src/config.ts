@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
+import { parsePrefix } from './net.js';
 
 /**
  * One configuration for every service. Embedded defaults need nothing installed:
@@ -9,12 +10,21 @@ import { parse as parseYaml } from 'yaml';
  * `clickhouse.url` or `redis.url` switches a boundary to the distributed deployment;
  * the logic behind the boundary is the same.
  */
+/** A CIDR prefix (or a single address) as PrefixSet reads it: refused when the configuration loads, not when a service starts. */
+const cidr = z.string().superRefine((v, ctx) => {
+  try {
+    parsePrefix(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `not an address or CIDR prefix: ${JSON.stringify(v)}` });
+  }
+});
+
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'expected "host:port"');
 
 const exporterSampling = z
   .object({
     /** Exporter address (exact) or CIDR. */
-    exporter: z.string().min(1),
+    exporter: cidr,
     /** Observation domain / source id; omitted = every domain of the exporter. */
     observationDomain: z.number().int().min(0).max(0xffffffff).optional(),
     rate: z.number().int().min(1).max(0xffffffff),
@@ -60,8 +70,8 @@ const detectorSection = z
     classThresholds: z
       .record(z.string(), z.object({ hourly: z.number().int().min(1).optional(), daily: z.number().int().min(1).optional() }).strict())
       .default({}),
-    /** The IoT dictionary, for the class hierarchy (a product implies its manufacturer and platforms). */
-    rulesDir: z.string().default('./rules'),
+    /** The IoT dictionary, for the class hierarchy (a product implies its manufacturer and platforms); null = the rules/ shipped with Haystack. */
+    rulesDir: z.string().nullable().default(null),
     /** Embedded: hitlist day directories (default <stateDir>/hitlist) when redis.url is not set. */
     hitlistDir: z.string().nullable().default(null),
     /** A flow whose day has no hitlist uses the newest hitlist of up to this many days before (0 = none). */
@@ -115,9 +125,9 @@ export const configSchema = z
           .min(65536)
           .default(32 * 1024 * 1024),
         /** CIDRs allowed to export to us; empty = accept every exporter. */
-        allowExporters: z.array(z.string()).default([]),
+        allowExporters: z.array(cidr).default([]),
         /** Subscriber-side prefixes: decide which end of a flow is the line (partition key). */
-        subscriberPrefixes: z.array(z.string()).default(['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
+        subscriberPrefixes: z.array(cidr).default(['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
         /** How often exporter health snapshots (deltas) are published beside the flows. */
         healthIntervalMs: z.number().int().min(1000).default(60_000),
         /** A subscriber line's IPv6 prefix length: the partition key (and the detector's line) for IPv6. */
@@ -205,11 +215,12 @@ const ENV_PREFIX = 'HAYSTACK_';
  * or UPPER_SNAKE (HAYSTACK_KAFKA__BROKERS, HAYSTACK_INGEST__NETFLOW_PORT). Values are read
  * as JSON when they parse as JSON, else as strings; a comma list is accepted for arrays.
  */
-export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function envOverrides(env: NodeJS.ProcessEnv, sources?: Map<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, raw] of Object.entries(env)) {
     if (k === 'HAYSTACK_STATE_DIR' && raw) {
       out.stateDir = raw;
+      sources?.set('stateDir', k);
       continue;
     }
     if (!k.startsWith(ENV_PREFIX) || raw === undefined || !k.includes('__')) continue;
@@ -231,6 +242,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
         node = node[key] as Record<string, unknown>;
       }
       node[path[path.length - 1]!] = value;
+      sources?.set(path.join('.'), k);
     }
   }
   return out;
@@ -246,8 +258,22 @@ function deepMerge(a: unknown, b: unknown): unknown {
   return b;
 }
 
-function formatIssues(err: z.ZodError, source: string): string {
-  return err.issues.map((i) => `  ${source}: ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
+/** Each problem names where its value came from: the environment variable, the file, or the defaults. */
+function formatIssues(err: z.ZodError, source: string, envSources: Map<string, string>): string {
+  return err.issues
+    .map((i) => {
+      const path = i.path.map(String);
+      let from = source;
+      for (let n = path.length; n > 0; n--) {
+        const v = envSources.get(path.slice(0, n).join('.'));
+        if (v) {
+          from = v;
+          break;
+        }
+      }
+      return `  ${from}: ${path.length ? path.join('.') : '(root)'}: ${i.message}`;
+    })
+    .join('\n');
 }
 
 export interface LoadConfigOptions {
@@ -274,12 +300,14 @@ export function loadConfig(opts: LoadConfigOptions = {}): HaystackConfig {
       throw new ConfigError(`config file ${opts.file} is not valid YAML: ${(e as Error).message}`);
     }
   }
-  const env = envOverrides(opts.env ?? process.env);
+  const envSources = new Map<string, string>();
+  const env = envOverrides(opts.env ?? process.env, envSources);
   splitCommaStrings(env);
   const merged = deepMerge(deepMerge(fromFile, env), opts.overrides ?? {});
   const res = configSchema.safeParse(merged);
   if (!res.success) {
-    throw new ConfigError(`invalid configuration:\n${formatIssues(res.error, source)}`);
+    const issues = formatIssues(res.error, source, envSources);
+    throw new ConfigError(res.error.issues.length === 1 ? `invalid configuration: ${issues.trim()}` : `invalid configuration:\n${issues}`);
   }
   return res.data;
 }

@@ -36,3 +36,4 @@ export {
 } from './reader.js';
 export { PcapWriter, type PcapWriterOptions, type UdpDatagramInput } from './writer.js';
 export { PcapngBuilder, type PcapngOption } from './pcapng-build.js';
+export { captureChunks, fileCompression, sniffCompression, type Compression } from './source.js';

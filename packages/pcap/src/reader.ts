@@ -1,8 +1,8 @@
 // Public readers: frames or UDP datagrams, from a file (streamed in chunks, bounded memory)
 // or from a Buffer. Each reader exposes the stats it accumulates while being iterated.
-import { open } from 'node:fs/promises';
 import { formatIpv4, formatIpv6 } from './addr.js';
 import { decodeFrame, FrameKind, newUdpLocation } from './decode.js';
+import { captureChunks } from './source.js';
 import { PcapParser, type ParseOptions, type PcapFrame, type PcapStats } from './parser.js';
 
 /** A UDP datagram found in a capture. */
@@ -60,20 +60,13 @@ async function* driveAsync(parser: PcapParser, source: PcapSource, chunkSize: nu
     yield* driveSync(parser, source);
     return;
   }
-  const fh = await open(source, 'r');
-  try {
-    for (;;) {
-      while (parser.next()) yield parser.frame;
-      // A fresh buffer per read: datagrams handed out are views into it and must stay valid.
-      const buf = Buffer.allocUnsafe(chunkSize);
-      const { bytesRead } = await fh.read(buf, 0, chunkSize, null);
-      if (bytesRead === 0) break;
-      parser.push(bytesRead === chunkSize ? buf : buf.subarray(0, bytesRead));
-    }
-    parser.end();
-  } finally {
-    await fh.close();
+  // Fresh buffers per chunk: datagrams handed out are views into them and must stay valid.
+  for await (const chunk of captureChunks(source, chunkSize)) {
+    parser.push(chunk);
+    while (parser.next()) yield parser.frame;
   }
+  while (parser.next()) yield parser.frame;
+  parser.end();
 }
 
 function* driveSync(parser: PcapParser, source: Uint8Array): Generator<PcapFrame> {

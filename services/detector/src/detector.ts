@@ -1,3 +1,4 @@
+import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { HaystackConfig, Logger } from '@haystack/common';
@@ -200,16 +201,17 @@ class DetectorService implements Detector {
     this.freshSource = opts.sourceId === undefined && mem;
     this.hierarchy = opts.hierarchy === undefined ? null : opts.hierarchy;
     if (opts.hierarchy === undefined) {
+      const rulesDir = d.rulesDir ?? SHIPPED_RULES_DIR;
       try {
-        this.hierarchy = ClassHierarchy.fromRules(d.rulesDir);
+        this.hierarchy = ClassHierarchy.fromRules(rulesDir);
         if (!this.hierarchy)
           this.log.warn(
-            { rulesDir: d.rulesDir },
+            { rulesDir },
             'no IoT dictionary at detector.rulesDir: product detections will not name their manufacturer and platforms unless the hitlist carries parents',
           );
       } catch (e) {
         this.log.warn(
-          { err: e, rulesDir: d.rulesDir },
+          { err: e, rulesDir },
           'cannot read the IoT dictionary for the class hierarchy: product detections will not name their manufacturer and platforms',
         );
       }

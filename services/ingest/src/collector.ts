@@ -90,11 +90,12 @@ export class Collector {
     const type = isIP(this.o.bind) === 6 ? 'udp6' : 'udp4';
     const sock = dgram.createSocket({ type, reuseAddr: false, recvBufferSize: this.o.receiveBufferBytes });
     sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
-    sock.on('error', (err) => this.o.log.error({ err, port }, 'UDP socket error'));
     return new Promise((resolve, reject) => {
+      // A bind failure (port in use) is the caller's to report, once; later socket errors are logged.
       sock.once('error', reject);
       sock.bind(port, this.o.bind, () => {
         sock.off('error', reject);
+        sock.on('error', (err) => this.o.log.error({ err, port }, 'UDP socket error'));
         try {
           sock.setRecvBufferSize(this.o.receiveBufferBytes);
         } catch {

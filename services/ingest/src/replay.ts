@@ -53,7 +53,7 @@ export async function replayCapture(file: string, collector: Collector, publishe
     if ((datagrams & 1023) === 0) {
       collector.sweep();
       await collector.maybeReportHealth(collector.lastReceived);
-      opts.onProgress?.(reader.stats.bytes, total, datagrams);
+      opts.onProgress?.(Math.min(reader.stats.bytes, total), total, datagrams); // compressed: more bytes than the file
       await publisher.ready(); // backpressure: a replay waits, it never drops
     }
   }

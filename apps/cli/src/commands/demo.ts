@@ -3,11 +3,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { configSchema, type HaystackConfig, type Logger } from '@haystack/common';
 import { openDetectorClickHouse, type DetectorStats } from '@haystack/detector';
+import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { queryReportData, renderHtml, renderText } from '@haystack/report';
 import { runBuildCommand } from '@haystack/hitlist';
 import { captureId } from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
 import { simulate } from '@haystack/simulator';
+import { day, positiveInt, writableDir } from '../args.js';
 import { action, runtime } from '../runtime.js';
 
 export interface DemoOptions {
@@ -108,12 +110,6 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
   }
 }
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`not a positive integer: ${v}`);
-  return n;
-};
-
 export function registerDemoCommands(program: Command): void {
   program
     .command('demo')
@@ -121,22 +117,26 @@ export function registerDemoCommands(program: Command): void {
       'the main job end to end on embedded defaults: simulate an ISP day, build its hitlist, replay its exports through ingest and detection, write the daily report (prints the HTML report path last)',
     )
     .option('--out <dir>', 'where everything goes (default <stateDir>/demo)')
-    .option('--lines <n>', 'subscriber lines to simulate', int, 2000)
-    .option('--sampling <n>', '1:N packet sampling at the simulated routers', int, 100)
-    .option('--seed <n>', 'simulation seed (same seed, same bytes)', int, 1)
-    .option('--day <YYYY-MM-DD>', 'the simulated day', '2026-11-20')
-    .option('--rules <dir>', 'IoT dictionary', 'rules')
+    .option('--lines <n>', 'subscriber lines to simulate', positiveInt, 2000)
+    .option('--sampling <n>', '1:N packet sampling at the simulated routers', positiveInt, 100)
+    .option('--seed <n>', 'simulation seed (same seed, same bytes)', positiveInt, 1)
+    .option('--day <YYYY-MM-DD>', 'the simulated day', day, '2026-11-20')
+    .option('--rules <dir>', 'IoT dictionary (default: the rules/ shipped with Haystack)')
     .action(
-      action(async (opts: { out?: string; lines: number; sampling: number; seed: number; day: string; rules: string }, cmd: Command) => {
+      action(async (opts: { out?: string; lines: number; sampling: number; seed: number; day: string; rules?: string }, cmd: Command) => {
         const { config, log } = runtime(cmd);
         const out = resolve(opts.out ?? join(config.stateDir, 'demo'));
-        const res = await runDemo(
-          { out, seed: opts.seed, lines: opts.lines, sampling: opts.sampling, day: opts.day, rulesDir: resolve(opts.rules) },
-          config,
-          log,
-          (s) => process.stdout.write(`${s}\n`),
+        writableDir(out, '--out');
+        const rulesDir = opts.rules ? resolve(opts.rules) : SHIPPED_RULES_DIR;
+        const res = await runDemo({ out, seed: opts.seed, lines: opts.lines, sampling: opts.sampling, day: opts.day, rulesDir }, config, log, (s) =>
+          process.stdout.write(`${s}\n`),
         );
-        process.stdout.write(`${res.report}\n`);
+        // Its state lives under --out: the next commands must look there.
+        const env = `HAYSTACK_STATE_DIR=${join(out, 'state')}`;
+        process.stdout.write(
+          `next, on this demo's data:\n  ${env} npx haystack report --day ${opts.day}\n  ${env} npx haystack hitlist show --day ${opts.day}\n` +
+            `the HTML report:\n${res.report}\n`,
+        );
       }),
     );
 }

@@ -1,15 +1,11 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import type { DetectorStats } from '@haystack/detector';
 import { captureId } from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
+import { captureFile, positiveInt } from '../args.js';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
-
-const posInt = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`not a positive integer: ${v}`);
-  return n;
-};
 
 function summary(s: DetectorStats): string {
   return (
@@ -26,7 +22,7 @@ export function registerDetectCommands(program: Command): void {
       'detect IoT devices per subscriber line: consume flow batches (Kafka consumer group), match the hitlist, store evidence and detections in ClickHouse',
     )
     .option('--replay <file>', 'embedded: replay a pcap/pcapng of exporter traffic through ingest and the detector in this process, then exit')
-    .option('--concurrency <n>', 'partitions handled at once (default detector.concurrency)', posInt)
+    .option('--concurrency <n>', 'partitions handled at once (default detector.concurrency)', positiveInt)
     .option('--metrics-listen <host:port>', 'metrics endpoint (default metrics.listen)')
     .option('--json', 'with --replay: print the summary as JSON')
     .addHelpText(
@@ -60,6 +56,7 @@ undecodable_batches,insert_retries,...}_total (flows_taken_in - flows = the stor
             2,
           );
         if (kafka && opts.replay) throw new UserError('--replay runs embedded: it cannot be combined with kafka.brokers', 2);
+        if (opts.replay) captureFile(opts.replay);
         if (kafka) await runDistributed(config, log);
         else await runReplay(config, log, opts.replay!, !!opts.json);
       }),
@@ -97,6 +94,11 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
     // Every published batch handled and stored before the detector leaves.
     await p.stop();
     const s = p.detector!.stats();
+    if (s.noHitlist > 0)
+      process.stderr.write(
+        `warning: ${s.noHitlist} of ${s.flows} flows had no hitlist for their day (hitlists loaded: ${s.hitlistDays.join(', ') || 'none'}), so nothing could be detected in them. ` +
+          `Build the day first: haystack hitlist build --day YYYY-MM-DD --pdns FILE (it writes ${config.detector.hitlistDir ?? join(config.stateDir, 'hitlist')}/<day>/).\n`,
+      );
     if (json) process.stdout.write(`${JSON.stringify({ file, datagrams: res?.datagrams ?? null, published: p.ingest!.publisher.counters, detector: s })}\n`);
     else process.stdout.write(`replayed ${res?.datagrams ?? '?'} datagrams from ${file}\n${summary(s)}`);
   } finally {

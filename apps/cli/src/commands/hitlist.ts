@@ -1,27 +1,12 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runBuildCommand, runDiffCommand, runShowCommand } from '@haystack/hitlist/commands';
+import { SHIPPED_RULES_DIR } from '@haystack/rules';
+import { collect, day, inputFile, positiveInt as int, share, writableDir } from '../args.js';
 import { action, runtime, UserError } from '../runtime.js';
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`not a positive integer: ${v}`);
-  return n;
-};
-const share = (v: string) => {
-  const n = Number(v);
-  if (!(n >= 0 && n <= 1)) throw new UserError(`not a share between 0 and 1: ${v}`);
-  return n;
-};
-
-/** ./rules when run from the repository, else the rules/ shipped next to this package. */
-function defaultRulesDir(): string {
-  if (existsSync('rules')) return resolve('rules');
-  return fileURLToPath(new URL('../../../../rules', import.meta.url));
-}
+/** The rules/ shipped with Haystack, wherever the command runs from. */
+const defaultRulesDir = (): string => SHIPPED_RULES_DIR;
 
 export function registerHitlistCommands(program: Command): void {
   const hl = program.command('hitlist').description('build, inspect and compare the daily hitlist of dedicated IoT service addresses and detection rules');
@@ -31,11 +16,11 @@ export function registerHitlistCommands(program: Command): void {
       "build day D's hitlist and rules from rules/, passive DNS and certificate scans; writes <stateDir>/hitlist/<D>/, " +
         'publishes to Redis when redis.url is set and records history in ClickHouse (embedded chdb unless clickhouse.url)',
     )
-    .requiredOption('--day <D>', 'build day (UTC, YYYY-MM-DD): the look-back window ends on it')
+    .requiredOption('--day <D>', 'build day (UTC, YYYY-MM-DD): the look-back window ends on it', day)
     .option('--pdns <file>', 'passive DNS file, COF or DNSDB API v2 JSON lines, plain or gzip (repeatable)', collect, [])
     .option('--certs <file>', 'certificate/host scan file, Censys-style JSON lines, plain or gzip (repeatable)', collect, [])
     .option('--out <dir>', 'also write hitlist.csv, hitlist.json, rules.json and the decisions here')
-    .option('--rules <dir>', 'IoT dictionary directory (default ./rules)')
+    .option('--rules <dir>', 'IoT dictionary directory (default: the rules/ shipped with Haystack)')
     .option('--lookback <days>', 'look-back window in days (default from rules/policy.yaml)', int)
     .option('--threshold <n>', 'evidence domains a line must contact (default from rules/policy.yaml)', int)
     .option('--min-primary <n>', 'minimum dedicated primary domains per product', int)
@@ -69,6 +54,10 @@ export function registerHitlistCommands(program: Command): void {
           cmd: Command,
         ) => {
           const { config, log } = runtime(cmd);
+          if (opts.pdns.length === 0) throw new UserError('give at least one --pdns file (passive DNS: COF or DNSDB API v2 JSON lines, plain or gzip)', 2);
+          for (const f of opts.pdns) inputFile(f, 'passive DNS input');
+          for (const f of opts.certs) inputFile(f, 'certificate input');
+          if (opts.out) writableDir(resolve(opts.out), '--out');
           await runBuildCommand(
             {
               day: opts.day,
@@ -96,7 +85,7 @@ export function registerHitlistCommands(program: Command): void {
 
   hl.command('show')
     .description('classes with their levels, address counts and reasons, from <stateDir>/hitlist/<D>/ (no server needed)')
-    .requiredOption('--day <D>', 'day (YYYY-MM-DD)')
+    .requiredOption('--day <D>', 'day (YYYY-MM-DD)', day)
     .option('--dir <dir>', 'read this directory instead (e.g. a build --out)')
     .option('--json', 'print as JSON')
     .action(
@@ -108,8 +97,8 @@ export function registerHitlistCommands(program: Command): void {
 
   hl.command('diff')
     .description("what changed between two days' hitlists: entries, addresses, domains, class rules")
-    .argument('<D1>', 'earlier day (YYYY-MM-DD)')
-    .argument('<D2>', 'later day (YYYY-MM-DD)')
+    .argument('<D1>', 'earlier day (YYYY-MM-DD)', day)
+    .argument('<D2>', 'later day (YYYY-MM-DD)', day)
     .option('--json', 'print as JSON')
     .action(
       action((d1: string, d2: string, opts: { json?: boolean }, cmd: Command) => {

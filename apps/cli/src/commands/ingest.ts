@@ -7,21 +7,15 @@ import { assemblePipeline } from '@haystack/pipeline';
 import { CountingSink } from '@haystack/transport';
 import { readUdp } from '@haystack/pcap';
 import { parseAddress } from '@haystack/common';
+import { captureFile, intList, port } from '../args.js';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
-
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UserError(`not a non-negative integer: ${v}`);
-  return n;
-};
-const intList = (v: string) => v.split(',').map(int);
 
 export function registerIngestCommands(program: Command): void {
   program
     .command('ingest')
     .description('collect NetFlow v5/v9 and IPFIX over UDP and publish normalised flow batches (Kafka, or count them when embedded)')
-    .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', int)
-    .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', int)
+    .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', port)
+    .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', port)
     .option('--bind <address>', 'address to bind (default from config: 0.0.0.0)')
     .action(
       action(async (opts: { netflowPort?: number; ipfixPort?: number; bind?: string }, cmd: Command) => {
@@ -32,11 +26,25 @@ export function registerIngestCommands(program: Command): void {
             ...(opts.bind && { bind: opts.bind }),
           },
         });
+        const counting = config.kafka.brokers.length === 0;
         const p = assemblePipeline({ config, log, ingest: 'listen' });
         await p.start();
+        if (counting)
+          process.stderr.write(
+            'haystack ingest: no kafka.brokers configured: decoding and counting what arrives, publishing nothing; a summary is printed when stopped (Ctrl-C). ' +
+              'To detect in this process, run `haystack run`.\n',
+          );
         await untilStopped(log, [p.failed()]);
         log.info('stopping collector');
         await p.stop();
+        if (counting) {
+          const ing = p.ingest!;
+          const s = decoderSummary(ing.decoder);
+          const c = ing.publisher.counters;
+          process.stdout.write(`counted ${c.records} records in ${c.batches} batches (no subscriber side: ${c.noSubscriber})\n`);
+          for (const d of s.domains)
+            process.stdout.write(`  ${d.exporter} v${d.version} domain ${d.domain}: ${d.records} records, ${d.lost} lost, ${d.sequenceGaps} sequence gaps\n`);
+        }
       }),
     );
 
@@ -51,7 +59,8 @@ export function registerIngestCommands(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(
       action(async (file: string, opts: { pace: string; speed: number; port?: number[]; progress: boolean; json?: boolean }, cmd: Command) => {
-        if (opts.pace !== 'full' && opts.pace !== 'original') throw new UserError('--pace must be "full" or "original"');
+        if (opts.pace !== 'full' && opts.pace !== 'original') throw new UserError('--pace must be "full" or "original"', 2);
+        captureFile(file);
         const { config, log } = runtime(cmd);
         const p = assemblePipeline({ config, log, ingest: 'replay', metrics: false });
         await p.start();
@@ -92,6 +101,7 @@ export function registerIngestCommands(program: Command): void {
     .action(
       action(async (file: string, opts: { port?: number[]; templates?: string; stats?: boolean }, cmd: Command) => {
         const { config } = runtime(cmd);
+        captureFile(file);
         const decoder = new FlowDecoder({ sampling: samplingFromConfig(config) });
         if (opts.templates) {
           const snap = await new FileTemplateStore(opts.templates).load();

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { openClickHouse } from '@haystack/clickhouse';
@@ -16,16 +16,11 @@ import {
   renderJson,
   renderText,
 } from '@haystack/report';
+import { day } from '../args.js';
 import { action, runtime, UserError } from '../runtime.js';
 
 const FORMATS = ['text', 'json', 'csv', 'html'] as const;
 type Format = (typeof FORMATS)[number];
-
-function parseDay(v: string): string {
-  const t = /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : NaN;
-  if (!Number.isFinite(t) || new Date(t).toISOString().slice(0, 10) !== v) throw new InvalidArgumentError('not a day (YYYY-MM-DD, UTC).');
-  return v;
-}
 
 /** Write through a temporary file and a rename, so a reader never sees half a report. */
 function writeAtomic(path: string, text: string): void {
@@ -69,7 +64,7 @@ export function registerReportCommands(program: Command): void {
   program
     .command('report')
     .description("the day's detection report: lines per class and level, change against the previous day, hourly profile, hitlist summary, data quality")
-    .option('--day <D>', 'report day (UTC, YYYY-MM-DD); required unless --fixture', parseDay)
+    .option('--day <D>', 'report day (UTC, YYYY-MM-DD); required unless --fixture', day)
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('text'))
     .option('--out <file>', 'write the report to this file instead of stdout (html: instead of <stateDir>/reports/<D>/report.html)')
     .option('--fixture', `render built-in example data instead of querying ClickHouse (a preview; --day sets its date, default ${FIXTURE_DAY})`)
@@ -98,6 +93,13 @@ export function registerReportCommands(program: Command): void {
           } finally {
             await ch.close();
           }
+          // An empty report for a day nothing was stored for is a wrong state directory or day, not a result.
+          if (data.quality.flowsTotal === 0 && data.lines.active === 0 && data.classes.every((c) => c.detectedLines === 0))
+            throw new UserError(
+              `nothing stored for ${day} in ${config.clickhouse.url ?? resolve(config.stateDir, 'chdb')}: no flows and no detections. ` +
+                `Check the day, or the state directory (stateDir / HAYSTACK_STATE_DIR: ${resolve(config.stateDir)}); after \`haystack demo\`, use the command it printed.`,
+              1,
+            );
         }
 
         const text = render[opts.format](data);

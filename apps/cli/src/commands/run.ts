@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { assemblePipeline } from '@haystack/pipeline';
+import { port } from '../args.js';
 import { action, runtime, untilStopped } from '../runtime.js';
 
 /**
@@ -11,8 +12,8 @@ export function registerRunCommands(program: Command): void {
   program
     .command('run')
     .description('run ingest and detection in one process, listening for live NetFlow/IPFIX (embedded defaults, or Kafka/Redis/ClickHouse by configuration)')
-    .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', Number)
-    .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', Number)
+    .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', port)
+    .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', port)
     .option('--bind <address>', 'address to bind (default from config: 0.0.0.0)')
     .addHelpText(
       'after',

@@ -1,4 +1,6 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { SHIPPED_RULES_DIR } from '@haystack/rules';
+import { day, writableDir } from '../args.js';
 import { resolve } from 'node:path';
 import { simulate } from '@haystack/simulator';
 import { action, runtime, UserError } from '../runtime.js';
@@ -21,19 +23,19 @@ interface SimulateFlags {
   penetrationScale: number;
   background: number;
   strayRate: number;
-  rules: string;
+  rules?: string;
   udp?: string;
   rate: number;
   json?: boolean;
 }
 
 const int = (name: string) => (v: string) => {
-  if (!/^\d+$/.test(v)) throw new UserError(`${name} must be a whole number, got ${JSON.stringify(v)}`, 2);
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number.`);
   return Number(v);
 };
 const num = (name: string) => (v: string) => {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new UserError(`${name} must be a number, got ${JSON.stringify(v)}`, 2);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number.`);
   return n;
 };
 
@@ -52,7 +54,7 @@ export function registerSimulateCommands(program: Command): void {
     .option('--lines <n>', 'subscriber lines', int('--lines'), 2000)
     .option('--days <n>', 'simulated days (after the passive-DNS look-back window)', int('--days'), 1)
     .option('--hours <n>', 'simulate this many hours instead of whole days', int('--hours'))
-    .option('--start-day <YYYY-MM-DD>', 'first simulated day (UTC)', '2026-11-20')
+    .option('--start-day <YYYY-MM-DD>', 'first simulated day (UTC)', day, '2026-11-20')
     .option('--sampling <n[,n...]>', '1:N packet sampling, one rate per exporter (cycled)', '1000')
     .option('--sampling-mode <mode>', 'random | deterministic', 'random')
     .option('--exporters <n>', 'routers exporting flows, each serving a slice of the lines', int('--exporters'), 3)
@@ -63,7 +65,7 @@ export function registerSimulateCommands(program: Command): void {
     .option('--penetration-scale <x>', 'multiply every class penetration', num('--penetration-scale'), 1)
     .option('--background <x>', 'scale generic background traffic', num('--background'), 1)
     .option('--stray-rate <x>', 'per line and day: chance of an IoT domain contact without the device', num('--stray-rate'), 0.005)
-    .option('--rules <dir>', 'IoT dictionary directory', './rules')
+    .option('--rules <dir>', 'IoT dictionary directory (default: the rules/ shipped with Haystack)')
     .option('--udp <host:port>', 'send the exports to a collector on this machine instead of writing exports.pcap')
     .option('--rate <records/s>', 'with --udp: target flow records per second (0 = as fast as possible)', num('--rate'), 0)
     .option('--json', 'print the summary as JSON')
@@ -82,6 +84,7 @@ export function registerSimulateCommands(program: Command): void {
           udp = { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]), rate: opts.rate };
         } else if (opts.rate > 0) throw new UserError('--rate needs --udp', 2);
         const dir = resolve(opts.out);
+        writableDir(dir, '--out');
         const t0 = performance.now();
         const summary = await simulate(
           {
@@ -100,7 +103,7 @@ export function registerSimulateCommands(program: Command): void {
             penetrationScale: opts.penetrationScale,
             background: opts.background,
             strayRate: opts.strayRate,
-            rulesDir: resolve(opts.rules),
+            rulesDir: opts.rules ? resolve(opts.rules) : SHIPPED_RULES_DIR,
           },
           {
             dir,
