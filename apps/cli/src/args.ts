@@ -38,7 +38,8 @@ export const share = (v: string): number => {
   return n;
 };
 
-export const collect = (v: string, prev: string[]): string[] => [...prev, v];
+/** For variadic options given several times: `--pdns a b --pdns c`. */
+export const collectMany = (v: string, prev: string[]): string[] => [...prev, v];
 
 /** An existing, non-empty regular file. */
 export function inputFile(path: string, what: string): void {

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { parse } from 'yaml';
 import { loadConfig } from '@haystack/common';
 
@@ -30,7 +32,36 @@ test('docker-compose.yml is valid for docker-compose and wires the services by c
   assert.deepEqual(s.ingest!.command, ['ingest']);
   assert.deepEqual(s.detector!.command, ['detect']);
   assert.equal(loadConfig({ env: s.detector!.environment }).detector.lineKey, 'test-only-key-0123456789');
-  assert.match(s.hitlist!.command!.join(' '), /hitlist build --day "\$+\(date -u \+%F\)" --pdns/);
+  assert.match(s.hitlist!.command!.join(' '), /hitlist build --day "\$+\(date -u \+%F\)" "\$+@"/);
+  assert.ok(s.report, 'a daily report job');
+  assert.match(s.report!.command!.join(' '), /report --day "\$+day" --format "\$+fmt"/);
+
+  // The hitlist job's shell, run once: every input file becomes an argument (a glob of two files once failed).
+  const inputs = mkdtempSync(join(tmpdir(), 'hs-compose-'));
+  try {
+    for (const f of ['pdns/a.jsonl', 'pdns/b.jsonl.gz', 'certs/c.jsonl']) {
+      mkdirSync(dirname(join(inputs, f)), { recursive: true });
+      writeFileSync(join(inputs, f), '');
+    }
+    const once = s
+      .hitlist!.command!.join(' ')
+      .replaceAll('$$', '$')
+      .replace('while :; do', '')
+      .replace(/sleep 3600; done\s*$/, '')
+      .replaceAll('/var/lib/haystack/inputs', inputs)
+      .replace('node apps/cli/dist/main.js', 'printf "%s\\n"');
+    const args = execFileSync('sh', ['-c', once], { encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual(args.slice(4), [
+      '--pdns',
+      join(inputs, 'pdns/a.jsonl'),
+      '--pdns',
+      join(inputs, 'pdns/b.jsonl.gz'),
+      '--certs',
+      join(inputs, 'certs/c.jsonl'),
+    ]);
+  } finally {
+    rmSync(inputs, { recursive: true, force: true });
+  }
   const ingestCfg = loadConfig({ env: s.ingest!.environment });
   assert.equal(ingestCfg.ingest.templates.persist, 'redis', 'load-balanced collectors share templates through Redis');
   assert.deepEqual(ingestCfg.ingest.subscriberPrefixes, ['100.64.0.0/10']);

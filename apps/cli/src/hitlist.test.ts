@@ -26,12 +26,17 @@ test('the haystack binary: hitlist build (embedded, with ClickHouse history), sh
   const env = { ...process.env, HAYSTACK_STATE_DIR: join(dir, 'var'), HAYSTACK_LOG_LEVEL: 'warn' };
   const run = (...args: string[]) => spawnSync(process.execPath, [main, '--log-level', 'warn', ...args], { cwd: dir, env, encoding: 'utf8', timeout: 300_000 });
 
-  const b = run('hitlist', 'build', '--day', '2024-05-10', '--pdns', pdns, '--out', join(dir, 'out'));
+  const b = run('hitlist', 'build', '--rules', join(dir, 'rules'), '--day', '2024-05-10', '--pdns', pdns, '--out', join(dir, 'out'));
   assert.equal(b.status, 0, b.stderr);
   assert.match(b.stdout, /history: ClickHouse embedded: 2 entry rows/);
   assert.ok(existsSync(join(dir, 'var', 'chdb')));
   assert.ok(existsSync(join(dir, 'out', 'hitlist.csv')));
-  const b2 = run('hitlist', 'build', '--day', '2024-05-11', '--pdns', pdns, '--no-history', '--json');
+  // The 11th would have no entries: refused against the 10th (policy maxShrink) unless forced.
+  const refused = run('hitlist', 'build', '--rules', join(dir, 'rules'), '--day', '2024-05-11', '--pdns', pdns, '--no-history');
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /refusing to replace the hitlist: 0 entries against 1 in the hitlist of 2024-05-10/);
+  assert.ok(!existsSync(join(dir, 'var', 'hitlist', '2024-05-11')), 'nothing written for a refused build');
+  const b2 = run('hitlist', 'build', '--rules', join(dir, 'rules'), '--day', '2024-05-11', '--pdns', pdns, '--no-history', '--json', '--force');
   assert.equal(b2.status, 0, b2.stderr);
   // The only record is from the 10th: the 11th's hitlist (addresses seen that day) drops it.
   assert.equal(JSON.parse(b2.stdout).churn.entries.removed, 1);
@@ -47,7 +52,7 @@ test('the haystack binary: hitlist build (embedded, with ClickHouse history), sh
     join(dir, 'rules', 'r.yaml'),
     RULES.replace('role: primary, ports: [tcp/443], used_by: [acme-cam]', 'role: primary, ports: [tcp/443], used_by: [acme-camera]'),
   );
-  const bad = run('hitlist', 'build', '--day', '2024-05-10', '--pdns', pdns);
+  const bad = run('hitlist', 'build', '--rules', join(dir, 'rules'), '--day', '2024-05-10', '--pdns', pdns);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /rules\/r\.yaml:11:\d+: unknown class "acme-camera"/);
   const missing = run('hitlist', 'show', '--day', '2023-01-01');

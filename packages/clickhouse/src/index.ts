@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { toTabSeparated, TsvValueError } from './tsv.js';
@@ -158,7 +157,14 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
   const database = opts.database;
   let closed = false;
   // Embedded: bulk inserts go through a TabSeparated file (tsv.ts says why).
-  const insertDir = mode === 'embedded' && opts.embeddedInserts !== 'json' ? await mkdtemp(join(tmpdir(), 'haystack-chdb-insert-')) : null;
+  // Inside the data directory (one process holds it at a time): files a killed process left
+  // behind are removed at the next open, never piling up in the system's temp directory.
+  let insertDir: string | null = null;
+  if (mode === 'embedded' && opts.embeddedInserts !== 'json') {
+    insertDir = join(resolve(opts.dataDir!), '.inserts');
+    await rm(insertDir, { recursive: true, force: true });
+    await mkdir(insertDir, { recursive: true });
+  }
   let insertSeq = 0;
   /** False when a value cannot be written as TabSeparated (the caller then sends JSON). */
   const insertFromFile = async (table: string, batch: Record<string, unknown>[]): Promise<boolean> => {

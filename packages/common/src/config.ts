@@ -169,6 +169,11 @@ export const configSchema = z
         acks: z.union([z.literal(-1), z.literal(0), z.literal(1)]).default(-1),
         compression: z.enum(['none', 'gzip']).default('none'),
         consumerGroup: z.string().default('haystack-detector'),
+        /**
+         * How long the group waits for a silent member (a killed detector) before its partitions
+         * move to the others: the recovery time after a crash. Heartbeats go every third of it.
+         */
+        sessionTimeoutMs: z.number().int().min(6000).max(300_000).default(30_000),
       })
       .strict()
       .prefault({}),

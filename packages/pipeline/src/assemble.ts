@@ -129,7 +129,14 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
           {
             logger: log,
             memory: { partitions: config.detector.concurrency },
-            source: { concurrency: config.detector.concurrency, fromBeginning: true, ...o.source },
+            source: {
+              concurrency: config.detector.concurrency,
+              fromBeginning: true,
+              // Recovery after a member is killed takes about this long: configurable (kafka.sessionTimeoutMs).
+              sessionTimeout: config.kafka.sessionTimeoutMs,
+              heartbeatInterval: Math.max(1000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
+              ...o.source,
+            },
           },
         );
       },

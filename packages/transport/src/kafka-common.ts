@@ -2,7 +2,8 @@ import { Kafka, logLevel, type KafkaConfig, type LogEntry, type logCreator, type
 import type { HaystackConfig, Logger } from '@haystack/common';
 
 /** The `kafka` section of the project configuration. */
-export type KafkaSection = HaystackConfig['kafka'];
+// The session timeout is the consumers' (the pipeline passes it as a source option): producers need none.
+export type KafkaSection = Omit<HaystackConfig['kafka'], 'sessionTimeoutMs'> & { sessionTimeoutMs?: number };
 
 /**
  * Header on every flow message naming the flow batch format version (flow-core

@@ -157,6 +157,36 @@ test('templates persist across a collector restart: data without a resent templa
   assert.equal([...second.decoder.registry.all()][0]!.counters.missingTemplateSets, 0);
 });
 
+test('a collector restart does not hide its loss: sequence numbers persist with the templates, the gap across the restart is counted', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hs-collector-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const cfg = config(dir);
+  const pkt = (seq: number) =>
+    new PacketBuilder(9, { domain: 5, exportSecs: 1_700_000_000 + seq, sequence: seq, uptimeMs: 1000 + seq })
+      .template(400, FIELDS)
+      .data(400, [['100.64.0.9', '52.1.1.1', '::', '::', 5, 6, 17, 2, 64]], FIELDS)
+      .build();
+  const first = await createIngest(cfg, silentLogger, new KeepingSink(1), { ports: [0] });
+  const [p1] = await first.collector.start();
+  await send(p1!, [pkt(0), pkt(1), pkt(2)]);
+  await until(() => [...first.decoder.registry.all()].some((d) => d.counters.packets === 3));
+  await first.collector.persist(); // what the periodic flush does while traffic flows (also without template changes)
+  const saved = JSON.parse(await readFile(join(dir, 'templates.json'), 'utf8'));
+  assert.equal(saved.domains[0].sequence.expected, 3);
+  await first.collector.stop();
+
+  // Packets 3..9 arrived while no collector ran; the restarted one sees 10 and 11.
+  const second = await createIngest(cfg, silentLogger, new KeepingSink(1), { ports: [0] });
+  const [p2] = await second.collector.start();
+  t.after(() => second.collector.stop());
+  await send(p2!, [pkt(10), pkt(11)]);
+  await until(() => [...second.decoder.registry.all()].some((d) => d.counters.packets === 2));
+  const d = [...second.decoder.registry.all()].find((x) => x.domain === 5)!;
+  assert.equal(d.counters.lost, 7);
+  assert.equal(d.counters.sequenceGaps, 1);
+  assert.equal(d.counters.sequenceResets, 0);
+});
+
 test('exporter health travels beside the flows: delta snapshots on partition 0, after the flows they describe', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hs-collector-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

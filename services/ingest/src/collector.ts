@@ -39,6 +39,7 @@ export class Collector {
   private timer: NodeJS.Timeout | null = null;
   private persistTimer: NodeJS.Timeout | null = null;
   private savedGeneration = -1;
+  private savedSeen = -1;
   private lastHealthAt = 0;
   refused = 0;
   private readonly refusedSeen = new Set<string>();
@@ -152,7 +153,14 @@ export class Collector {
     this.lastHealthAt = nowMs;
     try {
       await this.o.publisher.drain(); // flows first: the snapshot describes what was published
-      await h.report(nowMs);
+      const s = await h.report(nowMs);
+      // Losses are logged as they are reported: at most once per health interval per domain.
+      for (const d of s?.domains ?? [])
+        if (d.lost > 0 || d.sequenceGaps > 0)
+          this.o.log.warn(
+            { exporter: d.exporter, version: d.version, domain: d.domain, lost: d.lost, sequenceGaps: d.sequenceGaps, intervalMs: s!.intervalMs },
+            `${d.lost} ${d.version === 9 ? 'packets' : 'records'} lost between exporter and collector`,
+          );
     } catch (err) {
       this.o.log.error({ err }, 'could not publish an ingest health snapshot');
     }
@@ -161,11 +169,14 @@ export class Collector {
   async persist(): Promise<void> {
     const store = this.o.templateStore;
     if (!store) return;
+    // Templates when they change, sequence numbers whenever traffic arrived since the last save.
     const g = this.o.decoder.registry.generation;
-    if (g === this.savedGeneration) return;
+    const seen = this.o.decoder.lastReceived;
+    if (g === this.savedGeneration && seen === this.savedSeen) return;
     try {
       await store.save(this.o.decoder.registry.snapshot());
       this.savedGeneration = g;
+      this.savedSeen = seen;
     } catch (err) {
       this.o.log.error({ err, to: store.description }, 'could not persist templates');
     }

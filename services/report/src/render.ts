@@ -134,6 +134,21 @@ function exporterLabel(e: ReportExporter): string {
 }
 
 /** What is wrong (or worth knowing) with the day's input and the report built from it. */
+/** Exporters whose losses and sequence gaps are unknown: no ingest health snapshot reached storage for the day. */
+export function exportersWithoutHealth(data: ReportData): number {
+  return data.quality.exporters.filter((e) => e.sequenceGaps === null && e.lost === null && e.malformed === null && e.missingTemplateSets === null).length;
+}
+
+const pluralOf = (n: number, w: string) => `${fmtInt(n)} ${w}${n === 1 ? '' : w.endsWith('s') ? 'es' : 's'}`;
+
+/** "OK" only when it is known to be: no problem, and health known for every exporter. */
+function qualityHeadline(data: ReportData, problems: number): string {
+  if (problems) return pluralOf(problems, 'problem');
+  const unknown = exportersWithoutHealth(data);
+  if (unknown || data.quality.exporters.length === 0) return 'unknown';
+  return 'OK';
+}
+
 export function qualityFindings(data: ReportData): QualityFinding[] {
   const out: QualityFinding[] = [];
   const q = data.quality;
@@ -297,6 +312,8 @@ export function renderText(data: ReportData): string {
     );
   }
   if (findings.length === 0) out.push('  no problem found');
+  else if (!findings.some((f) => f.severity === 'problem') && exportersWithoutHealth(data))
+    out.push(`  data quality unknown: ${pluralOf(exportersWithoutHealth(data), 'exporter')} without ingest health (losses not known)`);
   for (const f of findings) out.push(`  ${f.severity === 'problem' ? '! PROBLEM' : '- notice '} ${t(f.subject)}: ${t(f.message)}`);
   return out.join('\n') + '\n';
 }
@@ -699,7 +716,7 @@ export function renderHtml(data: ReportData): string {
   const findings = qualityFindings(data);
   const problems = findings.filter((f) => f.severity === 'problem');
   const notices = findings.filter((f) => f.severity === 'notice');
-  const status = problems.length ? 'bad' : notices.length ? 'warn' : 'ok';
+  const status = problems.length ? 'bad' : notices.length || exportersWithoutHealth(data) ? 'warn' : 'ok';
   const plural = (n: number, w: string) => `${fmtInt(n)} ${w}${n === 1 ? '' : w.endsWith('s') ? 'es' : 's'}`;
   const activeCh = change(l.active, l.activePrevious);
   const anyShare = l.active ? l.withAnyDetection / l.active : NaN;
@@ -764,7 +781,7 @@ export function renderHtml(data: ReportData): string {
       `</div>`,
   );
   o.push(
-    `<div class="kpi ${status}" id="kpi-quality"><div class="label">Data quality</div><div class="value">${problems.length ? plural(problems.length, 'problem') : 'OK'}</div>` +
+    `<div class="kpi ${status}" id="kpi-quality"><div class="label">Data quality</div><div class="value">${qualityHeadline(data, problems.length)}</div>` +
       `<div class="sub">${
         problems.length || notices.length
           ? `<a href="#quality">details below</a>${problems.length && notices.length ? ` · ${plural(notices.length, 'notice')}` : ''}`
@@ -897,7 +914,7 @@ export function renderHtml(data: ReportData): string {
   // Data quality.
   o.push(`<section id="quality" class="${status}">`);
   o.push(
-    `<h2>Data quality<span class="status">${problems.length ? plural(problems.length, 'problem') : notices.length ? plural(notices.length, 'notice') : 'OK'}</span></h2>`,
+    `<h2>Data quality<span class="status">${qualityHeadline(data, problems.length)}${!problems.length && notices.length ? ` · ${plural(notices.length, 'notice')}` : ''}</span></h2>`,
   );
   if (findings.length === 0) o.push('<p>No problem found: every exporter announced its sampling rate, no sequence gap, loss or malformed record.</p>');
   else {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { runBuildCommand, runDiffCommand, runShowCommand } from '@haystack/hitlist/commands';
 import { SHIPPED_RULES_DIR } from '@haystack/rules';
-import { collect, day, inputFile, positiveInt as int, share, writableDir } from '../args.js';
+import { collectMany, day, inputFile, positiveInt as int, share, writableDir } from '../args.js';
 import { action, runtime, UserError } from '../runtime.js';
 
 /** The rules/ shipped with Haystack, wherever the command runs from. */
@@ -17,8 +17,13 @@ export function registerHitlistCommands(program: Command): void {
         'publishes to Redis when redis.url is set and records history in ClickHouse (embedded chdb unless clickhouse.url)',
     )
     .requiredOption('--day <D>', 'build day (UTC, YYYY-MM-DD): the look-back window ends on it', day)
-    .option('--pdns <file>', 'passive DNS file, COF or DNSDB API v2 JSON lines, plain or gzip (repeatable)', collect, [])
-    .option('--certs <file>', 'certificate/host scan file, Censys-style JSON lines, plain or gzip (repeatable)', collect, [])
+    .option(
+      '--pdns <file...>',
+      'passive DNS files, COF or DNSDB API v2 JSON lines, plain or gzip (several after one flag, or the flag repeated)',
+      collectMany,
+      [],
+    )
+    .option('--certs <file...>', 'certificate/host scan files, Censys-style JSON lines, plain or gzip (several, or repeated)', collectMany, [])
     .option('--out <dir>', 'also write hitlist.csv, hitlist.json, rules.json and the decisions here')
     .option('--rules <dir>', 'IoT dictionary directory (default: the rules/ shipped with Haystack)')
     .option('--lookback <days>', 'look-back window in days (default from rules/policy.yaml)', int)

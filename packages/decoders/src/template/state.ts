@@ -563,6 +563,14 @@ export class DomainState implements RecordContext {
       samplers: [...this.samplers.entries()],
       announcedRate: this.announcedRate,
       initMs: Number.isNaN(this.initMs) ? null : this.initMs,
+      sequence: {
+        expected: this.expectedSeq === this.expectedSeq ? this.expectedSeq : null,
+        last: this.lastSeq === this.lastSeq ? this.lastSeq : null,
+        postIncrement: this.postIncrement,
+        lastSeenMs: this.lastSeenMs,
+        firstSeenMs: this.firstSeenMs,
+        unitsSeen: this.unitsSeen,
+      },
     };
   }
 
@@ -582,6 +590,15 @@ export class DomainState implements RecordContext {
     for (const [id, rate] of s.samplers) this.samplers.set(id, rate);
     this.announcedRate = s.announcedRate;
     if (s.initMs !== null) this.initMs = s.initMs;
+    // Sequence state: a gap across a collector restart (what arrived while it was down) is counted.
+    if (s.sequence) {
+      this.expectedSeq = s.sequence.expected ?? NaN;
+      this.lastSeq = s.sequence.last ?? NaN;
+      this.postIncrement = s.sequence.postIncrement;
+      this.lastSeenMs = s.sequence.lastSeenMs;
+      this.firstSeenMs = s.sequence.firstSeenMs;
+      this.unitsSeen = s.sequence.unitsSeen;
+    }
     this.refreshRates();
   }
 }
@@ -594,6 +611,8 @@ export interface DomainSnapshot {
   samplers: [number, number][];
   announcedRate: number;
   initMs: number | null;
+  /** Where the exporter's sequence stood when saved (absent in files of older versions). */
+  sequence?: { expected: number | null; last: number | null; postIncrement: boolean; lastSeenMs: number; firstSeenMs: number; unitsSeen: number };
 }
 
 export interface RegistrySnapshot {
