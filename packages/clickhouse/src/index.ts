@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { toTabSeparated, TsvValueError } from './tsv.js';
@@ -108,6 +108,18 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 let embeddedPath: string | null = null;
 let embeddedUsers = 0;
 
+let storeSeq = 0;
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHouseStore> {
   if (!IDENT.test(opts.database)) throw new Error(`invalid ClickHouse database name ${JSON.stringify(opts.database)}`);
   let client: ClickHouseClient;
@@ -157,12 +169,17 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
   const database = opts.database;
   let closed = false;
   // Embedded: bulk inserts go through a TabSeparated file (tsv.ts says why).
-  // Inside the data directory (one process holds it at a time): files a killed process left
-  // behind are removed at the next open, never piling up in the system's temp directory.
+  // Inside the data directory, one folder per open store named by its process: what a killed
+  // process left behind is removed at the next open, never piling up in the system's temp directory.
   let insertDir: string | null = null;
   if (mode === 'embedded' && opts.embeddedInserts !== 'json') {
-    insertDir = join(resolve(opts.dataDir!), '.inserts');
-    await rm(insertDir, { recursive: true, force: true });
+    const root = join(resolve(opts.dataDir!), '.inserts');
+    await mkdir(root, { recursive: true });
+    for (const name of await readdir(root)) {
+      const pid = Number(name.split('-')[0]);
+      if (pid !== process.pid && !processAlive(pid)) await rm(join(root, name), { recursive: true, force: true });
+    }
+    insertDir = join(root, `${process.pid}-${++storeSeq}`);
     await mkdir(insertDir, { recursive: true });
   }
   let insertSeq = 0;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openClickHouse } from './index.js';
@@ -31,10 +32,11 @@ test('TabSeparated values: escapes, numbers, NULL, arrays; unsupported values ar
 test('embedded inserts through a TabSeparated file read back exactly what JSON inserts would; odd values fall back to JSON; no files left behind', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'haystack-ch-tsv-'));
   // What a killed process left behind is cleared when the data directory is opened again.
-  mkdirSync(join(dir, 'chdb', '.inserts'), { recursive: true });
-  writeFileSync(join(dir, 'chdb', '.inserts', '7.tsv'), 'left by a killed process');
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // a process that has exited
+  mkdirSync(join(dir, 'chdb', '.inserts', `${dead}-1`), { recursive: true });
+  writeFileSync(join(dir, 'chdb', '.inserts', `${dead}-1`, '7.tsv'), 'left by a killed process');
   const ch = await openClickHouse({ dataDir: join(dir, 'chdb'), database: 'hs_tsv' });
-  assert.deepEqual(readdirSync(join(dir, 'chdb', '.inserts')), []);
+  assert.deepEqual(readdirSync(join(dir, 'chdb', '.inserts')), [`${process.pid}-${readdirSync(join(dir, 'chdb', '.inserts'))[0]!.split('-')[1]}`]);
   try {
     await ch.ensureDatabase();
     await ch.command(
@@ -92,7 +94,7 @@ test('embedded inserts through a TabSeparated file read back exactly what JSON i
     await assert.rejects(ch.insert('t', [{ id: 1, no_such_column: 1 }]), /no_such_column/);
     await assert.rejects(ch.insert('t', [{ 'bad column': 1 }]), /invalid column name/);
     await ch.close();
-    assert.ok(!existsSync(join(dir, 'chdb', '.inserts')), 'the insert directory is removed at close');
+    assert.deepEqual(readdirSync(join(dir, 'chdb', '.inserts')), [], 'the insert directory is removed at close');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,9 +5,11 @@ import type { Level, ReportClass, ReportData, ReportExporter } from './data.js';
  * The daily report's data (report-data.ts) from ClickHouse alone, so `haystack report` needs
  * neither the hitlist files nor the dictionary:
  *
- * - lines and classes: the duplicate-insensitive daily aggregates (detector_active_lines,
- *   detector_detected_lines: uniqExact states), class names, levels and parents as the
- *   detector stored them (detector_classes);
+ * - lines and classes: counted from the base tables (detector_line_days, detector_detections)
+ *   with uniqExact, which a redelivered row cannot inflate. Not from the materialized daily
+ *   aggregates: a detector killed between a base insert and its view's would leave them short
+ *   for good (the restarted detector does not write those rows again); class names, levels and
+ *   parents as the detector stored them (detector_classes);
  * - hitlist: the hitlist history (hitlist_* tables written by `haystack hitlist build`, same
  *   database) when present — decisions with their reasons, addresses, entries, churn against
  *   the previous built day; else what the detector recorded (detector_hitlists/classes);
@@ -23,10 +25,10 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
   const prevDay = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
   const activeOf = async (d: string) =>
-    num((await q.one<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${db}.detector_active_lines WHERE day = {d:Date}`, { d }))?.n);
+    num((await q.one<{ n: string }>(`SELECT uniqExact(line) AS n FROM ${db}.detector_line_days WHERE day = {d:Date}`, { d }))?.n);
   const anyData = async (d: string) =>
     num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_flow_quality WHERE day = {d:Date}`, { d }))?.n) > 0 ||
-    num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date}`, { d }))?.n) > 0;
+    num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_detections WHERE day = {d:Date}`, { d }))?.n) > 0;
 
   const active = await activeOf(day);
   const hasPrev = await anyData(prevDay);
@@ -35,7 +37,7 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
   // Detected lines per class: the daily window; a deployment running hourly windows only falls back to the union of its hours.
   const detectedOf = async (d: string) => {
     const rows = await q.all<{ class_id: string; window: string; n: string }>(
-      `SELECT class_id, toString(window) AS window, uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date} GROUP BY class_id, window`,
+      `SELECT class_id, toString(window) AS window, uniqExact(line) AS n FROM ${db}.detector_detections WHERE day = {d:Date} GROUP BY class_id, window`,
       { d },
     );
     const hasDaily = rows.some((r) => r.window === 'day');
@@ -43,7 +45,7 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
     if (hasDaily) for (const r of rows) if (r.window === 'day') m.set(r.class_id, num(r.n));
     if (!hasDaily) {
       const u = await q.all<{ class_id: string; n: string }>(
-        `SELECT class_id, uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date} GROUP BY class_id`,
+        `SELECT class_id, uniqExact(line) AS n FROM ${db}.detector_detections WHERE day = {d:Date} GROUP BY class_id`,
         { d },
       );
       for (const r of u) m.set(r.class_id, num(r.n));
@@ -53,7 +55,7 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
   const detected = await detectedOf(day);
   const detectedPrev = hasPrev ? await detectedOf(prevDay) : null;
   const hourlyRows = await q.all<{ class_id: string; slot: number | string; n: string }>(
-    `SELECT class_id, slot, uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date} AND window = 'hour' GROUP BY class_id, slot`,
+    `SELECT class_id, toUInt8(toHour(window_start)) AS slot, uniqExact(line) AS n FROM ${db}.detector_detections WHERE day = {d:Date} AND window = 'hour' GROUP BY class_id, slot`,
     { d: day },
   );
   const hourly = new Map<string, number[]>();
@@ -64,9 +66,7 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
     if (!a) hourly.set(r.class_id, (a = new Array<number>(24).fill(0)));
     a[h] = num(r.n);
   }
-  const withAnyDetection = num(
-    (await q.one<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines WHERE day = {d:Date}`, { d: day }))?.n,
-  );
+  const withAnyDetection = num((await q.one<{ n: string }>(`SELECT uniqExact(line) AS n FROM ${db}.detector_detections WHERE day = {d:Date}`, { d: day }))?.n);
 
   // Class metadata: as the detector stored it for the day (latest hitlist that served it).
   const meta = new Map<string, { name: string; level: string; parents: string[]; detectable: boolean }>();
