@@ -58,6 +58,12 @@ const detectorSection = z
     lineKeyRotation: z.enum(['none', 'daily']).default('none'),
     /** Store raw subscriber addresses (IPv4, IPv6 prefix) instead of pseudonyms. */
     rawLineIds: z.boolean().default(false),
+    /**
+     * Dual-stack subscribers: a file of `ipv4,ipv6-prefix` rows (an export of RADIUS/DHCP
+     * accounting, refreshed daily). Their IPv6 flows count under their IPv4 line, so one
+     * subscriber is one line. null: a line is one IPv4 address or one IPv6 prefix.
+     */
+    subscriberMap: z.string().nullable().default(null),
     /** IPv6 line prefix length; null = ingest.ipv6LinePrefixLength (the partition key). */
     ipv6LinePrefixLength: z.number().int().min(32).max(128).nullable().default(null),
     /** Detection windows: UTC hours and/or UTC days. */

@@ -1,5 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HaystackConfig } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { MemoryHitlistStore, type Hitlist } from '@haystack/hitlist-contract';
@@ -104,6 +106,30 @@ describe('detection on hand-made flow batches (MemoryBus → detector → chdb)'
     assert.deepEqual(det(r, 'day'), [`acme<acme ${L1} ${DAY} 00:00:00`, `tuya<tuya 2001:db8:1:100::/56 ${DAY} 00:00:00`]);
     assert.deepEqual(det(r, 'hour'), [], 'hourly window switched off');
     await r.ch.close();
+  });
+
+  it('dual-stack subscribers named in detector.subscriberMap count once: their IPv6 flows take the IPv4 line', async () => {
+    const map = join(rulesTmp.dir, 'subscribers.csv');
+    writeFileSync(map, 'ipv4,ipv6_prefix\n100.64.0.1,2001:db8:1:100::/56\n# a comment\nnot,valid\n');
+    const flows = [
+      toService(L1, CAM1, t),
+      toService('100.64.0.2', TUYA6, t, { src: '2001:db8:1:100::5' }),
+      toService('100.64.0.3', TUYA6, t, { src: '2001:db8:9:900::5' }),
+    ];
+    const mapped = await run([makeBatch(flows)], { config: testConfig({ rulesDir, rawLineIds: true, windows: ['day'], subscriberMap: map }) });
+    // The mapped subscriber's IPv6 detection is stored under its IPv4 line; the unmapped /56 stays a line of its own.
+    assert.deepEqual(
+      mapped.counts.detections
+        .filter((d) => d.via === d.class_id)
+        .map((d) => `${d.class_id} ${d.line}`)
+        .sort(),
+      ['acme-cam 100.64.0.1', 'tuya 100.64.0.1', 'tuya 2001:db8:9:900::/56'],
+    );
+    assert.equal(mapped.counts.activeLines, 2);
+    await mapped.ch.close();
+    const unmapped = await run([makeBatch(flows)], { config: testConfig({ rulesDir, rawLineIds: true, windows: ['day'] }) });
+    assert.equal(unmapped.counts.activeLines, 3, 'without the map a dual-stack subscriber is two lines');
+    await unmapped.ch.close();
   });
 
   it('thresholds: two domains in one hour detect hourly and daily; in two hours only daily', async () => {

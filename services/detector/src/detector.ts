@@ -1,4 +1,5 @@
 import { SHIPPED_RULES_DIR } from '@haystack/rules';
+import { SubscriberMap } from './subscribers.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { HaystackConfig, Logger } from '@haystack/common';
@@ -194,7 +195,14 @@ class DetectorService implements Detector {
       );
     this.mask = new LineMask(prefix);
     this.lineIds =
-      opts.lineIds ?? new LineIds({ key: resolveLineKey(cfg, this.log), rotation: d.lineKeyRotation, raw: d.rawLineIds, ipv6PrefixLength: prefix });
+      opts.lineIds ??
+      new LineIds({
+        key: resolveLineKey(cfg, this.log),
+        rotation: d.lineKeyRotation,
+        raw: d.rawLineIds,
+        ipv6PrefixLength: prefix,
+        subscribers: d.subscriberMap ? loadSubscriberMap(d.subscriberMap, prefix, this.log) : null,
+      });
     const mem = cfg.kafka.brokers.length === 0;
     this.sourceId = opts.sourceId ?? (mem ? `memory:${randomUUID()}` : `kafka:${cfg.kafka.flowTopic}`);
     // A fresh in-process bus has nothing stored under its id: no state to rebuild.
@@ -578,4 +586,16 @@ function healthRows(s: HealthSnapshot): HealthRow[] {
       sampling_rate: count(d.samplingRate),
     };
   });
+}
+
+function loadSubscriberMap(path: string, prefix: number, log: Logger): SubscriberMap {
+  let m: SubscriberMap;
+  try {
+    m = new SubscriberMap(path, prefix);
+  } catch (e) {
+    throw Object.assign(new Error(`detector.subscriberMap: ${(e as Error).message}`), { userFacing: true, exitCode: 2 });
+  }
+  log.info({ path, subscribers: m.size, skipped: m.skipped }, 'dual-stack subscriber map loaded');
+  if (m.skipped) log.warn({ path, skipped: m.skipped }, 'subscriber map rows skipped as invalid (expected "ipv4,ipv6-prefix")');
+  return m;
 }

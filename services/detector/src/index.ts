@@ -11,3 +11,4 @@ export * from './schema.js';
 export * from './storage.js';
 export * from './metrics.js';
 export * from './service.js';
+export * from './subscribers.js';

@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { formatAddress, hash4 } from '@haystack/common';
+import type { SubscriberMap } from './subscribers.js';
 
 /**
  * Subscriber lines. A line is the subscriber-side address of a flow: an IPv4 address as is
@@ -236,6 +237,8 @@ export interface LineIdOptions {
   rotation: 'none' | 'daily';
   raw: boolean;
   ipv6PrefixLength: number;
+  /** Dual-stack subscribers: their IPv6 lines take the id of their IPv4 line. */
+  subscribers?: SubscriberMap | null;
 }
 
 /**
@@ -253,11 +256,13 @@ export class LineIds {
   #key: Buffer | null;
   #dayKeys = new Map<number, Buffer>();
   private readonly scratch = new Uint8Array(17);
+  readonly subscribers: SubscriberMap | null;
 
   constructor(opts: LineIdOptions) {
     this.raw = opts.raw;
     this.rotation = opts.rotation;
     this.prefixLength = opts.ipv6PrefixLength;
+    this.subscribers = opts.subscribers ?? null;
     if (!opts.raw && (opts.key === null || opts.key.length < 16)) throw new Error('line pseudonyms need a key of at least 16 bytes (detector.lineKey)');
     this.#key = opts.key === null ? null : Buffer.isBuffer(opts.key) ? Buffer.from(opts.key) : Buffer.from(opts.key, 'utf8');
   }
@@ -280,6 +285,10 @@ export class LineIds {
    * `day`. Not cached here: the day's line sets keep each line's id (DayState.lineId).
    */
   id(a: number, b: number, c: number, d: number, v4: boolean, day: number): string {
+    if (!v4 && this.subscribers) {
+      const v4addr = this.subscribers.ipv4For(a, b);
+      if (v4addr >= 0) return this.id(0, 0, 0xffff, v4addr, true, day);
+    }
     const s = this.scratch;
     s[0] = v4 ? 32 : this.prefixLength;
     for (let i = 0; i < 4; i++) {

@@ -139,6 +139,10 @@ export function exportersWithoutHealth(data: ReportData): number {
   return data.quality.exporters.filter((e) => e.sequenceGaps === null && e.lost === null && e.malformed === null && e.missingTemplateSets === null).length;
 }
 
+/** What the report counts as a line, said plainly (shares depend on it). */
+export const LINE_MEANING =
+  'a line is one IPv4 address or one IPv6 prefix (ingest.ipv6LinePrefixLength); a dual-stack subscriber counts once only where detector.subscriberMap names its addresses';
+
 const pluralOf = (n: number, w: string) => `${fmtInt(n)} ${w}${n === 1 ? '' : w.endsWith('s') ? 'es' : 's'}`;
 
 /** "OK" only when it is known to be: no problem, and health known for every exporter. */
@@ -232,6 +236,7 @@ export function renderText(data: ReportData): string {
   const kpi = (label: string, value: string, note: string) => `${padEnd(label, 26)}${padStart(value, 11)}   ${note}`;
   out.push(kpi('Active lines', fmtInt(l.active), activeCh.kind === 'na' ? '' : `${fmtChange(activeCh)} vs ${t(data.previousDay ?? '')}`));
   out.push(kpi('Lines with any detection', fmtInt(l.withAnyDetection), `${fmtShare(l.active ? l.withAnyDetection / l.active : NaN)} of active lines`));
+  out.push(`  (${LINE_MEANING})`);
   out.push(
     kpi(
       'Detectable classes',
@@ -757,7 +762,8 @@ export function renderHtml(data: ReportData): string {
   o.push('<section class="kpis" aria-label="Headline numbers">');
   o.push(
     `<div class="kpi" id="kpi-active"><div class="label">Active subscriber lines</div><div class="value">${fmtInt(l.active)}</div>` +
-      `<div class="sub">${activeCh.kind === 'na' ? 'no previous day' : `${changeHtml(activeCh)} vs ${e(data.previousDay ?? '')}`}</div></div>`,
+      `<div class="sub">${activeCh.kind === 'na' ? 'no previous day' : `${changeHtml(activeCh)} vs ${e(data.previousDay ?? '')}`}</div>` +
+      `<div class="sub" title="${e(LINE_MEANING)}">a line: one IPv4 address or IPv6 prefix</div></div>`,
   );
   o.push(
     `<div class="kpi" id="kpi-detected"><div class="label">Lines with any IoT detection</div><div class="value">${fmtInt(l.withAnyDetection)}</div>` +
