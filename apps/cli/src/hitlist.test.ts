@@ -12,8 +12,8 @@ manufacturers:
 products:
   - { id: acme-cam, name: Acme cam, manufacturer: acme, source: [test] }
 domains:
-  - { domain: cam.acme.com, role: primary, ports: [tcp/443], used_by: [acme-cam], source: [test] }
-  - { domain: cdn.acme.com, role: primary, ports: [tcp/443], used_by: [acme-cam], source: [test] }
+  - { domain: cam.acme.com, role: primary, ports: [tcp/443], used_by: [acme-cam], source: [test], product_evidence: [test] }
+  - { domain: cdn.acme.com, role: primary, ports: [tcp/443], used_by: [acme-cam], source: [test], product_evidence: [test] }
 `;
 
 test('the haystack binary: hitlist build (embedded, with ClickHouse history), show, diff, and rule errors', (t) => {

@@ -50,6 +50,14 @@ export interface DomainDef extends Located {
   note: string | null;
   /** The generic-list entry that matches this domain: it never counts as evidence. */
   generic: GenericDef | null;
+  /** Sources showing its product alone (among the maker's products) uses it. */
+  productEvidence: string[];
+  /**
+   * Whether it can be evidence of a single product: it names a product in `used_by` and either
+   * a source says that product alone uses it, or the dictionary lists that maker's other
+   * products (whose lab traffic did not show it). Else it is at most manufacturer evidence.
+   */
+  productLevel: boolean;
 }
 
 export interface SourceDef extends Located {
@@ -269,6 +277,7 @@ export function loadRules(dir: string): Dictionary {
     p.data.domains?.forEach((d, i) => {
       checkSources(p, ['domains', i, 'source'], d.source);
       checkSources(p, ['domains', i, 'role_source'], d.role_source);
+      checkSources(p, ['domains', i, 'product_evidence'], d.product_evidence);
       const patterns: NamePattern[] = [];
       [d.domain, ...(d.also ?? [])].forEach((text, j) => {
         const pat = compilePattern(text);
@@ -298,12 +307,24 @@ export function loadRules(dir: string): Dictionary {
         roleSource: d.role_source ?? d.source,
         note: d.note ?? null,
         generic: gen,
+        productEvidence: d.product_evidence ?? [],
+        productLevel: false,
         ...lineOf(p, ['domains', i]),
       });
     });
   }
 
   if (issues.length) throw new RulesError(issues);
+  // Honest levels: product evidence needs a reason to believe no sibling product uses the domain.
+  const productsOf = new Map<string, number>();
+  for (const c of classes.values()) if (c.kind === 'product' && c.manufacturer) productsOf.set(c.manufacturer, (productsOf.get(c.manufacturer) ?? 0) + 1);
+  for (const d of domains) {
+    const users = d.usedBy.map((u) => classes.get(u)).filter((c): c is ClassDef => c !== undefined);
+    d.productLevel =
+      users.length > 0 &&
+      users.every((c) => c.kind === 'product') &&
+      (d.productEvidence.length > 0 || users.every((c) => c.manufacturer !== null && (productsOf.get(c.manufacturer) ?? 0) >= 2));
+  }
   return {
     dir,
     files: files.map((f) => relative(dir, f)),

@@ -60,6 +60,12 @@ export const domainSchema = z
     source: sourceRefs,
     /** Where the role decision comes from, when not from `source`. */
     role_source: sourceRefs.optional(),
+    /**
+     * Sources showing that this domain is used by the product in `used_by` alone among its
+     * manufacturer's products. Needed for product-level evidence when the dictionary lists no
+     * other product of that manufacturer (with siblings listed, the lab data of the same source shows it).
+     */
+    product_evidence: sourceRefs.optional(),
     note: z.string().optional(),
   })
   .strict();

@@ -203,8 +203,10 @@ export function buildPopulation(o: SimOptions, kinds: DeviceKind[], domains: Sim
   for (let d = 0; d < devices.count; d++) {
     const kind = kinds[devices.kind[d]!]!;
     let doms = kind.kind === 'platform' ? kind.direct.filter(() => rs.chance(0.7)) : [...kind.direct];
-    if (doms.length === 0) doms = [kind.direct[rs.int(kind.direct.length)]!];
-    for (const i of kind.indirect) if (rs.chance(0.3)) doms.push(i);
+    // A product known only through its maker's domains (no domain of its own) contacts at least one of those.
+    const pool = kind.direct.length ? kind.direct : kind.indirect;
+    if (doms.length === 0) doms = [pool[rs.int(pool.length)]!];
+    for (const i of kind.indirect) if (rs.chance(0.3) && !doms.includes(i)) doms.push(i);
     const line = devices.line[d]!;
     for (let j = 0; j < doms.length; j++) {
       const dom = domains[doms[j]!]!;

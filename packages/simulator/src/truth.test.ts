@@ -23,7 +23,7 @@ const O: Partial<SimOptions> = {
   ipv6Share: 0.5,
   background: 0.2,
   newDeviceShare: 0.3,
-  strayRate: 0.2,
+  strayRate: 0.5,
   seed: 5,
   rulesDir,
 };

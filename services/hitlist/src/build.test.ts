@@ -36,14 +36,14 @@ products:
   - { id: devg-loop, name: G loop, manufacturer: devg, source: [test] }
   - { id: devh-fam, name: H family, manufacturer: devh, source: [test] }
 domains:
-  - { domain: api.deva.com, role: primary, ports: [tcp/443], used_by: [deva-cam], source: [test] }
-  - { domain: cdn.devb.com, role: primary, ports: [tcp/443], used_by: [devb-tv], source: [test] }
-  - { domain: api.devc.com, role: primary, ports: [tcp/8883], used_by: [devc-plug], source: [test] }
-  - { domain: v6.devd.com, role: primary, ports: [any/5683], used_by: [devd-hub], source: [test] }
-  - { domain: c.deve.com, role: primary, ports: [tcp/443], used_by: [deve-bulb], source: [test] }
-  - { domain: d.devf.com, role: primary, ports: [tcp/443], used_by: [devf-lock], source: [test] }
-  - { domain: loop.devg.com, role: primary, ports: [tcp/443], used_by: [devg-loop], source: [test] }
-  - { domain: "n{n}.devh.com", also: ["*.push.devh.com"], role: primary, ports: [udp/123], used_by: [devh-fam], source: [test] }
+  - { domain: api.deva.com, role: primary, ports: [tcp/443], used_by: [deva-cam], source: [test], product_evidence: [test] }
+  - { domain: cdn.devb.com, role: primary, ports: [tcp/443], used_by: [devb-tv], source: [test], product_evidence: [test] }
+  - { domain: api.devc.com, role: primary, ports: [tcp/8883], used_by: [devc-plug], source: [test], product_evidence: [test] }
+  - { domain: v6.devd.com, role: primary, ports: [any/5683], used_by: [devd-hub], source: [test], product_evidence: [test] }
+  - { domain: c.deve.com, role: primary, ports: [tcp/443], used_by: [deve-bulb], source: [test], product_evidence: [test] }
+  - { domain: d.devf.com, role: primary, ports: [tcp/443], used_by: [devf-lock], source: [test], product_evidence: [test] }
+  - { domain: loop.devg.com, role: primary, ports: [tcp/443], used_by: [devg-loop], source: [test], product_evidence: [test] }
+  - { domain: "n{n}.devh.com", also: ["*.push.devh.com"], role: primary, ports: [udp/123], used_by: [devh-fam], source: [test], product_evidence: [test] }
 `;
 
 const D = '2024-05-10';

@@ -144,3 +144,39 @@ test('policy changes the decisions: threshold, minimum domains, support as evide
   const sh = classify(dict, out, policySchema.parse({ minDedicatedShare: 0 }));
   assert.match(sh.classes.find((x) => x.class === 's1')!.reason, /too few usable/);
 });
+
+test('honest levels: a domain seen with the only product listed for its maker is manufacturer evidence unless a source says that product alone uses it', (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  // The D-Link case: the shared cloud was listed as used by the motion sensor only, so every
+  // other D-Link device (hub, siren, plug, camera) was "detected" as a motion sensor.
+  const rules = `${TEST_SOURCES}
+manufacturers:
+  - { id: dl, name: D-Link, source: [test] }
+  - { id: tp, name: TP-Link, source: [test] }
+  - { id: hue, name: Philips, source: [test] }
+products:
+  - { id: dl-sensor, name: D-Link motion sensor, manufacturer: dl, source: [test] }
+  - { id: tp-plug, name: TP-Link plug, manufacturer: tp, source: [test] }
+  - { id: tp-bulb, name: TP-Link bulb, manufacturer: tp, source: [test] }
+  - { id: hue-bridge, name: Hue bridge, manufacturer: hue, source: [test] }
+domains:
+  - { domain: r0801.dch.dl.example, role: primary, ports: [tcp/443], used_by: [dl-sensor], source: [test] }
+  - { domain: plug.tp.example, role: primary, ports: [tcp/443], used_by: [tp-plug], source: [test] }
+  - { domain: bulb.tp.example, role: primary, ports: [tcp/443], used_by: [tp-bulb], source: [test] }
+  - { domain: bridge.hue.example, role: primary, ports: [tcp/80], used_by: [hue-bridge], source: [test], product_evidence: [test] }
+`;
+  writeFile(join(dir, 'r.yaml'), rules);
+  const dict = loadRules(dir);
+  const c = classify(dict, outcomes(dict, {}), policySchema.parse({}));
+  const of = (id: string) => c.classes.find((x) => x.class === id)!;
+  assert.equal(of('dl-sensor').status, 'coarser');
+  assert.equal(of('dl-sensor').level, 'manufacturer');
+  assert.equal(of('dl-sensor').detectedAs, 'dl');
+  assert.match(of('dl-sensor').reason, /no evidence that r0801\.dch\.dl\.example is used by this product alone among D-Link's products/);
+  assert.deepEqual(
+    c.rules.map((r) => `${r.class}:${r.level}`).sort(),
+    ['dl:manufacturer', 'hue-bridge:product', 'hue:manufacturer', 'tp-bulb:product', 'tp-plug:product', 'tp:manufacturer'],
+    'no product rule for the D-Link sensor; siblings listed (TP-Link) or a stated source (Hue) keep product level',
+  );
+});

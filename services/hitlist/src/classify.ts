@@ -122,11 +122,12 @@ export function classify(dict: Dictionary, outcomes: DomainOutcome[], policy: Po
   for (const id of dict.classes.keys()) members.set(id, membersOf(dict, id));
   const usable = outcomes.filter((o) => countsAsPrimary(o) && o.status === 'dedicated' && !o.def.usedBy.some((u) => removed.has(u)));
   const evidence = new Map<string, DomainOutcome[]>();
-  for (const id of dict.classes.keys()) {
+  for (const [id, c] of dict.classes) {
     const m = members.get(id)!;
+    // A product's own evidence must be known to be its alone among its maker's products (DomainDef.productLevel).
     evidence.set(
       id,
-      usable.filter((o) => o.def.usedBy.every((u) => m.has(u))),
+      usable.filter((o) => o.def.usedBy.every((u) => m.has(u)) && (c.kind !== 'product' || o.def.productLevel)),
     );
   }
   const detectable = (id: string) => !removed.has(id) && evidence.get(id)!.length >= policy.threshold;
@@ -180,7 +181,14 @@ export function classify(dict: Dictionary, outcomes: DomainOutcome[], policy: Po
       for (const o of st!.ded) if (keys.includes(o.def.key)) for (const u of o.def.usedBy) if (u !== c.id) others.add(u);
       return [...others].sort();
     };
-    const ownWhy = shortOf ?? `none of its dedicated domains is its own: they are also used by ${list(sharedWith(own))}`;
+    const unproven = st!.ded.filter((o) => o.def.usedBy.every((u) => u === c.id) && !o.def.productLevel);
+    const maker = c.manufacturer ? (dict.classes.get(c.manufacturer)?.name ?? c.manufacturer) : 'its maker';
+    const ownWhy =
+      shortOf ??
+      (unproven.length && sharedWith(own).length === 0
+        ? `no evidence that ${list(unproven.map((o) => o.def.key))} ${unproven.length === 1 ? 'is' : 'are'} used by this product alone among ${maker}'s products ` +
+          `(the dictionary lists no other ${maker} product, and no product_evidence source)`
+        : `none of its dedicated domains is its own: they are also used by ${list(sharedWith(own))}`);
     const via = [c.manufacturer, ...c.platforms].filter((x): x is string => x !== null);
     let done = false;
     for (const parent of via) {
