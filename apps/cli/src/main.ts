@@ -9,6 +9,7 @@ import { registerSimulateCommands } from './commands/simulate.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerDetectCommands } from './commands/detect.js';
 import { registerRunCommands } from './commands/run.js';
+import { registerRulesCommands } from './commands/rules.js';
 
 const program = new Command('haystack')
   .description(
@@ -36,5 +37,6 @@ registerSimulateCommands(program);
 registerReportCommands(program);
 registerDetectCommands(program);
 registerRunCommands(program);
+registerRulesCommands(program);
 
 await program.parseAsync();
