@@ -235,3 +235,35 @@ export function proposeRules(reports: DeviceReport[], sourceId: string): string 
   }
   return `${out.join('\n')}\n`;
 }
+
+/** A passive-DNS record (Farsight COF) from the DNS answers in captures: what a resolver log would hold. */
+export interface CofRecord {
+  rrname: string;
+  rrtype: 'A' | 'AAAA' | 'CNAME';
+  rdata: string;
+  time_first: number;
+  time_last: number;
+  count: number;
+}
+
+/** Every DNS answer (A, AAAA, CNAME) in the captures, aggregated as passive DNS (Unix seconds). */
+export async function passiveDnsFromCaptures(files: string[]): Promise<CofRecord[]> {
+  const recs = new Map<string, CofRecord>();
+  for (const file of files) {
+    for await (const f of readFrames(file)) {
+      const p = parseEthernet(f.data);
+      if (!p || p.proto !== 17 || p.srcPort !== 53) continue;
+      const t = Math.floor(f.tsMs / 1000);
+      for (const a of dnsAnswers(p.payload)) {
+        const k = `${a.name}\t${a.type}\t${a.data}`;
+        const r = recs.get(k);
+        if (r) {
+          r.time_first = Math.min(r.time_first, t);
+          r.time_last = Math.max(r.time_last, t);
+          r.count++;
+        } else recs.set(k, { rrname: a.name, rrtype: a.type, rdata: a.data, time_first: t, time_last: t, count: 1 });
+      }
+    }
+  }
+  return [...recs.values()];
+}
