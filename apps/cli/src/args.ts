@@ -1,7 +1,7 @@
 // Argument parsers and input checks shared by the commands: every everyday mistake is caught
 // before any work starts and reported in one line naming the thing (exit 2).
 import { accessSync, closeSync, constants, mkdirSync, openSync, readSync, statSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { UserError } from './runtime.js';
 
 export const positiveInt = (v: string): number => {
@@ -97,4 +97,29 @@ export function writableDir(path: string, what: string): void {
       2,
     );
   }
+}
+
+export interface ListenOptions {
+  netflowPort?: number;
+  ipfixPort?: number;
+  bind?: string;
+}
+
+/** The collector's socket options, shared by `ingest` and `run`. */
+export function listenOptions(cmd: Command): Command {
+  return cmd
+    .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', port)
+    .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', port)
+    .option('--bind <address>', 'address to bind (default from config: 0.0.0.0)');
+}
+
+/** Those options as configuration overrides (flags beat file and environment). */
+export function listenOverrides(o: ListenOptions): Record<string, unknown> {
+  return {
+    ingest: {
+      ...(o.netflowPort !== undefined && { netflowPort: o.netflowPort }),
+      ...(o.ipfixPort !== undefined && { ipfixPort: o.ipfixPort }),
+      ...(o.bind && { bind: o.bind }),
+    },
+  };
 }

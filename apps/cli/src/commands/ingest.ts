@@ -7,25 +7,15 @@ import { assemblePipeline } from '@haystack/pipeline';
 import { CountingSink } from '@haystack/transport';
 import { readUdp } from '@haystack/pcap';
 import { parseAddress } from '@haystack/common';
-import { captureFile, intList, port } from '../args.js';
+import { captureFile, intList, listenOptions, listenOverrides, type ListenOptions } from '../args.js';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
 export function registerIngestCommands(program: Command): void {
-  program
-    .command('ingest')
+  listenOptions(program.command('ingest'))
     .description('collect NetFlow v5/v9 and IPFIX over UDP and publish normalised flow batches (Kafka, or count them when embedded)')
-    .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', port)
-    .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', port)
-    .option('--bind <address>', 'address to bind (default from config: 0.0.0.0)')
     .action(
-      action(async (opts: { netflowPort?: number; ipfixPort?: number; bind?: string }, cmd: Command) => {
-        const { config, log } = runtime(cmd, {
-          ingest: {
-            ...(opts.netflowPort !== undefined && { netflowPort: opts.netflowPort }),
-            ...(opts.ipfixPort !== undefined && { ipfixPort: opts.ipfixPort }),
-            ...(opts.bind && { bind: opts.bind }),
-          },
-        });
+      action(async (opts: ListenOptions, cmd: Command) => {
+        const { config, log } = runtime(cmd, listenOverrides(opts));
         const counting = config.kafka.brokers.length === 0;
         const p = assemblePipeline({ config, log, ingest: 'listen' });
         await p.start();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { assemblePipeline } from '@haystack/pipeline';
-import { port } from '../args.js';
+import { listenOptions, listenOverrides, type ListenOptions } from '../args.js';
 import { action, runtime, untilStopped } from '../runtime.js';
 
 /**
@@ -9,12 +9,8 @@ import { action, runtime, untilStopped } from '../runtime.js';
  * code runs on Kafka, Redis and a ClickHouse server when the configuration names them.
  */
 export function registerRunCommands(program: Command): void {
-  program
-    .command('run')
+  listenOptions(program.command('run'))
     .description('run ingest and detection in one process, listening for live NetFlow/IPFIX (embedded defaults, or Kafka/Redis/ClickHouse by configuration)')
-    .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', port)
-    .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', port)
-    .option('--bind <address>', 'address to bind (default from config: 0.0.0.0)')
     .addHelpText(
       'after',
       `
@@ -24,14 +20,8 @@ writes under <stateDir>/hitlist; build today's before flows arrive. Detections g
 Stops cleanly on SIGINT/SIGTERM: staged flows are published, stored and committed first.`,
     )
     .action(
-      action(async (opts: { netflowPort?: number; ipfixPort?: number; bind?: string }, cmd: Command) => {
-        const { config, log } = runtime(cmd, {
-          ingest: {
-            ...(opts.netflowPort !== undefined && { netflowPort: opts.netflowPort }),
-            ...(opts.ipfixPort !== undefined && { ipfixPort: opts.ipfixPort }),
-            ...(opts.bind && { bind: opts.bind }),
-          },
-        });
+      action(async (opts: ListenOptions, cmd: Command) => {
+        const { config, log } = runtime(cmd, listenOverrides(opts));
         const p = assemblePipeline({ config, log, ingest: 'listen', detect: true });
         await p.start();
         log.info(
