@@ -109,16 +109,8 @@ let embeddedPath: string | null = null;
 let embeddedUsers = 0;
 
 let storeSeq = 0;
-
-function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Insert folders of the stores this process has open. */
+const openInsertDirs = new Set<string>();
 
 export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHouseStore> {
   if (!IDENT.test(opts.database)) throw new Error(`invalid ClickHouse database name ${JSON.stringify(opts.database)}`);
@@ -175,12 +167,12 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
   if (mode === 'embedded' && opts.embeddedInserts !== 'json') {
     const root = join(resolve(opts.dataDir!), '.inserts');
     await mkdir(root, { recursive: true });
-    for (const name of await readdir(root)) {
-      const pid = Number(name.split('-')[0]);
-      if (pid !== process.pid && !processAlive(pid)) await rm(join(root, name), { recursive: true, force: true });
-    }
+    // This process holds the data directory (chdb's lock): every folder it has not open itself
+    // is a leftover, whatever its pid says (in a container every run may be pid 1).
+    for (const name of await readdir(root)) if (!openInsertDirs.has(join(root, name))) await rm(join(root, name), { recursive: true, force: true });
     insertDir = join(root, `${process.pid}-${++storeSeq}`);
     await mkdir(insertDir, { recursive: true });
+    openInsertDirs.add(insertDir);
   }
   let insertSeq = 0;
   /** False when a value cannot be written as TabSeparated (the caller then sends JSON). */
@@ -247,7 +239,10 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
         await client.close();
       } finally {
         release();
-        if (insertDir) await rm(insertDir, { recursive: true, force: true });
+        if (insertDir) {
+          openInsertDirs.delete(insertDir);
+          await rm(insertDir, { recursive: true, force: true });
+        }
       }
     },
   };

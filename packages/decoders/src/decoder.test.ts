@@ -403,6 +403,23 @@ test('one corrupted sequence number is one reset, never billions lost; a real re
   assert.equal(d9.counters.lost, 3, 'one more lost after the restart');
 });
 
+test('NetFlow v5 sequence state is saved and restored like the templates: a gap across a restart counts', () => {
+  const v5 = (seq: number) =>
+    buildV5({ uptimeMs: 5000, exportSecs: T0, sequence: seq }, [
+      { src: '10.0.0.1', dst: '52.0.0.1', packets: 1, bytes: 60, first: 1000, last: 2000, srcPort: 1, dstPort: 443, proto: 6 },
+    ]);
+  const first = new FlowDecoder();
+  decodeAll(first, [v5(0), v5(1), v5(2)]);
+  const snap = first.registry.snapshot();
+  assert.equal(snap.domains.length, 1, 'a v5 domain (no templates) is in the snapshot for its sequence');
+  const second = new FlowDecoder();
+  second.registry.restore(JSON.parse(JSON.stringify(snap)), (t) => common.parseAddress(t));
+  decodeAll(second, [v5(10)]);
+  const d = domain(second, 5, 0);
+  assert.equal(d.counters.lost, 7);
+  assert.equal(d.counters.sequenceResets, 0);
+});
+
 test('IPFIX sequence numbers count data records; v9 counts packets; reordering and restarts', () => {
   const dec = new FlowDecoder();
   const mk = (seq: number, n: number) => {

@@ -39,14 +39,15 @@ export class Lifecycle {
 
   async start(): Promise<void> {
     for (const c of this.components) {
+      // Pushed first: a component that fails half-way (one port bound, the next in use) is stopped too.
+      this.started.push(c);
       try {
         await c.start?.();
       } catch (e) {
         this.log.debug({ component: c.name }, 'start failed: stopping what had started');
-        await this.stop();
+        await this.stop().catch((err: unknown) => this.log.warn({ err }, 'stopping after a failed start also failed'));
         throw e;
       }
-      this.started.push(c);
     }
   }
 

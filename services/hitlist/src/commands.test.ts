@@ -162,6 +162,14 @@ test('a bad input never replaces a good hitlist: wrong kind of file, empty file,
     runBuildCommand(o({ pdns: [empty] }), () => {}),
     /passive DNS input .*empty\.jsonl is empty/,
   );
+  const unusable = writeFile(
+    join(dir, 'txt-only.jsonl'),
+    ['', JSON.stringify({ rrname: 'cam.acme.com', rrtype: 'TXT', rdata: 'v=x', time_first: 1715299200, time_last: 1715302800 }), ''].join('\n'),
+  );
+  await assert.rejects(
+    runBuildCommand(o({ pdns: [unusable] }), () => {}),
+    /txt-only\.jsonl has no usable record/,
+  );
   const junk = writeFile(join(dir, 'junk.jsonl'), [...hosts, ...Array.from({ length: 20 }, () => 'garbage')].join('\n'));
   await assert.rejects(
     runBuildCommand(o({ pdns: [junk] }), () => {}),

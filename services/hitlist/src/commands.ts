@@ -73,6 +73,8 @@ function refuseBadInputs(inputs: BuildReport['inputs'], policy: Policy): void {
       if (r.lines === 0) problems.push(`${kind} input ${r.input} is empty`);
       else if (r.records === 0 && skipped > 0)
         problems.push(`${kind} input ${r.input} has no valid record: ${fmt(skipped)} of ${fmt(r.lines)} lines invalid (${why})${sample}`);
+      else if (r.records === 0)
+        problems.push(`${kind} input ${r.input} has no usable record in ${fmt(r.lines)} lines (only blank lines or record types the build does not use)`);
       else if (skipped > policy.maxInvalidShare * (skipped + r.records))
         problems.push(
           `${kind} input ${r.input}: ${fmt(skipped)} invalid lines against ${fmt(r.records)} valid records, more than ${Math.round(policy.maxInvalidShare * 100)} % (policy maxInvalidShare; ${why})${sample}`,

@@ -707,7 +707,10 @@ export class TemplateRegistry {
       format: 'haystack-templates',
       version: 1,
       savedAt: new Date().toISOString(),
-      domains: [...this.domains.values()].filter((d) => d.templates.size > 0 || d.samplers.size > 0 || d.announcedRate > 0).map((d) => d.snapshot()),
+      // Also domains with only a sequence (NetFlow v5 has no templates): a gap across a restart still counts.
+      domains: [...this.domains.values()]
+        .filter((d) => d.templates.size > 0 || d.samplers.size > 0 || d.announcedRate > 0 || d.expectedSeq === d.expectedSeq)
+        .map((d) => d.snapshot()),
     };
   }
 

@@ -109,6 +109,15 @@ test('DNS answers (compression, CNAME chains), TLS server names and HTTP Host he
     { name: 'b.example.com', type: 'A', data: '192.0.2.7' },
   ]);
   for (let cut = 0; cut < msg.length; cut++) assert.doesNotThrow(() => dnsAnswers(msg.subarray(0, cut)));
+  // AAAA data written as packet addresses are (longest zero run compressed), so names and flows meet.
+  const aaaa = Buffer.concat([
+    Buffer.from([0, 2, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]),
+    q,
+    Buffer.from([0, 28, 0, 1]),
+    Buffer.from([0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]),
+    Buffer.from([0x20, 0x01, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]),
+  ]);
+  assert.deepEqual(dnsAnswers(aaaa), [{ name: 'a.example.com', type: 'AAAA', data: '2001:0:0:1::1' }]);
   const loop = Buffer.concat([Buffer.from([0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0]), Buffer.from([0xc0, 12])]);
   assert.deepEqual(dnsAnswers(loop), []);
   assert.equal(httpHost(Buffer.from('GET /x HTTP/1.1\r\nHost: Cam.Example.com:8080\r\n\r\n')), 'cam.example.com');

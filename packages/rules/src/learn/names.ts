@@ -1,3 +1,5 @@
+import { formatAddress } from '@haystack/common';
+
 // Names in a device's traffic: DNS answers (A, AAAA, CNAME, with compression), the TLS
 // ClientHello's server name, the HTTP Host header. Malformed input yields nothing, never throws.
 
@@ -51,11 +53,8 @@ export function dnsAnswers(b: Uint8Array): DnsAnswer[] {
     const rd = o + 10;
     if (rd + rdlen > b.length) break;
     if (type === 1 && rdlen === 4) out.push({ name: n.name, type: 'A', data: Array.from(b.subarray(rd, rd + 4)).join('.') });
-    else if (type === 28 && rdlen === 16) {
-      const parts: string[] = [];
-      for (let k = 0; k < 16; k += 2) parts.push(((b[rd + k]! << 8) | b[rd + k + 1]!).toString(16));
-      out.push({ name: n.name, type: 'AAAA', data: parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::') });
-    } else if (type === 5) {
+    else if (type === 28 && rdlen === 16) out.push({ name: n.name, type: 'AAAA', data: formatAddress(b.subarray(rd, rd + 16)) });
+    else if (type === 5) {
       const t = readName(b, rd);
       if (t) out.push({ name: n.name, type: 'CNAME', data: t.name });
     }
