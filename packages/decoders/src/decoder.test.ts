@@ -403,6 +403,28 @@ test('one corrupted sequence number is one reset, never billions lost; a real re
   assert.equal(d9.counters.lost, 3, 'one more lost after the restart');
 });
 
+test('an RFC exporter that loses a message whose size fits the other reading is not switched to post-increment', () => {
+  const dec = new FlowDecoder();
+  const mk = (seq: number, n: number) => {
+    const rows = Array.from({ length: n }, () => ['10.0.0.1', '52.0.0.1']);
+    return new PacketBuilder(10, { domain: 0, exportSecs: T0, sequence: seq }).template(256, V4_FIELDS.slice(0, 2)).data(256, rows).build();
+  };
+  // Record counts 10, [a lost message of 5], 15, 3, 7, 4, 9: numbered before their records (RFC 7011).
+  const sizes = [10, 5, 15, 3, 7, 4, 9];
+  const packets: Buffer[] = [];
+  let seq = 1000;
+  sizes.forEach((n, i) => {
+    if (i !== 1) packets.push(mk(seq, n));
+    seq += n;
+  });
+  decodeAll(dec, packets);
+  const d = domain(dec, 10, 0);
+  assert.equal(d.counters.lost, 5);
+  assert.equal(d.counters.sequenceGaps, 1);
+  assert.equal(d.counters.reordered, 0);
+  assert.equal(d.counters.sequenceResets, 0);
+});
+
 test('NetFlow v5 sequence state is saved and restored like the templates: a gap across a restart counts', () => {
   const v5 = (seq: number) =>
     buildV5({ uptimeMs: 5000, exportSecs: T0, sequence: seq }, [

@@ -178,6 +178,8 @@ export class DomainState implements RecordContext {
    * it, the jump was one corrupted number and accounting resumes on the old sequence.
    */
   private resumeSeq = NaN;
+  /** A packet only the post-increment reading explained, and the gap it had under the RFC reading. */
+  private pendingPost = NaN;
   /** Exporter numbers messages after counting their own records (see sequence()). */
   postIncrement = false;
   lastSeenMs = 0;
@@ -277,19 +279,35 @@ export class DomainState implements RecordContext {
       }
     }
     // Pre-increment (RFC): a message carries the count *before* its own records. Some exporters
-    // (softflowd's IPFIX) send the count *after* them; a domain switches to that reading the
-    // first time it is the one that fits, so their streams show no phantom gaps.
+    // (softflowd's IPFIX) send the count *after* them; a domain switches to that reading when
+    // two packets in a row fit only it, so their streams show no phantom gaps — and an RFC
+    // exporter that lost one message whose size happens to fit is not switched for good.
     const expected = this.postIncrement ? (known && this.lastSeq === this.lastSeq ? (this.lastSeq + units) >>> 0 : NaN) : this.expectedSeq;
     const seqSlack = this.postIncrement ? slack : this.seqSlack;
     if (expected === expected) {
       let ahead = (seq - expected) >>> 0;
       // Some IPFIX exporters leave options records out of the count: accept either.
       const tolerated = seqSlack > 0 && 0x100000000 - ahead <= seqSlack;
-      if (ahead !== 0 && !tolerated && !this.postIncrement && known && this.lastSeq === this.lastSeq) {
+      if (!this.postIncrement && known && this.lastSeq === this.lastSeq) {
         const post = (seq - this.lastSeq - units) >>> 0;
-        if (post === 0 || 0x100000000 - post <= slack) {
-          this.postIncrement = true;
-          ahead = 0;
+        const postFits = post === 0 || 0x100000000 - post <= slack;
+        const preFits = ahead === 0 || tolerated;
+        if (postFits && !preFits) {
+          if (this.pendingPost === this.pendingPost) {
+            this.postIncrement = true; // the second in a row: a post-increment exporter
+            this.pendingPost = NaN;
+            ahead = 0;
+          } else {
+            this.pendingPost = ahead; // judged with the next packet
+            this.lastSeq = seq;
+            this.expectedSeq = (seq + units) >>> 0;
+            this.seqSlack = slack;
+            return;
+          }
+        } else if (!postFits && this.pendingPost === this.pendingPost) {
+          // Only the RFC reading explains this packet: the one before had a real gap.
+          this.countGap(this.pendingPost, units);
+          this.pendingPost = NaN;
         }
       }
       if (ahead !== 0 && !tolerated) {
@@ -310,6 +328,13 @@ export class DomainState implements RecordContext {
     this.lastSeq = known ? seq : NaN;
     this.expectedSeq = known ? (seq + units) >>> 0 : NaN;
     this.seqSlack = slack;
+  }
+
+  private countGap(ahead: number, units: number): void {
+    if (ahead <= this.plausibleGap(units)) {
+      this.counters.sequenceGaps++;
+      this.counters.lost += ahead;
+    } else this.counters.sequenceResets++;
   }
 
   /** Only computed when the sequence jumped (not per packet). */
