@@ -3,18 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cof, repoRoot, tempDir, TEST_SOURCES, writeFile } from '@haystack/hitlist/test-helpers';
-
-const RULES = `${TEST_SOURCES}
-policy: { lookbackDays: 2 }
-manufacturers:
-  - { id: acme, name: Acme, source: [test] }
-products:
-  - { id: acme-cam, name: Acme cam, manufacturer: acme, source: [test] }
-domains:
-  - { domain: cam.acme.com, role: primary, ports: [tcp/443], used_by: [acme-cam], source: [test], product_evidence: [test] }
-  - { domain: cdn.acme.com, role: primary, ports: [tcp/443], used_by: [acme-cam], source: [test], product_evidence: [test] }
-`;
+import { ACME_RULES as RULES, cof, repoRoot, tempDir, writeFile } from '@haystack/hitlist/test-helpers';
 
 test('the haystack binary: hitlist build (embedded, with ClickHouse history), show, diff, and rule errors', (t) => {
   const main = join(repoRoot, 'apps', 'cli', 'dist', 'main.js');

@@ -7,18 +7,7 @@ import { startRedis } from '@haystack/testkit';
 import { HitlistCommandError, runBuildCommand, runDiffCommand, runShowCommand, type BuildCommandOptions } from './commands.js';
 import { RulesError } from '@haystack/rules';
 import { RedisHitlistStore } from '@haystack/hitlist-contract';
-import { cof, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
-
-const RULES = `${TEST_SOURCES}
-policy: { lookbackDays: 2 }
-manufacturers:
-  - { id: acme, name: Acme, source: [test] }
-products:
-  - { id: acme-cam, name: Acme cam, manufacturer: acme, source: [test] }
-domains:
-  - { domain: cam.acme.com, role: primary, ports: [tcp/443], used_by: [acme-cam], source: [test], product_evidence: [test] }
-  - { domain: cdn.acme.com, role: primary, ports: [tcp/443], used_by: [acme-cam], source: [test], product_evidence: [test] }
-`;
+import { ACME_RULES as RULES, cof, tempDir, writeFile } from './test-helpers.js';
 
 function options(dir: string, over: Partial<BuildCommandOptions>): BuildCommandOptions {
   return {

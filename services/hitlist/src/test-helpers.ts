@@ -34,3 +34,15 @@ export const TEST_SOURCES = `
 sources:
   - { id: test, title: test fixture }
 `;
+
+/** One maker, one product with two dedicated domains (stated product evidence): the command-layer tests' dictionary. */
+export const ACME_RULES = `${TEST_SOURCES}
+policy: { lookbackDays: 2 }
+manufacturers:
+  - { id: acme, name: Acme, source: [test] }
+products:
+  - { id: acme-cam, name: Acme cam, manufacturer: acme, source: [test] }
+domains:
+  - { domain: cam.acme.com, role: primary, ports: [tcp/443], used_by: [acme-cam], source: [test], product_evidence: [test] }
+  - { domain: cdn.acme.com, role: primary, ports: [tcp/443], used_by: [acme-cam], source: [test], product_evidence: [test] }
+`;
