@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,7 @@ class Detections implements DetectorStorage {
 }
 
 test('labelled device captures → softflowd → ingest → detector: every device detected, no false class on any line', { timeout: 600_000 }, async (t) => {
+  assert.ok(existsSync(sentinel), `labelled captures expected at ${sentinel} (../shared beside the checkout)`);
   const dir = mkdtempSync(join(tmpdir(), 'hs-captures-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const dict = loadRules(SHIPPED_RULES_DIR);
