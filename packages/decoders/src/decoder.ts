@@ -4,6 +4,7 @@ import { SamplingConfig, TemplateRegistry, type RegistryLimits } from './templat
 import { decodeV5 } from './netflow/v5.js';
 import { decodeV9 } from './netflow/v9.js';
 import { decodeIpfix } from './ipfix/ipfix.js';
+import { decodeSflow } from './sflow/sflow.js';
 
 /** Where counters of sources beyond the exporter limit go (a spoofed flood must not grow memory). */
 export const OTHER_EXPORTERS = '(other)';
@@ -14,7 +15,7 @@ export interface ExporterCounters {
   bytes: number;
   /** Too short for a header, or a header that lies (not: refused for the domain limit). */
   malformedPackets: number;
-  /** Version field not 5, 9 or 10. */
+  /** Version field not NetFlow 5, 9, IPFIX 10 or sFlow 5. */
   unknownVersion: number;
   /** Internal decoder faults caught at the packet boundary (should stay 0; each is logged). */
   decoderErrors: number;
@@ -28,9 +29,10 @@ export interface FlowDecoderOptions {
 }
 
 /**
- * Datagram → flow records. Dispatches on the version field to the NetFlow v5/v9 and
- * IPFIX decoders, which share the template registry (templates, samplers, sequence
- * accounting, keyed by exporter + version + observation domain). Never throws on input.
+ * Datagram → flow records. Dispatches on the version field to the NetFlow v5/v9, IPFIX
+ * and sFlow v5 decoders, which share the registry (templates, samplers, sequence
+ * accounting, keyed by exporter + protocol + observation domain; for sFlow, agent address
+ * + sub-agent id). Never throws on input.
  */
 export class FlowDecoder {
   readonly registry: TemplateRegistry;
@@ -101,6 +103,8 @@ export class FlowDecoder {
       if (version === 9) n = decodeV9(packet, a.bytes, a.text, receivedMs, this.registry, w);
       else if (version === 10) n = decodeIpfix(packet, a.bytes, a.text, receivedMs, this.registry, w);
       else if (version === 5) n = decodeV5(packet, a.bytes, a.text, receivedMs, this.registry, w);
+      // sFlow's version is a 32-bit 5: its first two bytes are 0.
+      else if (version === 0 && packet.length >= 4 && packet[2] === 0 && packet[3] === 5) n = decodeSflow(packet, receivedMs, this.registry, w);
       else {
         c.unknownVersion++;
         return 0;

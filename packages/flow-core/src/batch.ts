@@ -9,7 +9,8 @@ import { crc32 } from 'node:zlib';
  *
  *   header, HEADER_SIZE = 32 bytes
  *     0  4  magic "HSFB"
- *     4  u8 format version (1)
+ *     4  u8 format version (2; version 1 batches, 112-byte records without the
+ *        link-layer and AS fields, are still read: openBatch upgrades them)
  *     5  u8 flags (reserved, 0)
  *     6  u16 record size (RECORD_SIZE)
  *     8  u32 record count
@@ -17,7 +18,7 @@ import { crc32 } from 'node:zlib';
  *    16  f64 batch creation time, Unix ms
  *    24  u32 producer-defined (ingest: partition), 28 u32 reserved
  *
- *   records, RECORD_SIZE = 112 bytes each
+ *   records, RECORD_SIZE = 136 bytes each
  *     0  f64 flow start, Unix ms UTC        8  f64 flow end, Unix ms UTC
  *    16  f64 bytes (as exported: not multiplied by the sampling rate)
  *    24  f64 packets (likewise)
@@ -33,15 +34,21 @@ import { crc32 } from 'node:zlib';
  *   104  u8 direction (0 ingress, 1 egress, 255 unknown)
  *   105  u8 subscriber side (bit 0: source is a subscriber, bit 1: destination is)
  *   106  u16 template id (0 for NetFlow v5)
- *   108  u8 export protocol version (5, 9, 10)
- *   109..111 reserved, 0
+ *   108  u8 export protocol (5, 9, 10 = NetFlow v5/v9/IPFIX; 133 = sFlow v5, see PROTOCOL)
+ *   109  u8 reserved, 0     110 u16 VLAN id (0 = none seen)
+ *   112  6   source MAC address (all zero = not exported)
+ *   118  6   destination MAC address
+ *   124  u32 source AS        128 u32 destination AS (0 = not exported)
+ *   132..135 reserved, 0
  *
  * Doubles carry 64-bit counters exactly up to 2^53, beyond any real flow.
  */
 export const MAGIC = 0x42465348; // "HSFB" read as u32 LE
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const HEADER_SIZE = 32;
-export const RECORD_SIZE = 112;
+export const RECORD_SIZE = 136;
+/** Record size of format version 1 (before the link-layer and AS fields). */
+export const RECORD_SIZE_V1 = 112;
 
 export const F = {
   start: 0,
@@ -64,6 +71,19 @@ export const F = {
   side: 105,
   templateId: 106,
   version: 108,
+  vlan: 110,
+  srcMac: 112,
+  dstMac: 118,
+  srcAs: 124,
+  dstAs: 128,
+} as const;
+
+/** Values of the export-protocol byte (F.version). sFlow's own version is 5 too, hence its own code. */
+export const PROTOCOL = {
+  netflow5: 5,
+  netflow9: 9,
+  ipfix: 10,
+  sflow5: 133,
 } as const;
 
 export const DIRECTION_INGRESS = 0;
@@ -174,20 +194,30 @@ export interface BatchView {
 }
 
 /** Validate a received batch (magic, version, sizes, CRC) and give a view over it. Throws BatchFormatError. */
+function upgradeV1(old: Buffer, count: number): Buffer {
+  const out = Buffer.alloc(HEADER_SIZE + count * RECORD_SIZE);
+  for (let i = 0; i < count; i++) old.copy(out, HEADER_SIZE + i * RECORD_SIZE, HEADER_SIZE + i * RECORD_SIZE_V1, HEADER_SIZE + (i + 1) * RECORD_SIZE_V1);
+  writeHeader(out, count, old.readDoubleLE(16), old.readUInt32LE(24));
+  return out;
+}
+
 export function openBatch(buf: Buffer, verifyCrc = true): BatchView {
   if (buf.length < HEADER_SIZE) throw new BatchFormatError(`batch too short: ${buf.length} bytes`);
   if (buf.readUInt32LE(0) !== MAGIC) throw new BatchFormatError('not a Haystack flow batch (bad magic)');
   const version = buf.readUInt8(4);
-  if (version !== FORMAT_VERSION) throw new BatchFormatError(`unsupported batch format version ${version}`);
+  if (version !== FORMAT_VERSION && version !== 1) throw new BatchFormatError(`unsupported batch format version ${version}`);
+  const size = version === 1 ? RECORD_SIZE_V1 : RECORD_SIZE;
   const rs = buf.readUInt16LE(6);
-  if (rs !== RECORD_SIZE) throw new BatchFormatError(`unexpected record size ${rs}`);
+  if (rs !== size) throw new BatchFormatError(`unexpected record size ${rs} for format version ${version}`);
   const count = buf.readUInt32LE(8);
-  if (buf.length !== HEADER_SIZE + count * RECORD_SIZE) throw new BatchFormatError(`batch length ${buf.length} does not match ${count} records`);
+  if (buf.length !== HEADER_SIZE + count * size) throw new BatchFormatError(`batch length ${buf.length} does not match ${count} records`);
   if (verifyCrc) {
     const want = buf.readUInt32LE(12);
     const got = crc32(buf.subarray(HEADER_SIZE));
     if (want !== got) throw new BatchFormatError('batch CRC mismatch (corrupt)');
   }
+  // A batch of the previous format (still on a topic during an upgrade): widened once, here.
+  if (version === 1) buf = upgradeV1(buf, count);
   return {
     buf,
     dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength),

@@ -23,6 +23,21 @@ export interface FlowRecord {
   outIf: number;
   direction: 'ingress' | 'egress' | null;
   subscriberSide: 'src' | 'dst' | 'both' | null;
+  /** Link layer and routing, where the export carries them (null / 0 otherwise). */
+  srcMac: string | null;
+  dstMac: string | null;
+  vlan: number;
+  srcAs: number;
+  dstAs: number;
+}
+
+function mac(buf: Uint8Array, at: number): string | null {
+  let any = 0;
+  for (let i = 0; i < 6; i++) any |= buf[at + i]!;
+  if (any === 0) return null;
+  let s = '';
+  for (let i = 0; i < 6; i++) s += (i ? ':' : '') + buf[at + i]!.toString(16).padStart(2, '0');
+  return s;
 }
 
 export function readRecord(buf: Uint8Array, dv: DataView, i: number): FlowRecord {
@@ -50,6 +65,11 @@ export function readRecord(buf: Uint8Array, dv: DataView, i: number): FlowRecord
     outIf: dv.getUint32(o + F.outIf, true),
     direction: dir === DIRECTION_UNKNOWN ? null : dir === 0 ? 'ingress' : 'egress',
     subscriberSide: side === 0 ? null : side === 1 ? 'src' : side === 2 ? 'dst' : 'both',
+    srcMac: mac(buf, o + F.srcMac),
+    dstMac: mac(buf, o + F.dstMac),
+    vlan: dv.getUint16(o + F.vlan, true),
+    srcAs: dv.getUint32(o + F.srcAs, true),
+    dstAs: dv.getUint32(o + F.dstAs, true),
   };
 }
 

@@ -130,6 +130,52 @@ export async function runPmacctd(opts: PmacctdOptions): Promise<ExporterRun> {
   }
 }
 
+export interface SfprobeOptions extends Omit<RunCommonOptions, 'version'> {
+  /** sampling_rate: N (pmacct's sfprobe samples 1-out-of-N and says N in every flow sample). */
+  samplingRate?: number;
+  /** Agent address written in the datagrams (sfprobe_agentip). */
+  agentIp?: string;
+  /** Sub-agent id (sfprobe_agentsubid). */
+  subAgent?: number;
+}
+
+/**
+ * Runs pmacctd with the sfprobe plugin over `pcap`: sFlow v5 flow samples (raw packet headers)
+ * and counter samples, as a switch agent exports them, captured like the NetFlow exporters'.
+ */
+export async function runSfprobe(opts: SfprobeOptions): Promise<ExporterRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'haystack-sfprobe-'));
+  try {
+    return await collectWhile(opts, 'pmacctd', async (port) => {
+      const conf: Record<string, string | number | boolean> = {
+        daemonize: false,
+        pidfile: join(dir, 'pmacctd.pid'),
+        pcap_savefile: opts.pcap,
+        plugins: 'sfprobe',
+        sfprobe_receiver: `127.0.0.1:${port}`,
+        sfprobe_agentip: opts.agentIp ?? '192.0.2.1',
+        sfprobe_agentsubid: opts.subAgent ?? 0,
+        sampling_rate: opts.samplingRate ?? 1,
+      };
+      const path = join(dir, 'pmacctd.conf');
+      await writeFile(
+        path,
+        Object.entries(conf)
+          .map(([k, v]) => `${k}: ${v}\n`)
+          .join(''),
+      );
+      return {
+        cmd: opts.binary ?? 'pmacctd',
+        args: ['-f', path],
+        apt: 'pmacct',
+        cleanExit: (code, out) => code === 1 && /sfprobe \): Shutting down on user request/.test(out) && /no more plugins active\. Shutting down/.test(out),
+      };
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 interface Command {
   cmd: string;
   args: string[];
@@ -143,13 +189,13 @@ interface Command {
  * Binds a collector socket, runs the command built by `build(port)`, writes every datagram to
  * the capture, and resolves once the exporter has exited and every datagram it sent is read.
  */
-async function collectWhile(opts: RunCommonOptions, name: string, build: (port: number) => Promise<Command>): Promise<ExporterRun> {
+async function collectWhile(opts: Omit<RunCommonOptions, 'version'> & { version?: number }, name: string, build: (port: number) => Promise<Command>): Promise<ExporterRun> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT;
   let capturePath = opts.capturePath;
   let ownDir: string | undefined;
   if (!capturePath) {
     ownDir = await mkdtemp(join(tmpdir(), `haystack-${name}-capture-`));
-    capturePath = join(ownDir, `${name}-v${opts.version}.pcap`);
+    capturePath = join(ownDir, `${name}${opts.version ? `-v${opts.version}` : ''}.pcap`);
   }
   const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 * 1024 * 1024 });
   const sentinelSock = dgram.createSocket('udp4');

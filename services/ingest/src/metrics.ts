@@ -48,6 +48,14 @@ export function registerIngestMetrics(
     'reordered',
     'sequenceResets',
     'recordsWithoutAddress',
+    'samplesLost',
+    'sampleDrops',
+    'counterSamples',
+    'unknownSamples',
+    'unknownFlowRecords',
+    'truncatedHeaders',
+    'nselEventsSkipped',
+    'reverseRecords',
   ];
   for (const k of domainKeys) {
     new Counter({

@@ -26,7 +26,7 @@ import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseAddress, seededRandom } from '@haystack/common';
-import { BatchWriter, openBatch, F, HEADER_SIZE, RECORD_SIZE } from '@haystack/flow-core';
+import { BatchWriter, openBatch, F, HEADER_SIZE, RECORD_SIZE, PROTOCOL } from '@haystack/flow-core';
 import {
   PacketBuilder,
   buildV5,
@@ -39,6 +39,8 @@ import {
   type FieldValue,
   type RegistryLimits,
   type V5Record,
+  buildSflowDatagram,
+  buildFrame,
 } from '../index.js';
 import { readUdpSync } from '@haystack/pcap';
 import { FlowDecoder, type ExporterCounters } from '../decoder.js';
@@ -417,6 +419,42 @@ export function builtinCorpus(): CorpusEntry[] {
   );
   add(buildV5({ uptimeMs: 61_000, exportSecs: T0 + 1, sequence: 30, engineType: 0, engineId: 1 }, v5recs(5, 1)), e5, 'v5 5 records');
   add(buildV5({ uptimeMs: 62_000, exportSecs: T0 + 2, sequence: 7, engineType: 1, engineId: 3, samplingInterval: 64 }, v5recs(1, 2)), e5, 'v5 1 record');
+
+  // sFlow v5: every sample and record type we read, from a switch agent (and one over IPv6).
+  const hdr = (j: number) => ({
+    kind: 'header' as const,
+    frameLength: 1500,
+    header: buildFrame({ vlans: j % 3 ? [10] : [10, 20], mpls: j % 4 === 1 ? [16] : undefined, src: j % 2 ? v4(j) : v6(j), dst: j % 2 ? '52.1.1.1' : '2a05:d018::1', proto: j % 3 ? 6 : 17, srcPort: 1024 + j, dstPort: 443, tcpFlags: 0x18, ipv6Ext: j % 5 === 0 ? [0, 60] : undefined }),
+  });
+  for (let k = 0; k < 3; k++) {
+    add(
+      buildSflowDatagram({
+        agent: k === 2 ? '2001:db8:5f::1' : '192.0.2.50',
+        subAgent: k,
+        sequence: 1 + k,
+        samples: [
+          { kind: 'flow', sequence: 1 + k, sourceIndex: 3, rate: 1000, records: [hdr(k), { kind: 'switch', srcVlan: 10, dstVlan: 10 }] },
+          { kind: 'flow', expanded: true, sequence: 1 + k, sourceIndex: 4, rate: 10_000, input: 4, output: 5, records: [hdr(k + 1)] },
+          {
+            kind: 'flow',
+            sequence: 2 + k,
+            sourceIndex: 3,
+            rate: 1000,
+            records: [
+              { kind: 'ethernet', length: 700, srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02', type: 0x0800 },
+              { kind: 'ipv4', length: 686, proto: 6, src: v4(k), dst: '52.2.2.2', srcPort: 5000, dstPort: 8883 },
+              { kind: 'router', nextHop: '192.0.2.1', srcMask: 24, dstMask: 8 },
+              { kind: 'gateway', nextHop: '192.0.2.1', as: 64500, srcAs: 64501, srcPeerAs: 64502, asPath: [[64510, 64511]] },
+            ],
+          },
+          { kind: 'flow', sequence: 3 + k, sourceIndex: 3, rate: 1000, records: [{ kind: 'ipv6', length: 100, proto: 17, src: v6(k), dst: '2a05:d018::2', srcPort: 1, dstPort: 53 }] },
+          { kind: 'counters', sequence: 1 + k, sourceIndex: 3, ifIndex: 3, inOctets: 1e9 },
+        ],
+      }),
+      k === 2 ? '2001:db8:5f::1' : '192.0.2.50',
+      `sflow datagram ${k}`,
+    );
+  }
   return out;
 }
 
@@ -426,7 +464,8 @@ export function pcapCorpus(file: string): CorpusEntry[] {
   for (const d of readUdpSync(readFileSync(file))) {
     if (d.payload.length < 2) continue;
     const v = d.payload.readUInt16BE(0);
-    if (v !== 5 && v !== 9 && v !== 10) continue;
+    const sflow = v === 0 && d.payload.length >= 4 && d.payload.readUInt32BE(0) === 5;
+    if (v !== 5 && v !== 9 && v !== 10 && !sflow) continue;
     // The payload is a view into the file buffer: copy, mutants must not alias it.
     out.push({ packet: Buffer.from(d.payload), exporter: d.src, origin: `${file}#${d.index}` });
   }
@@ -1040,12 +1079,15 @@ export function runFuzz(opts: FuzzOptions): FuzzReport {
         const o = HEADER_SIZE + k * RECORD_SIZE;
         const ver = u8[o + F.version]!;
         const tid = dv.getUint16(o + F.templateId, true);
-        if (ver !== version || (ver === 5 ? tid !== 0 : tid < 256)) {
+        // sFlow: the version is a u32 (first two bytes 0), records carry their own protocol code.
+        const sflow = version === 0;
+        if (sflow ? ver !== PROTOCOL.sflow5 || tid !== 0 : ver !== version || (ver === 5 ? tid !== 0 : tid < 256)) {
           fail(i, 'record', `record ${k - mark}: version ${ver} template ${tid} from a v${version} packet`, exporter, pkt);
           break;
         }
         let sameExporter = true;
-        for (let j = 0; j < 16; j++) if (u8[o + F.exporter + j] !== exp[j]) sameExporter = false;
+        // sFlow records carry the agent address from the datagram, not the UDP source.
+        if (!sflow) for (let j = 0; j < 16; j++) if (u8[o + F.exporter + j] !== exp[j]) sameExporter = false;
         if (!sameExporter) {
           fail(i, 'record', `record ${k - mark}: exporter bytes are not ${exporter}`, exporter, pkt);
           break;
@@ -1063,8 +1105,8 @@ export function runFuzz(opts: FuzzOptions): FuzzReport {
           (dir > 1 && dir !== 255) ||
           u8[o + F.side] !== 0 ||
           u8[o + 109] !== 0 ||
-          u8[o + 110] !== 0 ||
-          u8[o + 111] !== 0
+          dv.getUint32(o + 132, true) !== 0 ||
+          dv.getUint16(o + F.vlan, true) > 4095
         ) {
           anomaly(i, `record ${k - mark} (template ${tid}): start ${start} end ${end} bytes ${bytes} packets ${packets} direction ${dir}`, exporter, pkt);
           break;

@@ -1,5 +1,5 @@
 import { formatAddress } from '@haystack/common';
-import type { BatchWriter } from '@haystack/flow-core';
+import { PROTOCOL, type BatchWriter } from '@haystack/flow-core';
 import { compileTemplate, layoutKey, type CompiledTemplate, type RecordContext, type TemplateField } from './compile.js';
 import { IE, VARLEN } from './fields.js';
 import { SamplingConfig, samplingFromOptions, type SamplingPolicy } from './sampling.js';
@@ -44,6 +44,22 @@ export interface DomainCounters {
    * application statistics exports): counted here and per template, never published.
    */
   recordsWithoutAddress: number;
+  /** sFlow: samples the per-source sample sequence numbers say never arrived. */
+  samplesLost: number;
+  /** sFlow: packets the agent could not sample for lack of resources (its drops counter, increase). */
+  sampleDrops: number;
+  /** sFlow: counter samples received (interface health). */
+  counterSamples: number;
+  /** sFlow: sample types we do not read (enterprise formats, unknown), skipped by length. */
+  unknownSamples: number;
+  /** sFlow: flow records we do not read, skipped by length; raw headers of unknown protocols. */
+  unknownFlowRecords: number;
+  /** Sampled headers (sFlow, IPFIX packet sections) cut before the transport ports. */
+  truncatedHeaders: number;
+  /** Cisco NSEL: events that carry no traffic of their own (create, deny, alert), counted not published. */
+  nselEventsSkipped: number;
+  /** RFC 5103 biflows and NSEL: reverse-direction records made from one exported record. */
+  reverseRecords: number;
 }
 
 export function zeroCounters(): DomainCounters {
@@ -70,6 +86,14 @@ export function zeroCounters(): DomainCounters {
     reordered: 0,
     sequenceResets: 0,
     recordsWithoutAddress: 0,
+    samplesLost: 0,
+    sampleDrops: 0,
+    counterSamples: 0,
+    unknownSamples: 0,
+    unknownFlowRecords: 0,
+    truncatedHeaders: 0,
+    nselEventsSkipped: 0,
+    reverseRecords: 0,
   };
 }
 
@@ -155,7 +179,8 @@ export const PLAUSIBLE_GAP = {
 
 /** `unitsPerMs`: the domain's average sequence rate so far; `elapsedMs`: since its previous packet. */
 export function maxPlausibleGap(version: number, unitsPerMs: number, elapsedMs: number): number {
-  const r = version === 9 ? PLAUSIBLE_GAP.packets : PLAUSIBLE_GAP.records;
+  // NetFlow v9 and sFlow number datagrams; v5 and IPFIX number records.
+  const r = version === 9 || version === PROTOCOL.sflow5 ? PLAUSIBLE_GAP.packets : PLAUSIBLE_GAP.records;
   const expected = unitsPerMs > 0 && elapsedMs > 0 ? PLAUSIBLE_GAP.burst * unitsPerMs * elapsedMs : 0;
   return Math.min(r.cap, Math.max(r.floor, Math.ceil(expected)));
 }
