@@ -189,7 +189,7 @@ test('IPFIX: every prefix of a valid message decodes without throwing, keeps onl
   const flow: FieldSpec[] = [
     { id: IE.sourceIPv4Address, length: 4 },
     { id: 82, length: VARLEN },
-    { id: 1, length: 4, enterprise: 29305 },
+    { id: 1, length: 4, enterprise: 2636 },
     { id: IE.destinationIPv4Address, length: 4 },
     { id: IE.octetDeltaCount, length: 4 },
     { id: IE.selectorId, length: 8 },

@@ -85,6 +85,11 @@ test('NetFlow v5: records, uptime-relative times, header sampling, flow sequence
       outIf: 7,
       direction: null,
       subscriberSide: null,
+      srcMac: null,
+      dstMac: null,
+      vlan: 0,
+      srcAs: 0,
+      dstAs: 0,
     },
   );
   // Second packet announces no sampling: unknown (0) and counted.
@@ -314,7 +319,7 @@ test('IPFIX: variable-length and enterprise elements skipped, padding, withdrawa
   const fields: FieldSpec[] = [
     { id: IE.sourceIPv4Address, length: 4 },
     { id: 82, length: VARLEN }, // interfaceName
-    { id: 1, length: 4, enterprise: 29305 }, // a vendor element numbered like octetDeltaCount: must not be taken for it
+    { id: 1, length: 4, enterprise: 2636 }, // a vendor element numbered like octetDeltaCount: must not be taken for it (29305, RFC 5103 reverse, is read: vendor.test.ts)
     { id: IE.destinationIPv4Address, length: 4 },
     { id: IE.octetDeltaCount, length: 4 },
     { id: 5, length: VARLEN, enterprise: 9 },

@@ -1,6 +1,5 @@
 import { u16, u32 } from '@haystack/common';
 import type { BatchWriter } from '@haystack/flow-core';
-import { VARLEN } from '../template/fields.js';
 import type { TemplateField } from '../template/compile.js';
 import type { TemplateRegistry, DomainState } from '../template/state.js';
 
@@ -59,14 +58,12 @@ function templates(d: DomainState, b: Uint8Array, q: number, end: number, w: Bat
       return;
     }
     const fields: TemplateField[] = new Array(count);
-    let bad = false;
     for (let i = 0; i < count; i++, q += 4) {
-      const length = u16(b, q + 2);
-      if (length === VARLEN) bad = true; // v9 has no variable-length fields
-      fields[i] = { id: u16(b, q), length, enterprise: 0 };
+      // Length 65535 is not in RFC 3954, but exporters send it (H3C's VRF name): it is read as
+      // an IPFIX variable-length field, not a reason to refuse the whole template.
+      fields[i] = { id: u16(b, q), length: u16(b, q + 2), enterprise: 0 };
     }
-    if (bad) d.counters.templatesRejected++;
-    else d.defineTemplate(tid, 'data', fields, 0, false, w);
+    d.defineTemplate(tid, 'data', fields, 0, false, w);
   }
 }
 
@@ -84,13 +81,7 @@ function optionsTemplates(d: DomainState, b: Uint8Array, q: number, end: number,
       return; // tid 0: padding
     }
     const fields: TemplateField[] = [];
-    let bad = false;
-    for (let stop = q + scopeLen + optLen; q < stop; q += 4) {
-      const length = u16(b, q + 2);
-      if (length === VARLEN) bad = true;
-      fields.push({ id: u16(b, q), length, enterprise: 0 });
-    }
-    if (bad) d.counters.templatesRejected++;
-    else d.defineTemplate(tid, 'options', fields, scopeLen / 4, false, w);
+    for (let stop = q + scopeLen + optLen; q < stop; q += 4) fields.push({ id: u16(b, q), length: u16(b, q + 2), enterprise: 0 });
+    d.defineTemplate(tid, 'options', fields, scopeLen / 4, false, w);
   }
 }

@@ -14,6 +14,8 @@ export const IE = {
   destinationTransportPort: 11,
   destinationIPv4Address: 12,
   egressInterface: 14,
+  bgpSourceAsNumber: 16,
+  bgpDestinationAsNumber: 17,
   flowEndSysUpTime: 21,
   flowStartSysUpTime: 22,
   postOctetDeltaCount: 23,
@@ -25,10 +27,16 @@ export const IE = {
   samplerId: 48,
   samplerMode: 49,
   samplerRandomInterval: 50,
+  sourceMacAddress: 56,
+  postDestinationMacAddress: 57,
+  vlanId: 58,
   ipVersion: 60,
   flowDirection: 61,
+  destinationMacAddress: 80,
+  postSourceMacAddress: 81,
   octetTotalCount: 85,
   packetTotalCount: 86,
+  flowId: 148,
   observationDomainId: 149,
   flowStartSeconds: 150,
   flowEndSeconds: 151,
@@ -45,13 +53,31 @@ export const IE = {
   udpDestinationPort: 181,
   tcpSourcePort: 182,
   tcpDestinationPort: 183,
+  initiatorOctets: 231,
+  responderOctets: 232,
+  firewallEvent: 233,
+  dot1qVlanId: 243,
+  initiatorPackets: 298,
+  responderPackets: 299,
   selectorId: 302,
   selectorAlgorithm: 304,
   samplingPacketInterval: 305,
   samplingPacketSpace: 306,
   samplingSize: 309,
   samplingPopulation: 310,
+  dataLinkFrameSize: 312,
+  ipHeaderPacketSection: 313,
+  ipPayloadPacketSection: 314,
+  dataLinkFrameSection: 315,
+  /** Cisco ASA NSEL's firewall event in NetFlow v9 before IANA's 233 (NF_F_FW_EVENT_84). */
+  nselEventV84: 40005,
 } as const;
+
+/** RFC 5103: reverse-direction elements are the IANA ones under this enterprise number. */
+export const REVERSE_PEN = 29305;
+
+/** NSEL / IPFIX firewallEvent values. */
+export const FW_EVENT = { ignore: 0, created: 1, deleted: 2, denied: 3, alert: 4, update: 5 } as const;
 
 /** IPFIX variable-length marker (RFC 7011 §7). */
 export const VARLEN = 0xffff;

@@ -117,9 +117,10 @@ export interface StoredTemplate {
 const SRC_ADDRESS: readonly number[] = [IE.sourceIPv4Address, IE.sourceIPv6Address];
 const DST_ADDRESS: readonly number[] = [IE.destinationIPv4Address, IE.destinationIPv6Address];
 
-/** Does a data template carry both ends of a flow (an IANA source and destination address)? */
+/** Does a data template carry both ends of a flow (an IANA source and destination address, or the packet itself)? */
 function hasAddresses(fields: readonly TemplateField[]): boolean {
   const ids = fields.filter((f) => f.enterprise === 0).map((f) => f.id);
+  if (ids.includes(IE.dataLinkFrameSection) || ids.includes(IE.ipHeaderPacketSection)) return true;
   return ids.some((id) => SRC_ADDRESS.includes(id)) && ids.some((id) => DST_ADDRESS.includes(id));
 }
 
@@ -230,6 +231,22 @@ export class DomainState implements RecordContext {
   unknownRate = 0;
   unanchoredTimes = 0;
   malformedRecords = 0;
+  noAddress = 0;
+  truncatedHeaders = 0;
+  nselSkipped = 0;
+  reverseRecords = 0;
+  /** NSEL connections whose bytes flow-update events counted (bounded; oldest forgotten first). */
+  private nselUpdated = new Set<number>();
+
+  nselUpdate(connId: number): void {
+    if (this.nselUpdated.has(connId)) return;
+    if (this.nselUpdated.size >= 262_144) this.nselUpdated.delete(this.nselUpdated.values().next().value!);
+    this.nselUpdated.add(connId);
+  }
+
+  nselTeardown(connId: number): boolean {
+    return this.nselUpdated.delete(connId);
+  }
 
   constructor(
     readonly exporter: Uint8Array,
@@ -464,8 +481,16 @@ export class DomainState implements RecordContext {
     this.malformedRecords = 0;
     this.counters.unknownRateRecords += this.unknownRate;
     this.counters.unanchoredTimes += this.unanchoredTimes;
+    this.counters.recordsWithoutAddress += this.noAddress;
+    this.counters.truncatedHeaders += this.truncatedHeaders;
+    this.counters.nselEventsSkipped += this.nselSkipped;
+    this.counters.reverseRecords += this.reverseRecords;
     this.unknownRate = 0;
     this.unanchoredTimes = 0;
+    this.noAddress = 0;
+    this.truncatedHeaders = 0;
+    this.nselSkipped = 0;
+    this.reverseRecords = 0;
     return n;
   }
 
