@@ -306,7 +306,7 @@ async function startHaystack(name: 'haystack'): Promise<Running> {
   const child = start(
     opt.collectorCpu,
     process.execPath,
-    [...nodeArgs, main, ...(useChild ? [] : ['ingest']), '--netflow-port', '0', '--ipfix-port', '0', '--bind', '127.0.0.1', ...extra],
+    [...nodeArgs, main, ...(useChild ? [] : ['ingest']), '--netflow-port', '0', '--ipfix-port', '0', '--sflow-port', '0', '--bind', '127.0.0.1', ...extra],
     env,
   );
   let metricsUrl = '';

@@ -12,10 +12,11 @@ import { arg } from './stats.js';
 const port = (name: string) => (arg(name) !== undefined ? Number(arg(name)) : undefined);
 const netflowPort = port('--netflow-port');
 const ipfixPort = port('--ipfix-port');
+const sflowPort = port('--sflow-port');
 const bind = arg('--bind');
 const config = loadConfig({
   file: process.env.HAYSTACK_CONFIG,
-  overrides: { ingest: { ...(netflowPort !== undefined && { netflowPort }), ...(ipfixPort !== undefined && { ipfixPort }), ...(bind && { bind }) } },
+  overrides: { ingest: { ...(netflowPort !== undefined && { netflowPort }), ...(ipfixPort !== undefined && { ipfixPort }), ...(sflowPort !== undefined && { sflowPort }), ...(bind && { bind }) } },
 });
 const log = createLogger({ level: config.log.level });
 const p = assemblePipeline({ config, log, ingest: 'listen' });

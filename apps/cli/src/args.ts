@@ -102,6 +102,7 @@ export function writableDir(path: string, what: string): void {
 export interface ListenOptions {
   netflowPort?: number;
   ipfixPort?: number;
+  sflowPort?: number;
   bind?: string;
 }
 
@@ -110,6 +111,7 @@ export function listenOptions(cmd: Command): Command {
   return cmd
     .option('--netflow-port <port>', 'UDP port for NetFlow (default from config: 2055)', port)
     .option('--ipfix-port <port>', 'UDP port for IPFIX (default from config: 4739)', port)
+    .option('--sflow-port <port>', 'UDP port for sFlow v5 (default from config: 6343)', port)
     .option('--bind <address>', 'address to bind (default from config: 0.0.0.0)');
 }
 
@@ -119,6 +121,7 @@ export function listenOverrides(o: ListenOptions): Record<string, unknown> {
     ingest: {
       ...(o.netflowPort !== undefined && { netflowPort: o.netflowPort }),
       ...(o.ipfixPort !== undefined && { ipfixPort: o.ipfixPort }),
+      ...(o.sflowPort !== undefined && { sflowPort: o.sflowPort }),
       ...(o.bind && { bind: o.bind }),
     },
   };

@@ -16,7 +16,7 @@ test('haystack run: live exports over UDP reach the detector and ClickHouse; SIG
   const state = await mkdtemp(join(tmpdir(), 'hs-run-'));
   t.after(() => rm(state, { recursive: true, force: true }));
   const env = { ...process.env, HAYSTACK_STATE_DIR: state, HAYSTACK_METRICS__LISTEN: 'null', HAYSTACK_INGEST__SUBSCRIBER_PREFIXES: '100.64.0.0/10' };
-  const child = spawn(process.execPath, [main, 'run', '--netflow-port', '0', '--ipfix-port', '0', '--bind', '127.0.0.1'], {
+  const child = spawn(process.execPath, [main, 'run', '--netflow-port', '0', '--ipfix-port', '0', '--sflow-port', '0', '--bind', '127.0.0.1'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

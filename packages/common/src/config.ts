@@ -125,6 +125,8 @@ export const configSchema = z
         bind: z.string().default('0.0.0.0'),
         netflowPort: z.number().int().min(0).max(65535).default(2055),
         ipfixPort: z.number().int().min(0).max(65535).default(4739),
+        /** sFlow v5 (switches, exchange fabrics); null = no sFlow socket. Every port accepts every protocol. */
+        sflowPort: z.number().int().min(0).max(65535).nullable().default(6343),
         receiveBufferBytes: z
           .number()
           .int()

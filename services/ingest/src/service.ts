@@ -52,7 +52,7 @@ export async function createIngest(
     publisher,
     log,
     bind: cfg.ingest.bind,
-    ports: opts.ports ?? [cfg.ingest.netflowPort, cfg.ingest.ipfixPort],
+    ports: opts.ports ?? [cfg.ingest.netflowPort, cfg.ingest.ipfixPort, ...(cfg.ingest.sflowPort === null ? [] : [cfg.ingest.sflowPort])],
     receiveBufferBytes: cfg.ingest.receiveBufferBytes,
     allowExporters: cfg.ingest.allowExporters,
     maxDelayMs: cfg.ingest.batch.maxDelayMs,

@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { BatchWriter, readRecord } from '@haystack/flow-core';
 import { FlowDecoder } from '@haystack/decoders';
-import { samplingFromConfig, FileTemplateStore, type replayCapture } from '@haystack/ingest';
+import { samplingFromConfig, FileTemplateStore, markSubscriberSide, type replayCapture } from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
 import { CountingSink } from '@haystack/transport';
 import { readUdp } from '@haystack/pcap';
-import { parseAddress } from '@haystack/common';
+import { parseAddress, PrefixSet } from '@haystack/common';
 import { captureFile, intList, listenOptions, listenOverrides, type ListenOptions } from '../args.js';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
@@ -83,7 +83,7 @@ export function registerIngestCommands(program: Command): void {
 
   program
     .command('decode')
-    .description('print the flow records of a capture as JSON lines (one per record), to debug an exporter')
+    .description('print the flow records of a capture (NetFlow v5/v9, IPFIX, sFlow v5) as JSON lines, one per record, to debug an exporter')
     .argument('<file>', 'capture file (pcap or pcapng)')
     .option('--port <ports>', 'only datagrams to these UDP ports (comma list)', intList)
     .option('--templates <file>', 'start with templates from a saved template state file')
@@ -99,6 +99,8 @@ export function registerIngestCommands(program: Command): void {
           decoder.registry.restore(snap, (t) => parseAddress(t));
         }
         const ports = opts.port?.length ? new Set(opts.port) : null;
+        // The subscriber side as ingest would mark it (ingest.subscriberPrefixes).
+        const subs = new PrefixSet(config.ingest.subscriberPrefixes);
         const w = new BatchWriter(64);
         const out: string[] = [];
         const flushOut = async () => {
@@ -112,11 +114,18 @@ export function registerIngestCommands(program: Command): void {
           if (ports && !ports.has(d.dstPort)) continue;
           decoder.decode(d.payload, d.src, d.tsMs === d.tsMs ? d.tsMs : Date.now(), w);
           if (w.count === 0) continue;
-          for (let i = 0; i < w.count; i++) out.push(`${JSON.stringify({ packetIndex: d.index, ...readRecord(w.buf, w.dv, i) })}\n`);
+          for (let i = 0; i < w.count; i++) {
+            markSubscriberSide(w.buf, w.dv, w.offset(i), subs);
+            out.push(`${JSON.stringify({ packetIndex: d.index, ...readRecord(w.buf, w.dv, i) })}\n`);
+          }
           w.reset();
           if (out.length > 1000) await flushOut();
         }
         await flushOut();
+        // How unusual layouts were read (tunnels, packet sections, NSEL, biflows): said once per template.
+        for (const d of decoder.registry.all())
+          for (const t of d.templates.values())
+            for (const note of t.compiled?.notes ?? []) process.stderr.write(`note: ${d.exporterText} domain ${d.domain} template ${t.id}: ${note}\n`);
         if (opts.stats) process.stderr.write(`${JSON.stringify(decoderSummary(decoder), null, 2)}\n`);
       }),
     );
