@@ -45,8 +45,8 @@ const DAY = '2026-11-20';
 const TOPIC = 'haystack.flows';
 /**
  * The mock keeps only ~5 MiB per partition and silently drops older data, so the replay may
- * not run further ahead of the detectors than this many records per partition (~2.3 MiB of
- * 112-byte records). A real broker retains the backlog; here it would be lost.
+ * not run further ahead of the detectors than this many records per partition (~2.7 MiB of
+ * 136-byte records). A real broker retains the backlog; here it would be lost.
  */
 const LAG_RECORDS_PER_PARTITION = 20_000;
 

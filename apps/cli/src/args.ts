@@ -72,7 +72,8 @@ const CAPTURE_MAGIC: [string, number[]][] = [
 ];
 
 /** A pcap/pcapng capture (possibly gzip, xz, zstd or bzip2 compressed): checked by its first bytes. */
-export function captureFile(path: string): void {
+/** A capture (pcap/pcapng, maybe compressed), or with `archives` also an nfdump archive (nfcapd/sfcapd files). */
+export function captureFile(path: string, archives = false): void {
   inputFile(path, 'capture');
   const head = Buffer.alloc(6);
   const fd = openSync(path, 'r');
@@ -81,8 +82,12 @@ export function captureFile(path: string): void {
   } finally {
     closeSync(fd);
   }
+  if (archives && head[0] === 0x0c && head[1] === 0xa5) return; // nfdump archive magic 0xA50C (little-endian)
   if (!CAPTURE_MAGIC.some(([, m]) => m.every((b, i) => head[i] === b)))
-    throw new UserError(`capture ${path} is not a pcap or pcapng file (nor a compressed one): it starts with ${head.toString('hex')}`, 2);
+    throw new UserError(
+      `capture ${path} is not a pcap or pcapng file (nor a compressed one${archives ? ', nor an nfdump archive' : ''}): it starts with ${head.toString('hex')}`,
+      2,
+    );
 }
 
 /** A directory that can be created and written to. */

@@ -60,7 +60,7 @@ const ERRNO_TEXT: Record<string, string> = {
 
 /** Errors of the environment (files, ports, malformed captures) in one line, or null for a bug. */
 export function describeKnownError(err: Error & { code?: string; path?: string; port?: number; address?: string; syscall?: string }): string | null {
-  if (err.name === 'PcapFormatError') return `${err.message}`;
+  if (err.name === 'PcapFormatError' || err.name === 'ArchiveError' || err.name === 'NfdumpCompressionError') return `${err.message}`;
   if (err.code === 'EADDRINUSE')
     return `${err.address ?? ''}${err.port !== undefined ? ` port ${err.port}` : ''} is already in use (another collector running?)`.trim();
   if (err.code === 'EADDRNOTAVAIL') return `cannot bind ${err.address ?? 'that address'}: not an address of this machine`;

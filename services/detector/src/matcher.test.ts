@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAddress, seededRandom } from '@haystack/common';
-import { F, openBatch } from '@haystack/flow-core';
+import { F, HEADER_SIZE, RECORD_SIZE, openBatch } from '@haystack/flow-core';
 import { loadHitlist, type Hitlist } from '@haystack/hitlist-contract';
 import { LineMask } from './lines.js';
 import { Matcher, ScanResult, batchDays } from './matcher.js';
@@ -52,7 +52,7 @@ test('the filtered scan matches exactly the plain hitlist lookups (randomized)',
   const expected: string[] = [];
   let matched = 0;
   for (let i = 0; i < v.count; i++) {
-    const o = 32 + i * 112;
+    const o = HEADER_SIZE + i * RECORD_SIZE;
     const side = v.buf[o + F.side]!;
     const proto = v.buf[o + F.proto]!;
     let hit = false;

@@ -135,6 +135,11 @@ export class Collector {
     if (this.writer.count > 0) this.o.publisher.add(this.writer);
   }
 
+  /** The decoder (its registry holds per-exporter counters, also for archive replays). */
+  get decoder(): FlowDecoder {
+    return this.o.decoder;
+  }
+
   /** Arrival time of the latest datagram. */
   get lastReceived(): number {
     return this.o.decoder.lastReceived;

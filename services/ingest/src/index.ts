@@ -5,3 +5,4 @@ export * from './template-store.js';
 export * from './metrics.js';
 export * from './service.js';
 export * from './health.js';
+export * from './archive.js';

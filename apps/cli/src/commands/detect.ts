@@ -56,7 +56,7 @@ undecodable_batches,insert_retries,...}_total (flows_taken_in - flows = the stor
             2,
           );
         if (kafka && opts.replay) throw new UserError('--replay runs embedded: it cannot be combined with kafka.brokers', 2);
-        if (opts.replay) captureFile(opts.replay);
+        if (opts.replay) captureFile(opts.replay, true);
         if (kafka) await runDistributed(config, log);
         else await runReplay(config, log, opts.replay!, !!opts.json);
       }),

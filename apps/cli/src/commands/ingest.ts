@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { BatchWriter, readRecord } from '@haystack/flow-core';
-import { FlowDecoder } from '@haystack/decoders';
-import { samplingFromConfig, FileTemplateStore, markSubscriberSide, type replayCapture } from '@haystack/ingest';
+import { FlowDecoder, NfdumpRecords } from '@haystack/decoders';
+import { samplingFromConfig, FileTemplateStore, markSubscriberSide, isArchive, readArchive, type ArchiveStats, type replayCapture } from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
 import { CountingSink } from '@haystack/transport';
 import { readUdp } from '@haystack/pcap';
@@ -40,8 +40,8 @@ export function registerIngestCommands(program: Command): void {
 
   program
     .command('replay')
-    .description('replay a pcap/pcapng capture of exporter traffic through the ingest pipeline')
-    .argument('<file>', 'capture file (pcap or pcapng)')
+    .description('replay a capture of exporter traffic (NetFlow v5/v9, IPFIX, sFlow v5) or an nfdump archive through the ingest pipeline')
+    .argument('<file>', 'pcap/pcapng capture (also .gz/.xz/.zst/.bz2), or an nfdump 1.7 archive written by nfcapd/sfcapd')
     .option('--pace <pace>', "full (as fast as possible) or original (the capture's own timing)", 'full')
     .option('--speed <factor>', 'with --pace original: speed-up factor', Number, 1)
     .option('--port <ports>', 'only datagrams to these UDP ports (comma list)', intList)
@@ -50,7 +50,7 @@ export function registerIngestCommands(program: Command): void {
     .action(
       action(async (file: string, opts: { pace: string; speed: number; port?: number[]; progress: boolean; json?: boolean }, cmd: Command) => {
         if (opts.pace !== 'full' && opts.pace !== 'original') throw new UserError('--pace must be "full" or "original"', 2);
-        captureFile(file);
+        captureFile(file, true);
         const { config, log } = runtime(cmd);
         const p = assemblePipeline({ config, log, ingest: 'replay', metrics: false });
         await p.start();
@@ -84,14 +84,14 @@ export function registerIngestCommands(program: Command): void {
   program
     .command('decode')
     .description('print the flow records of a capture (NetFlow v5/v9, IPFIX, sFlow v5) as JSON lines, one per record, to debug an exporter')
-    .argument('<file>', 'capture file (pcap or pcapng)')
+    .argument('<file>', 'pcap/pcapng capture (also compressed), or an nfdump 1.7 archive')
     .option('--port <ports>', 'only datagrams to these UDP ports (comma list)', intList)
     .option('--templates <file>', 'start with templates from a saved template state file')
     .option('--stats', 'print decoder counters to stderr at the end')
     .action(
       action(async (file: string, opts: { port?: number[]; templates?: string; stats?: boolean }, cmd: Command) => {
         const { config } = runtime(cmd);
-        captureFile(file);
+        captureFile(file, true);
         const decoder = new FlowDecoder({ sampling: samplingFromConfig(config) });
         if (opts.templates) {
           const snap = await new FileTemplateStore(opts.templates).load();
@@ -109,6 +109,22 @@ export function registerIngestCommands(program: Command): void {
           out.length = 0;
           if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
         };
+        if (await isArchive(file)) {
+          // An nfdump archive holds flow records, not datagrams: print them as the replay would publish them.
+          const stats: ArchiveStats = { format: 'nfdump', compression: 'none', convertedWith: null, openFile: false, blocks: 0, corruptBlocks: 0, truncated: false };
+          const recs = new NfdumpRecords(decoder.registry);
+          for await (const block of readArchive(file, stats)) {
+            recs.block(block.data, block.numRecords, w);
+            for (let i = 0; i < w.count; i++) {
+              markSubscriberSide(w.buf, w.dv, w.offset(i), subs);
+              out.push(`${JSON.stringify(readRecord(w.buf, w.dv, i))}\n`);
+            }
+            w.reset();
+            await flushOut();
+          }
+          if (opts.stats) process.stderr.write(`${JSON.stringify({ archive: { ...stats, ...recs.counters }, ...decoderSummary(decoder) }, null, 2)}\n`);
+          return;
+        }
         const reader = readUdp(file);
         for await (const d of reader) {
           if (ports && !ports.has(d.dstPort)) continue;
@@ -154,6 +170,7 @@ function replaySummary(res: Awaited<ReturnType<typeof replayCapture>>, decoder: 
     seconds: Number(res.seconds.toFixed(3)),
     datagramsPerSecond: Math.round(res.datagrams / Math.max(res.seconds, 1e-9)),
     pcap: res.pcap,
+    archive: res.archive,
     published: pub,
     partitions: sink instanceof CountingSink ? sink.perPartition : undefined,
     ...decoderSummary(decoder),
@@ -161,7 +178,15 @@ function replaySummary(res: Awaited<ReturnType<typeof replayCapture>>, decoder: 
 }
 
 function formatSummary(s: ReturnType<typeof replaySummary>): string {
-  const lines = [`replayed ${s.datagrams} datagrams in ${s.seconds} s (${s.datagramsPerSecond}/s)`];
+  const a = s.archive;
+  const lines = a
+    ? [`read an nfdump archive (${a.compression}${a.convertedWith ? `, converted by ${a.convertedWith}` : ''}, ${a.blocks} blocks): ${a.flows} flow records in ${s.seconds} s`]
+    : [`replayed ${s.datagrams} datagrams in ${s.seconds} s (${s.datagramsPerSecond}/s)`];
+  if (a?.openFile) lines.push('warning: nfcapd had not closed this archive (still being written?): read up to its last whole block');
+  if (a?.truncated) lines.push('warning: the archive ends inside a block (cut short?): what follows the cut is missing');
+  if (a?.corruptBlocks) lines.push(`warning: ${a.corruptBlocks} blocks could not be decompressed; their records are missing, the others were read`);
+  if (a?.flowsWithoutAddress) lines.push(`${a.flowsWithoutAddress} flow records without addresses (not published)`);
+  if (a?.malformedRecords) lines.push(`warning: ${a.malformedRecords} malformed records skipped`);
   if (s.pcap.truncatedFile) lines.push('warning: the capture ends inside a packet record (cut short while being written?): what follows the cut is missing');
   if (s.pcap.truncated) lines.push(`warning: ${s.pcap.truncated} frames were captured shorter than their UDP payload (snap length too small?) and skipped`);
   const p = s.published as Record<string, number>;

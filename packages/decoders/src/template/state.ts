@@ -278,6 +278,20 @@ export class DomainState implements RecordContext {
     this.defaultRate = announced || this.policy.fallback;
   }
 
+  /** A rate learned outside an options record (an archive's sampler records): id < 0 = exporter-wide. */
+  learnRate(samplerId: number, rate: number): void {
+    if (rate <= 0) return;
+    if (samplerId >= 0) {
+      if (this.samplers.get(samplerId) === rate) return;
+      this.samplers.set(samplerId, rate);
+    } else {
+      if (this.announcedRate === rate) return;
+      this.announcedRate = rate;
+    }
+    this.refreshRates();
+    this.changes++;
+  }
+
   rateFor(samplerId: number): number {
     return this.samplers.get(samplerId) ?? this.defaultRate;
   }
