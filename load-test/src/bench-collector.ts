@@ -11,7 +11,7 @@
 //             (the real service: createIngest → Collector → Publisher → the CLI's counting sink),
 //             metrics on an ephemeral port; stored = haystack_ingest_published_records_total
 //             (cross-checked with haystack_ingest_domain_records_total)
-//   nfcapd    `nfcapd -b 127.0.0.1 -p PORT -w DIR -B RCVBUF`; stored = "Flows:" of
+//   nfcapd    `nfcapd -b 127.0.0.1 -p PORT -w DIR -B RCVBUF` (sfcapd alike for --corpus sfprobe-sflow); stored = "Flows:" of
 //             `nfdump -R DIR -I` after SIGTERM (nfcapd's own summary line is cross-checked)
 //
 // Both get the same receive buffer request (-B / ingest.receiveBufferBytes); the kernel caps it
@@ -38,14 +38,18 @@ import { arg, fmtRate, median, table } from './stats.js';
 const REPO = join(LOAD_TEST_DIR, '..');
 const CLI = join(REPO, 'apps', 'cli', 'dist', 'main.js');
 
-type CollectorName = 'haystack' | 'nfcapd';
+/** nfdump's collectors: nfcapd for NetFlow/IPFIX, sfcapd (Debian nfdump-sflow) for sFlow. */
+type NfdumpCollector = 'nfcapd' | 'sfcapd';
+type CollectorName = 'haystack' | NfdumpCollector;
+const isNfdump = (n: CollectorName): n is NfdumpCollector => n === 'nfcapd' || n === 'sfcapd';
 
 const opt = {
   rates: (arg('--rates') ?? '200000,400000,800000,1200000,1600000,2000000').split(',').map(Number),
   duration: Number(arg('--duration', '5')),
   reps: Number(arg('--reps', '5')),
   corpus: (arg('--corpus') ?? 'softflowd-v9') as CorpusKind,
-  collectors: (arg('--collectors') ?? 'haystack,nfcapd').split(',') as CollectorName[],
+  // The peer for sFlow is sfcapd, for NetFlow/IPFIX nfcapd.
+  collectors: (arg('--collectors') ?? (arg('--corpus') === 'sfprobe-sflow' ? 'haystack,sfcapd' : 'haystack,nfcapd')).split(',') as CollectorName[],
   rcvbuf: Number(arg('--rcvbuf', String(32 * 1024 * 1024))),
   pin: !process.argv.includes('--no-pin'),
   // Other agents share this machine. Their bursts would stall the collector or the sender for
@@ -395,20 +399,20 @@ async function startHaystack(name: 'haystack'): Promise<Running> {
   };
 }
 
-async function startNfcapd(): Promise<Running> {
-  const dir = mkdtempSync(join(opt.nfcapdDir, 'nfcapd-bench-'));
+async function startNfcapd(bin: NfdumpCollector): Promise<Running> {
+  const dir = mkdtempSync(join(opt.nfcapdDir, `${bin}-bench-`));
   const port = await freePort();
-  const child = start(opt.collectorCpu, 'nfcapd', ['-b', '127.0.0.1', '-p', String(port), '-w', dir, '-B', String(opt.rcvbuf)]);
+  const child = start(opt.collectorCpu, bin, ['-b', '127.0.0.1', '-p', String(port), '-w', dir, '-B', String(opt.rcvbuf)]);
   let log = '';
   lines(child.stderr!, (l) => (log += `${l}\n`));
   lines(child.stdout!, (l) => (log += `${l}\n`));
   child.on('error', (e) => (log += String(e)));
-  await waitFor('nfcapd to bind', 30_000, () => {
-    if (child.exitCode !== null) throw new Error(`nfcapd exited: ${log}`);
+  await waitFor(`${bin} to bind`, 30_000, () => {
+    if (child.exitCode !== null) throw new Error(`${bin} exited: ${log}`);
     return udpSocket(port) !== null;
   });
   return {
-    name: 'nfcapd',
+    name: bin,
     port,
     pid: child.pid!,
     async finish() {
@@ -455,7 +459,7 @@ interface Trial {
 }
 
 async function trial(name: CollectorName, stream: string, rate: number, rep: number): Promise<Trial> {
-  const c = name === 'nfcapd' ? await startNfcapd() : await startHaystack(name);
+  const c = isNfdump(name) ? await startNfcapd(name) : await startHaystack(name);
   try {
     const rcvbuf = grantedRcvbuf(c.port);
     const warm = await send(stream, c.port, opt.warmupRate, opt.warmup);
@@ -613,6 +617,7 @@ function machineFacts(): Record<string, string> {
     'net.core.rmem_default': rd('/proc/sys/net/core/rmem_default'),
     node: process.version,
     nfcapd: sh('nfcapd', ['-V']),
+    sfcapd: sh('sfcapd', ['-V']),
     'git HEAD': sh('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']),
     'uncommitted changes under services/ingest, packages/{flow-core,decoders,transport,common}, apps/cli':
       sh('git', [
@@ -692,10 +697,9 @@ async function main(): Promise<void> {
       for (const name of order) {
         const t = await trial(name, stream, rate, rep);
         trials.push(t);
-        let check =
-          name !== 'nfcapd'
-            ? `decoded ${t.check}, seq-lost ${t.notes.sequenceLost}, backpressure ${t.notes.backpressureDropped}`
-            : `own count ${t.check}, seq errors ${t.notes.sequenceErrors}`;
+        let check = !isNfdump(name)
+          ? `decoded ${t.check}, seq-lost ${t.notes.sequenceLost}, backpressure ${t.notes.backpressureDropped}`
+          : `own count ${t.check}, seq errors ${t.notes.sequenceErrors}`;
         if (t.notes.firstDropAtS === t.notes.firstDropAtS) check += `, first drop at ${t.notes.firstDropAtS!.toFixed(2)} s`;
         if (t.notes.loopDelayMaxMs !== undefined)
           check += `, loop delay p99.9/max ${t.notes.loopDelayP999Ms}/${t.notes.loopDelayMaxMs} ms, GC max ${t.notes.gcMaxMs} ms, stalls>15ms ${t.notes.stalls}`;
@@ -743,9 +747,9 @@ async function main(): Promise<void> {
   say('');
   for (const name of opt.collectors)
     say(`- highest loss-free rate, ${name}: ${lossFree.get(name) ? fmtRate(lossFree.get(name)!) : 'none of the tested rates'} records/s`);
-  for (const h of ['haystack'] as const)
-    if (lossFree.has(h) && lossFree.has('nfcapd') && lossFree.get('nfcapd')! > 0)
-      say(`- ratio ${h} / nfcapd: ${(lossFree.get(h)! / lossFree.get('nfcapd')!).toFixed(2)}`);
+  for (const peer of ['nfcapd', 'sfcapd'] as const)
+    if (lossFree.has('haystack') && lossFree.has(peer) && lossFree.get(peer)! > 0)
+      say(`- ratio haystack / ${peer}: ${(lossFree.get('haystack')! / lossFree.get(peer)!).toFixed(2)}`);
   say('');
   for (const e of entries) say(`- ran ${e}`);
   mkdirSync(CACHE_DIR, { recursive: true });

@@ -1,6 +1,7 @@
 // The load-test corpus: a recorded export stream from real exporters. Synthetic traffic
 // (testkit's makeTrafficPcap, many conversations, in chunks to bound memory) is exported by
-// softflowd (NetFlow v9 and IPFIX) and, for the decode bench, pmacctd (v9); each export is
+// softflowd (NetFlow v9 and IPFIX), pmacctd (v9, for the decode bench) and pmacctd's sfprobe
+// (sFlow v5, every packet sampled: the sFlow benches); each export is
 // captured to pcap by testkit's runners. The chunks of one exporter/version are joined into one
 // gap-free stream (sequence numbers rewritten as one exporter would number them) and cached
 // under load-test/.cache/ as a pcap plus a compact stream file the C sender loops over.
@@ -14,13 +15,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readUdpSync, PcapWriter } from '@haystack/pcap';
 import { makeTrafficPcap } from '@haystack/testkit/exporters-traffic';
-import { runSoftflowd, runPmacctd } from '@haystack/testkit/exporters-run';
+import { runSoftflowd, runPmacctd, runSfprobe } from '@haystack/testkit/exporters-run';
 
 export const LOAD_TEST_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const CACHE_DIR = join(LOAD_TEST_DIR, '.cache');
 
-export type CorpusKind = 'softflowd-v9' | 'softflowd-ipfix' | 'pmacctd-v9';
-export const CORPUS_KINDS: readonly CorpusKind[] = ['softflowd-v9', 'softflowd-ipfix', 'pmacctd-v9'];
+export type CorpusKind = 'softflowd-v9' | 'softflowd-ipfix' | 'pmacctd-v9' | 'sfprobe-sflow';
+export const CORPUS_KINDS: readonly CorpusKind[] = ['softflowd-v9', 'softflowd-ipfix', 'pmacctd-v9', 'sfprobe-sflow'];
+/** The corpus's code for sFlow v5 streams (its version field is a u32 5; 133 as in flow batches). */
+export const SFLOW = 133;
+export type CorpusVersion = 9 | 10 | typeof SFLOW;
 
 export interface CorpusDatagram {
   /** The datagram as exported, sequence number already rewritten for its place in the stream. */
@@ -37,7 +41,7 @@ export interface CorpusDatagram {
 
 export interface Corpus {
   kind: CorpusKind;
-  version: 9 | 10;
+  version: CorpusVersion;
   /** Exporter address as captured (softflowd/pmacctd sent from 127.0.0.1). */
   exporter: string;
   datagrams: CorpusDatagram[];
@@ -71,6 +75,10 @@ interface Manifest {
 const DEFAULTS = { chunks: 4, flows: 25_000 };
 /** pmacctd is slow (~11 s per chunk) and only feeds the decode bench: one chunk is plenty. */
 const PMACCT_CHUNKS = 1;
+/** sfprobe samples every packet (rate 1): one chunk gives several times the flow records of the others. */
+const SFLOW_CHUNKS = 1;
+const chunksOf = (kind: CorpusKind, all: number) =>
+  kind === 'pmacctd-v9' ? Math.min(PMACCT_CHUNKS, all) : kind === 'sfprobe-sflow' ? Math.min(SFLOW_CHUNKS, all) : all;
 
 // ---- independent record counting -------------------------------------------------------
 //
@@ -90,8 +98,25 @@ export interface RecordCounts {
 
 const u16 = (b: Uint8Array, p: number) => (b[p]! << 8) | b[p + 1]!;
 
-/** Counts the records of one v9 or IPFIX datagram; learns templates into `tpl`. Throws on what softflowd/pmacctd never send. */
+/** Flow samples of one sFlow v5 datagram (IPv4 agent), framed by their lengths alone. */
+function countSflow(b: Buffer): RecordCounts {
+  if (b.readUInt32BE(0) !== 5 || b.readUInt32BE(4) !== 1) throw new Error('not an sFlow v5 datagram with an IPv4 agent');
+  const n = b.readUInt32BE(24);
+  let p = 28;
+  let data = 0;
+  for (let i = 0; i < n; i++) {
+    const format = b.readUInt32BE(p);
+    const len = b.readUInt32BE(p + 4);
+    if (p + 8 + len > b.length) throw new Error(`bad sample length ${len} at ${p}`);
+    if (format === 1 || format === 3) data++;
+    p += 8 + len;
+  }
+  return { data, options: 0, templates: 0 };
+}
+
+/** Counts the records of one v9, IPFIX or sFlow datagram; learns templates into `tpl`. Throws on what softflowd/pmacctd never send. */
 export function countRecords(b: Buffer, tpl: Map<number, TemplateInfo>): RecordCounts {
+  if (b.length >= 4 && b.readUInt32BE(0) === 5) return countSflow(b);
   const version = u16(b, 0);
   const out = { data: 0, options: 0, templates: 0 };
   let p = version === 9 ? 20 : version === 10 ? 16 : -1;
@@ -165,7 +190,7 @@ export function countRecords(b: Buffer, tpl: Map<number, TemplateInfo>): RecordC
 
 /** Offset of the sequence number in the export header. */
 export function seqOffset(version: number): number {
-  return version === 9 ? 12 : 8;
+  return version === 9 ? 12 : version === SFLOW ? 16 : 8;
 }
 
 /**
@@ -224,8 +249,8 @@ export function writeStreamFile(path: string, version: number, datagrams: Corpus
 
 // ---- building ---------------------------------------------------------------------------
 
-function versionOf(kind: CorpusKind): 9 | 10 {
-  return kind === 'softflowd-ipfix' ? 10 : 9;
+function versionOf(kind: CorpusKind): CorpusVersion {
+  return kind === 'softflowd-ipfix' ? 10 : kind === 'sfprobe-sflow' ? SFLOW : 9;
 }
 
 function paths(kind: CorpusKind) {
@@ -237,16 +262,24 @@ function chunkCapture(kind: CorpusKind, i: number): string {
 }
 
 /** Reads one joined capture and classifies its datagrams. */
-function readCapture(file: string, version: 9 | 10): { datagrams: CorpusDatagram[]; exporter: string; ts: number[] } {
+function readCapture(file: string, version: CorpusVersion): { datagrams: CorpusDatagram[]; exporter: string; ts: number[] } {
   const tpl = new Map<number, TemplateInfo>();
   const datagrams: CorpusDatagram[] = [];
   const ts: number[] = [];
   let exporter = '';
   for (const d of readUdpSync(readFileSync(file))) {
     const payload = Buffer.from(d.payload); // own copy: the capture buffer is not ours to keep views into
-    if (u16(payload, 0) !== version) throw new Error(`${file}: datagram of version ${u16(payload, 0)} in a v${version} stream`);
+    const v = payload.readUInt32BE(0) === 5 ? SFLOW : u16(payload, 0);
+    if (v !== version) throw new Error(`${file}: datagram of version ${v} in a v${version} stream`);
     const c = countRecords(payload, tpl);
-    datagrams.push({ payload, dataRecords: c.data, optionsRecords: c.options, templateRecords: c.templates, seqUnits: version === 9 ? 1 : c.data + c.options });
+    // v9 and sFlow number datagrams; IPFIX numbers records.
+    datagrams.push({
+      payload,
+      dataRecords: c.data,
+      optionsRecords: c.options,
+      templateRecords: c.templates,
+      seqUnits: version === 10 ? c.data + c.options : 1,
+    });
     ts.push(d.tsMs);
     exporter ||= d.src;
   }
@@ -255,7 +288,7 @@ function readCapture(file: string, version: 9 | 10): { datagrams: CorpusDatagram
 
 /** The source id / observation domain of every datagram must be one: the sender numbers one sequence. */
 function assertOneDomain(datagrams: CorpusDatagram[], version: number, what: string): void {
-  const off = version === 9 ? 16 : 12;
+  const off = version === 9 ? 16 : 12; // sFlow: the sub-agent id, also at 12 (IPv4 agent)
   const ids = new Set(datagrams.map((d) => d.payload.readUInt32BE(off)));
   if (ids.size !== 1) throw new Error(`${what}: ${ids.size} source ids / observation domains; the sender numbers only one`);
 }
@@ -282,15 +315,17 @@ async function build(opts: Required<Omit<CorpusOptions, 'log' | 'rebuild'>>, log
     });
     log(`chunk ${i + 1}/${opts.chunks}: ${s.packets} packets, ${s.flows.length} directional flows (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     for (const kind of CORPUS_KINDS) {
-      if (kind === 'pmacctd-v9' && i >= PMACCT_CHUNKS) continue;
+      if (i >= chunksOf(kind, opts.chunks)) continue;
       const t1 = performance.now();
       const version = versionOf(kind);
       const capturePath = chunkCapture(kind, i);
       const run =
-        kind === 'pmacctd-v9'
-          ? await runPmacctd({ pcap: traffic, version, capturePath, timeoutMs: 120_000 })
-          : // -m: a flow table big enough that flows end by the pcap's end, not by table pressure.
-            await runSoftflowd({ pcap: traffic, version, capturePath, timeoutMs: 120_000, extraArgs: ['-m', '200000'] });
+        version === SFLOW
+          ? await runSfprobe({ pcap: traffic, samplingRate: 1, agentIp: '127.0.0.1', capturePath, timeoutMs: 300_000 })
+          : kind === 'pmacctd-v9'
+            ? await runPmacctd({ pcap: traffic, version, capturePath, timeoutMs: 120_000 })
+            : // -m: a flow table big enough that flows end by the pcap's end, not by table pressure.
+              await runSoftflowd({ pcap: traffic, version, capturePath, timeoutMs: 120_000, extraArgs: ['-m', '200000'] });
       outputs[kind] = run.output;
       log(`  ${kind}: ${run.datagrams} datagrams (${((performance.now() - t1) / 1000).toFixed(1)} s)`);
     }
@@ -301,11 +336,11 @@ async function build(opts: Required<Omit<CorpusOptions, 'log' | 'rebuild'>>, log
     const all: CorpusDatagram[] = [];
     const times: number[] = [];
     let exporter = '';
-    const chunks = kind === 'pmacctd-v9' ? Math.min(PMACCT_CHUNKS, opts.chunks) : opts.chunks;
+    const chunks = chunksOf(kind, opts.chunks);
     for (let i = 0; i < chunks; i++) {
       const c = readCapture(chunkCapture(kind, i), version);
       // Each exporter run started its own templates; the first datagram must carry them.
-      if (c.datagrams[0]!.templateRecords === 0) throw new Error(`${kind} chunk ${i}: first datagram carries no template`);
+      if (version !== SFLOW && c.datagrams[0]!.templateRecords === 0) throw new Error(`${kind} chunk ${i}: first datagram carries no template`);
       all.push(...c.datagrams);
       times.push(...c.ts);
       exporter ||= c.exporter;

@@ -16,7 +16,14 @@ const sflowPort = port('--sflow-port');
 const bind = arg('--bind');
 const config = loadConfig({
   file: process.env.HAYSTACK_CONFIG,
-  overrides: { ingest: { ...(netflowPort !== undefined && { netflowPort }), ...(ipfixPort !== undefined && { ipfixPort }), ...(sflowPort !== undefined && { sflowPort }), ...(bind && { bind }) } },
+  overrides: {
+    ingest: {
+      ...(netflowPort !== undefined && { netflowPort }),
+      ...(ipfixPort !== undefined && { ipfixPort }),
+      ...(sflowPort !== undefined && { sflowPort }),
+      ...(bind && { bind }),
+    },
+  },
 });
 const log = createLogger({ level: config.log.level });
 const p = assemblePipeline({ config, log, ingest: 'listen' });

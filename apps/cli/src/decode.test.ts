@@ -39,12 +39,23 @@ test('decode reads sFlow beside NetFlow, shows the subscriber side and says how 
     const sflow = buildSflowDatagram({
       agent: '192.0.2.7',
       sequence: 1,
-      samples: [{ kind: 'flow', sequence: 1, sourceIndex: 1, rate: 2048, records: [{ kind: 'header', frameLength: 128, header: buildFrame({ src: '100.64.1.2', dst: '52.9.9.9', proto: 17, srcPort: 1, dstPort: 53 }) }] }],
+      samples: [
+        {
+          kind: 'flow',
+          sequence: 1,
+          sourceIndex: 1,
+          rate: 2048,
+          records: [{ kind: 'header', frameLength: 128, header: buildFrame({ src: '100.64.1.2', dst: '52.9.9.9', proto: 17, srcPort: 1, dstPort: 53 }) }],
+        },
+      ],
     });
     await w.writeUdp({ tsMs: 1_700_000_000_500, src: '192.0.2.7', srcPort: 5001, dst: '192.0.2.99', dstPort: 6343, payload: sflow });
     await w.close();
 
-    const r = spawnSync(process.execPath, [main, 'decode', file], { encoding: 'utf8', env: { ...process.env, HAYSTACK_LOG_LEVEL: 'warn', HAYSTACK_METRICS__LISTEN: 'null' } });
+    const r = spawnSync(process.execPath, [main, 'decode', file], {
+      encoding: 'utf8',
+      env: { ...process.env, HAYSTACK_LOG_LEVEL: 'warn', HAYSTACK_METRICS__LISTEN: 'null' },
+    });
     assert.equal(r.status, 0, r.stderr);
     const recs = r.stdout
       .trim()

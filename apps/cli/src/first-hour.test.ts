@@ -88,7 +88,11 @@ test('a port in use is one line and exit 1', async (t) => {
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
   t.after(() => sock.close());
   const busy = sock.address().port;
-  mistake(['ingest', '--bind', '127.0.0.1', '--netflow-port', String(busy), '--ipfix-port', '0', '--sflow-port', '0'], 1, new RegExp(`port ${busy} is already in use`));
+  mistake(
+    ['ingest', '--bind', '127.0.0.1', '--netflow-port', String(busy), '--ipfix-port', '0', '--sflow-port', '0'],
+    1,
+    new RegExp(`port ${busy} is already in use`),
+  );
 });
 
 test('the first commands work from any directory: --version, hitlist build with the shipped rules, compressed captures, decode | head', async () => {

@@ -7,6 +7,15 @@ export * from './encode.js';
 export * from './decoder.js';
 export { decodeSflow, sflowState, SFLOW_VERSION, type InterfaceCounters, type SflowAgentState } from './sflow/sflow.js';
 export { parseHeader, LAYER_ETHERNET, LAYER_IPV4, LAYER_IPV6, LAYER_IP, LAYER_TRANSPORT } from './packet/header.js';
-export { buildSflowDatagram, buildFrame, type FrameSpec, type FlowRecordSpec, type SampleSpec, type DatagramSpec, type FlowSampleSpec, type CounterSampleSpec } from './sflow/encode.js';
+export {
+  buildSflowDatagram,
+  buildFrame,
+  type FrameSpec,
+  type FlowRecordSpec,
+  type SampleSpec,
+  type DatagramSpec,
+  type FlowSampleSpec,
+  type CounterSampleSpec,
+} from './sflow/encode.js';
 export * from './nfdump/nffile.js';
 export { lz4DecompressBlock } from './nfdump/lz4.js';

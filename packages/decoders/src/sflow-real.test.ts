@@ -44,7 +44,20 @@ async function compare(run: ExporterRun, rate: number, agent: string, subAgent: 
       const r = mine[i]!;
       const ports = t.proto === 6 || t.proto === 17;
       assert.deepEqual(
-        [r.src, r.dst, r.proto, ports ? r.srcPort : '-', ports ? r.dstPort : '-', r.bytes, r.packets, r.samplingRate, r.srcMac, r.dstMac, r.exporter, r.observationDomain],
+        [
+          r.src,
+          r.dst,
+          r.proto,
+          ports ? r.srcPort : '-',
+          ports ? r.dstPort : '-',
+          r.bytes,
+          r.packets,
+          r.samplingRate,
+          r.srcMac,
+          r.dstMac,
+          r.exporter,
+          r.observationDomain,
+        ],
         [t.src, t.dst, t.proto, ports ? t.srcPort : '-', ports ? t.dstPort : '-', t.frameLength, 1, t.samplingRate, t.srcMac, t.dstMac, t.agent, t.subAgent],
         `frame ${frame} sample ${i}`,
       );

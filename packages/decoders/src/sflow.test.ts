@@ -10,9 +10,21 @@ function decode(dec: FlowDecoder, ...datagrams: Buffer[]): FlowRecord[] {
   return [...records(openBatch(w.finish()))];
 }
 
-function one(recs: FlowRecordSpec[], extra: Partial<Extract<SampleSpec, { kind: 'flow' }>> = {}, dg: Partial<DatagramSpec> = {}): { r: FlowRecord[]; dec: FlowDecoder } {
+function one(
+  recs: FlowRecordSpec[],
+  extra: Partial<Extract<SampleSpec, { kind: 'flow' }>> = {},
+  dg: Partial<DatagramSpec> = {},
+): { r: FlowRecord[]; dec: FlowDecoder } {
   const dec = new FlowDecoder();
-  const r = decode(dec, buildSflowDatagram({ agent: '192.0.2.10', sequence: 1, samples: [{ kind: 'flow', sequence: 1, sourceIndex: 7, rate: 1000, records: recs, ...extra }], ...dg }));
+  const r = decode(
+    dec,
+    buildSflowDatagram({
+      agent: '192.0.2.10',
+      sequence: 1,
+      samples: [{ kind: 'flow', sequence: 1, sourceIndex: 7, rate: 1000, records: recs, ...extra }],
+      ...dg,
+    }),
+  );
   return { r, dec };
 }
 
@@ -20,7 +32,18 @@ const header = (frame: Buffer, frameLength = frame.length + 4, protocol = 1): Fl
 const counters = (dec: FlowDecoder) => [...dec.registry.all()][0]!.counters;
 
 test('raw Ethernet header with an 802.1Q tag: 5-tuple, MACs, VLAN, TCP flags, rate and frame length', () => {
-  const frame = buildFrame({ srcMac: '00:11:22:33:44:55', dstMac: '66:77:88:99:aa:bb', vlans: [42], src: '10.0.0.1', dst: '93.184.216.34', proto: 6, srcPort: 40000, dstPort: 443, tcpFlags: 0x12, payload: 100 });
+  const frame = buildFrame({
+    srcMac: '00:11:22:33:44:55',
+    dstMac: '66:77:88:99:aa:bb',
+    vlans: [42],
+    src: '10.0.0.1',
+    dst: '93.184.216.34',
+    proto: 6,
+    srcPort: 40000,
+    dstPort: 443,
+    tcpFlags: 0x12,
+    payload: 100,
+  });
   const { r } = one([header(frame, 1518)], { input: 5, output: 9 });
   assert.equal(r.length, 1);
   const x = r[0]!;
@@ -50,7 +73,15 @@ test('QinQ: the outer (service) tag is the VLAN; MPLS label stacks are walked to
 });
 
 test('Ethernet over MPLS (control word, inner frame): inner addresses, outer MACs', () => {
-  const inner = buildFrame({ srcMac: '02:00:00:00:00:aa', dstMac: '02:00:00:00:00:bb', src: '172.16.0.1', dst: '172.16.0.2', proto: 6, srcPort: 80, dstPort: 8080 });
+  const inner = buildFrame({
+    srcMac: '02:00:00:00:00:aa',
+    dstMac: '02:00:00:00:00:bb',
+    src: '172.16.0.1',
+    dst: '172.16.0.2',
+    proto: 6,
+    srcPort: 80,
+    dstPort: 8080,
+  });
   const outer = buildFrame({ srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02', mpls: [100], src: '0.0.0.0', dst: '0.0.0.0', proto: 0 });
   // Keep the outer Ethernet + one label (bottom of stack), then a zero control word and the inner frame.
   const frame = Buffer.concat([outer.subarray(0, 18), Buffer.alloc(4), inner]);
@@ -98,7 +129,17 @@ test('sampled IPv4 / IPv6 / Ethernet records stand in for a raw header; switch, 
     { kind: 'ipv4', length: 1382, proto: 6, src: '10.0.0.5', dst: '10.0.0.6', srcPort: 1234, dstPort: 8883, tcpFlags: 0x18 },
     { kind: 'switch', srcVlan: 300, dstVlan: 300 },
     { kind: 'router', nextHop: '192.0.2.254', srcMask: 24, dstMask: 16 },
-    { kind: 'gateway', nextHop: '192.0.2.254', as: 64500, srcAs: 64501, srcPeerAs: 64502, asPath: [[64510, 64511], [64512, 64513]] },
+    {
+      kind: 'gateway',
+      nextHop: '192.0.2.254',
+      as: 64500,
+      srcAs: 64501,
+      srcPeerAs: 64502,
+      asPath: [
+        [64510, 64511],
+        [64512, 64513],
+      ],
+    },
   ]);
   assert.deepEqual(
     r.map((x) => [x.src, x.dst, x.proto, x.srcPort, x.dstPort, x.tcpFlags, x.bytes, x.srcMac, x.dstMac, x.vlan, x.srcAs, x.dstAs]),
@@ -187,7 +228,14 @@ test('a sample without an IP packet (ARP) is counted, not published as :: → ::
 
 test('sequence accounting: datagrams per agent/sub-agent, samples and drops per source', () => {
   const frame = buildFrame({ src: '10.0.0.1', dst: '10.0.0.2', proto: 17, srcPort: 1, dstPort: 2 });
-  const s = (seq: number, src: number, drops = 0): SampleSpec => ({ kind: 'flow', sequence: seq, sourceIndex: src, rate: 100, drops, records: [header(frame)] });
+  const s = (seq: number, src: number, drops = 0): SampleSpec => ({
+    kind: 'flow',
+    sequence: seq,
+    sourceIndex: src,
+    rate: 100,
+    drops,
+    records: [header(frame)],
+  });
   const dec = new FlowDecoder();
   decode(
     dec,

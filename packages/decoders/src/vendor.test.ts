@@ -22,32 +22,51 @@ const f = (id: number, length: number, enterprise?: number): FieldSpec => ({ id,
 
 test('tunnel templates (Cisco IP-in-IP, SRv6, Huawei): the 5-tuple comes from the inner header, consistently', () => {
   // Outer IPv4 (protocol 4 = IP-in-IP, no ports) then the inner IPv4 header's fields.
-  const ipip = run(9, [f(8, 4), f(12, 4), f(4, 1), f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(1, 4), f(2, 4)], [['198.51.100.1', '198.51.100.2', 4, '10.0.0.1', '52.1.2.3', 40000, 8883, 6, 1500, 3]]);
+  const ipip = run(
+    9,
+    [f(8, 4), f(12, 4), f(4, 1), f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(1, 4), f(2, 4)],
+    [['198.51.100.1', '198.51.100.2', 4, '10.0.0.1', '52.1.2.3', 40000, 8883, 6, 1500, 3]],
+  );
   assert.deepEqual(
     ipip.r.map((x) => [x.src, x.dst, x.proto, x.srcPort, x.dstPort, x.bytes]),
     [['10.0.0.1', '52.1.2.3', 6, 40000, 8883, 1500]],
   );
   // SRv6: outer IPv6 (next header 4), inner IPv4.
-  const srv6 = run(10, [f(27, 16), f(28, 16), f(4, 1), f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(1, 8)], [['2001:db8::1', '2001:db8::2', 4, '10.0.0.9', '52.9.9.9', 5000, 443, 17, 99]]);
+  const srv6 = run(
+    10,
+    [f(27, 16), f(28, 16), f(4, 1), f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(1, 8)],
+    [['2001:db8::1', '2001:db8::2', 4, '10.0.0.9', '52.9.9.9', 5000, 443, 17, 99]],
+  );
   assert.deepEqual(
     srv6.r.map((x) => [x.src, x.dst, x.proto, x.srcPort, x.dstPort, x.ipVersion]),
     [['10.0.0.9', '52.9.9.9', 17, 5000, 443, 4]],
   );
   // IPv6 inside IPv4 (protocol 41): the inner IPv6 pair.
-  const six = run(10, [f(8, 4), f(12, 4), f(4, 1), f(27, 16), f(28, 16), f(7, 2), f(11, 2), f(4, 1), f(1, 8)], [['198.51.100.1', '198.51.100.2', 41, '2001:db8:1::5', '2a05::1', 1, 2, 6, 7]]);
+  const six = run(
+    10,
+    [f(8, 4), f(12, 4), f(4, 1), f(27, 16), f(28, 16), f(7, 2), f(11, 2), f(4, 1), f(1, 8)],
+    [['198.51.100.1', '198.51.100.2', 41, '2001:db8:1::5', '2a05::1', 1, 2, 6, 7]],
+  );
   assert.deepEqual(
     six.r.map((x) => [x.src, x.dst, x.proto, x.ipVersion]),
     [['2001:db8:1::5', '2a05::1', 6, 6]],
   );
   const d = [...ipip.dec.registry.all()][0]!;
-  assert.ok(d.templates.get(300)!.compiled!.notes.some((n) => /inner header/.test(n)), '`decode --templates` says how tunnel templates are read');
+  assert.ok(
+    d.templates.get(300)!.compiled!.notes.some((n) => /inner header/.test(n)),
+    '`decode --templates` says how tunnel templates are read',
+  );
 });
 
 test('NetFlow v9 templates with a variable-length field (H3C VRF name, length 65535) decode instead of being refused', () => {
-  const { r, dec } = run(9, [f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(236, VARLEN), f(1, 4), f(2, 4)], [
-    ['10.0.0.1', '10.0.0.2', 1, 2, 17, 'vpn-customer-a', 100, 1],
-    ['10.0.0.3', '10.0.0.4', 3, 4, 6, '', 200, 2],
-  ]);
+  const { r, dec } = run(
+    9,
+    [f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(236, VARLEN), f(1, 4), f(2, 4)],
+    [
+      ['10.0.0.1', '10.0.0.2', 1, 2, 17, 'vpn-customer-a', 100, 1],
+      ['10.0.0.3', '10.0.0.4', 3, 4, 6, '', 200, 2],
+    ],
+  );
   assert.deepEqual(
     r.map((x) => [x.src, x.bytes]),
     [
@@ -59,7 +78,17 @@ test('NetFlow v9 templates with a variable-length field (H3C VRF name, length 65
 });
 
 test('packet sections (dataLinkFrameSection 315, ipHeaderPacketSection 313, ipPayloadPacketSection 314) give the 5-tuple', () => {
-  const frame = buildFrame({ srcMac: '00:00:5e:00:53:01', dstMac: '00:00:5e:00:53:02', vlans: [7], src: '10.1.1.1', dst: '52.2.2.2', proto: 6, srcPort: 4444, dstPort: 443, payload: 40 });
+  const frame = buildFrame({
+    srcMac: '00:00:5e:00:53:01',
+    dstMac: '00:00:5e:00:53:02',
+    vlans: [7],
+    src: '10.1.1.1',
+    dst: '52.2.2.2',
+    proto: 6,
+    srcPort: 4444,
+    dstPort: 443,
+    payload: 40,
+  });
   // Juniper inline monitoring: the frame's first bytes (variable length) and the frame size.
   const eth = run(10, [f(315, VARLEN), f(312, 2), f(34, 4)], [[frame.subarray(0, 64), 1514, 1000]]);
   assert.deepEqual(

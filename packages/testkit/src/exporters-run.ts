@@ -189,7 +189,11 @@ interface Command {
  * Binds a collector socket, runs the command built by `build(port)`, writes every datagram to
  * the capture, and resolves once the exporter has exited and every datagram it sent is read.
  */
-async function collectWhile(opts: Omit<RunCommonOptions, 'version'> & { version?: number }, name: string, build: (port: number) => Promise<Command>): Promise<ExporterRun> {
+async function collectWhile(
+  opts: Omit<RunCommonOptions, 'version'> & { version?: number },
+  name: string,
+  build: (port: number) => Promise<Command>,
+): Promise<ExporterRun> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT;
   let capturePath = opts.capturePath;
   let ownDir: string | undefined;

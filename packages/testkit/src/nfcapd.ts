@@ -49,7 +49,9 @@ export async function collectWithNfcapd(opts: NfcapdOptions): Promise<string> {
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve, reject) => {
-    child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new Error(`${bin} not found (Debian: apt-get install ${bin === 'sfcapd' ? 'nfdump-sflow' : 'nfdump'})`) : e));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'ENOENT' ? new Error(`${bin} not found (Debian: apt-get install ${bin === 'sfcapd' ? 'nfdump-sflow' : 'nfdump'})`) : e),
+    );
     child.on('exit', (code) => resolve(code));
   });
   try {
@@ -80,7 +82,9 @@ export async function collectWithNfcapd(opts: NfcapdOptions): Promise<string> {
 /** `nfdump -r FILE -o json` (times in UTC): the records as nfdump reads them, in file order. */
 export async function nfdumpJson(file: string): Promise<Record<string, string | number>[]> {
   const text = await new Promise<string>((resolve, reject) =>
-    execFile('nfdump', ['-r', file, '-o', 'json'], { maxBuffer: 1 << 30, env: { ...process.env, TZ: 'UTC' } }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    execFile('nfdump', ['-r', file, '-o', 'json'], { maxBuffer: 1 << 30, env: { ...process.env, TZ: 'UTC' } }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    ),
   );
   const t = text.trim();
   return t === '' ? [] : (JSON.parse(t.startsWith('[') ? t : `[${t}]`) as Record<string, string | number>[]);

@@ -155,6 +155,8 @@ function convertWithNfdump(file: string, out: string): Promise<void> {
           : e,
       ),
     );
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new ArchiveError(`nfdump could not convert ${file} (exit ${code}): ${err.trim().split('\n')[0] ?? ''}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new ArchiveError(`nfdump could not convert ${file} (exit ${code}): ${err.trim().split('\n')[0] ?? ''}`)),
+    );
   });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { BatchWriter, readRecord } from '@haystack/flow-core';
-import { FlowDecoder, NfdumpRecords } from '@haystack/decoders';
+import { FlowDecoder, NfdumpRecords, sflowState } from '@haystack/decoders';
 import { samplingFromConfig, FileTemplateStore, markSubscriberSide, isArchive, readArchive, type ArchiveStats, type replayCapture } from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
 import { CountingSink } from '@haystack/transport';
@@ -111,7 +111,15 @@ export function registerIngestCommands(program: Command): void {
         };
         if (await isArchive(file)) {
           // An nfdump archive holds flow records, not datagrams: print them as the replay would publish them.
-          const stats: ArchiveStats = { format: 'nfdump', compression: 'none', convertedWith: null, openFile: false, blocks: 0, corruptBlocks: 0, truncated: false };
+          const stats: ArchiveStats = {
+            format: 'nfdump',
+            compression: 'none',
+            convertedWith: null,
+            openFile: false,
+            blocks: 0,
+            corruptBlocks: 0,
+            truncated: false,
+          };
           const recs = new NfdumpRecords(decoder.registry);
           for await (const block of readArchive(file, stats)) {
             recs.block(block.data, block.numRecords, w);
@@ -159,6 +167,8 @@ export function decoderSummary(decoder: FlowDecoder) {
       // Every rate in use: announced per sampler id, exporter-wide, or the configured default.
       samplingRates: [...new Set([...d.samplers.values(), d.announcedRate, d.defaultRate].filter((r) => r > 0))].sort((a, b) => a - b),
       templatesWithoutAddress: [...d.templates.values()].filter((t) => !t.addressed).map((t) => ({ template: t.id, records: t.recordsWithoutAddress })),
+      // sFlow agents: the latest generic interface counters of each data source (exporter health).
+      ...(sflowState(d) ? { interfaces: [...sflowState(d)!.interfaces.values()] } : {}),
       ...d.counters,
     })),
   };
@@ -180,7 +190,9 @@ function replaySummary(res: Awaited<ReturnType<typeof replayCapture>>, decoder: 
 function formatSummary(s: ReturnType<typeof replaySummary>): string {
   const a = s.archive;
   const lines = a
-    ? [`read an nfdump archive (${a.compression}${a.convertedWith ? `, converted by ${a.convertedWith}` : ''}, ${a.blocks} blocks): ${a.flows} flow records in ${s.seconds} s`]
+    ? [
+        `read an nfdump archive (${a.compression}${a.convertedWith ? `, converted by ${a.convertedWith}` : ''}, ${a.blocks} blocks): ${a.flows} flow records in ${s.seconds} s`,
+      ]
     : [`replayed ${s.datagrams} datagrams in ${s.seconds} s (${s.datagramsPerSecond}/s)`];
   if (a?.openFile) lines.push('warning: nfcapd had not closed this archive (still being written?): read up to its last whole block');
   if (a?.truncated) lines.push('warning: the archive ends inside a block (cut short?): what follows the cut is missing');

@@ -424,7 +424,17 @@ export function builtinCorpus(): CorpusEntry[] {
   const hdr = (j: number) => ({
     kind: 'header' as const,
     frameLength: 1500,
-    header: buildFrame({ vlans: j % 3 ? [10] : [10, 20], mpls: j % 4 === 1 ? [16] : undefined, src: j % 2 ? v4(j) : v6(j), dst: j % 2 ? '52.1.1.1' : '2a05:d018::1', proto: j % 3 ? 6 : 17, srcPort: 1024 + j, dstPort: 443, tcpFlags: 0x18, ipv6Ext: j % 5 === 0 ? [0, 60] : undefined }),
+    header: buildFrame({
+      vlans: j % 3 ? [10] : [10, 20],
+      mpls: j % 4 === 1 ? [16] : undefined,
+      src: j % 2 ? v4(j) : v6(j),
+      dst: j % 2 ? '52.1.1.1' : '2a05:d018::1',
+      proto: j % 3 ? 6 : 17,
+      srcPort: 1024 + j,
+      dstPort: 443,
+      tcpFlags: 0x18,
+      ipv6Ext: j % 5 === 0 ? [0, 60] : undefined,
+    }),
   });
   for (let k = 0; k < 3; k++) {
     add(
@@ -447,7 +457,13 @@ export function builtinCorpus(): CorpusEntry[] {
               { kind: 'gateway', nextHop: '192.0.2.1', as: 64500, srcAs: 64501, srcPeerAs: 64502, asPath: [[64510, 64511]] },
             ],
           },
-          { kind: 'flow', sequence: 3 + k, sourceIndex: 3, rate: 1000, records: [{ kind: 'ipv6', length: 100, proto: 17, src: v6(k), dst: '2a05:d018::2', srcPort: 1, dstPort: 53 }] },
+          {
+            kind: 'flow',
+            sequence: 3 + k,
+            sourceIndex: 3,
+            rate: 1000,
+            records: [{ kind: 'ipv6', length: 100, proto: 17, src: v6(k), dst: '2a05:d018::2', srcPort: 1, dstPort: 53 }],
+          },
           { kind: 'counters', sequence: 1 + k, sourceIndex: 3, ifIndex: 3, inOctets: 1e9 },
         ],
       }),

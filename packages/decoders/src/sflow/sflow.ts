@@ -136,8 +136,10 @@ export function decodeSflow(b: Uint8Array, receivedMs: number, reg: TemplateRegi
       return records;
     }
     if (format >>> 12 !== 0) d.counters.unknownSamples++;
-    else if (format === FLOW_SAMPLE || format === FLOW_SAMPLE_EXPANDED) records += flowSample(d, st, b, start, end, format === FLOW_SAMPLE_EXPANDED, receivedMs, w);
-    else if (format === COUNTERS_SAMPLE || format === COUNTERS_SAMPLE_EXPANDED) counterSample(d, st, b, start, end, format === COUNTERS_SAMPLE_EXPANDED, receivedMs);
+    else if (format === FLOW_SAMPLE || format === FLOW_SAMPLE_EXPANDED)
+      records += flowSample(d, st, b, start, end, format === FLOW_SAMPLE_EXPANDED, receivedMs, w);
+    else if (format === COUNTERS_SAMPLE || format === COUNTERS_SAMPLE_EXPANDED)
+      counterSample(d, st, b, start, end, format === COUNTERS_SAMPLE_EXPANDED, receivedMs);
     else d.counters.unknownSamples++;
     p = end;
   }
@@ -146,7 +148,7 @@ export function decodeSflow(b: Uint8Array, receivedMs: number, reg: TemplateRegi
 }
 
 function accountSource(d: DomainState, st: SflowAgentState, source: number, seq: number, drops: number): void {
-  let s = st.sources.get(source);
+  const s = st.sources.get(source);
   if (!s) {
     if (st.sources.size >= MAX_SOURCES) return;
     st.sources.set(source, { nextSeq: (seq + 1) >>> 0, drops });

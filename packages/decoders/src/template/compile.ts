@@ -234,10 +234,12 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
   const revPkts =
     pickEnterprise(fields, [IE.packetDeltaCount, IE.packetTotalCount], REVERSE_PEN, intLen) ??
     (pkts?.id === IE.initiatorPackets ? pick(fields, [IE.responderPackets], intLen) : null);
-  if (fwEvent) notes.push('NSEL: create, deny and alert events carry no traffic and are skipped; a teardown after flow updates is skipped (the updates counted it)');
+  if (fwEvent)
+    notes.push('NSEL: create, deny and alert events carry no traffic and are skipped; a teardown after flow updates is skipped (the updates counted it)');
   if (revBytes || revPkts) notes.push('bidirectional: the reverse counters become a record of their own (addresses and ports swapped)');
   // Packet sections (Juniper inline monitoring, IOS-XR, EoMPLS): parsed like an sFlow header when no address fields exist.
-  const sectionIdx = src4 || dst4 || src6 || dst6 ? -1 : fields.findIndex((f) => f.enterprise === 0 && SECTION_IDS.includes(f.id) && f.id !== IE.ipPayloadPacketSection);
+  const sectionIdx =
+    src4 || dst4 || src6 || dst6 ? -1 : fields.findIndex((f) => f.enterprise === 0 && SECTION_IDS.includes(f.id) && f.id !== IE.ipPayloadPacketSection);
   const section = sectionIdx >= 0 ? { idx: sectionIdx, id: fields[sectionIdx]!.id, len: fields[sectionIdx]!.length } : null;
   const frameSize = pick(fields, [IE.dataLinkFrameSize], smallInt);
   if (section) notes.push(`packet section ${section.id}: addresses, ports and protocol parsed from the packet bytes`);
@@ -385,7 +387,9 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
     // The packet's own bytes: the header parser writes addresses, ports, protocol, MACs, VLAN.
     const sl = fields[section.idx]!.length === VARLEN ? `l${section.idx}` : String(section.len);
     const layer = section.id === IE.dataLinkFrameSection ? LAYER_ETHERNET : LAYER_IP;
-    w.push(`if (H.header(b, ${A(section)}, ${A(section)} + ${sl}, ${layer}, u8, dv, o) === 0) { skip = true; noAddress++; } else if (H.parsed.truncated) truncatedHeaders++;`);
+    w.push(
+      `if (H.header(b, ${A(section)}, ${A(section)} + ${sl}, ${layer}, u8, dv, o) === 0) { skip = true; noAddress++; } else if (H.parsed.truncated) truncatedHeaders++;`,
+    );
   } else {
     const payload = fields.findIndex((f) => f.enterprise === 0 && f.id === IE.ipPayloadPacketSection);
     if (payload >= 0 && proto && !sport && !dport) {
