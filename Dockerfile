@@ -11,6 +11,7 @@ COPY --from=build /app /app
 # The state directory (hitlist days, templates, embedded ClickHouse, reports) belongs to the
 # user the services run as, so a fresh volume mounted there is writable.
 RUN mkdir -p /var/lib/haystack && chown node:node /var/lib/haystack
-ENV NODE_ENV=production HAYSTACK_STATE_DIR=/var/lib/haystack
+# Batch buffers stay on the heap, not fresh mmap pages per batch (see apps/cli/bin/haystack.js).
+ENV NODE_ENV=production HAYSTACK_STATE_DIR=/var/lib/haystack MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456
 USER node
 ENTRYPOINT ["node", "apps/cli/dist/main.js"]

@@ -316,7 +316,11 @@ async function runWithChild(
   // pauses all of them while the other member drains its own: bound the backlog by what one
   // member's partitions may hold, or it piles up on them past the mock's retention.
   const job = { config, pcap, maxBacklog: LAG_RECORDS_PER_PARTITION * Math.ceil(partitions / consumers) };
-  const child = fork(join(here, 'e2e-ingest-child.js'), [JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(here, 'e2e-ingest-child.js'), [JSON.stringify(job)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // As deployed (apps/cli/bin/haystack.js, Dockerfile): batch buffers on the heap, not fresh mmap pages.
+    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '33554432', MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? '268435456' },
+  });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.on('error', () => undefined); // a send racing the child's disconnect (EPIPE)
   const messages: ChildMessage[] = [];

@@ -2,10 +2,29 @@
 // The `haystack` command. This file is committed (dist/ is not) so that npm links the command at
 // install time, before the `prepare` script has built dist/.
 import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 
 const main = new URL('../dist/main.js', import.meta.url);
 if (!existsSync(main)) {
   process.stderr.write('haystack: not built yet: run `npm run build` in the Haystack checkout\n');
   process.exit(1);
 }
-await import(main.href);
+
+// Commands that move flows allocate a fresh batch buffer (hundreds of KiB) per batch. glibc
+// serves allocations that size with mmap by default, so every batch pays page faults for fresh
+// memory: measured 3-4x slower on the collector path (load-test/RESULTS.md, "malloc"). These
+// tunables keep such buffers on the heap. glibc reads them at process start, hence the re-exec;
+// an operator who sets them (or runs the Docker image, which does) is left alone.
+const FLOW_COMMANDS = new Set(['ingest', 'run', 'replay', 'detect', 'demo', 'pdns']);
+const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
+if (process.platform === 'linux' && FLOW_COMMANDS.has(command ?? '') && process.env.MALLOC_MMAP_THRESHOLD_ === undefined) {
+  const env = { ...process.env, MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '268435456' };
+  const child = spawn(process.execPath, [...process.execArgv, main.pathname, ...process.argv.slice(2)], { env, stdio: 'inherit' });
+  // Ctrl-C reaches the whole process group, the child included: the parent only waits for it.
+  // SIGTERM and SIGHUP are sent to a pid (supervisors, kill): passed on.
+  process.on('SIGINT', () => {});
+  for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1)));
+} else {
+  await import(main.href);
+}

@@ -208,6 +208,24 @@ export const configSchema = z
       .strict()
       .prefault({}),
     detector: detectorSection,
+    /** Passive DNS from the operator's own resolvers (dnstap): `haystack pdns`, and `haystack run` when a listener is set. */
+    pdns: z
+      .object({
+        /** Unix socket the resolvers connect to (unbound dnstap-socket-path, ...); null = none. */
+        unixSocket: z.string().nullable().default(null),
+        /** TCP listener (host:port) for resolvers sending dnstap over TCP; null = none. */
+        tcp: hostPort.nullable().default(null),
+        /** Tuples held in memory before they are flushed to storage (bounded memory under any query mix). */
+        maxTuples: z.number().int().min(1000).default(1_000_000),
+        /** Flush at least this often, so a crash loses at most this much. */
+        flushIntervalMs: z.number().int().min(1000).default(300_000),
+        /** Days passive DNS is kept in ClickHouse (TTL). */
+        retentionDays: z.number().int().min(1).max(3650).default(90),
+        /** A dnstap frame larger than this is skipped by its length and counted. */
+        maxFrameBytes: z.number().int().min(1024).default(1 << 20),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

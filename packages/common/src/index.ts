@@ -4,3 +4,4 @@ export * from './metrics.js';
 export * from './net.js';
 export * from './random.js';
 export * from './bytes.js';
+export * from './content-id.js';

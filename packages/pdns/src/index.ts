@@ -5,3 +5,4 @@ export * from './dns-encode.js';
 export * from './dnstap.js';
 export * from './aggregate.js';
 export * from './writer.js';
+export * from './store.js';

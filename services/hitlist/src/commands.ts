@@ -7,7 +7,8 @@ import { addDays, parseDay } from './days.js';
 import { dayDir, readChurn, readDecisions, readReport, writeDayFiles } from './files.js';
 import { HitlistHistory } from './history.js';
 import { CertFileInput } from './input/certs.js';
-import { PdnsFileInput } from './input/pdns.js';
+import { PdnsFileInput, type PdnsInput } from './input/pdns.js';
+import { PdnsStoreInput } from './input/pdns-store.js';
 import type { InputReportJSON } from './input/report.js';
 import { loadRules } from '@haystack/rules';
 import type { Policy } from '@haystack/rules';
@@ -29,6 +30,10 @@ export class HitlistCommandError extends Error {
 export interface BuildCommandOptions {
   day: string;
   pdns: string[];
+  /** Also read the passive DNS `haystack pdns` collected from the operator's resolvers (ClickHouse). */
+  pdnsStore?: boolean;
+  /** pdns.retentionDays, for the table's TTL when the store creates it. */
+  pdnsRetentionDays?: number;
   certs: string[];
   /** Extra copy of the day's files (hitlist.csv, hitlist.json, decisions ...). */
   out?: string;
@@ -121,7 +126,7 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
   } catch (e) {
     throw new HitlistCommandError((e as Error).message);
   }
-  if (o.pdns.length === 0) throw new HitlistCommandError('give at least one --pdns file');
+  if (o.pdns.length === 0 && !o.pdnsStore) throw new HitlistCommandError('give at least one --pdns file, or --pdns-store');
   checkFiles('passive DNS', o.pdns);
   checkFiles('certificate', o.certs);
   const rules = loadRules(o.rulesDir);
@@ -132,7 +137,24 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
   const result = await buildHitlist({
     day: o.day,
     rules,
-    pdns: o.pdns.map((p) => new PdnsFileInput(p)),
+    pdns: [
+      ...o.pdns.map((p): PdnsInput => new PdnsFileInput(p)),
+      ...(o.pdnsStore
+        ? [
+            new PdnsStoreInput(
+              {
+                url: o.clickhouse.url,
+                dataDir: join(o.stateDir, 'chdb'),
+                database: o.clickhouse.database,
+                username: o.clickhouse.username,
+                password: o.clickhouse.password,
+              },
+              o.day,
+              o.pdnsRetentionDays,
+            ),
+          ]
+        : []),
+    ],
     certs: o.certs.map((p) => new CertFileInput(p)),
     policy: o.policy,
     tmpDir: o.tmpDir,

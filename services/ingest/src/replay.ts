@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { contentId } from '@haystack/common';
 import { newStats, readUdp, type PcapStats } from '@haystack/pcap';
 import { BatchWriter, F, HEADER_SIZE, RECORD_SIZE } from '@haystack/flow-core';
 import { NfdumpRecords, type NfdumpCounters } from '@haystack/decoders';
@@ -100,27 +100,8 @@ async function replayArchive(file: string, collector: Collector, publisher: Publ
 }
 
 /**
- * A name for a capture's content: size and SHA-256 of its first and last 4 MiB. A replay's
+ * A name for a capture's content (size and SHA-256 of its first and last 4 MiB). A replay's
  * flows and health snapshots are stored under it (with the batching that decides their
  * positions), so replaying the same capture again changes no count; a different capture adds its own.
  */
-export async function captureId(file: string): Promise<string> {
-  const CHUNK = 4 << 20;
-  const h = createHash('sha256');
-  const fd = await open(file, 'r');
-  try {
-    const { size } = await fd.stat();
-    h.update(`${size}:`);
-    const head = Buffer.alloc(Math.min(CHUNK, size));
-    await fd.read(head, 0, head.length, 0);
-    h.update(head);
-    if (size > CHUNK) {
-      const tail = Buffer.alloc(Math.min(CHUNK, size - CHUNK));
-      await fd.read(tail, 0, tail.length, size - tail.length);
-      h.update(tail);
-    }
-  } finally {
-    await fd.close();
-  }
-  return h.digest('hex').slice(0, 20);
-}
+export const captureId = contentId;

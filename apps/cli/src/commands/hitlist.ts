@@ -23,6 +23,10 @@ export function registerHitlistCommands(program: Command): void {
       collectMany,
       [],
     )
+    .option(
+      '--pdns-store',
+      "also read the passive DNS `haystack pdns` collected from your resolvers (dnstap) in ClickHouse (embedded: stop `haystack pdns`/`run` first; chdb allows one process)",
+    )
     .option('--certs <file...>', 'certificate/host scan files, Censys-style JSON lines, plain or gzip (several, or repeated)', collectMany, [])
     .option('--out <dir>', 'also write hitlist.csv, hitlist.json, rules.json and the decisions here')
     .option('--rules <dir>', 'IoT dictionary directory (default: the rules/ shipped with Haystack)')
@@ -42,6 +46,7 @@ export function registerHitlistCommands(program: Command): void {
           opts: {
             day: string;
             pdns: string[];
+            pdnsStore?: boolean;
             certs: string[];
             out?: string;
             rules?: string;
@@ -59,7 +64,8 @@ export function registerHitlistCommands(program: Command): void {
           cmd: Command,
         ) => {
           const { config, log } = runtime(cmd);
-          if (opts.pdns.length === 0) throw new UserError('give at least one --pdns file (passive DNS: COF or DNSDB API v2 JSON lines, plain or gzip)', 2);
+          if (opts.pdns.length === 0 && !opts.pdnsStore)
+            throw new UserError('give at least one --pdns file (passive DNS: COF or DNSDB API v2 JSON lines, plain or gzip), or --pdns-store (your resolvers via haystack pdns)', 2);
           for (const f of opts.pdns) inputFile(f, 'passive DNS input');
           for (const f of opts.certs) inputFile(f, 'certificate input');
           if (opts.out) writableDir(resolve(opts.out), '--out');
@@ -67,6 +73,8 @@ export function registerHitlistCommands(program: Command): void {
             {
               day: opts.day,
               pdns: opts.pdns,
+              pdnsStore: opts.pdnsStore ?? false,
+              pdnsRetentionDays: config.pdns.retentionDays,
               certs: opts.certs,
               out: opts.out,
               rulesDir: opts.rules ? resolve(opts.rules) : defaultRulesDir(),

@@ -79,23 +79,33 @@ function stateOf(d: DomainState): SflowAgentState {
   return s;
 }
 
-const agentCache = new Map<string, { bytes: Uint8Array; text: string }>();
+const agentsV4 = new Map<number, { bytes: Uint8Array; text: string }>();
+const agentsV6 = new Map<string, { bytes: Uint8Array; text: string }>();
 
+/** The agent address as 16 bytes and text, cached: IPv4 agents by their u32 (no string built per datagram). */
 function agentAddress(b: Uint8Array, p: number, v6: boolean): { bytes: Uint8Array; text: string } {
-  const raw = v6 ? b.subarray(p, p + 16) : b.subarray(p, p + 4);
-  const key = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex');
-  let a = agentCache.get(key);
-  if (!a) {
-    const bytes = new Uint8Array(16);
-    if (v6) bytes.set(raw);
-    else {
+  if (!v6) {
+    const key = u32(b, p);
+    let a = agentsV4.get(key);
+    if (!a) {
+      const bytes = new Uint8Array(16);
       bytes[10] = 0xff;
       bytes[11] = 0xff;
-      bytes.set(raw, 12);
+      bytes.set(b.subarray(p, p + 4), 12);
+      a = { bytes, text: formatAddress(bytes) };
+      if (agentsV4.size > 100_000) agentsV4.clear();
+      agentsV4.set(key, a);
     }
+    return a;
+  }
+  const raw = b.subarray(p, p + 16);
+  const key = Buffer.from(raw.buffer, raw.byteOffset, 16).toString('hex');
+  let a = agentsV6.get(key);
+  if (!a) {
+    const bytes = Uint8Array.from(raw);
     a = { bytes, text: formatAddress(bytes) };
-    if (agentCache.size > 100_000) agentCache.clear();
-    agentCache.set(key, a);
+    if (agentsV6.size > 100_000) agentsV6.clear();
+    agentsV6.set(key, a);
   }
   return a;
 }

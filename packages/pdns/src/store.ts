@@ -1,0 +1,77 @@
+import type { ClickHouseStore } from '@haystack/clickhouse';
+import type { PdnsTuple } from './aggregate.js';
+
+/**
+ * Passive-DNS tuples in ClickHouse, one row per (day, name, type, data, source). `source`
+ * names what wrote the rows: a live window (collector id + flush number) or an imported file
+ * (its content id + flush number), so importing the same file again replaces its rows instead
+ * of counting them twice (ReplacingMergeTree, read with FINAL). Rows expire with the TTL.
+ */
+export const PDNS_TABLE = 'pdns_tuples';
+
+export function pdnsTableSql(db: string, retentionDays: number): string {
+  return `CREATE TABLE IF NOT EXISTS ${db}.${PDNS_TABLE} (
+    day Date,
+    name String,
+    type LowCardinality(String),
+    data String,
+    first_seen DateTime64(3, 'UTC'),
+    last_seen DateTime64(3, 'UTC'),
+    count UInt64,
+    source String,
+    written_at DateTime64(3, 'UTC')
+  ) ENGINE = ReplacingMergeTree(written_at) PARTITION BY toYYYYMM(day) ORDER BY (day, name, type, data, source)
+  TTL day + INTERVAL ${Math.floor(retentionDays)} DAY`;
+}
+
+/** A passive-DNS fact over a day range, as the hitlist build reads it. */
+export interface PdnsRow {
+  name: string;
+  type: 'A' | 'AAAA' | 'CNAME';
+  data: string;
+  /** Unix ms. */
+  first: number;
+  last: number;
+  count: number;
+}
+
+const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+export class PdnsStore {
+  private constructor(readonly ch: ClickHouseStore) {}
+
+  static async open(ch: ClickHouseStore, retentionDays: number): Promise<PdnsStore> {
+    await ch.ensureDatabase();
+    await ch.command(pdnsTableSql(ch.database, retentionDays));
+    return new PdnsStore(ch);
+  }
+
+  async write(tuples: readonly PdnsTuple[], source: string): Promise<number> {
+    const now = ts(Date.now());
+    return this.ch.insert(
+      PDNS_TABLE,
+      tuples.map((t) => ({ day: t.day, name: t.name, type: t.type, data: t.data, first_seen: ts(t.first), last_seen: ts(t.last), count: t.count, source, written_at: now })),
+    );
+  }
+
+  /** Tuples of the days from..to (inclusive, YYYY-MM-DD), merged over days and sources. */
+  async read(from: string, to: string, onRow: (r: PdnsRow) => void): Promise<number> {
+    const rows = await this.ch.query<{ name: string; type: PdnsRow['type']; data: string; first: string; last: string; count: string }>(
+      `SELECT name, type, data, toUnixTimestamp64Milli(min(first_seen)) AS first, toUnixTimestamp64Milli(max(last_seen)) AS last, sum(count) AS count
+       FROM ${this.ch.database}.${PDNS_TABLE} FINAL
+       WHERE day >= {from:Date} AND day <= {to:Date}
+       GROUP BY name, type, data`,
+      { from, to },
+    );
+    for (const r of rows) onRow({ name: r.name, type: r.type, data: r.data, first: Number(r.first), last: Number(r.last), count: Number(r.count) });
+    return rows.length;
+  }
+
+  /** Days with tuples, and how many (for `haystack pdns status`). */
+  async days(): Promise<{ day: string; tuples: number }[]> {
+    const rows = await this.ch.query<{ day: string; tuples: string }>(
+      `SELECT toString(day) AS day, count() AS tuples FROM (SELECT day, name, type, data FROM ${this.ch.database}.${PDNS_TABLE} FINAL GROUP BY day, name, type, data) GROUP BY day ORDER BY day`,
+    );
+    return rows.map((r) => ({ day: r.day, tuples: Number(r.tuples) }));
+  }
+}
