@@ -319,7 +319,11 @@ async function runWithChild(
   const child = fork(join(here, 'e2e-ingest-child.js'), [JSON.stringify(job)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // As deployed (apps/cli/bin/haystack.js, Dockerfile): batch buffers on the heap, not fresh mmap pages.
-    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '33554432', MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? '268435456' },
+    env: {
+      ...process.env,
+      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '33554432',
+      MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? '268435456',
+    },
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.on('error', () => undefined); // a send racing the child's disconnect (EPIPE)

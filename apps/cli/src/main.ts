@@ -10,10 +10,11 @@ import { registerReportCommands } from './commands/report.js';
 import { registerDetectCommands } from './commands/detect.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerRulesCommands } from './commands/rules.js';
+import { registerPdnsCommands } from './commands/pdns.js';
 
 const program = new Command('haystack')
   .description(
-    'Haystack: detect IoT devices behind subscriber lines from sampled NetFlow v5/v9 and IPFIX.\n' +
+    'Haystack: detect IoT devices behind subscriber lines from sampled NetFlow v5/v9, IPFIX and sFlow.\n' +
       'Runs embedded (no Kafka, ClickHouse server or Redis) unless the configuration names them.',
   )
   .option('-c, --config <file>', 'YAML configuration file (also $HAYSTACK_CONFIG); HAYSTACK_<SECTION>__<KEY> variables override it')
@@ -38,5 +39,6 @@ registerReportCommands(program);
 registerDetectCommands(program);
 registerRunCommands(program);
 registerRulesCommands(program);
+registerPdnsCommands(program);
 
 await program.parseAsync();

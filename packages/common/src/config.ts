@@ -222,7 +222,11 @@ export const configSchema = z
         /** Days passive DNS is kept in ClickHouse (TTL). */
         retentionDays: z.number().int().min(1).max(3650).default(90),
         /** A dnstap frame larger than this is skipped by its length and counted. */
-        maxFrameBytes: z.number().int().min(1024).default(1 << 20),
+        maxFrameBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1 << 20),
       })
       .strict()
       .prefault({}),

@@ -50,7 +50,17 @@ export class PdnsStore {
     const now = ts(Date.now());
     return this.ch.insert(
       PDNS_TABLE,
-      tuples.map((t) => ({ day: t.day, name: t.name, type: t.type, data: t.data, first_seen: ts(t.first), last_seen: ts(t.last), count: t.count, source, written_at: now })),
+      tuples.map((t) => ({
+        day: t.day,
+        name: t.name,
+        type: t.type,
+        data: t.data,
+        first_seen: ts(t.first),
+        last_seen: ts(t.last),
+        count: t.count,
+        source,
+        written_at: now,
+      })),
     );
   }
 

@@ -22,6 +22,7 @@ import {
 } from '@haystack/transport';
 import type { Registry } from 'prom-client';
 import { Lifecycle } from './lifecycle.js';
+import { createPdnsService, openPdnsClickHouse, registerPdnsMetrics, type PdnsService } from '@haystack/pdns-service';
 
 export interface PipelineOptions {
   config: HaystackConfig;
@@ -31,6 +32,8 @@ export interface PipelineOptions {
    * none (feed it with `replay(file)`). Omit for a detector-only member.
    */
   ingest?: 'listen' | 'replay';
+  /** Run the dnstap collector too (`haystack run` when pdns.unixSocket or pdns.tcp is set). */
+  pdns?: boolean;
   /** Run the detector in this process (its source: Kafka when kafka.brokers is set, else the in-process bus). */
   detect?: boolean;
   /** Use the in-process bus even when kafka.brokers is set (a replay in one process). */
@@ -70,6 +73,8 @@ export interface Pipeline {
   readonly sink: FlowSink | undefined;
   readonly storage: ClickHouseStore | DetectorStorage | undefined;
   readonly hitlists: HitlistStore | undefined;
+  /** The dnstap collector, when assembled with `pdns: true`. */
+  readonly pdns: PdnsService | undefined;
   start(): Promise<void>;
   /** Stop in reverse order: ingest publishes what it holds, the bus drains into the detector, rows are stored. */
   stop(): Promise<void>;
@@ -203,6 +208,24 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
     });
   }
 
+  let pdns: PdnsService | undefined;
+  if (o.pdns) {
+    let ownCh: ClickHouseStore | undefined;
+    lifecycle.add({
+      name: 'pdns',
+      async start() {
+        // Embedded chdb allows one data directory per process: share the detector's when it is open.
+        const ch = (storage as ClickHouseStore | undefined) ?? (ownCh = await openPdnsClickHouse(config));
+        pdns = await createPdnsService({ config, log, ch });
+        await pdns.start();
+      },
+      async stop() {
+        await pdns?.stop();
+        await ownCh?.close();
+      },
+    });
+  }
+
   lifecycle.add({
     name: 'metrics',
     async start() {
@@ -219,6 +242,7 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
         const det = detector;
         registerDetectorMetrics(registry, () => det.stats());
       }
+      if (pdns) registerPdnsMetrics(registry, pdns.collector);
       const serve = o.metrics ?? !!config.metrics.listen;
       if (serve && config.metrics.listen) metricsServer = await serveMetrics(registry, config.metrics.listen, log);
     },
@@ -251,6 +275,9 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
     },
     get hitlists() {
       return hitlists;
+    },
+    get pdns() {
+      return pdns;
     },
     start: () => lifecycle.start(),
     stop: () => lifecycle.stop(),

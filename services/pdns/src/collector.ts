@@ -126,7 +126,10 @@ export class PdnsCollector {
     return this.live.size;
   }
 
-  async listen(opts: { unixSocket?: string | null; tcp?: { host: string; port: number } | null }): Promise<{ unixSocket: string | null; tcp: { host: string; port: number } | null }> {
+  async listen(opts: {
+    unixSocket?: string | null;
+    tcp?: { host: string; port: number } | null;
+  }): Promise<{ unixSocket: string | null; tcp: { host: string; port: number } | null }> {
     let tcp: { host: string; port: number } | null = null;
     if (opts.unixSocket) {
       // A socket file left by a crashed run would make listen fail with EADDRINUSE.
@@ -179,10 +182,12 @@ export class PdnsCollector {
         },
         control: (type, types) => {
           if (type === CONTROL.READY) {
-            if (types.length > 0 && !types.includes(DNSTAP_CONTENT_TYPE)) return fail(`offers ${types.join(', ')}, not ${DNSTAP_CONTENT_TYPE}`, 'wrongContentType');
+            if (types.length > 0 && !types.includes(DNSTAP_CONTENT_TYPE))
+              return fail(`offers ${types.join(', ')}, not ${DNSTAP_CONTENT_TYPE}`, 'wrongContentType');
             sock.write(controlFrame(CONTROL.ACCEPT, DNSTAP_CONTENT_TYPE));
           } else if (type === CONTROL.START) {
-            if (types.length > 0 && !types.includes(DNSTAP_CONTENT_TYPE)) return fail(`starts ${types.join(', ')}, not ${DNSTAP_CONTENT_TYPE}`, 'wrongContentType');
+            if (types.length > 0 && !types.includes(DNSTAP_CONTENT_TYPE))
+              return fail(`starts ${types.join(', ')}, not ${DNSTAP_CONTENT_TYPE}`, 'wrongContentType');
             started = true;
           } else if (type === CONTROL.STOP) {
             started = false;

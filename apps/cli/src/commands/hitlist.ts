@@ -25,7 +25,7 @@ export function registerHitlistCommands(program: Command): void {
     )
     .option(
       '--pdns-store',
-      "also read the passive DNS `haystack pdns` collected from your resolvers (dnstap) in ClickHouse (embedded: stop `haystack pdns`/`run` first; chdb allows one process)",
+      'also read the passive DNS `haystack pdns` collected from your resolvers (dnstap) in ClickHouse (embedded: stop `haystack pdns`/`run` first; chdb allows one process)',
     )
     .option('--certs <file...>', 'certificate/host scan files, Censys-style JSON lines, plain or gzip (several, or repeated)', collectMany, [])
     .option('--out <dir>', 'also write hitlist.csv, hitlist.json, rules.json and the decisions here')
@@ -65,7 +65,10 @@ export function registerHitlistCommands(program: Command): void {
         ) => {
           const { config, log } = runtime(cmd);
           if (opts.pdns.length === 0 && !opts.pdnsStore)
-            throw new UserError('give at least one --pdns file (passive DNS: COF or DNSDB API v2 JSON lines, plain or gzip), or --pdns-store (your resolvers via haystack pdns)', 2);
+            throw new UserError(
+              'give at least one --pdns file (passive DNS: COF or DNSDB API v2 JSON lines, plain or gzip), or --pdns-store (your resolvers via haystack pdns)',
+              2,
+            );
           for (const f of opts.pdns) inputFile(f, 'passive DNS input');
           for (const f of opts.certs) inputFile(f, 'certificate input');
           if (opts.out) writableDir(resolve(opts.out), '--out');

@@ -17,12 +17,13 @@ export function registerRunCommands(program: Command): void {
 Hitlists come from Redis (redis.url) or from the day directories that \`haystack hitlist build\`
 writes under <stateDir>/hitlist; build today's before flows arrive. Detections go to ClickHouse
 (clickhouse.url, or embedded chdb under <stateDir>/chdb); \`haystack report --day D\` reads them.
+With pdns.unixSocket or pdns.tcp set, the dnstap collector runs here too (see \`haystack pdns --help\`).
 Stops cleanly on SIGINT/SIGTERM: staged flows are published, stored and committed first.`,
     )
     .action(
       action(async (opts: ListenOptions, cmd: Command) => {
         const { config, log } = runtime(cmd, listenOverrides(opts));
-        const p = assemblePipeline({ config, log, ingest: 'listen', detect: true });
+        const p = assemblePipeline({ config, log, ingest: 'listen', detect: true, pdns: !!(config.pdns.unixSocket || config.pdns.tcp) });
         await p.start();
         log.info(
           { mode: p.transport?.mode, clickhouse: config.clickhouse.url ?? 'embedded', hitlists: config.redis.url ? 'redis' : 'day directories' },
