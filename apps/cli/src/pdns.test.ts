@@ -88,3 +88,29 @@ test('a hitlist built only from an unbound resolver’s dnstap holds the dedicat
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^haystack: .*r\.yaml: .*not a dnstap file\n$/);
 });
+
+test('the simulator’s DNS world as a resolver feed (simulate --dnstap, pdns import) builds the same hitlist as its COF file', (t) => {
+  const { dir, cleanup } = tempDir('hs-pdns-sim-');
+  t.after(cleanup);
+  const env = (state: string) => ({ ...process.env, HAYSTACK_STATE_DIR: join(dir, state), HAYSTACK_LOG__LEVEL: 'warn', HAYSTACK_METRICS__LISTEN: 'null' });
+  const run = (state: string, ...args: string[]) =>
+    spawnSync(process.execPath, [main, ...args], { cwd: dir, env: env(state), encoding: 'utf8', timeout: 300_000 });
+  const sim = run('a', 'simulate', '--out', join(dir, 'sim'), '--lines', '300', '--hours', '1', '--dnstap');
+  assert.equal(sim.status, 0, sim.stderr);
+  const day = '2026-11-20'; // the simulator's default first day
+  const fromCof = run('a', 'hitlist', 'build', '--day', day, '--pdns', join(dir, 'sim', 'pdns.jsonl'), '--no-history');
+  assert.equal(fromCof.status, 0, fromCof.stderr);
+  const imported = run('b', 'pdns', 'import', join(dir, 'sim', 'pdns.dnstap'));
+  assert.equal(imported.status, 0, imported.stderr);
+  const fromDnstap = run('b', 'hitlist', 'build', '--day', day, '--pdns-store', '--no-history');
+  assert.equal(fromDnstap.status, 0, fromDnstap.stderr);
+  const entries = (state: string) =>
+    (
+      JSON.parse(readFileSync(join(dir, state, 'hitlist', day, 'hitlist.json'), 'utf8')) as { entries: { address: string; port: number; transport: string }[] }
+    ).entries
+      .map((e) => `${e.address} ${e.transport}/${e.port}`)
+      .sort();
+  const a = entries('a');
+  assert.ok(a.length > 50, `${a.length} entries`);
+  assert.deepEqual(entries('b'), a);
+});

@@ -1,3 +1,4 @@
+import { DnstapFileWriter } from '@haystack/pdns';
 import { createHash } from 'node:crypto';
 import { RegisteredDomains, type Dictionary, type DomainDef, type NamePattern } from '@haystack/rules';
 import { AddressSpace, V6Table, v4ToText } from './addr.js';
@@ -609,4 +610,25 @@ export function pdnsLines(w: DnsWorld, seed: number): string[] {
       rdata: [rdata],
     });
   });
+}
+
+/**
+ * The same DNS world as a resolver would log it (dnstap CLIENT_RESPONSE messages, as
+ * fstrm_capture writes them): each record answered once on every day it was live, at a
+ * moment in that day. `haystack pdns import` of it gives the hitlist what pdns.jsonl gives.
+ */
+export async function writeDnstap(w: DnsWorld, seed: number, path: string): Promise<number> {
+  const r = new Rng(seed, 'dnstap-times');
+  const out = DnstapFileWriter.create(path);
+  const dayMs = 86_400_000;
+  for (const e of w.pdns) {
+    if (e.rrtype !== 'A' && e.rrtype !== 'AAAA' && e.rrtype !== 'CNAME') continue;
+    const qtype = e.rrtype === 'AAAA' ? 'AAAA' : 'A';
+    for (let d = e.first; d <= e.last; d++) {
+      const t = (w.o.day0 + d * 86400) * 1000 + Math.floor(r.float() * dayMs);
+      await out.response(t, e.rrname, qtype, [{ name: e.rrname, type: e.rrtype, data: e.rdata }]);
+    }
+  }
+  await out.close();
+  return out.messages;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadRules, type Dictionary } from '@haystack/rules';
 import { v4ToText } from './addr.js';
 import { buildCatalog, type DeviceKind } from './catalog.js';
-import { DnsWorld, pdnsLines } from './dns.js';
+import { DnsWorld, pdnsLines, writeDnstap } from './dns.js';
 import { Exporter, STYLES_BY_PROTOCOL, type ExportCounters, type ExporterConfig } from './export.js';
 import { resolveOptions, simHours, type SimOptions } from './options.js';
 import { COLLECTOR, PcapSink, UdpSink, collectorPort, type PacketSink } from './outputs.js';
@@ -184,6 +184,8 @@ export interface SimulateOutput {
   /** Replace the export output entirely (benchmarks: a NullSink). */
   sink?: PacketSink;
   onHour?: (h: number, hours: number) => void;
+  /** Also write the DNS world as a resolver's dnstap feed (pdns.dnstap), for `haystack pdns import`. */
+  dnstap?: boolean;
 }
 
 export interface SimulateSummary {
@@ -214,6 +216,10 @@ export async function simulate(partial: Partial<SimOptions>, out: SimulateOutput
   };
   const pdns = pdnsLines(w.dns, w.o.seed);
   await put('pdns.jsonl', pdns.join('\n') + '\n');
+  if (out.dnstap) {
+    await writeDnstap(w.dns, w.o.seed, join(dir, 'pdns.dnstap'));
+    files.push('pdns.dnstap');
+  }
   await put('certs.jsonl', w.dns.certs.map((c) => JSON.stringify(c)).join('\n') + '\n');
   await put('truth.csv', truthCsv(w.truth));
   await put('lines.csv', linesCsv(w));

@@ -8,6 +8,7 @@ import { action, runtime, UserError } from '../runtime.js';
 /** `haystack simulate`: a simulated ISP (load-test/src/sim, see its README). */
 interface SimulateFlags {
   out: string;
+  dnstap?: boolean;
   seed: number;
   lines: number;
   days: number;
@@ -68,6 +69,7 @@ export function registerSimulateCommands(program: Command): void {
     .option('--rules <dir>', 'IoT dictionary directory (default: the rules/ shipped with Haystack)')
     .option('--udp <host:port>', 'send the exports to a collector on this machine instead of writing exports.pcap')
     .option('--rate <records/s>', 'with --udp: target flow records per second (0 = as fast as possible)', num('--rate'), 0)
+    .option('--dnstap', "also write the DNS world as a resolver's dnstap feed (pdns.dnstap), for `haystack pdns import`")
     .option('--json', 'print the summary as JSON')
     .action(
       action(async (opts: SimulateFlags, cmd: Command) => {
@@ -108,6 +110,7 @@ export function registerSimulateCommands(program: Command): void {
           {
             dir,
             udp,
+            dnstap: opts.dnstap ?? false,
             onHour: (h, hours) => {
               if ((h + 1) % 6 === 0 || h + 1 === hours) log.info({ hour: h + 1, hours }, 'simulated');
             },
