@@ -18,7 +18,7 @@ test('docker-compose.yml is valid for docker-compose and wires the services by c
   });
   const doc = parse(out) as { services: Record<string, { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string> }> };
   const s = doc.services;
-  for (const name of ['kafka', 'clickhouse', 'redis', 'ingest', 'hitlist', 'detector']) assert.ok(s[name], `service ${name}`);
+  for (const name of ['kafka', 'clickhouse', 'redis', 'ingest', 'hitlist', 'detector', 'pdns']) assert.ok(s[name], `service ${name}`);
   assert.ok(!Object.keys(s).some((n) => /zookeeper/i.test(n)), 'KRaft: no ZooKeeper');
   assert.match(s.kafka!.environment!.KAFKA_PROCESS_ROLES!, /controller/);
   for (const name of ['ingest', 'hitlist', 'detector']) {
@@ -32,7 +32,10 @@ test('docker-compose.yml is valid for docker-compose and wires the services by c
   assert.deepEqual(s.ingest!.command, ['ingest']);
   assert.deepEqual(s.detector!.command, ['detect']);
   assert.equal(loadConfig({ env: s.detector!.environment }).detector.lineKey, 'test-only-key-0123456789');
-  assert.match(s.hitlist!.command!.join(' '), /hitlist build --day "\$+\(date -u \+%F\)" "\$+@"/);
+  assert.match(s.hitlist!.command!.join(' '), /hitlist build --day "\$+\(date -u \+%F\)" --pdns-store "\$+@"/);
+  // The resolvers' passive DNS: the pdns service on the ClickHouse server, the hitlist job reading it.
+  assert.deepEqual(s.pdns!.command, ['pdns', 'serve', '--tcp', '0.0.0.0:6000']);
+  assert.equal(loadConfig({ env: s.pdns!.environment }).clickhouse.url, 'http://clickhouse:8123');
   assert.ok(s.report, 'a daily report job');
   assert.match(s.report!.command!.join(' '), /report --day "\$+day" --format "\$+fmt"/);
 
@@ -52,6 +55,7 @@ test('docker-compose.yml is valid for docker-compose and wires the services by c
       .replace('node apps/cli/dist/main.js', 'printf "%s\\n"');
     const args = execFileSync('sh', ['-c', once], { encoding: 'utf8' }).trim().split('\n');
     assert.deepEqual(args.slice(4), [
+      '--pdns-store',
       '--pdns',
       join(inputs, 'pdns/a.jsonl'),
       '--pdns',
