@@ -3,6 +3,7 @@
 // install time, before the `prepare` script has built dist/.
 import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const main = new URL('../dist/main.js', import.meta.url);
 if (!existsSync(main)) {
@@ -16,10 +17,24 @@ if (!existsSync(main)) {
 // tunables keep such buffers on the heap. glibc reads them at process start, hence the re-exec;
 // an operator who sets them (or runs the Docker image, which does) is left alone.
 const FLOW_COMMANDS = new Set(['ingest', 'run', 'replay', 'detect', 'demo', 'pdns']);
-const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
+// The command: the first argument that is neither an option nor the value of -c/--config/--log-level.
+const args = process.argv.slice(2);
+let command;
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  if (a === '-c' || a === '--config' || a === '--log-level') i++;
+  else if (!a.startsWith('-')) {
+    command = a;
+    break;
+  }
+}
 if (process.platform === 'linux' && FLOW_COMMANDS.has(command ?? '') && process.env.MALLOC_MMAP_THRESHOLD_ === undefined) {
   const env = { ...process.env, MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '268435456' };
-  const child = spawn(process.execPath, [...process.execArgv, main.pathname, ...process.argv.slice(2)], { env, stdio: 'inherit' });
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(main), ...args], { env, stdio: 'inherit' });
+  child.on('error', (e) => {
+    process.stderr.write(`haystack: could not start: ${e.message}\n`);
+    process.exit(1);
+  });
   // Ctrl-C reaches the whole process group, the child included: the parent only waits for it.
   // SIGTERM and SIGHUP are sent to a pid (supervisors, kill): passed on.
   process.on('SIGINT', () => {});

@@ -89,6 +89,17 @@ export function untilStopped(log: Logger, failures: Promise<Error>[] = []): Prom
     const onSignal = (sig: NodeJS.Signals) => {
       log.info({ signal: sig }, 'signal received');
       done();
+      // The same signal often comes twice at once (a supervisor signals the process group, and the
+      // `haystack` launcher passes it on): within 5 s a repeat is ignored so the clean stop
+      // (flushing flows and tuples) finishes; later, a repeat means "stop now".
+      const at = Date.now();
+      const again = (s: NodeJS.Signals) => {
+        if (Date.now() - at < 5000) return;
+        log.warn({ signal: s }, 'second signal: exiting without finishing the clean stop');
+        process.exit(s === 'SIGINT' ? 130 : 143);
+      };
+      process.on('SIGINT', again);
+      process.on('SIGTERM', again);
       resolve();
     };
     const done = () => {

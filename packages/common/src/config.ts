@@ -120,6 +120,23 @@ export const configSchema = z
       .default({ listen: '127.0.0.1:9464' }),
     /** Where embedded state lives: template cache, chdb data, reports. */
     stateDir: z.string().default('./var'),
+    /**
+     * isp: subscriber lines behind ingest.subscriberPrefixes are the detection units. ixp: no
+     * lines: the unit is the host at the end of a flow that is not on the hitlist (IPv4 /32, IPv6
+     * ixp.hostPrefixLength6), attributed to the member network it sits behind (ixp.memberExport).
+     */
+    deployment: z.enum(['isp', 'ixp']).default('isp'),
+    ixp: z
+      .object({
+        /** The IXP's IX-F member export (JSON, versions 0.6/0.7/1.0): members, router MACs. */
+        memberExport: z.string().nullable().default(null),
+        /** Optional IP → AS table (CAIDA prefix2as, or "prefix/len AS" lines): the last way to attribute a host. */
+        routeTable: z.string().nullable().default(null),
+        /** An IPv6 host's unit: its /64 by default. */
+        hostPrefixLength6: z.number().int().min(32).max(128).default(64),
+      })
+      .strict()
+      .prefault({}),
     ingest: z
       .object({
         bind: z.string().default('0.0.0.0'),

@@ -170,3 +170,20 @@ test('total counts (85/86) are used when delta counts are absent; MACs, VLAN and
     [[123456, 78, '02:00:00:00:00:01', '02:00:00:00:00:02', 42, 4200000000, 64500]],
   );
 });
+
+test('IPFIX sequence numbers count records as exported: reverse records made from biflows and skipped NSEL events leave no phantom gap', () => {
+  const dec = new FlowDecoder();
+  const w = new BatchWriter();
+  const bi = [f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(1, 8), f(2, 8), f(1, 8, REVERSE_PEN), f(2, 8, REVERSE_PEN)];
+  const row = (i: number): FieldValue[] => [`10.0.0.${i}`, '52.0.0.1', 1000 + i, 443, 6, 100, 1, 900, 2];
+  let seq = 0;
+  for (let k = 0; k < 3; k++) {
+    const rows = [row(1), row(2), row(3)];
+    const pkt = new PacketBuilder(10, { domain: 1, exportSecs: T0 + k, sequence: seq }).template(300, bi).data(300, rows).build();
+    seq += rows.length;
+    dec.decode(pkt, '192.0.2.1', (T0 + k) * 1000, w);
+  }
+  const c = counters(dec);
+  assert.equal(c.records, 18, 'nine exported records, each with its reverse');
+  assert.deepEqual([c.lost, c.sequenceGaps, c.reordered, c.sequenceResets], [0, 0, 0, 0]);
+});

@@ -107,6 +107,11 @@ export class BatchWriter {
   buf: Buffer;
   dv: DataView;
   count = 0;
+  /**
+   * End of the area handed out by reserve(): decoders may have written records there that were
+   * never counted (a fault half-way, a skipped record); zeroing goes this far, not just to count.
+   */
+  private high = HEADER_SIZE;
 
   constructor(initialRecords = 1024) {
     this.buf = Buffer.alloc(HEADER_SIZE + initialRecords * RECORD_SIZE);
@@ -124,6 +129,7 @@ export class BatchWriter {
       this.buf = next;
       this.dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
     }
+    if (need > this.high) this.high = need;
     return HEADER_SIZE + this.count * RECORD_SIZE;
   }
 
@@ -134,8 +140,10 @@ export class BatchWriter {
 
   /** Drop records from index `n` on (e.g. a record found malformed half-way). */
   truncate(n: number): void {
-    if (n < this.count) {
-      this.buf.fill(0, HEADER_SIZE + n * RECORD_SIZE, HEADER_SIZE + this.count * RECORD_SIZE);
+    if (n <= this.count) {
+      const from = HEADER_SIZE + n * RECORD_SIZE;
+      this.buf.fill(0, from, Math.max(this.high, HEADER_SIZE + this.count * RECORD_SIZE));
+      this.high = from;
       this.count = n;
     }
   }
@@ -146,7 +154,8 @@ export class BatchWriter {
 
   /** Forget all records (zeroing them: decoders rely on a zeroed record area). */
   reset(): void {
-    this.buf.fill(0, HEADER_SIZE, HEADER_SIZE + this.count * RECORD_SIZE);
+    this.buf.fill(0, HEADER_SIZE, Math.max(this.high, HEADER_SIZE + this.count * RECORD_SIZE));
+    this.high = HEADER_SIZE;
     this.count = 0;
   }
 
@@ -159,7 +168,8 @@ export class BatchWriter {
     const out = Buffer.allocUnsafe(len);
     this.buf.copy(out, HEADER_SIZE, HEADER_SIZE, len);
     writeHeader(out, this.count, createdMs, producerField);
-    this.buf.fill(0, HEADER_SIZE, len);
+    this.buf.fill(0, HEADER_SIZE, Math.max(this.high, len));
+    this.high = HEADER_SIZE;
     this.count = 0;
     return out;
   }

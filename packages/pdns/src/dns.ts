@@ -151,6 +151,9 @@ export function parseDnsMessage(b: Uint8Array, onAnswer: OnAnswer): ParseResult 
     p = rd + rdlen;
   }
   result.ok = true;
+  // Only a NOERROR response states facts: a query (QR 0) or an error response (NXDOMAIN's CNAME,
+  // SERVFAIL) delivers nothing.
+  if (!result.response || result.rcode !== 0) return result;
   result.answers = k;
   for (let i = 0; i < k; i++) onAnswer(pendName[i]!, pendType[i]!, pendData[i]!, pendTtl[i]!);
   return result;

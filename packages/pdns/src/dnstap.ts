@@ -56,7 +56,7 @@ export function decodeDnstap(frame: Uint8Array): DnstapResponse {
 }
 
 /** Encode a dnstap response message (the simulator's resolver feed, tests). */
-export function encodeDnstapResponse(type: number, timeMs: number, response: Uint8Array, identity = 'haystack'): Uint8Array {
+export function encodeDnstapResponse(type: number, timeMs: number, response: Uint8Array, identity = 'haystack', queryAddress?: Uint8Array): Uint8Array {
   const sec = Math.floor(timeMs / 1000);
   const msg = DnstapType.create({
     identity: Buffer.from(identity),
@@ -68,6 +68,7 @@ export function encodeDnstapResponse(type: number, timeMs: number, response: Uin
       responseTimeSec: sec,
       responseTimeNsec: Math.round((timeMs - sec * 1000) * 1e6),
       responseMessage: response,
+      ...(queryAddress ? { queryAddress, queryPort: 53000 } : {}),
     },
   });
   return DnstapType.encode(msg).finish();

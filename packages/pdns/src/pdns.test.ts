@@ -109,3 +109,14 @@ test('the aggregator keeps per-day tuples (first, last, count) and flushes on it
   assert.ok(all.some((t) => t.name === 'a.example' && t.day === '2026-12-02'));
   assert.ok(windows.length >= 5 && windows.every((w) => w.length <= 1000));
 });
+
+test('only NOERROR responses state facts: an NXDOMAIN with a CNAME, a SERVFAIL, a query deliver nothing', () => {
+  const nx = encodeDnsResponse('gone.example', 'A', [{ name: 'gone.example', type: 'CNAME', data: 'elsewhere.example' }], 1, 3);
+  const r = answers(nx);
+  assert.deepEqual(r.list, []);
+  const fail = encodeDnsResponse('x.example', 'A', [{ name: 'x.example', type: 'A', data: '192.0.2.1' }], 1, 2);
+  assert.deepEqual(answers(fail).list, []);
+  const query = Buffer.from(encodeDnsResponse('x.example', 'A', [{ name: 'x.example', type: 'A', data: '192.0.2.1' }]));
+  query[2]! &= 0x7f; // QR = 0
+  assert.deepEqual(answers(query).list, []);
+});

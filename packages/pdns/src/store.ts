@@ -2,12 +2,15 @@ import type { ClickHouseStore } from '@haystack/clickhouse';
 import type { PdnsTuple } from './aggregate.js';
 
 /**
- * Passive-DNS tuples in ClickHouse, one row per (day, name, type, data, source). `source`
- * names what wrote the rows: a live window (collector id + flush number) or an imported file
- * (its content id + flush number), so importing the same file again replaces its rows instead
- * of counting them twice (ReplacingMergeTree, read with FINAL). Rows expire with the TTL.
+ * Passive-DNS tuples in ClickHouse: per (day, name, type, data, source) the earliest and
+ * latest sighting and the count, as aggregates (AggregatingMergeTree: min, max, sum), so the
+ * windows a collector flushes through the day merge into one row each instead of piling up.
+ * `source` is 'live' for what resolvers sent, `file:<content id>` for an imported dnstap file:
+ * importing a file again first deletes that file's rows, so it never counts twice. Rows expire
+ * with the TTL.
  */
 export const PDNS_TABLE = 'pdns_tuples';
+export const LIVE_SOURCE = 'live';
 
 export function pdnsTableSql(db: string, retentionDays: number): string {
   return `CREATE TABLE IF NOT EXISTS ${db}.${PDNS_TABLE} (
@@ -15,12 +18,11 @@ export function pdnsTableSql(db: string, retentionDays: number): string {
     name String,
     type LowCardinality(String),
     data String,
-    first_seen DateTime64(3, 'UTC'),
-    last_seen DateTime64(3, 'UTC'),
-    count UInt64,
-    source String,
-    written_at DateTime64(3, 'UTC')
-  ) ENGINE = ReplacingMergeTree(written_at) PARTITION BY toYYYYMM(day) ORDER BY (day, name, type, data, source)
+    source LowCardinality(String),
+    first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+    last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    count SimpleAggregateFunction(sum, UInt64)
+  ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY (day, name, type, data, source)
   TTL day + INTERVAL ${Math.floor(retentionDays)} DAY`;
 }
 
@@ -68,7 +70,7 @@ export class PdnsStore {
   async read(from: string, to: string, onRow: (r: PdnsRow) => void): Promise<number> {
     const rows = await this.ch.query<{ name: string; type: PdnsRow['type']; data: string; first: string; last: string; count: string }>(
       `SELECT name, type, data, toUnixTimestamp64Milli(min(first_seen)) AS first, toUnixTimestamp64Milli(max(last_seen)) AS last, sum(count) AS count
-       FROM ${this.ch.database}.${PDNS_TABLE} FINAL
+       FROM ${this.ch.database}.${PDNS_TABLE}
        WHERE day >= {from:Date} AND day <= {to:Date}
        GROUP BY name, type, data`,
       { from, to },
@@ -80,7 +82,7 @@ export class PdnsStore {
   /** Days with tuples, and how many (for `haystack pdns status`). */
   async days(): Promise<{ day: string; tuples: number }[]> {
     const rows = await this.ch.query<{ day: string; tuples: string }>(
-      `SELECT toString(day) AS day, count() AS tuples FROM (SELECT day, name, type, data FROM ${this.ch.database}.${PDNS_TABLE} FINAL GROUP BY day, name, type, data) GROUP BY day ORDER BY day`,
+      `SELECT toString(day) AS day, count() AS tuples FROM (SELECT day, name, type, data FROM ${this.ch.database}.${PDNS_TABLE} GROUP BY day, name, type, data) GROUP BY day ORDER BY day`,
     );
     return rows.map((r) => ({ day: r.day, tuples: Number(r.tuples) }));
   }

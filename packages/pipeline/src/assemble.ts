@@ -215,7 +215,9 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
       name: 'pdns',
       async start() {
         // Embedded chdb allows one data directory per process: share the detector's when it is open.
-        const ch = (storage as ClickHouseStore | undefined) ?? (ownCh = await openPdnsClickHouse(config));
+        // Only a ClickHouse store is shared (a test may pass another DetectorStorage).
+        const shared = storage && 'command' in storage && 'insert' in storage ? (storage as ClickHouseStore) : undefined;
+        const ch = shared ?? (ownCh = await openPdnsClickHouse(config));
         pdns = await createPdnsService({ config, log, ch });
         await pdns.start();
       },

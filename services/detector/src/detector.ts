@@ -1,3 +1,4 @@
+import { Attributor, RouteTable, loadMemberExport } from '@haystack/ixp';
 import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { SubscriberMap } from './subscribers.js';
 import { randomUUID } from 'node:crypto';
@@ -181,19 +182,26 @@ class DetectorService implements Detector {
   };
   /** Flow days whose class and hitlist rows this process has stored (per hitlist version). */
   private readonly classDays = new Set<string>();
+  /** IXP deployment: member attribution of units. */
+  readonly attributor: Attributor | null = null;
 
   constructor(private readonly opts: DetectorOptions) {
     const cfg = opts.config;
     const d = cfg.detector;
     this.log = opts.log;
     this.storage = isStorage(opts.storage) ? opts.storage : new ClickHouseDetectorStorage(opts.storage, d.retention);
-    const prefix = d.ipv6LinePrefixLength ?? cfg.ingest.ipv6LinePrefixLength;
-    if (prefix < cfg.ingest.ipv6LinePrefixLength)
+    const ixp = cfg.deployment === 'ixp';
+    const prefix = ixp ? cfg.ixp.hostPrefixLength6 : (d.ipv6LinePrefixLength ?? cfg.ingest.ipv6LinePrefixLength);
+    if (!ixp && prefix < cfg.ingest.ipv6LinePrefixLength)
       this.log.warn(
         { detectorPrefix: prefix, ingestPrefix: cfg.ingest.ipv6LinePrefixLength },
         'detector IPv6 line prefix is shorter than the ingest partition key prefix: one line can span partitions, and its evidence is then split between detectors',
       );
     this.mask = new LineMask(prefix);
+    if (ixp) {
+      if (!cfg.ixp.memberExport) throw new DetectorConfigError('deployment "ixp" needs ixp.memberExport: the IXP\'s IX-F member export (JSON)');
+      this.attributor = new Attributor(loadMemberExport(cfg.ixp.memberExport), cfg.ixp.routeTable ? RouteTable.load(cfg.ixp.routeTable) : null);
+    }
     this.lineIds =
       opts.lineIds ??
       new LineIds({
@@ -257,7 +265,7 @@ class DetectorService implements Detector {
       const h = this.set.get(Date.parse(`${day}T00:00:00Z`) / DAY_MS);
       if (h) this.onHitlist(h);
     }
-    this.processor = new BatchProcessor(this.set, this.mask, this.lineIds, this.engine);
+    this.processor = new BatchProcessor(this.set, this.mask, this.lineIds, this.engine, this.attributor);
     this.started = true;
     this.log.info(
       { source: this.sourceId, lineIds: this.lineIds.toJSON(), windows: d.windows, hitlistDays: this.set.days(), hierarchyClasses: this.hierarchy?.size ?? 0 },

@@ -4,6 +4,7 @@ import { type LineIds, type LineMask, dayText } from './lines.js';
 import { Matcher, ScanResult, type HitlistByDay } from './matcher.js';
 import { DAY_MS, HOUR_MS, ts, ts64, type DetectorRows } from './rows.js';
 import { DetectionEngine, ruleThreshold, type PartitionState, type Position } from './rules.js';
+import type { Attributor } from '@haystack/ixp';
 
 export interface ProcessResult {
   flows: number;
@@ -29,11 +30,16 @@ export class BatchProcessor {
   private readonly days = new Map<number, string>();
   private readonly hours = new Map<number, string>();
 
+  /** IXP deployment: units attributed on a day already (day|line), so a unit is attributed once a day. */
+  private readonly attributed = new Set<string>();
+
   constructor(
     hitlists: HitlistByDay,
     private readonly mask: LineMask,
     private readonly lineIds: LineIds,
     private readonly engine: DetectionEngine,
+    /** IXP deployment: ties each unit to the member network it sits behind. */
+    private readonly attributor: Attributor | null = null,
   ) {
     this.matcher = new Matcher(hitlists, mask);
   }
@@ -55,6 +61,29 @@ export class BatchProcessor {
       this.hours.set(h, (t = ts(h)));
     }
     return t;
+  }
+
+  /**
+   * IXP: the member the unit sits behind, from this flow (router MAC, then AS, then route table),
+   * once per unit and day; what cannot be attributed is stored as member 0, 'none' (counted).
+   */
+  private attribute(buf: Uint8Array, dv: DataView, rec: number, unitIsSrc: boolean, day: number, line: string, start: number, rows: DetectorRows): void {
+    const key = `${day}|${line}`;
+    if (this.attributed.has(key)) return;
+    const a = this.attributor!.attribute(buf, dv, rec, unitIsSrc);
+    // An unattributed unit may be attributed by a later flow (another exporter with MACs): try again then.
+    if (a) {
+      if (this.attributed.size > 1_000_000) this.attributed.clear();
+      this.attributed.add(key);
+    }
+    rows.ixpUnits.push({
+      day: this.dayText(day),
+      line,
+      member_asn: a ? a.member.asn : 0,
+      member_name: a ? a.member.name : '',
+      via: a ? a.via : 'none',
+      first_seen: ts64(start),
+    });
   }
 
   process(view: BatchView, ps: PartitionState, pos: Position, rows: DetectorRows): ProcessResult {
@@ -105,6 +134,7 @@ export class BatchProcessor {
       const isNew = (buf[rec + F.side]! & 3) === 0 && (v4 ? ds.active4.add(d) : ds.active.add(a, b, c, d));
       const line = ds.lineId(ids, a, b, c, d, v4);
       if (isNew) rows.lineDays.push({ day: this.dayText(day), line, first_seen: ts64(start) });
+      if (this.attributor) this.attribute(buf, dv, rec, at === rec + F.src, day, line, start, rows);
       const hour = Math.floor(start / HOUR_MS) * HOUR_MS;
       const lastMs = end >= start ? end : start;
       let ln = lineNo.get(line);

@@ -122,6 +122,16 @@ export interface HitlistRow {
   classes: number;
 }
 
+/** IXP deployment: the member a unit (host) was attributed to on a day. */
+export interface IxpUnitRow {
+  day: string;
+  line: string;
+  member_asn: number;
+  member_name: string;
+  via: string;
+  first_seen: string;
+}
+
 export interface DetectorRows {
   detections: DetectionRow[];
   evidence: EvidenceRow[];
@@ -131,10 +141,11 @@ export interface DetectorRows {
   health: HealthRow[];
   classes: ClassRow[];
   hitlists: HitlistRow[];
+  ixpUnits: IxpUnitRow[];
 }
 
 export function emptyRows(): DetectorRows {
-  return { detections: [], evidence: [], lineDays: [], quality: [], undecodable: [], health: [], classes: [], hitlists: [] };
+  return { detections: [], evidence: [], lineDays: [], quality: [], undecodable: [], health: [], classes: [], hitlists: [], ixpUnits: [] };
 }
 
 export function rowCount(r: DetectorRows): number {

@@ -37,6 +37,7 @@ export const DETECTOR_TABLES = [
   'detector_detected_lines',
   'detector_active_lines',
   'detector_quality_daily',
+  'detector_ixp_units',
 ] as const;
 
 export const DETECTOR_VIEWS = ['detector_evidence_daily_mv', 'detector_detected_lines_mv', 'detector_active_lines_mv', 'detector_quality_daily_mv'] as const;
@@ -175,6 +176,23 @@ export function detectorDDL(db: string, r: Retention): { table: string; sql: str
       PARTITION BY toYYYYMM(day)
       ORDER BY (day, exporter, version, observation_domain, snapshot_id)
       ${q}`,
+    },
+    {
+      table: 'detector_ixp_units',
+      ttl: det,
+      // IXP deployment: the member network each detection unit (host) sits behind, and how that
+      // was decided (router MAC, the flow's AS, the route table; 'none' = unattributed, asn 0).
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_ixp_units (
+        day Date,
+        line String,
+        member_asn UInt32,
+        member_name String,
+        via LowCardinality(String),
+        first_seen DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(day)
+      ORDER BY (day, line)
+      ${det}`,
     },
     {
       table: 'detector_classes',

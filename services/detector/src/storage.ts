@@ -34,9 +34,10 @@ const TABLE_OF: Record<keyof DetectorRows, string> = {
   health: 'detector_ingest_health',
   classes: 'detector_classes',
   hitlists: 'detector_hitlists',
+  ixpUnits: 'detector_ixp_units',
 };
 /** Detections before their evidence: stored evidence without its detection is re-derived on load anyway, this keeps the window small. */
-const ORDER: (keyof DetectorRows)[] = ['detections', 'evidence', 'lineDays', 'quality', 'undecodable', 'health', 'classes', 'hitlists'];
+const ORDER: (keyof DetectorRows)[] = ['detections', 'evidence', 'lineDays', 'quality', 'undecodable', 'health', 'classes', 'hitlists', 'ixpUnits'];
 
 export class ClickHouseDetectorStorage implements DetectorStorage {
   constructor(

@@ -119,6 +119,8 @@ async function* blocks(fd: FileHandle, h: NfdumpFileHeader, stats: ArchiveStats)
     const numRecords = head.readUInt32LE(0);
     const len = head.readUInt32LE(4);
     const type = head.readUInt16LE(8);
+    // Block flag bit 0: stored uncompressed whatever the file's compression (nfdump honours it too).
+    const uncompressed = (head.readUInt16LE(10) & 1) !== 0;
     if (len > MAX_BLOCK || pos + BLOCK_HEADER_SIZE + len > stop) {
       // A block that runs past the file: a cut file, or a length that lies. Nothing after it can be framed.
       stats.truncated = true;
@@ -131,7 +133,7 @@ async function* blocks(fd: FileHandle, h: NfdumpFileHeader, stats: ArchiveStats)
     if (type !== DATA_BLOCK) continue;
     let data: Buffer;
     try {
-      data = decompressBlock(h.compression, payload);
+      data = uncompressed ? payload : decompressBlock(h.compression, payload);
     } catch (e) {
       if (e instanceof NfdumpCompressionError) throw e;
       stats.corruptBlocks++;

@@ -13,6 +13,12 @@ export interface PublisherOptions {
   /** Batches in flight to the sink before new ones are refused (UDP cannot be paused). */
   maxInFlight?: number;
   log?: Logger;
+  /**
+   * Key records with no subscriber side by their client end (the end with the higher port,
+   * an ephemeral one) instead of their source: at an IXP, where no end is a line, a host's flows
+   * and the replies to them then meet in one partition (one detector sees all of a host).
+   */
+  clientKey?: boolean;
 }
 
 export interface PublisherCounters {
@@ -82,7 +88,8 @@ export class Publisher {
       const side = markSubscriberSide(src, dv, o, subs);
       if (side === 0) this.counters.noSubscriber++;
       else if (side === (SIDE_SRC | SIDE_DST)) this.counters.bothSubscribers++;
-      const at = side === SIDE_DST ? o + F.dst : o + F.src;
+      const at =
+        side === SIDE_DST || (side === 0 && this.opts.clientKey && dv.getUint16(o + F.dstPort, true) > dv.getUint16(o + F.srcPort, true)) ? o + F.dst : o + F.src;
       let p: number;
       if (src[o + F.ipVersion] === 4) p = partitionForBytes(src, at + 12, 4, parts);
       else {

@@ -33,9 +33,11 @@ export async function createIngest(
   });
   const publisher = new Publisher({
     sink,
-    subscriberPrefixes: new PrefixSet(cfg.ingest.subscriberPrefixes),
-    ipv6LinePrefixLength: cfg.ingest.ipv6LinePrefixLength,
+    // IXP: no subscriber lines; a host (either end) is keyed by the client end of its flows.
+    subscriberPrefixes: new PrefixSet(cfg.deployment === 'ixp' ? [] : cfg.ingest.subscriberPrefixes),
+    ipv6LinePrefixLength: cfg.deployment === 'ixp' ? cfg.ixp.hostPrefixLength6 : cfg.ingest.ipv6LinePrefixLength,
     maxRecords: cfg.ingest.batch.maxRecords,
+    clientKey: cfg.deployment === 'ixp',
     log,
   });
   let templateStore: TemplateStore | null = null;

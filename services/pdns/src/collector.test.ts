@@ -189,3 +189,57 @@ test('an fstrm_capture file of unbound dnstap imports as dnstap-ldns reads it; t
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('storage failing: windows are kept and retried, an import that could not be stored fails; odd times and client addresses never reach a tuple', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hs-pdns-fail-'));
+  try {
+    let failures = 2;
+    const stored: PdnsTuple[] = [];
+    const sink: TupleSink = {
+      async write(tuples) {
+        if (failures-- > 0) throw new Error('storage down');
+        stored.push(...tuples);
+        return tuples.length;
+      },
+    };
+    const lines: string[] = [];
+    const log = { ...silentLogger, error: (...a: unknown[]) => lines.push(JSON.stringify(a)), warn: (...a: unknown[]) => lines.push(JSON.stringify(a)) } as typeof silentLogger;
+    const c = new PdnsCollector({ sink, log, maxTuples: 100_000, flushIntervalMs: 3_600_000, maxFrameBytes: 65536, collectorId: 'test' });
+    const file = join(dir, 'f.fstrm');
+    const { DnstapFileWriter } = await import('@haystack/pdns');
+    const w = DnstapFileWriter.create(file);
+    await w.response(Date.UTC(2026, 10, 20, 8), 'a.example', 'A', [{ name: 'a.example', type: 'A', data: '192.0.2.1' }]);
+    await w.close();
+    // First try: the store fails (twice: the write and the drain's retry): the import says so.
+    await assert.rejects(c.importFile(file), /storing its passive DNS failed/);
+    // Storage back: the next drain writes what was kept, once.
+    await c.drain();
+    assert.deepEqual(
+      stored.map((t) => `${t.name} ${t.data}`),
+      ['a.example 192.0.2.1'],
+    );
+    assert.equal(c.counters.flushFailures, 2);
+    assert.equal(c.counters.tuplesLost, 0);
+
+    // A message from the year 33000 and one naming its client: arrival time used, the client nowhere.
+    const sock = join(dir, 's.sock');
+    await c.listen({ unixSocket: sock });
+    const s = await open(sock);
+    const client = Buffer.from([203, 0, 113, 99]);
+    s.write(Buffer.concat([controlFrame(CONTROL.READY, DNSTAP_CONTENT_TYPE), controlFrame(CONTROL.START, DNSTAP_CONTENT_TYPE)]));
+    s.write(dataFrame(encodeDnstapResponse(MESSAGE_TYPE.CLIENT_RESPONSE, 1e15, encodeDnsResponse('t.example', 'A', [{ name: 't.example', type: 'A', data: '192.0.2.2' }]))));
+    s.write(
+      dataFrame(encodeDnstapResponse(MESSAGE_TYPE.CLIENT_RESPONSE, Date.now(), encodeDnsResponse('c.example', 'A', [{ name: 'c.example', type: 'A', data: '192.0.2.3' }]), 'r', client)),
+    );
+    await until('two responses', () => c.counters.responses >= 3);
+    s.end(controlFrame(CONTROL.STOP));
+    await c.stop();
+    assert.equal(c.counters.badTimes, 1);
+    const today = new Date().toISOString().slice(0, 10);
+    assert.equal(stored.find((t) => t.name === 't.example')?.day, today, 'an implausible time becomes the arrival time');
+    const all = JSON.stringify(stored) + lines.join('\n');
+    assert.ok(!all.includes('203.0.113.99'), 'the client address is in no tuple and no log line');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { contentId, type Logger } from '@haystack/common';
 import {
@@ -11,12 +11,15 @@ import {
   controlFrame,
   decodeDnstap,
   parseDnsMessage,
+  LIVE_SOURCE,
   type PdnsTuple,
 } from '@haystack/pdns';
 
 /** Where flushed tuples go (the ClickHouse store; a list in tests). */
 export interface TupleSink {
   write(tuples: readonly PdnsTuple[], source: string): Promise<number>;
+  /** Delete what `source` wrote before (an imported file imported again). */
+  forget?(source: string): Promise<void>;
 }
 
 /** What an operator needs to trust the passive DNS (exposed as Prometheus metrics). */
@@ -47,6 +50,10 @@ export interface PdnsCounters {
   flushFailures: number;
   /** Tuples given up after repeated storage failures (the queue of unsaved windows is bounded). */
   tuplesLost: number;
+  /** Messages whose time was implausible (before 2000, or more than a day ahead): arrival time used. */
+  badTimes: number;
+  /** Connections refused: pdns.maxConnections reached. */
+  refusedConnections: number;
 }
 
 export interface PdnsCollectorOptions {
@@ -55,7 +62,7 @@ export interface PdnsCollectorOptions {
   maxTuples: number;
   flushIntervalMs: number;
   maxFrameBytes: number;
-  /** Names this collector's live windows in storage (source = `<id>:<start>:<n>`). */
+  /** Names this collector in logs. Live windows are stored under source 'live' (they are disjoint in time and sum up). */
   collectorId: string;
 }
 
@@ -70,7 +77,12 @@ export interface ImportResult {
 }
 
 /** Windows waiting to be stored after a storage failure; beyond this the oldest is given up (counted). */
-const MAX_PENDING_WINDOWS = 16;
+const MAX_PENDING_WINDOWS = 4;
+/** Resolvers connected at once (each costs a read buffer). */
+const MAX_CONNECTIONS = 1024;
+const IDLE_TIMEOUT_MS = 15 * 60_000;
+/** Earliest plausible dnstap time (2000-01-01). */
+const MIN_TIME_MS = 946_684_800_000;
 
 /**
  * The dnstap collector: Unix and TCP listeners speaking bidirectional Frame Streams with any
@@ -96,15 +108,17 @@ export class PdnsCollector {
     flushes: 0,
     flushFailures: 0,
     tuplesLost: 0,
+    badTimes: 0,
+    refusedConnections: 0,
   };
   private readonly live: Aggregator;
   private readonly sockets = new Set<Socket>();
   private readonly servers: Server[] = [];
   private readonly pending: { tuples: PdnsTuple[]; source: string }[] = [];
+  /** The window being written now: never given up while its write is in flight. */
+  private inFlight: { tuples: PdnsTuple[]; source: string } | null = null;
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
-  private flushSeq = 0;
-  private readonly startedAt = Date.now();
   private unixPath: string | null = null;
   /** Bound per call so the aggregator's callback needs no allocation per answer. */
   private target: Aggregator;
@@ -112,7 +126,7 @@ export class PdnsCollector {
   private readonly onAnswer = (name: string, type: number, data: string) => this.target.add(name, type, data, this.atMs);
 
   constructor(private readonly o: PdnsCollectorOptions) {
-    this.live = new Aggregator({ maxTuples: o.maxTuples, flush: (t) => this.enqueue(t, `${o.collectorId}:${this.startedAt}:${this.flushSeq++}`) });
+    this.live = new Aggregator({ maxTuples: o.maxTuples, flush: (t) => this.enqueue(t, LIVE_SOURCE) });
     this.target = this.live;
   }
 
@@ -132,8 +146,11 @@ export class PdnsCollector {
   }): Promise<{ unixSocket: string | null; tcp: { host: string; port: number } | null }> {
     let tcp: { host: string; port: number } | null = null;
     if (opts.unixSocket) {
-      // A socket file left by a crashed run would make listen fail with EADDRINUSE.
-      await rm(opts.unixSocket, { force: true });
+      // A socket file left by a crashed run would make listen fail with EADDRINUSE; anything
+      // else at that path is not ours to delete.
+      const st = await lstat(opts.unixSocket).catch(() => null);
+      if (st?.isSocket()) await rm(opts.unixSocket, { force: true });
+      else if (st) throw new PdnsInputError(`pdns.unixSocket ${opts.unixSocket} exists and is not a socket`);
       await this.serve((s) => s.listen(opts.unixSocket!));
       this.unixPath = opts.unixSocket;
     }
@@ -162,6 +179,13 @@ export class PdnsCollector {
   }
 
   private connection(sock: Socket): void {
+    if (this.sockets.size >= MAX_CONNECTIONS) {
+      this.counters.refusedConnections++;
+      sock.destroy();
+      return;
+    }
+    // A resolver sends at least every second while it has traffic; a peer silent this long is gone.
+    sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
     this.counters.connections++;
     this.sockets.add(sock);
     const peer = sock.remoteAddress ? `${sock.remoteAddress}:${sock.remotePort}` : 'unix socket';
@@ -224,11 +248,24 @@ export class PdnsCollector {
     if (!RESPONSE_TYPES.has(m.type) || !m.response) return;
     c.responses++;
     this.target = agg;
-    this.atMs = m.timeMs === m.timeMs ? m.timeMs : Date.now();
-    const r = parseDnsMessage(m.response, this.onAnswer);
-    if (!r.ok) c.malformed++;
-    else if (r.rcode !== 0) c.errorResponses++;
-    else c.answers += r.answers;
+    // A resolver's clock, or a forged message, may say anything: outside [2000, now + 1 day] the
+    // arrival time is used instead (counted), so no day falls outside what storage can hold.
+    const now = Date.now();
+    if (m.timeMs >= MIN_TIME_MS && m.timeMs <= now + 86_400_000) this.atMs = m.timeMs;
+    else {
+      c.badTimes++;
+      this.atMs = now;
+    }
+    try {
+      const r = parseDnsMessage(m.response, this.onAnswer);
+      if (!r.ok || !r.response) c.malformed++;
+      else if (r.rcode !== 0) c.errorResponses++;
+      else c.answers += r.answers;
+    } catch (err) {
+      // A bug, not bad input (the parser never throws on bytes): counted, the connection goes on.
+      c.malformed++;
+      this.o.log.error({ err }, 'dnstap frame could not be processed');
+    }
   }
 
   /**
@@ -237,13 +274,14 @@ export class PdnsCollector {
    */
   async importFile(file: string): Promise<ImportResult> {
     const id = `file:${await contentId(file)}`;
-    let n = 0;
+    // Imported before? Its rows go first: a file counts once however often it is imported.
+    await this.o.sink.forget?.(id);
     let tuples = 0;
     const agg = new Aggregator({
       maxTuples: this.o.maxTuples,
       flush: (t) => {
         tuples += t.length;
-        this.enqueue(t, `${id}:${n++}`);
+        this.enqueue(t, id);
       },
     });
     const before = { ...this.counters };
@@ -281,16 +319,19 @@ export class PdnsCollector {
     }
     agg.flush('stop');
     await this.drain();
+    if (this.unsaved(id) > 0) throw new PdnsInputError(`${file}: read, but storing its passive DNS failed (see the log); nothing of it is counted as stored`);
     const d = (k: keyof PdnsCounters) => this.counters[k] - before[k];
     return { file, source: id, frames: d('frames'), responses: d('responses'), answers: d('answers'), malformed: d('malformed'), tuples };
   }
 
   private enqueue(tuples: PdnsTuple[], source: string): void {
     this.pending.push({ tuples, source });
+    // Bounded: while storage fails, the oldest waiting window (not the one being written) is given up, counted.
     while (this.pending.length > MAX_PENDING_WINDOWS) {
-      const lost = this.pending.shift()!;
-      this.counters.tuplesLost += lost.tuples.length;
-      this.o.log.error({ tuples: lost.tuples.length, source: lost.source }, 'passive DNS window given up: storage keeps failing');
+      const i = this.pending.findIndex((w) => w !== this.inFlight);
+      const [lost] = this.pending.splice(i, 1);
+      this.counters.tuplesLost += lost!.tuples.length;
+      this.o.log.error({ tuples: lost!.tuples.length, source: lost!.source }, 'passive DNS window given up: storage keeps failing');
     }
     this.writing = this.writing.then(() => this.writePending());
   }
@@ -298,17 +339,26 @@ export class PdnsCollector {
   private async writePending(): Promise<void> {
     while (this.pending.length) {
       const w = this.pending[0]!;
+      this.inFlight = w;
       try {
         await this.o.sink.write(w.tuples, w.source);
-        this.pending.shift();
+        const i = this.pending.indexOf(w);
+        if (i >= 0) this.pending.splice(i, 1);
         this.counters.tuplesFlushed += w.tuples.length;
         this.counters.flushes++;
       } catch (err) {
         this.counters.flushFailures++;
         this.o.log.error({ err, tuples: w.tuples.length }, 'could not store a passive DNS window; kept for the next flush');
         return;
+      } finally {
+        this.inFlight = null;
       }
     }
+  }
+
+  /** Windows of `source` not stored yet (after a drain: storage failed for them). */
+  unsaved(source: string): number {
+    return this.pending.filter((w) => w.source === source).length;
   }
 
   /** Write every window out (retrying the ones a failure kept). */

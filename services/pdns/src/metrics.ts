@@ -19,6 +19,8 @@ export function registerPdnsMetrics(reg: Registry, c: PdnsCollector): void {
     'flushes',
     'flushFailures',
     'tuplesLost',
+    'badTimes',
+    'refusedConnections',
   ];
   for (const k of keys) {
     const name = k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);

@@ -58,7 +58,8 @@ export function decodeIpfix(b: Uint8Array, exporter: Uint8Array, exporterText: s
       else {
         if (!opt) records += n;
         const o = opt ? d.counters.optionsRecords - before : 0;
-        dataRecords += opt ? o : n;
+        // As exported (reverse records made from biflows and skipped NSEL events do not change the count).
+        dataRecords += opt ? o : d.lastSetRecords;
         optionRecords += o;
       }
     }

@@ -71,7 +71,7 @@ export function parseFileHeader(b: Buffer): NfdumpFileHeader {
   return { version, compression, encryption, numBlocks, offAppendix, created: Number(b.readBigInt64LE(8)), open: numBlocks === 0 && offAppendix === 0 };
 }
 
-const nodeZstd = (zlib as { zstdDecompressSync?: (b: Uint8Array) => Buffer }).zstdDecompressSync;
+const nodeZstd = (zlib as { zstdDecompressSync?: (b: Uint8Array, o?: { maxOutputLength?: number }) => Buffer }).zstdDecompressSync;
 
 /** One block's payload, decompressed. Throws NfdumpCompressionError for LZO, Error for a corrupt block. */
 export function decompressBlock(compression: CompressionName, payload: Buffer): Buffer {
@@ -82,7 +82,8 @@ export function decompressBlock(compression: CompressionName, payload: Buffer): 
     case 'LZ4':
       return lz4DecompressBlock(payload, MAX_BLOCK);
     case 'zstd':
-      out = nodeZstd ? nodeZstd(payload) : Buffer.from(zstdDecompress(payload));
+      // Bounded output: a frame that declares more than a block may hold is refused, not allocated.
+      out = nodeZstd ? nodeZstd(payload, { maxOutputLength: MAX_BLOCK }) : Buffer.from(zstdDecompress(payload, new Uint8Array(MAX_BLOCK)));
       break;
     case 'bzip2':
       out = Bunzip.decode(payload);
@@ -272,8 +273,9 @@ export class NfdumpRecords {
     let d = this.domains.get(sysid);
     if (d === undefined) {
       const e = this.exporters.get(sysid);
-      d = e ? this.registry.get(e.bytes, e.text, e.version, e.id) : null;
-      this.domains.set(sysid, d);
+      // A sampler read before its exporter record made a placeholder (version 0): no domain for it.
+      d = e && e.version !== 0 ? this.registry.get(e.bytes, e.text, e.version, e.id) : null;
+      if (d) this.domains.set(sysid, d);
     }
     return d;
   }

@@ -62,8 +62,9 @@ export interface SflowAgentState {
   interfaces: Map<number, InterfaceCounters>;
 }
 
-const MAX_SOURCES = 65536;
-const MAX_INTERFACES = 4096;
+// Per agent/sub-agent: a switch has at most a few thousand ports; a spoofed agent cannot pin more.
+const MAX_SOURCES = 8192;
+const MAX_INTERFACES = 1024;
 /** A sample sequence jumping further than this is a restart, not loss. */
 const MAX_SAMPLE_GAP = 1_000_000;
 
@@ -168,9 +169,15 @@ function accountSource(d: DomainState, st: SflowAgentState, source: number, seq:
   if (ahead !== 0) {
     if (ahead <= MAX_SAMPLE_GAP) d.counters.samplesLost += ahead;
     else if (0x100000000 - ahead <= 1000) {
+      // Late: one the gap before counted as lost arrived after all (never below zero).
       d.counters.reordered++;
+      if (d.counters.samplesLost > 0) d.counters.samplesLost--;
       return;
-    } else d.counters.sequenceResets++;
+    } else {
+      // A restart (or a jump): counting starts again from here, drops too.
+      d.counters.sequenceResets++;
+      s.drops = drops;
+    }
   }
   if (drops > s.drops) d.counters.sampleDrops += drops - s.drops;
   s.nextSeq = (seq + 1) >>> 0;
@@ -240,10 +247,11 @@ function flowSample(d: DomainState, st: SflowAgentState, b: Uint8Array, p: numbe
         break;
       }
       const layer = proto === HEADER_ETHERNET ? LAYER_ETHERNET : proto === HEADER_IPV4 ? LAYER_IPV4 : proto === HEADER_IPV6 ? LAYER_IPV6 : -1;
-      if (layer >= 0 && parseHeader(b, rs + 16, rs + 16 + hLen, layer, u8, dv, o) !== 0) bytes = frameLength;
-      else if (layer < 0) d.counters.unknownFlowRecords++;
-      if (!bytes) bytes = frameLength;
-      if (parsed.truncated) d.counters.truncatedHeaders++;
+      if (layer >= 0) {
+        parseHeader(b, rs + 16, rs + 16 + hLen, layer, u8, dv, o);
+        if (parsed.truncated) d.counters.truncatedHeaders++;
+      } else d.counters.unknownFlowRecords++;
+      bytes = frameLength;
     } else if (format === SAMPLED_ETHERNET) {
       if (rLen < 24) {
         ok = false;

@@ -45,6 +45,8 @@ export interface RecordContext {
   truncatedHeaders: number;
   nselSkipped: number;
   reverseRecords: number;
+  /** Records read from the set as exported (skipped ones included, made-up reverse ones not): what IPFIX sequence numbers count. */
+  consumed: number;
   /** NSEL: a flow-update event for this connection (its bytes are now counted by updates). */
   nselUpdate(connId: number): void;
   /** NSEL: a teardown; true when updates already counted this connection's bytes. */
@@ -237,9 +239,10 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
   if (fwEvent)
     notes.push('NSEL: create, deny and alert events carry no traffic and are skipped; a teardown after flow updates is skipped (the updates counted it)');
   if (revBytes || revPkts) notes.push('bidirectional: the reverse counters become a record of their own (addresses and ports swapped)');
-  // Packet sections (Juniper inline monitoring, IOS-XR, EoMPLS): parsed like an sFlow header when no address fields exist.
+  // Packet sections (Juniper inline monitoring, IOS-XR, EoMPLS): parsed like an sFlow header unless
+  // address fields give both ends (state.ts hasAddresses accepts such templates on the same rule).
   const sectionIdx =
-    src4 || dst4 || src6 || dst6 ? -1 : fields.findIndex((f) => f.enterprise === 0 && SECTION_IDS.includes(f.id) && f.id !== IE.ipPayloadPacketSection);
+    (src4 || src6) && (dst4 || dst6) ? -1 : fields.findIndex((f) => f.enterprise === 0 && SECTION_IDS.includes(f.id) && f.id !== IE.ipPayloadPacketSection);
   const section = sectionIdx >= 0 ? { idx: sectionIdx, id: fields[sectionIdx]!.id, len: fields[sectionIdx]!.length } : null;
   const frameSize = pick(fields, [IE.dataLinkFrameSize], smallInt);
   if (section) notes.push(`packet section ${section.id}: addresses, ports and protocol parsed from the packet bytes`);
@@ -494,18 +497,19 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
     const u8 = w.buf, dv = w.dv;
     const exp0 = ctx.exp0, exp1 = ctx.exp1, exp2 = ctx.exp2, exp3 = ctx.exp3, domain = ctx.domain, version = ctx.version, templateId = ctx.templateId;
     const exportMs = ctx.exportMs, uptimeMs = ctx.uptimeMs, initMs = ctx.initMs, overrideRate = ctx.overrideRate, defaultRate = ctx.defaultRate;
-    let unknownRate = 0, unanchoredTimes = 0, n = 0, bad = false, noAddress = 0, truncatedHeaders = 0, nselSkipped = 0, reverseRecords = 0;
+    let unknownRate = 0, unanchoredTimes = 0, n = 0, bad = false, noAddress = 0, truncatedHeaders = 0, nselSkipped = 0, reverseRecords = 0, consumed = 0;
     while (end - p >= ${minLength}) {
       let skip = false, extra = 0;
       ${lines.join('\n      ')}
       ${w.join('\n      ')}
       ${varlen ? 'p = q;' : `p += ${recLen};`}
+      consumed++;
       ${skips ? `if (skip) { u8.fill(0, o, o + ${RECORD_SIZE}); continue; }` : ''}
       n += 1 + extra; reverseRecords += extra; o += ${RECORD_SIZE} * (1 + extra);
     }
     if (bad) { ctx.malformedRecords++; u8.fill(0, o, o + ${RECORD_SIZE}); }
     ctx.unknownRate += unknownRate; ctx.unanchoredTimes += unanchoredTimes;
-    ctx.noAddress += noAddress; ctx.truncatedHeaders += truncatedHeaders; ctx.nselSkipped += nselSkipped; ctx.reverseRecords += reverseRecords;
+    ctx.noAddress += noAddress; ctx.truncatedHeaders += truncatedHeaders; ctx.nselSkipped += nselSkipped; ctx.reverseRecords += reverseRecords; ctx.consumed += consumed;
     w.count += n;
     return n;`;
 

@@ -235,12 +235,15 @@ export class DomainState implements RecordContext {
   truncatedHeaders = 0;
   nselSkipped = 0;
   reverseRecords = 0;
+  consumed = 0;
+  /** Records the last data set held as exported (see RecordContext.consumed). */
+  lastSetRecords = 0;
   /** NSEL connections whose bytes flow-update events counted (bounded; oldest forgotten first). */
   private nselUpdated = new Set<number>();
 
   nselUpdate(connId: number): void {
     if (this.nselUpdated.has(connId)) return;
-    if (this.nselUpdated.size >= 262_144) this.nselUpdated.delete(this.nselUpdated.values().next().value!);
+    if (this.nselUpdated.size >= 65_536) this.nselUpdated.delete(this.nselUpdated.values().next().value!);
     this.nselUpdated.add(connId);
   }
 
@@ -478,11 +481,16 @@ export class DomainState implements RecordContext {
       this.hold(templateId, b, p, end);
       return -1;
     }
-    if (t.kind === 'options') return this.optionsSet(t, b, p, end);
+    if (t.kind === 'options') {
+      this.lastSetRecords = 0;
+      return this.optionsSet(t, b, p, end);
+    }
     this.templateId = templateId;
     const before = this.malformedRecords;
     const mark = w.count;
+    this.consumed = 0;
     let n = t.compiled!.decode(b, p, end, w, this);
+    this.lastSetRecords = this.consumed;
     if (!t.addressed) {
       // Decoded for framing and counters only: a flow without both ends would be published as :: → ::.
       w.truncate(mark);

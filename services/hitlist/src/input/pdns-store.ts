@@ -21,7 +21,9 @@ export class PdnsStoreInput implements PdnsInput {
   ) {}
 
   get name(): string {
-    return `passive DNS store (${this.ch.url ? `ClickHouse ${this.ch.url}` : `embedded ClickHouse ${this.ch.dataDir}`}, database ${this.ch.database})`;
+    // Logged and written into the build report: never the URL's user info.
+    const url = this.ch.url ? this.ch.url.replace(/\/\/[^/@]*@/, '//') : null;
+    return `passive DNS store (${url ? `ClickHouse ${url}` : `embedded ClickHouse ${this.ch.dataDir}`}, database ${this.ch.database})`;
   }
 
   async read(onRecord: (r: PdnsRecord) => void, report: InputReport): Promise<void> {
