@@ -121,6 +121,8 @@ export interface Detector {
   stats(): DetectorStats;
   /** The hitlists in use (after start). */
   readonly hitlistSet: HitlistSet | null;
+  /** IXP deployment: member attribution and its counts (null in the ISP deployment). */
+  readonly attributor: Attributor | null;
 }
 
 function isStorage(x: DetectorStorage | ClickHouseStore): x is DetectorStorage {

@@ -112,6 +112,11 @@ export interface FlowSpec {
   exporter?: string;
   domain?: number;
   version?: number;
+  /** Link layer and AS numbers (an exchange fabric's exports). */
+  srcMac?: string;
+  dstMac?: string;
+  srcAs?: number;
+  dstAs?: number;
 }
 
 /** A sealed flow batch (header + CRC) with these records, written at the batch.ts offsets. */
@@ -138,6 +143,10 @@ export function makeBatch(flows: FlowSpec[], createdMs = DAY_START, producerFiel
     b[o + F.direction] = 0;
     b[o + F.side] = f.side ?? 1;
     b[o + F.version] = f.version ?? 9;
+    if (f.srcMac) b.set(Buffer.from(f.srcMac.replace(/:/g, ''), 'hex'), o + F.srcMac);
+    if (f.dstMac) b.set(Buffer.from(f.dstMac.replace(/:/g, ''), 'hex'), o + F.dstMac);
+    dv.setUint32(o + F.srcAs, f.srcAs ?? 0, true);
+    dv.setUint32(o + F.dstAs, f.dstAs ?? 0, true);
   });
   w.count += flows.length;
   return w.finish(createdMs, producerField);
