@@ -10,16 +10,25 @@ test('a record area handed out but never counted (a decoder fault, a skipped rec
   w.buf.fill(0xab, o, o + 2 * RECORD_SIZE);
   w.truncate(0);
   const o2 = w.reserve(2);
-  assert.ok(w.buf.subarray(o2, o2 + 3 * RECORD_SIZE).every((b) => b === 0), 'truncate zeroed the uncounted area');
+  assert.ok(
+    w.buf.subarray(o2, o2 + 3 * RECORD_SIZE).every((b) => b === 0),
+    'truncate zeroed the uncounted area',
+  );
   w.buf.fill(0xcd, o2 + RECORD_SIZE, o2 + 2 * RECORD_SIZE);
   w.count = 1;
   w.reset();
-  assert.ok(w.buf.subarray(HEADER_SIZE, HEADER_SIZE + 3 * RECORD_SIZE).every((b) => b === 0), 'reset zeroed past count');
+  assert.ok(
+    w.buf.subarray(HEADER_SIZE, HEADER_SIZE + 3 * RECORD_SIZE).every((b) => b === 0),
+    'reset zeroed past count',
+  );
   w.reserve(2);
   w.buf.fill(0xef, HEADER_SIZE + RECORD_SIZE, HEADER_SIZE + 2 * RECORD_SIZE);
   w.count = 1;
   w.finish();
-  assert.ok(w.buf.subarray(HEADER_SIZE, HEADER_SIZE + 3 * RECORD_SIZE).every((b) => b === 0), 'finish zeroed past count');
+  assert.ok(
+    w.buf.subarray(HEADER_SIZE, HEADER_SIZE + 3 * RECORD_SIZE).every((b) => b === 0),
+    'finish zeroed past count',
+  );
 });
 
 test('format version 1 batches (112-byte records) are widened on open; the new fields read as absent', () => {

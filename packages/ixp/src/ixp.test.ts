@@ -11,7 +11,10 @@ const MEMBERS: Member[] = [
 ];
 
 test('IX-F member export: versions 0.6, 0.7 and 1.0; MAC spellings; malformed files refused by name', () => {
-  const doc = writeMemberExport('TEST-IX', MEMBERS) as { version: string; member_list: { connection_list: { vlan_list: { ipv4: { mac_addresses: string[] } }[] }[] }[] };
+  const doc = writeMemberExport('TEST-IX', MEMBERS) as {
+    version: string;
+    member_list: { connection_list: { vlan_list: { ipv4: { mac_addresses: string[] } }[] }[] }[];
+  };
   for (const v of ['0.6', '0.7', '1.0']) {
     const x = parseMemberExport(JSON.stringify({ ...doc, version: v }));
     assert.equal(x.version, v);
@@ -28,7 +31,10 @@ test('IX-F member export: versions 0.6, 0.7 and 1.0; MAC spellings; malformed fi
   assert.equal(normalizeMac('02-00-00-00-01-01'), '02:00:00:00:01:01');
   assert.equal(normalizeMac('0200.0000.0101'), '02:00:00:00:01:01');
   assert.equal(normalizeMac('nonsense'), null);
-  assert.throws(() => parseMemberExport('{', 'x.json'), (e: unknown) => e instanceof MemberExportError && /x\.json: not JSON/.test(e.message));
+  assert.throws(
+    () => parseMemberExport('{', 'x.json'),
+    (e: unknown) => e instanceof MemberExportError && /x\.json: not JSON/.test(e.message),
+  );
   assert.throws(() => parseMemberExport('{"version":"2.0","member_list":[]}'), /version 2\.0 is not one of 0\.6, 0\.7, 1\.0/);
   assert.throws(() => parseMemberExport('{"version":"1.0"}'), /no "member_list" array/);
   assert.throws(() => parseMemberExport('{"version":"1.0","member_list":[{"asnum":"x"}]}'), /member_list\[0\]\.asnum is not an AS number/);

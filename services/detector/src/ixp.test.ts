@@ -6,7 +6,22 @@ import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { MemoryBus } from '@haystack/transport';
 import { writeMemberExport } from '@haystack/ixp';
 import { createDetector } from './detector.js';
-import { CAM1, DAY, DAY_START, H, TUYA6, captureLogger, cleanupClickHouseDir, makeBatch, openTestClickHouse, tempDir, testConfig, testHitlist, waitFor, writeRules } from './test-helpers.js';
+import {
+  CAM1,
+  DAY,
+  DAY_START,
+  H,
+  TUYA6,
+  captureLogger,
+  cleanupClickHouseDir,
+  makeBatch,
+  openTestClickHouse,
+  tempDir,
+  testConfig,
+  testHitlist,
+  waitFor,
+  writeRules,
+} from './test-helpers.js';
 
 after(cleanupClickHouseDir);
 
@@ -42,7 +57,17 @@ test('IXP mode: units are the non-hitlist ends, attributed to members by MAC, AS
     // Backend → host: the unit is the destination; the frame left by its member's router.
     { start: t + 1000, src: CAM1, dst: '100.70.0.9', srcPort: 443, dstPort: 40001, side: 0, srcMac: cloud, dstMac: '02:00:00:00:02:01' },
     // IPv6 host, unknown MAC, but the flow carries a member's AS (sFlow extended gateway).
-    { start: t + 2000, src: '2001:db8:5:6:aaaa::1', dst: TUYA6, srcPort: 40002, dstPort: 443, side: 0, srcMac: '02:99:00:00:00:01', dstMac: cloud, srcAs: 64501 },
+    {
+      start: t + 2000,
+      src: '2001:db8:5:6:aaaa::1',
+      dst: TUYA6,
+      srcPort: 40002,
+      dstPort: 443,
+      side: 0,
+      srcMac: '02:99:00:00:00:01',
+      dstMac: cloud,
+      srcAs: 64501,
+    },
     // No MAC, no AS: the route table says AS64502.
     { start: t + 3000, src: '100.80.1.1', dst: CAM1, srcPort: 40003, dstPort: 443, side: 0 },
     // Nothing known about this host's network: unattributed, counted.
@@ -70,8 +95,13 @@ test('IXP mode: units are the non-hitlist ends, attributed to members by MAC, AS
     units.map((u) => `${u.line} AS${u.member_asn} ${u.via}`),
     ['100.64.0.1 AS64500 mac', '100.70.0.9 AS64501 mac', '100.80.1.1 AS64502 prefix', '2001:db8:5:6::/64 AS64501 as', '203.0.113.7 AS0 none'],
   );
-  const dets = await ch.query<{ line: string }>(`SELECT DISTINCT line FROM ${ch.database}.detector_detections FINAL WHERE day = {d:Date} ORDER BY line`, { d: DAY });
-  assert.ok(dets.some((d) => d.line === '100.70.0.9'), 'the destination end is the unit when the source is the service');
+  const dets = await ch.query<{ line: string }>(`SELECT DISTINCT line FROM ${ch.database}.detector_detections FINAL WHERE day = {d:Date} ORDER BY line`, {
+    d: DAY,
+  });
+  assert.ok(
+    dets.some((d) => d.line === '100.70.0.9'),
+    'the destination end is the unit when the source is the service',
+  );
   assert.deepEqual(det.attributor?.counts, { mac: 2, as: 1, prefix: 1, unattributed: 1 });
   await ch.close();
 });
@@ -80,7 +110,14 @@ test('IXP mode without a member export is a configuration error naming the key',
   const config = testConfig({ rulesDir: '/nonexistent', rawLineIds: true }, { deployment: 'ixp' });
   const bus = new MemoryBus({ partitions: 1 });
   assert.throws(
-    () => createDetector({ config, log: captureLogger().log, source: bus.createSource({ concurrency: 1 }), hitlists: new MemoryHitlistStore(), storage: {} as never }),
+    () =>
+      createDetector({
+        config,
+        log: captureLogger().log,
+        source: bus.createSource({ concurrency: 1 }),
+        hitlists: new MemoryHitlistStore(),
+        storage: {} as never,
+      }),
     /deployment "ixp" needs ixp\.memberExport/,
   );
 });

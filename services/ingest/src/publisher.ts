@@ -89,7 +89,9 @@ export class Publisher {
       if (side === 0) this.counters.noSubscriber++;
       else if (side === (SIDE_SRC | SIDE_DST)) this.counters.bothSubscribers++;
       const at =
-        side === SIDE_DST || (side === 0 && this.opts.clientKey && dv.getUint16(o + F.dstPort, true) > dv.getUint16(o + F.srcPort, true)) ? o + F.dst : o + F.src;
+        side === SIDE_DST || (side === 0 && this.opts.clientKey && dv.getUint16(o + F.dstPort, true) > dv.getUint16(o + F.srcPort, true))
+          ? o + F.dst
+          : o + F.src;
       let p: number;
       if (src[o + F.ipVersion] === 4) p = partitionForBytes(src, at + 12, 4, parts);
       else {

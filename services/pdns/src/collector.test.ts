@@ -203,7 +203,11 @@ test('storage failing: windows are kept and retried, an import that could not be
       },
     };
     const lines: string[] = [];
-    const log = { ...silentLogger, error: (...a: unknown[]) => lines.push(JSON.stringify(a)), warn: (...a: unknown[]) => lines.push(JSON.stringify(a)) } as typeof silentLogger;
+    const log = {
+      ...silentLogger,
+      error: (...a: unknown[]) => lines.push(JSON.stringify(a)),
+      warn: (...a: unknown[]) => lines.push(JSON.stringify(a)),
+    } as typeof silentLogger;
     const c = new PdnsCollector({ sink, log, maxTuples: 100_000, flushIntervalMs: 3_600_000, maxFrameBytes: 65536, collectorId: 'test' });
     const file = join(dir, 'f.fstrm');
     const { DnstapFileWriter } = await import('@haystack/pdns');
@@ -227,9 +231,21 @@ test('storage failing: windows are kept and retried, an import that could not be
     const s = await open(sock);
     const client = Buffer.from([203, 0, 113, 99]);
     s.write(Buffer.concat([controlFrame(CONTROL.READY, DNSTAP_CONTENT_TYPE), controlFrame(CONTROL.START, DNSTAP_CONTENT_TYPE)]));
-    s.write(dataFrame(encodeDnstapResponse(MESSAGE_TYPE.CLIENT_RESPONSE, 1e15, encodeDnsResponse('t.example', 'A', [{ name: 't.example', type: 'A', data: '192.0.2.2' }]))));
     s.write(
-      dataFrame(encodeDnstapResponse(MESSAGE_TYPE.CLIENT_RESPONSE, Date.now(), encodeDnsResponse('c.example', 'A', [{ name: 'c.example', type: 'A', data: '192.0.2.3' }]), 'r', client)),
+      dataFrame(
+        encodeDnstapResponse(MESSAGE_TYPE.CLIENT_RESPONSE, 1e15, encodeDnsResponse('t.example', 'A', [{ name: 't.example', type: 'A', data: '192.0.2.2' }])),
+      ),
+    );
+    s.write(
+      dataFrame(
+        encodeDnstapResponse(
+          MESSAGE_TYPE.CLIENT_RESPONSE,
+          Date.now(),
+          encodeDnsResponse('c.example', 'A', [{ name: 'c.example', type: 'A', data: '192.0.2.3' }]),
+          'r',
+          client,
+        ),
+      ),
     );
     await until('two responses', () => c.counters.responses >= 3);
     s.end(controlFrame(CONTROL.STOP));
