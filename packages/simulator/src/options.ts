@@ -43,6 +43,11 @@ export interface SimOptions {
   templateRefreshSeconds: number;
   /** Largest export datagram payload. */
   maxMessageBytes: number;
+  /**
+   * > 0: an internet exchange instead of an ISP: the lines are hosts behind this many member
+   * networks, the exporters are the fabric's sFlow agents (ixp.ts). 0: the ISP.
+   */
+  ixpMembers: number;
 }
 
 export const DEFAULT_OPTIONS: SimOptions = {
@@ -72,6 +77,7 @@ export const DEFAULT_OPTIONS: SimOptions = {
   templateRefreshMessages: 64,
   templateRefreshSeconds: 600,
   maxMessageBytes: 1400,
+  ixpMembers: 0,
 };
 
 export class SimOptionsError extends Error {
@@ -113,6 +119,7 @@ export function resolveOptions(partial: Partial<SimOptions> = {}): SimOptions {
   int('inactiveTimeoutS', 1, 600);
   int('v6LineBits', 33, 64);
   if (o.lookbackDays !== null) int('lookbackDays', 1, 31);
+  int('ixpMembers', 0, 1000);
   if (!(o.penetrationScale >= 0)) bad('penetrationScale must be ≥ 0');
   for (const [k, v] of Object.entries(o.penetration)) if (!(v >= 0 && v <= 1)) bad(`penetration of ${k} must be between 0 and 1, got ${v}`);
   if (!(o.background >= 0)) bad('background must be ≥ 0');

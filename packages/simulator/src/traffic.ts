@@ -1,6 +1,6 @@
 import type { DeviceKind } from './catalog.js';
 import type { DnsWorld, SimDomain } from './dns.js';
-import type { Exporter } from './export.js';
+import type { ExportCounters, ExporterConfig } from './export.js';
 import type { SimOptions } from './options.js';
 import type { Population } from './population.js';
 import { FLAG_DOWN, FLAG_V6, RecordStore } from './records.js';
@@ -68,7 +68,8 @@ export interface TrafficContext {
   kinds: DeviceKind[];
   dns: DnsWorld;
   pop: Population;
-  exporters: Exporter[];
+  /** NetFlow/IPFIX exporters, or the exchange fabric's sFlow agents: the traffic needs only their sampling. */
+  exporters: { cfg: ExporterConfig; counters: ExportCounters }[];
   /** Unix ms of world day 0 (first passive-DNS day) and of the first simulated hour. */
   day0Ms: number;
   t0Ms: number;

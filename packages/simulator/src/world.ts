@@ -10,6 +10,7 @@ import { COLLECTOR, PcapSink, UdpSink, collectorPort, type PacketSink } from './
 import { buildPopulation, lineText4, lineText6, truthRows, type Population, type TruthRow } from './population.js';
 import { Rng } from './rng.js';
 import { TrafficGenerator, type Stray, type TrafficTotals } from './traffic.js';
+import { SflowFabricExporter, buildFabric, fabricMemberExport, fabricRoutes, memberTruthCsv, type Fabric } from './ixp.js';
 
 /** A whole simulated ISP, before any traffic: deterministic from the options. */
 export interface World {
@@ -26,6 +27,8 @@ export interface World {
   endMs: number;
   worldDays: number;
   truth: TruthRow[];
+  /** The exchange (o.ixpMembers > 0), else null. */
+  fabric: Fabric | null;
 }
 
 const DAY = 86_400_000;
@@ -67,7 +70,8 @@ export function buildWorld(partial: Partial<SimOptions> = {}, dict?: Dictionary)
     };
   });
   const truth = truthRows(o, pop, kinds, t0Ms);
-  return { o, dict: rules, kinds, dns, pop, exporters, lookbackDays, day0Ms, t0Ms, endMs, worldDays, truth };
+  const fabric = o.ixpMembers > 0 ? buildFabric(pop.lines, o.ixpMembers) : null;
+  return { o, dict: rules, kinds, dns, pop, exporters, lookbackDays, day0Ms, t0Ms, endMs, worldDays, truth, fabric };
 }
 
 export interface GenerateResult {
@@ -82,7 +86,12 @@ export interface GenerateResult {
  */
 export async function generate(w: World, sink: PacketSink, onHour?: (h: number, hours: number) => void): Promise<GenerateResult> {
   const o = w.o;
-  const exps = w.exporters.map((cfg) => new Exporter(cfg, w.dns.v6, o.maxMessageBytes, o.templateRefreshMessages, o.templateRefreshSeconds * 1000));
+  const fabric = w.fabric;
+  const exps = w.exporters.map((cfg) =>
+    fabric
+      ? new SflowFabricExporter(cfg, w.dns.v6, fabric)
+      : new Exporter(cfg, w.dns.v6, o.maxMessageBytes, o.templateRefreshMessages, o.templateRefreshSeconds * 1000),
+  );
   const gen = new TrafficGenerator({
     o,
     kinds: w.kinds,
@@ -224,6 +233,11 @@ export async function simulate(partial: Partial<SimOptions>, out: SimulateOutput
   await put('truth.csv', truthCsv(w.truth));
   await put('lines.csv', linesCsv(w));
   await put('haystack.yaml', configYaml(w));
+  if (w.fabric) {
+    await put('ixf-members.json', fabricMemberExport(w.fabric));
+    await put('routes.pfx2as', fabricRoutes(w.fabric, w.pop.lines));
+    await put('truth-members.csv', memberTruthCsv(w.fabric, w.truth));
+  }
 
   let sink: PacketSink;
   if (out.sink) sink = out.sink;
@@ -282,6 +296,18 @@ function straysCsv(strays: Stray[]): string {
 
 /** A configuration the pipeline can use on the generated data: `haystack -c DIR/haystack.yaml …`. */
 function configYaml(w: World): string {
+  if (w.fabric)
+    return [
+      '# Written by `haystack simulate --ixp-members`: the simulated exchange (paths relative to this directory).',
+      'deployment: ixp',
+      'ixp:',
+      '  memberExport: ixf-members.json',
+      '  routeTable: routes.pfx2as',
+      `  hostPrefixLength6: 64`,
+      'ingest:',
+      `  allowExporters: [192.0.2.0/24, 127.0.0.0/8]`,
+      '',
+    ].join('\n');
   return [
     '# Written by `haystack simulate`: the subscriber space of the simulated ISP.',
     'ingest:',

@@ -38,6 +38,18 @@ export interface ReportExporter {
   missingTemplateSets: number | null;
 }
 
+/** IXP deployment: one member network and the IoT hosts detected behind it. */
+export interface ReportMember {
+  asn: number;
+  /** From the IX-F member export; '' for hosts that could not be attributed (asn 0). */
+  name: string;
+  /** Hosts (IPv4 /32, IPv6 /64) detected with any class on the day (daily window). */
+  iotHosts: number;
+  /** Traffic of the member's hosts to IoT backends, renormalised (sampled bytes × rate). */
+  estBytesToIot: number;
+  classes: { classId: string; level: Level; hosts: number }[];
+}
+
 export interface ReportData {
   day: string; // YYYY-MM-DD (UTC)
   generatedAt: string; // ISO time
@@ -60,6 +72,12 @@ export interface ReportData {
     /** (address, port, transport) entries. */
     entries: number;
     churn: { added: number; removed: number } | null;
+  };
+  /** IXP deployment only (absent for an ISP): members ranked by IoT hosts, and how hosts were attributed. */
+  ixp?: {
+    members: ReportMember[];
+    /** Hosts attributed by router MAC, flow AS, route table; 'none' = unattributed. */
+    attribution: { mac: number; as: number; prefix: number; none: number };
   };
   quality: {
     exporters: ReportExporter[];

@@ -1,5 +1,5 @@
 import { ClickHouseQueryError, type ClickHouseStore, type QueryParams } from '@haystack/clickhouse';
-import type { Level, ReportClass, ReportData, ReportExporter } from './data.js';
+import type { Level, ReportClass, ReportData, ReportExporter, ReportMember } from './data.js';
 
 /**
  * The daily report's data (report-data.ts) from ClickHouse alone, so `haystack report` needs
@@ -115,8 +115,46 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
     lines: { active, activePrevious, withAnyDetection },
     classes,
     hitlist: hitlist.summary,
+    ...(await ixpSection(q, db, day, (id) => asLevel(meta.get(id)?.level ?? detLevels.get(id)))),
     quality: await quality(q, db, day),
   };
+}
+
+/** IXP deployment: members ranked by IoT hosts, per class, and the traffic to IoT backends; nothing for an ISP. */
+async function ixpSection(q: Q, db: string, day: string, levelOf: (classId: string) => Level): Promise<{ ixp?: ReportData['ixp'] }> {
+  const units = `(SELECT line, member_asn, member_name, via FROM ${db}.detector_ixp_units FINAL WHERE day = {d:Date})`;
+  const via = await q.all<{ via: string; n: string }>(`SELECT via, count() AS n FROM ${units} GROUP BY via`, { d: day });
+  if (via.length === 0) return {};
+  const attribution = { mac: 0, as: 0, prefix: 0, none: 0 };
+  for (const r of via) if (r.via in attribution) attribution[r.via as keyof typeof attribution] = num(r.n);
+  const dets = `(SELECT DISTINCT line, class_id FROM ${db}.detector_detections FINAL WHERE day = {d:Date} AND window = 'day')`;
+  const perClass = await q.all<{ member_asn: string; member_name: string; class_id: string; hosts: string }>(
+    `SELECT u.member_asn AS member_asn, any(u.member_name) AS member_name, d.class_id AS class_id, uniqExact(d.line) AS hosts
+     FROM ${dets} AS d INNER JOIN ${units} AS u ON d.line = u.line GROUP BY member_asn, class_id`,
+    { d: day },
+  );
+  const perMember = await q.all<{ member_asn: string; hosts: string }>(
+    `SELECT u.member_asn AS member_asn, uniqExact(d.line) AS hosts FROM ${dets} AS d INNER JOIN ${units} AS u ON d.line = u.line GROUP BY member_asn`,
+    { d: day },
+  );
+  const bytes = await q.all<{ member_asn: string; est: string }>(
+    `SELECT u.member_asn AS member_asn, sum(e.est_bytes) AS est FROM (SELECT line, est_bytes FROM ${db}.detector_evidence FINAL WHERE day = {d:Date}) AS e
+     INNER JOIN ${units} AS u ON e.line = u.line GROUP BY member_asn`,
+    { d: day },
+  );
+  const members = new Map<number, ReportMember>();
+  const get = (asn: number, name: string) => {
+    let m = members.get(asn);
+    if (!m) members.set(asn, (m = { asn, name, iotHosts: 0, estBytesToIot: 0, classes: [] }));
+    return m;
+  };
+  for (const r of perClass) get(num(r.member_asn), r.member_name).classes.push({ classId: r.class_id, level: levelOf(r.class_id), hosts: num(r.hosts) });
+  for (const r of perMember) get(num(r.member_asn), '').iotHosts = num(r.hosts);
+  for (const r of bytes) if (members.has(num(r.member_asn))) members.get(num(r.member_asn))!.estBytesToIot = num(r.est);
+  const order: Record<Level, number> = { platform: 0, manufacturer: 1, product: 2 };
+  for (const m of members.values()) m.classes.sort((a, b) => order[a.level] - order[b.level] || b.hosts - a.hosts || a.classId.localeCompare(b.classId));
+  const list = [...members.values()].sort((a, b) => b.iotHosts - a.iotHosts || a.asn - b.asn);
+  return { ixp: { members: list, attribution } };
 }
 
 function asLevel(s: string | undefined): Level {

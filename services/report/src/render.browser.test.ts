@@ -249,3 +249,41 @@ test('report page in headless chromium: a hostile class name stays text', async 
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('IXP report page in headless chromium: members ranked with their classes, the bar chart, a hostile member name stays text', async () => {
+  const { dir, keep } = workDir();
+  try {
+    const data = reportFixture();
+    data.ixp = {
+      attribution: { mac: 120, as: 7, prefix: 3, none: 2 },
+      members: [
+        {
+          asn: 65002,
+          name: 'Beta <b>Cable</b>',
+          iotHosts: 90,
+          estBytesToIot: 5.2e9,
+          classes: [{ classId: data.classes[0]!.classId, level: data.classes[0]!.level, hosts: 90 }],
+        },
+        {
+          asn: 65001,
+          name: 'Alpha Broadband',
+          iotHosts: 40,
+          estBytesToIot: 1.1e9,
+          classes: [{ classId: data.classes[1]!.classId, level: data.classes[1]!.level, hosts: 40 }],
+        },
+        { asn: 0, name: '', iotHosts: 2, estBytesToIot: 1e6, classes: [] },
+      ],
+    };
+    const page = join(dir, 'ixp.html');
+    writeFileSync(page, renderHtml(data));
+    const { stdout: dom } = await chromium(['--dump-dom', pathToFileURL(page).href]);
+    assert.match(dom, /<section id="members">/);
+    const order = [...dom.matchAll(/<tr data-member-asn="(\d+)">/g)].map((m) => m[1]);
+    assert.deepEqual(order, ['65002', '65001', '0'], 'ranked by IoT hosts');
+    assert.ok(dom.includes('AS65002 Beta &lt;b&gt;Cable&lt;/b&gt;'), 'the member name is text');
+    assert.match(dom, /<svg class="chart members"[^>]*>[\s\S]*?<rect[^>]*width="360"/, 'the first member has the longest bar');
+    assert.match(dom, /by router MAC 120, by the flow's AS 7, by the route table 3; unattributed 2/);
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+});

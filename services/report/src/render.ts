@@ -110,7 +110,40 @@ export function sparkline(hourly: number[]): string {
 }
 
 function versionName(v: number): string {
-  return v === 10 ? 'IPFIX' : `NetFlow v${v}`;
+  return v === 10 ? 'IPFIX' : v === 133 ? 'sFlow v5' : `NetFlow v${v}`;
+}
+
+/** IXP: the members section as text lines. */
+function ixpText(data: ReportData, t: (s: string) => string): string[] {
+  const x = data.ixp;
+  if (!x) return [];
+  const a = x.attribution;
+  const out = [
+    '',
+    `MEMBERS (${x.members.length}), ranked by IoT hosts; hosts attributed by router MAC ${fmtInt(a.mac)}, AS ${fmtInt(a.as)}, route table ${fmtInt(a.prefix)}, unattributed ${fmtInt(a.none)}`,
+  ];
+  for (const m of x.members) {
+    const name = m.asn === 0 ? '(unattributed)' : `AS${m.asn} ${m.name}`;
+    const top = m.classes
+      .filter((c) => c.level !== 'platform')
+      .slice(0, 6)
+      .map((c) => `${c.classId} ${fmtInt(c.hosts)}`)
+      .join(', ');
+    out.push(
+      `  ${padEnd(cut(t(name), 34), 34)} ${padStart(fmtInt(m.iotHosts), 7)} IoT hosts  ${padStart(fmtBytes(m.estBytesToIot), 9)} to IoT backends  ${t(top)}`,
+    );
+  }
+  return out;
+}
+
+function fmtBytes(n: number): string {
+  const u = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let i = 0;
+  while (n >= 1000 && i < u.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${n >= 100 || i === 0 ? Math.round(n) : n.toFixed(1)} ${u[i]}`;
 }
 
 function fmtRates(rates: number[]): string {
@@ -287,6 +320,8 @@ export function renderText(data: ReportData): string {
   out.push(`  not detectable (${h.notDetectable.length})${h.notDetectable.length ? ':' : ''}`);
   for (const n of h.notDetectable) out.push(`    ${t(n.name)} [${t(n.classId)}]: ${t(n.reason)}`);
 
+  out.push(...ixpText(data, t));
+
   // Data quality.
   const q = data.quality;
   out.push('');
@@ -364,6 +399,7 @@ function csvField(v: string | number | null, text = false): string {
 }
 
 export function renderCsv(data: ReportData): string {
+  if (data.ixp) return renderMembersCsv(data);
   const rows = [CSV_COLUMNS.map((c) => c.name).join(',')];
   for (const c of orderedClasses(data)) {
     const ch = change(c.detectedLines, c.detectedLinesPrevious);
@@ -384,6 +420,70 @@ export function renderCsv(data: ReportData): string {
     );
   }
   return rows.join('\r\n') + '\r\n';
+}
+
+/** IXP deployment: one row per member and class (hosts), with the member's totals. */
+export const MEMBER_CSV_COLUMNS = ['day', 'member_asn', 'member_name', 'level', 'class_id', 'hosts', 'member_iot_hosts', 'member_est_bytes_to_iot'] as const;
+
+function renderMembersCsv(data: ReportData): string {
+  const rows: string[] = [MEMBER_CSV_COLUMNS.join(',')];
+  for (const m of data.ixp!.members)
+    for (const c of m.classes)
+      rows.push(
+        [
+          csvField(data.day, true),
+          csvField(m.asn),
+          csvField(m.name, true),
+          csvField(c.level, true),
+          csvField(c.classId, true),
+          csvField(c.hosts),
+          csvField(m.iotHosts),
+          csvField(Math.round(m.estBytesToIot)),
+        ].join(','),
+      );
+  return rows.join('\r\n') + '\r\n';
+}
+
+/** IXP: members ranked by IoT hosts, a bar each, and their classes. */
+function membersHtml(data: ReportData): string {
+  const x = data.ixp;
+  if (!x) return '';
+  const o: string[] = [];
+  const a = x.attribution;
+  const top = x.members.slice(0, 20);
+  const max = Math.max(1, ...top.map((m) => m.iotHosts));
+  const rowH = 22;
+  const bars = top
+    .map((m, i) => {
+      const w = r1((m.iotHosts / max) * 360);
+      const label = m.asn === 0 ? '(unattributed)' : `AS${m.asn} ${m.name}`;
+      return (
+        `<text x="0" y="${i * rowH + 15}" class="lbl">${e(label.length > 34 ? `${label.slice(0, 33)}…` : label)}</text>` +
+        `<rect x="250" y="${i * rowH + 4}" width="${w}" height="14" fill="#0b7285"><title>${e(label)}: ${fmtInt(m.iotHosts)} IoT hosts</title></rect>` +
+        `<text x="${r1(256 + w)}" y="${i * rowH + 15}" class="val">${fmtInt(m.iotHosts)}</text>`
+      );
+    })
+    .join('');
+  o.push('<section id="members">');
+  o.push('<h2>Members</h2>');
+  o.push(
+    `<p>IoT hosts (IPv4 addresses, IPv6 /64s) detected behind each member network on the day. Hosts attributed by router MAC ${fmtInt(a.mac)}, by the flow's AS ${fmtInt(a.as)}, by the route table ${fmtInt(a.prefix)}; unattributed ${fmtInt(a.none)}.</p>`,
+  );
+  o.push(svg(660, top.length * rowH + 6, 'IoT hosts per member', `Members ranked by IoT hosts (top ${top.length})`, bars, 'chart members'));
+  o.push('<div class="scroll"><table class="members"><caption>Members ranked by IoT hosts; classes with their hosts</caption>');
+  o.push(
+    '<thead><tr><th scope="col">Member</th><th scope="col" class="num">IoT hosts</th><th scope="col" class="num">Traffic to IoT backends</th><th scope="col">Classes</th></tr></thead><tbody>',
+  );
+  for (const m of x.members) {
+    const classes = m.classes.map((c) => `<span class="cls ${e(c.level)}" data-class-id="${e(c.classId)}">${e(c.classId)} ${fmtInt(c.hosts)}</span>`).join(' ');
+    o.push(
+      `<tr data-member-asn="${m.asn}"><th scope="row">${m.asn === 0 ? '(unattributed)' : `AS${m.asn} ${e(m.name)}`}</th><td class="num">${fmtInt(m.iotHosts)}</td>` +
+        `<td class="num">${e(fmtBytes(m.estBytesToIot))}</td><td>${classes}</td></tr>`,
+    );
+  }
+  o.push('</tbody></table></div>');
+  o.push('</section>');
+  return o.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -888,6 +988,8 @@ export function renderHtml(data: ReportData): string {
   }
   o.push('</tbody></table></div>');
   o.push('</section>');
+
+  o.push(membersHtml(data));
 
   // Hitlist.
   o.push('<section id="hitlist">');

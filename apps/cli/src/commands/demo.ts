@@ -19,6 +19,8 @@ export interface DemoOptions {
   sampling: number;
   day: string;
   rulesDir: string;
+  /** > 0: the IXP case: an exchange with this many member networks, sFlow from the fabric. */
+  ixpMembers?: number;
 }
 
 export interface DemoResult {
@@ -38,8 +40,16 @@ export interface DemoResult {
 export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger, say: (s: string) => void): Promise<DemoResult> {
   const simDir = join(o.out, 'simulation');
   const stateDir = join(o.out, 'state');
-  say(`simulating ${o.lines} subscriber lines for ${o.day} (sampling 1:${o.sampling}, seed ${o.seed}) into ${simDir}`);
-  const sim = await simulate({ seed: o.seed, lines: o.lines, days: 1, startDay: o.day, sampling: [o.sampling], rulesDir: o.rulesDir }, { dir: simDir });
+  const ixp = (o.ixpMembers ?? 0) > 0;
+  say(
+    ixp
+      ? `simulating an exchange of ${o.ixpMembers} member networks with ${o.lines} hosts behind them for ${o.day} (sFlow 1:${o.sampling}, seed ${o.seed}) into ${simDir}`
+      : `simulating ${o.lines} subscriber lines for ${o.day} (sampling 1:${o.sampling}, seed ${o.seed}) into ${simDir}`,
+  );
+  const sim = await simulate(
+    { seed: o.seed, lines: o.lines, days: 1, startDay: o.day, sampling: [o.sampling], rulesDir: o.rulesDir, ixpMembers: o.ixpMembers ?? 0 },
+    { dir: simDir },
+  );
   say(
     `  ${sim.records.toLocaleString('en-US')} flow records from ${sim.exporters.length} exporters, ${sim.devices} devices on ${sim.lines} lines (truth: ${join(simDir, 'truth.csv')})`,
   );
@@ -50,6 +60,10 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
     stateDir,
     metrics: { listen: null },
     ingest: { ...base.ingest, subscriberPrefixes: ['100.64.0.0/10', '2001:db8::/32'], templates: { persist: 'none', flushIntervalMs: 5000 } },
+    // The IXP: no lines; hosts attributed to members by the published member export (and routes).
+    ...(ixp
+      ? { deployment: 'ixp', ixp: { memberExport: join(simDir, 'ixf-members.json'), routeTable: join(simDir, 'routes.pfx2as'), hostPrefixLength6: 64 } }
+      : {}),
     kafka: { ...base.kafka, brokers: [] },
     redis: { ...base.redis, url: null },
     clickhouse: { ...base.clickhouse, url: null },
@@ -122,21 +136,28 @@ export function registerDemoCommands(program: Command): void {
     .option('--seed <n>', 'simulation seed (same seed, same bytes)', positiveInt, 1)
     .option('--day <YYYY-MM-DD>', 'the simulated day', day, '2026-11-20')
     .option('--rules <dir>', 'IoT dictionary (default: the rules/ shipped with Haystack)')
+    .option('--ixp [members]', 'the IXP case instead: an exchange with this many member networks (default 8), sFlow from the fabric, the report per member')
     .action(
-      action(async (opts: { out?: string; lines: number; sampling: number; seed: number; day: string; rules?: string }, cmd: Command) => {
-        const { config, log } = runtime(cmd);
-        const out = resolve(opts.out ?? join(config.stateDir, 'demo'));
-        writableDir(out, '--out');
-        const rulesDir = opts.rules ? resolve(opts.rules) : SHIPPED_RULES_DIR;
-        const res = await runDemo({ out, seed: opts.seed, lines: opts.lines, sampling: opts.sampling, day: opts.day, rulesDir }, config, log, (s) =>
-          process.stdout.write(`${s}\n`),
-        );
-        // Its state lives under --out: the next commands must look there.
-        const env = `HAYSTACK_STATE_DIR=${join(out, 'state')}`;
-        process.stdout.write(
-          `next, on this demo's data:\n  ${env} npx haystack report --day ${opts.day}\n  ${env} npx haystack hitlist show --day ${opts.day}\n` +
-            `the HTML report:\n${res.report}\n`,
-        );
-      }),
+      action(
+        async (opts: { out?: string; lines: number; sampling: number; seed: number; day: string; rules?: string; ixp?: string | boolean }, cmd: Command) => {
+          const { config, log } = runtime(cmd);
+          const out = resolve(opts.out ?? join(config.stateDir, 'demo'));
+          writableDir(out, '--out');
+          const rulesDir = opts.rules ? resolve(opts.rules) : SHIPPED_RULES_DIR;
+          const ixpMembers = opts.ixp === undefined || opts.ixp === false ? 0 : opts.ixp === true ? 8 : positiveInt(opts.ixp);
+          const res = await runDemo(
+            { out, seed: opts.seed, lines: opts.lines, sampling: opts.sampling, day: opts.day, rulesDir, ixpMembers },
+            config,
+            log,
+            (s) => process.stdout.write(`${s}\n`),
+          );
+          // Its state lives under --out: the next commands must look there.
+          const env = `HAYSTACK_STATE_DIR=${join(out, 'state')}`;
+          process.stdout.write(
+            `next, on this demo's data:\n  ${env} npx haystack report --day ${opts.day}\n  ${env} npx haystack hitlist show --day ${opts.day}\n` +
+              `the HTML report:\n${res.report}\n`,
+          );
+        },
+      ),
     );
 }

@@ -9,6 +9,7 @@ import { action, runtime, UserError } from '../runtime.js';
 interface SimulateFlags {
   out: string;
   dnstap?: boolean;
+  ixpMembers: number;
   seed: number;
   lines: number;
   days: number;
@@ -69,6 +70,12 @@ export function registerSimulateCommands(program: Command): void {
     .option('--rules <dir>', 'IoT dictionary directory (default: the rules/ shipped with Haystack)')
     .option('--udp <host:port>', 'send the exports to a collector on this machine instead of writing exports.pcap')
     .option('--rate <records/s>', 'with --udp: target flow records per second (0 = as fast as possible)', num('--rate'), 0)
+    .option(
+      '--ixp-members <n>',
+      'an internet exchange instead of an ISP: hosts behind this many member networks, sFlow from the fabric, an IX-F member export',
+      int('--ixp-members'),
+      0,
+    )
     .option('--dnstap', "also write the DNS world as a resolver's dnstap feed (pdns.dnstap), for `haystack pdns import`")
     .option('--json', 'print the summary as JSON')
     .action(
@@ -106,6 +113,7 @@ export function registerSimulateCommands(program: Command): void {
             background: opts.background,
             strayRate: opts.strayRate,
             rulesDir: opts.rules ? resolve(opts.rules) : SHIPPED_RULES_DIR,
+            ixpMembers: opts.ixpMembers,
           },
           {
             dir,

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configSchema, silentLogger } from '@haystack/common';
+import { openDetectorClickHouse } from '@haystack/detector';
+import { queryReportData, renderCsv, renderText } from '@haystack/report';
+import { runDemo } from './commands/demo.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/**
+ * The IXP case end to end on embedded defaults (`haystack demo --ixp`): a simulated exchange
+ * exporting sFlow from its fabric, hosts attributed to members by router MAC from the published
+ * IX-F member export, the report per member — checked against the simulator's ground truth.
+ */
+test('demo --ixp: sFlow from the fabric, hosts per member as the ground truth has them, the IXP report', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'hs-ixp-demo-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const base = configSchema.parse({ log: { level: 'silent' }, detector: { rawLineIds: true } });
+  const res = await runDemo(
+    { out, seed: 3, lines: 300, sampling: 100, day: '2026-11-20', rulesDir: join(root, 'rules'), ixpMembers: 3 },
+    base,
+    silentLogger,
+    () => {},
+  );
+  assert.ok(res.detector.flows > 0 && res.detector.matched > 0);
+  const truth = new Map<string, number>();
+  for (const row of readFileSync(join(res.simDir, 'truth-members.csv'), 'utf8').trim().split('\n').slice(1)) {
+    const [asn, cls, hosts] = row.split(',');
+    truth.set(`${asn} ${cls}`, Number(hosts));
+  }
+  const ch = await openDetectorClickHouse(configSchema.parse({ stateDir: join(out, 'state') }));
+  try {
+    const data = await queryReportData(ch, '2026-11-20');
+    const x = data.ixp!;
+    assert.ok(x, 'the report has the members section');
+    assert.deepEqual(
+      x.members.map((m) => m.asn).sort(),
+      [65001, 65002, 65003],
+      'every host behind one of the three access members (the backends are behind the cloud member)',
+    );
+    assert.equal(x.attribution.none, 0);
+    assert.ok(x.attribution.mac > 0 && x.attribution.as + x.attribution.prefix === 0, 'sFlow raw headers carry the routers’ MACs');
+    let detected = 0;
+    let truthTotal = 0;
+    for (const m of x.members) {
+      assert.ok(m.iotHosts > 0 && m.estBytesToIot > 0, `AS${m.asn}`);
+      for (const c of m.classes) {
+        if (c.level !== 'product') continue;
+        const want = truth.get(`${m.asn} ${c.classId}`) ?? 0;
+        // Never more hosts of a product behind a member than the member has (precision per member).
+        assert.ok(c.hosts <= want, `AS${m.asn} ${c.classId}: ${c.hosts} detected, ${want} in the truth`);
+        detected += c.hosts;
+      }
+    }
+    for (const [k, n] of truth) if (data.classes.some((c) => c.level === 'product' && k.endsWith(` ${c.classId}`))) truthTotal += n;
+    assert.ok(detected / truthTotal > 0.5, `product hosts found: ${detected} of ${truthTotal}`);
+    const text = renderText(data);
+    assert.match(text, /^MEMBERS \(3\), ranked by IoT hosts/m);
+    assert.match(text, /sFlow v5/);
+    const csv = renderCsv(data).split('\r\n');
+    assert.equal(csv[0], 'day,member_asn,member_name,level,class_id,hosts,member_iot_hosts,member_est_bytes_to_iot');
+    assert.ok(
+      csv.some((l) => /^2026-11-20,65001,"?Member 1 Broadband"?,/.test(l)),
+      csv.slice(0, 3).join('\n'),
+    );
+  } finally {
+    await ch.close();
+  }
+});
