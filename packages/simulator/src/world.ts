@@ -237,6 +237,8 @@ export async function simulate(partial: Partial<SimOptions>, out: SimulateOutput
     await put('ixf-members.json', fabricMemberExport(w.fabric));
     await put('routes.pfx2as', fabricRoutes(w.fabric, w.pop.lines));
     await put('truth-members.csv', memberTruthCsv(w.fabric, w.truth));
+    const f = w.fabric;
+    await put('line-members.csv', 'subscriber,member_asn\n' + Array.from(f.memberOfLine, (m, i) => `${i},${f.members[m]!.asn}`).join('\n') + '\n');
   }
 
   let sink: PacketSink;

@@ -4,11 +4,15 @@
  * flow day's hitlist, lookup of the non-subscriber end), then for matched flows line
  * pseudonyms, evidence rows and detections — against a synthetic hitlist of realistic size.
  *
- *   taskset -c 0 node services/detector/dist/bench.js [--entries 50000] [--match 0.01] [--lines 250000] [--seconds 5]
+ *   taskset -c 0 node services/detector/dist/bench.js [--entries 50000] [--match 0.01] [--lines 250000] [--seconds 5] [--ixp]
+ *
+ * --ixp: the IXP path: no subscriber side (both ends looked up), hosts as /32 and /64 units,
+ * each matched host attributed to one of 16 members by the router MAC in the record.
  *
  * Prints one JSON object: flows/s for the whole per-batch path (process), for the scan alone
  * (scan), and for hitlist lookups alone (lookup); figures go to BENCHMARK.md.
  */
+import { Attributor } from '@haystack/ixp';
 import { parseArgs } from 'node:util';
 import { parseAddress } from '@haystack/common';
 import { BatchWriter, F, RECORD_SIZE, openBatch, type BatchView } from '@haystack/flow-core';
@@ -28,8 +32,11 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '64' },
     seconds: { type: 'string', default: '5' },
     seed: { type: 'string', default: '1' },
+    ixp: { type: 'boolean', default: false },
   },
 });
+const IXP = args.ixp === true;
+const MEMBER_MACS = Array.from({ length: 16 }, (_, k) => Buffer.from([2, 0x10, 0, 0, 0, k]));
 const ENTRIES = Number(args.entries);
 const MATCH = Number(args.match);
 const LINES = Number(args.lines);
@@ -120,8 +127,12 @@ function makeBatches(): Buffer[] {
       dv.setUint16(o + (side === 1 ? F.srcPort : F.dstPort), 40000 + (i & 0x3fff), true);
       w.buf[o + F.proto] = 6;
       w.buf[o + F.ipVersion] = w.buf[o + lineAt + 10] === 0xff ? 4 : 6;
-      w.buf[o + F.side] = side;
-      w.buf[o + F.version] = 9;
+      w.buf[o + F.side] = IXP ? 0 : side;
+      w.buf[o + F.version] = IXP ? 133 : 9;
+      if (IXP) {
+        w.buf.set(MEMBER_MACS[Math.floor(rnd() * 16)]!, o + (side === 1 ? F.srcMac : F.dstMac));
+        w.buf.set(MEMBER_MACS[0]!, o + (side === 1 ? F.dstMac : F.srcMac));
+      }
     }
     w.count = 4096;
     out.push(w.finish());
@@ -132,7 +143,14 @@ function makeBatches(): Buffer[] {
 const views: BatchView[] = makeBatches().map((b) => openBatch(b));
 const flowsPerRound = views.length * 4096;
 const hitlists = { get: (d: number) => (d === DAY_START / DAY_MS ? hl : null) };
-const mask = new LineMask(56);
+const mask = new LineMask(IXP ? 64 : 56);
+const attributor = IXP
+  ? new Attributor({
+      version: '1.0',
+      ixpName: 'BENCH-IX',
+      members: MEMBER_MACS.map((m, k) => ({ asn: 65001 + k, name: `Member ${k}`, macs: [[...m].map((x) => x.toString(16).padStart(2, '0')).join(':')], addresses: [] })),
+    })
+  : null;
 
 /** Runs `f` over every batch until SECONDS have passed (after one warm-up round); flows/s. */
 function measure(f: (v: BatchView) => void): { flowsPerSecond: number; rounds: number } {
@@ -175,7 +193,7 @@ const scan = measure((v) => {
 // 3. The whole per-batch path the detector runs before storage.
 const engine = new DetectionEngine(new Thresholds({ windows: ['hour', 'day'], thresholds: { hourly: null, daily: null }, classThresholds: {} }), () => null);
 const lineIds = new LineIds({ key: 'bench-line-key-0123456789abcdef', rotation: 'none', raw: false, ipv6PrefixLength: 56 });
-const processor = new BatchProcessor(hitlists, mask, lineIds, engine);
+const processor = new BatchProcessor(hitlists, mask, lineIds, engine, attributor);
 const state = new PartitionState(0);
 let evidence = 0;
 let detections = 0;
@@ -195,6 +213,7 @@ process.stdout.write(
       batches: views.length,
       recordsPerBatch: 4096,
       lines: LINES,
+      deployment: IXP ? 'ixp' : 'isp',
       matchShare: MATCH,
       measuredShare: Number((matched / (scan.rounds + 1) / flowsPerRound).toFixed(4)),
       lookupFlowsPerSecond: lookup.flowsPerSecond,
