@@ -56,7 +56,7 @@ export class RouteTable {
       try {
         t.add(prefix, asn);
       } catch (e) {
-        throw new Error(`${name}:${i + 1}: ${(e as Error).message}`);
+        throw new Error(`${name}:${i + 1}: ${(e as Error).message}`, { cause: e });
       }
     });
     return t;

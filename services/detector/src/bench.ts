@@ -148,7 +148,12 @@ const attributor = IXP
   ? new Attributor({
       version: '1.0',
       ixpName: 'BENCH-IX',
-      members: MEMBER_MACS.map((m, k) => ({ asn: 65001 + k, name: `Member ${k}`, macs: [[...m].map((x) => x.toString(16).padStart(2, '0')).join(':')], addresses: [] })),
+      members: MEMBER_MACS.map((m, k) => ({
+        asn: 65001 + k,
+        name: `Member ${k}`,
+        macs: [[...m].map((x) => x.toString(16).padStart(2, '0')).join(':')],
+        addresses: [],
+      })),
     })
   : null;
 
