@@ -145,3 +145,33 @@ test('a corrupt block loses only its own records; a cut file keeps every whole b
   await writeFile(junk, Buffer.concat([Buffer.from([0x0c, 0xa5, 0x01, 0x00]), Buffer.alloc(60)]));
   await assert.rejects(ours(junk), /nfdump 1\.6 archive layout/);
 });
+
+test('a zstd archive (nfdump 1.7.2+, which Debian’s nfcapd cannot write) reads natively: real blocks recompressed with the zstd tool', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const file = await collectWithNfcapd({ capture: v9.capturePath, compression: 'none', dir: await mkdtemp(join(dir, 'nf-zstd-')) });
+  const buf = await readFile(file);
+  const numBlocks = buf.readUInt32LE(36);
+  const parts: Buffer[] = [];
+  let p = 40;
+  for (let i = 0; i < numBlocks; i++) {
+    const len = buf.readUInt32LE(p + 4);
+    const z = spawnSync('zstd', ['-q', '-c', '-'], { input: buf.subarray(p + 12, p + 12 + len) });
+    assert.equal(z.status, 0, 'the zstd tool (Debian zstd) compresses the block');
+    const head = Buffer.from(buf.subarray(p, p + 12));
+    head.writeUInt32LE(z.stdout.length, 4);
+    parts.push(head, z.stdout);
+    p += 12 + len;
+  }
+  const header = Buffer.from(buf.subarray(0, 40));
+  header[16] = 4; // zstd
+  const body = Buffer.concat(parts);
+  header.writeBigInt64LE(BigInt(40 + body.length), 24);
+  const zfile = join(dir, 'zstd.nfcapd');
+  await writeFile(zfile, Buffer.concat([header, body, buf.subarray(p)]));
+  const plain = await ours(file);
+  const z = await ours(zfile);
+  assert.equal(z.stats.compression, 'zstd');
+  assert.equal(z.stats.corruptBlocks, 0);
+  assert.deepEqual(z.recs, plain.recs);
+  assert.ok(z.recs.length > 50);
+});
