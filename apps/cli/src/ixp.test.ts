@@ -49,6 +49,7 @@ test('demo --ixp: sFlow from the fabric, hosts per member as the ground truth ha
     let truthTotal = 0;
     for (const m of x.members) {
       assert.ok(m.iotHosts > 0 && m.estBytesToIot > 0, `AS${m.asn}`);
+      assert.ok(m.hourly.length === 24 && Math.max(...m.hourly) > 0 && Math.max(...m.hourly) <= m.iotHosts, `AS${m.asn}: hosts per hour`);
       for (const c of m.classes) {
         if (c.level !== 'product') continue;
         const want = truth.get(`${m.asn} ${c.classId}`) ?? 0;

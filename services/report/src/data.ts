@@ -48,6 +48,8 @@ export interface ReportMember {
   /** Traffic of the member's hosts to IoT backends, renormalised (sampled bytes × rate). */
   estBytesToIot: number;
   classes: { classId: string; level: Level; hosts: number }[];
+  /** IoT hosts detected within each UTC hour 0..23 (hourly window), 24 numbers. */
+  hourly: number[];
 }
 
 export interface ReportData {

@@ -145,12 +145,23 @@ async function ixpSection(q: Q, db: string, day: string, levelOf: (classId: stri
   const members = new Map<number, ReportMember>();
   const get = (asn: number, name: string) => {
     let m = members.get(asn);
-    if (!m) members.set(asn, (m = { asn, name, iotHosts: 0, estBytesToIot: 0, classes: [] }));
+    if (!m) members.set(asn, (m = { asn, name, iotHosts: 0, estBytesToIot: 0, classes: [], hourly: new Array<number>(24).fill(0) }));
     return m;
   };
   for (const r of perClass) get(num(r.member_asn), r.member_name).classes.push({ classId: r.class_id, level: levelOf(r.class_id), hosts: num(r.hosts) });
   for (const r of perMember) get(num(r.member_asn), '').iotHosts = num(r.hosts);
   for (const r of bytes) if (members.has(num(r.member_asn))) members.get(num(r.member_asn))!.estBytesToIot = num(r.est);
+  const hourly = await q.all<{ member_asn: string; slot: number | string; hosts: string }>(
+    `SELECT u.member_asn AS member_asn, toUInt8(toHour(d.window_start)) AS slot, uniqExact(d.line) AS hosts
+     FROM (SELECT DISTINCT line, window_start FROM ${db}.detector_detections FINAL WHERE day = {d:Date} AND window = 'hour') AS d
+     INNER JOIN ${units} AS u ON d.line = u.line GROUP BY member_asn, slot`,
+    { d: day },
+  );
+  for (const r of hourly) {
+    const m = members.get(num(r.member_asn));
+    const h = Number(r.slot);
+    if (m && h >= 0 && h < 24) m.hourly[h] = num(r.hosts);
+  }
   const order: Record<Level, number> = { platform: 0, manufacturer: 1, product: 2 };
   for (const m of members.values()) m.classes.sort((a, b) => order[a.level] - order[b.level] || b.hosts - a.hosts || a.classId.localeCompare(b.classId));
   const list = [...members.values()].sort((a, b) => b.iotHosts - a.iotHosts || a.asn - b.asn);

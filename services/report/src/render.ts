@@ -6,7 +6,7 @@
  * treated as hostile: HTML-escaped in the page, control and bidi characters replaced in the
  * terminal output, quoted (and guarded against spreadsheet formulas) in the CSV.
  */
-import type { Level, ReportClass, ReportData, ReportExporter } from './data.js';
+import type { Level, ReportClass, ReportData, ReportExporter, ReportMember } from './data.js';
 
 export const LEVELS: readonly Level[] = ['platform', 'manufacturer', 'product'];
 const LEVEL_TITLE: Record<Level, string> = { platform: 'Platforms', manufacturer: 'Manufacturers', product: 'Products' };
@@ -130,7 +130,7 @@ function ixpText(data: ReportData, t: (s: string) => string): string[] {
       .map((c) => `${c.classId} ${fmtInt(c.hosts)}`)
       .join(', ');
     out.push(
-      `  ${padEnd(cut(t(name), 34), 34)} ${padStart(fmtInt(m.iotHosts), 7)} IoT hosts  ${padStart(fmtBytes(m.estBytesToIot), 9)} to IoT backends  ${t(top)}`,
+      `  ${padEnd(cut(t(name), 34), 34)} ${padStart(fmtInt(m.iotHosts), 7)} IoT hosts  ${padStart(fmtBytes(m.estBytesToIot), 9)} to IoT backends  ${sparkline(m.hourly ?? [])}  ${t(top)}`,
     );
   }
   return out;
@@ -444,6 +444,21 @@ function renderMembersCsv(data: ReportData): string {
   return rows.join('\r\n') + '\r\n';
 }
 
+/** A member's hourly profile, drawn as a class's. */
+function memberSpark(m: ReportMember): string {
+  const name = m.asn === 0 ? '(unattributed)' : `AS${m.asn} ${m.name}`;
+  return sparkSvg({
+    classId: `AS${m.asn}`,
+    name,
+    level: 'manufacturer',
+    parents: [],
+    detectedLines: m.iotHosts,
+    detectedLinesPrevious: null,
+    shareOfActive: 0,
+    hourly: m.hourly ?? [],
+  });
+}
+
 /** IXP: members ranked by IoT hosts, a bar each, and their classes. */
 function membersHtml(data: ReportData): string {
   const x = data.ixp;
@@ -472,13 +487,13 @@ function membersHtml(data: ReportData): string {
   o.push(svg(660, top.length * rowH + 6, 'IoT hosts per member', `Members ranked by IoT hosts (top ${top.length})`, bars, 'chart members'));
   o.push('<div class="scroll"><table class="members"><caption>Members ranked by IoT hosts; classes with their hosts</caption>');
   o.push(
-    '<thead><tr><th scope="col">Member</th><th scope="col" class="num">IoT hosts</th><th scope="col" class="num">Traffic to IoT backends</th><th scope="col">Classes</th></tr></thead><tbody>',
+    '<thead><tr><th scope="col">Member</th><th scope="col" class="num">IoT hosts</th><th scope="col" class="num">Traffic to IoT backends</th><th scope="col">Hourly (UTC)</th><th scope="col">Classes</th></tr></thead><tbody>',
   );
   for (const m of x.members) {
     const classes = m.classes.map((c) => `<span class="cls ${e(c.level)}" data-class-id="${e(c.classId)}">${e(c.classId)} ${fmtInt(c.hosts)}</span>`).join(' ');
     o.push(
       `<tr data-member-asn="${m.asn}"><th scope="row">${m.asn === 0 ? '(unattributed)' : `AS${m.asn} ${e(m.name)}`}</th><td class="num">${fmtInt(m.iotHosts)}</td>` +
-        `<td class="num">${e(fmtBytes(m.estBytesToIot))}</td><td>${classes}</td></tr>`,
+        `<td class="num">${e(fmtBytes(m.estBytesToIot))}</td><td>${memberSpark(m)}</td><td>${classes}</td></tr>`,
     );
   }
   o.push('</tbody></table></div>');
