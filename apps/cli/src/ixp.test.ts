@@ -49,6 +49,8 @@ test('demo --ixp: sFlow from the fabric, hosts per member as the ground truth ha
     let truthTotal = 0;
     for (const m of x.members) {
       assert.ok(m.iotHosts > 0 && m.estBytesToIot > 0, `AS${m.asn}`);
+      // Active hosts: every host behind the member with a sampled flow; the IoT ones are a part of them.
+      assert.ok(m.activeHosts >= m.iotHosts && m.shareOfActive > 0 && m.shareOfActive <= 1, `AS${m.asn}: ${m.iotHosts} of ${m.activeHosts}`);
       assert.ok(m.hourly.length === 24 && Math.max(...m.hourly) > 0 && Math.max(...m.hourly) <= m.iotHosts, `AS${m.asn}: hosts per hour`);
       for (const c of m.classes) {
         if (c.level !== 'product') continue;
@@ -64,7 +66,7 @@ test('demo --ixp: sFlow from the fabric, hosts per member as the ground truth ha
     assert.match(text, /^MEMBERS \(3\), ranked by IoT hosts/m);
     assert.match(text, /sFlow v5/);
     const csv = renderCsv(data).split('\r\n');
-    assert.equal(csv[0], 'day,member_asn,member_name,level,class_id,hosts,member_iot_hosts,member_est_bytes_to_iot');
+    assert.equal(csv[0], 'day,member_asn,member_name,level,class_id,hosts,member_iot_hosts,member_active_hosts,member_share_of_active,member_est_bytes_to_iot');
     assert.ok(
       csv.some((l) => /^2026-11-20,65001,"?Member 1 Broadband"?,/.test(l)),
       csv.slice(0, 3).join('\n'),

@@ -49,21 +49,15 @@ export class PdnsStore {
   }
 
   async write(tuples: readonly PdnsTuple[], source: string): Promise<number> {
-    const now = ts(Date.now());
     return this.ch.insert(
       PDNS_TABLE,
-      tuples.map((t) => ({
-        day: t.day,
-        name: t.name,
-        type: t.type,
-        data: t.data,
-        first_seen: ts(t.first),
-        last_seen: ts(t.last),
-        count: t.count,
-        source,
-        written_at: now,
-      })),
+      tuples.map((t) => ({ day: t.day, name: t.name, type: t.type, data: t.data, source, first_seen: ts(t.first), last_seen: ts(t.last), count: t.count })),
     );
+  }
+
+  /** Delete what `source` wrote (an imported file, before it is imported again). */
+  async forget(source: string): Promise<void> {
+    await this.ch.command(`ALTER TABLE ${this.ch.database}.${PDNS_TABLE} DELETE WHERE source = {source:String} SETTINGS mutations_sync = 2`, { source });
   }
 
   /** Tuples of the days from..to (inclusive, YYYY-MM-DD), merged over days and sources. */

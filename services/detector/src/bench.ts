@@ -188,7 +188,7 @@ const lookup = measure((v) => {
 
 // 2. The scan: lookups plus active lines, quality tallies, match list.
 const scanState = new PartitionState(0);
-const matcher = new Matcher(hitlists, mask);
+const matcher = new Matcher(hitlists, mask, IXP);
 const scratch = new ScanResult();
 let matched = 0;
 const scan = measure((v) => {

@@ -101,6 +101,9 @@ export class QualitySlot {
  * What scanning one batch found. Reused from batch to batch (one scan at a time: the scan is
  * synchronous), so the hot loop allocates nothing once the arrays have grown.
  */
+/** Slots per new line in ScanResult.newLines. */
+export const LINE_STRIDE = 9;
+
 export class ScanResult {
   records = 0;
   matched = 0;
@@ -112,8 +115,8 @@ export class ScanResult {
   matches = new Int32Array(3 * 256);
   matchCount = 0;
   readonly hitlists: (LoadedHitlist | null)[] = [];
-  /** New lines of the day: 4 key words, IPv4 flag, day number, first start (ms). */
-  newLines = new Float64Array(7 * 256);
+  /** New lines of the day: 4 key words, IPv4 flag, day number, first start (ms), record offset, 1 if the line is the record's source. */
+  newLines = new Float64Array(LINE_STRIDE * 256);
   newLineCount = 0;
   readonly slots: QualitySlot[] = [];
   slotCount = 0;
@@ -140,9 +143,9 @@ export class ScanResult {
     this.matchCount++;
   }
 
-  addLine(a: number, b: number, c: number, d: number, v4: boolean, day: number, start: number): void {
-    const i = this.newLineCount * 7;
-    if (i + 7 > this.newLines.length) {
+  addLine(a: number, b: number, c: number, d: number, v4: boolean, day: number, start: number, rec = 0, isSrc = true): void {
+    const i = this.newLineCount * LINE_STRIDE;
+    if (i + LINE_STRIDE > this.newLines.length) {
       const m = new Float64Array(this.newLines.length * 2);
       m.set(this.newLines);
       this.newLines = m;
@@ -155,6 +158,8 @@ export class ScanResult {
     n[i + 4] = v4 ? 1 : 0;
     n[i + 5] = day;
     n[i + 6] = start;
+    n[i + 7] = rec;
+    n[i + 8] = isSrc ? 1 : 0;
     this.newLineCount++;
   }
 
@@ -202,6 +207,11 @@ export class Matcher {
   constructor(
     private readonly hitlists: HitlistByDay,
     private readonly mask: LineMask,
+    /**
+     * IXP: no subscriber side, but every flow's client end (the higher, ephemeral port) is an
+     * active host of the day, so a member's IoT hosts can be read against its active ones.
+     */
+    private readonly ixp = false,
   ) {}
 
   scan(v: BatchView, lines: ActiveLines, out: ScanResult): ScanResult {
@@ -275,26 +285,29 @@ export class Matcher {
       const side = buf[o + F.side]! & 3;
       const proto = buf[o + F.proto]!;
 
-      // Active lines: the subscriber end(s).
+      // Active lines: the subscriber end(s); at an IXP, the client end.
+      let ends = side;
       if (side === 0) {
         noSide++;
         q.noSide++;
-      } else {
+        if (this.ixp) ends = dv.getUint16(o + F.dstPort, true) > dv.getUint16(o + F.srcPort, true) ? 2 : 1;
+      }
+      if (ends !== 0) {
         for (let s = 1; s <= 2; s++) {
-          if ((side & s) === 0) continue;
+          if ((ends & s) === 0) continue;
           const at = o + (s === 1 ? F.src : F.dst);
           // Big-endian words (DataView reads compile to single loads).
           const c = dv.getUint32(at + 8);
           const d = dv.getUint32(at + 12);
           if (c === 0xffff && dv.getUint32(at) === 0 && dv.getUint32(at + 4) === 0) {
-            if (active4!.add(d)) out.addLine(0, 0, 0xffff, d, true, day, start);
+            if (active4!.add(d)) out.addLine(0, 0, 0xffff, d, true, day, start, o, s === 1);
             continue;
           }
           const a = (dv.getUint32(at) & mask.m0) >>> 0;
           const b = (dv.getUint32(at + 4) & mask.m1) >>> 0;
           const mc = (c & mask.m2) >>> 0;
           const md = (d & mask.m3) >>> 0;
-          if (active!.add(a, b, mc, md)) out.addLine(a, b, mc, md, false, day, start);
+          if (active!.add(a, b, mc, md)) out.addLine(a, b, mc, md, false, day, start, o, s === 1);
         }
       }
 

@@ -1,7 +1,7 @@
 import { formatAddress } from '@haystack/common';
 import { F, type BatchView } from '@haystack/flow-core';
 import { type LineIds, type LineMask, dayText } from './lines.js';
-import { Matcher, ScanResult, type HitlistByDay } from './matcher.js';
+import { LINE_STRIDE, Matcher, ScanResult, type HitlistByDay } from './matcher.js';
 import { DAY_MS, HOUR_MS, ts, ts64, type DetectorRows } from './rows.js';
 import { DetectionEngine, ruleThreshold, type PartitionState, type Position } from './rules.js';
 import type { Attributor } from '@haystack/ixp';
@@ -41,7 +41,7 @@ export class BatchProcessor {
     /** IXP deployment: ties each unit to the member network it sits behind. */
     private readonly attributor: Attributor | null = null,
   ) {
-    this.matcher = new Matcher(hitlists, mask);
+    this.matcher = new Matcher(hitlists, mask, attributor !== null);
   }
 
   /** Day and hour texts, formatted once each (Date formatting costs a microsecond). */
@@ -71,11 +71,9 @@ export class BatchProcessor {
     const key = `${day}|${line}`;
     if (this.attributed.has(key)) return;
     const a = this.attributor!.attribute(buf, dv, rec, unitIsSrc);
-    // An unattributed unit may be attributed by a later flow (another exporter with MACs): try again then.
-    if (a) {
-      if (this.attributed.size > 1_000_000) this.attributed.clear();
-      this.attributed.add(key);
-    }
+    // Once per unit and day (per detector process): its first flow decides, counted once.
+    if (this.attributed.size > 1_000_000) this.attributed.clear();
+    this.attributed.add(key);
     rows.ixpUnits.push({
       day: this.dayText(day),
       line,
@@ -91,10 +89,12 @@ export class BatchProcessor {
     const ids = this.lineIds;
     const nl = res.newLines;
     for (let i = 0; i < res.newLineCount; i++) {
-      const o = i * 7;
+      const o = i * LINE_STRIDE;
       const day = nl[o + 5]!;
       const line = ps.day(day).lineId(ids, nl[o]!, nl[o + 1]!, nl[o + 2]!, nl[o + 3]!, nl[o + 4] === 1);
       rows.lineDays.push({ day: this.dayText(day), line, first_seen: ts64(nl[o + 6]!) });
+      // IXP: every active host gets its member (the share of IoT hosts per member needs the active ones).
+      if (this.attributor) this.attribute(view.buf, view.dv, nl[o + 7]!, nl[o + 8] === 1, day, line, nl[o + 6]!, rows);
     }
 
     const buf = view.buf;

@@ -45,6 +45,10 @@ export interface ReportMember {
   name: string;
   /** Hosts (IPv4 /32, IPv6 /64) detected with any class on the day (daily window). */
   iotHosts: number;
+  /** Hosts seen active behind the member on the day (the client end of any sampled flow, or a detected host). */
+  activeHosts: number;
+  /** iotHosts / activeHosts (0..1; 0 when no active host). */
+  shareOfActive: number;
   /** Traffic of the member's hosts to IoT backends, renormalised (sampled bytes × rate). */
   estBytesToIot: number;
   classes: { classId: string; level: Level; hosts: number }[];

@@ -145,11 +145,25 @@ async function ixpSection(q: Q, db: string, day: string, levelOf: (classId: stri
   const members = new Map<number, ReportMember>();
   const get = (asn: number, name: string) => {
     let m = members.get(asn);
-    if (!m) members.set(asn, (m = { asn, name, iotHosts: 0, estBytesToIot: 0, classes: [], hourly: new Array<number>(24).fill(0) }));
+    if (!m)
+      members.set(
+        asn,
+        (m = { asn, name, iotHosts: 0, activeHosts: 0, shareOfActive: 0, estBytesToIot: 0, classes: [], hourly: new Array<number>(24).fill(0) }),
+      );
     return m;
   };
   for (const r of perClass) get(num(r.member_asn), r.member_name).classes.push({ classId: r.class_id, level: levelOf(r.class_id), hosts: num(r.hosts) });
   for (const r of perMember) get(num(r.member_asn), '').iotHosts = num(r.hosts);
+  // Active hosts: every unit attributed on the day (the detector attributes each new active host).
+  const active = await q.all<{ member_asn: string; hosts: string }>(`SELECT member_asn, uniqExact(line) AS hosts FROM ${units} GROUP BY member_asn`, {
+    d: day,
+  });
+  for (const r of active) {
+    const m = members.get(num(r.member_asn));
+    if (!m) continue;
+    m.activeHosts = num(r.hosts);
+    m.shareOfActive = m.activeHosts > 0 ? m.iotHosts / m.activeHosts : 0;
+  }
   for (const r of bytes) if (members.has(num(r.member_asn))) members.get(num(r.member_asn))!.estBytesToIot = num(r.est);
   const hourly = await q.all<{ member_asn: string; slot: number | string; hosts: string }>(
     `SELECT u.member_asn AS member_asn, toUInt8(toHour(d.window_start)) AS slot, uniqExact(d.line) AS hosts

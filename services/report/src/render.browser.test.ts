@@ -261,6 +261,8 @@ test('IXP report page in headless chromium: members ranked with their classes, t
           asn: 65002,
           name: 'Beta <b>Cable</b>',
           iotHosts: 90,
+          activeHosts: 600,
+          shareOfActive: 0.15,
           estBytesToIot: 5.2e9,
           classes: [{ classId: data.classes[0]!.classId, level: data.classes[0]!.level, hosts: 90 }],
           hourly: Array.from({ length: 24 }, (_, h) => h),
@@ -269,11 +271,13 @@ test('IXP report page in headless chromium: members ranked with their classes, t
           asn: 65001,
           name: 'Alpha Broadband',
           iotHosts: 40,
+          activeHosts: 400,
+          shareOfActive: 0.1,
           estBytesToIot: 1.1e9,
           classes: [{ classId: data.classes[1]!.classId, level: data.classes[1]!.level, hosts: 40 }],
           hourly: new Array<number>(24).fill(1),
         },
-        { asn: 0, name: '', iotHosts: 2, estBytesToIot: 1e6, classes: [], hourly: new Array(24).fill(0) },
+        { asn: 0, name: '', iotHosts: 2, activeHosts: 9, shareOfActive: 2 / 9, estBytesToIot: 1e6, classes: [], hourly: new Array(24).fill(0) },
       ],
     };
     const page = join(dir, 'ixp.html');
@@ -285,6 +289,7 @@ test('IXP report page in headless chromium: members ranked with their classes, t
     assert.ok(dom.includes('AS65002 Beta &lt;b&gt;Cable&lt;/b&gt;'), 'the member name is text');
     assert.match(dom, /<svg class="chart members"[^>]*>[\s\S]*?<rect[^>]*width="360"/, 'the first member has the longest bar');
     assert.match(dom, /by router MAC 120, by the flow's AS 7, by the route table 3; unattributed 2/);
+    assert.match(dom, /<td class="num" title="600 active hosts">15(\.0)?%<\/td>/, 'the share of active hosts');
     assert.match(
       dom,
       /<tr data-member-asn="65002">[\s\S]*?<svg class="spark"[^>]*aria-label="hourly profile: busiest hour 23:00 UTC"/,

@@ -130,7 +130,7 @@ function ixpText(data: ReportData, t: (s: string) => string): string[] {
       .map((c) => `${c.classId} ${fmtInt(c.hosts)}`)
       .join(', ');
     out.push(
-      `  ${padEnd(cut(t(name), 34), 34)} ${padStart(fmtInt(m.iotHosts), 7)} IoT hosts  ${padStart(fmtBytes(m.estBytesToIot), 9)} to IoT backends  ${sparkline(m.hourly ?? [])}  ${t(top)}`,
+      `  ${padEnd(cut(t(name), 34), 34)} ${padStart(fmtInt(m.iotHosts), 7)} IoT hosts (${padStart(fmtShare(m.shareOfActive), 6)} of ${padStart(fmtInt(m.activeHosts), 7)} active)  ${padStart(fmtBytes(m.estBytesToIot), 9)} to IoT backends  ${sparkline(m.hourly ?? [])}  ${t(top)}`,
     );
   }
   return out;
@@ -423,7 +423,18 @@ export function renderCsv(data: ReportData): string {
 }
 
 /** IXP deployment: one row per member and class (hosts), with the member's totals. */
-export const MEMBER_CSV_COLUMNS = ['day', 'member_asn', 'member_name', 'level', 'class_id', 'hosts', 'member_iot_hosts', 'member_est_bytes_to_iot'] as const;
+export const MEMBER_CSV_COLUMNS = [
+  'day',
+  'member_asn',
+  'member_name',
+  'level',
+  'class_id',
+  'hosts',
+  'member_iot_hosts',
+  'member_active_hosts',
+  'member_share_of_active',
+  'member_est_bytes_to_iot',
+] as const;
 
 function renderMembersCsv(data: ReportData): string {
   const rows: string[] = [MEMBER_CSV_COLUMNS.join(',')];
@@ -438,6 +449,8 @@ function renderMembersCsv(data: ReportData): string {
           csvField(c.classId, true),
           csvField(c.hosts),
           csvField(m.iotHosts),
+          csvField(m.activeHosts),
+          csvField(m.shareOfActive),
           csvField(Math.round(m.estBytesToIot)),
         ].join(','),
       );
@@ -487,13 +500,13 @@ function membersHtml(data: ReportData): string {
   o.push(svg(660, top.length * rowH + 6, 'IoT hosts per member', `Members ranked by IoT hosts (top ${top.length})`, bars, 'chart members'));
   o.push('<div class="scroll"><table class="members"><caption>Members ranked by IoT hosts; classes with their hosts</caption>');
   o.push(
-    '<thead><tr><th scope="col">Member</th><th scope="col" class="num">IoT hosts</th><th scope="col" class="num">Traffic to IoT backends</th><th scope="col">Hourly (UTC)</th><th scope="col">Classes</th></tr></thead><tbody>',
+    '<thead><tr><th scope="col">Member</th><th scope="col" class="num">IoT hosts</th><th scope="col" class="num">% of active hosts</th><th scope="col" class="num">Traffic to IoT backends</th><th scope="col">Hourly (UTC)</th><th scope="col">Classes</th></tr></thead><tbody>',
   );
   for (const m of x.members) {
     const classes = m.classes.map((c) => `<span class="cls ${e(c.level)}" data-class-id="${e(c.classId)}">${e(c.classId)} ${fmtInt(c.hosts)}</span>`).join(' ');
     o.push(
       `<tr data-member-asn="${m.asn}"><th scope="row">${m.asn === 0 ? '(unattributed)' : `AS${m.asn} ${e(m.name)}`}</th><td class="num">${fmtInt(m.iotHosts)}</td>` +
-        `<td class="num">${e(fmtBytes(m.estBytesToIot))}</td><td>${memberSpark(m)}</td><td>${classes}</td></tr>`,
+        `<td class="num" title="${fmtInt(m.activeHosts)} active hosts">${e(fmtShare(m.shareOfActive))}</td><td class="num">${e(fmtBytes(m.estBytesToIot))}</td><td>${memberSpark(m)}</td><td>${classes}</td></tr>`,
     );
   }
   o.push('</tbody></table></div>');
