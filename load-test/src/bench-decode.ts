@@ -24,7 +24,6 @@
 // figures (the same treatment bench-collector gives its children). RESULTS.md uses --pin 1.
 //
 // Raw samples are also written to load-test/.cache/bench-decode-<time>.json.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
@@ -36,7 +35,7 @@ import { assemblePipeline } from '@haystack/pipeline';
 import type { FlowSink } from '@haystack/transport';
 import { CACHE_DIR, CORPUS_KINDS, loadCorpus, renumber, type Corpus, type CorpusKind } from './corpus.js';
 import { NullSink, countingSink } from './sinks.js';
-import { arg, fmtRate, median, table } from './stats.js';
+import { arg, fmtRate, median, table, reexecPinned } from './stats.js';
 
 const MODES = ['decode', 'decode+seal', 'collector>null', 'collector>count'] as const;
 type Mode = (typeof MODES)[number];
@@ -254,30 +253,8 @@ async function main(): Promise<void> {
   process.stdout.write(`raw samples: ${out}\n`);
 }
 
-/** --pin: re-run this script pinned and prioritised (see the header); returns true if it did. */
-function reexecPinned(): boolean {
-  const cpu = arg('--pin');
-  if (cpu === undefined || process.env.HAYSTACK_BENCH_PINNED) return false;
-  const args = process.argv.slice(1);
-  const r = spawnSync(
-    'setsid',
-    ['sh', '-c', `echo -10 > /proc/self/autogroup 2>/dev/null; exec nice -n -10 taskset -c ${Number(cpu)} "$0" "$@"`, process.execPath, ...args],
-    {
-      stdio: 'inherit',
-      // glibc tuned as the `haystack` command runs flow commands (apps/cli/bin/haystack.js), unless
-      // --default-malloc: then every sealed batch is fresh mmap pages (the 3-4x slower case).
-      env: {
-        ...process.env,
-        HAYSTACK_BENCH_PINNED: cpu,
-        ...(process.argv.includes('--default-malloc') ? {} : { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '268435456' }),
-      },
-    },
-  );
-  process.exitCode = r.status ?? 1;
-  return true;
-}
-
-if (!reexecPinned())
+// glibc tuned as the `haystack` command runs flow commands, unless --default-malloc.
+if (!reexecPinned(process.argv.includes('--default-malloc')))
   main().catch((e: unknown) => {
     process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
     process.exit(1);

@@ -17,7 +17,7 @@ import { silentLogger } from '@haystack/common';
 import { DnstapFileWriter, type PdnsTuple } from '@haystack/pdns';
 import { PdnsCollector } from '@haystack/pdns-service';
 import { CACHE_DIR } from './corpus.js';
-import { arg, median, table } from './stats.js';
+import { arg, median, table, reexecPinned } from './stats.js';
 
 const opt = {
   responses: Number(arg('--responses', '2000000')),
@@ -158,25 +158,6 @@ async function main(): Promise<void> {
   say(`command: node load-test/dist/bench-pdns.js ${process.argv.slice(2).join(' ')}`);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   writeFileSync(join(CACHE_DIR, `bench-pdns-${stamp}.md`), `${out.join('\n')}\n`);
-}
-
-/** --pin: re-run pinned to one CPU at nice -10 in its own session (as bench-decode). */
-function reexecPinned(): boolean {
-  const cpu = arg('--pin');
-  if (cpu === undefined || process.env.HAYSTACK_BENCH_PINNED) return false;
-  const r = spawnSync(
-    'setsid',
-    [
-      'sh',
-      '-c',
-      `echo -10 > /proc/self/autogroup 2>/dev/null; exec nice -n -10 taskset -c ${Number(cpu)} "$0" "$@"`,
-      process.execPath,
-      ...process.argv.slice(1),
-    ],
-    { stdio: 'inherit', env: { ...process.env, HAYSTACK_BENCH_PINNED: cpu } },
-  );
-  process.exitCode = r.status ?? 1;
-  return true;
 }
 
 if (!reexecPinned())

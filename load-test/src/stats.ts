@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 export function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -21,4 +22,35 @@ export function table(head: string[], rows: (string | number)[][]): string {
 export function arg(name: string, dflt?: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+}
+
+/**
+ * --pin CPU: re-run this script pinned to that CPU at niceness -10 in its own session (and
+ * autogroup), so other sessions' load on this shared machine does not set the figures; glibc
+ * malloc tuned as the `haystack` command runs flow commands unless `defaultMalloc`. Returns true
+ * if it re-ran (the caller then does nothing).
+ */
+export function reexecPinned(defaultMalloc = false): boolean {
+  const cpu = arg('--pin');
+  if (cpu === undefined || process.env.HAYSTACK_BENCH_PINNED) return false;
+  const r = spawnSync(
+    'setsid',
+    [
+      'sh',
+      '-c',
+      `echo -10 > /proc/self/autogroup 2>/dev/null; exec nice -n -10 taskset -c ${Number(cpu)} "$0" "$@"`,
+      process.execPath,
+      ...process.argv.slice(1),
+    ],
+    {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        HAYSTACK_BENCH_PINNED: cpu,
+        ...(defaultMalloc ? {} : { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '268435456' }),
+      },
+    },
+  );
+  process.exitCode = r.status ?? 1;
+  return true;
 }

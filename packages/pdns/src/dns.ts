@@ -1,3 +1,4 @@
+import { formatAddress } from '@haystack/common';
 /**
  * DNS wire format (RFC 1035 §4), the part passive DNS needs: the answer section's A, AAAA and
  * CNAME records with their owner names, following name compression (bounded: a pointer loop or
@@ -57,30 +58,6 @@ function ipv4(b: Uint8Array, p: number): string {
   return `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}`;
 }
 
-/** RFC 5952 text of 16 bytes (longest zero run of two or more groups compressed). */
-function ipv6(b: Uint8Array, p: number): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[p + 2 * i]! << 8) | b[p + 2 * i + 1]!);
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
-}
-
 export interface ParseResult {
   ok: boolean;
   /** QR bit and RCODE: only NOERROR responses carry usable answers. */
@@ -137,7 +114,7 @@ export function parseDnsMessage(b: Uint8Array, onAnswer: OnAnswer): ParseResult 
         if (rdlen !== 16) return result;
         pendName[k] = n.name;
         pendType[k] = TYPE_AAAA;
-        pendData[k] = ipv6(b, rd);
+        pendData[k] = formatAddress(b, rd);
         pendTtl[k++] = ttl;
       } else if (type === TYPE_CNAME) {
         const t = readName(b, rd, end);
