@@ -92,22 +92,36 @@ export async function runSoftflowd(opts: SoftflowdOptions): Promise<ExporterRun>
  * nfprobe plugin flushes every cached flow on the way out.
  */
 export async function runPmacctd(opts: PmacctdOptions): Promise<ExporterRun> {
-  const dir = await mkdtemp(join(tmpdir(), 'haystack-pmacctd-'));
+  return runPmacctdPlugin(opts, 'nfprobe', (port) => {
+    const conf: PmacctConf = {
+      nfprobe_receiver: `127.0.0.1:${port}`,
+      nfprobe_version: opts.version,
+      // pmacct's nfprobe default omits TCP flags; tests want them.
+      aggregate: opts.aggregate ?? 'src_host, dst_host, src_port, dst_port, proto, tos, tcpflags',
+    };
+    if (opts.samplingRate !== undefined) conf['sampling_rate'] = opts.samplingRate;
+    if (opts.engine !== undefined) conf['nfprobe_engine'] = opts.engine;
+    return Object.assign(conf, opts.extraConfig);
+  });
+}
+
+type PmacctConf = Record<string, string | number | boolean>;
+
+/**
+ * pmacctd over `opts.pcap` with one export plugin (generated config: pcap_savefile, the plugin's
+ * keys). At end of file the plugin flushes, exports and exits; when the core notices the plugin
+ * gone before its own shutdown path, it exits 1 ("no more plugins active") though everything was
+ * exported. Tests then check the exported counts.
+ */
+async function runPmacctdPlugin(
+  opts: Omit<RunCommonOptions, 'version'> & { version?: number },
+  plugin: 'nfprobe' | 'sfprobe',
+  keys: (port: number) => PmacctConf,
+): Promise<ExporterRun> {
+  const dir = await mkdtemp(join(tmpdir(), `haystack-${plugin}-`));
   try {
     return await collectWhile(opts, 'pmacctd', async (port) => {
-      const conf: Record<string, string | number | boolean> = {
-        daemonize: false,
-        pidfile: join(dir, 'pmacctd.pid'),
-        pcap_savefile: opts.pcap,
-        plugins: 'nfprobe',
-        nfprobe_receiver: `127.0.0.1:${port}`,
-        nfprobe_version: opts.version,
-        // pmacct's nfprobe default omits TCP flags; tests want them.
-        aggregate: opts.aggregate ?? 'src_host, dst_host, src_port, dst_port, proto, tos, tcpflags',
-      };
-      if (opts.samplingRate !== undefined) conf['sampling_rate'] = opts.samplingRate;
-      if (opts.engine !== undefined) conf['nfprobe_engine'] = opts.engine;
-      Object.assign(conf, opts.extraConfig);
+      const conf: PmacctConf = { daemonize: false, pidfile: join(dir, 'pmacctd.pid'), pcap_savefile: opts.pcap, plugins: plugin, ...keys(port) };
       const path = join(dir, 'pmacctd.conf');
       await writeFile(
         path,
@@ -115,14 +129,12 @@ export async function runPmacctd(opts: PmacctdOptions): Promise<ExporterRun> {
           .map(([k, v]) => `${k}: ${v}\n`)
           .join(''),
       );
+      const done = new RegExp(`${plugin} \\): Shutting down on user request`);
       return {
         cmd: opts.binary ?? 'pmacctd',
         args: ['-f', path],
         apt: 'pmacct',
-        // At end of file the nfprobe plugin flushes, exports and exits; when the core notices
-        // the plugin gone before its own shutdown path, it exits 1 ("no more plugins active")
-        // though everything was exported. Tests then check the exported counts.
-        cleanExit: (code, out) => code === 1 && /nfprobe \): Shutting down on user request/.test(out) && /no more plugins active\. Shutting down/.test(out),
+        cleanExit: (code, out) => code === 1 && done.test(out) && /no more plugins active\. Shutting down/.test(out),
       };
     });
   } finally {
@@ -144,36 +156,12 @@ export interface SfprobeOptions extends Omit<RunCommonOptions, 'version'> {
  * and counter samples, as a switch agent exports them, captured like the NetFlow exporters'.
  */
 export async function runSfprobe(opts: SfprobeOptions): Promise<ExporterRun> {
-  const dir = await mkdtemp(join(tmpdir(), 'haystack-sfprobe-'));
-  try {
-    return await collectWhile(opts, 'pmacctd', async (port) => {
-      const conf: Record<string, string | number | boolean> = {
-        daemonize: false,
-        pidfile: join(dir, 'pmacctd.pid'),
-        pcap_savefile: opts.pcap,
-        plugins: 'sfprobe',
-        sfprobe_receiver: `127.0.0.1:${port}`,
-        sfprobe_agentip: opts.agentIp ?? '192.0.2.1',
-        sfprobe_agentsubid: opts.subAgent ?? 0,
-        sampling_rate: opts.samplingRate ?? 1,
-      };
-      const path = join(dir, 'pmacctd.conf');
-      await writeFile(
-        path,
-        Object.entries(conf)
-          .map(([k, v]) => `${k}: ${v}\n`)
-          .join(''),
-      );
-      return {
-        cmd: opts.binary ?? 'pmacctd',
-        args: ['-f', path],
-        apt: 'pmacct',
-        cleanExit: (code, out) => code === 1 && /sfprobe \): Shutting down on user request/.test(out) && /no more plugins active\. Shutting down/.test(out),
-      };
-    });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  return runPmacctdPlugin(opts, 'sfprobe', (port) => ({
+    sfprobe_receiver: `127.0.0.1:${port}`,
+    sfprobe_agentip: opts.agentIp ?? '192.0.2.1',
+    sfprobe_agentsubid: opts.subAgent ?? 0,
+    sampling_rate: opts.samplingRate ?? 1,
+  }));
 }
 
 interface Command {
