@@ -12,7 +12,7 @@ import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
 export function registerIngestCommands(program: Command): void {
   listenOptions(program.command('ingest'))
-    .description('collect NetFlow v5/v9 and IPFIX over UDP and publish normalised flow batches (Kafka, or count them when embedded)')
+    .description('collect NetFlow v5/v9, IPFIX and sFlow v5 over UDP and publish normalised flow batches (Kafka, or count them when embedded)')
     .action(
       action(async (opts: ListenOptions, cmd: Command) => {
         const { config, log } = runtime(cmd, listenOverrides(opts));
@@ -83,7 +83,7 @@ export function registerIngestCommands(program: Command): void {
 
   program
     .command('decode')
-    .description('print the flow records of a capture (NetFlow v5/v9, IPFIX, sFlow v5) as JSON lines, one per record, to debug an exporter')
+    .description('print the flow records of a capture (NetFlow v5/v9, IPFIX, sFlow v5) or an nfdump archive as JSON lines, one per record, to debug an exporter')
     .argument('<file>', 'pcap/pcapng capture (also compressed), or an nfdump 1.7 archive')
     .option('--port <ports>', 'only datagrams to these UDP ports (comma list)', intList)
     .option('--templates <file>', 'start with templates from a saved template state file')
