@@ -83,7 +83,9 @@ export function registerIngestCommands(program: Command): void {
 
   program
     .command('decode')
-    .description('print the flow records of a capture (NetFlow v5/v9, IPFIX, sFlow v5) or an nfdump archive as JSON lines, one per record, to debug an exporter')
+    .description(
+      'print the flow records of a capture (NetFlow v5/v9, IPFIX, sFlow v5) or an nfdump archive as JSON lines, one per record, to debug an exporter',
+    )
     .argument('<file>', 'pcap/pcapng capture (also compressed), or an nfdump 1.7 archive')
     .option('--port <ports>', 'only datagrams to these UDP ports (comma list)', intList)
     .option('--templates <file>', 'start with templates from a saved template state file')

@@ -10,7 +10,9 @@ import { action, runtime, untilStopped } from '../runtime.js';
  */
 export function registerRunCommands(program: Command): void {
   listenOptions(program.command('run'))
-    .description('run ingest and detection in one process, listening for live NetFlow, IPFIX and sFlow (embedded defaults, or Kafka/Redis/ClickHouse by configuration)')
+    .description(
+      'run ingest and detection in one process, listening for live NetFlow, IPFIX and sFlow (embedded defaults, or Kafka/Redis/ClickHouse by configuration)',
+    )
     .addHelpText(
       'after',
       `
