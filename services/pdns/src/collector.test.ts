@@ -107,8 +107,9 @@ test('two real unbound resolvers (Unix socket and TCP) and four misbehaving ones
       await r.query('www.example.org', 'A');
       await r.query('missing.acme.com', 'A'); // NXDOMAIN: a response, no answer
     }
-    // Six responses per resolver, plus the two valid frames of the hand-made peers.
-    await until('responses', () => c.counters.responses >= 14);
+    // Per resolver its readiness probe (localhost) and six queries, the NXDOMAIN last; plus the two
+    // valid frames of the hand-made peers. unbound sends on a timer: wait for all of them.
+    await until('responses', () => c.counters.responses >= 16 && c.counters.errorResponses >= 2);
     await until('resolvers connected', () => c.resolversConnected >= 2);
     huge.end(controlFrame(CONTROL.STOP));
     wrong.destroy();
