@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
@@ -379,4 +380,15 @@ function splitCommaStrings(node: Record<string, unknown>): void {
 /** Embedded default configuration (no file, no environment). */
 export function defaultConfig(): HaystackConfig {
   return configSchema.parse({});
+}
+
+/** Where ClickHouse is, as configured: the server (clickhouse.url) or embedded chdb under <stateDir>/chdb. */
+export function clickHouseOptions(config: HaystackConfig): { url: string | null; dataDir: string; database: string; username: string; password: string } {
+  return {
+    url: config.clickhouse.url,
+    dataDir: join(config.stateDir, 'chdb'),
+    database: config.clickhouse.database,
+    username: config.clickhouse.username,
+    password: config.clickhouse.password,
+  };
 }

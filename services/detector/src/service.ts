@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { HaystackConfig } from '@haystack/common';
+import { clickHouseOptions, type HaystackConfig } from '@haystack/common';
 import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
 import { DirHitlistStore, RedisHitlistStore, type HitlistStore } from '@haystack/hitlist-contract';
 
@@ -17,11 +17,5 @@ export function hitlistStoreFromConfig(config: HaystackConfig): HitlistStore {
 }
 
 export function openDetectorClickHouse(config: HaystackConfig): Promise<ClickHouseStore> {
-  return openClickHouse({
-    url: config.clickhouse.url,
-    dataDir: join(config.stateDir, 'chdb'),
-    database: config.clickhouse.database,
-    username: config.clickhouse.username,
-    password: config.clickhouse.password,
-  });
+  return openClickHouse(clickHouseOptions(config));
 }

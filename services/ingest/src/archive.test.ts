@@ -8,26 +8,17 @@ import { FlowDecoder, NfdumpRecords } from '@haystack/decoders';
 import { makeTrafficPcap } from '@haystack/testkit/exporters-traffic';
 import { runSoftflowd, runSfprobe } from '@haystack/testkit/exporters-run';
 import { collectWithNfcapd, nfdumpJson, type NfcapdCompression } from '@haystack/testkit/nfcapd';
-import { readArchive, type ArchiveStats } from './archive.js';
+import { newArchiveStats, readArchive, type ArchiveStats } from './archive.js';
 
 /**
  * Archives written by the real nfcapd (and sfcapd) receiving real softflowd and pmacctd sfprobe
  * exports, in every compression nfcapd offers, read record for record as `nfdump -o json` reads them.
  */
-const newStats = (): ArchiveStats => ({
-  format: 'nfdump',
-  compression: 'none',
-  convertedWith: null,
-  openFile: false,
-  blocks: 0,
-  corruptBlocks: 0,
-  truncated: false,
-});
 
 async function ours(file: string): Promise<{ recs: FlowRecord[]; stats: ArchiveStats; reader: NfdumpRecords; decoder: FlowDecoder }> {
   const decoder = new FlowDecoder();
   const reader = new NfdumpRecords(decoder.registry);
-  const stats = newStats();
+  const stats = newArchiveStats();
   const w = new BatchWriter();
   const recs: FlowRecord[] = [];
   for await (const b of readArchive(file, stats)) {

@@ -37,6 +37,11 @@ export interface ArchiveStats {
   truncated: boolean;
 }
 
+/** Stats of an archive before reading it (readArchive fills them in). */
+export function newArchiveStats(): ArchiveStats {
+  return { format: 'nfdump', compression: 'none', convertedWith: null, openFile: false, blocks: 0, corruptBlocks: 0, truncated: false };
+}
+
 /** Is `file` an nfdump archive (rather than a capture)? */
 export async function isArchive(file: string): Promise<boolean> {
   const fd = await open(file, 'r');

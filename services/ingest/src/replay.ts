@@ -3,7 +3,7 @@ import { contentId } from '@haystack/common';
 import { newStats, readUdp, type PcapStats } from '@haystack/pcap';
 import { BatchWriter, F, HEADER_SIZE, RECORD_SIZE } from '@haystack/flow-core';
 import { NfdumpRecords, type NfdumpCounters } from '@haystack/decoders';
-import { isArchive, readArchive, type ArchiveStats } from './archive.js';
+import { isArchive, newArchiveStats, readArchive, type ArchiveStats } from './archive.js';
 import type { Collector } from './collector.js';
 import type { Publisher } from './publisher.js';
 
@@ -77,7 +77,7 @@ export async function replayCapture(file: string, collector: Collector, publishe
 async function replayArchive(file: string, collector: Collector, publisher: Publisher, opts: ReplayOptions): Promise<ReplayResult> {
   const total = (await stat(file)).size;
   const t0 = performance.now();
-  const stats: ArchiveStats = { format: 'nfdump', compression: 'none', convertedWith: null, openFile: false, blocks: 0, corruptBlocks: 0, truncated: false };
+  const stats = newArchiveStats();
   const recs = new NfdumpRecords(collector.decoder.registry);
   const w = new BatchWriter(4096);
   let latest = 0;

@@ -1,19 +1,12 @@
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
-import type { HaystackConfig, Logger } from '@haystack/common';
+import { clickHouseOptions, type HaystackConfig, type Logger } from '@haystack/common';
 import { PdnsStore } from '@haystack/pdns';
 import { PdnsCollector } from './collector.js';
 
 /** ClickHouse as configured: the server (clickhouse.url) or embedded chdb under <stateDir>/chdb. */
 export function openPdnsClickHouse(config: HaystackConfig): Promise<ClickHouseStore> {
-  return openClickHouse({
-    url: config.clickhouse.url,
-    dataDir: join(config.stateDir, 'chdb'),
-    database: config.clickhouse.database,
-    username: config.clickhouse.username,
-    password: config.clickhouse.password,
-  });
+  return openClickHouse(clickHouseOptions(config));
 }
 
 /** "host:port" → its parts (IPv6 in brackets). */

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { BatchWriter, readRecord } from '@haystack/flow-core';
 import { FlowDecoder, NfdumpRecords, sflowState } from '@haystack/decoders';
-import { samplingFromConfig, FileTemplateStore, markSubscriberSide, isArchive, readArchive, type ArchiveStats, type replayCapture } from '@haystack/ingest';
+import { samplingFromConfig, FileTemplateStore, markSubscriberSide, isArchive, newArchiveStats, readArchive, type replayCapture } from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
 import { CountingSink } from '@haystack/transport';
 import { readUdp } from '@haystack/pcap';
@@ -113,15 +113,7 @@ export function registerIngestCommands(program: Command): void {
         };
         if (await isArchive(file)) {
           // An nfdump archive holds flow records, not datagrams: print them as the replay would publish them.
-          const stats: ArchiveStats = {
-            format: 'nfdump',
-            compression: 'none',
-            convertedWith: null,
-            openFile: false,
-            blocks: 0,
-            corruptBlocks: 0,
-            truncated: false,
-          };
+          const stats = newArchiveStats();
           const recs = new NfdumpRecords(decoder.registry);
           for await (const block of readArchive(file, stats)) {
             recs.block(block.data, block.numRecords, w);

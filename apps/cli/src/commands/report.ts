@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { openClickHouse } from '@haystack/clickhouse';
+import { clickHouseOptions } from '@haystack/common';
 import {
   FIXTURE_DAY,
   queryReportData,
@@ -80,13 +81,7 @@ export function registerReportCommands(program: Command): void {
         } else {
           const day = opts.day!;
           const query = queryReportData;
-          const ch = await openClickHouse({
-            url: config.clickhouse.url,
-            dataDir: join(config.stateDir, 'chdb'),
-            database: config.clickhouse.database,
-            username: config.clickhouse.username,
-            password: config.clickhouse.password,
-          });
+          const ch = await openClickHouse(clickHouseOptions(config));
           try {
             log.debug({ day, mode: ch.mode }, 'querying report data');
             data = await query(ch, day);
