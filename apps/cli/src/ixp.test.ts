@@ -75,3 +75,30 @@ test('demo --ixp: sFlow from the fabric, hosts per member as the ground truth ha
     await ch.close();
   }
 });
+
+test('demo --ixp with IPFIX from the fabric: member routers’ MACs from the IPFIX MAC fields attribute every host', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'hs-ixp-ipfix-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const base = configSchema.parse({ log: { level: 'silent' }, detector: { rawLineIds: true } });
+  const res = await runDemo(
+    { out, seed: 5, lines: 200, sampling: 100, day: '2026-11-20', rulesDir: join(root, 'rules'), ixpMembers: 2, ixpExport: 'ipfix' },
+    base,
+    silentLogger,
+    () => {},
+  );
+  assert.ok(res.detector.flows > 0 && res.detector.matched > 0);
+  const ch = await openDetectorClickHouse(configSchema.parse({ stateDir: join(out, 'state') }));
+  try {
+    const data = await queryReportData(ch, '2026-11-20');
+    const x = data.ixp!;
+    assert.deepEqual(x.members.map((m) => m.asn).sort(), [65001, 65002]);
+    assert.ok(x.attribution.mac > 0, 'attributed by the MAC fields');
+    assert.deepEqual([x.attribution.as, x.attribution.prefix, x.attribution.none], [0, 0, 0]);
+    assert.ok(x.members.every((m) => m.iotHosts > 0 && m.iotHosts <= m.activeHosts));
+    assert.ok(data.quality.exporters.length > 0 && data.quality.exporters.every((e) => e.version === 10), 'IPFIX exporters only');
+    // Routed over the same fabric, the sampling rate comes from the exporter's selector options.
+    assert.ok(data.quality.exporters.every((e) => e.samplingRates.length === 1 && e.samplingRates[0] === 100));
+  } finally {
+    await ch.close();
+  }
+});

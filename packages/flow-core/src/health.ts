@@ -22,6 +22,10 @@ export interface DomainHealth {
   missingTemplateSets: number;
   heldDroppedSets: number;
   unknownRateRecords: number;
+  /** sFlow: samples the agent says it took but that never arrived (sample sequence gaps); absent before sFlow. */
+  samplesLost?: number;
+  /** sFlow: packets the agent could not sample (its own drop counter, e.g. a full sampling queue). */
+  sampleDrops?: number;
   /** Rate used for records naming no sampler, at snapshot time (0 = unknown). */
   samplingRate: number;
 }

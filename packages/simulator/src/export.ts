@@ -10,9 +10,11 @@ import { FLAG_DOWN, FLAG_V6, REC_F64, REC_U32, U_MISC, U_PORTS, U_SUB, U_SVC, ty
  * packages/testkit/EXPORTERS.md): pmacct's v9 (absolute milliseconds, sampler id 48/49/50),
  * softflowd's v9 (uptime times, SAMPLING_INTERVAL 34/35) and IPFIX (uptime times,
  * systemInitTimeMilliseconds, PSAMP 305/306), and an IPFIX layout with absolute times and a
- * selector id (302) in every record.
+ * selector id (302) in every record. 'ixp-ipfix' is that layout from an exchange's fabric: it
+ * adds the source and destination MAC addresses (56, 80) of the member routers on the frame,
+ * which is how an IXP attributes a flow to a member.
  */
-export type ExportStyle = 'pmacct-v9' | 'softflowd-v9' | 'softflowd-ipfix' | 'ipfix-selector';
+export type ExportStyle = 'pmacct-v9' | 'softflowd-v9' | 'softflowd-ipfix' | 'ipfix-selector' | 'ixp-ipfix';
 
 export const STYLES_BY_PROTOCOL: Record<'v9' | 'ipfix' | 'mixed', ExportStyle[]> = {
   v9: ['pmacct-v9', 'softflowd-v9'],
@@ -93,6 +95,7 @@ function dataLayouts(style: ExportStyle): [Layout, Layout] {
           [5, 1],
         ]);
       case 'ipfix-selector':
+      case 'ixp-ipfix':
         return layout([
           [IE.flowStartMilliseconds, 8],
           [IE.flowEndMilliseconds, 8],
@@ -108,6 +111,12 @@ function dataLayouts(style: ExportStyle): [Layout, Layout] {
           [IE.egressInterface, 4],
           [IE.selectorId, 4],
           [136, 1],
+          ...(style === 'ixp-ipfix'
+            ? ([
+                [IE.sourceMacAddress, 6],
+                [IE.destinationMacAddress, 6],
+              ] as [number, number][])
+            : []),
         ]);
     }
   };
@@ -156,6 +165,7 @@ function optionsOf(e: ExporterConfig): { id: number; scope: FieldSpec[]; fields:
         values: [1000 + e.index, e.bootMs, 1, N - 1, det ? 1 : 3],
       };
     case 'ipfix-selector':
+    case 'ixp-ipfix':
       return {
         id: 512,
         scope: [{ id: IE.selectorId, length: 4 }],
@@ -208,7 +218,10 @@ export class Exporter {
     private readonly maxBytes: number,
     private readonly refreshMessages: number,
     private readonly refreshMs: number,
+    /** 'ixp-ipfix': the MAC of the member router in front of a host (6 bytes), and the backends' side. */
+    private readonly macs?: { ofHost: (v6: boolean, addr: number) => Uint8Array; backend: Uint8Array },
   ) {
+    if (cfg.style === 'ixp-ipfix' && !macs) throw new Error('the ixp-ipfix style needs the fabric MACs');
     this.layouts = dataLayouts(cfg.style);
     this.headerLen = cfg.version === 9 ? 20 : 16;
     this.buf = Buffer.alloc(Math.max(maxBytes, 512) + 64);
@@ -446,6 +459,27 @@ export class Exporter {
         p = u32v(v, p, this.cfg.samplerId);
         b[p++] = reason;
         return p;
+      case 'ixp-ipfix': {
+        p = u64v(v, p, start);
+        p = u64v(v, p, end);
+        p = this.addr(p, v6, src);
+        p = this.addr(p, v6, dst);
+        p = u16v(v, p, sport);
+        p = u16v(v, p, dport);
+        b[p++] = proto;
+        b[p++] = tcp;
+        p = u64v(v, p, pkts);
+        p = u64v(v, p, bytes);
+        p = u32v(v, p, inIf);
+        p = u32v(v, p, outIf);
+        p = u32v(v, p, this.cfg.samplerId);
+        b[p++] = reason;
+        const host = this.macs!.ofHost(v6, sub);
+        const backend = this.macs!.backend;
+        b.set(down ? backend : host, p);
+        b.set(down ? host : backend, p + 6);
+        return p + 12;
+      }
     }
   }
 

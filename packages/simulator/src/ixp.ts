@@ -11,7 +11,8 @@ import { FLAG_DOWN, FLAG_V6, REC_F64, REC_U32, U_MISC, U_PORTS, U_SUB, U_SVC, ty
  * networks (contiguous slices of the lines, each a member with its own AS number, name and
  * router MACs), every service address sits behind one cloud/hosting member, and the fabric
  * exports sFlow: each packet the 1:N sampler takes becomes a flow sample whose raw header
- * carries the member routers' MACs. Published as an IX-F member export and a prefix2as table.
+ * carries the member routers' MACs (or IPFIX with MAC fields: export.ts 'ixp-ipfix').
+ * Published as an IX-F member export and a prefix2as table.
  */
 export interface Fabric {
   members: Member[];
@@ -41,6 +42,23 @@ export function buildFabric(lines: Lines, count: number): Fabric {
     if (lines.has6[i]) byV6.set(Buffer.from(lines.prefix6.subarray(i * 8, i * 8 + 8)).toString('hex'), m);
   }
   return { members, cloud, memberOfLine, byV4, byV6 };
+}
+
+const macBytes = (text: string): Uint8Array => Uint8Array.from(text.split(':').map((h) => parseInt(h, 16)));
+/** The MAC a frame from a host outside every member carries (the detector counts it unattributed by MAC). */
+const STRAY_MAC = '02:ee:00:00:00:01';
+
+/** The member router MAC in front of a host address (the generator's address ids), for the IPFIX fabric export. */
+export function fabricMacs(f: Fabric, v6: V6Table): { ofHost: (isV6: boolean, addr: number) => Uint8Array; backend: Uint8Array } {
+  const member = f.members.map((m) => macBytes(m.macs[0]!));
+  const stray = macBytes(STRAY_MAC);
+  return {
+    ofHost: (isV6, a) => {
+      const m = isV6 ? f.byV6.get(Buffer.from(v6.bytes.subarray(a * 16, a * 16 + 8)).toString('hex')) : f.byV4.get(a);
+      return m === undefined ? stray : member[m]!;
+    },
+    backend: macBytes(f.cloud.macs[0]!),
+  };
 }
 
 /** The IX-F member export the IXP would publish. */
@@ -99,7 +117,7 @@ export class SflowFabricExporter {
   private memberMac(v6: boolean, a: number): string {
     const f = this.fabric;
     const m = v6 ? f.byV6.get(Buffer.from(this.v6.bytes.subarray(a * 16, a * 16 + 8)).toString('hex')) : f.byV4.get(a);
-    return m === undefined ? '02:ee:00:00:00:01' : f.members[m]!.macs[0]!;
+    return m === undefined ? STRAY_MAC : f.members[m]!.macs[0]!;
   }
 
   encode(store: RecordStore, order: Int32Array, m: number, emit: (tsMs: number, payload: Buffer, records: number) => void): void {

@@ -48,6 +48,8 @@ export interface SimOptions {
    * networks, the exporters are the fabric's sFlow agents (ixp.ts). 0: the ISP.
    */
   ixpMembers: number;
+  /** What the exchange's fabric exports: sFlow v5 (most IXPs) or IPFIX with the member routers' MACs. */
+  ixpExport: 'sflow' | 'ipfix';
 }
 
 export const DEFAULT_OPTIONS: SimOptions = {
@@ -78,6 +80,7 @@ export const DEFAULT_OPTIONS: SimOptions = {
   templateRefreshSeconds: 600,
   maxMessageBytes: 1400,
   ixpMembers: 0,
+  ixpExport: 'sflow',
 };
 
 export class SimOptionsError extends Error {
@@ -120,6 +123,7 @@ export function resolveOptions(partial: Partial<SimOptions> = {}): SimOptions {
   int('v6LineBits', 33, 64);
   if (o.lookbackDays !== null) int('lookbackDays', 1, 31);
   int('ixpMembers', 0, 1000);
+  if (o.ixpExport !== 'sflow' && o.ixpExport !== 'ipfix') bad('ixpExport must be sflow or ipfix');
   if (!(o.penetrationScale >= 0)) bad('penetrationScale must be ≥ 0');
   for (const [k, v] of Object.entries(o.penetration)) if (!(v >= 0 && v <= 1)) bad(`penetration of ${k} must be between 0 and 1, got ${v}`);
   if (!(o.background >= 0)) bad('background must be ≥ 0');

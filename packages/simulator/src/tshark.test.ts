@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadRules } from '@haystack/rules';
 import { tsharkDecode, type TsharkFlowRecord } from '@haystack/testkit/tshark';
-import { decodeCapture, simulate, type SimOptions } from './index.js';
+import { readFileSync } from 'node:fs';
+import { decodeCapture, simulate, v6Line, type SimOptions } from './index.js';
 import { readJson, rulesDir, tempDir } from './test-support.js';
 
 /**
@@ -139,6 +140,58 @@ test('deterministic sampling is announced as such by every style', async () => {
       const algo = e.style === 'pmacct-v9' ? o.samplerMode : e.style === 'softflowd-v9' ? o.samplingAlgorithm : o.selectorAlgorithm;
       assert.equal(algo, 1, `${e.style}: deterministic / systematic count-based`);
     }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('an exchange exporting IPFIX: tshark reads the member routers’ MACs in every record as FlowDecoder does, each the MAC of the host’s member', async () => {
+  const t = tempDir();
+  try {
+    const s = await simulate({ ...BASE, exporters: 2, sampling: [10], ixpMembers: 3, ixpExport: 'ipfix', seed: 4 }, { dir: t.dir });
+    const pcap = join(t.dir, 'exports.pcap');
+    const world = readJson<{ exporters: WorldExporter[] }>(join(t.dir, 'world.json'));
+    assert.deepEqual(
+      world.exporters.map((e) => e.style),
+      ['ixp-ipfix', 'ixp-ipfix'],
+    );
+    const ixf = readJson<{ member_list: { asnum: number; connection_list: { vlan_list: { ipv4?: { mac_addresses?: string[] } }[] }[] }[] }>(
+      join(t.dir, 'ixf-members.json'),
+    );
+    const asnOfMac = new Map<string, number>();
+    for (const m of ixf.member_list)
+      for (const c of m.connection_list) for (const v of c.vlan_list) for (const mac of v.ipv4?.mac_addresses ?? []) asnOfMac.set(mac, m.asnum);
+    // Host address (IPv4, or the IPv6 line prefix) → member AS: lines.csv joined with line-members.csv.
+    const rows = (f: string) =>
+      readFileSync(join(t.dir, f), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(','));
+    const asnOfLine = new Map(rows('line-members.csv').map(([sub, asn]) => [sub!, Number(asn)]));
+    const memberOfHost = new Map<string, number>();
+    for (const [sub, v4, v6] of rows('lines.csv')) {
+      memberOfHost.set(v4!, asnOfLine.get(sub!)!);
+      if (v6) memberOfHost.set(v6, asnOfLine.get(sub!)!);
+    }
+    let checked = 0;
+    const ts = await tsharkDecode(pcap, 2055);
+    const ours = await decodeCapture(pcap);
+    assert.equal(ts.records.length, s.records);
+    assert.equal(ours.flows.length, s.records);
+    for (const [i, r] of ts.records.entries()) {
+      const o = ours.flows[i]!;
+      assert.deepEqual([r.raw['cflow.srcmac'], r.raw['cflow.dstmac']], [o.srcMac, o.dstMac], `record ${i + 1}`);
+      // One end is the backends' (cloud member) router, the other the host's member router.
+      const [sAsn, dAsn] = [asnOfMac.get(o.srcMac), asnOfMac.get(o.dstMac)];
+      const hostEnd = sAsn === 64999 ? { asn: dAsn, addr: o.dst } : { asn: sAsn, addr: o.src };
+      assert.ok(sAsn === 64999 || dAsn === 64999, `record ${i + 1}: no end behind the cloud member (${o.srcMac} → ${o.dstMac})`);
+      const want = memberOfHost.get(hostEnd.addr.includes(':') ? v6Line(hostEnd.addr, 56) : hostEnd.addr);
+      assert.ok(want !== undefined, `record ${i + 1}: ${hostEnd.addr} is no simulated host`);
+      assert.equal(hostEnd.asn, want, `record ${i + 1}: ${hostEnd.addr}`);
+      checked++;
+    }
+    assert.equal(checked, s.records);
   } finally {
     t.cleanup();
   }

@@ -23,7 +23,12 @@ export interface DecodedFlow {
   startMs: number;
   endMs: number;
   sampling: number;
+  /** Source and destination MAC (aa:bb:..; all zero when the export carries none). */
+  srcMac: string;
+  dstMac: string;
 }
+
+const macAt = (b: Uint8Array, o: number): string => Array.from(b.subarray(o, o + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
 
 export interface DecodeSummary {
   flows: DecodedFlow[];
@@ -58,6 +63,8 @@ export async function decodeCapture(pcap: string, keep: (f: DecodedFlow) => bool
         startMs: dv.getFloat64(o + F.start, true),
         endMs: dv.getFloat64(o + F.end, true),
         sampling: dv.getUint32(o + F.sampling, true),
+        srcMac: macAt(w.buf, o + F.srcMac),
+        dstMac: macAt(w.buf, o + F.dstMac),
       };
       if (keep(f)) flows.push(f);
     }

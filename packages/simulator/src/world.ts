@@ -4,13 +4,13 @@ import { loadRules, type Dictionary } from '@haystack/rules';
 import { v4ToText } from './addr.js';
 import { buildCatalog, type DeviceKind } from './catalog.js';
 import { DnsWorld, pdnsLines, writeDnstap } from './dns.js';
-import { Exporter, STYLES_BY_PROTOCOL, type ExportCounters, type ExporterConfig } from './export.js';
+import { Exporter, STYLES_BY_PROTOCOL, type ExportCounters, type ExporterConfig, type ExportStyle } from './export.js';
 import { resolveOptions, simHours, type SimOptions } from './options.js';
 import { COLLECTOR, PcapSink, UdpSink, collectorPort, type PacketSink } from './outputs.js';
 import { buildPopulation, lineText4, lineText6, truthRows, type Population, type TruthRow } from './population.js';
 import { Rng } from './rng.js';
 import { TrafficGenerator, type Stray, type TrafficTotals } from './traffic.js';
-import { SflowFabricExporter, buildFabric, fabricMemberExport, fabricRoutes, memberTruthCsv, type Fabric } from './ixp.js';
+import { SflowFabricExporter, buildFabric, fabricMacs, fabricMemberExport, fabricRoutes, memberTruthCsv, type Fabric } from './ixp.js';
 
 /** A whole simulated ISP, before any traffic: deterministic from the options. */
 export interface World {
@@ -51,7 +51,8 @@ export function buildWorld(partial: Partial<SimOptions> = {}, dict?: Dictionary)
     subscriberPrefixes: [o.v4Prefix, o.v6Prefix],
   });
   const pop = buildPopulation(o, kinds, dns.domains, dns.v6, t0Ms, endMs);
-  const styles = STYLES_BY_PROTOCOL[o.protocol];
+  // An exchange exporting IPFIX: every fabric exporter sends the MAC-carrying layout.
+  const styles: ExportStyle[] = o.ixpMembers > 0 && o.ixpExport === 'ipfix' ? ['ixp-ipfix'] : STYLES_BY_PROTOCOL[o.protocol];
   const er = new Rng(o.seed, 'exporters');
   const exporters: ExporterConfig[] = Array.from({ length: o.exporters }, (_, i) => {
     const style = styles[i % styles.length]!;
@@ -88,9 +89,16 @@ export async function generate(w: World, sink: PacketSink, onHour?: (h: number, 
   const o = w.o;
   const fabric = w.fabric;
   const exps = w.exporters.map((cfg) =>
-    fabric
+    fabric && o.ixpExport === 'sflow'
       ? new SflowFabricExporter(cfg, w.dns.v6, fabric)
-      : new Exporter(cfg, w.dns.v6, o.maxMessageBytes, o.templateRefreshMessages, o.templateRefreshSeconds * 1000),
+      : new Exporter(
+          cfg,
+          w.dns.v6,
+          o.maxMessageBytes,
+          o.templateRefreshMessages,
+          o.templateRefreshSeconds * 1000,
+          fabric ? fabricMacs(fabric, w.dns.v6) : undefined,
+        ),
   );
   const gen = new TrafficGenerator({
     o,

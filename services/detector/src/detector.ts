@@ -594,6 +594,8 @@ function healthRows(s: HealthSnapshot): HealthRow[] {
       held_dropped_sets: count(d.heldDroppedSets),
       unknown_rate_records: count(d.unknownRateRecords),
       sampling_rate: count(d.samplingRate),
+      samples_lost: count(d.samplesLost),
+      sample_drops: count(d.sampleDrops),
     };
   });
 }

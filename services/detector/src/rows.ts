@@ -97,6 +97,8 @@ export interface HealthRow {
   held_dropped_sets: number;
   unknown_rate_records: number;
   sampling_rate: number;
+  samples_lost: number;
+  sample_drops: number;
 }
 
 /** What the detector knew about a class on a flow day: for the report's names, levels and parents. */

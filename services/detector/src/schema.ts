@@ -45,7 +45,18 @@ export const DETECTOR_VIEWS = ['detector_evidence_daily_mv', 'detector_detected_
 const ttl = (col: string, days: number) => `TTL ${col} + INTERVAL ${Math.trunc(days)} DAY`;
 
 /** Tables first, then the views that feed the aggregate tables. */
-export function detectorDDL(db: string, r: Retention): { table: string; sql: string; ttl?: string }[] {
+/**
+ * One table's DDL. `addColumns`: columns added after the table first shipped, as
+ * "name Type DEFAULT x", so a store created by an earlier version gains them in place.
+ */
+export interface TableDDL {
+  table: string;
+  sql: string;
+  ttl?: string;
+  addColumns?: string[];
+}
+
+export function detectorDDL(db: string, r: Retention): TableDDL[] {
   const ev = ttl('day', r.evidenceDays);
   const det = ttl('day', r.detectionDays);
   const q = ttl('day', r.qualityDays);
@@ -154,6 +165,7 @@ export function detectorDDL(db: string, r: Retention): { table: string; sql: str
     {
       table: 'detector_ingest_health',
       ttl: q,
+      addColumns: ['samples_lost UInt64 DEFAULT 0', 'sample_drops UInt64 DEFAULT 0'],
       // Ingest health snapshots (deltas) from the flow topic; a snapshot id is unique, so a redelivery collapses.
       sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_ingest_health (
         day Date,
@@ -171,7 +183,9 @@ export function detectorDDL(db: string, r: Retention): { table: string; sql: str
         missing_template_sets UInt64,
         held_dropped_sets UInt64,
         unknown_rate_records UInt64,
-        sampling_rate UInt32
+        sampling_rate UInt32,
+        samples_lost UInt64 DEFAULT 0,
+        sample_drops UInt64 DEFAULT 0
       ) ENGINE = ReplacingMergeTree
       PARTITION BY toYYYYMM(day)
       ORDER BY (day, exporter, version, observation_domain, snapshot_id)

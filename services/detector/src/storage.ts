@@ -50,6 +50,7 @@ export class ClickHouseDetectorStorage implements DetectorStorage {
     const db = this.ch.database;
     for (const s of detectorDDL(db, this.retention)) {
       await this.ch.command(s.sql);
+      for (const c of s.addColumns ?? []) await this.ch.command(`ALTER TABLE ${db}.${s.table} ADD COLUMN IF NOT EXISTS ${c}`);
       // Keep an existing table's TTL in line with the configuration (metadata only, no rewrite).
       if (s.ttl) await this.ch.command(`ALTER TABLE ${db}.${s.table} MODIFY ${s.ttl} SETTINGS materialize_ttl_after_modify = 0`);
     }

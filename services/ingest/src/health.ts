@@ -4,7 +4,10 @@ import { type DomainCounters } from '@haystack/decoders';
 import type { FlowSink } from '@haystack/transport';
 import type { FlowDecoder } from '@haystack/decoders';
 
-type Totals = Pick<DomainCounters, 'packets' | 'records' | 'sequenceGaps' | 'lost' | 'missingTemplateSets' | 'heldDroppedSets' | 'unknownRateRecords'> & {
+type Totals = Pick<
+  DomainCounters,
+  'packets' | 'records' | 'sequenceGaps' | 'lost' | 'missingTemplateSets' | 'heldDroppedSets' | 'unknownRateRecords' | 'samplesLost' | 'sampleDrops'
+> & {
   malformed: number;
 };
 
@@ -17,6 +20,8 @@ function totals(c: DomainCounters): Totals {
     missingTemplateSets: c.missingTemplateSets,
     heldDroppedSets: c.heldDroppedSets,
     unknownRateRecords: c.unknownRateRecords,
+    samplesLost: c.samplesLost,
+    sampleDrops: c.sampleDrops,
     malformed: c.malformedPackets + c.malformedSets + c.malformedRecords,
   };
 }

@@ -36,6 +36,9 @@ export interface ReportExporter {
   lost: number | null;
   malformed: number | null;
   missingTemplateSets: number | null;
+  /** sFlow: samples lost between agent and collector (sample sequence gaps), and packets the agent could not sample. Null: no snapshot. */
+  samplesLost: number | null;
+  sampleDrops: number | null;
 }
 
 /** IXP deployment: one member network and the IoT hosts detected behind it. */

@@ -176,12 +176,14 @@ export function reportFixture(opts: ReportFixtureOptions = {}): ReportData {
   const byLevel = { platform: 0, manufacturer: 0, product: 0 } as Record<Level, number>;
   for (const c of classes) byLevel[c.level]++;
 
-  const healthy = (e: Omit<ReportExporter, 'sequenceGaps' | 'lost' | 'malformed' | 'missingTemplateSets'>): ReportExporter => ({
+  const healthy = (e: Omit<ReportExporter, 'sequenceGaps' | 'lost' | 'malformed' | 'missingTemplateSets' | 'samplesLost' | 'sampleDrops'>): ReportExporter => ({
     ...e,
     sequenceGaps: 0,
     lost: 0,
     malformed: 0,
     missingTemplateSets: 0,
+    samplesLost: 0,
+    sampleDrops: 0,
   });
   const exporters: ReportExporter[] = [
     healthy({ exporter: '192.0.2.1', version: 9, observationDomain: 0, records: 412_883_105, samplingRates: [1000] }),
@@ -199,6 +201,8 @@ export function reportFixture(opts: ReportFixtureOptions = {}): ReportData {
           lost: 9_731,
           malformed: 0,
           missingTemplateSets: 312,
+          samplesLost: 0,
+          sampleDrops: 0,
         },
     clean
       ? healthy({ exporter: '203.0.113.4', version: 10, observationDomain: 0, records: 176_004_910, samplingRates: [1024] })
@@ -212,6 +216,8 @@ export function reportFixture(opts: ReportFixtureOptions = {}): ReportData {
           lost: null,
           malformed: null,
           missingTemplateSets: null,
+          samplesLost: null,
+          sampleDrops: null,
         },
     healthy({ exporter: '2001:db8::1', version: 10, observationDomain: 256, records: 64_221_530, samplingRates: [1000] }),
   ];

@@ -315,8 +315,11 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
     lost: string;
     malformed: string;
     missing: string;
+    samples_lost: string;
+    sample_drops: string;
   }>(
-    `SELECT exporter, version, observation_domain, sum(sequence_gaps) AS gaps, sum(lost) AS lost, sum(malformed) AS malformed, sum(missing_template_sets) AS missing
+    `SELECT exporter, version, observation_domain, sum(sequence_gaps) AS gaps, sum(lost) AS lost, sum(malformed) AS malformed, sum(missing_template_sets) AS missing,
+            sum(samples_lost) AS samples_lost, sum(sample_drops) AS sample_drops
      FROM ${db}.detector_ingest_health FINAL WHERE day = {d:Date}
      GROUP BY exporter, version, observation_domain`,
     { d: day },
@@ -341,6 +344,8 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
       lost: null,
       malformed: null,
       missingTemplateSets: null,
+      samplesLost: null,
+      sampleDrops: null,
     });
   }
   for (const h of health) {
@@ -357,6 +362,8 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
         lost: null,
         malformed: null,
         missingTemplateSets: null,
+        samplesLost: null,
+        sampleDrops: null,
       };
       byKey.set(key(h), e);
     }
@@ -364,6 +371,8 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
     e.lost = num(h.lost);
     e.malformed = num(h.malformed);
     e.missingTemplateSets = num(h.missing);
+    e.samplesLost = num(h.samples_lost);
+    e.sampleDrops = num(h.sample_drops);
   }
   const undecodable = num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_undecodable FINAL WHERE day = {d:Date}`, { d: day }))?.n);
   const exporters = [...byKey.values()].sort(

@@ -378,3 +378,35 @@ test('renderers cope with an empty day (no class, no exporter, no hitlist)', () 
   const f = qualityFindings(d).map((x) => x.subject);
   assert.deepEqual(f, ['flows', 'lines', 'hitlist', 'report']);
 });
+
+test('an sFlow agent adds its sample losses and drops: columns in text and HTML, findings naming both', () => {
+  const d = reportFixture({ clean: true });
+  d.quality.exporters.push({
+    exporter: '192.0.2.77',
+    version: 133,
+    observationDomain: 0,
+    records: 12_000,
+    samplingRates: [10000],
+    sequenceGaps: 2,
+    lost: 3,
+    malformed: 0,
+    missingTemplateSets: 0,
+    samplesLost: 41,
+    sampleDrops: 1_500,
+  });
+  const t = renderText(d);
+  assert.match(t, /exporter .* no template +samples lost +agent drops$/m);
+  assert.match(t, /^ {2}192\.0\.2\.77 +sFlow v5 +0 +12,000 +1:10000 +2 +3 +0 +0 +41 +1,500$/m);
+  // A NetFlow row leaves the sFlow columns blank.
+  assert.match(t, /^ {2}192\.0\.2\.1 +NetFlow v9 .* 0 +0 +0 +0$/m);
+  assert.match(t, /PROBLEM 192\.0\.2\.77 sFlow v5 domain 0: 2 sequence gap\(s\), 3 datagrams lost/);
+  const f = qualityFindings(d).map((x) => x.message);
+  assert.ok(f.some((x) => /41 sFlow sample\(s\) lost/.test(x)));
+  assert.ok(f.some((x) => /dropped 1,500 packet\(s\)/.test(x)));
+  const html = renderHtml(d);
+  checkWellFormed(html);
+  assert.match(html, /<th scope="col" class="num">sFlow samples lost<\/th><th scope="col" class="num">Agent drops<\/th>/);
+  assert.match(html, /data-exporter="192\.0\.2\.77">.*<td class="num bad">41<\/td><td class="num bad">1,500<\/td><\/tr>/);
+  // Without an sFlow agent the table keeps its usual columns.
+  assert.ok(!renderHtml(reportFixture({ clean: true })).includes('Agent drops'));
+});

@@ -109,8 +109,12 @@ export function sparkline(hourly: number[]): string {
   return hourly.map((v) => (v <= 0 ? '·' : SPARK[Math.min(7, Math.max(0, Math.ceil((v / max) * 8) - 1))])).join('');
 }
 
+/** The exporter "version" the decoders give sFlow v5 agents (the batch protocol code). */
+const SFLOW_VERSION = 133;
+const hasSflow = (d: ReportData): boolean => d.quality.exporters.some((e) => e.version === SFLOW_VERSION);
+
 function versionName(v: number): string {
-  return v === 10 ? 'IPFIX' : v === 133 ? 'sFlow v5' : `NetFlow v${v}`;
+  return v === 10 ? 'IPFIX' : v === SFLOW_VERSION ? 'sFlow v5' : `NetFlow v${v}`;
 }
 
 /** IXP: the members section as text lines. */
@@ -216,9 +220,12 @@ export function qualityFindings(data: ReportData): QualityFinding[] {
     if ((e.sequenceGaps ?? 0) > 0 || (e.lost ?? 0) > 0) {
       problem(
         who,
-        `${fmtInt(e.sequenceGaps ?? 0)} sequence gap(s), ${e.lost === null ? 'unknown' : fmtInt(e.lost)} ${e.version === 9 ? 'packets' : 'records'} lost between exporter and collector`,
+        `${fmtInt(e.sequenceGaps ?? 0)} sequence gap(s), ${e.lost === null ? 'unknown' : fmtInt(e.lost)} ${e.version === 9 ? 'packets' : e.version === SFLOW_VERSION ? 'datagrams' : 'records'} lost between exporter and collector`,
       );
     }
+    if ((e.samplesLost ?? 0) > 0) problem(who, `${fmtInt(e.samplesLost)} sFlow sample(s) lost between agent and collector (sample sequence gaps)`);
+    if ((e.sampleDrops ?? 0) > 0)
+      problem(who, `the agent dropped ${fmtInt(e.sampleDrops)} packet(s) it should have sampled (its sampling queue overflowed): rates understate traffic`);
     if ((e.malformed ?? 0) > 0) problem(who, `${fmtInt(e.malformed)} malformed packet(s) or record(s)`);
     if ((e.missingTemplateSets ?? 0) > 0) problem(who, `${fmtInt(e.missingTemplateSets)} data set(s) arrived without a known template`);
     if (e.sequenceGaps === null && e.lost === null && e.malformed === null && e.missingTemplateSets === null)
@@ -333,10 +340,14 @@ export function renderText(data: ReportData): string {
   out.push(`  undecodable batches ${fmtInt(q.undecodableBatches)}`);
   const exW = Math.max(8, ...q.exporters.map((e) => cpLen(t(e.exporter))));
   const ratesW = Math.max(8, ...q.exporters.map((e) => cpLen(fmtRates(e.samplingRates))));
+  // sFlow agents add their own loss counters; an all-NetFlow table keeps its usual columns.
+  const sflow = hasSflow(data);
   const cols = (a: string[]) =>
-    `  ${padEnd(a[0]!, exW)}  ${padEnd(a[1]!, 11)} ${padStart(a[2]!, 6)} ${padStart(a[3]!, 14)}  ${padEnd(a[4]!, ratesW)} ${padStart(a[5]!, 9)} ${padStart(a[6]!, 9)} ${padStart(a[7]!, 9)} ${padStart(a[8]!, 11)}`;
-  out.push(cols(['exporter', 'protocol', 'domain', 'records', 'sampling', 'seq gaps', 'lost', 'malformed', 'no template']));
+    `  ${padEnd(a[0]!, exW)}  ${padEnd(a[1]!, 11)} ${padStart(a[2]!, 6)} ${padStart(a[3]!, 14)}  ${padEnd(a[4]!, ratesW)} ${padStart(a[5]!, 9)} ${padStart(a[6]!, 9)} ${padStart(a[7]!, 9)} ${padStart(a[8]!, 11)}` +
+    (sflow ? ` ${padStart(a[9]!, 12)} ${padStart(a[10]!, 11)}`.trimEnd() : '');
+  out.push(cols(['exporter', 'protocol', 'domain', 'records', 'sampling', 'seq gaps', 'lost', 'malformed', 'no template', 'samples lost', 'agent drops']));
   for (const e of q.exporters) {
+    const sf = e.version === SFLOW_VERSION;
     out.push(
       cols([
         t(e.exporter),
@@ -348,6 +359,8 @@ export function renderText(data: ReportData): string {
         fmtInt(e.lost),
         fmtInt(e.malformed),
         fmtInt(e.missingTemplateSets),
+        sf ? fmtInt(e.samplesLost ?? null) : '',
+        sf ? fmtInt(e.sampleDrops ?? null) : '',
       ]),
     );
   }
@@ -1074,10 +1087,13 @@ export function renderHtml(data: ReportData): string {
     `<div class="card" id="q-undecodable"><div class="value${q.undecodableBatches > 0 ? ' down' : ''}">${fmtInt(q.undecodableBatches)}</div><div class="label">undecodable batches</div></div>`,
   );
   o.push('</div>');
+  const sflowCols = hasSflow(data);
   o.push('<div class="scroll"><table class="exporters"><caption>Exporters (routers) on the day; problems in red, "–" = no ingest health snapshot</caption>');
   o.push(
     '<thead><tr><th scope="col">Exporter</th><th scope="col">Protocol</th><th scope="col" class="num">Domain</th><th scope="col" class="num">Records</th><th scope="col">Sampling</th>' +
-      '<th scope="col" class="num">Sequence gaps</th><th scope="col" class="num">Lost</th><th scope="col" class="num">Malformed</th><th scope="col" class="num">Sets without template</th></tr></thead><tbody>',
+      '<th scope="col" class="num">Sequence gaps</th><th scope="col" class="num">Lost</th><th scope="col" class="num">Malformed</th><th scope="col" class="num">Sets without template</th>' +
+      (sflowCols ? '<th scope="col" class="num">sFlow samples lost</th><th scope="col" class="num">Agent drops</th>' : '') +
+      '</tr></thead><tbody>',
   );
   for (const x of q.exporters) {
     const cell = (v: number | null) => `<td class="num${v === null ? ' unk' : v > 0 ? ' bad' : ''}">${fmtInt(v)}</td>`;
@@ -1085,7 +1101,9 @@ export function renderHtml(data: ReportData): string {
     o.push(
       `<tr data-exporter="${e(x.exporter)}"><th scope="row"><code>${e(x.exporter)}</code></th><td>${e(versionName(x.version))}</td><td class="num">${e(x.observationDomain)}</td>` +
         `<td class="num">${fmtInt(x.records)}</td><td class="${unknown ? 'bad' : ''}">${e(fmtRates(x.samplingRates))}</td>` +
-        `${cell(x.sequenceGaps)}${cell(x.lost)}${cell(x.malformed)}${cell(x.missingTemplateSets)}</tr>`,
+        `${cell(x.sequenceGaps)}${cell(x.lost)}${cell(x.malformed)}${cell(x.missingTemplateSets)}` +
+        (sflowCols ? (x.version === SFLOW_VERSION ? `${cell(x.samplesLost ?? null)}${cell(x.sampleDrops ?? null)}` : '<td></td><td></td>') : '') +
+        '</tr>',
     );
   }
   o.push('</tbody></table></div>');

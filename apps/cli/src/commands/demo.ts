@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { configSchema, type HaystackConfig, type Logger } from '@haystack/common';
@@ -21,6 +21,8 @@ export interface DemoOptions {
   rulesDir: string;
   /** > 0: the IXP case: an exchange with this many member networks, sFlow from the fabric. */
   ixpMembers?: number;
+  /** What the exchange's fabric exports (default sFlow). */
+  ixpExport?: 'sflow' | 'ipfix';
 }
 
 export interface DemoResult {
@@ -43,11 +45,20 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
   const ixp = (o.ixpMembers ?? 0) > 0;
   say(
     ixp
-      ? `simulating an exchange of ${o.ixpMembers} member networks with ${o.lines} hosts behind them for ${o.day} (sFlow 1:${o.sampling}, seed ${o.seed}) into ${simDir}`
+      ? `simulating an exchange of ${o.ixpMembers} member networks with ${o.lines} hosts behind them for ${o.day} (${o.ixpExport === 'ipfix' ? 'IPFIX' : 'sFlow'} 1:${o.sampling}, seed ${o.seed}) into ${simDir}`
       : `simulating ${o.lines} subscriber lines for ${o.day} (sampling 1:${o.sampling}, seed ${o.seed}) into ${simDir}`,
   );
   const sim = await simulate(
-    { seed: o.seed, lines: o.lines, days: 1, startDay: o.day, sampling: [o.sampling], rulesDir: o.rulesDir, ixpMembers: o.ixpMembers ?? 0 },
+    {
+      seed: o.seed,
+      lines: o.lines,
+      days: 1,
+      startDay: o.day,
+      sampling: [o.sampling],
+      rulesDir: o.rulesDir,
+      ixpMembers: o.ixpMembers ?? 0,
+      ixpExport: o.ixpExport ?? 'sflow',
+    },
     { dir: simDir },
   );
   say(
@@ -141,16 +152,29 @@ export function registerDemoCommands(program: Command): void {
     .option('--day <YYYY-MM-DD>', 'the simulated day', day, '2026-11-20')
     .option('--rules <dir>', 'IoT dictionary (default: the rules/ shipped with Haystack)')
     .option('--ixp [members]', 'the IXP case instead: an exchange with this many member networks (default 8), sFlow from the fabric, the report per member')
+    .addOption(new Option('--ixp-export <protocol>', 'with --ixp: what the fabric exports').choices(['sflow', 'ipfix']).default('sflow'))
     .action(
       action(
-        async (opts: { out?: string; lines: number; sampling: number; seed: number; day: string; rules?: string; ixp?: string | boolean }, cmd: Command) => {
+        async (
+          opts: {
+            out?: string;
+            lines: number;
+            sampling: number;
+            seed: number;
+            day: string;
+            rules?: string;
+            ixp?: string | boolean;
+            ixpExport: 'sflow' | 'ipfix';
+          },
+          cmd: Command,
+        ) => {
           const { config, log } = runtime(cmd);
           const out = resolve(opts.out ?? join(config.stateDir, 'demo'));
           writableDir(out, '--out');
           const rulesDir = opts.rules ? resolve(opts.rules) : SHIPPED_RULES_DIR;
           const ixpMembers = opts.ixp === undefined || opts.ixp === false ? 0 : opts.ixp === true ? 8 : positiveInt(opts.ixp);
           const res = await runDemo(
-            { out, seed: opts.seed, lines: opts.lines, sampling: opts.sampling, day: opts.day, rulesDir, ixpMembers },
+            { out, seed: opts.seed, lines: opts.lines, sampling: opts.sampling, day: opts.day, rulesDir, ixpMembers, ixpExport: opts.ixpExport },
             config,
             log,
             (s) => process.stdout.write(`${s}\n`),

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { day, writableDir } from '../args.js';
 import { resolve } from 'node:path';
@@ -10,6 +10,7 @@ interface SimulateFlags {
   out: string;
   dnstap?: boolean;
   ixpMembers: number;
+  ixpExport: 'sflow' | 'ipfix';
   seed: number;
   lines: number;
   days: number;
@@ -76,6 +77,11 @@ export function registerSimulateCommands(program: Command): void {
       int('--ixp-members'),
       0,
     )
+    .addOption(
+      new Option('--ixp-export <protocol>', "with --ixp-members: what the fabric exports (IPFIX carries the member routers' MACs as fields)")
+        .choices(['sflow', 'ipfix'])
+        .default('sflow'),
+    )
     .option('--dnstap', "also write the DNS world as a resolver's dnstap feed (pdns.dnstap), for `haystack pdns import`")
     .option('--json', 'print the summary as JSON')
     .action(
@@ -114,6 +120,7 @@ export function registerSimulateCommands(program: Command): void {
             strayRate: opts.strayRate,
             rulesDir: opts.rules ? resolve(opts.rules) : SHIPPED_RULES_DIR,
             ixpMembers: opts.ixpMembers,
+            ixpExport: opts.ixpExport,
           },
           {
             dir,
