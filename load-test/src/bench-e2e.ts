@@ -5,7 +5,9 @@
 // Ingest runs in a child process (e2e-ingest-child.ts; as deployed, ingest and detector are
 // separate services, here on the machine's two cores).
 //
-//   node load-test/dist/bench-e2e.js [--lines N] [--sampling N] [--partitions 1,2,4] [--consumers 1,2] [--reps N] [--threads] [--out FILE]
+//   node load-test/dist/bench-e2e.js [--lines N] [--sampling N] [--partitions 1,2,4] [--consumers 1,2] [--reps N] [--ixp MEMBERS] [--threads] [--out FILE]
+// --ixp runs the IXP deployment instead: an exchange of MEMBERS member networks exporting sFlow
+// from its fabric, hosts attributed to members by router MAC (results/e2e-ixp.md).
 // --threads prints the detector process's CPU seconds by thread name for each run.
 import { fork } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -40,7 +42,8 @@ const SAMPLING = Number(arg('sampling', '100'));
 const PARTS = list(arg('partitions', '1,2,4'));
 const CONSUMERS = list(arg('consumers', '1,2'));
 const REPS = Number(arg('reps', '2'));
-const OUT = resolve(arg('out', join(repo, 'load-test', 'results', 'e2e.md')));
+const IXP = Number(arg('ixp', '0'));
+const OUT = resolve(arg('out', join(repo, 'load-test', 'results', IXP > 0 ? 'e2e-ixp.md' : 'e2e.md')));
 const DAY = '2026-11-20';
 const TOPIC = 'haystack.flows';
 /**
@@ -165,12 +168,15 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   try {
     let t = performance.now();
-    const sim = await simulate({ seed: 1, lines: LINES, days: 1, startDay: DAY, sampling: [SAMPLING], rulesDir }, { dir: simDir });
-    say(`simulated ${LINES} lines 1:${SAMPLING}: ${sim.records.toLocaleString('en-US')} records in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const sim = await simulate({ seed: 1, lines: LINES, days: 1, startDay: DAY, sampling: [SAMPLING], rulesDir, ixpMembers: IXP }, { dir: simDir });
+    say(`simulated ${LINES} ${IXP > 0 ? `hosts behind ${IXP} members (sFlow)` : 'lines'} 1:${SAMPLING}: ${sim.records.toLocaleString('en-US')} records in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const base = configSchema.parse({
       stateDir,
       metrics: { listen: null },
       ingest: { subscriberPrefixes: ['100.64.0.0/10', '2001:db8::/32'], templates: { persist: 'none', flushIntervalMs: 5000 } },
+      ...(IXP > 0
+        ? { deployment: 'ixp', ixp: { memberExport: join(simDir, 'ixf-members.json'), routeTable: join(simDir, 'routes.pfx2as'), hostPrefixLength6: 64 } }
+        : {}),
       redis: { url: null },
       clickhouse: { url: null },
       detector: { rulesDir, lineKey: 'bench-e2e-line-key-not-secret' },
@@ -414,11 +420,11 @@ function render(rs: RunResult[], simRecords: number): string {
     return `| ${f.partitions} | ${f.consumers} | ${f.published.toLocaleString('en-US')} | ${fmtRate(median(g.map((r) => r.published / r.ingestSeconds)))} | ${fmtRate(median(g.map((r) => r.processed / r.e2eSeconds)))} | ${lost} | ${dup} | ${median(g.map((r) => r.nodeCpu)).toFixed(1)} + ${median(g.map((r) => r.mockCpu)).toFixed(1)} | ${median(g.map((r) => r.e2eSeconds)).toFixed(1)} | ${g.length} | ${voided} |`;
   });
   return [
-    `# End-to-end: ingest → Kafka (librdkafka mock) → detector → ClickHouse (chdb)`,
+    `# End-to-end${IXP > 0 ? ' (IXP deployment)' : ''}: ingest → Kafka (librdkafka mock) → detector → ClickHouse (chdb)`,
     '',
-    `\`node load-test/dist/bench-e2e.js --lines ${LINES} --sampling ${SAMPLING} --partitions ${PARTS.join(',')} --consumers ${CONSUMERS.join(',')} --reps ${REPS}\``,
+    `\`node load-test/dist/bench-e2e.js --lines ${LINES} --sampling ${SAMPLING} --partitions ${PARTS.join(',')} --consumers ${CONSUMERS.join(',')} --reps ${REPS}${IXP > 0 ? ` --ixp ${IXP}` : ''}\``,
     '',
-    `Simulated day: ${LINES} lines at 1:${SAMPLING}, ${simRecords.toLocaleString('en-US')} flow records in the capture; ${RECORD_SIZE}-byte records in the batches.`,
+    `Simulated day: ${LINES} ${IXP > 0 ? `hosts behind ${IXP} member networks of an exchange (sFlow from the fabric, hosts attributed by router MAC)` : 'lines'} at 1:${SAMPLING}, ${simRecords.toLocaleString('en-US')} flow records in the capture; ${RECORD_SIZE}-byte records in the batches.`,
     `All detector members run in the benchmark's process and share one chdb store (one data directory per process); ingest replays in a child process (as deployed: a separate service).`,
     `Replay is held to ${LAG_RECORDS_PER_PARTITION.toLocaleString('en-US')} records per partition of one member ahead of what the detectors took in (the mock keeps ~5 MiB per partition and deletes older data, read or not), so the ingest rate is capped by the detectors.`,
     `A run is void when the mock deleted batches before any detector read them (checked per batch against storage); medians over the valid runs. Machine: 2 shared cores.`,
