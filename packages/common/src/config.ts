@@ -226,6 +226,25 @@ export const configSchema = z
       .strict()
       .prefault({}),
     detector: detectorSection,
+    /** The operator console and its JSON API (`haystack run` serves it; `haystack console` on its own). */
+    console: z
+      .object({
+        /** host:port; null = `haystack run` serves no console. Keep it on 127.0.0.1 unless a proxy with TLS is in front. */
+        listen: hostPort.nullable().default('127.0.0.1:8470'),
+        /** `name:token` lines (0600); default <stateDir>/console/tokens, created with one token on first start. */
+        tokensFile: z.string().nullable().default(null),
+        /** The per-line lookup (personal data): off unless enabled; authenticated and audited. */
+        lookup: z
+          .object({ enabled: z.boolean().default(false) })
+          .strict()
+          .prefault({}),
+        /** Pages showing today reload themselves this often. */
+        refreshSeconds: z.number().int().min(5).max(3600).default(30),
+        /** Default trend range. */
+        trendDays: z.number().int().min(2).max(366).default(30),
+      })
+      .strict()
+      .prefault({}),
     /** Passive DNS from the operator's own resolvers (dnstap): `haystack pdns`, and `haystack run` when a listener is set. */
     pdns: z
       .object({

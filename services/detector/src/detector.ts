@@ -193,7 +193,7 @@ class DetectorService implements Detector {
     this.log = opts.log;
     this.storage = isStorage(opts.storage) ? opts.storage : new ClickHouseDetectorStorage(opts.storage, d.retention);
     const ixp = cfg.deployment === 'ixp';
-    const prefix = ixp ? cfg.ixp.hostPrefixLength6 : (d.ipv6LinePrefixLength ?? cfg.ingest.ipv6LinePrefixLength);
+    const prefix = ipv6UnitPrefix(cfg);
     if (!ixp && prefix < cfg.ingest.ipv6LinePrefixLength)
       this.log.warn(
         { detectorPrefix: prefix, ingestPrefix: cfg.ingest.ipv6LinePrefixLength },
@@ -204,15 +204,7 @@ class DetectorService implements Detector {
       if (!cfg.ixp.memberExport) throw new DetectorConfigError('deployment "ixp" needs ixp.memberExport: the IXP\'s IX-F member export (JSON)');
       this.attributor = new Attributor(loadMemberExport(cfg.ixp.memberExport), cfg.ixp.routeTable ? RouteTable.load(cfg.ixp.routeTable) : null);
     }
-    this.lineIds =
-      opts.lineIds ??
-      new LineIds({
-        key: resolveLineKey(cfg, this.log),
-        rotation: d.lineKeyRotation,
-        raw: d.rawLineIds,
-        ipv6PrefixLength: prefix,
-        subscribers: d.subscriberMap ? loadSubscriberMap(d.subscriberMap, prefix, this.log) : null,
-      });
+    this.lineIds = opts.lineIds ?? lineIdsFromConfig(cfg, this.log);
     const mem = cfg.kafka.brokers.length === 0;
     this.sourceId = opts.sourceId ?? (mem ? `memory:${randomUUID()}` : `kafka:${cfg.kafka.flowTopic}`);
     // A fresh in-process bus has nothing stored under its id: no state to rebuild.
@@ -597,6 +589,24 @@ function healthRows(s: HealthSnapshot): HealthRow[] {
       samples_lost: count(d.samplesLost),
       sample_drops: count(d.sampleDrops),
     };
+  });
+}
+
+/** The unit prefix for IPv6: the host's /64 (configurable) at an IXP, the subscriber line's prefix at an ISP. */
+export function ipv6UnitPrefix(cfg: HaystackConfig): number {
+  return cfg.deployment === 'ixp' ? cfg.ixp.hostPrefixLength6 : (cfg.detector.ipv6LinePrefixLength ?? cfg.ingest.ipv6LinePrefixLength);
+}
+
+/** Line ids exactly as the detector derives them (key, rotation, raw mode, dual-stack map): the console's lookup uses the same. */
+export function lineIdsFromConfig(cfg: HaystackConfig, log: Logger): LineIds {
+  const d = cfg.detector;
+  const prefix = ipv6UnitPrefix(cfg);
+  return new LineIds({
+    key: resolveLineKey(cfg, log),
+    rotation: d.lineKeyRotation,
+    raw: d.rawLineIds,
+    ipv6PrefixLength: prefix,
+    subscribers: d.subscriberMap ? loadSubscriberMap(d.subscriberMap, prefix, log) : null,
   });
 }
 

@@ -191,8 +191,8 @@ const num = (x: unknown): number => {
   return Number.isFinite(n) ? n : 0;
 };
 
-/** Queries that treat a missing table (the hitlist history not created in this database) as no rows. */
-class Q {
+/** Queries that treat a missing table or database (nothing stored there yet) as no rows. */
+export class Q {
   constructor(private readonly ch: ClickHouseStore) {}
   async all<T>(sql: string, params?: QueryParams): Promise<T[]> {
     try {

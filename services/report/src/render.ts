@@ -797,6 +797,8 @@ section{margin-top:26px;padding-top:6px;border-top:1px solid var(--line)}
 nav.toc{margin-top:14px;font-size:14px}
 nav.toc a{margin-right:14px}
 .legend{display:flex;flex-wrap:wrap;gap:14px;font-size:13px;color:var(--muted);margin:4px 0 6px}
+.lv-platform{background:${COLOR.platform}}.lv-manufacturer{background:${COLOR.manufacturer}}.lv-product{background:${COLOR.product}}
+figure.level{margin:0}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:-1px;margin-right:4px}
 .tick{display:inline-block;width:2px;height:14px;background:#1f2328;vertical-align:-2px;margin-right:4px}
 svg.chart{display:block;width:100%;height:auto;max-width:960px}
@@ -855,6 +857,35 @@ footer{margin-top:30px;font-size:12.5px;color:var(--muted)}
 
 /** One self-contained HTML page (inline CSS and SVG, no script, no external resource). */
 export function renderHtml(data: ReportData): string {
+  const o: string[] = [];
+  o.push('<!DOCTYPE html>');
+  o.push('<html lang="en">');
+  o.push('<head>');
+  o.push('<meta charset="utf-8">');
+  o.push('<meta name="viewport" content="width=device-width, initial-scale=1">');
+  // Nothing on this page may load or run anything, even if an escaping bug let markup through.
+  o.push(
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">`,
+  );
+  o.push('<meta name="color-scheme" content="light">');
+  o.push('<meta name="generator" content="haystack report">');
+  o.push(`<title>Haystack IoT detection report ${escapeHtml(data.day)}</title>`);
+  o.push(`<style>${CSS}</style>`);
+  o.push('</head>');
+  o.push('<body>');
+  o.push('<main>');
+  o.push(renderReportBody(data));
+  o.push('</main>');
+  o.push('</body>');
+  o.push('</html>');
+  return o.join('\n') + '\n';
+}
+
+/** The report's stylesheet: inline in the file report, served as a file by the console (strict CSP). */
+export const REPORT_CSS = CSS;
+
+/** The report's content (what goes inside <main>), shared by the file report and the console's day page. */
+export function renderReportBody(data: ReportData): string {
   svgSeq = 0;
   const l = data.lines;
   const h = data.hitlist;
@@ -869,22 +900,6 @@ export function renderHtml(data: ReportData): string {
   const ordered = orderedClasses(data);
 
   const o: string[] = [];
-  o.push('<!DOCTYPE html>');
-  o.push('<html lang="en">');
-  o.push('<head>');
-  o.push('<meta charset="utf-8">');
-  o.push('<meta name="viewport" content="width=device-width, initial-scale=1">');
-  // Nothing on this page may load or run anything, even if an escaping bug let markup through.
-  o.push(
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">`,
-  );
-  o.push('<meta name="color-scheme" content="light">');
-  o.push('<meta name="generator" content="haystack report">');
-  o.push(`<title>Haystack IoT detection report ${e(data.day)}</title>`);
-  o.push(`<style>${CSS}</style>`);
-  o.push('</head>');
-  o.push('<body>');
-  o.push('<main>');
 
   // Header and headline numbers.
   o.push('<header>');
@@ -949,15 +964,15 @@ export function renderHtml(data: ReportData): string {
     '<p class="note">Subscriber lines on which the class was detected on the day. A product implies its manufacturer and platform, so a line counts at every level it was detected at.</p>',
   );
   o.push(
-    `<div class="legend">${LEVELS.map((x) => `<span><span class="swatch" style="background:${colorOf(x)}"></span>${LEVEL_TITLE[x]}</span>`).join('')}` +
+    `<div class="legend">${LEVELS.map((x) => `<span><span class="swatch lv-${x}"></span>${LEVEL_TITLE[x]}</span>`).join('')}` +
       (data.previousDay ? `<span><span class="tick"></span>previous day (${e(data.previousDay)})</span>` : '') +
       `<span><span class="up">▲</span>/<span class="down">▼</span> change vs previous day</span></div>`,
   );
   for (const level of LEVELS) {
     const list = classesOf(data, level);
-    o.push(`<figure class="level" id="level-${level}" style="margin:0">`);
+    o.push(`<figure class="level" id="level-${level}">`);
     o.push(
-      `<figcaption><h3><span class="lvl" style="background:${colorOf(level)}">${level}</span>${LEVEL_TITLE[level]} <span class="muted">(${plural(list.length, 'class')}, ${list.filter((c) => c.detectedLines > 0).length} detected)</span></h3></figcaption>`,
+      `<figcaption><h3><span class="lvl lv-${level}">${level}</span>${LEVEL_TITLE[level]} <span class="muted">(${plural(list.length, 'class')}, ${list.filter((c) => c.detectedLines > 0).length} detected)</span></h3></figcaption>`,
     );
     o.push(list.length ? barChart(data, level, list) : `<p class="note">No detectable ${level} class.</p>`);
     o.push('</figure>');
@@ -1114,8 +1129,5 @@ export function renderHtml(data: ReportData): string {
       `(IMC 2020, "A Haystack Full of Needles"). Report for ${e(data.day)}, generated ${e(data.generatedAt)}. All times UTC. ` +
       `The same data: <code>haystack report --day ${e(data.day)} --format json</code> or <code>--format csv</code>.</footer>`,
   );
-  o.push('</main>');
-  o.push('</body>');
-  o.push('</html>');
-  return o.join('\n') + '\n';
+  return o.join('\n');
 }

@@ -1,0 +1,254 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClickHouseStore } from '@haystack/clickhouse';
+import { HitlistHistory, PdnsFileInput, buildHitlist } from '@haystack/hitlist';
+import { MemoryHitlistStore } from '@haystack/hitlist-contract';
+import { loadRules } from '@haystack/rules';
+import { cof } from '@haystack/hitlist/test-helpers';
+import { MemoryBus } from '@haystack/transport';
+import { createDetector } from '@haystack/detector';
+import type { ReportData } from '@haystack/report';
+import {
+  API,
+  CAM1,
+  DAY,
+  DAY_START,
+  H,
+  TEST_RULES,
+  TUYA6,
+  captureLogger,
+  chdbDataDir,
+  cleanupClickHouseDir,
+  makeBatch,
+  openTestClickHouse,
+  tempDir,
+  testConfig,
+  toService,
+  waitFor,
+} from '@haystack/detector/test-helpers';
+import { createConsole, firstToken, type ConsoleServer } from './index.js';
+import type { HitlistBrowse, TimeToDetection, Trends } from './queries.js';
+
+/**
+ * The console's JSON API on real ClickHouse (chdb) holding what a real detector stored from
+ * flows: every answer checked against the flows sent, authentication, validation (400 with a
+ * reason), the guarded lookup and its audit rows.
+ */
+after(cleanupClickHouseDir);
+const tmp = tempDir('console-api-');
+after(tmp.cleanup);
+const PREV = new Date(DAY_START - 24 * H).toISOString().slice(0, 10);
+const WEEK_AGO = new Date(DAY_START - 7 * 24 * H).toISOString().slice(0, 10);
+
+let ch: ClickHouseStore;
+let srv: ConsoleServer;
+let token: string;
+let base: string;
+
+before(async () => {
+  const rulesDir = join(tmp.dir, 'rules');
+  mkdirSync(rulesDir, { recursive: true });
+  writeFileSync(join(rulesDir, 'rules.yaml'), TEST_RULES);
+  const rules = loadRules(rulesDir);
+  const pdns = join(tmp.dir, 'pdns.jsonl');
+  writeFileSync(
+    pdns,
+    [cof('cam1.acme.com', 'A', CAM1, WEEK_AGO, DAY), cof('api.acme.com', 'A', API, WEEK_AGO, DAY), cof('a.tuyaus.com', 'AAAA', TUYA6, WEEK_AGO, DAY)].join(
+      '\n',
+    ),
+  );
+  ch = await openTestClickHouse('console');
+  const history = await HitlistHistory.open({ dataDir: chdbDataDir(), database: ch.database });
+  const store = new MemoryHitlistStore();
+  for (const d of [PREV, DAY]) {
+    const built = await buildHitlist({ day: d, rules, pdns: [new PdnsFileInput(pdns)], tmpDir: tmp.dir });
+    await history.record(built);
+    await store.publish(built.hitlist);
+  }
+  await history.close();
+  const config = testConfig(
+    { rulesDir, rawLineIds: true },
+    { stateDir: join(tmp.dir, 'state'), console: { listen: '127.0.0.1:0', lookup: { enabled: true } } },
+  );
+  config.clickhouse.database = ch.database;
+  const bus = new MemoryBus({ partitions: 1 });
+  const det = createDetector({ config, log: captureLogger().log, source: bus.createSource(), hitlists: store, storage: ch });
+  await det.start();
+  const t = DAY_START + 10 * H;
+  const batches = [
+    makeBatch([toService('100.64.0.1', CAM1, t - 24 * H)]),
+    makeBatch([
+      toService('100.64.0.1', CAM1, t),
+      toService('100.64.0.1', CAM1, t + 20 * 60_000),
+      toService('100.64.0.3', API, t + 2 * H, { dstPort: 8883 }),
+      toService('2001:db8:5:500::1', TUYA6, t + 3 * H),
+      toService('100.64.0.5', '203.0.113.1', t),
+    ]),
+  ];
+  for (const b of batches) await bus.sink.publish(0, b);
+  await waitFor(() => bus.stats().delivered === batches.length, 'all delivered');
+  await det.stop();
+  await store.close();
+  srv = await createConsole({ config, log: captureLogger().log, store: ch, now: () => new Date(DAY_START + 23 * H) });
+  base = await srv.start();
+  token = firstToken(join(tmp.dir, 'state', 'console', 'tokens'))!;
+});
+after(async () => {
+  await srv?.stop();
+  await ch?.close();
+});
+
+const get = (path: string, auth = true) => fetch(`${base}${path}`, { headers: auth ? { authorization: `Bearer ${token}` } : {} });
+const post = (path: string, body: unknown, auth = true) =>
+  fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+
+test('the tokens file is created 0600 with one token, and the API refuses a request without it', async () => {
+  const path = join(tmp.dir, 'state', 'console', 'tokens');
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  assert.match(readFileSync(path, 'utf8'), /^admin:\S{24,}$/m);
+  const r = await get(`/api/v1/days/${DAY}/report`, false);
+  assert.equal(r.status, 401);
+  assert.match(((await r.json()) as { message: string }).message, /Bearer/);
+  const bad = await fetch(`${base}/api/v1/trends`, { headers: { authorization: 'Bearer not-a-token-of-this-console-000000' } });
+  assert.equal(bad.status, 401);
+  const h = await get('/api/v1/health', false);
+  assert.equal(h.status, 200);
+  assert.equal(
+    h.headers.get('content-security-policy'),
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  );
+});
+
+test('day report: the same ReportData the CLI renders, from the stored detections', async () => {
+  const r = await get(`/api/v1/days/${DAY}/report`);
+  assert.equal(r.status, 200);
+  const d = (await r.json()) as ReportData;
+  assert.equal(d.day, DAY);
+  assert.deepEqual(d.lines, { active: 4, activePrevious: 1, withAnyDetection: 3 });
+  const cam = d.classes.find((c) => c.classId === 'acme-cam')!;
+  assert.equal(cam.detectedLines, 1);
+  assert.equal(cam.detectedLinesPrevious, 1);
+});
+
+test('trends: detected lines per class per day over the range, with change', async () => {
+  const r = await get(`/api/v1/trends?to=${DAY}&days=3`);
+  assert.equal(r.status, 200);
+  const t = (await r.json()) as Trends;
+  assert.equal(t.days.length, 3);
+  assert.deepEqual(t.days.slice(1), [PREV, DAY]);
+  assert.deepEqual(t.activeLines, [0, 1, 4]);
+  const acme = t.classes.find((c) => c.classId === 'acme')!;
+  assert.equal(acme.level, 'manufacturer');
+  assert.deepEqual(acme.lines, [0, 1, 2]);
+  assert.equal(acme.change, 1);
+  assert.equal(acme.relativeChange, 1);
+  const tuya = t.classes.find((c) => c.classId === 'tuya')!;
+  assert.deepEqual(tuya.lines, [0, 1, 2], 'the cam line (the cam runs on tuya) and the IPv6 line');
+});
+
+test('time to detection: minutes from first evidence to the hourly detection, per class', async () => {
+  const r = await get(`/api/v1/time-to-detection?to=${DAY}&days=1`);
+  assert.equal(r.status, 200, await r.clone().text());
+  const t = (await r.json()) as TimeToDetection;
+  const cam = t.classes.find((c) => c.classId === 'acme-cam')!;
+  assert.ok(cam, JSON.stringify(t));
+  assert.equal(cam.detectedHourly, 1);
+  assert.ok(cam.minutes && cam.minutes.p50 >= 0 && cam.minutes.p50 <= 60, JSON.stringify(cam.minutes));
+  assert.equal(
+    cam.histogram.reduce((a, b) => a + b, 0),
+    1,
+  );
+});
+
+test('hitlist: classes with decisions and reasons, domains, entries of a class, churn', async () => {
+  const h = (await (await get(`/api/v1/hitlist?day=${DAY}`)).json()) as HitlistBrowse;
+  assert.equal(h.day, DAY);
+  assert.ok(h.classes.some((c) => c.classId === 'acme-cam' && c.status === 'detectable'));
+  assert.ok(h.domains.some((d) => d.domain === 'cam1.acme.com'));
+  assert.ok(h.entries.some((e) => e.address === CAM1));
+  assert.ok(h.entries.some((e) => e.address === TUYA6));
+  assert.deepEqual(
+    h.churn.map((c) => c.day),
+    [PREV, DAY],
+  );
+  assert.equal(h.churn[1]!.added, 0);
+  const one = (await (await get(`/api/v1/hitlist?day=${DAY}&class=tuya`)).json()) as HitlistBrowse;
+  assert.ok(one.entries.length > 0 && one.entries.every((e) => e.classId === 'tuya'));
+});
+
+test('validation: bad parameters are answered 400 with a reason', async () => {
+  for (const [path, re] of [
+    ['/api/v1/days/2026-13-45/report', /not a calendar day/],
+    ['/api/v1/days/yesterday/report', /pattern|day/],
+    ['/api/v1/trends?days=0', /days/],
+    ['/api/v1/trends?days=1', /at least 2/],
+    ['/api/v1/trends?color=red', /additional|color/],
+    ['/api/v1/hitlist?class=..%2Fetc', /class|pattern/],
+  ] as const) {
+    const r = await get(path);
+    assert.equal(r.status, 400, `${path}: ${await r.clone().text()}`);
+    assert.match(((await r.json()) as { message: string }).message, re, path);
+  }
+  const r = await get('/api/v1/nothing-here');
+  assert.equal(r.status, 404);
+});
+
+test('lookup: refused without a token (audited), answered with one; an IPv6 address finds its line; every call in the audit table', async () => {
+  const refused = await post('/api/v1/lookup', { query: '100.64.0.1', from: PREV, to: DAY }, false);
+  assert.equal(refused.status, 401);
+  const r = await post('/api/v1/lookup', { query: '100.64.0.1', from: PREV, to: DAY });
+  assert.equal(r.status, 200);
+  const body = (await r.json()) as { lines: number; results: { day: string; line: string; classId: string; domains: string[]; windows: string[] }[] };
+  assert.equal(body.lines, 1);
+  const cam = body.results.filter((x) => x.classId === 'acme-cam');
+  assert.deepEqual(
+    cam.map((x) => x.day),
+    [PREV, DAY],
+  );
+  assert.deepEqual(cam[1]!.domains, ['cam1.acme.com']);
+  assert.ok(cam[1]!.windows.includes('day') && cam[1]!.windows.includes('10:00'));
+  // An address inside the IPv6 line (/56): the line's detections.
+  const v6 = (await (await post('/api/v1/lookup', { query: '2001:db8:5:5ff::77', from: DAY, to: DAY })).json()) as typeof body;
+  assert.ok(
+    v6.results.some((x) => x.classId === 'tuya' && x.line === '2001:db8:5:500::/56'),
+    JSON.stringify(v6),
+  );
+  // A /30: four lines searched.
+  const p = (await (await post('/api/v1/lookup', { query: '100.64.0.0/30', from: DAY, to: DAY })).json()) as typeof body;
+  assert.equal(p.lines, 4);
+  assert.deepEqual([...new Set(p.results.map((x) => x.line))].sort(), ['100.64.0.1', '100.64.0.3']);
+  // Too wide, or not an address: 400 with the reason.
+  const wide = await post('/api/v1/lookup', { query: '100.64.0.0/10', from: DAY, to: DAY });
+  assert.equal(wide.status, 400);
+  assert.match(((await wide.json()) as { message: string }).message, /at most 4096/);
+  const junk = await post('/api/v1/lookup', { query: 'example.com', from: DAY, to: DAY });
+  assert.equal(junk.status, 400);
+
+  const audit = (await (await get('/api/v1/lookup/audit?limit=50')).json()) as { who: string; query: string; allowed: boolean; results: number }[];
+  assert.ok(audit.some((a) => a.who === '(unauthenticated)' && !a.allowed && a.query === '100.64.0.1'));
+  assert.ok(audit.some((a) => a.who === 'admin' && a.allowed && a.query === '100.64.0.1' && a.results === body.results.length));
+  assert.ok(audit.some((a) => a.who === 'admin' && a.query === '100.64.0.0/30'));
+});
+
+test('OpenAPI document lists every API path', async () => {
+  const r = await get('/api/openapi.json', false);
+  const doc = (await r.json()) as { openapi: string; paths: Record<string, unknown> };
+  assert.match(doc.openapi, /^3\./);
+  for (const p of [
+    '/api/v1/days/{day}/report',
+    '/api/v1/trends',
+    '/api/v1/time-to-detection',
+    '/api/v1/hitlist',
+    '/api/v1/quality',
+    '/api/v1/lookup',
+    '/api/v1/lookup/audit',
+  ])
+    assert.ok(p in doc.paths, p);
+  assert.ok(!Object.keys(doc.paths).some((p) => !p.startsWith('/api/')), 'pages are not in the API document');
+});

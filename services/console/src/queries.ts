@@ -1,0 +1,419 @@
+import type { ClickHouseStore } from '@haystack/clickhouse';
+import { Q } from '@haystack/report';
+
+/**
+ * The console's own views over the detector's and the hitlist's tables (the day report is
+ * @haystack/report's queryReportData). Trends read the daily aggregates the detector keeps
+ * (detector_detected_lines, detector_active_lines: uniqExact states, so a redelivered row
+ * cannot inflate them), which keeps a 30-day trend over an ISP-sized store fast.
+ */
+
+export type Level = 'platform' | 'manufacturer' | 'product';
+
+const num = (x: unknown): number => {
+  const n = Number(x ?? 0);
+  return Number.isFinite(n) ? n : 0;
+};
+const asLevel = (s: unknown): Level => (s === 'platform' || s === 'manufacturer' ? s : 'product');
+const LEVEL_ORDER: Record<Level, number> = { platform: 0, manufacturer: 1, product: 2 };
+
+export const dayText = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+export const addDays = (day: string, n: number): string => dayText(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000);
+
+export interface TrendClass {
+  classId: string;
+  name: string;
+  level: Level;
+  /** Detected lines per day (daily window), one number per day of `days`. */
+  lines: number[];
+  /** Last day against the first day of the range with data: absolute and relative (null: nothing to compare). */
+  change: number;
+  relativeChange: number | null;
+}
+
+export interface Trends {
+  from: string;
+  to: string;
+  days: string[];
+  /** Active lines (hosts at an IXP) per day. */
+  activeLines: number[];
+  classes: TrendClass[];
+}
+
+/** Per class and level, detected lines per day over `days` days ending on `to` (inclusive). */
+export async function queryTrends(ch: ClickHouseStore, to: string, days: number): Promise<Trends> {
+  const db = ch.database;
+  const q = new Q(ch);
+  const from = addDays(to, -(days - 1));
+  const dayList = Array.from({ length: days }, (_, i) => addDays(from, i));
+  const index = new Map(dayList.map((d, i) => [d, i]));
+  const active = new Array<number>(days).fill(0);
+  for (const r of await q.all<{ d: string; n: string }>(
+    `SELECT toString(day) AS d, uniqExactMerge(lines) AS n FROM ${db}.detector_active_lines WHERE day BETWEEN {f:Date} AND {t:Date} GROUP BY day`,
+    { f: from, t: to },
+  ))
+    active[index.get(r.d) ?? -1] = num(r.n);
+  const rows = await q.all<{ d: string; class_id: string; n: string }>(
+    `SELECT toString(day) AS d, class_id, uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines
+     WHERE day BETWEEN {f:Date} AND {t:Date} AND window = 'day' GROUP BY day, class_id`,
+    { f: from, t: to },
+  );
+  const meta = await classMeta(q, db, from, to);
+  const byClass = new Map<string, number[]>();
+  for (const r of rows) {
+    let a = byClass.get(r.class_id);
+    if (!a) byClass.set(r.class_id, (a = new Array<number>(days).fill(0)));
+    const i = index.get(r.d);
+    if (i !== undefined) a[i] = num(r.n);
+  }
+  const classes: TrendClass[] = [...byClass].map(([id, lines]) => {
+    const first = lines.findIndex((_, i) => active[i]! > 0);
+    const base = first >= 0 ? lines[first]! : 0;
+    const last = lines[days - 1]!;
+    const m = meta.get(id);
+    return {
+      classId: id,
+      name: m?.name ?? id,
+      level: asLevel(m?.level),
+      lines,
+      change: last - base,
+      relativeChange: base > 0 ? (last - base) / base : null,
+    };
+  });
+  classes.sort((a, b) => LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] || b.lines[days - 1]! - a.lines[days - 1]! || a.classId.localeCompare(b.classId));
+  return { from, to, days: dayList, activeLines: active, classes };
+}
+
+/** Class names and levels as the detector stored them (latest day in the range wins). */
+async function classMeta(q: Q, db: string, from: string, to: string): Promise<Map<string, { name: string; level: string }>> {
+  const m = new Map<string, { name: string; level: string }>();
+  for (const r of await q.all<{ class_id: string; name: string; level: string }>(
+    `SELECT class_id, argMax(name, day) AS name, argMax(level, day) AS level FROM ${db}.detector_classes WHERE day BETWEEN {f:Date} AND {t:Date} GROUP BY class_id`,
+    { f: from, t: to },
+  ))
+    m.set(r.class_id, { name: r.name, level: r.level });
+  return m;
+}
+
+export interface TimeToDetectionClass {
+  classId: string;
+  name: string;
+  level: Level;
+  /** Lines first detected in the range in an hourly window, with their delay (first evidence → detection). */
+  detectedHourly: number;
+  /** Minutes from the line's first evidence of the class that day to its hourly detection: quartiles and 90th percentile. */
+  minutes: { p25: number; p50: number; p75: number; p90: number; max: number } | null;
+  /** Histogram of the delay: lines per bucket of HISTOGRAM_MINUTES. */
+  histogram: number[];
+  /** Lines detected only by the daily window (never within one hour's evidence). */
+  dailyOnly: number;
+}
+
+/** Bucket upper bounds, minutes (the last bucket takes everything above). */
+export const HISTOGRAM_MINUTES = [5, 15, 30, 60, 120, 240, 480, 1440];
+
+export interface TimeToDetection {
+  from: string;
+  to: string;
+  classes: TimeToDetectionClass[];
+}
+
+/**
+ * For lines that start hosting a class: the time from the first evidence of the class on the
+ * line's day to its detection (hourly window), per class; and how many lines the daily window
+ * alone detected. A line counts on each day it is detected.
+ */
+export async function queryTimeToDetection(ch: ClickHouseStore, to: string, days: number): Promise<TimeToDetection> {
+  const db = ch.database;
+  const q = new Q(ch);
+  const from = addDays(to, -(days - 1));
+  const bounds = `[${HISTOGRAM_MINUTES.join(',')}]`;
+  const rows = await q.all<{
+    class_id: string;
+    n: string;
+    p: (number | string)[];
+    mx: number | string;
+    hist: [(number | string)[], (number | string)[]];
+  }>(
+    `WITH first_detection AS (
+        SELECT day, class_id, line, min(detected_at) AS at FROM ${db}.detector_detections
+        WHERE day BETWEEN {f:Date} AND {t:Date} AND window = 'hour' GROUP BY day, class_id, line
+      ),
+      first_evidence AS (
+        SELECT day, class_id, line, min(first_seen) AS seen FROM ${db}.detector_evidence_daily
+        WHERE day BETWEEN {f:Date} AND {t:Date} GROUP BY day, class_id, line
+      )
+      SELECT d.class_id AS class_id, count() AS n,
+        quantilesExact(0.25, 0.5, 0.75, 0.9)(m) AS p, max(m) AS mx,
+        sumMap([b], [toUInt64(1)]) AS hist
+      FROM (
+        SELECT d.class_id AS class_id, greatest(0, dateDiff('second', e.seen, d.at) / 60) AS m,
+          -- Bucket: the first bound the delay is within (0-based); past the last bound, the overflow bucket.
+          toUInt8(if(arrayFirstIndex(x -> m <= x, ${bounds}) = 0, length(${bounds}), arrayFirstIndex(x -> m <= x, ${bounds}) - 1)) AS b
+        FROM first_detection AS d INNER JOIN first_evidence AS e ON d.day = e.day AND d.class_id = e.class_id AND d.line = e.line
+      ) AS d
+      GROUP BY class_id`,
+    { f: from, t: to },
+  );
+  const dailyOnly = await q.all<{ class_id: string; n: string }>(
+    `SELECT class_id, count() AS n FROM (
+       SELECT day, class_id, line, groupUniqArray(toString(window)) AS w FROM ${db}.detector_detections
+       WHERE day BETWEEN {f:Date} AND {t:Date} GROUP BY day, class_id, line
+     ) WHERE has(w, 'day') AND NOT has(w, 'hour') GROUP BY class_id`,
+    { f: from, t: to },
+  );
+  const meta = await classMeta(q, db, from, to);
+  const out = new Map<string, TimeToDetectionClass>();
+  const get = (id: string) => {
+    let c = out.get(id);
+    if (!c) {
+      const m = meta.get(id);
+      out.set(
+        id,
+        (c = {
+          classId: id,
+          name: m?.name ?? id,
+          level: asLevel(m?.level),
+          detectedHourly: 0,
+          minutes: null,
+          histogram: new Array<number>(HISTOGRAM_MINUTES.length + 1).fill(0),
+          dailyOnly: 0,
+        }),
+      );
+    }
+    return c;
+  };
+  for (const r of rows) {
+    const c = get(r.class_id);
+    c.detectedHourly = num(r.n);
+    const p = r.p.map(num);
+    c.minutes = c.detectedHourly > 0 ? { p25: p[0]!, p50: p[1]!, p75: p[2]!, p90: p[3]!, max: num(r.mx) } : null;
+    const [buckets, counts] = r.hist;
+    buckets.forEach((b, i) => (c.histogram[num(b)] = num(counts[i])));
+  }
+  for (const r of dailyOnly) get(r.class_id).dailyOnly = num(r.n);
+  const classes = [...out.values()].sort(
+    (a, b) =>
+      LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] || b.detectedHourly + b.dailyOnly - (a.detectedHourly + a.dailyOnly) || a.classId.localeCompare(b.classId),
+  );
+  return { from, to, classes };
+}
+
+export interface HitlistBrowse {
+  /** The hitlist built for the day (or the latest before it); null when no build is recorded. */
+  day: string | null;
+  builtAt: string | null;
+  classes: {
+    classId: string;
+    kind: Level;
+    status: string;
+    detectedAs: string;
+    addresses: number;
+    primaryDomains: number;
+    dedicatedPrimary: number;
+    reason: string;
+  }[];
+  domains: { domain: string; role: string; status: string; via: string; usedBy: string[]; addresses: number; reason: string }[];
+  /** Dedicated (address, port, transport) entries, optionally of one class; capped at `limit`. */
+  entries: { address: string; port: number; transport: string; domain: string; classId: string }[];
+  entriesTotal: number;
+  /** Per built day in the trailing window: entries, and entries added / removed against the build before. */
+  churn: { day: string; entries: number; added: number; removed: number }[];
+}
+
+/** The hitlist history (`haystack hitlist build` writes it into the same database). */
+export async function queryHitlist(
+  ch: ClickHouseStore,
+  day: string,
+  opts: { classId?: string; limit?: number; churnDays?: number } = {},
+): Promise<HitlistBrowse> {
+  const db = ch.database;
+  const q = new Q(ch);
+  const built = await q.one<{ d: string; at: string }>(
+    `SELECT toString(max(day)) AS d, toString(argMax(built_at, day)) AS at FROM ${db}.hitlist_builds WHERE day <= {d:Date} HAVING count() > 0`,
+    { d: day },
+  );
+  if (!built?.d) return { day: null, builtAt: null, classes: [], domains: [], entries: [], entriesTotal: 0, churn: [] };
+  const h = built.d;
+  const classes = (
+    await q.all<{
+      class_id: string;
+      kind: string;
+      status: string;
+      detected_as: string;
+      addresses: string;
+      primary_domains: string;
+      dedicated_primary: string;
+      reason: string;
+    }>(
+      `SELECT class_id, kind, status, detected_as, addresses, primary_domains, dedicated_primary, reason FROM ${db}.hitlist_class_decisions WHERE day = {h:Date} ORDER BY class_id`,
+      { h },
+    )
+  ).map((r) => ({
+    classId: r.class_id,
+    kind: asLevel(r.kind),
+    status: r.status,
+    detectedAs: r.detected_as,
+    addresses: num(r.addresses),
+    primaryDomains: num(r.primary_domains),
+    dedicatedPrimary: num(r.dedicated_primary),
+    reason: r.reason,
+  }));
+  const domains = (
+    await q.all<{ domain: string; role: string; status: string; via: string; used_by: string[]; addresses: string; reason: string }>(
+      `SELECT domain, role, status, via, used_by, addresses, reason FROM ${db}.hitlist_domain_decisions WHERE day = {h:Date}
+       ${opts.classId ? 'AND has(used_by, {c:String})' : ''} ORDER BY domain`,
+      { h, c: opts.classId ?? '' },
+    )
+  ).map((r) => ({ domain: r.domain, role: r.role, status: r.status, via: r.via, usedBy: r.used_by, addresses: num(r.addresses), reason: r.reason }));
+  const where = `day = {h:Date}${opts.classId ? ' AND class_id = {c:String}' : ''}`;
+  const entries = (
+    await q.all<{ address: string; port: number | string; transport: string; domain: string; class_id: string }>(
+      `SELECT replaceRegexpOne(toString(address), '^::ffff:', '') AS address, port, transport, domain, class_id FROM ${db}.hitlist_entries
+       WHERE ${where} ORDER BY class_id, domain, address, port LIMIT {l:UInt32}`,
+      { h, c: opts.classId ?? '', l: opts.limit ?? 500 },
+    )
+  ).map((r) => ({ address: r.address, port: num(r.port), transport: r.transport, domain: r.domain, classId: r.class_id }));
+  const total = num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.hitlist_entries WHERE ${where}`, { h, c: opts.classId ?? '' }))?.n);
+  // Churn per built day: distinct entries, and what changed against the previous build.
+  const churnFrom = addDays(h, -((opts.churnDays ?? 14) - 1));
+  const builtDays = (
+    await q.all<{ d: string }>(`SELECT DISTINCT toString(day) AS d FROM ${db}.hitlist_builds WHERE day BETWEEN {f:Date} AND {h:Date} ORDER BY d`, {
+      f: addDays(churnFrom, -31),
+      h,
+    })
+  ).map((r) => r.d);
+  const churn: HitlistBrowse['churn'] = [];
+  for (let i = 0; i < builtDays.length; i++) {
+    const d = builtDays[i]!;
+    if (d < churnFrom) continue;
+    const p = builtDays[i - 1];
+    const [c] = await q.all<{ n: string; added: string; removed: string }>(
+      `SELECT
+         (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.hitlist_entries WHERE day = {d:Date})) AS n,
+         (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.hitlist_entries WHERE day = {d:Date})
+            WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.hitlist_entries WHERE day = {p:Date})) AS added,
+         (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.hitlist_entries WHERE day = {p:Date})
+            WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.hitlist_entries WHERE day = {d:Date})) AS removed`,
+      { d, p: p ?? '1970-01-01' },
+    );
+    churn.push({ day: d, entries: num(c?.n), added: p ? num(c?.added) : num(c?.n), removed: p ? num(c?.removed) : 0 });
+  }
+  return { day: h, builtAt: built.at, classes, domains, entries, entriesTotal: total, churn };
+}
+
+export interface LineDetection {
+  line: string;
+  day: string;
+  classId: string;
+  level: Level;
+  /** Windows it was detected in ('day', and the hours 'HH:00'). */
+  windows: string[];
+  firstDetectedAt: string;
+  /** The IoT domains whose service addresses the line contacted (the evidence). */
+  domains: string[];
+}
+
+/** Detections and evidence domains of the given line ids over [from, to]. */
+export async function queryLines(ch: ClickHouseStore, lineIds: string[], from: string, to: string): Promise<LineDetection[]> {
+  if (lineIds.length === 0) return [];
+  const db = ch.database;
+  const q = new Q(ch);
+  const det = await q.all<{ line: string; d: string; class_id: string; level: string; windows: string[]; at: string }>(
+    `SELECT line, toString(day) AS d, class_id, any(level) AS level,
+       arraySort(groupUniqArray(if(window = 'day', 'day', formatDateTime(window_start, '%H:00')))) AS windows,
+       toString(min(detected_at)) AS at
+     FROM ${db}.detector_detections WHERE day BETWEEN {f:Date} AND {t:Date} AND line IN {l:Array(String)}
+     GROUP BY line, day, class_id ORDER BY day, line, class_id`,
+    { f: from, t: to, l: lineIds },
+  );
+  const ev = await q.all<{ line: string; d: string; class_id: string; domains: string[] }>(
+    `SELECT line, toString(day) AS d, class_id, arraySort(groupUniqArray(domain)) AS domains FROM ${db}.detector_evidence
+     WHERE day BETWEEN {f:Date} AND {t:Date} AND line IN {l:Array(String)} GROUP BY line, day, class_id`,
+    { f: from, t: to, l: lineIds },
+  );
+  const domainsOf = new Map(ev.map((r) => [`${r.line}|${r.d}|${r.class_id}`, r.domains]));
+  return det.map((r) => ({
+    line: r.line,
+    day: r.d,
+    classId: r.class_id,
+    level: asLevel(r.level),
+    windows: r.windows,
+    firstDetectedAt: `${r.at.replace(' ', 'T')}Z`,
+    domains: domainsOf.get(`${r.line}|${r.d}|${r.class_id}`) ?? [],
+  }));
+}
+
+export interface AuditEntry {
+  at: string;
+  who: string;
+  query: string;
+  from: string;
+  to: string;
+  lines: number;
+  results: number;
+  allowed: boolean;
+}
+
+/** Every per-line lookup (and every refused attempt) is written here before its answer leaves. */
+export const AUDIT_TABLE = 'console_lookup_audit';
+
+export async function ensureAuditTable(ch: ClickHouseStore): Promise<void> {
+  await ch.ensureDatabase();
+  await ch.command(`CREATE TABLE IF NOT EXISTS ${ch.database}.${AUDIT_TABLE} (
+    at DateTime64(3, 'UTC'),
+    who String,
+    query String,
+    from_day Date,
+    to_day Date,
+    lines UInt32,
+    results UInt32,
+    allowed UInt8,
+    client String
+  ) ENGINE = MergeTree ORDER BY at`);
+}
+
+export async function writeAudit(ch: ClickHouseStore, e: AuditEntry & { client: string }): Promise<void> {
+  await ch.insert(AUDIT_TABLE, [
+    {
+      at: e.at.replace('T', ' ').replace('Z', ''),
+      who: e.who,
+      query: e.query,
+      from_day: e.from,
+      to_day: e.to,
+      lines: e.lines,
+      results: e.results,
+      allowed: e.allowed ? 1 : 0,
+      client: e.client,
+    },
+  ]);
+}
+
+export async function queryAudit(ch: ClickHouseStore, limit: number): Promise<(AuditEntry & { client: string })[]> {
+  const rows = await new Q(ch).all<{
+    at: string;
+    who: string;
+    query: string;
+    from_day: string;
+    to_day: string;
+    lines: string;
+    results: string;
+    allowed: number | string;
+    client: string;
+  }>(
+    `SELECT toString(at) AS at, who, query, toString(from_day) AS from_day, toString(to_day) AS to_day, lines, results, allowed, client
+     FROM ${ch.database}.${AUDIT_TABLE} ORDER BY at DESC LIMIT {l:UInt32}`,
+    { l: limit },
+  );
+  return rows.map((r) => ({
+    at: `${r.at.replace(' ', 'T')}Z`,
+    who: r.who,
+    query: r.query,
+    from: r.from_day,
+    to: r.to_day,
+    lines: num(r.lines),
+    results: num(r.results),
+    allowed: Number(r.allowed) === 1,
+    client: r.client,
+  }));
+}
