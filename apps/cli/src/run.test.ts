@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,10 +13,16 @@ import { IE, PacketBuilder } from '@haystack/decoders';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 
-test('haystack run: live exports over UDP reach the detector and ClickHouse; SIGTERM stores before exiting', async (t) => {
+test('haystack run: live exports over UDP reach the detector and ClickHouse; the console and `haystack report` work while it runs; SIGTERM stores before exiting', async (t) => {
   const state = await mkdtemp(join(tmpdir(), 'hs-run-'));
   t.after(() => rm(state, { recursive: true, force: true }));
-  const env = { ...process.env, HAYSTACK_STATE_DIR: state, HAYSTACK_METRICS__LISTEN: 'null', HAYSTACK_INGEST__SUBSCRIBER_PREFIXES: '100.64.0.0/10' };
+  const env = {
+    ...process.env,
+    HAYSTACK_STATE_DIR: state,
+    HAYSTACK_METRICS__LISTEN: 'null',
+    HAYSTACK_INGEST__SUBSCRIBER_PREFIXES: '100.64.0.0/10',
+    HAYSTACK_CONSOLE__LISTEN: '127.0.0.1:0',
+  };
   const child = spawn(process.execPath, [main, 'run', '--netflow-port', '0', '--ipfix-port', '0', '--sflow-port', '0', '--bind', '127.0.0.1'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -23,15 +30,17 @@ test('haystack run: live exports over UDP reach the detector and ClickHouse; SIG
   t.after(() => child.kill('SIGKILL'));
   let stderr = '';
   const ports: number[] = [];
+  let consoleUrl = '';
   const listening = new Promise<void>((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       for (const line of stderr.split('\n')) {
+        if (line.includes('console listening')) consoleUrl = (JSON.parse(line) as { url: string }).url;
         if (!line.includes('collector listening')) continue;
         const p = (JSON.parse(line) as { port: number }).port;
         if (!ports.includes(p)) ports.push(p);
       }
-      if (ports.length >= 3) resolve(); // NetFlow, IPFIX and sFlow sockets (one chunk may carry all three lines)
+      if (ports.length >= 3 && consoleUrl) resolve(); // NetFlow, IPFIX and sFlow sockets (one chunk may carry all three lines), and the console
     });
     child.once('exit', (code) => reject(new Error(`haystack run exited early (${code}): ${stderr}`)));
   });
@@ -54,7 +63,30 @@ test('haystack run: live exports over UDP reach the detector and ClickHouse; SIG
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r, j) => sock.send(pkt, ports[1]!, '127.0.0.1', (e) => (e ? j(e) : r())));
   sock.close();
-  await new Promise((r) => setTimeout(r, 500));
+
+  // While it runs, the embedded store is held by it: `haystack report` reads through its console.
+  const day = new Date(now).toISOString().slice(0, 10);
+  let report: { lines: { active: number } } | null = null;
+  let lastErr = '';
+  for (let i = 0; i < 60 && report?.lines.active !== 3; i++) {
+    const r = spawnSync(process.execPath, [main, 'report', '--day', day, '--format', 'json'], { env, encoding: 'utf8' });
+    if (r.status === 0) report = JSON.parse(r.stdout) as { lines: { active: number } };
+    else lastErr = r.stderr;
+    if (report?.lines.active !== 3) await new Promise((res) => setTimeout(res, 500));
+  }
+  assert.equal(report?.lines.active, 3, `report while running: ${lastErr}`);
+  const token = /^admin:(\S+)$/m.exec(readFileSync(join(state, 'console', 'tokens'), 'utf8'))![1]!;
+  const page = await fetch(`${consoleUrl}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /live: today so far/);
+  const api = await fetch(`${consoleUrl}/api/v1/quality`, { headers: { authorization: `Bearer ${token}` } });
+  const q = (await api.json()) as { live: boolean; exporters: { records: number; version: number }[] };
+  assert.equal(q.live, true);
+  assert.deepEqual(
+    q.exporters.map((e) => [e.version, e.records]),
+    [[10, 3]],
+  );
+
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   child.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);

@@ -10,7 +10,8 @@ import {
   type DetectorStorage,
 } from '@haystack/detector';
 import type { HitlistStore } from '@haystack/hitlist-contract';
-import { createIngest, registerIngestMetrics, replayCapture, type Ingest, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
+import { createConsole, type ConsoleServer, type LiveExporter, type LiveQuality } from '@haystack/console';
+import { createIngest, registerIngestMetrics, replayCapture, socketDrops, type Ingest, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
 import {
   CountingSink,
   KafkaFlowSink,
@@ -56,6 +57,8 @@ export interface PipelineOptions {
   replayId?: string;
   /** Consumer options for the detector's source (timings, concurrency; default concurrency detector.concurrency, from the beginning). */
   source?: FlowSourceOptions;
+  /** Serve the operator console (config.console.listen) on this process's ClickHouse store: `haystack run`. */
+  console?: boolean;
   /** Extra detector options (source id, line ids, stop timeout). */
   detector?: Partial<Omit<DetectorOptions, 'config' | 'log' | 'source' | 'hitlists' | 'storage'>>;
 }
@@ -75,6 +78,8 @@ export interface Pipeline {
   readonly hitlists: HitlistStore | undefined;
   /** The dnstap collector, when assembled with `pdns: true`. */
   readonly pdns: PdnsService | undefined;
+  /** The operator console, when assembled with `console: true` and config.console.listen set. */
+  readonly console: ConsoleServer | undefined;
   start(): Promise<void>;
   /** Stop in reverse order: ingest publishes what it holds, the bus drains into the detector, rows are stored. */
   stop(): Promise<void>;
@@ -228,6 +233,65 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
     });
   }
 
+  let consoleServer: ConsoleServer | undefined;
+  if (o.console && config.console.listen) {
+    const started = Date.now();
+    let ownStore: ClickHouseStore | undefined;
+    lifecycle.add({
+      name: 'console',
+      async start() {
+        // The detector's store when there is one (embedded chdb: one process per data directory).
+        const store = storage && 'query' in storage ? (storage as ClickHouseStore) : (ownStore = await openDetectorClickHouse(config));
+        consoleServer = await createConsole({ config, log, store, live: () => liveQuality(started) });
+        await consoleServer.start();
+      },
+      async stop() {
+        await consoleServer?.stop();
+        await ownStore?.close();
+      },
+    });
+  }
+  /** This process's own counters for the console's data-quality page. */
+  const liveQuality = async (since: number): Promise<LiveQuality> => {
+    const exporters: LiveExporter[] = [];
+    let socket: number | null = null;
+    if (ingest) {
+      for (const d of ingest.decoder.registry.all()) {
+        const c = d.counters;
+        exporters.push({
+          exporter: d.exporterText,
+          version: d.version,
+          domain: d.domain,
+          records: c.records,
+          samplingRate: d.defaultRate,
+          sequenceGaps: c.sequenceGaps,
+          lost: c.lost,
+          malformed: c.malformedPackets + c.malformedSets + c.malformedRecords,
+          missingTemplateSets: c.missingTemplateSets,
+          samplesLost: c.samplesLost,
+          sampleDrops: c.sampleDrops,
+        });
+      }
+      socket = 0;
+      for (const s of ingest.collector.boundPorts) socket += await socketDrops(s.port);
+    }
+    exporters.sort((a, b) => a.exporter.localeCompare(b.exporter) || a.version - b.version || a.domain - b.domain);
+    const det = detector?.stats();
+    const embeddedBus = !!transport?.bus;
+    return {
+      live: true,
+      day: new Date().toISOString().slice(0, 10),
+      at: new Date().toISOString(),
+      since: new Date(since).toISOString(),
+      recordsDecoded: exporters.reduce((s, x) => s + x.records, 0),
+      exporters,
+      socketDrops: socket,
+      consumerLag: ingest && det && embeddedBus ? Math.max(0, ingest.publisher.counters.records - det.flowsTakenIn) : null,
+      storageBacklog: det ? Math.max(0, det.flowsTakenIn - det.flows) : null,
+      insertFailures: det ? det.insertFailures : null,
+    };
+  };
+
   lifecycle.add({
     name: 'metrics',
     async start() {
@@ -280,6 +344,9 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
     },
     get pdns() {
       return pdns;
+    },
+    get console() {
+      return consoleServer;
     },
     start: () => lifecycle.start(),
     stop: () => lifecycle.stop(),

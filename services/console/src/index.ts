@@ -4,3 +4,4 @@ export * from './auth.js';
 export * from './live.js';
 export * from './queries.js';
 export * from './lookup.js';
+export * from './client.js';

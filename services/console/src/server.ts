@@ -9,7 +9,7 @@ import { lineIdsFromConfig, type LineIds } from '@haystack/detector';
 import { queryReportData, REPORT_CSS, type ReportData } from '@haystack/report';
 import { ensureTokensFile, loadTokens, Sessions, type TokenStore } from './auth.js';
 import { storedQuality, type LiveQuality, type LiveSource } from './live.js';
-import { LookupError, MAX_DAYS, resolveLookup } from './lookup.js';
+import { LookupError, resolveLookup } from './lookup.js';
 import { CONSOLE_CSS, dayPage, errorPage, hitlistPage, loginPage, lookupPage, qualityPage, trendsPage, ttdPage, type PageContext } from './pages.js';
 import {
   dayText,

@@ -1,8 +1,9 @@
 import { Option, type Command } from 'commander';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { openClickHouse } from '@haystack/clickhouse';
-import { clickHouseOptions } from '@haystack/common';
+import { ClickHouseBusyError, openClickHouse } from '@haystack/clickhouse';
+import { fetchReport, runningConsole } from '@haystack/console';
+import { clickHouseOptions, type HaystackConfig, type Logger } from '@haystack/common';
 import {
   FIXTURE_DAY,
   queryReportData,
@@ -61,6 +62,31 @@ Examples:
   haystack report --fixture --format html --out /tmp/preview.html
 `;
 
+/** The day's report data from ClickHouse, or through the console of the `haystack run` that holds the embedded store. */
+async function readReport(config: HaystackConfig, day: string, log: Logger): Promise<ReportData> {
+  let ch;
+  try {
+    ch = await openClickHouse(clickHouseOptions(config));
+  } catch (e) {
+    if (!(e instanceof ClickHouseBusyError)) throw e;
+    const c = runningConsole(config);
+    if (!c)
+      throw new UserError(
+        `${e.dataDir} is in use by another process (a running \`haystack run\`?) and no console of it answers: ` +
+          'run it with console.listen set (the default) to read reports while it collects, or stop it first',
+        1,
+      );
+    log.debug({ day, console: c.url, pid: c.pid }, 'the store is held by a running process: reading through its console');
+    return fetchReport(c, day);
+  }
+  try {
+    log.debug({ day, mode: ch.mode }, 'querying report data');
+    return await queryReportData(ch, day);
+  } finally {
+    await ch.close();
+  }
+}
+
 export function registerReportCommands(program: Command): void {
   program
     .command('report')
@@ -80,14 +106,7 @@ export function registerReportCommands(program: Command): void {
           data = reportFixture({ day: opts.day ?? FIXTURE_DAY });
         } else {
           const day = opts.day!;
-          const query = queryReportData;
-          const ch = await openClickHouse(clickHouseOptions(config));
-          try {
-            log.debug({ day, mode: ch.mode }, 'querying report data');
-            data = await query(ch, day);
-          } finally {
-            await ch.close();
-          }
+          data = await readReport(config, day, log);
           // An empty report for a day nothing was stored for is a wrong state directory or day, not a result.
           if (data.quality.flowsTotal === 0 && data.lines.active === 0 && data.classes.every((c) => c.detectedLines === 0))
             throw new UserError(

@@ -20,15 +20,24 @@ Hitlists come from Redis (redis.url) or from the day directories that \`haystack
 writes under <stateDir>/hitlist; build today's before flows arrive. Detections go to ClickHouse
 (clickhouse.url, or embedded chdb under <stateDir>/chdb); \`haystack report --day D\` reads them.
 With pdns.unixSocket or pdns.tcp set, the dnstap collector runs here too (see \`haystack pdns --help\`).
+The operator console serves at console.listen (default http://127.0.0.1:8470; null turns it off): today's
+report live, trends, time to detection, the hitlist, data quality, and its JSON API (/api/openapi.json).
+Sign in with a token from <stateDir>/console/tokens (created on first start). While it runs,
+\`haystack report\` goes through the console's API.
 Stops cleanly on SIGINT/SIGTERM: staged flows are published, stored and committed first.`,
     )
     .action(
       action(async (opts: ListenOptions, cmd: Command) => {
         const { config, log } = runtime(cmd, listenOverrides(opts));
-        const p = assemblePipeline({ config, log, ingest: 'listen', detect: true, pdns: !!(config.pdns.unixSocket || config.pdns.tcp) });
+        const p = assemblePipeline({ config, log, ingest: 'listen', detect: true, pdns: !!(config.pdns.unixSocket || config.pdns.tcp), console: true });
         await p.start();
         log.info(
-          { mode: p.transport?.mode, clickhouse: config.clickhouse.url ?? 'embedded', hitlists: config.redis.url ? 'redis' : 'day directories' },
+          {
+            mode: p.transport?.mode,
+            clickhouse: config.clickhouse.url ?? 'embedded',
+            hitlists: config.redis.url ? 'redis' : 'day directories',
+            console: p.console?.url ?? 'off (console.listen)',
+          },
           'haystack running',
         );
         let failure: unknown;
