@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { parse } from 'yaml';
 import { loadConfig } from '@haystack/common';
@@ -13,7 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 test('docker-compose.yml is valid for docker-compose and wires the services by configuration alone', () => {
   // Debian's docker-compose validates and resolves the file without a Docker engine.
   const out = execFileSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config'], {
-    env: { ...process.env, CLICKHOUSE_PASSWORD: 'test-only', DETECTOR_LINE_KEY: 'test-only-key-0123456789' },
+    env: { ...process.env, CLICKHOUSE_PASSWORD: 'test-only', DETECTOR_LINE_KEY: 'test-only-key-0123456789', GRAFANA_ADMIN_PASSWORD: 'test-only' },
     encoding: 'utf8',
   });
   const doc = parse(out) as { services: Record<string, { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string> }> };
@@ -72,7 +72,53 @@ test('docker-compose.yml is valid for docker-compose and wires the services by c
 });
 
 test('docker-compose refuses to start without the ClickHouse password (no secret in the file)', () => {
-  const env: NodeJS.ProcessEnv = { ...process.env, DETECTOR_LINE_KEY: 'k' };
+  const env: NodeJS.ProcessEnv = { ...process.env, DETECTOR_LINE_KEY: 'k', GRAFANA_ADMIN_PASSWORD: 'g' };
   delete env.CLICKHOUSE_PASSWORD;
   assert.throws(() => execFileSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config', '-q'], { env, stdio: 'pipe' }), /CLICKHOUSE_PASSWORD/);
+});
+
+test('compose ships the console, Prometheus with the alert rules and Grafana with the dashboards, loopback-only and without secrets', () => {
+  const out = execFileSync('docker-compose', ['-f', join(root, 'docker-compose.yml'), 'config'], {
+    env: { ...process.env, CLICKHOUSE_PASSWORD: 'x', DETECTOR_LINE_KEY: 'y'.repeat(32), GRAFANA_ADMIN_PASSWORD: 'z' },
+    encoding: 'utf8',
+  });
+  const s = (parse(out) as { services: Record<string, { command?: string[]; ports?: unknown[]; volumes?: unknown[] }> }).services;
+  assert.deepEqual(s.console!.command, ['console', '--listen', '0.0.0.0:8470']);
+  for (const name of ['console', 'prometheus', 'grafana']) assert.match(JSON.stringify(s[name]!.ports), /127\.0\.0\.1/, `${name} published on loopback only`);
+  assert.match(JSON.stringify(s.prometheus!.volumes), /deploy\/prometheus/);
+  assert.match(JSON.stringify(s.grafana!.volumes), /deploy\/grafana\/dashboards/);
+});
+
+test('every metric an alert rule or a dashboard names is one Haystack exports', async () => {
+  const { createRegistry } = await import('@haystack/common');
+  const { FlowDecoder } = await import('@haystack/decoders');
+  const { Publisher, registerIngestMetrics } = await import('@haystack/ingest');
+  const { registerDetectorMetrics } = await import('@haystack/detector');
+  const { registerPdnsMetrics } = await import('@haystack/pdns-service');
+  const { CountingSink } = await import('@haystack/transport');
+  const { silentLogger } = await import('@haystack/common');
+  const { PrefixSet } = await import('@haystack/common');
+  const reg = createRegistry(false);
+  const decoder = new FlowDecoder();
+  registerIngestMetrics(reg, {
+    decoder,
+    publisher: new Publisher({ sink: new CountingSink(1), subscriberPrefixes: new PrefixSet([]), ipv6LinePrefixLength: 56, maxRecords: 16, log: silentLogger }),
+    sockets: () => [],
+    refused: () => 0,
+  });
+  registerDetectorMetrics(reg, () => ({}) as never);
+  registerPdnsMetrics(reg, { counters: {} } as never);
+  const known = new Set((await reg.getMetricsAsJSON().catch(() => [])).map((m) => m.name));
+  for (const m of reg.getMetricsAsArray()) known.add((m as unknown as { name: string }).name);
+  const rules = parse(readFileSync(join(root, 'deploy', 'prometheus', 'alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] };
+  const texts = rules.groups.flatMap((g) => g.rules.map((r) => [r.alert, r.expr] as const));
+  for (const f of ['quality.json', 'detections.json', 'trends.json']) {
+    const d = JSON.parse(readFileSync(join(root, 'deploy', 'grafana', 'dashboards', f), 'utf8')) as {
+      panels: { title: string; targets: { expr?: string }[] }[];
+    };
+    for (const p of d.panels) for (const t of p.targets) if (t.expr) texts.push([`${f}: ${p.title}`, t.expr]);
+  }
+  assert.ok(texts.length >= 15);
+  for (const [where, expr] of texts)
+    for (const name of expr.match(/haystack_[a-z0-9_]+/g) ?? []) assert.ok(known.has(name), `${where}: ${name} is not a Haystack metric`);
 });

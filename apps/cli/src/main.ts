@@ -11,6 +11,7 @@ import { registerDetectCommands } from './commands/detect.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerRulesCommands } from './commands/rules.js';
 import { registerPdnsCommands } from './commands/pdns.js';
+import { registerConsoleCommands } from './commands/console.js';
 
 const program = new Command('haystack')
   .description(
@@ -40,5 +41,6 @@ registerDetectCommands(program);
 registerRunCommands(program);
 registerRulesCommands(program);
 registerPdnsCommands(program);
+registerConsoleCommands(program);
 
 await program.parseAsync();

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { createConsole } from '@haystack/console';
+import { openDetectorClickHouse } from '@haystack/detector';
+import { action, runtime, untilStopped, UserError } from '../runtime.js';
+
+/**
+ * `haystack console`: the operator console as its own service (the distributed deployment,
+ * against the ClickHouse server). `haystack run` serves the same console itself.
+ */
+export function registerConsoleCommands(program: Command): void {
+  program
+    .command('console')
+    .description('serve the operator console and its JSON API on its own (against clickhouse.url; `haystack run` serves it too)')
+    .option('--listen <host:port>', 'address to serve on (default console.listen, 127.0.0.1:8470)')
+    .addHelpText(
+      'after',
+      `
+Pages: / (today's report, refreshed while flows arrive), /day/<D>, /trends, /time-to-detection,
+/hitlist, /quality, /lookup (off unless console.lookup.enabled; signed in, audited).
+API: /api/v1/... with Authorization: Bearer <token>; the OpenAPI document at /api/openapi.json.
+Tokens: console.tokensFile (default <stateDir>/console/tokens, "name:token" lines, 0600; created
+with one token on first start). Binds 127.0.0.1 unless told otherwise: put a TLS proxy in front
+before exposing it.`,
+    )
+    .action(
+      action(async (opts: { listen?: string }, cmd: Command) => {
+        const { config, log } = runtime(cmd, opts.listen ? { console: { listen: opts.listen } } : {});
+        if (!config.console.listen) throw new UserError('console.listen is null: give --listen HOST:PORT', 2);
+        const store = await openDetectorClickHouse(config);
+        const srv = await createConsole({ config, log, store });
+        try {
+          await srv.start();
+          process.stdout.write(`console: ${srv.url}\n`);
+          await untilStopped(log, []);
+        } finally {
+          await srv.stop();
+          await store.close();
+        }
+      }),
+    );
+}
