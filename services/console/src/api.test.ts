@@ -1,34 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClickHouseStore } from '@haystack/clickhouse';
-import { HitlistHistory, PdnsFileInput, buildHitlist } from '@haystack/hitlist';
-import { MemoryHitlistStore } from '@haystack/hitlist-contract';
-import { loadRules } from '@haystack/rules';
-import { cof } from '@haystack/hitlist/test-helpers';
-import { MemoryBus } from '@haystack/transport';
-import { createDetector } from '@haystack/detector';
 import type { ReportData } from '@haystack/report';
-import {
-  API,
-  CAM1,
-  DAY,
-  DAY_START,
-  H,
-  TEST_RULES,
-  TUYA6,
-  captureLogger,
-  chdbDataDir,
-  cleanupClickHouseDir,
-  makeBatch,
-  openTestClickHouse,
-  tempDir,
-  testConfig,
-  toService,
-  waitFor,
-} from '@haystack/detector/test-helpers';
-import { createConsole, firstToken, type ConsoleServer } from './index.js';
+import { CAM1, DAY, TUYA6, cleanupClickHouseDir, tempDir } from '@haystack/detector/test-helpers';
+import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import type { HitlistBrowse, TimeToDetection, Trends } from './queries.js';
 
 /**
@@ -39,66 +15,15 @@ import type { HitlistBrowse, TimeToDetection, Trends } from './queries.js';
 after(cleanupClickHouseDir);
 const tmp = tempDir('console-api-');
 after(tmp.cleanup);
-const PREV = new Date(DAY_START - 24 * H).toISOString().slice(0, 10);
-const WEEK_AGO = new Date(DAY_START - 7 * 24 * H).toISOString().slice(0, 10);
 
-let ch: ClickHouseStore;
-let srv: ConsoleServer;
+let w: ConsoleWorld;
 let token: string;
 let base: string;
-
 before(async () => {
-  const rulesDir = join(tmp.dir, 'rules');
-  mkdirSync(rulesDir, { recursive: true });
-  writeFileSync(join(rulesDir, 'rules.yaml'), TEST_RULES);
-  const rules = loadRules(rulesDir);
-  const pdns = join(tmp.dir, 'pdns.jsonl');
-  writeFileSync(
-    pdns,
-    [cof('cam1.acme.com', 'A', CAM1, WEEK_AGO, DAY), cof('api.acme.com', 'A', API, WEEK_AGO, DAY), cof('a.tuyaus.com', 'AAAA', TUYA6, WEEK_AGO, DAY)].join(
-      '\n',
-    ),
-  );
-  ch = await openTestClickHouse('console');
-  const history = await HitlistHistory.open({ dataDir: chdbDataDir(), database: ch.database });
-  const store = new MemoryHitlistStore();
-  for (const d of [PREV, DAY]) {
-    const built = await buildHitlist({ day: d, rules, pdns: [new PdnsFileInput(pdns)], tmpDir: tmp.dir });
-    await history.record(built);
-    await store.publish(built.hitlist);
-  }
-  await history.close();
-  const config = testConfig(
-    { rulesDir, rawLineIds: true },
-    { stateDir: join(tmp.dir, 'state'), console: { listen: '127.0.0.1:0', lookup: { enabled: true } } },
-  );
-  config.clickhouse.database = ch.database;
-  const bus = new MemoryBus({ partitions: 1 });
-  const det = createDetector({ config, log: captureLogger().log, source: bus.createSource(), hitlists: store, storage: ch });
-  await det.start();
-  const t = DAY_START + 10 * H;
-  const batches = [
-    makeBatch([toService('100.64.0.1', CAM1, t - 24 * H)]),
-    makeBatch([
-      toService('100.64.0.1', CAM1, t),
-      toService('100.64.0.1', CAM1, t + 20 * 60_000),
-      toService('100.64.0.3', API, t + 2 * H, { dstPort: 8883 }),
-      toService('2001:db8:5:500::1', TUYA6, t + 3 * H),
-      toService('100.64.0.5', '203.0.113.1', t),
-    ]),
-  ];
-  for (const b of batches) await bus.sink.publish(0, b);
-  await waitFor(() => bus.stats().delivered === batches.length, 'all delivered');
-  await det.stop();
-  await store.close();
-  srv = await createConsole({ config, log: captureLogger().log, store: ch, now: () => new Date(DAY_START + 23 * H) });
-  base = await srv.start();
-  token = firstToken(join(tmp.dir, 'state', 'console', 'tokens'))!;
+  w = await openConsoleWorld(tmp.dir);
+  ({ token, base } = w);
 });
-after(async () => {
-  await srv?.stop();
-  await ch?.close();
-});
+after(() => w?.close());
 
 const get = (path: string, auth = true) => fetch(`${base}${path}`, { headers: auth ? { authorization: `Bearer ${token}` } : {} });
 const post = (path: string, body: unknown, auth = true) =>
