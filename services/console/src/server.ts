@@ -111,8 +111,8 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   if (cc.lookup.enabled) await ensureAuditTable(store);
 
   const app: FastifyInstance = Fastify({
-    loggerInstance: log as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // fastify's own per-request lines stay out of the log (info); its warnings and errors go in.
+    loggerInstance: log.child({}, { level: 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
     trustProxy: false,
     // An unknown parameter is a mistake to report (400), not to drop silently.
