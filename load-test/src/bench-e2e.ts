@@ -169,7 +169,9 @@ async function main(): Promise<void> {
   try {
     let t = performance.now();
     const sim = await simulate({ seed: 1, lines: LINES, days: 1, startDay: DAY, sampling: [SAMPLING], rulesDir, ixpMembers: IXP }, { dir: simDir });
-    say(`simulated ${LINES} ${IXP > 0 ? `hosts behind ${IXP} members (sFlow)` : 'lines'} 1:${SAMPLING}: ${sim.records.toLocaleString('en-US')} records in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    say(
+      `simulated ${LINES} ${IXP > 0 ? `hosts behind ${IXP} members (sFlow)` : 'lines'} 1:${SAMPLING}: ${sim.records.toLocaleString('en-US')} records in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
     const base = configSchema.parse({
       stateDir,
       metrics: { listen: null },

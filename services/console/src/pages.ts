@@ -50,7 +50,7 @@ const NAV: [string, string][] = [
   ['/api/openapi.json', 'API'],
 ];
 
-export function page(title: string, ctx: PageContext, body: string, extraCss: string[] = []): string {
+function page(title: string, ctx: PageContext, body: string, extraCss: string[] = []): string {
   const nav = NAV.filter(([href]) => href !== '/lookup' || ctx.lookupEnabled)
     .map(([href, label]) => `<a href="${href}"${ctx.path === href || (href !== '/' && ctx.path.startsWith(href)) ? ' class="here"' : ''}>${e(label)}</a>`)
     .join('');

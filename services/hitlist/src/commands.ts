@@ -6,6 +6,7 @@ import { diffHitlists, type Churn } from './churn.js';
 import { addDays, parseDay } from './days.js';
 import { dayDir, readChurn, readDecisions, readReport, writeDayFiles } from './files.js';
 import { HitlistHistory } from './history.js';
+import { ClickHouseBusyError } from '@haystack/clickhouse';
 import { CertFileInput } from './input/certs.js';
 import { PdnsFileInput, type PdnsInput } from './input/pdns.js';
 import { PdnsStoreInput } from './input/pdns-store.js';
@@ -195,14 +196,25 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
   }
 
   let history: string | null = null;
+  let h: HitlistHistory | null = null;
   if (o.history) {
-    const h = await HitlistHistory.open({
-      url: o.clickhouse.url,
-      dataDir: join(o.stateDir, 'chdb'),
-      database: o.clickhouse.database,
-      username: o.clickhouse.username,
-      password: o.clickhouse.password,
-    });
+    try {
+      h = await HitlistHistory.open({
+        url: o.clickhouse.url,
+        dataDir: join(o.stateDir, 'chdb'),
+        database: o.clickhouse.database,
+        username: o.clickhouse.username,
+        password: o.clickhouse.password,
+      });
+    } catch (e) {
+      if (!(e instanceof ClickHouseBusyError)) throw e;
+      // `haystack run` holds the embedded store: the day files are written (its detector follows
+      // them); only the history (the console's hitlist view, the report's churn) is missing.
+      history = `NOT recorded: ${e.dataDir} is in use by a running process (haystack run?); its detector uses the day files above. Stop it and build again to record the history.`;
+      o.log.warn({ dataDir: e.dataDir }, 'hitlist history not recorded: the embedded store is in use by another process');
+    }
+  }
+  if (h) {
     try {
       const n = await h.record(result);
       history = `ClickHouse ${h.ch.mode}: ${fmt(n.entries)} entry rows, ${n.classes} class and ${n.domains} domain decisions`;
