@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReportData } from '@haystack/report';
-import { CAM1, DAY, TUYA6, cleanupClickHouseDir, tempDir } from '@haystack/detector/test-helpers';
+import { CAM1, DAY, TUYA6, cleanupClickHouseDir, tempDir, toService } from '@haystack/detector/test-helpers';
 import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import type { HitlistBrowse, TimeToDetection, Trends } from './queries.js';
 
@@ -176,4 +176,32 @@ test('OpenAPI document lists every API path', async () => {
   ])
     assert.ok(p in doc.paths, p);
   assert.ok(!Object.keys(doc.paths).some((p) => !p.startsWith('/api/')), 'pages are not in the API document');
+});
+
+test('past days come from the cache while their data is unchanged, and are counted again when flows for them arrive', async () => {
+  const db = w.ch.database;
+  const first = (await (await get(`/api/v1/days/${PREV}/report`)).json()) as ReportData;
+  assert.equal(first.lines.active, 1);
+  const cacheRow = async () =>
+    (
+      await w.ch.query<{ fingerprint: string; at: string }>(
+        `SELECT fingerprint, toString(computed_at) AS at FROM ${db}.console_reports FINAL WHERE day = {d:Date}`,
+        { d: PREV },
+      )
+    )[0];
+  const c1 = await cacheRow();
+  assert.ok(c1, 'the past day is cached');
+  const again = (await (await get(`/api/v1/days/${PREV}/report`)).json()) as ReportData;
+  assert.deepEqual(again, first);
+  assert.deepEqual(await cacheRow(), c1, 'served from the cache, not computed again');
+  const t1 = (await (await get(`/api/v1/trends?to=${DAY}&days=2`)).json()) as Trends;
+  assert.deepEqual(t1.activeLines, [1, 4]);
+  // A late flow for the past day (a replay): both answers change.
+  await w.send([toService('100.64.0.9', CAM1, Date.parse(`${PREV}T15:00:00Z`))]);
+  const late = (await (await get(`/api/v1/days/${PREV}/report`)).json()) as ReportData;
+  assert.equal(late.lines.active, 2);
+  assert.notEqual((await cacheRow())!.fingerprint, c1.fingerprint, 'computed again under the new fingerprint');
+  const t2 = (await (await get(`/api/v1/trends?to=${DAY}&days=2`)).json()) as Trends;
+  assert.deepEqual(t2.activeLines, [2, 4]);
+  assert.deepEqual(t2.classes.find((c) => c.classId === 'acme-cam')!.lines, [2, 1]);
 });

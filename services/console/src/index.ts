@@ -5,3 +5,4 @@ export * from './live.js';
 export * from './queries.js';
 export * from './lookup.js';
 export * from './client.js';
+export * from './cache.js';

@@ -1,11 +1,11 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { Q } from '@haystack/report';
+import { dailyCounts } from './cache.js';
 
 /**
  * The console's own views over the detector's and the hitlist's tables (the day report is
- * @haystack/report's queryReportData). Trends read the daily aggregates the detector keeps
- * (detector_detected_lines, detector_active_lines: uniqExact states, so a redelivered row
- * cannot inflate them), which keeps a 30-day trend over an ISP-sized store fast.
+ * @haystack/report's queryReportData). Trends count the base tables exactly (uniqExact: a
+ * redelivered row cannot inflate them), each past day once: cache.ts keeps the counts.
  */
 
 export type Level = 'platform' | 'manufacturer' | 'product';
@@ -47,24 +47,20 @@ export async function queryTrends(ch: ClickHouseStore, to: string, days: number)
   const from = addDays(to, -(days - 1));
   const dayList = Array.from({ length: days }, (_, i) => addDays(from, i));
   const index = new Map(dayList.map((d, i) => [d, i]));
-  const active = new Array<number>(days).fill(0);
-  for (const r of await q.all<{ d: string; n: string }>(
-    `SELECT toString(day) AS d, uniqExactMerge(lines) AS n FROM ${db}.detector_active_lines WHERE day BETWEEN {f:Date} AND {t:Date} GROUP BY day`,
-    { f: from, t: to },
-  ))
-    active[index.get(r.d) ?? -1] = num(r.n);
-  const rows = await q.all<{ d: string; class_id: string; n: string }>(
-    `SELECT toString(day) AS d, class_id, uniqExactMerge(lines) AS n FROM ${db}.detector_detected_lines
-     WHERE day BETWEEN {f:Date} AND {t:Date} AND window = 'day' GROUP BY day, class_id`,
-    { f: from, t: to },
-  );
+  // Per past day the counts come from the console's cache (cache.ts); only changed days are counted again.
+  const counts = await dailyCounts(ch, from, to);
+  const active = dayList.map((d) => counts.get(d)?.get('') ?? 0);
   const meta = await classMeta(q, db, from, to);
   const byClass = new Map<string, number[]>();
-  for (const r of rows) {
-    let a = byClass.get(r.class_id);
-    if (!a) byClass.set(r.class_id, (a = new Array<number>(days).fill(0)));
-    const i = index.get(r.d);
-    if (i !== undefined) a[i] = num(r.n);
+  for (const [d, m] of counts) {
+    const i = index.get(d);
+    if (i === undefined) continue;
+    for (const [id, n] of m) {
+      if (id === '') continue;
+      let a = byClass.get(id);
+      if (!a) byClass.set(id, (a = new Array<number>(days).fill(0)));
+      a[i] = n;
+    }
   }
   const classes: TrendClass[] = [...byClass].map(([id, lines]) => {
     const first = lines.findIndex((_, i) => active[i]! > 0);

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import { lineIdsFromConfig, type LineIds } from '@haystack/detector';
-import { queryReportData, REPORT_CSS, type ReportData } from '@haystack/report';
+import { REPORT_CSS, type ReportData } from '@haystack/report';
+import { cachedReport, ensureCacheTables } from './cache.js';
 import { ensureTokensFile, loadTokens, Sessions, type TokenStore } from './auth.js';
 import { storedQuality, type LiveQuality, type LiveSource } from './live.js';
 import { LookupError, resolveLookup } from './lookup.js';
@@ -75,6 +76,8 @@ function checkDay(d: string, what = 'day'): string {
   return d;
 }
 
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' };
+
 const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 function parseCookies(h: string | undefined): Record<string, string> {
@@ -109,10 +112,11 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   let lineIds: LineIds | null = null;
   const lineIdsNow = () => (lineIds ??= lineIdsFromConfig(config, log));
   if (cc.lookup.enabled) await ensureAuditTable(store);
+  await ensureCacheTables(store);
 
   const app: FastifyInstance = Fastify({
-    // fastify's own per-request lines stay out of the log (info); its warnings and errors go in.
-    loggerInstance: log.child({}, { level: 'warn' }) as unknown as FastifyBaseLogger,
+    // No fastify logger: failures are logged by the error handler below, requests are not.
+    logger: false,
     bodyLimit: 64 * 1024,
     trustProxy: false,
     // An unknown parameter is a mistake to report (400), not to drop silently.
@@ -162,8 +166,7 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     const status = err instanceof HttpError ? err.statusCode : err.validation ? 400 : (err.statusCode ?? 500);
     const message = status >= 500 ? 'internal error (see the console log)' : err.message;
     if (status >= 500) log.error({ err, url: req.url }, 'console request failed');
-    if (status >= 500 && process.env.HAYSTACK_CONSOLE_DEBUG) console.error(err);
-    if (isApi(req)) return reply.status(status).send({ error: status === 400 ? 'Bad Request' : status >= 500 ? 'Internal Server Error' : 'Error', message });
+    if (isApi(req)) return reply.status(status).send({ error: STATUS_TEXT[status] ?? 'Error', message });
     return reply
       .status(status)
       .type('text/html; charset=utf-8')
@@ -204,7 +207,9 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     }),
     async (req): Promise<ReportData> => {
       requireToken(req);
-      return queryReportData(store, checkDay(req.params.day), { now: now() });
+      // A past day's report is served from the cache while nothing it was computed from changed.
+      const r = await cachedReport(store, checkDay(req.params.day), today(), now());
+      return r.data;
     },
   );
   const rangeQuery = {
