@@ -85,7 +85,13 @@ async function main(): Promise<void> {
     );
 
     const srv = await createConsole({ config, log: silentLogger, store: ch });
+    const tw = performance.now();
     const base = await srv.start();
+    await srv.warmed();
+    const warmS = (performance.now() - tw) / 1000;
+    say(
+      `console started and warmed its caches (trend counts of the last ${config.console.trendDays} days, 7 days of time to detection) in ${warmS.toFixed(1)} s`,
+    );
     const token = firstToken(join(work, 'console', 'tokens'))!;
     const http = async (path: string, body?: unknown) => {
       const r = await fetch(`${base}${path}`, {
@@ -116,7 +122,11 @@ async function main(): Promise<void> {
     const live: number[] = [];
     for (let r = 0; r < REPS; r++) live.push(await timed(() => queryReportData(ch, LAST)));
     row("day report computed (what today's live page costs, on the store)", live, 'uncached, every query');
-    row(`trend, ${DAYS} days, first request (API)`, [await timed(() => http(`/api/v1/trends?to=${LAST}&days=${DAYS}`))], `counts ${DAYS} days, then cached`);
+    row(
+      `trend, ${DAYS} days, first request after start (API)`,
+      [await timed(() => http(`/api/v1/trends?to=${LAST}&days=${DAYS}`))],
+      'days the start-up warm-up did not cover are counted, then cached',
+    );
     const trendWarm: number[] = [];
     for (let r = 0; r < REPS; r++) trendWarm.push(await timed(() => http(`/api/v1/trends?to=${LAST}&days=${DAYS}`)));
     row(`trend, ${DAYS} days, again (API)`, trendWarm, 'past days from the cache');
@@ -129,9 +139,14 @@ async function main(): Promise<void> {
       oneDay.push(await timed(() => http(`/api/v1/trends?to=${LAST}&days=${DAYS}`)));
     }
     row(`trend, ${DAYS} days, while the newest day changes (API)`, oneDay, 'the changed day counted again, the others from the cache');
+    row(
+      'time to detection, 7 days, first request (API)',
+      [await timed(() => http(`/api/v1/time-to-detection?to=${LAST}&days=7`))],
+      'days not yet cached computed, then cached',
+    );
     const ttd: number[] = [];
     for (let r = 0; r < REPS; r++) ttd.push(await timed(() => http(`/api/v1/time-to-detection?to=${LAST}&days=7`)));
-    row('time to detection, 7 days (API)', ttd, 'uncached');
+    row('time to detection, 7 days, again (API)', ttd, 'per-day rows from the cache, merged');
     const look: number[] = [];
     for (let r = 0; r < REPS; r++) look.push(await timed(() => http('/api/v1/lookup', { query: '10.0.3.42', from, to: LAST })));
     row('per-line lookup, one address, 7 days (API)', look, 'audited');
@@ -145,6 +160,7 @@ async function main(): Promise<void> {
       `\`node load-test/dist/bench-console.js --lines ${LINES} --days ${DAYS} --reps ${REPS}\``,
       '',
       `Generated store (embedded chdb): ${LINES.toLocaleString('en-US')} lines × ${DAYS} days; ${Number(rows!.d).toLocaleString('en-US')} detection rows (daily and hourly windows, 35 classes), ${Number(rows!.e).toLocaleString('en-US')} evidence rows, ${Number(rows!.l).toLocaleString('en-US')} active line-days; filled in ${fillS.toFixed(0)} s.`,
+      `The console started and warmed its caches in ${warmS.toFixed(1)} s (it counts the past days of its default ranges when it starts; real today is after the generated days, so the warm-up covered the days before ${LAST}).`,
       `Medians of ${REPS} runs (first requests: one), milliseconds, on this machine (2 shared cores). "API": HTTP to the console on 127.0.0.1, JSON included; "store": the same query in-process on chdb.`,
       '',
       '| question | ms (median) | under 1 s | how |',

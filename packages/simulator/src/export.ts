@@ -444,21 +444,6 @@ export class Exporter {
         return p;
       }
       case 'ipfix-selector':
-        p = u64v(v, p, start);
-        p = u64v(v, p, end);
-        p = this.addr(p, v6, src);
-        p = this.addr(p, v6, dst);
-        p = u16v(v, p, sport);
-        p = u16v(v, p, dport);
-        b[p++] = proto;
-        b[p++] = tcp;
-        p = u64v(v, p, pkts);
-        p = u64v(v, p, bytes);
-        p = u32v(v, p, inIf);
-        p = u32v(v, p, outIf);
-        p = u32v(v, p, this.cfg.samplerId);
-        b[p++] = reason;
-        return p;
       case 'ixp-ipfix': {
         p = u64v(v, p, start);
         p = u64v(v, p, end);
@@ -474,6 +459,8 @@ export class Exporter {
         p = u32v(v, p, outIf);
         p = u32v(v, p, this.cfg.samplerId);
         b[p++] = reason;
+        if (this.cfg.style === 'ipfix-selector') return p;
+        // The exchange's fabric: the member routers' MACs on the frame (host side, backends' side).
         const host = this.macs!.ofHost(v6, sub);
         const backend = this.macs!.backend;
         b.set(down ? backend : host, p);

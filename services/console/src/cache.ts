@@ -24,6 +24,19 @@ export async function ensureCacheTables(ch: ClickHouseStore): Promise<void> {
     lines UInt64,
     computed_at DateTime64(3, 'UTC')
   ) ENGINE = ReplacingMergeTree(computed_at) ORDER BY (day, class_id)`);
+  // Time to detection per day and class: count, a t-digest of the delays (mergeable over days), max, histogram; 'daily' rows: lines only the daily window caught.
+  await ch.command(`CREATE TABLE IF NOT EXISTS ${db}.console_ttd_days (
+    day Date,
+    fingerprint String,
+    kind LowCardinality(String),
+    class_id String,
+    n UInt64,
+    q AggregateFunction(quantilesTDigest(0.25, 0.5, 0.75, 0.9), Float64),
+    mx Float64,
+    hist_buckets Array(UInt8),
+    hist_counts Array(UInt64),
+    computed_at DateTime64(3, 'UTC')
+  ) ENGINE = ReplacingMergeTree(computed_at) ORDER BY (day, kind, class_id)`);
   await ch.command(`CREATE TABLE IF NOT EXISTS ${db}.console_reports (
     day Date,
     fingerprint String,
@@ -124,4 +137,77 @@ export async function cachedReport(ch: ClickHouseStore, day: string, today: stri
   const data = await queryReportData(ch, day, { now });
   await ch.insert('console_reports', [{ day, fingerprint, data: JSON.stringify(data), computed_at: nowText() }]);
   return { data, cached: false };
+}
+
+/** Upper bounds of the time-to-detection histogram's buckets, minutes (the last bucket takes everything above). */
+export const HISTOGRAM_MINUTES = [5, 15, 30, 60, 120, 240, 480, 1440];
+
+/**
+ * Time to detection over [from, to] per class, merged from per-day rows of the cache; days whose
+ * detections or evidence changed are computed again (inside ClickHouse: the t-digest states never
+ * leave it). Quantiles are t-digest estimates (mergeable across days); counts are exact.
+ */
+export async function ttdByClass(
+  ch: ClickHouseStore,
+  from: string,
+  to: string,
+): Promise<{
+  rows: { class_id: string; n: string; p: (number | string)[]; mx: number | string; hist: [(number | string)[], (number | string)[]] }[];
+  dailyOnly: { class_id: string; n: string }[];
+}> {
+  const db = ch.database;
+  const q = new Q(ch);
+  const fp = await fingerprints(q, db, [{ table: 'detector_detections' }, { table: 'detector_evidence_daily' }], from, to);
+  const have = new Map(
+    (
+      await q.all<{ d: string; fingerprint: string }>(
+        `SELECT toString(day) AS d, fingerprint FROM ${db}.console_ttd_days FINAL WHERE day BETWEEN {f:Date} AND {t:Date} AND kind = 'mark'`,
+        { f: from, t: to },
+      )
+    ).map((r) => [r.d, r.fingerprint]),
+  );
+  const bounds = `[${HISTOGRAM_MINUTES.join(',')}]`;
+  for (const [d, f] of fp) {
+    if (have.get(d) === f) continue;
+    const p = { d, f };
+    await ch.command(
+      `INSERT INTO ${db}.console_ttd_days (day, fingerprint, kind, class_id, n, q, mx, hist_buckets, hist_counts, computed_at)
+       SELECT {d:Date}, {f:String}, 'hour', class_id, n, q, mx, h.1, h.2, now64(3) FROM (
+         SELECT class_id, count() AS n, quantilesTDigestState(0.25, 0.5, 0.75, 0.9)(m) AS q, max(m) AS mx, sumMap([b], [toUInt64(1)]) AS h FROM (
+           SELECT d.class_id AS class_id, greatest(0, dateDiff('second', e.seen, d.at) / 60) AS m,
+             -- Bucket: the first bound the delay is within (0-based); past the last bound, the overflow bucket.
+             toUInt8(if(arrayFirstIndex(x -> m <= x, ${bounds}) = 0, length(${bounds}), arrayFirstIndex(x -> m <= x, ${bounds}) - 1)) AS b
+           FROM (SELECT class_id, line, min(detected_at) AS at FROM ${db}.detector_detections WHERE day = {d:Date} AND window = 'hour' GROUP BY class_id, line) AS d
+           INNER JOIN (SELECT class_id, line, min(first_seen) AS seen FROM ${db}.detector_evidence_daily WHERE day = {d:Date} GROUP BY class_id, line) AS e
+           ON d.class_id = e.class_id AND d.line = e.line
+         ) GROUP BY class_id
+       )`,
+      p,
+    );
+    await ch.command(
+      `INSERT INTO ${db}.console_ttd_days (day, fingerprint, kind, class_id, n, mx, hist_buckets, hist_counts, computed_at)
+       SELECT {d:Date}, {f:String}, 'daily', class_id, count(), 0, [], [], now64(3) FROM (
+         SELECT class_id, line, groupUniqArray(toString(window)) AS w FROM ${db}.detector_detections WHERE day = {d:Date} GROUP BY class_id, line
+       ) WHERE has(w, 'day') AND NOT has(w, 'hour') GROUP BY class_id`,
+      p,
+    );
+    // Written last: a day counts as done only once its rows are in.
+    await ch.command(
+      `INSERT INTO ${db}.console_ttd_days (day, fingerprint, kind, class_id, n, mx, hist_buckets, hist_counts, computed_at) VALUES ({d:Date}, {f:String}, 'mark', '', 0, 0, [], [], now64(3))`,
+      p,
+    );
+  }
+  const days = [...fp.keys()];
+  const fps = days.map((d) => fp.get(d)!);
+  const cur = `has(arrayZip({ds:Array(String)}, {fs:Array(String)}), (toString(day), fingerprint))`;
+  const rows = await q.all<{ class_id: string; n: string; p: (number | string)[]; mx: number | string; hist: [(number | string)[], (number | string)[]] }>(
+    `SELECT class_id, sum(n) AS n, quantilesTDigestMerge(0.25, 0.5, 0.75, 0.9)(q) AS p, max(mx) AS mx, sumMap(hist_buckets, hist_counts) AS hist
+     FROM ${db}.console_ttd_days FINAL WHERE day BETWEEN {f:Date} AND {t:Date} AND kind = 'hour' AND ${cur} GROUP BY class_id`,
+    { f: from, t: to, ds: days, fs: fps },
+  );
+  const dailyOnly = await q.all<{ class_id: string; n: string }>(
+    `SELECT class_id, sum(n) AS n FROM ${db}.console_ttd_days FINAL WHERE day BETWEEN {f:Date} AND {t:Date} AND kind = 'daily' AND ${cur} GROUP BY class_id`,
+    { f: from, t: to, ds: days, fs: fps },
+  );
+  return { rows, dailyOnly };
 }

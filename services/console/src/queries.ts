@@ -1,6 +1,6 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { Q } from '@haystack/report';
-import { dailyCounts } from './cache.js';
+import { HISTOGRAM_MINUTES, dailyCounts, ttdByClass } from './cache.js';
 
 /**
  * The console's own views over the detector's and the hitlist's tables (the day report is
@@ -105,8 +105,7 @@ export interface TimeToDetectionClass {
   dailyOnly: number;
 }
 
-/** Bucket upper bounds, minutes (the last bucket takes everything above). */
-export const HISTOGRAM_MINUTES = [5, 15, 30, 60, 120, 240, 480, 1440];
+export { HISTOGRAM_MINUTES };
 
 export interface TimeToDetection {
   from: string;
@@ -123,41 +122,8 @@ export async function queryTimeToDetection(ch: ClickHouseStore, to: string, days
   const db = ch.database;
   const q = new Q(ch);
   const from = addDays(to, -(days - 1));
-  const bounds = `[${HISTOGRAM_MINUTES.join(',')}]`;
-  const rows = await q.all<{
-    class_id: string;
-    n: string;
-    p: (number | string)[];
-    mx: number | string;
-    hist: [(number | string)[], (number | string)[]];
-  }>(
-    `WITH first_detection AS (
-        SELECT day, class_id, line, min(detected_at) AS at FROM ${db}.detector_detections
-        WHERE day BETWEEN {f:Date} AND {t:Date} AND window = 'hour' GROUP BY day, class_id, line
-      ),
-      first_evidence AS (
-        SELECT day, class_id, line, min(first_seen) AS seen FROM ${db}.detector_evidence_daily
-        WHERE day BETWEEN {f:Date} AND {t:Date} GROUP BY day, class_id, line
-      )
-      SELECT d.class_id AS class_id, count() AS n,
-        quantilesExact(0.25, 0.5, 0.75, 0.9)(m) AS p, max(m) AS mx,
-        sumMap([b], [toUInt64(1)]) AS hist
-      FROM (
-        SELECT d.class_id AS class_id, greatest(0, dateDiff('second', e.seen, d.at) / 60) AS m,
-          -- Bucket: the first bound the delay is within (0-based); past the last bound, the overflow bucket.
-          toUInt8(if(arrayFirstIndex(x -> m <= x, ${bounds}) = 0, length(${bounds}), arrayFirstIndex(x -> m <= x, ${bounds}) - 1)) AS b
-        FROM first_detection AS d INNER JOIN first_evidence AS e ON d.day = e.day AND d.class_id = e.class_id AND d.line = e.line
-      ) AS d
-      GROUP BY class_id`,
-    { f: from, t: to },
-  );
-  const dailyOnly = await q.all<{ class_id: string; n: string }>(
-    `SELECT class_id, count() AS n FROM (
-       SELECT day, class_id, line, groupUniqArray(toString(window)) AS w FROM ${db}.detector_detections
-       WHERE day BETWEEN {f:Date} AND {t:Date} GROUP BY day, class_id, line
-     ) WHERE has(w, 'day') AND NOT has(w, 'hour') GROUP BY class_id`,
-    { f: from, t: to },
-  );
+  // Per day in the console's cache (cache.ts): only days whose detections or evidence changed are computed again.
+  const { rows, dailyOnly } = await ttdByClass(ch, from, to);
   const meta = await classMeta(q, db, from, to);
   const out = new Map<string, TimeToDetectionClass>();
   const get = (id: string) => {

@@ -7,7 +7,7 @@ import type { ClickHouseStore } from '@haystack/clickhouse';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import { lineIdsFromConfig, type LineIds } from '@haystack/detector';
 import { REPORT_CSS, type ReportData } from '@haystack/report';
-import { cachedReport, ensureCacheTables } from './cache.js';
+import { cachedReport, dailyCounts, ensureCacheTables, ttdByClass } from './cache.js';
 import { ensureTokensFile, loadTokens, Sessions, type TokenStore } from './auth.js';
 import { storedQuality, type LiveQuality, type LiveSource } from './live.js';
 import { LookupError, resolveLookup } from './lookup.js';
@@ -50,6 +50,8 @@ export interface ConsoleServer {
   /** http://host:port once listening. */
   readonly url: string | null;
   start(): Promise<string>;
+  /** Settles when the start-up cache warm-up (past days of the default trend and time-to-detection ranges) is done. */
+  warmed(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -442,6 +444,7 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   await app.ready();
 
   let url: string | null = null;
+  let warming: Promise<void> = Promise.resolve();
   const endpoint = endpointFile(config);
   return {
     app,
@@ -474,10 +477,18 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       writeFileSync(tmp, `${JSON.stringify({ url, pid: process.pid, startedAt: new Date().toISOString() })}\n`);
       renameSync(tmp, endpoint);
       log.info({ url, tokens: tokensPath }, 'console listening');
+      // Count the past days of the default ranges now, so the first trend and time-to-detection pages do not wait for it.
+      warming = (async () => {
+        const yesterday = dayText(now().getTime() - 86_400_000);
+        await dailyCounts(store, dayText(now().getTime() - cc.trendDays * 86_400_000), yesterday);
+        await ttdByClass(store, dayText(now().getTime() - 7 * 86_400_000), yesterday);
+      })().catch((err: unknown) => log.warn({ err }, 'console cache warm-up failed (pages compute on demand)'));
       return url;
     },
+    warmed: () => warming,
     async stop() {
       await app.close();
+      await warming;
       try {
         const cur = JSON.parse(readFileSync(endpoint, 'utf8')) as { pid?: number };
         if (cur.pid === process.pid) rmSync(endpoint, { force: true });
