@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { configSchema } from '@haystack/common';
 import { openDetectorClickHouse } from '@haystack/detector';
 import { IE, PacketBuilder } from '@haystack/decoders';
+import type { HitlistBrowse } from '@haystack/console';
+import { ACME_RULES, cof, writeFile } from '@haystack/hitlist/test-helpers';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 
@@ -86,6 +88,23 @@ test('haystack run: live exports over UDP reach the detector and ClickHouse; the
     q.exporters.map((e) => [e.version, e.records]),
     [[10, 3]],
   );
+
+  // `hitlist build` while it runs: the day files are written and the running process records
+  // the history from them (through its console), so the console's hitlist view shows the build.
+  const rules = join(state, 'rules');
+  writeFile(join(rules, 'r.yaml'), ACME_RULES);
+  const pdns = writeFile(join(state, 'p.jsonl'), cof('cam.acme.com', 'A', '198.51.100.1', day));
+  const b = spawnSync(process.execPath, [main, 'hitlist', 'build', '--rules', rules, '--day', day, '--pdns', pdns], { env, encoding: 'utf8' });
+  assert.equal(b.status, 0, b.stderr);
+  assert.match(b.stdout, /history: recorded by the running process \(pid \d+, through its console\): 2 entry rows, \d+ class and \d+ domain decisions/);
+  const hl = (await (await fetch(`${consoleUrl}/api/v1/hitlist?day=${day}`, { headers: { authorization: `Bearer ${token}` } })).json()) as HitlistBrowse;
+  assert.equal(hl.day, day);
+  assert.equal(hl.entriesTotal, 2);
+  assert.deepEqual([...new Set(hl.entries.map((e) => `${e.address} ${e.transport}/${e.port} ${e.domain}`))], ['198.51.100.1 tcp/443 cam.acme.com']);
+  // A day nothing was built for is refused with the reason, and records nothing.
+  const none = await fetch(`${consoleUrl}/api/v1/hitlist/days/2001-01-01/record`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  assert.equal(none.status, 404);
+  assert.match(((await none.json()) as { message: string }).message, /no hitlist built for 2001-01-01/);
 
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   child.kill('SIGTERM');

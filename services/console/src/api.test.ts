@@ -1,8 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReportData } from '@haystack/report';
+import { buildHitlist, dayDir, PdnsFileInput, writeDayFiles } from '@haystack/hitlist';
+import { cof } from '@haystack/hitlist/test-helpers';
+import { loadRules } from '@haystack/rules';
 import { CAM1, DAY, TUYA6, cleanupClickHouseDir, tempDir, toService } from '@haystack/detector/test-helpers';
 import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import type { HitlistBrowse, TimeToDetection, Trends } from './queries.js';
@@ -170,6 +173,7 @@ test('OpenAPI document lists every API path', async () => {
     '/api/v1/trends',
     '/api/v1/time-to-detection',
     '/api/v1/hitlist',
+    '/api/v1/hitlist/days/{day}/record',
     '/api/v1/quality',
     '/api/v1/lookup',
     '/api/v1/lookup/audit',
@@ -204,4 +208,38 @@ test('past days come from the cache while their data is unchanged, and are count
   const t2 = (await (await get(`/api/v1/trends?to=${DAY}&days=2`)).json()) as Trends;
   assert.deepEqual(t2.activeLines, [2, 4]);
   assert.deepEqual(t2.classes.find((c) => c.classId === 'acme-cam')!.lines, [2, 1]);
+});
+
+test('recording a build from its day files (what `hitlist build` asks while run holds the store): token required, missing day 404, unreadable files refused without touching the recorded day', async () => {
+  const next = new Date(Date.parse(`${DAY}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  const path = `/api/v1/hitlist/days/${next}/record`;
+  const record = (auth = true) => fetch(`${base}${path}`, { method: 'POST', headers: auth ? { authorization: `Bearer ${token}` } : {} });
+  assert.equal((await record(false)).status, 401);
+  const missing = await record();
+  assert.equal(missing.status, 404);
+  assert.match(((await missing.json()) as { message: string }).message, new RegExp(`no hitlist built for ${next}`));
+
+  const pdns = join(tmp.dir, 'next.jsonl');
+  writeFileSync(pdns, cof('cam1.acme.com', 'A', CAM1, next));
+  const built = await buildHitlist({ day: next, rules: loadRules(join(tmp.dir, 'rules')), pdns: [new PdnsFileInput(pdns)], tmpDir: tmp.dir });
+  const dir = dayDir(join(tmp.dir, 'state'), next);
+  await writeDayFiles(dir, built);
+  const ok = await record();
+  assert.equal(ok.status, 200, await ok.clone().text());
+  const n = (await ok.json()) as { day: string; entries: number; builtAt: string };
+  assert.equal(n.day, next);
+  assert.equal(n.builtAt, built.hitlist.builtAt);
+  const h = (await (await get(`/api/v1/hitlist?day=${next}`)).json()) as HitlistBrowse;
+  assert.equal(h.day, next);
+  assert.equal(h.entriesTotal, n.entries);
+  assert.deepEqual([...new Set(h.entries.map((e) => e.address))], [CAM1]);
+
+  // A damaged file is refused with the reason; the day's recorded history is left as it was.
+  writeFileSync(join(dir, 'decisions.json'), '{"day": "' + next + '", "classes": [');
+  const bad = await record();
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { message: string }).message, /cannot be read/);
+  const still = (await (await get(`/api/v1/hitlist?day=${next}`)).json()) as HitlistBrowse;
+  assert.equal(still.entriesTotal, n.entries);
+  assert.equal(still.builtAt, h.builtAt);
 });

@@ -32,15 +32,29 @@ export function runningConsole(config: HaystackConfig): { url: string; pid: numb
   return { url: ep.url, pid: ep.pid, token };
 }
 
-/** A day's report from the running console's API. */
-export async function fetchReport(c: { url: string; token: string }, day: string): Promise<ReportData> {
+type Reachable = { url: string; token: string };
+
+async function ask<T>(c: Reachable, method: 'GET' | 'POST', path: string): Promise<T> {
   let r: Response;
   try {
-    r = await fetch(`${c.url}/api/v1/days/${encodeURIComponent(day)}/report`, { headers: { authorization: `Bearer ${c.token}` } });
+    r = await fetch(`${c.url}${path}`, { method, headers: { authorization: `Bearer ${c.token}` } });
   } catch (e) {
     throw new ConsoleUnreachableError(`the running console at ${c.url} does not answer (${(e as Error).message})`);
   }
-  const body = (await r.json().catch(() => ({}))) as ReportData & { message?: string };
+  const body = (await r.json().catch(() => ({}))) as T & { message?: string };
   if (r.status !== 200) throw new ConsoleUnreachableError(`the running console at ${c.url} answered ${r.status}: ${body.message ?? 'no reason given'}`);
   return body;
+}
+
+/** A day's report from the running console's API. */
+export function fetchReport(c: Reachable, day: string): Promise<ReportData> {
+  return ask(c, 'GET', `/api/v1/days/${encodeURIComponent(day)}/report`);
+}
+
+/** Ask the running process to record the day's built hitlist files in the history (it holds the store). */
+export function recordHitlistThroughConsole(
+  c: Reachable,
+  day: string,
+): Promise<{ day: string; builtAt: string; entries: number; classes: number; domains: number }> {
+  return ask(c, 'POST', `/api/v1/hitlist/days/${encodeURIComponent(day)}/record`);
 }

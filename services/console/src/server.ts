@@ -6,6 +6,8 @@ import swagger from '@fastify/swagger';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import { lineIdsFromConfig, type LineIds } from '@haystack/detector';
+import { dayDir, HitlistHistory, readBuiltDay, type RecordableBuild } from '@haystack/hitlist';
+import { MissingDayError } from '@haystack/hitlist-contract';
 import { REPORT_CSS, type ReportData } from '@haystack/report';
 import { cachedReport, dailyCounts, ensureCacheTables, ttdByClass } from './cache.js';
 import { ensureTokensFile, loadTokens, Sessions, type TokenStore } from './auth.js';
@@ -261,6 +263,35 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     async (req): Promise<HitlistBrowse> => {
       requireToken(req);
       return queryHitlist(store, checkDay(req.query.day ?? today()), { classId: req.query.class, limit: req.query.limit });
+    },
+  );
+  app.post<{ Params: { day: string } }>(
+    '/api/v1/hitlist/days/:day/record',
+    api(
+      'hitlist',
+      "Record a built day's hitlist (its files under <stateDir>/hitlist/<day>/) in the history, replacing that day's: what `haystack hitlist build` asks of the running process that holds the embedded store",
+      { params: { type: 'object', properties: { day: daySchema }, required: ['day'] } },
+    ),
+    async (req): Promise<{ day: string; builtAt: string; entries: number; classes: number; domains: number }> => {
+      requireToken(req);
+      const day = checkDay(req.params.day);
+      const dir = dayDir(config.stateDir, day);
+      let build: RecordableBuild;
+      // Read and checked whole before the day's history is touched: unreadable files never replace a recorded build.
+      try {
+        build = readBuiltDay(dir);
+      } catch (e) {
+        if (e instanceof MissingDayError) throw new HttpError(404, `no hitlist built for ${day}: ${e.message}`);
+        throw new HttpError(400, `the hitlist files of ${day} in ${dir} cannot be read: ${(e as Error).message}`);
+      }
+      if (build.hitlist.day !== day) throw new HttpError(400, `the hitlist files in ${dir} are of ${build.hitlist.day}, not ${day}`);
+      const history = await HitlistHistory.attach(store);
+      const n = await history.record(build);
+      log.info(
+        { day, builtAt: build.hitlist.builtAt, entries: n.entries, who: req.who },
+        'hitlist history recorded for a build made while this process holds the store',
+      );
+      return { day, builtAt: build.hitlist.builtAt, ...n };
     },
   );
   app.get(

@@ -53,6 +53,12 @@ export interface BuildCommandOptions {
   log: Logger;
   /** Activate even a hitlist that shrank by more than policy.maxShrink against the latest built day. */
   force?: boolean;
+  /**
+   * When another process holds the embedded store (`haystack run`): have it record the day's
+   * files in the history (through its console). Resolves to what was recorded, or null when no
+   * such process answers; rejects with the reason it refused.
+   */
+  recordThroughHolder?: (day: string) => Promise<string | null>;
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -209,9 +215,19 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
     } catch (e) {
       if (!(e instanceof ClickHouseBusyError)) throw e;
       // `haystack run` holds the embedded store: the day files are written (its detector follows
-      // them); only the history (the console's hitlist view, the report's churn) is missing.
-      history = `NOT recorded: ${e.dataDir} is in use by a running process (haystack run?); its detector uses the day files above. Stop it and build again to record the history.`;
-      o.log.warn({ dataDir: e.dataDir }, 'hitlist history not recorded: the embedded store is in use by another process');
+      // them); the process holding the store records the history from them (console API).
+      let via: string | null = null;
+      let why = 'and no console of it answers (console.listen)';
+      try {
+        via = o.recordThroughHolder ? await o.recordThroughHolder(o.day) : null;
+      } catch (err) {
+        why = `and it did not record the build: ${(err as Error).message}`;
+      }
+      if (via) history = via;
+      else {
+        history = `NOT recorded: ${e.dataDir} is in use by a running process (haystack run?) ${why}; its detector uses the day files above. Build again once it serves its console, or after stopping it, to record the history.`;
+        o.log.warn({ dataDir: e.dataDir }, 'hitlist history not recorded: the embedded store is in use by another process');
+      }
     }
   }
   if (h) {

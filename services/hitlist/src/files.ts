@@ -4,7 +4,8 @@ import type { BuildReport, BuildResult } from './build.js';
 import type { Churn } from './churn.js';
 import type { Classification } from './classify.js';
 import { parseDay } from './days.js';
-import { MissingDayError, type Hitlist } from '@haystack/hitlist-contract';
+import { MissingDayError, readHitlist, type Hitlist } from '@haystack/hitlist-contract';
+import type { RecordableBuild } from './history.js';
 
 /**
  * A day's hitlist on disk (default `<stateDir>/hitlist/<day>/`), so `hitlist show` and
@@ -171,4 +172,10 @@ export function readReport(dir: string): BuildReport {
 
 export function readChurn(dir: string): Churn | null {
   return existsSync(join(dir, 'churn.json')) ? readJson<Churn>(dir, 'churn.json') : null;
+}
+
+/** A built day's files read back as the history records them (the console records a build made while `run` held the store). */
+export function readBuiltDay(dir: string): RecordableBuild {
+  const decisions = readDecisions(dir);
+  return { hitlist: readHitlist(dir), report: readReport(dir), classification: { classes: decisions.classes, domains: decisions.domains } };
 }

@@ -2,6 +2,9 @@ import { isIP } from 'node:net';
 import { openClickHouse, type ClickHouseOptions, type ClickHouseStore } from '@haystack/clickhouse';
 import type { BuildResult } from './build.js';
 
+/** What the history keeps of a build: a fresh BuildResult, or a day's files read back ({@link readBuiltDay}). */
+export type RecordableBuild = Pick<BuildResult, 'hitlist' | 'report'> & { classification: Pick<BuildResult['classification'], 'classes' | 'domains'> };
+
 /**
  * Hitlist history in ClickHouse (embedded chdb or a server, through @haystack/clickhouse):
  * per day the hitlist entries (one row per address, port, transport, domain and class), the
@@ -64,23 +67,34 @@ const v6 = (a: string) => (isIP(a) === 4 ? `::ffff:${a}` : a);
 const ts = (iso: string) => iso.replace('T', ' ').replace('Z', '');
 
 export class HitlistHistory {
-  private constructor(readonly ch: ClickHouseStore) {}
+  private constructor(
+    readonly ch: ClickHouseStore,
+    private readonly owned: boolean,
+  ) {}
 
   static async open(opts: ClickHouseOptions): Promise<HitlistHistory> {
     const ch = await openClickHouse(opts);
-    const h = new HitlistHistory(ch);
     try {
-      await ch.ensureDatabase();
-      for (const sql of DDL(ch.database)) await ch.command(sql);
+      return await HitlistHistory.attach(ch, true);
     } catch (e) {
       await ch.close();
       throw e;
     }
-    return h;
+  }
+
+  /**
+   * On a store another component opened (the running process's console records builds made
+   * while it holds the embedded data directory); closing the history leaves that store open
+   * unless `owned`.
+   */
+  static async attach(ch: ClickHouseStore, owned = false): Promise<HitlistHistory> {
+    await ch.ensureDatabase();
+    for (const sql of DDL(ch.database)) await ch.command(sql);
+    return new HitlistHistory(ch, owned);
   }
 
   /** Replace the day's history with this build. */
-  async record(r: BuildResult): Promise<{ entries: number; classes: number; domains: number }> {
+  async record(r: RecordableBuild): Promise<{ entries: number; classes: number; domains: number }> {
     const db = this.ch.database;
     const day = r.hitlist.day;
     const part = Number(day.replaceAll('-', ''));
@@ -175,6 +189,6 @@ export class HitlistHistory {
   }
 
   close(): Promise<void> {
-    return this.ch.close();
+    return this.owned ? this.ch.close() : Promise.resolve();
   }
 }

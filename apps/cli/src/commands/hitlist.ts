@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { recordHitlistThroughConsole, runningConsole } from '@haystack/console';
 import { runBuildCommand, runDiffCommand, runShowCommand } from '@haystack/hitlist/commands';
 import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { collectMany, day, inputFile, positiveInt as int, share, writableDir } from '../args.js';
@@ -92,6 +93,12 @@ export function registerHitlistCommands(program: Command): void {
               json: opts.json ?? false,
               force: opts.force ?? false,
               log,
+              recordThroughHolder: async (d) => {
+                const c = runningConsole(config);
+                if (!c) return null;
+                const n = await recordHitlistThroughConsole(c, d);
+                return `recorded by the running process (pid ${c.pid}, through its console): ${n.entries.toLocaleString('en-US')} entry rows, ${n.classes} class and ${n.domains} domain decisions`;
+              },
             },
             (s) => process.stdout.write(s),
           );
