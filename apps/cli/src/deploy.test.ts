@@ -93,7 +93,7 @@ test('every metric an alert rule or a dashboard names is one Haystack exports', 
   const { createRegistry } = await import('@haystack/common');
   const { FlowDecoder } = await import('@haystack/decoders');
   const { Publisher, registerIngestMetrics } = await import('@haystack/ingest');
-  const { registerDetectorMetrics } = await import('@haystack/detector');
+  const { registerConsumerLagMetric, registerDetectorMetrics } = await import('@haystack/detector');
   const { registerPdnsMetrics } = await import('@haystack/pdns-service');
   const { CountingSink } = await import('@haystack/transport');
   const { silentLogger } = await import('@haystack/common');
@@ -107,6 +107,7 @@ test('every metric an alert rule or a dashboard names is one Haystack exports', 
     refused: () => 0,
   });
   registerDetectorMetrics(reg, () => ({}) as never);
+  registerConsumerLagMetric(reg, () => []);
   registerPdnsMetrics(reg, { counters: {} } as never);
   const known = new Set((await reg.getMetricsAsJSON().catch(() => [])).map((m) => m.name));
   for (const m of reg.getMetricsAsArray()) known.add((m as unknown as { name: string }).name);

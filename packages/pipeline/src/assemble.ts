@@ -4,6 +4,7 @@ import {
   createDetector,
   hitlistStoreFromConfig,
   openDetectorClickHouse,
+  registerConsumerLagMetric,
   registerDetectorMetrics,
   type Detector,
   type DetectorOptions,
@@ -15,6 +16,7 @@ import { createIngest, registerIngestMetrics, replayCapture, socketDrops, type I
 import {
   CountingSink,
   KafkaFlowSink,
+  KafkaFlowSource,
   createFlowTransport,
   type FlowSink,
   type FlowSource,
@@ -307,6 +309,10 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
       if (detector) {
         const det = detector;
         registerDetectorMetrics(registry, () => det.stats());
+        if (source instanceof KafkaFlowSource) {
+          const src = source;
+          registerConsumerLagMetric(registry, () => src.lag());
+        }
       }
       if (pdns) registerPdnsMetrics(registry, pdns.collector);
       const serve = o.metrics ?? !!config.metrics.listen;

@@ -155,6 +155,7 @@ export class KafkaFlowSource implements FlowSource {
   private stopping = false;
   private handler: FlowHandler | undefined;
   private pipes = new Map<number, Pipeline>();
+  private readonly lagBy = new Map<number, number>();
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
   /** eachBatch calls running now (close() waits for them before the final commit). */
@@ -291,6 +292,15 @@ export class KafkaFlowSource implements FlowSource {
   }
 
   /**
+   * Per assigned partition, batches behind the partition's end as of the last fetch (its high
+   * watermark then, minus the last batch taken in): the consumer lag as this member sees it,
+   * without asking the brokers. Partitions nothing was fetched from yet are not listed.
+   */
+  lag(): { partition: number; batches: number }[] {
+    return this.assigned.filter((p) => this.lagBy.has(p)).map((p) => ({ partition: p, batches: this.lagBy.get(p)! }));
+  }
+
+  /**
    * Finish the handlers in flight and wait (at most `settleMs`, default 30 s) for what they
    * took in to be stored; commit the stored positions, leave the group and disconnect.
    * Anything not stored by then stays uncommitted and is delivered again.
@@ -383,6 +393,7 @@ export class KafkaFlowSource implements FlowSource {
       if (accepted === false) break;
       resolveOffset(m.offset);
       this.counters.delivered++;
+      this.lagBy.set(partition, Math.max(0, Number(batch.highWatermark) - Number(m.offset) - 1));
       if (accepted) pipe.track(m.offset, accepted.stored, (err) => this.storeFailed(err, meta, pipe));
       else pipe.done(m.offset);
       await heartbeat();

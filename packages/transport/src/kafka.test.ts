@@ -4,6 +4,7 @@ import { openBatch, FORMAT_VERSION } from '@haystack/flow-core';
 import { committedOffsets, startKafkaMock, mockKafkaClient, MOCK_CONSUMER_TIMINGS, type KafkaMock, type KafkaMockTopic } from '@haystack/testkit/kafka-mock';
 import { KafkaFlowSink, type KafkaSinkOptions } from './kafka-sink.js';
 import { KafkaFlowSource, type KafkaSourceOptions } from './kafka-source.js';
+import { GroupLagReader } from './kafka-lag.js';
 import { BATCH_FORMAT_HEADER, KafkaTransportError, type KafkaSection } from './kafka-common.js';
 import { TransportClosedError } from './util.js';
 import { batchTag, deferred, makeBatch, Observer } from './test-batches.js';
@@ -519,4 +520,67 @@ test('Kafka source: more members than partitions — the group settles with an i
     'each batch exactly once',
   );
   assert.deepEqual(await committedOffsets(mock, kafka.consumerGroup, 'flows'), [10]);
+});
+
+test('Kafka lag: the detector group’s committed offsets against the high watermarks, per partition, as the console reads it', async (t) => {
+  const mock = await withMock(t, [{ name: 'flows', partitions: 2 }]);
+  const kafka = kafkaSection(mock);
+  const reader = new GroupLagReader(kafka, { client: quickClient, minIntervalMs: 0 });
+  t.after(() => reader.close());
+  const sink = await connectSink(t, { kafka });
+  for (let seq = 0; seq < 4; seq++) await sink.publish(0, makeBatch(0, seq));
+  await sink.publish(1, makeBatch(1, 0));
+  // Nothing committed yet: no lag to tell (a new group starts at the end), not a made-up zero.
+  assert.deepEqual(await reader.read(), {
+    topic: 'flows',
+    groupId: 'detector',
+    batches: 0,
+    partitions: [
+      { partition: 0, high: 4, committed: null, lag: null },
+      { partition: 1, high: 1, committed: null, lag: null },
+    ],
+  });
+
+  // A real consumer of the group takes in everything and commits; then more arrives while it is stopped.
+  let handled = 0;
+  const seen: string[] = [];
+  const obs = new Observer();
+  const src = source(t, { kafka });
+  await src.run(
+    obs.guard(async (_b, meta) => {
+      // The member's own view (the detector's metric): batches behind the end as of the last fetch.
+      if (meta.partition === 0) seen.push(JSON.stringify(src.lag().filter((l) => l.partition === 0)));
+      handled++;
+    }),
+  );
+  await obs.waitFor(() => handled === 5);
+  assert.equal(seen[1], JSON.stringify([{ partition: 0, batches: 3 }]), 'after the first of four batches: three behind');
+  // The last batch's position is taken once its handler has returned.
+  const caughtUp = () => src.lag().length === 2 && src.lag().every((l) => l.batches === 0);
+  for (let i = 0; i < 100 && !caughtUp(); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(
+    src.lag().sort((a, b) => a.partition - b.partition),
+    [
+      { partition: 0, batches: 0 },
+      { partition: 1, batches: 0 },
+    ],
+  );
+  await src.close();
+  for (let seq = 4; seq < 7; seq++) await sink.publish(0, makeBatch(0, seq));
+  const lag = await reader.read();
+  assert.ok('batches' in lag, JSON.stringify(lag));
+  assert.equal(lag.batches, 3);
+  assert.deepEqual(
+    lag.partitions.map((p) => [p.partition, p.high, p.committed, p.lag]),
+    [
+      [0, 7, 4, 3],
+      [1, 1, 1, 0],
+    ],
+  );
+
+  // Brokers gone: a reason, not an exception (the quality page keeps rendering).
+  await mock.stop();
+  const down = await new GroupLagReader(kafka, { client: { connectionTimeout: 300, retry: { retries: 0 } }, minIntervalMs: 0 }).read();
+  assert.ok('error' in down);
+  assert.match(down.error, /127\.0\.0\.1:\d+/);
 });

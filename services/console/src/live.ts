@@ -1,5 +1,6 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { Q } from '@haystack/report';
+import type { GroupLag } from '@haystack/transport';
 
 /**
  * Data quality as the console shows it. Live: the running process's own counters (decoder
@@ -37,6 +38,8 @@ export interface LiveQuality {
   /** Flows a detector took in and has not stored yet. */
   storageBacklog: number | null;
   insertFailures: number | null;
+  /** With Kafka: the detector group's lag on the flow topic in batches (or why it could not be read); absent on the embedded bus. */
+  kafka?: GroupLag | { error: string };
 }
 
 export type LiveSource = () => Promise<LiveQuality>;

@@ -229,10 +229,22 @@ export function qualityPage(ctx: PageContext, q: LiveQuality): string {
   o.push(
     kv(
       'consumer lag (flows not yet taken in)',
-      q.consumerLag === null ? '– (Kafka: see the consumer group’s lag)' : fmtInt(q.consumerLag),
+      q.consumerLag === null ? (q.kafka ? '– (Kafka: below)' : '–') : fmtInt(q.consumerLag),
       (q.consumerLag ?? 0) > 100_000,
     ),
   );
+  if (q.kafka) {
+    const k = q.kafka;
+    o.push(
+      'error' in k
+        ? kv('Kafka consumer lag', `unknown: ${e(k.error)}`, true)
+        : kv(
+            `Kafka consumer lag (group ${k.groupId}, topic ${k.topic})`,
+            `${fmtInt(k.batches)} batches${k.partitions.some((p) => p.lag === null) ? ` (${k.partitions.filter((p) => p.lag === null).length} partition(s) never committed)` : ''}`,
+            k.batches > 1_000,
+          ),
+    );
+  }
   o.push(kv('storage backlog (flows taken in, not yet stored)', q.storageBacklog === null ? '–' : fmtInt(q.storageBacklog), (q.storageBacklog ?? 0) > 500_000));
   o.push(kv('insert failures', q.insertFailures === null ? '–' : fmtInt(q.insertFailures), (q.insertFailures ?? 0) > 0));
   o.push('</div>');
@@ -249,6 +261,17 @@ export function qualityPage(ctx: PageContext, q: LiveQuality): string {
     );
   o.push('</tbody></table>');
   if (q.exporters.length === 0) o.push('<p class="card">No exporter has sent anything yet.</p>');
+  if (q.kafka && 'partitions' in q.kafka) {
+    o.push(
+      '<table class="grid" id="kafka-lag"><thead><tr><th class="num">Partition</th><th class="num">High watermark</th><th class="num">Committed</th><th class="num">Lag (batches)</th></tr></thead><tbody>',
+    );
+    for (const p of q.kafka.partitions)
+      o.push(
+        `<tr><td class="num">${p.partition}</td><td class="num">${fmtInt(p.high)}</td><td class="num">${p.committed === null ? '–' : fmtInt(p.committed)}</td>` +
+          `<td class="num">${p.lag === null ? 'never committed' : fmtInt(p.lag)}</td></tr>`,
+      );
+    o.push('</tbody></table>');
+  }
   return page('Data quality', { ...ctx, refreshSeconds: ctx.refreshSeconds ?? 30 }, o.join('\n'));
 }
 

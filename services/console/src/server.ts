@@ -11,6 +11,7 @@ import { MissingDayError } from '@haystack/hitlist-contract';
 import { REPORT_CSS, type ReportData } from '@haystack/report';
 import { cachedReport, dailyCounts, ensureCacheTables, ttdByClass } from './cache.js';
 import { ensureTokensFile, loadTokens, Sessions, type TokenStore } from './auth.js';
+import { GroupLagReader } from '@haystack/transport';
 import { storedQuality, type LiveQuality, type LiveSource } from './live.js';
 import { LookupError, resolveLookup } from './lookup.js';
 import { CONSOLE_CSS, dayPage, errorPage, hitlistPage, loginPage, lookupPage, qualityPage, trendsPage, ttdPage, type PageContext } from './pages.js';
@@ -116,6 +117,12 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   let lineIds: LineIds | null = null;
   const lineIdsNow = () => (lineIds ??= lineIdsFromConfig(config, log));
   if (cc.lookup.enabled) await ensureAuditTable(store);
+  // With Kafka between ingest and detectors, the quality page asks the brokers for the detector group's lag
+  // (briefly: a page must not hang on brokers that are down; it shows why the figure is missing).
+  const kafkaLag =
+    config.kafka.brokers.length > 0
+      ? new GroupLagReader(config.kafka, { client: { connectionTimeout: 2_000, requestTimeout: 5_000, retry: { retries: 1, initialRetryTime: 100 } } })
+      : null;
   await ensureCacheTables(store);
 
   const app: FastifyInstance = Fastify({
@@ -302,7 +309,8 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     ),
     async (req): Promise<LiveQuality> => {
       requireToken(req);
-      return o.live ? o.live() : storedQuality(store, today(), now());
+      const q = o.live ? await o.live() : await storedQuality(store, today(), now());
+      return kafkaLag ? { ...q, kafka: await kafkaLag.read() } : q;
     },
   );
   const lookupBody = {
@@ -520,6 +528,7 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     async stop() {
       await app.close();
       await warming;
+      await kafkaLag?.close().catch(() => undefined);
       try {
         const cur = JSON.parse(readFileSync(endpoint, 'utf8')) as { pid?: number };
         if (cur.pid === process.pid) rmSync(endpoint, { force: true });

@@ -140,3 +140,23 @@ export function registerDetectorMetrics(reg: Registry, stats: () => DetectorStat
     reg.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
   }
 }
+
+/**
+ * With Kafka: per partition this detector consumes, flow batches behind the partition's end as
+ * of its last fetch (KafkaFlowSource.lag) — the consumer group's lag without a Kafka exporter.
+ */
+export function registerConsumerLagMetric(reg: Registry, lag: () => { partition: number; batches: number }[]): void {
+  const name = 'haystack_detector_kafka_lag_batches';
+  const help = "Flow batches behind the end of each partition this detector consumes, as of its last fetch (the consumer group's lag, in Kafka messages).";
+  const metric = {
+    name,
+    help,
+    type: 'gauge',
+    aggregator: 'sum',
+    async get() {
+      return { name, help, type: 'gauge', aggregator: 'sum', values: lag().map((l) => ({ value: l.batches, labels: { partition: String(l.partition) } })) };
+    },
+    reset() {},
+  };
+  reg.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
+}
