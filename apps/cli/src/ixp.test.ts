@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { configSchema, silentLogger } from '@haystack/common';
 import { openDetectorClickHouse } from '@haystack/detector';
 import { queryReportData, renderCsv, renderText } from '@haystack/report';
+import { createConsole, firstToken } from '@haystack/console';
 import { runDemo } from './commands/demo.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -71,6 +72,26 @@ test('demo --ixp: sFlow from the fabric, hosts per member as the ground truth ha
       csv.some((l) => /^2026-11-20,65001,"?Member 1 Broadband"?,/.test(l)),
       csv.slice(0, 3).join('\n'),
     );
+
+    // The console of an IXP (deployment: ixp) on the same store: the members in the day's report, hosts (not lines) in the trends.
+    const cfg = configSchema.parse({ log: { level: 'silent' }, stateDir: join(out, 'state'), deployment: 'ixp', console: { listen: '127.0.0.1:0' } });
+    const srv = await createConsole({ config: cfg, log: silentLogger, store: ch });
+    try {
+      const url = await srv.start();
+      const auth = { authorization: `Bearer ${firstToken(join(out, 'state', 'console', 'tokens'))}` };
+      const api = (await (await fetch(`${url}/api/v1/days/2026-11-20/report`, { headers: auth })).json()) as typeof data;
+      assert.deepEqual(
+        api.ixp!.members.map((m) => [m.asn, m.iotHosts]),
+        x.members.map((m) => [m.asn, m.iotHosts]),
+      );
+      const day = await (await fetch(`${url}/day/2026-11-20`, { headers: auth })).text();
+      assert.match(day, /Member 1 Broadband/);
+      const trends = await (await fetch(`${url}/trends?to=2026-11-20&days=7`, { headers: auth })).text();
+      assert.match(trends, /Active hosts per day/);
+      assert.doesNotMatch(trends, /Active lines/);
+    } finally {
+      await srv.stop();
+    }
   } finally {
     await ch.close();
   }

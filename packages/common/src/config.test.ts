@@ -45,3 +45,13 @@ test('every problem is reported with its path; unknown keys are refused', () => 
   writeFileSync(file, 'ingest: [unclosed\n');
   assert.throws(() => loadConfig({ file, env: {} }), /not valid YAML/);
 });
+
+test('top-level keys from the environment: HAYSTACK_STATE_DIR and HAYSTACK_DEPLOYMENT (a wrong value named with its variable)', () => {
+  const c = loadConfig({ env: { HAYSTACK_STATE_DIR: '/srv/haystack', HAYSTACK_DEPLOYMENT: 'ixp' } });
+  assert.equal(c.stateDir, '/srv/haystack');
+  assert.equal(c.deployment, 'ixp');
+  assert.throws(
+    () => loadConfig({ env: { HAYSTACK_DEPLOYMENT: 'exchange' } }),
+    (e: unknown) => e instanceof ConfigError && /deployment/.test(e.message) && /HAYSTACK_DEPLOYMENT/.test(e.message),
+  );
+});

@@ -281,18 +281,22 @@ export class ConfigError extends Error {
 }
 
 const ENV_PREFIX = 'HAYSTACK_';
+/** The top-level keys that are not sections (no `__` in their variable). */
+const TOP_LEVEL_ENV: Record<string, 'stateDir' | 'deployment'> = { HAYSTACK_STATE_DIR: 'stateDir', HAYSTACK_DEPLOYMENT: 'deployment' };
 
 /**
  * Environment overrides: HAYSTACK_<SECTION>__<KEY>[__<KEY>...] = value, keys in camelCase
- * or UPPER_SNAKE (HAYSTACK_KAFKA__BROKERS, HAYSTACK_INGEST__NETFLOW_PORT). Values are read
+ * or UPPER_SNAKE (HAYSTACK_KAFKA__BROKERS, HAYSTACK_INGEST__NETFLOW_PORT); the top-level
+ * HAYSTACK_STATE_DIR and HAYSTACK_DEPLOYMENT. Values are read
  * as JSON when they parse as JSON, else as strings; a comma list is accepted for arrays.
  */
 export function envOverrides(env: NodeJS.ProcessEnv, sources?: Map<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, raw] of Object.entries(env)) {
-    if (k === 'HAYSTACK_STATE_DIR' && raw) {
-      out.stateDir = raw;
-      sources?.set('stateDir', k);
+    const top = TOP_LEVEL_ENV[k];
+    if (top && raw) {
+      out[top] = raw;
+      sources?.set(top, k);
       continue;
     }
     if (!k.startsWith(ENV_PREFIX) || raw === undefined || !k.includes('__')) continue;

@@ -38,7 +38,11 @@ export interface PageContext {
   lookupEnabled: boolean;
   /** Seconds: a page showing today's numbers reloads itself (a meta refresh, no script). */
   refreshSeconds?: number;
+  /** What a detection unit is called: subscriber lines (ISP) or end hosts (IXP, deployment: ixp). */
+  unit?: 'line' | 'host';
 }
+
+const unitWords = (ctx: PageContext) => (ctx.unit === 'host' ? { one: 'host', many: 'hosts', Many: 'Hosts' } : { one: 'line', many: 'lines', Many: 'Lines' });
 
 const NAV: [string, string][] = [
   ['/', 'Today'],
@@ -91,13 +95,19 @@ const signed = (n: number) => `${n >= 0 ? '+' : '−'}${fmtInt(Math.abs(n))}`;
 
 export function trendsPage(ctx: PageContext, t: Trends): string {
   const o: string[] = [];
+  const u = unitWords(ctx);
   o.push(`<h1>Trends <span class="muted">${e(t.from)} – ${e(t.to)}</span></h1>`);
   o.push(
     `<form class="inline" method="get" action="/trends"><label>Days<input type="number" name="days" min="2" max="366" value="${t.days.length}"></label>` +
       `<label>Up to<input type="date" name="to" value="${e(t.to)}"></label><button type="submit">Show</button></form>`,
   );
   o.push(
-    lineChart({ id: 'chart-active', title: 'Active lines per day', days: t.days, series: [{ name: 'active lines', color: '#495057', values: t.activeLines }] }),
+    lineChart({
+      id: 'chart-active',
+      title: `Active ${u.many} per day`,
+      days: t.days,
+      series: [{ name: `active ${u.many}`, color: '#495057', values: t.activeLines }],
+    }),
   );
   for (const level of ['platform', 'manufacturer', 'product'] as const) {
     const list = t.classes.filter((c) => c.level === level);
@@ -106,13 +116,13 @@ export function trendsPage(ctx: PageContext, t: Trends): string {
     o.push(
       lineChart({
         id: `chart-${level}`,
-        title: `Detected lines per day: ${level} classes (top ${Math.min(8, list.length)})`,
+        title: `Detected ${u.many} per day: ${level} classes (top ${Math.min(8, list.length)})`,
         days: t.days,
         series: list.slice(0, 8).map((c, i) => ({ name: c.name, color: PALETTE[i % PALETTE.length]!, values: c.lines })),
       }),
     );
     o.push(
-      '<table class="grid"><thead><tr><th>Class</th><th class="num">Lines (last day)</th><th class="num">Change</th><th class="num">Relative</th><th>Over the range</th></tr></thead><tbody>',
+      `<table class="grid"><thead><tr><th>Class</th><th class="num">${u.Many} (last day)</th><th class="num">Change</th><th class="num">Relative</th><th>Over the range</th></tr></thead><tbody>`,
     );
     for (const c of list) {
       o.push(
@@ -128,10 +138,11 @@ export function trendsPage(ctx: PageContext, t: Trends): string {
 
 export function ttdPage(ctx: PageContext, t: TimeToDetection): string {
   const o: string[] = [];
+  const u = unitWords(ctx);
   o.push(`<h1>Time to detection <span class="muted">${e(t.from)} – ${e(t.to)}</span></h1>`);
   o.push(
-    '<p>For each line that starts hosting a class: minutes from the first evidence of the class on that day to its detection within an hourly window. ' +
-      'Lines the hourly windows never caught, detected only by the daily window, are counted apart.</p>',
+    `<p>For each ${u.one} that starts hosting a class: minutes from the first evidence of the class on that day to its detection within an hourly window. ` +
+      `${u.Many} the hourly windows never caught, detected only by the daily window, are counted apart.</p>`,
   );
   o.push(
     `<form class="inline" method="get" action="/time-to-detection"><label>Days<input type="number" name="days" min="1" max="366" value="${Math.round((Date.parse(t.to) - Date.parse(t.from)) / 86_400_000) + 1}"></label>` +
@@ -140,7 +151,7 @@ export function ttdPage(ctx: PageContext, t: TimeToDetection): string {
   const labels = [...HISTOGRAM_MINUTES.map((m) => `≤${m >= 60 ? `${m / 60}h` : `${m}m`}`), `>${HISTOGRAM_MINUTES[HISTOGRAM_MINUTES.length - 1]! / 60}h`];
   const all = new Array<number>(labels.length).fill(0);
   for (const c of t.classes) c.histogram.forEach((v, i) => (all[i]! += v));
-  o.push(barChart({ id: 'chart-ttd', title: 'Lines by time to detection (all classes)', labels, values: all, width: 640, height: 160 }));
+  o.push(barChart({ id: 'chart-ttd', title: `${u.Many} by time to detection (all classes)`, labels, values: all, width: 640, height: 160 }));
   o.push(
     '<table class="grid"><thead><tr><th>Class</th><th>Level</th><th class="num">Detected hourly</th><th class="num">Median min</th><th class="num">p25 – p75</th><th class="num">p90</th><th class="num">Daily window only</th><th>Distribution</th></tr></thead><tbody>',
   );

@@ -195,6 +195,7 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     who: (req as { internal?: boolean }).internal ? null : req.who,
     lookupEnabled: cc.lookup.enabled,
     refreshSeconds: refresh,
+    unit: config.deployment === 'ixp' ? 'host' : 'line',
   });
   const requireToken = (req: FastifyRequest) => {
     if (!req.who) throw new HttpError(401, 'authentication required: send Authorization: Bearer <token> (a token from the console tokens file)');
