@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { configSchema, silentLogger } from '@haystack/common';
 import { openDetectorClickHouse } from '@haystack/detector';
 import { queryReportData, renderCsv, renderText } from '@haystack/report';
-import { createConsole, firstToken } from '@haystack/console';
+import { createConsole, firstToken, type LiveQuality } from '@haystack/console';
 import { runDemo } from './commands/demo.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -63,6 +63,11 @@ test('demo --ixp: sFlow from the fabric, hosts per member as the ground truth ha
     }
     for (const [k, n] of truth) if (data.classes.some((c) => c.level === 'product' && k.endsWith(` ${c.classId}`))) truthTotal += n;
     assert.ok(detected / truthTotal > 0.5, `product hosts found: ${detected} of ${truthTotal}`);
+    // Replayed without loss: no sample sequence gap per sFlow data source, the agents' rate known.
+    assert.ok(
+      data.quality.exporters.every((e) => e.version === 133 && e.samplesLost === 0 && e.sequenceGaps === 0),
+      JSON.stringify(data.quality.exporters),
+    );
     const text = renderText(data);
     assert.match(text, /^MEMBERS \(3\), ranked by IoT hosts/m);
     assert.match(text, /sFlow v5/);
@@ -89,6 +94,17 @@ test('demo --ixp: sFlow from the fabric, hosts per member as the ground truth ha
       const trends = await (await fetch(`${url}/trends?to=2026-11-20&days=7`, { headers: auth })).text();
       assert.match(trends, /Active hosts per day/);
       assert.doesNotMatch(trends, /Active lines/);
+      // A past day's data quality from the stored health snapshots: the fabric's sFlow agents at 1:100.
+      const q = (await (await fetch(`${url}/api/v1/quality?day=2026-11-20`, { headers: auth })).json()) as LiveQuality;
+      assert.equal(q.live, false);
+      assert.ok(q.exporters.length > 0 && q.exporters.every((e) => e.version === 133 && e.samplingRate === 100), JSON.stringify(q.exporters));
+      // Health snapshots count by when they were taken: the last ones of the replay (flows of 23:59 exported after midnight) fall on the next day.
+      const next = (await (await fetch(`${url}/api/v1/quality?day=2026-11-21`, { headers: auth })).json()) as LiveQuality;
+      assert.equal(q.recordsDecoded + next.recordsDecoded, res.detector.flows);
+      assert.ok(next.recordsDecoded < q.recordsDecoded / 100);
+      const qp = await (await fetch(`${url}/quality?day=2026-11-20`, { headers: auth })).text();
+      assert.match(qp, /stored, 2026-11-20/);
+      assert.doesNotMatch(qp, /http-equiv="refresh"/, 'a past day does not reload itself');
     } finally {
       await srv.stop();
     }

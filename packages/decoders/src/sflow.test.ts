@@ -249,4 +249,6 @@ test('sequence accounting: datagrams per agent/sub-agent, samples and drops per 
   const c = domains.find((d) => d.domain === 0)!.counters;
   assert.deepEqual([c.lost, c.sequenceGaps, c.samplesLost, c.sampleDrops, c.records], [2, 1, 3, 7, 5]);
   assert.equal(domains.find((d) => d.domain === 1)!.counters.lost, 0);
+  // The rate shown for the agent (health snapshots, metrics, console): its samples' rate, not "unknown".
+  assert.equal(domains.find((d) => d.domain === 0)!.shownRate, 100);
 });

@@ -265,7 +265,7 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
           version: d.version,
           domain: d.domain,
           records: c.records,
-          samplingRate: d.defaultRate,
+          samplingRate: d.shownRate,
           sequenceGaps: c.sequenceGaps,
           lost: c.lost,
           malformed: c.malformedPackets + c.malformedSets + c.malformedRecords,

@@ -102,7 +102,8 @@ export function memberTruthCsv(f: Fabric, truth: TruthRow[]): string {
 export class SflowFabricExporter {
   readonly counters: ExportCounters = { messages: 0, records: 0, optionsRecords: 0, templateMessages: 0, sampledPackets: 0, bytes: 0 };
   private seq = 0;
-  private sampleSeq = 0;
+  /** Sample sequence numbers count per data source (sFlow v5: per source_id), here the two fabric ports. */
+  private readonly sampleSeq = [0, 0, 0];
 
   constructor(
     readonly cfg: ExporterConfig,
@@ -170,11 +171,12 @@ export class SflowFabricExporter {
         tcpFlags: (misc >>> 16) & 255,
       });
       const frameLength = Math.max(64, Math.round(bytes / Math.max(1, pkts)) + 18);
+      const source = down ? 2 : 1;
       for (let k = 0; k < pkts; k++) {
         samples.push({
           kind: 'flow',
-          sequence: ++this.sampleSeq,
-          sourceIndex: down ? 2 : 1,
+          sequence: ++this.sampleSeq[source]!,
+          sourceIndex: source,
           rate: this.cfg.sampling,
           input: down ? 2 : 1,
           output: down ? 1 : 2,

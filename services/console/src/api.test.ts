@@ -118,6 +118,7 @@ test('validation: bad parameters are answered 400 with a reason', async () => {
     ['/api/v1/trends?days=1', /at least 2/],
     ['/api/v1/trends?color=red', /additional|color/],
     ['/api/v1/hitlist?class=..%2Fetc', /class|pattern/],
+    ['/api/v1/quality?day=2026-02-30', /not a calendar day/],
   ] as const) {
     const r = await get(path);
     assert.equal(r.status, 400, `${path}: ${await r.clone().text()}`);

@@ -231,7 +231,10 @@ export function qualityPage(ctx: PageContext, q: LiveQuality): string {
   const o: string[] = [];
   o.push(`<h1>Data quality <span class="muted">${q.live ? 'live' : `stored, ${e(q.day)}`}</span></h1>`);
   o.push(
-    `<p class="refresh" id="live">${q.live ? `counters of this process since ${e(q.since)}, ` : ''}as of ${e(q.at)}; refreshed every ${ctx.refreshSeconds ?? 30} s</p>`,
+    `<form class="inline" method="get" action="/quality"><label>Day<input type="date" name="day" value="${e(q.day)}"></label><button type="submit">Show</button></form>`,
+  );
+  o.push(
+    `<p class="refresh" id="live">${q.live ? `counters of this process since ${e(q.since)}, ` : ''}as of ${e(q.at)}${ctx.refreshSeconds ? `; refreshed every ${ctx.refreshSeconds} s` : ''}</p>`,
   );
   const kv = (k: string, v: string, bad = false) => `<div>${e(k)}</div><div class="${bad ? 'bad' : ''}" data-k="${e(k)}">${v}</div>`;
   o.push('<div class="card kv">');
@@ -283,7 +286,7 @@ export function qualityPage(ctx: PageContext, q: LiveQuality): string {
       );
     o.push('</tbody></table>');
   }
-  return page('Data quality', { ...ctx, refreshSeconds: ctx.refreshSeconds ?? 30 }, o.join('\n'));
+  return page('Data quality', ctx, o.join('\n'));
 }
 
 export function loginPage(ctx: PageContext, next: string, message?: string): string {

@@ -302,15 +302,24 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       return { day, builtAt: build.hitlist.builtAt, ...n };
     },
   );
-  app.get(
+  app.get<{ Querystring: { day?: string } }>(
     '/api/v1/quality',
     api(
       'quality',
-      "Data quality: this process's live counters (records, sampling, sequence gaps, losses, socket drops, consumer lag, storage backlog) when it collects, else today's stored figures",
+      "Data quality: this process's live counters (records, sampling, sequence gaps, losses, socket drops, consumer lag, storage backlog) when it collects, else the day's stored figures (health snapshots)",
+      {
+        querystring: {
+          type: 'object',
+          properties: { day: { ...daySchema, description: "a past day's stored figures (default: today, live when this process collects)" } },
+          additionalProperties: false,
+        },
+      },
     ),
     async (req): Promise<LiveQuality> => {
       requireToken(req);
-      const q = o.live ? await o.live() : await storedQuality(store, today(), now());
+      const day = checkDay(req.query.day ?? today());
+      if (day !== today()) return storedQuality(store, day, now());
+      const q = o.live ? await o.live() : await storedQuality(store, day, now());
       return kafkaLag ? { ...q, kafka: await kafkaLag.read() } : q;
     },
   );
@@ -427,9 +436,13 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     const cls = req.query.class || undefined;
     return html(reply, hitlistPage(ctxOf(req), await ask<HitlistBrowse>(req, `/api/v1/hitlist?${qs({ day, class: cls })}`), day, cls));
   });
-  app.get('/quality', { schema: { hide: true } }, async (req, reply) =>
-    html(reply, qualityPage(ctxOf(req, cc.refreshSeconds), await ask<LiveQuality>(req, '/api/v1/quality'))),
-  );
+  app.get<{ Querystring: { day?: string } }>('/quality', { schema: { hide: true } }, async (req, reply) => {
+    const past = req.query.day !== undefined && req.query.day !== today();
+    return html(
+      reply,
+      qualityPage(ctxOf(req, past ? undefined : cc.refreshSeconds), await ask<LiveQuality>(req, `/api/v1/quality?${qs({ day: req.query.day })}`)),
+    );
+  });
   app.get<{ Querystring: { next?: string } }>('/login', { schema: { hide: true } }, async (req, reply) =>
     html(reply, loginPage(ctxOf(req), safeNext(req.query.next))),
   );

@@ -57,7 +57,7 @@ export class HealthReporter {
       const delta = { ...now };
       if (prev) for (const k of Object.keys(now) as (keyof Totals)[]) delta[k] = now[k] - prev[k];
       if (Object.values(delta).every((v) => v === 0)) continue;
-      domains.push({ exporter: d.exporterText, version: d.version, domain: d.domain, samplingRate: d.defaultRate, ...delta });
+      domains.push({ exporter: d.exporterText, version: d.version, domain: d.domain, samplingRate: d.shownRate, ...delta });
     }
     if (domains.length === 0) return null;
     const s: HealthSnapshot = { id: `${this.collector}:${this.seq++}`, collector: this.collector, at, intervalMs: at - this.lastAt, domains };

@@ -87,7 +87,7 @@ export function registerIngestMetrics(
     registers: [reg],
     collect() {
       this.reset();
-      for (const d of src.decoder.registry.all()) this.set({ exporter: d.exporterText, version: String(d.version), domain: String(d.domain) }, d.defaultRate);
+      for (const d of src.decoder.registry.all()) this.set({ exporter: d.exporterText, version: String(d.version), domain: String(d.domain) }, d.shownRate);
     },
   });
   new Gauge({

@@ -210,6 +210,8 @@ function flowSample(d: DomainState, st: SflowAgentState, b: Uint8Array, p: numbe
     outIf = o >>> 30 === 0 ? o & 0x3fffffff : 0;
     nRecords = u32(b, p + 28);
   }
+  if (rate !== 0) d.lastSampleRate = rate;
+
   accountSource(d, st, source, seq, drops);
   p += fixed;
 

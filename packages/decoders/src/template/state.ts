@@ -228,6 +228,8 @@ export class DomainState implements RecordContext {
   initMs = NaN;
   overrideRate = 0;
   defaultRate = 0;
+  /** sFlow: the rate of the last sample (each sample carries its own; there is no exporter-wide one). */
+  lastSampleRate = 0;
   unknownRate = 0;
   unanchoredTimes = 0;
   malformedRecords = 0;
@@ -293,6 +295,11 @@ export class DomainState implements RecordContext {
     }
     this.refreshRates();
     this.changes++;
+  }
+
+  /** The rate to show for this exporter/domain (health, metrics, console): announced or configured, else sFlow's last sample rate; 0 = unknown. */
+  get shownRate(): number {
+    return this.overrideRate || this.defaultRate || this.lastSampleRate;
   }
 
   rateFor(samplerId: number): number {
