@@ -9,6 +9,7 @@ import { loadRules } from '@haystack/rules';
 import { CAM1, DAY, TUYA6, cleanupClickHouseDir, tempDir, toService } from '@haystack/detector/test-helpers';
 import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import type { HitlistBrowse, TimeToDetection, Trends } from './queries.js';
+import type { LiveQuality } from './live.js';
 
 /**
  * The console's JSON API on real ClickHouse (chdb) holding what a real detector stored from
@@ -243,4 +244,19 @@ test('recording a build from its day files (what `hitlist build` asks while run 
   const still = (await (await get(`/api/v1/hitlist?day=${next}`)).json()) as HitlistBrowse;
   assert.equal(still.entriesTotal, n.entries);
   assert.equal(still.builtAt, h.builtAt);
+});
+
+test('quality without live counters: the day’s stored health snapshots per exporter', async () => {
+  const q = (await (await get(`/api/v1/quality?day=${DAY}`)).json()) as LiveQuality;
+  assert.equal(q.live, false);
+  assert.equal(q.day, DAY);
+  assert.deepEqual(
+    q.exporters.map((x) => [x.exporter, x.version, x.records, x.samplingRate, x.sequenceGaps, x.lost, x.samplesLost]),
+    [
+      ['192.0.2.1', 10, 48_210, 1000, 1, 30, 0],
+      ['192.0.2.9', 133, 9_870, 2048, 2, 12, 12],
+    ],
+  );
+  assert.equal(q.recordsDecoded, 48_210 + 9_870);
+  assert.equal(q.consumerLag, null, 'no live counters here: unknown, not zero');
 });

@@ -79,6 +79,14 @@ test('navigation: every page of the nav opens and shows its heading', async () =
   ] as const) {
     await Promise.all([page.waitForNavigation(), page.click(`nav.top a[href="${href}"]`)]);
     assert.match(await page.$eval('h1', (h) => h.textContent ?? ''), heading, href);
+    if (href === '/quality') {
+      // The day's stored health: both exporters, the IPFIX gap and the sFlow samples lost marked.
+      const rows = await page.$$eval('tr[data-exporter]', (trs) => trs.map((tr) => [tr.getAttribute('data-exporter'), tr.querySelectorAll('td.bad').length]));
+      assert.deepEqual(rows, [
+        ['192.0.2.1', 2],
+        ['192.0.2.9', 3],
+      ]);
+    }
     await shot(page, href.slice(1));
   }
   await page.close();

@@ -6,6 +6,7 @@ import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { loadRules } from '@haystack/rules';
 import { cof } from '@haystack/hitlist/test-helpers';
 import { MemoryBus } from '@haystack/transport';
+import { encodeHealth } from '@haystack/flow-core';
 import { createDetector, type Detector } from '@haystack/detector';
 import {
   API,
@@ -88,6 +89,38 @@ export async function openConsoleWorld(dir: string, opts: { refreshSeconds?: num
     toService('2001:db8:5:500::1', TUYA6, t + 3 * H),
     toService('100.64.0.5', '203.0.113.1', t),
   ]);
+  // What ingest's health reporter publishes beside the flows: one IPFIX exporter with a sequence gap, one sFlow agent.
+  const health = (exporter: string, version: number, records: number, gaps: number, lost: number, rate: number) => ({
+    exporter,
+    version,
+    domain: 1,
+    packets: Math.ceil(records / 20),
+    records,
+    sequenceGaps: gaps,
+    lost,
+    malformed: 0,
+    missingTemplateSets: 0,
+    heldDroppedSets: 0,
+    unknownRateRecords: 0,
+    samplesLost: version === 133 ? lost : 0,
+    sampleDrops: 0,
+    samplingRate: rate,
+  });
+  {
+    const want = bus.stats().delivered + 1;
+    await bus.sink.publish(
+      0,
+      encodeHealth({
+        id: 'test-world:0',
+        collector: 'test-world',
+        at: t + 30 * 60_000,
+        intervalMs: 60_000,
+        domains: [health('192.0.2.1', 10, 48_210, 1, 30, 1000), health('192.0.2.9', 133, 9_870, 2, 12, 2048)],
+      }),
+    );
+    await waitFor(() => bus.stats().delivered >= want, 'health delivered');
+    await det.flush();
+  }
   const srv = await createConsole({ config, log: captureLogger().log, store: ch, now: () => new Date(DAY_START + 23 * H) });
   const base = await srv.start();
   const token = firstToken(join(dir, 'state', 'console', 'tokens'))!;
