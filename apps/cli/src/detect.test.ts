@@ -111,6 +111,19 @@ test('haystack detect on Kafka: consumes the group, serves metrics, stops cleanl
   assert.equal(await metric('haystack_detector_flows_total'), 5);
   assert.equal(await metric('haystack_detector_flows_matched_total'), 3);
   assert.equal(await metric('haystack_detector_undecodable_batches_total'), 0);
+  // The group's lag as the detector sees it, per partition: caught up on both.
+  const lagBody = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.deepEqual(
+    [...lagBody.matchAll(/^haystack_detector_kafka_lag_batches\{partition="(\d+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]).sort(),
+    [
+      ['0', 0],
+      ['1', 0],
+    ],
+    lagBody
+      .split('\n')
+      .filter((l) => l.includes('lag'))
+      .join('\n'),
+  );
   child.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
   assert.match(stderr, /detector: 3 batches, 5 flows, 3 matched/);

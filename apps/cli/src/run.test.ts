@@ -88,6 +88,10 @@ test('haystack run: live exports over UDP reach the detector and ClickHouse; the
     q.exporters.map((e) => [e.version, e.records]),
     [[10, 3]],
   );
+  // Another day while it collects: that day's stored figures, not the live counters.
+  const past = (await (await fetch(`${consoleUrl}/api/v1/quality?day=2001-01-01`, { headers: { authorization: `Bearer ${token}` } })).json()) as typeof q;
+  assert.equal(past.live, false);
+  assert.deepEqual(past.exporters, []);
 
   // `hitlist build` while it runs: the day files are written and the running process records
   // the history from them (through its console), so the console's hitlist view shows the build.

@@ -293,7 +293,7 @@ const TOP_LEVEL_ENV: Record<string, 'stateDir' | 'deployment'> = { HAYSTACK_STAT
 export function envOverrides(env: NodeJS.ProcessEnv, sources?: Map<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, raw] of Object.entries(env)) {
-    const top = TOP_LEVEL_ENV[k];
+    const top = Object.hasOwn(TOP_LEVEL_ENV, k) ? TOP_LEVEL_ENV[k] : undefined;
     if (top && raw) {
       out[top] = raw;
       sources?.set(top, k);

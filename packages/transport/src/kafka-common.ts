@@ -108,6 +108,7 @@ export async function connectAdmin(client: Kafka, kafka: KafkaSection): Promise<
   try {
     await admin.connect();
   } catch (e) {
+    await admin.disconnect().catch(() => undefined);
     throw new KafkaTransportError(`cannot connect to Kafka brokers ${kafka.brokers.join(',')}: ${(e as Error).message}`, { cause: e });
   }
   return admin;

@@ -5,14 +5,15 @@ import { connectAdmin, createKafkaClient, KafkaTransportError, type KafkaClientO
  * The detector group's lag on the flow topic, as `kafka-consumer-groups --describe` shows it:
  * per partition the high watermark, the group's committed offset and their difference. Lag
  * counts Kafka messages, i.e. flow batches (up to ingest.batch.maxRecords flows each). A
- * partition the group never committed has no lag to tell (it starts at the end): null, and
- * left out of the total.
+ * partition the group never committed is read from its oldest retained batch (detectors start
+ * from the beginning): its lag is everything retained (high − low), and counts in the total.
  */
 export interface PartitionLag {
   partition: number;
   high: number;
+  /** null: the group never committed an offset for this partition. */
   committed: number | null;
-  lag: number | null;
+  lag: number;
 }
 
 export interface GroupLag {
@@ -31,10 +32,10 @@ export async function consumerGroupLag(admin: Admin, topic: string, groupId: str
       const high = Number(h.high);
       const c = byPartition.get(h.partition);
       const has = c !== undefined && c >= 0;
-      return { partition: h.partition, high, committed: has ? c : null, lag: has ? Math.max(0, high - c) : null };
+      return { partition: h.partition, high, committed: has ? c : null, lag: Math.max(0, high - (has ? c : Number(h.low))) };
     })
     .sort((a, b) => a.partition - b.partition);
-  return { topic, groupId, batches: partitions.reduce((s, p) => s + (p.lag ?? 0), 0), partitions };
+  return { topic, groupId, batches: partitions.reduce((s, p) => s + p.lag, 0), partitions };
 }
 
 /**
@@ -52,12 +53,22 @@ export class GroupLagReader {
     private readonly opts: KafkaClientOptions & { minIntervalMs?: number } = {},
   ) {}
 
-  async read(now = Date.now()): Promise<GroupLag | { error: string }> {
-    if (this.last && now - this.last.at < (this.opts.minIntervalMs ?? 5_000)) return this.last.value;
-    this.pending ??= this.fetch().finally(() => (this.pending = null));
-    const value = await this.pending;
-    this.last = { at: now, value };
-    return value;
+  async read(): Promise<GroupLag | { error: string }> {
+    // Reused for the interval after the answer came (a failure too: brokers that are down are
+    // not asked again by every page view).
+    if (this.last && Date.now() - this.last.at < (this.opts.minIntervalMs ?? 5_000)) return this.last.value;
+    this.pending ??= this.fetch().then(
+      (value) => {
+        this.last = { at: Date.now(), value };
+        this.pending = null;
+        return value;
+      },
+      (e: unknown) => {
+        this.pending = null;
+        throw e;
+      },
+    );
+    return this.pending;
   }
 
   private async fetch(): Promise<GroupLag | { error: string }> {

@@ -212,6 +212,7 @@ export class KafkaFlowSource implements FlowSource {
       // A new generation fetches from the committed positions: what was taken in but not
       // committed is delivered again (storage is idempotent), so start every pipeline afresh.
       this.pipes = new Map();
+      this.lagBy.clear(); // a partition that comes back has no current figure until it is fetched from again
       for (const l of this.assignmentListeners) l(this.assigned);
     });
     consumer.on(consumer.events.COMMIT_OFFSETS, () => {
@@ -383,6 +384,7 @@ export class KafkaFlowSource implements FlowSource {
       if (m.value === null) {
         this.counters.skippedEmpty++;
         resolveOffset(m.offset);
+        this.lagBy.set(partition, Math.max(0, Number(batch.highWatermark) - Number(m.offset) - 1));
         pipe.done(m.offset);
         continue;
       }

@@ -530,14 +530,14 @@ test('Kafka lag: the detector group’s committed offsets against the high water
   const sink = await connectSink(t, { kafka });
   for (let seq = 0; seq < 4; seq++) await sink.publish(0, makeBatch(0, seq));
   await sink.publish(1, makeBatch(1, 0));
-  // Nothing committed yet: no lag to tell (a new group starts at the end), not a made-up zero.
+  // Nothing committed yet: detectors start from the oldest retained batch, so all of it is lag.
   assert.deepEqual(await reader.read(), {
     topic: 'flows',
     groupId: 'detector',
-    batches: 0,
+    batches: 5,
     partitions: [
-      { partition: 0, high: 4, committed: null, lag: null },
-      { partition: 1, high: 1, committed: null, lag: null },
+      { partition: 0, high: 4, committed: null, lag: 4 },
+      { partition: 1, high: 1, committed: null, lag: 1 },
     ],
   });
 

@@ -241,9 +241,27 @@ test('recording a build from its day files (what `hitlist build` asks while run 
   const bad = await record();
   assert.equal(bad.status, 400);
   assert.match(((await bad.json()) as { message: string }).message, /cannot be read/);
+  // Valid JSON of the wrong shape, or of another day: refused the same way, before anything is dropped.
+  for (const [body, re] of [
+    [JSON.stringify({ day: next, classes: {}, domains: [] }), /decisions\.json: classes/],
+    [JSON.stringify({ day: DAY, classes: [], domains: [] }), /different days/],
+  ] as const) {
+    writeFileSync(join(dir, 'decisions.json'), body);
+    const r = await record();
+    assert.equal(r.status, 400);
+    assert.match(((await r.json()) as { message: string }).message, re);
+  }
   const still = (await (await get(`/api/v1/hitlist?day=${next}`)).json()) as HitlistBrowse;
   assert.equal(still.entriesTotal, n.entries);
   assert.equal(still.builtAt, h.builtAt);
+  // A form from another site cannot make the console record anything, even for a signed-in user.
+  const cross = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, origin: 'http://evil.example' } });
+  assert.equal(cross.status, 403);
+  // Nor can the session cookie alone (it rides along with any request the browser makes): the API's writes need the token.
+  const login = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token, next: '/' }), redirect: 'manual' });
+  const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+  assert.equal((await fetch(`${base}${path}`, { method: 'POST', headers: { cookie } })).status, 401);
+  assert.equal((await fetch(`${base}/api/v1/hitlist?day=${next}`, { headers: { cookie } })).status, 200, 'reading with the session stays possible');
 });
 
 test('quality without live counters: the day’s stored health snapshots per exporter', async () => {

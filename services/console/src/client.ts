@@ -37,7 +37,8 @@ type Reachable = { url: string; token: string };
 async function ask<T>(c: Reachable, method: 'GET' | 'POST', path: string): Promise<T> {
   let r: Response;
   try {
-    r = await fetch(`${c.url}${path}`, { method, headers: { authorization: `Bearer ${c.token}` } });
+    // Bounded: a console that accepts the connection and never answers must not hang the command.
+    r = await fetch(`${c.url}${path}`, { method, headers: { authorization: `Bearer ${c.token}` }, signal: AbortSignal.timeout(300_000) });
   } catch (e) {
     throw new ConsoleUnreachableError(`the running console at ${c.url} does not answer (${(e as Error).message})`);
   }

@@ -254,7 +254,7 @@ export function qualityPage(ctx: PageContext, q: LiveQuality): string {
         ? kv('Kafka consumer lag', `unknown: ${e(k.error)}`, true)
         : kv(
             `Kafka consumer lag (group ${k.groupId}, topic ${k.topic})`,
-            `${fmtInt(k.batches)} batches${k.partitions.some((p) => p.lag === null) ? ` (${k.partitions.filter((p) => p.lag === null).length} partition(s) never committed)` : ''}`,
+            `${fmtInt(k.batches)} batches${k.partitions.some((p) => p.committed === null) ? ` (${k.partitions.filter((p) => p.committed === null).length} partition(s) never committed: all they retain counts)` : ''}`,
             k.batches > 1_000,
           ),
     );
@@ -282,7 +282,7 @@ export function qualityPage(ctx: PageContext, q: LiveQuality): string {
     for (const p of q.kafka.partitions)
       o.push(
         `<tr><td class="num">${p.partition}</td><td class="num">${fmtInt(p.high)}</td><td class="num">${p.committed === null ? '–' : fmtInt(p.committed)}</td>` +
-          `<td class="num">${p.lag === null ? 'never committed' : fmtInt(p.lag)}</td></tr>`,
+          `<td class="num">${fmtInt(p.lag)}${p.committed === null ? ' <span class="muted">(never committed)</span>' : ''}</td></tr>`,
       );
     o.push('</tbody></table>');
   }

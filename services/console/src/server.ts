@@ -119,6 +119,7 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   if (cc.lookup.enabled) await ensureAuditTable(store);
   // With Kafka between ingest and detectors, the quality page asks the brokers for the detector group's lag
   // (briefly: a page must not hang on brokers that are down; it shows why the figure is missing).
+  let recording: Promise<unknown> = Promise.resolve();
   const kafkaLag =
     config.kafka.brokers.length > 0
       ? new GroupLagReader(config.kafka, { client: { connectionTimeout: 2_000, requestTimeout: 5_000, retry: { retries: 1, initialRetryTime: 100 } } })
@@ -151,6 +152,7 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     },
   });
 
+  const isApi = (req: FastifyRequest) => req.url.startsWith('/api/');
   // Who is asking: a bearer token (API), the session cookie (pages), or the pages' own credential acting for the signed-in user.
   app.addHook('onRequest', async (req) => {
     const auth = req.headers.authorization;
@@ -163,7 +165,24 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       } else req.who = tokens.verify(t);
       return;
     }
+    // A state-changing API call needs a token: a session cookie rides along with any request the browser sends (CSRF).
+    if (req.method !== 'GET' && req.method !== 'HEAD' && isApi(req)) return;
     req.who = sessions.get(parseCookies(req.headers.cookie).hs_session);
+  });
+  // Forms are only accepted from the console's own pages: a cross-site POST (another origin's page) is refused.
+  app.addHook('onRequest', async (req) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return;
+    const site = req.headers['sec-fetch-site'];
+    const origin = req.headers.origin;
+    let foreign = typeof site === 'string' && site !== 'same-origin' && site !== 'none';
+    if (!foreign && typeof origin === 'string' && origin !== 'null') {
+      try {
+        foreign = new URL(origin).host !== req.headers.host;
+      } catch {
+        foreign = true;
+      }
+    } else if (origin === 'null') foreign = true;
+    if (foreign) throw new HttpError(403, 'refused: the request came from another site (only the console’s own pages may send forms)');
   });
   app.addHook('onSend', async (req, reply) => {
     reply.header('Content-Security-Policy', CSP);
@@ -172,7 +191,6 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     reply.header('X-Frame-Options', 'DENY');
     if (!req.url.startsWith('/assets/')) reply.header('Cache-Control', 'no-store');
   });
-  const isApi = (req: FastifyRequest) => req.url.startsWith('/api/');
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err instanceof HttpError ? err.statusCode : err.validation ? 400 : (err.statusCode ?? 500);
     const message = status >= 500 ? 'internal error (see the console log)' : err.message;
@@ -287,14 +305,16 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       let build: RecordableBuild;
       // Read and checked whole before the day's history is touched: unreadable files never replace a recorded build.
       try {
-        build = readBuiltDay(dir);
+        build = await readBuiltDay(dir);
       } catch (e) {
         if (e instanceof MissingDayError) throw new HttpError(404, `no hitlist built for ${day}: ${e.message}`);
         throw new HttpError(400, `the hitlist files of ${day} in ${dir} cannot be read: ${(e as Error).message}`);
       }
       if (build.hitlist.day !== day) throw new HttpError(400, `the hitlist files in ${dir} are of ${build.hitlist.day}, not ${day}`);
-      const history = await HitlistHistory.attach(store);
-      const n = await history.record(build);
+      // One recording at a time: two interleaved would drop and insert over each other.
+      const run = recording.then(async () => (await HitlistHistory.attach(store)).record(build));
+      recording = run.catch(() => undefined);
+      const n = await run;
       log.info(
         { day, builtAt: build.hitlist.builtAt, entries: n.entries, who: req.who },
         'hitlist history recorded for a build made while this process holds the store',
@@ -319,8 +339,8 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       requireToken(req);
       const day = checkDay(req.query.day ?? today());
       if (day !== today()) return storedQuality(store, day, now());
-      const q = o.live ? await o.live() : await storedQuality(store, day, now());
-      return kafkaLag ? { ...q, kafka: await kafkaLag.read() } : q;
+      const [q, kafka] = await Promise.all([o.live ? o.live() : storedQuality(store, day, now()), kafkaLag?.read()]);
+      return kafka ? { ...q, kafka } : q;
     },
   );
   const lookupBody = {

@@ -2,9 +2,11 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } fr
 import { join } from 'node:path';
 import type { BuildReport, BuildResult } from './build.js';
 import type { Churn } from './churn.js';
-import type { Classification } from './classify.js';
+import type { Classification, ClassDecision, DomainDecision } from './classify.js';
 import { parseDay } from './days.js';
-import { MissingDayError, readHitlist, type Hitlist } from '@haystack/hitlist-contract';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { loadHitlist, MissingDayError, type Hitlist } from '@haystack/hitlist-contract';
 import type { RecordableBuild } from './history.js';
 
 /**
@@ -174,8 +176,65 @@ export function readChurn(dir: string): Churn | null {
   return existsSync(join(dir, 'churn.json')) ? readJson<Churn>(dir, 'churn.json') : null;
 }
 
-/** A built day's files read back as the history records them (the console records a build made while `run` held the store). */
-export function readBuiltDay(dir: string): RecordableBuild {
-  const decisions = readDecisions(dir);
-  return { hitlist: readHitlist(dir), report: readReport(dir), classification: { classes: decisions.classes, domains: decisions.domains } };
+const str = z.string();
+const count = z.number().int().min(0);
+const decisionsSchema = z.object({
+  day: str,
+  classes: z.array(
+    z.looseObject({
+      class: str,
+      kind: str,
+      status: str,
+      level: str.nullable(),
+      detectedAs: str.nullable(),
+      evidence: z.array(str),
+      primaryDomains: count,
+      dedicatedPrimary: count,
+      addresses: count,
+      reason: str,
+    }),
+  ),
+  domains: z.array(
+    z.looseObject({ domain: str, role: str, status: str, via: str.nullable(), usedBy: z.array(str), evidenceFor: z.array(str), addresses: count, reason: str }),
+  ),
+});
+const reportSchema = z.looseObject({ day: str, addresses: count });
+
+async function readJsonFile(dir: string, name: string): Promise<unknown> {
+  const p = join(dir, name);
+  if (!existsSync(p)) throw new MissingDayError(dir, name);
+  return JSON.parse(await readFile(p, 'utf8')) as unknown;
+}
+
+function checked<T>(name: string, schema: z.ZodType<T>, v: unknown): T {
+  const r = schema.safeParse(v);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new Error(`${name}: ${i.path.join('.') || '(top)'}: ${i.message}`);
+  }
+  return r.data;
+}
+
+/**
+ * A built day's files read back as the history records them (the console records a build made
+ * while `run` held the store). Read without blocking the event loop the collector shares, and
+ * checked whole — shapes, the hitlist's references, one day across the files — before anything
+ * recorded is replaced.
+ */
+export async function readBuiltDay(dir: string): Promise<RecordableBuild> {
+  const hitlist = (await readJsonFile(dir, 'hitlist.json')) as Hitlist;
+  try {
+    loadHitlist(hitlist);
+  } catch (e) {
+    throw new Error(`hitlist.json: ${(e as Error).message}`, { cause: e });
+  }
+  const decisions = checked('decisions.json', decisionsSchema, await readJsonFile(dir, 'decisions.json'));
+  const report = checked('report.json', reportSchema, await readJsonFile(dir, 'report.json'));
+  if (decisions.day !== hitlist.day || report.day !== hitlist.day)
+    throw new Error(`the files are of different days (hitlist.json ${hitlist.day}, decisions.json ${decisions.day}, report.json ${report.day})`);
+  return {
+    hitlist,
+    report: report as unknown as BuildReport,
+    classification: { classes: decisions.classes as unknown as ClassDecision[], domains: decisions.domains as unknown as DomainDecision[] },
+  };
 }

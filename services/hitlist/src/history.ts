@@ -98,64 +98,69 @@ export class HitlistHistory {
     const db = this.ch.database;
     const day = r.hitlist.day;
     const part = Number(day.replaceAll('-', ''));
-    for (const t of HISTORY_TABLES) await this.ch.command(`ALTER TABLE ${db}.${t} DROP PARTITION {p:UInt32}`, { p: part });
     const builtAt = ts(r.hitlist.builtAt);
     const h = r.hitlist;
-    const entryRows = function* () {
-      for (const e of h.entries) {
-        for (const d of e.domains) {
-          const dom = h.domains[d]!;
-          for (const c of dom.classes) {
-            const cl = h.classes[c]!;
-            yield { day, address: v6(e.address), port: e.port, transport: e.transport, domain: dom.name, class_id: cl.id, level: cl.level, built_at: builtAt };
-          }
+    // Every row is made before the day's history is dropped: a build that cannot be turned into
+    // rows fails here and leaves the recorded day as it was.
+    const entryRows: Record<string, unknown>[] = [];
+    for (const e of h.entries) {
+      for (const d of e.domains) {
+        const dom = h.domains[d]!;
+        for (const c of dom.classes) {
+          const cl = h.classes[c]!;
+          entryRows.push({
+            day,
+            address: v6(e.address),
+            port: e.port,
+            transport: e.transport,
+            domain: dom.name,
+            class_id: cl.id,
+            level: cl.level,
+            built_at: builtAt,
+          });
         }
       }
+    }
+    const classRows = r.classification.classes.map((c) => ({
+      day,
+      class_id: c.class,
+      kind: c.kind,
+      status: c.status,
+      level: c.level ?? '',
+      detected_as: c.detectedAs ?? '',
+      evidence: c.evidence,
+      primary_domains: c.primaryDomains,
+      dedicated_primary: c.dedicatedPrimary,
+      addresses: c.addresses,
+      reason: c.reason,
+      built_at: builtAt,
+    }));
+    const domainRows = r.classification.domains.map((d) => ({
+      day,
+      domain: d.domain,
+      role: d.role,
+      status: d.status,
+      via: d.via ?? '',
+      used_by: d.usedBy,
+      evidence_for: d.evidenceFor,
+      addresses: d.addresses,
+      reason: d.reason,
+      built_at: builtAt,
+    }));
+    const buildRow = {
+      day,
+      built_at: builtAt,
+      rules_digest: h.rulesDigest,
+      window_days: h.window.days,
+      entries: h.entries.length,
+      addresses: r.report.addresses,
+      report: JSON.stringify(r.report),
     };
-    const entries = await this.ch.insert('hitlist_entries', entryRows());
-    const classes = await this.ch.insert(
-      'hitlist_class_decisions',
-      r.classification.classes.map((c) => ({
-        day,
-        class_id: c.class,
-        kind: c.kind,
-        status: c.status,
-        level: c.level ?? '',
-        detected_as: c.detectedAs ?? '',
-        evidence: c.evidence,
-        primary_domains: c.primaryDomains,
-        dedicated_primary: c.dedicatedPrimary,
-        addresses: c.addresses,
-        reason: c.reason,
-        built_at: builtAt,
-      })),
-    );
-    const domains = await this.ch.insert(
-      'hitlist_domain_decisions',
-      r.classification.domains.map((d) => ({
-        day,
-        domain: d.domain,
-        role: d.role,
-        status: d.status,
-        via: d.via ?? '',
-        used_by: d.usedBy,
-        evidence_for: d.evidenceFor,
-        addresses: d.addresses,
-        reason: d.reason,
-        built_at: builtAt,
-      })),
-    );
-    await this.ch.insert('hitlist_builds', [
-      {
-        day,
-        built_at: builtAt,
-        rules_digest: h.rulesDigest,
-        window_days: h.window.days,
-        entries: h.entries.length,
-        addresses: r.report.addresses,
-        report: JSON.stringify(r.report),
-      },
-    ]);
+    for (const t of HISTORY_TABLES) await this.ch.command(`ALTER TABLE ${db}.${t} DROP PARTITION {p:UInt32}`, { p: part });
+    const entries = await this.ch.insert('hitlist_entries', entryRows);
+    const classes = await this.ch.insert('hitlist_class_decisions', classRows);
+    const domains = await this.ch.insert('hitlist_domain_decisions', domainRows);
+    await this.ch.insert('hitlist_builds', [buildRow]);
     return { entries, classes, domains };
   }
 

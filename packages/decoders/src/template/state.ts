@@ -297,9 +297,9 @@ export class DomainState implements RecordContext {
     this.changes++;
   }
 
-  /** The rate to show for this exporter/domain (health, metrics, console): announced or configured, else sFlow's last sample rate; 0 = unknown. */
+  /** The rate to show for this exporter/domain (health, metrics, console), in the order records take theirs: override, sFlow's sample rate, announced or configured; 0 = unknown. */
   get shownRate(): number {
-    return this.overrideRate || this.defaultRate || this.lastSampleRate;
+    return this.overrideRate || this.lastSampleRate || this.defaultRate;
   }
 
   rateFor(samplerId: number): number {
