@@ -257,6 +257,15 @@ test('recording a build from its day files (what `hitlist build` asks while run 
   // A form from another site cannot make the console record anything, even for a signed-in user.
   const cross = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, origin: 'http://evil.example' } });
   assert.equal(cross.status, 403);
+  for (const site of ['same-site', 'cross-site']) {
+    const r = await fetch(`${base}/login`, {
+      method: 'POST',
+      headers: { 'sec-fetch-site': site },
+      body: new URLSearchParams({ token, next: '/' }),
+      redirect: 'manual',
+    });
+    assert.equal(r.status, 403, `a form posted from a ${site} page`);
+  }
   // Nor can the session cookie alone (it rides along with any request the browser makes): the API's writes need the token.
   const login = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ token, next: '/' }), redirect: 'manual' });
   const cookie = login.headers.get('set-cookie')!.split(';')[0]!;

@@ -172,16 +172,19 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   // Forms are only accepted from the console's own pages: a cross-site POST (another origin's page) is refused.
   app.addHook('onRequest', async (req) => {
     if (req.method === 'GET' || req.method === 'HEAD') return;
+    // Browsers say where a request comes from in Sec-Fetch-Site; older ones only in Origin (which
+    // is "null" here: Referrer-Policy no-referrer). Tools without either (curl, the CLI) carry a token.
     const site = req.headers['sec-fetch-site'];
     const origin = req.headers.origin;
-    let foreign = typeof site === 'string' && site !== 'same-origin' && site !== 'none';
-    if (!foreign && typeof origin === 'string' && origin !== 'null') {
+    let foreign = false;
+    if (typeof site === 'string') foreign = site !== 'same-origin' && site !== 'none';
+    else if (typeof origin === 'string' && origin !== 'null') {
       try {
         foreign = new URL(origin).host !== req.headers.host;
       } catch {
         foreign = true;
       }
-    } else if (origin === 'null') foreign = true;
+    }
     if (foreign) throw new HttpError(403, 'refused: the request came from another site (only the console’s own pages may send forms)');
   });
   app.addHook('onSend', async (req, reply) => {
