@@ -238,6 +238,12 @@ export const configSchema = z
           .object({ enabled: z.boolean().default(false) })
           .strict()
           .prefault({}),
+        /**
+         * Pages (aggregate counts, no per-line data) open to anyone who reaches the console, or only
+         * after signing in with a token. Sign-in is required whenever the console is reachable from
+         * anything but this host (listen not on loopback); set true as well when a proxy exposes it.
+         */
+        pagesNeedSignIn: z.boolean().default(false),
         /** Pages showing today reload themselves this often. */
         refreshSeconds: z.number().int().min(5).max(3600).default(30),
         /** Default trend range. */

@@ -6,8 +6,9 @@ import type { ReportData } from '@haystack/report';
 import { buildHitlist, dayDir, PdnsFileInput, writeDayFiles } from '@haystack/hitlist';
 import { cof } from '@haystack/hitlist/test-helpers';
 import { loadRules } from '@haystack/rules';
-import { CAM1, DAY, TUYA6, cleanupClickHouseDir, tempDir, toService } from '@haystack/detector/test-helpers';
+import { CAM1, DAY, TUYA6, captureLogger, cleanupClickHouseDir, tempDir, toService } from '@haystack/detector/test-helpers';
 import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
+import { createConsole } from './server.js';
 import type { HitlistBrowse, TimeToDetection, Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
 
@@ -286,4 +287,24 @@ test('quality without live counters: the day’s stored health snapshots per exp
   );
   assert.equal(q.recordsDecoded, 48_210 + 9_870);
   assert.equal(q.consumerLag, null, 'no live counters here: unknown, not zero');
+});
+
+test('pages behind sign-in (console.pagesNeedSignIn, or a console listening beyond loopback): sent to sign in, shown after', async (t) => {
+  const config = { ...w.config, console: { ...w.config.console, pagesNeedSignIn: true } };
+  const srv = await createConsole({ config, log: captureLogger().log, store: w.ch, now: () => new Date(`${DAY}T23:00:00Z`) });
+  t.after(() => srv.stop());
+  const url = await srv.start();
+  const r = await fetch(`${url}/trends?days=3`, { redirect: 'manual' });
+  assert.equal(r.status, 303);
+  assert.equal(r.headers.get('location'), `/login?next=${encodeURIComponent('/trends?days=3')}`);
+  assert.equal((await fetch(`${url}/login`)).status, 200);
+  assert.equal((await fetch(`${url}/assets/console.css`)).status, 200);
+  const login = await fetch(`${url}/login`, { method: 'POST', body: new URLSearchParams({ token, next: '/trends?days=3' }), redirect: 'manual' });
+  assert.equal(login.headers.get('location'), '/trends?days=3');
+  const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+  const page = await fetch(`${url}/trends?days=3`, { headers: { cookie } });
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<h1>Trends/);
+  // The default test console (127.0.0.1, not configured) shows its pages to whoever reaches it.
+  assert.equal((await fetch(`${base}/trends?days=3`, { redirect: 'manual' })).status, 200);
 });

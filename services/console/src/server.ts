@@ -169,6 +169,15 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     if (req.method !== 'GET' && req.method !== 'HEAD' && isApi(req)) return;
     req.who = sessions.get(parseCookies(req.headers.cookie).hs_session);
   });
+  // Pages behind sign-in when configured, and always when the console listens beyond loopback.
+  const listenHost = (cc.listen ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const pagesNeedSignIn = cc.pagesNeedSignIn || !['127.0.0.1', '::1', 'localhost'].includes(listenHost);
+  app.addHook('preHandler', async (req, reply) => {
+    if (!pagesNeedSignIn || req.who || isApi(req) || req.method !== 'GET') return;
+    const path = req.url.split('?')[0]!;
+    if (path === '/login' || path.startsWith('/assets/')) return;
+    return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
+  });
   // Forms are only accepted from the console's own pages: a cross-site POST (another origin's page) is refused.
   app.addHook('onRequest', async (req) => {
     if (req.method === 'GET' || req.method === 'HEAD') return;

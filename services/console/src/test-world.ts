@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseStore } from '@haystack/clickhouse';
+import type { HaystackConfig } from '@haystack/common';
 import { HitlistHistory, PdnsFileInput, buildHitlist } from '@haystack/hitlist';
 import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { loadRules } from '@haystack/rules';
@@ -36,6 +37,7 @@ const WEEK_AGO = new Date(DAY_START - 7 * 24 * H).toISOString().slice(0, 10);
  */
 export interface ConsoleWorld {
   ch: ClickHouseStore;
+  config: HaystackConfig;
   srv: ConsoleServer;
   det: Detector;
   base: string;
@@ -126,6 +128,7 @@ export async function openConsoleWorld(dir: string, opts: { refreshSeconds?: num
   const token = firstToken(join(dir, 'state', 'console', 'tokens'))!;
   return {
     ch,
+    config,
     srv,
     det,
     base,
