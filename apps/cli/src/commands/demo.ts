@@ -183,9 +183,15 @@ export function registerDemoCommands(program: Command): void {
           const env = `HAYSTACK_STATE_DIR=${join(out, 'state')}`;
           process.stdout.write(
             `next, on this demo's data:\n  ${env} npx haystack report --day ${opts.day}\n  ${env} npx haystack hitlist show --day ${opts.day}\n` +
+              `  ${env}${ixpMembers ? ' HAYSTACK_DEPLOYMENT=ixp' : ''} npx haystack console    # then open ${consoleUrl(config)}/day/${opts.day}\n` +
               `the HTML report:\n${res.report}\n`,
           );
         },
       ),
     );
+}
+
+/** Where `haystack console` will serve (console.listen; the default when it is off here). */
+function consoleUrl(config: HaystackConfig): string {
+  return `http://${config.console.listen ?? '127.0.0.1:8470'}`;
 }
