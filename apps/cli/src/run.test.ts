@@ -77,6 +77,12 @@ test('haystack run: live exports over UDP reach the detector and ClickHouse; the
     if (report?.lines.active !== 3) await new Promise((res) => setTimeout(res, 500));
   }
   assert.equal(report?.lines.active, 3, `report while running: ${lastErr}`);
+  // A second console on the held store: one line naming the console that already serves it, and no chdb noise (the lock is read first).
+  const second = spawnSync(process.execPath, [main, 'console', '--listen', '127.0.0.1:0'], { env, encoding: 'utf8' });
+  assert.equal(second.status, 1);
+  assert.equal(second.stderr.trim().split('\n').length, 1, second.stderr);
+  assert.match(second.stderr, /held by a running process \(pid \d+\) that serves the console itself: open http:\/\/127\.0\.0\.1:\d+/);
+  assert.doesNotMatch(second.stderr, /DB::Exception/);
   const token = /^admin:(\S+)$/m.exec(readFileSync(join(state, 'console', 'tokens'), 'utf8'))![1]!;
   const page = await fetch(`${consoleUrl}/`);
   assert.equal(page.status, 200);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -91,9 +91,11 @@ export class ClickHouseBusyError extends Error {
   constructor(
     readonly dataDir: string,
     cause: unknown,
+    /** The process holding it, when known. */
+    readonly pid: number | null = null,
   ) {
     super(
-      `embedded ClickHouse data directory ${dataDir} cannot be opened: it is in use by another process ` +
+      `embedded ClickHouse data directory ${dataDir} cannot be opened: it is in use by another process${pid !== null ? ` (pid ${pid})` : ''} ` +
         `(chdb allows one process per data directory) or another directory is open in this process. ` +
         `Stop the other process, use another stateDir, or set clickhouse.url.`,
       { cause },
@@ -103,6 +105,34 @@ export class ClickHouseBusyError extends Error {
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The process holding a chdb data directory: chdb takes an exclusive flock on `<dir>/status`
+ * for as long as it has the directory open, and Linux lists flocks in /proc/locks
+ * ("1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF"). null: none, or not knowable here.
+ */
+export function statusLockHolder(dir: string): number | null {
+  if (process.platform !== 'linux') return null;
+  let st;
+  let locks: string;
+  try {
+    st = statSync(join(dir, 'status'));
+    locks = readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return null;
+  }
+  const major = Number((BigInt(st.dev) >> 8n) & 0xfffn);
+  const minor = Number((BigInt(st.dev) & 0xffn) | ((BigInt(st.dev) >> 12n) & 0xfff00n));
+  for (const line of locks.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] !== 'FLOCK') continue; // "->" marks a waiter; POSIX locks are not chdb's
+    const [ma, mi, ino] = (f[5] ?? '').split(':');
+    if (Number(ino) !== st.ino || parseInt(ma ?? '', 16) !== major || parseInt(mi ?? '', 16) !== minor) continue;
+    const pid = Number(f[4]);
+    if (Number.isInteger(pid) && pid !== process.pid) return pid;
+  }
+  return null;
+}
 
 /** chdb binds one data directory per process: remember which one this process holds. */
 let embeddedPath: string | null = null;
@@ -130,6 +160,9 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
     const dir = resolve(opts.dataDir);
     if (embeddedPath !== null && embeddedPath !== dir) throw new ClickHouseBusyError(dir, new Error(`this process already holds ${embeddedPath}`));
     mkdirSync(dir, { recursive: true });
+    // Asked before chdb, which would print its own exception to stderr on the way to failing.
+    const holder = statusLockHolder(dir);
+    if (holder !== null) throw new ClickHouseBusyError(dir, new Error(`process ${holder} holds ${join(dir, 'status')}`), holder);
     // Loaded lazily: the chdb engine is large and only embedded mode needs it.
     const { createChdbConnection } = await import('chdb/connection');
     let connection;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createConsole } from '@haystack/console';
+import { ClickHouseBusyError } from '@haystack/clickhouse';
+import { createConsole, runningConsole } from '@haystack/console';
 import { openDetectorClickHouse } from '@haystack/detector';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
@@ -10,7 +11,9 @@ import { action, runtime, untilStopped, UserError } from '../runtime.js';
 export function registerConsoleCommands(program: Command): void {
   program
     .command('console')
-    .description('serve the operator console and its JSON API on its own (against clickhouse.url; `haystack run` serves it too)')
+    .description(
+      'serve the operator console and its JSON API on its own (against clickhouse.url, or the embedded store when nothing else holds it; `haystack run` serves it too)',
+    )
     .option('--listen <host:port>', 'address to serve on (default console.listen, 127.0.0.1:8470)')
     .addHelpText(
       'after',
@@ -20,13 +23,30 @@ Pages: / (today's report, refreshed while flows arrive), /day/<D>, /trends, /tim
 API: /api/v1/... with Authorization: Bearer <token>; the OpenAPI document at /api/openapi.json.
 Tokens: console.tokensFile (default <stateDir>/console/tokens, "name:token" lines, 0600; created
 with one token on first start). Binds 127.0.0.1 unless told otherwise: put a TLS proxy in front
-before exposing it.`,
+before exposing it. Pages are open on 127.0.0.1 and ask for sign-in on any other address, or
+everywhere with console.pagesNeedSignIn: true. With kafka.brokers set, /quality shows the
+detector group's lag. Example, on the data of \`npm start\`:
+  HAYSTACK_STATE_DIR=var/demo/state npx haystack console    # then open http://127.0.0.1:8470/day/2026-11-20`,
     )
     .action(
       action(async (opts: { listen?: string }, cmd: Command) => {
         const { config, log } = runtime(cmd, opts.listen ? { console: { listen: opts.listen } } : {});
         if (!config.console.listen) throw new UserError('console.listen is null: give --listen HOST:PORT', 2);
-        const store = await openDetectorClickHouse(config);
+        let store;
+        try {
+          store = await openDetectorClickHouse(config);
+        } catch (e) {
+          if (!(e instanceof ClickHouseBusyError)) throw e;
+          // `haystack run` holds the embedded store: it serves the console itself.
+          const running = runningConsole(config);
+          throw new UserError(
+            running
+              ? `the embedded store ${e.dataDir} is held by a running process (pid ${running.pid}) that serves the console itself: open ${running.url}`
+              : `the embedded store ${e.dataDir} is held by another process${e.pid !== null ? ` (pid ${e.pid})` : ''}, which serves no console: ` +
+                  'give that `haystack run` console.listen (the default), or stop it, or point both at a ClickHouse server (clickhouse.url)',
+            1,
+          );
+        }
         const srv = await createConsole({ config, log, store });
         try {
           await srv.start();
