@@ -378,13 +378,16 @@ export class KafkaFlowSource implements FlowSource {
     const pipe = this.pipe(partition);
     const live = () => isRunning() && !isStale() && !this.stopping;
     const limit = Math.max(1, this.opts.maxInFlight ?? 32);
+    // Batches after an offset up to the partition's end as of this fetch (for lag()).
+    const end = Number(batch.highWatermark);
+    const behind = (offset: string) => Math.max(0, end - Number(offset) - 1);
     for (const m of batch.messages) {
       if (!live() || pipe.failedAt !== undefined) break;
       // Resolving moves the fetch position on; commits follow storage (commitStored).
       if (m.value === null) {
         this.counters.skippedEmpty++;
         resolveOffset(m.offset);
-        this.lagBy.set(partition, Math.max(0, Number(batch.highWatermark) - Number(m.offset) - 1));
+        this.lagBy.set(partition, behind(m.offset));
         pipe.done(m.offset);
         continue;
       }
@@ -395,7 +398,7 @@ export class KafkaFlowSource implements FlowSource {
       if (accepted === false) break;
       resolveOffset(m.offset);
       this.counters.delivered++;
-      this.lagBy.set(partition, Math.max(0, Number(batch.highWatermark) - Number(m.offset) - 1));
+      this.lagBy.set(partition, behind(m.offset));
       if (accepted) pipe.track(m.offset, accepted.stored, (err) => this.storeFailed(err, meta, pipe));
       else pipe.done(m.offset);
       await heartbeat();
