@@ -117,9 +117,10 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   let lineIds: LineIds | null = null;
   const lineIdsNow = () => (lineIds ??= lineIdsFromConfig(config, log));
   if (cc.lookup.enabled) await ensureAuditTable(store);
+  // Hitlist builds recorded for `hitlist build` while this process holds the store, one at a time.
+  let recording: Promise<unknown> = Promise.resolve();
   // With Kafka between ingest and detectors, the quality page asks the brokers for the detector group's lag
   // (briefly: a page must not hang on brokers that are down; it shows why the figure is missing).
-  let recording: Promise<unknown> = Promise.resolve();
   const kafkaLag =
     config.kafka.brokers.length > 0
       ? new GroupLagReader(config.kafka, { client: { connectionTimeout: 2_000, requestTimeout: 5_000, retry: { retries: 1, initialRetryTime: 100 } } })
