@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
-import { atOrBelow, compilePattern, type NamePattern } from './names.js';
+import { atOrBelow, compilePattern, expandRegions, patternMatches, type NamePattern } from './names.js';
 import { PORT_RE, policySchema, rulesFileSchema, type Policy } from './schema.js';
 
 import type { ClassKind } from '@haystack/hitlist-contract';
@@ -39,9 +39,20 @@ export interface GenericDef extends Located {
 }
 
 export interface DomainDef extends Located {
-  /** The canonical name or pattern: the domain's identity in hitlists, rules and history. */
+  /** The canonical name or pattern (as written, `{region}` included): the domain's identity in hitlists, rules and history. */
   key: string;
   patterns: NamePattern[];
+  /**
+   * A family: the entry names a set of names (a zone `*.suffix`, numbered shards `{n}`, regional
+   * twins `{region}`), not one name. The hitlist build judges a family name by name: each name
+   * matched in passive DNS must be dedicated on its own, and only dedicated names' addresses are
+   * kept, so one name on a CDN never takes the family's other addresses with it, nor enters itself.
+   */
+  family: boolean;
+  /** Regions substituted for `{region}` (empty: none). */
+  regions: string[];
+  /** Names under the entry that serve the maker's website, apps or content: never evidence. */
+  exceptions: NamePattern[];
   role: 'primary' | 'support';
   ports: PortSpec[];
   usedBy: string[];
@@ -76,6 +87,8 @@ export interface Dictionary {
   domains: DomainDef[];
   generic: GenericDef[];
   policy: Policy;
+  /** The day the dictionary was last reviewed (`updated:`), or null when no file says. */
+  updated: string | null;
 }
 
 export interface RulesIssue {
@@ -193,8 +206,13 @@ export function loadRules(dir: string): Dictionary {
   const classes = new Map<string, ClassDef>();
   const labels = new Map<string, string>();
   let policy: Policy | null = null;
+  let updated: string | null = null;
 
   for (const p of parsed) {
+    if (p.data.updated !== undefined) {
+      if (updated !== null) problem(p, ['updated'], 'updated is given more than once');
+      updated = p.data.updated;
+    }
     p.data.sources?.forEach((s, i) => {
       if (sources.has(s.id)) return problem(p, ['sources', i, 'id'], `duplicate source id "${s.id}"`);
       sources.set(s.id, { id: s.id, title: s.title, url: s.url ?? null, ...lineOf(p, ['sources', i]) });
@@ -279,14 +297,35 @@ export function loadRules(dir: string): Dictionary {
       checkSources(p, ['domains', i, 'role_source'], d.role_source);
       checkSources(p, ['domains', i, 'product_evidence'], d.product_evidence);
       const patterns: NamePattern[] = [];
+      const regions = d.regions ?? [];
+      const key = d.domain.toLowerCase().replace(/\.$/, '');
+      let placeholder = false;
       [d.domain, ...(d.also ?? [])].forEach((text, j) => {
-        const pat = compilePattern(text);
         const path = j === 0 ? ['domains', i, 'domain'] : ['domains', i, 'also', j - 1];
-        if (typeof pat === 'string') return problem(p, path, pat);
-        const other = seenPattern.get(pat.text);
-        if (other) return problem(p, path, `"${pat.text}" already belongs to domain "${other}"`);
-        seenPattern.set(pat.text, (compilePattern(d.domain) as NamePattern).text ?? d.domain);
-        patterns.push(pat);
+        if (text.includes('{region}')) {
+          placeholder = true;
+          if (regions.length === 0) return problem(p, path, `"${text}" has {region} but the entry lists no regions`);
+        }
+        for (const one of expandRegions(text, regions)) {
+          const pat = compilePattern(one);
+          if (typeof pat === 'string') return problem(p, path, pat);
+          const other = seenPattern.get(pat.text);
+          if (other) return problem(p, path, `"${pat.text}" already belongs to domain "${other}"`);
+          seenPattern.set(pat.text, key);
+          patterns.push(pat);
+        }
+      });
+      if (regions.length && !placeholder) problem(p, ['domains', i, 'regions'], 'regions are given but no name has a {region} placeholder');
+      const exceptions: NamePattern[] = [];
+      (d.except ?? []).forEach((text, j) => {
+        for (const one of expandRegions(text, regions)) {
+          const pat = compilePattern(one);
+          if (typeof pat === 'string') return problem(p, ['domains', i, 'except', j], pat);
+          const probe = pat.kind === 'exact' ? pat.text : pat.kind === 'wildcard' ? `x.${pat.suffix}` : pat.text.replaceAll('{n}', '0');
+          if (!patterns.some((q) => patternMatches(q, probe)))
+            return problem(p, ['domains', i, 'except', j], `exception "${pat.text}" is not covered by any name of the entry`);
+          exceptions.push(pat);
+        }
       });
       d.used_by.forEach((u, j) => {
         if (!classes.has(u)) problem(p, ['domains', i, 'used_by', j], `unknown class "${u}"`);
@@ -298,8 +337,11 @@ export function loadRules(dir: string): Dictionary {
         gen ??= genericOf(probe);
       }
       domains.push({
-        key: patterns[0]!.text,
+        key,
         patterns,
+        family: placeholder || patterns.some((q) => q.kind !== 'exact'),
+        regions,
+        exceptions,
         role: d.role,
         ports: dedupePorts(d.ports.map(parsePort)),
         usedBy: [...new Set(d.used_by)],
@@ -334,6 +376,7 @@ export function loadRules(dir: string): Dictionary {
     domains,
     generic,
     policy: policy ?? policySchema.parse({}),
+    updated,
   };
 }
 
@@ -371,4 +414,10 @@ export function membersOf(dict: Dictionary, id: string): Set<string> {
     if (c.kind === 'platform' && other.platforms.includes(id)) out.add(other.id);
   }
   return out;
+}
+
+/** True when `name` matches one of the entry's exceptions (its maker's website, apps or content). */
+export function isException(d: DomainDef, name: string): boolean {
+  for (const p of d.exceptions) if (patternMatches(p, name)) return true;
+  return false;
 }

@@ -44,6 +44,19 @@ export function atOrBelow(name: string, domain: string): boolean {
 }
 
 /**
+ * Expands the `{region}` placeholder of a dictionary name into one name per region (regional
+ * twins: `a1.tuya{region}.com` with regions [eu, us] → `a1.tuyaeu.com`, `a1.tuyaus.com`).
+ * A name without the placeholder is returned as is. Regions are lower-case labels or label
+ * fragments; the caller checks that a name with the placeholder has regions.
+ */
+export function expandRegions(text: string, regions: readonly string[]): string[] {
+  if (!text.includes('{region}')) return [text];
+  return regions.map((r) => text.replaceAll('{region}', r));
+}
+
+export const REGION_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+/**
  * Dictionary name patterns:
  * - exact `api.example.com`;
  * - wildcard `*.transport.example.com`: one or more labels in front of the suffix;

@@ -53,6 +53,17 @@ export const domainSchema = z
     domain: z.string().min(1),
     /** Further names or patterns counted as the same domain (one service). */
     also: z.array(z.string().min(1)).optional(),
+    /**
+     * Regional twins: the regions the vendor serves, substituted for `{region}` in `domain` and
+     * `also` (one name or pattern per region). Required when a name has the placeholder.
+     */
+    regions: z.array(z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'regions are lower-case letters, digits and "-"')).min(1).optional(),
+    /**
+     * Names (or patterns) that match the entry but serve the maker's website, apps or general
+     * content: never instances of the entry, and an address that also serves one of them is not
+     * kept for the entry.
+     */
+    except: z.array(z.string().min(1)).min(1).optional(),
     role: z.enum(['primary', 'support']),
     ports: z.array(portSpec).min(1),
     /** Classes that contact it. A manufacturer or platform here means "any of its products may". */
@@ -120,6 +131,8 @@ export type Policy = z.infer<typeof policySchema>;
 export const rulesFileSchema = z
   .object({
     version: z.literal(1).optional(),
+    /** The day the dictionary was last reviewed (YYYY-MM-DD); given once, in any file. */
+    updated: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'updated is a day, YYYY-MM-DD').optional(),
     sources: z.array(sourceSchema).optional(),
     platforms: z.array(platformSchema).optional(),
     manufacturers: z.array(manufacturerSchema).optional(),

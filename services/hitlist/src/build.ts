@@ -10,7 +10,7 @@ import { HITLIST_FORMAT, type Hitlist, type HitlistEntry, type Transport } from 
 import type { CertInput } from './input/certs.js';
 import type { PdnsInput } from './input/pdns.js';
 import type { InputReportJSON } from './input/report.js';
-import { PdnsResolver, type DomainResolution, type ResolveStats } from './resolve.js';
+import { PdnsResolver, type DomainResolution, type FamilyResolution, type ResolveStats } from './resolve.js';
 import type { Dictionary } from '@haystack/rules';
 import { policySchema, type Policy } from '@haystack/rules';
 
@@ -100,6 +100,16 @@ export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
       }
       const r = resolutions.get(def.key)!;
       const notes = r.notes.length ? `; ${r.notes.join('; ')}` : '';
+      const fam = r.family;
+      if (fam && (r.status === 'dedicated' || r.status === 'shared'))
+        return {
+          def,
+          status: r.status,
+          via: 'passive-dns',
+          addresses: r.addresses,
+          family: fam,
+          reason: `${r.status}: ${familyAccount(fam)}${notes}`,
+        };
       if (r.status === 'dedicated')
         return {
           def,
@@ -164,6 +174,20 @@ export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** A family's name-by-name account for the build report: names matched, addresses kept and dropped, and why. */
+function familyAccount(f: FamilyResolution): string {
+  const parts = [
+    `family: ${f.names} name(s) matched${f.excepted.length ? ` (and ${f.excepted.length} exception(s) left out: ${f.excepted.slice(0, 3).join(', ')}${f.excepted.length > 3 ? ', …' : ''})` : ''}`,
+    `${f.dedicatedNames} dedicated, ${f.sharedNames} shared`,
+    `${f.addressesKept} address(es) kept, ${f.addressesDropped} dropped`,
+  ];
+  if (f.dropped.length) {
+    const d = f.dropped[0]!;
+    parts.push(`e.g. ${d.name} dropped: ${d.address} on ${d.day} also serves ${d.foreign.join(', ')}`);
+  }
+  return parts.join('; ');
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -1,5 +1,6 @@
 import { membersOf, type ClassKind, type Dictionary, type DomainDef } from '@haystack/rules';
 import type { Policy } from '@haystack/rules';
+import type { FamilyResolution } from './resolve.js';
 
 /**
  * Steps 4 and 5 of the method (docs/method.md): remove products that rest on shared
@@ -21,6 +22,8 @@ export interface DomainOutcome {
   status: DomainStatus;
   via: 'passive-dns' | 'certificate' | null;
   addresses: Map<string, number>;
+  /** For a family resolved through passive DNS: its name-by-name account. */
+  family?: FamilyResolution;
   /** Why it has this status, for the operator. */
   reason: string;
 }
@@ -32,6 +35,8 @@ export interface DomainDecision {
   status: DomainStatus;
   via: 'passive-dns' | 'certificate' | null;
   addresses: number;
+  /** Families only: names matched, dedicated and shared, addresses kept and dropped. */
+  family?: { names: number; excepted: number; dedicatedNames: number; sharedNames: number; addressesKept: number; addressesDropped: number };
   /** Detectable classes this domain is evidence of (empty: not in the hitlist). */
   evidenceFor: string[];
   reason: string;
@@ -242,6 +247,18 @@ export function classify(dict: Dictionary, outcomes: DomainOutcome[], policy: Po
       status: o.status,
       via: o.via,
       addresses: o.addresses.size,
+      ...(o.family
+        ? {
+            family: {
+              names: o.family.names,
+              excepted: o.family.excepted.length,
+              dedicatedNames: o.family.dedicatedNames,
+              sharedNames: o.family.sharedNames,
+              addressesKept: o.family.addressesKept,
+              addressesDropped: o.family.addressesDropped,
+            },
+          }
+        : {}),
       evidenceFor: ef,
       reason,
     };

@@ -147,9 +147,44 @@ export async function writeDayFiles(dir: string, r: BuildResult): Promise<DayFil
   );
   await put('domains.csv', (p) =>
     writeStreamed(p, async (w) => {
-      await w(csvRow(['domain', 'role', 'status', 'via', 'addresses', 'evidence_for', 'used_by', 'reason']));
-      for (const d of r.classification.domains)
-        await w(csvRow([d.domain, d.role, d.status, d.via ?? '', d.addresses, d.evidenceFor.join(' '), d.usedBy.join(' '), d.reason]));
+      // Family columns are empty for single-name domains (names matched, dedicated, shared, exceptions seen, addresses dropped).
+      await w(
+        csvRow([
+          'domain',
+          'role',
+          'status',
+          'via',
+          'addresses',
+          'evidence_for',
+          'used_by',
+          'reason',
+          'names',
+          'names_dedicated',
+          'names_shared',
+          'names_excepted',
+          'addresses_dropped',
+        ]),
+      );
+      for (const d of r.classification.domains) {
+        const f = d.family;
+        await w(
+          csvRow([
+            d.domain,
+            d.role,
+            d.status,
+            d.via ?? '',
+            d.addresses,
+            d.evidenceFor.join(' '),
+            d.usedBy.join(' '),
+            d.reason,
+            f?.names ?? '',
+            f?.dedicatedNames ?? '',
+            f?.sharedNames ?? '',
+            f?.excepted ?? '',
+            f?.addressesDropped ?? '',
+          ]),
+        );
+      }
     }),
   );
   await put('decisions.json', (p) => writeJson(p, { day: r.hitlist.day, classes: r.classification.classes, domains: r.classification.domains }));

@@ -3,7 +3,7 @@ import type { Window } from './days.js';
 import { forEachLine } from './input/lines.js';
 import type { PdnsInput, PdnsRecord } from './input/pdns.js';
 import { InputReport } from './input/report.js';
-import { PatternIndex, RegisteredDomains } from '@haystack/rules';
+import { PatternIndex, RegisteredDomains, isException } from '@haystack/rules';
 import type { DomainDef } from '@haystack/rules';
 import { SpillWriter } from './spill.js';
 
@@ -44,10 +44,29 @@ export interface SharedFinding {
   foreign: string[];
 }
 
+/** How a family (DomainDef.family) fared, name by name. */
+export interface FamilyResolution {
+  /** Names matched in passive DNS (exceptions not counted). */
+  names: number;
+  /** Names matched but listed as the maker's website, apps or content (`except`). */
+  excepted: string[];
+  /** Names dedicated on every day of the window: their addresses are kept. */
+  dedicatedNames: number;
+  /** Names with at least one address that was not exclusive on some day: dropped. */
+  sharedNames: number;
+  /** Addresses kept (of dedicated names) and dropped (only of shared names). */
+  addressesKept: number;
+  addressesDropped: number;
+  /** The first few dropped names with the address and what else it serves. */
+  dropped: { name: string; address: string; day: string; foreign: string[] }[];
+}
+
 export interface DomainResolution {
   key: string;
   /** Names seen in passive DNS that match the domain's patterns. */
   instances: string[];
+  /** Set for families: the name-by-name account (null for single-name entries). */
+  family: FamilyResolution | null;
   status: 'dedicated' | 'shared' | 'no-data';
   /** Address → mask of window days it served the domain. */
   addresses: Map<string, number>;
@@ -131,6 +150,8 @@ export class PdnsResolver {
   private readonly fwd = new Map<string, FwdNode>();
   /** Entry index → names matching it. */
   private readonly instances: Set<string>[];
+  /** Entry index → names matching it that are its exceptions. */
+  private readonly excepted: Set<string>[];
   private readonly ipOcc = new Map<string, Occupancy>();
   private readonly revEdges = new Map<string, Occupancy>();
   private readonly revDepth = new Map<string, number>();
@@ -148,6 +169,7 @@ export class PdnsResolver {
       for (const p of d.patterns) this.index.add(p, i);
     });
     this.instances = domains.map(() => new Set());
+    this.excepted = domains.map(() => new Set());
     this.maxRegdoms = opts.maxRegdomsPerAddress ?? 16;
     this.maxNames = opts.maxNamesPerRegdom ?? 64;
   }
@@ -171,8 +193,15 @@ export class PdnsResolver {
           spill.write(`${kind}\t${r.rrname}\t${r.rdata}\t${mask}`);
           const hit = this.index.match(r.rrname);
           if (hit) {
-            for (const i of hit) this.instances[i]!.add(r.rrname);
-            this.record(this.node(r.rrname, 0), kind, r.rdata, mask);
+            let kept = false;
+            for (const i of hit) {
+              if (this.domains[i]!.exceptions.length && isException(this.domains[i]!, r.rrname)) this.excepted[i]!.add(r.rrname);
+              else {
+                this.instances[i]!.add(r.rrname);
+                kept = true;
+              }
+            }
+            if (kept) this.record(this.node(r.rrname, 0), kind, r.rdata, mask);
           }
         }, report);
         this.opts.onProgress?.('passive DNS input read', { input: input.name, lines: report.lines, records: report.records, skipped: report.skippedTotal });
@@ -300,38 +329,128 @@ export class PdnsResolver {
 
   /** Resolve every domain on every day of the window and decide dedicated or shared. */
   evaluate(): DomainResolution[] {
-    const w = this.opts.window;
     return this.domains.map((d, i) => {
       const inst = [...this.instances[i]!].sort();
-      const res: DomainResolution = { key: d.key, instances: inst, status: 'no-data', addresses: new Map(), sharedPairs: 0, shared: [], notes: [] };
+      const res: DomainResolution = {
+        key: d.key,
+        instances: inst,
+        family: null,
+        status: 'no-data',
+        addresses: new Map(),
+        sharedPairs: 0,
+        shared: [],
+        notes: [],
+      };
+      if (d.family) {
+        res.family = {
+          names: inst.length,
+          excepted: [...this.excepted[i]!].sort(),
+          dedicatedNames: 0,
+          sharedNames: 0,
+          addressesKept: 0,
+          addressesDropped: 0,
+          dropped: [],
+        };
+      }
       if (inst.length === 0) {
-        res.notes.push('no passive DNS record in the window');
+        res.notes.push(
+          this.excepted[i]!.size ? `no passive DNS record in the window of a name other than its exceptions` : 'no passive DNS record in the window',
+        );
         return res;
       }
-      const allowedRegdoms = new Set(inst.map((n) => this.regdoms.of(n)));
-      const notes = new Set<string>();
-      for (let bit = 0; bit < w.days; bit++) {
-        const dayBit = 1 << bit;
-        const chain = new Set<string>();
+      const foreignName = d.exceptions.length ? (n: string) => isException(d, n) : null;
+      return d.family ? this.evaluateFamily(d, inst, res, foreignName) : this.evaluateDomain(inst, res, foreignName);
+    });
+  }
+
+  /** The paper's rule for one domain: dedicated when all its addresses are exclusive on every day. */
+  private evaluateDomain(inst: string[], res: DomainResolution, foreignName: ((n: string) => boolean) | null): DomainResolution {
+    const w = this.opts.window;
+    const allowedRegdoms = new Set(inst.map((n) => this.regdoms.of(n)));
+    const notes = new Set<string>();
+    for (let bit = 0; bit < w.days; bit++) {
+      const dayBit = 1 << bit;
+      const chain = new Set<string>();
+      const addrs = new Set<string>();
+      for (const n of inst) this.walk(n, dayBit, chain, addrs, notes);
+      for (const a of addrs) {
+        res.addresses.set(a, (res.addresses.get(a) ?? 0) | dayBit);
+        const foreign = this.foreignOn(a, dayBit, allowedRegdoms, chain, foreignName);
+        if (foreign.length) {
+          res.sharedPairs++;
+          if (res.shared.length < MAX_FINDINGS) res.shared.push({ address: a, day: w.dayOf(bit), foreign });
+        }
+      }
+    }
+    res.notes.push(...notes);
+    if (res.addresses.size === 0) {
+      res.notes.push('names seen in passive DNS, but none resolved to an address in the window');
+      return res;
+    }
+    res.status = res.sharedPairs > 0 ? 'shared' : 'dedicated';
+    return res;
+  }
+
+  /**
+   * A family, name by name: each matched name is a domain of the paper's rule (all its addresses
+   * exclusive on every day, the family's own names and chains counting as its own), and only
+   * the addresses of dedicated names are kept. The family is dedicated when one name is.
+   */
+  private evaluateFamily(d: DomainDef, inst: string[], res: DomainResolution, foreignName: ((n: string) => boolean) | null): DomainResolution {
+    const w = this.opts.window;
+    const fam = res.family!;
+    const allowedRegdoms = new Set(inst.map((n) => this.regdoms.of(n)));
+    const notes = new Set<string>();
+    // Per day: the family's chain names (any name of it may CNAME to another) and each name's addresses.
+    const perName = new Map<string, { addrs: Map<string, number>; sharedPairs: number; first: SharedFinding | null }>();
+    for (const n of inst) perName.set(n, { addrs: new Map(), sharedPairs: 0, first: null });
+    for (let bit = 0; bit < w.days; bit++) {
+      const dayBit = 1 << bit;
+      const chain = new Set<string>();
+      const dayAddrs = new Map<string, Set<string>>();
+      for (const n of inst) {
         const addrs = new Set<string>();
-        for (const n of inst) this.walk(n, dayBit, chain, addrs, notes);
+        this.walk(n, dayBit, chain, addrs, notes);
+        dayAddrs.set(n, addrs);
+      }
+      const verdict = new Map<string, string[]>();
+      for (const [n, addrs] of dayAddrs) {
+        const pn = perName.get(n)!;
         for (const a of addrs) {
-          res.addresses.set(a, (res.addresses.get(a) ?? 0) | dayBit);
-          const foreign = this.foreignOn(a, dayBit, allowedRegdoms, chain);
+          pn.addrs.set(a, (pn.addrs.get(a) ?? 0) | dayBit);
+          let foreign = verdict.get(a);
+          if (foreign === undefined) verdict.set(a, (foreign = this.foreignOn(a, dayBit, allowedRegdoms, chain, foreignName)));
           if (foreign.length) {
-            res.sharedPairs++;
-            if (res.shared.length < MAX_FINDINGS) res.shared.push({ address: a, day: w.dayOf(bit), foreign });
+            pn.sharedPairs++;
+            pn.first ??= { address: a, day: w.dayOf(bit), foreign };
           }
         }
       }
-      res.notes.push(...notes);
-      if (res.addresses.size === 0) {
-        res.notes.push('names seen in passive DNS, but none resolved to an address in the window');
-        return res;
+    }
+    res.notes.push(...notes);
+    const dropped = new Set<string>();
+    for (const [n, pn] of perName) {
+      if (pn.addrs.size === 0) continue;
+      if (pn.sharedPairs > 0) {
+        fam.sharedNames++;
+        res.sharedPairs += pn.sharedPairs;
+        for (const a of pn.addrs.keys()) dropped.add(a);
+        if (res.shared.length < MAX_FINDINGS) res.shared.push(pn.first!);
+        if (fam.dropped.length < MAX_FINDINGS) fam.dropped.push({ name: n, ...pn.first! });
+        continue;
       }
-      res.status = res.sharedPairs > 0 ? 'shared' : 'dedicated';
+      fam.dedicatedNames++;
+      for (const [a, m] of pn.addrs) res.addresses.set(a, (res.addresses.get(a) ?? 0) | m);
+    }
+    for (const a of res.addresses.keys()) dropped.delete(a);
+    fam.addressesKept = res.addresses.size;
+    fam.addressesDropped = dropped.size;
+    if (fam.dedicatedNames + fam.sharedNames === 0) {
+      res.notes.push('names seen in passive DNS, but none resolved to an address in the window');
       return res;
-    });
+    }
+    res.status = fam.dedicatedNames > 0 ? 'dedicated' : 'shared';
+    return res;
   }
 
   /** Depth-first resolution of `name` on one day: collects chain names and addresses, notes loops and truncation. */
@@ -364,7 +483,7 @@ export class PdnsResolver {
   }
 
   /** Names mapping to `addr` on the day that belong neither to the allowed registered domains nor to the chain. */
-  private foreignOn(addr: string, dayBit: number, allowed: Set<string>, chain: Set<string>): string[] {
+  private foreignOn(addr: string, dayBit: number, allowed: Set<string>, chain: Set<string>, foreignName: ((n: string) => boolean) | null): string[] {
     const out: string[] = [];
     const push = (s: string) => {
       if (out.length < 5 && !out.includes(s)) out.push(s);
@@ -376,11 +495,11 @@ export class PdnsResolver {
       const m = this.fwd.get(name)!.addrs.get(addr);
       if (m === undefined || !(m & dayBit)) continue;
       seeds.push(name);
-      if (!chain.has(name) && !allowed.has(this.regdoms.of(name))) push(name);
+      if ((!chain.has(name) && !allowed.has(this.regdoms.of(name))) || foreignName?.(name)) push(name);
     }
     if (occ) {
       if (occ.overflowMask & dayBit) push(`(names of more than ${this.maxRegdoms} registered domains)`);
-      this.scanOccupancy(occ, dayBit, allowed, chain, push, seeds);
+      this.scanOccupancy(occ, dayBit, allowed, chain, push, seeds, foreignName);
     }
     // Names that reach the address through CNAMEs, within the reverse depth collected.
     const seen = new Set(seeds);
@@ -390,7 +509,7 @@ export class PdnsResolver {
       const edges = this.revEdges.get(t);
       if (!edges) continue;
       const next: string[] = [];
-      this.scanOccupancy(edges, dayBit, allowed, chain, push, next);
+      this.scanOccupancy(edges, dayBit, allowed, chain, push, next, foreignName);
       if (edges.overflowMask & dayBit) push(`(names of more than ${this.maxRegdoms} registered domains point at ${t})`);
       for (const s of next) {
         if (seen.has(s)) continue;
@@ -401,7 +520,15 @@ export class PdnsResolver {
     return out;
   }
 
-  private scanOccupancy(occ: Occupancy, dayBit: number, allowed: Set<string>, chain: Set<string>, push: (s: string) => void, names: string[]): void {
+  private scanOccupancy(
+    occ: Occupancy,
+    dayBit: number,
+    allowed: Set<string>,
+    chain: Set<string>,
+    push: (s: string) => void,
+    names: string[],
+    foreignName: ((n: string) => boolean) | null,
+  ): void {
     for (const [rd, slot] of occ.regdoms) {
       if (!(slot.mask & dayBit)) continue;
       const ok = allowed.has(rd);
@@ -410,7 +537,7 @@ export class PdnsResolver {
       for (const [name, m] of slot.names) {
         if (!(m & dayBit)) continue;
         names.push(name);
-        if (!ok && !chain.has(name)) push(name);
+        if ((!ok && !chain.has(name)) || foreignName?.(name)) push(name);
       }
     }
   }

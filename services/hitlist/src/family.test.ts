@@ -1,0 +1,196 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { buildHitlist } from './build.js';
+import { PdnsFileInput } from './input/pdns.js';
+import { loadRules, RulesError } from '@haystack/rules';
+import { cof, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
+
+/**
+ * Families (rules/README.md): a zone, regional twins and exceptions, through the real build.
+ * A family is judged name by name: a name on shared infrastructure is dropped with its
+ * addresses, the family's dedicated names keep theirs, and exceptions never become evidence.
+ */
+const RULES = `${TEST_SOURCES}
+policy: { lookbackDays: 2, threshold: 1 }
+manufacturers:
+  - { id: zap, name: Zap, source: [test] }
+  - { id: tuyo, name: Tuyo, source: [test] }
+domains:
+  - domain: "*.zapcloud.com"
+    also: ["zapcloud.com"]
+    except: ["www.zapcloud.com", "*.shop.zapcloud.com"]
+    role: primary
+    ports: [tcp/443, tcp/8883]
+    used_by: [zap]
+    source: [test]
+  - domain: "a1.tuyo{region}.com"
+    also: ["*.iot.tuyo{region}.com"]
+    regions: [eu, us, in]
+    role: primary
+    ports: [tcp/443]
+    used_by: [tuyo]
+    source: [test]
+`;
+
+const D = '2024-05-10';
+const D1 = '2024-05-09';
+
+function lines(): string[] {
+  return [
+    // Sibling names of the zone the dictionary never listed one by one.
+    cof('mqtt-eu-7.zapcloud.com.', 'A', '20.0.0.7', D1, D),
+    cof('fw.zapcloud.com.', 'CNAME', 'zap-fw.compute-1.amazonaws.com.', D1, D),
+    cof('zap-fw.compute-1.amazonaws.com.', 'A', '20.0.0.8', D1, D),
+    // A zone name behind a CDN edge that serves unrelated sites: dropped, alone.
+    cof('media.zapcloud.com.', 'CNAME', 'd111.cloudfront.net.', D1, D),
+    cof('d111.cloudfront.net.', 'A', '13.0.0.1', D1, D),
+    cof('images.othersite.com.', 'A', '13.0.0.1', D1, D),
+    // The website is an exception; the device name sharing its address loses that address.
+    cof('www.zapcloud.com.', 'A', '20.0.0.80', D1, D),
+    cof('portal.zapcloud.com.', 'A', '20.0.0.80', D1, D),
+    cof('eu.shop.zapcloud.com.', 'A', '20.0.0.81', D1, D),
+    // Regional twins: India and the US, never listed name by name; China is not a region of the entry.
+    cof('a1.tuyoin.com.', 'A', '30.0.0.1', D1, D),
+    cof('x9.iot.tuyous.com.', 'A', '30.0.0.2', D1, D),
+    cof('a1.tuyocn.com.', 'A', '30.0.0.3', D1, D),
+    // Not under the zone at all.
+    cof('zapcloud.com.evil.net.', 'A', '66.0.0.1', D1, D),
+  ];
+}
+
+test('a zone family matches sibling names, drops a name on a shared CDN alone, and never turns an exception into evidence', async () => {
+  const t = tempDir();
+  try {
+    writeFile(join(t.dir, 'rules', 'r.yaml'), RULES);
+    const rules = loadRules(join(t.dir, 'rules'));
+    const zone = rules.domains.find((d) => d.key === '*.zapcloud.com')!;
+    assert.equal(zone.family, true);
+    const pdns = writeFile(join(t.dir, 'pdns.jsonl'), lines().join('\n') + '\n');
+    const r = await buildHitlist({ day: D, rules, pdns: [new PdnsFileInput(pdns)], tmpDir: t.dir });
+
+    const at = (addr: string) => r.hitlist.entries.filter((e) => e.address === addr).map((e) => `${e.port}/${e.transport}`);
+    assert.deepEqual(at('20.0.0.7'), ['443/tcp', '8883/tcp']);
+    assert.deepEqual(at('20.0.0.8'), ['443/tcp', '8883/tcp'], 'a zone name behind its own cloud VM is kept');
+    assert.deepEqual(at('13.0.0.1'), [], 'the CDN edge serving another site never enters');
+    assert.deepEqual(at('20.0.0.80'), [], 'an address serving the website (an exception) is not kept');
+    assert.deepEqual(at('20.0.0.81'), [], 'a wildcard exception');
+    assert.deepEqual(at('66.0.0.1'), []);
+
+    const dec = r.classification.domains.find((d) => d.domain === '*.zapcloud.com')!;
+    assert.equal(dec.status, 'dedicated');
+    assert.deepEqual(dec.evidenceFor, ['zap']);
+    assert.deepEqual(dec.family, { names: 4, excepted: 2, dedicatedNames: 2, sharedNames: 2, addressesKept: 2, addressesDropped: 2 });
+    assert.match(dec.reason, /family: 4 name\(s\) matched \(and 2 exception\(s\) left out: eu\.shop\.zapcloud\.com, www\.zapcloud\.com\)/);
+    assert.match(dec.reason, /2 address\(es\) kept, 2 dropped/);
+    assert.match(dec.reason, /also serves (images\.othersite\.com|www\.zapcloud\.com)/);
+
+    const twin = r.classification.domains.find((d) => d.domain === 'a1.tuyo{region}.com')!;
+    assert.equal(twin.status, 'dedicated');
+    assert.deepEqual(twin.family, { names: 2, excepted: 0, dedicatedNames: 2, sharedNames: 0, addressesKept: 2, addressesDropped: 0 });
+    assert.deepEqual(at('30.0.0.1'), ['443/tcp']);
+    assert.deepEqual(at('30.0.0.2'), ['443/tcp']);
+    assert.deepEqual(at('30.0.0.3'), [], 'a region the entry does not list');
+    assert.deepEqual(new Set(r.hitlist.classes.map((c) => c.id)), new Set(['zap', 'tuyo']));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('a family whose every name is on shared infrastructure is shared and adds nothing', async () => {
+  const t = tempDir();
+  try {
+    writeFile(join(t.dir, 'rules', 'r.yaml'), RULES);
+    const rules = loadRules(join(t.dir, 'rules'));
+    const pdns = writeFile(
+      join(t.dir, 'pdns.jsonl'),
+      [
+        cof('api.zapcloud.com.', 'CNAME', 'e5.a.akamaiedge.net.', D1, D),
+        cof('e5.a.akamaiedge.net.', 'A', '23.0.0.5', D1, D),
+        cof('www.bigshop.com.', 'CNAME', 'e5.a.akamaiedge.net.', D1, D),
+      ].join('\n') + '\n',
+    );
+    const r = await buildHitlist({ day: D, rules, pdns: [new PdnsFileInput(pdns)], tmpDir: t.dir });
+    const dec = r.classification.domains.find((d) => d.domain === '*.zapcloud.com')!;
+    assert.equal(dec.status, 'shared');
+    assert.equal(dec.family?.sharedNames, 1);
+    assert.equal(r.hitlist.entries.length, 0);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('family mistakes are named with file and line: {region} without regions, regions without {region}, an exception outside the entry', () => {
+  const t = tempDir();
+  try {
+    writeFile(
+      join(t.dir, 'rules', 'r.yaml'),
+      `${TEST_SOURCES}
+manufacturers:
+  - { id: zap, name: Zap, source: [test] }
+domains:
+  - { domain: "a.zap{region}.com", role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
+  - { domain: "b.zap.com", regions: [eu], role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
+  - { domain: "*.zap.net", except: ["www.other.net"], role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
+`,
+    );
+    assert.throws(
+      () => loadRules(join(t.dir, 'rules')),
+      (e: unknown) => {
+        assert.ok(e instanceof RulesError);
+        const m = e.message;
+        assert.match(m, /r\.yaml:8:\d+: "a\.zap\{region\}\.com" has \{region\} but the entry lists no regions/);
+        assert.match(m, /r\.yaml:9:\d+: regions are given but no name has a \{region\} placeholder/);
+        assert.match(m, /r\.yaml:10:\d+: exception "www\.other\.net" is not covered by any name of the entry/);
+        return true;
+      },
+    );
+    writeFile(
+      join(t.dir, 'rules', 'r.yaml'),
+      `${TEST_SOURCES}
+manufacturers:
+  - { id: zap, name: Zap, source: [test] }
+domains:
+  - { domain: "c.zap{region}.org", regions: [EU], role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
+`,
+    );
+    assert.throws(() => loadRules(join(t.dir, 'rules')), /r\.yaml:8:\d+: domains\.0\.regions\.0: regions are lower-case letters/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('regional twins expand to one name per region; two entries may not claim the same twin', () => {
+  const t = tempDir();
+  try {
+    writeFile(
+      join(t.dir, 'rules', 'r.yaml'),
+      `${TEST_SOURCES}
+manufacturers:
+  - { id: zap, name: Zap, source: [test] }
+domains:
+  - { domain: "{region}.api.zap.com", regions: [de, sg, us], role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
+  - { domain: "us.api.zap.com", role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
+`,
+    );
+    assert.throws(() => loadRules(join(t.dir, 'rules')), /"us\.api\.zap\.com" already belongs to domain "\{region\}\.api\.zap\.com"/);
+    writeFile(
+      join(t.dir, 'rules', 'r.yaml'),
+      `${TEST_SOURCES}
+manufacturers:
+  - { id: zap, name: Zap, source: [test] }
+domains:
+  - { domain: "{region}.api.zap.com", regions: [de, sg, us], role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
+`,
+    );
+    const d = loadRules(join(t.dir, 'rules')).domains[0]!;
+    assert.equal(d.key, '{region}.api.zap.com');
+    assert.deepEqual(
+      d.patterns.map((p) => p.text),
+      ['de.api.zap.com', 'sg.api.zap.com', 'us.api.zap.com'],
+    );
+    assert.equal(d.family, true);
+  } finally {
+    t.cleanup();
+  }
+});
