@@ -3,4 +3,5 @@ export * from './load.js';
 export * from './schema.js';
 export * from './names.js';
 export * from './shipped.js';
+export * from './coverage.js';
 export * from './learn/learn.js';

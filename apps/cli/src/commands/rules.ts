@@ -1,7 +1,16 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { learnFromCaptures, loadRules, proposeRules, readPartyList, SHIPPED_RULES_DIR, type DeviceLabel } from '@haystack/rules';
+import {
+  dictionaryCoverage,
+  learnFromCaptures,
+  loadRules,
+  proposeRules,
+  readPartyList,
+  renderCoverage,
+  SHIPPED_RULES_DIR,
+  type DeviceLabel,
+} from '@haystack/rules';
 import { captureFile, collectMany, inputFile } from '../args.js';
 import { action, UserError } from '../runtime.js';
 
@@ -15,7 +24,30 @@ function parseDevice(text: string, where: string): DeviceLabel {
 }
 
 export function registerRulesCommands(program: Command): void {
-  const rules = program.command('rules').description('the IoT dictionary (rules/): learn signatures from labelled device captures');
+  const rules = program.command('rules').description('the IoT dictionary (rules/): what it covers, and learning signatures from labelled device captures');
+  rules
+    .command('show')
+    .description(
+      'list the makers and platforms the dictionary covers: the finest level each can be detected at, its products, families (zones, regional twins, numbered shards), single names, regions and sources, with the dictionary date',
+    )
+    .option('--rules <dir>', 'IoT dictionary directory (default: the rules/ shipped with Haystack)')
+    .option('--maker <id>', 'only this maker or platform (class id, e.g. tplink)')
+    .option('-v, --verbose', 'also list every family, product and source')
+    .option('--json', 'print the coverage as JSON')
+    .action(
+      action(async (opts: { rules?: string; maker?: string; verbose?: boolean; json?: boolean }) => {
+        const dict = loadRules(opts.rules ? resolve(opts.rules) : SHIPPED_RULES_DIR);
+        const cov = dictionaryCoverage(dict);
+        if (opts.maker) {
+          const one = cov.entries.filter((e) => e.id === opts.maker);
+          if (one.length === 0)
+            throw new UserError(`--maker: no maker or platform "${opts.maker}" in the dictionary (see \`haystack rules show\` for the ids)`, 2);
+          cov.entries = one;
+        }
+        if (opts.json) process.stdout.write(`${JSON.stringify(cov, null, 1)}\n`);
+        else process.stdout.write(renderCoverage(cov, { verbose: opts.verbose || opts.maker !== undefined }));
+      }),
+    );
   rules
     .command('learn')
     .description(

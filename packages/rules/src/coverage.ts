@@ -1,0 +1,146 @@
+import { membersOf, type ClassKind, type Dictionary, type DomainDef } from './load.js';
+
+/**
+ * What the dictionary can detect, per maker and platform, before any passive DNS is seen:
+ * its products, its families and single names, the finest level its primary domains can
+ * evidence (rules/README.md, "Evidence and detection levels"), and the sources behind it.
+ * A build then decides with real data (dedicated or shared); this is the operator's map of
+ * what is covered at all.
+ */
+export interface MakerCoverage {
+  id: string;
+  kind: Extract<ClassKind, 'manufacturer' | 'platform'>;
+  name: string;
+  products: { id: string; name: string; level: ClassKind | null }[];
+  /** Entries naming a set of names (zones, regional twins, numbered shards). */
+  families: string[];
+  /** Entries naming one name (or a fixed list of names). */
+  names: number;
+  /** Regions its regional twins cover. */
+  regions: string[];
+  /** The finest level a line hosting one of its devices can be detected at (null: no primary domain of its own). */
+  level: ClassKind | null;
+  /** Why the level is what it is when it is not `product` for every product. */
+  note: string;
+  sources: string[];
+}
+
+export interface DictionaryCoverage {
+  updated: string | null;
+  digest: string;
+  makers: number;
+  platforms: number;
+  products: number;
+  families: number;
+  domains: number;
+  sources: number;
+  entries: MakerCoverage[];
+}
+
+/** Primary, non-generic domains whose every user is a member of `id` (and, for a product, known to be its alone). */
+function evidenceCandidates(dict: Dictionary, id: string, kind: ClassKind, members: Set<string>): DomainDef[] {
+  return dict.domains.filter(
+    (d) => d.generic === null && d.role === 'primary' && d.usedBy.every((u) => members.has(u)) && (kind !== 'product' || d.productLevel),
+  );
+}
+
+export function dictionaryCoverage(dict: Dictionary): DictionaryCoverage {
+  const entries: MakerCoverage[] = [];
+  for (const c of dict.classes.values()) {
+    if (c.kind === 'product') continue;
+    const members = membersOf(dict, c.id);
+    const own = dict.domains.filter((d) => d.usedBy.some((u) => members.has(u)));
+    const makerEvidence = evidenceCandidates(dict, c.id, c.kind, members);
+    const products = [...dict.classes.values()]
+      .filter((p) => p.kind === 'product' && (c.kind === 'manufacturer' ? p.manufacturer === c.id : p.platforms.includes(c.id)))
+      .map((p) => {
+        const pe = evidenceCandidates(dict, p.id, 'product', new Set([p.id])).length > 0;
+        return { id: p.id, name: p.name, level: pe ? ('product' as const) : makerEvidence.length ? c.kind : null };
+      })
+      .sort((a, b) => a.id.localeCompare(b.id));
+    const level: ClassKind | null = products.some((p) => p.level === 'product') ? 'product' : makerEvidence.length ? c.kind : null;
+    const generic = own.filter((d) => d.generic !== null).length;
+    const support = own.filter((d) => d.generic === null && d.role === 'support').length;
+    const note =
+      level === null
+        ? own.length === 0
+          ? 'no domain in the dictionary'
+          : `no primary domain of its own (${[generic ? `${generic} generic` : '', support ? `${support} support` : ''].filter(Boolean).join(', ') || 'shared with other makers'})`
+        : level === 'product' && products.every((p) => p.level === 'product')
+          ? ''
+          : level === 'product'
+            ? `${products.filter((p) => p.level !== 'product').length} of ${products.length} products only at ${c.kind} level`
+            : `${c.kind} level: no domain is known to be one product's alone`;
+    const sources = new Set<string>();
+    for (const d of own) for (const s of d.source) sources.add(s);
+    for (const s of c.source) sources.add(s);
+    entries.push({
+      id: c.id,
+      kind: c.kind,
+      name: c.name,
+      products,
+      families: own.filter((d) => d.family).map((d) => d.key),
+      names: own.filter((d) => !d.family).length,
+      regions: [...new Set(own.flatMap((d) => d.regions))].sort(),
+      level,
+      note,
+      sources: [...sources].sort(),
+    });
+  }
+  entries.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'platform' ? -1 : 1));
+  return {
+    updated: dict.updated,
+    digest: dict.digest,
+    makers: entries.filter((e) => e.kind === 'manufacturer').length,
+    platforms: entries.filter((e) => e.kind === 'platform').length,
+    products: [...dict.classes.values()].filter((c) => c.kind === 'product').length,
+    families: dict.domains.filter((d) => d.family).length,
+    domains: dict.domains.length,
+    sources: dict.sources.size,
+    entries,
+  };
+}
+
+/** The coverage as a terminal table (what `haystack rules show` prints). */
+export function renderCoverage(cov: DictionaryCoverage, opts: { verbose?: boolean } = {}): string {
+  const out: string[] = [];
+  out.push(
+    `IoT dictionary updated ${cov.updated ?? '(no date)'}, digest ${cov.digest.slice(0, 12)}: ${cov.makers} makers, ${cov.platforms} platforms, ` +
+      `${cov.products} products, ${cov.families} families, ${cov.domains} domain entries, ${cov.sources} sources`,
+  );
+  out.push('');
+  const rows = cov.entries.map((e) => [
+    e.name,
+    e.kind,
+    e.level ?? 'not detectable',
+    String(e.products.length),
+    String(e.families.length),
+    String(e.names),
+    e.regions.join(' ') || '-',
+    e.note || '-',
+  ]);
+  const head = ['maker / platform', 'kind', 'finest level', 'products', 'families', 'names', 'regions', 'note'];
+  const widths = head.map((h, i) => Math.min(i === 7 ? 80 : 40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  out.push(fmt(head));
+  out.push(fmt(widths.map((w) => '-'.repeat(w))));
+  for (const [i, r] of rows.entries()) {
+    out.push(fmt(r));
+    if (opts.verbose) {
+      const e = cov.entries[i]!;
+      for (const f of e.families) out.push(`    family   ${f}`);
+      for (const p of e.products) out.push(`    product  ${p.name} (${p.id}): ${p.level ?? 'not detectable'}`);
+      out.push(`    sources  ${e.sources.join(', ')}`);
+    }
+  }
+  out.push('');
+  out.push(
+    'finest level: what the dictionary can evidence at best; `haystack hitlist build` decides with passive DNS whether each domain is dedicated. ' +
+      '-v lists families, products and sources; --json gives everything.',
+  );
+  return out.join('\n') + '\n';
+}
