@@ -1,6 +1,6 @@
 import { DnstapFileWriter } from '@haystack/pdns';
 import { createHash } from 'node:crypto';
-import { RegisteredDomains, type Dictionary, type DomainDef, type NamePattern } from '@haystack/rules';
+import { patternMatches, RegisteredDomains, type Dictionary, type DomainDef, type NamePattern } from '@haystack/rules';
 import { AddressSpace, V6Table, v4ToText } from './addr.js';
 import { Rng, WeightedPicker, hashString } from './rng.js';
 
@@ -241,6 +241,61 @@ export class DnsWorld {
       }
       this.domains.push(d);
     });
+    this.alignOverlaps(r);
+  }
+
+  /**
+   * A family (zone, twins, shards) covers names of other entries (a single name it spells out,
+   * another family's names): the build then resolves those names for both. Overlapping entries
+   * are hosted alike, so what the build should conclude stays one answer per entry: the lowest
+   * entry's hosting and dual-stack choice go to the whole group (generic entries keep theirs).
+   */
+  private alignOverlaps(r: Rng): void {
+    const live = this.domains.filter((d) => d.hosting !== 'generic');
+    const parent = new Map<number, number>(live.map((d) => [d.index, d.index]));
+    const find = (i: number): number => {
+      let x = i;
+      while (parent.get(x) !== x) x = parent.get(x)!;
+      parent.set(i, x);
+      return x;
+    };
+    for (const a of live) {
+      for (const b of live) {
+        if (a === b) continue;
+        if (b.instances.some((n) => a.def.patterns.some((p) => patternMatches(p, n)))) {
+          const ra = find(a.index);
+          const rb = find(b.index);
+          if (ra !== rb) parent.set(Math.max(ra, rb), Math.min(ra, rb));
+        }
+      }
+    }
+    const groups = new Map<number, SimDomain[]>();
+    for (const d of live) {
+      const g = groups.get(find(d.index)) ?? [];
+      g.push(d);
+      groups.set(find(d.index), g);
+    }
+    for (const g of groups.values()) {
+      if (g.length < 2) continue;
+      let hosting = g[0]!.hosting;
+      // A certificate qualifies only when all its names share one registered domain.
+      if (hosting === 'cert' && g.some((d) => d.instances.some((n) => this.regdoms.of(n) !== d.regdom))) hosting = 'vm';
+      // Names two entries share get one VM or one address set: one answer to "has IPv6" too.
+      const dual = g[0]!.dual;
+      for (const d of g) {
+        d.dual = dual;
+        if (d.hosting === hosting) continue;
+        d.hosting = hosting;
+        d.intended = INTENDED[hosting];
+        d.cdn = hosting === 'cdn' ? r.pick(['akamai', 'cloudfront']) : null;
+        d.churn = hosting === 'vm' && d.churn;
+        if (hosting === 'own' && !this.vendorBlock.has(d.regdom)) {
+          const a = this.space.v4(r, r.pick(VENDOR_V4));
+          this.vendorBlock.set(d.regdom, `${v4ToText((a & 0xffffff00) >>> 0)}/24`);
+          this.vendorV6.set(d.regdom, `2a0${1 + r.int(9)}:${r.int(0x10000).toString(16)}`);
+        }
+      }
+    }
   }
 
   private planGeneric(r: Rng): void {
