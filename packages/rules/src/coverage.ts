@@ -51,26 +51,42 @@ export function dictionaryCoverage(dict: Dictionary): DictionaryCoverage {
     const members = membersOf(dict, c.id);
     const own = dict.domains.filter((d) => d.usedBy.some((u) => members.has(u)));
     const makerEvidence = evidenceCandidates(dict, c.id, c.kind, members);
+    const hasEvidence = (id: string) => {
+      const k = dict.classes.get(id);
+      return k !== undefined && evidenceCandidates(dict, id, k.kind, membersOf(dict, id)).length > 0;
+    };
+    // A product is detected by its own evidence, else its manufacturer's, else a platform's.
     const products = [...dict.classes.values()]
       .filter((p) => p.kind === 'product' && (c.kind === 'manufacturer' ? p.manufacturer === c.id : p.platforms.includes(c.id)))
       .map((p) => {
-        const pe = evidenceCandidates(dict, p.id, 'product', new Set([p.id])).length > 0;
-        return { id: p.id, name: p.name, level: pe ? ('product' as const) : makerEvidence.length ? c.kind : null };
+        const level: ClassKind | null = hasEvidence(p.id)
+          ? 'product'
+          : p.manufacturer && hasEvidence(p.manufacturer)
+            ? 'manufacturer'
+            : p.platforms.some(hasEvidence)
+              ? 'platform'
+              : null;
+        return { id: p.id, name: p.name, level };
       })
       .sort((a, b) => a.id.localeCompare(b.id));
-    const level: ClassKind | null = products.some((p) => p.level === 'product') ? 'product' : makerEvidence.length ? c.kind : null;
+    const rank = (k: ClassKind | null) => (k === 'product' ? 3 : k === 'manufacturer' ? 2 : k === 'platform' ? 1 : 0);
+    // A platform's own level is the platform (or a product of it): its members' makers are other classes.
+    const best = Math.max(makerEvidence.length ? rank(c.kind) : 0, ...products.map((p) => (c.kind === 'platform' && p.level !== 'product' ? 0 : rank(p.level))));
+    const level: ClassKind | null = best === 3 ? 'product' : best === 2 ? 'manufacturer' : best === 1 ? 'platform' : null;
     const generic = own.filter((d) => d.generic !== null).length;
     const support = own.filter((d) => d.generic === null && d.role === 'support').length;
     const note =
       level === null
         ? own.length === 0
-          ? 'no domain in the dictionary'
+          ? (c.note ?? 'no domain in the dictionary')
           : `no primary domain of its own (${[generic ? `${generic} generic` : '', support ? `${support} support` : ''].filter(Boolean).join(', ') || 'shared with other makers'})`
         : level === 'product' && products.every((p) => p.level === 'product')
           ? ''
           : level === 'product'
             ? `${products.filter((p) => p.level !== 'product').length} of ${products.length} products only at ${c.kind} level`
-            : `${c.kind} level: no domain is known to be one product's alone`;
+            : level === c.kind
+              ? `${c.kind} level: no domain is known to be one product's alone`
+              : `through a platform only: no primary domain of its own`;
     const sources = new Set<string>();
     for (const d of own) for (const s of d.source) sources.add(s);
     for (const s of c.source) sources.add(s);
@@ -120,10 +136,10 @@ export function renderCoverage(cov: DictionaryCoverage, opts: { verbose?: boolea
     e.note || '-',
   ]);
   const head = ['maker / platform', 'kind', 'finest level', 'products', 'families', 'names', 'regions', 'note'];
-  const widths = head.map((h, i) => Math.min(i === 7 ? 80 : 40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
+  const widths = head.map((h, i) => Math.min(i === 0 ? 36 : i === 6 ? 24 : 40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const fmt = (r: string[]) =>
     r
-      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .map((c, i) => (i === r.length - 1 ? c : c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
   out.push(fmt(head));
