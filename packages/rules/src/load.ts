@@ -290,7 +290,9 @@ export function loadRules(dir: string): Dictionary {
   };
 
   const domains: DomainDef[] = [];
-  const seenPattern = new Map<string, string>();
+  /** Pattern → the entry that holds it, and whether that entry is a family. */
+  const seenPattern = new Map<string, { key: string; family: boolean }>();
+  const seenKey = new Map<string, string>();
   for (const p of parsed) {
     p.data.domains?.forEach((d, i) => {
       checkSources(p, ['domains', i, 'source'], d.source);
@@ -299,8 +301,13 @@ export function loadRules(dir: string): Dictionary {
       const patterns: NamePattern[] = [];
       const regions = d.regions ?? [];
       const key = d.domain.toLowerCase().replace(/\.$/, '');
+      const where = `${p.file}:${position(p, ['domains', i]).line}`;
+      if (seenKey.has(key)) problem(p, ['domains', i, 'domain'], `domain "${key}" is given twice (also at ${seenKey.get(key)}): merge the entries`);
+      seenKey.set(key, where);
       let placeholder = false;
-      [d.domain, ...(d.also ?? [])].forEach((text, j) => {
+      const texts = [d.domain, ...(d.also ?? [])];
+      const isFamily = texts.some((t) => t.includes('{') || t.startsWith('*.'));
+      texts.forEach((text, j) => {
         const path = j === 0 ? ['domains', i, 'domain'] : ['domains', i, 'also', j - 1];
         if (text.includes('{region}')) {
           placeholder = true;
@@ -309,9 +316,12 @@ export function loadRules(dir: string): Dictionary {
         for (const one of expandRegions(text, regions)) {
           const pat = compilePattern(one);
           if (typeof pat === 'string') return problem(p, path, pat);
+          // A family may spell out a name a single-name entry holds (a twin or shard already seen):
+          // the name then counts for both, the single entry keeping its finer level.
           const other = seenPattern.get(pat.text);
-          if (other) return problem(p, path, `"${pat.text}" already belongs to domain "${other}"`);
-          seenPattern.set(pat.text, key);
+          if (other && !(other.family !== isFamily && pat.kind !== 'wildcard'))
+            return problem(p, path, `"${pat.text}" already belongs to domain "${other.key}"`);
+          if (!other || isFamily === false) seenPattern.set(pat.text, { key, family: isFamily });
           patterns.push(pat);
         }
       });
@@ -357,6 +367,17 @@ export function loadRules(dir: string): Dictionary {
   }
 
   if (issues.length) throw new RulesError(issues);
+  const effectivePolicy = policy ?? policySchema.parse({});
+  // Website names right under a zone are exceptions of every zone (policy.websiteLabels).
+  for (const d of domains) {
+    for (const pat of d.patterns) {
+      if (pat.kind !== 'wildcard') continue;
+      for (const label of effectivePolicy.websiteLabels) {
+        const ex = compilePattern(`${label}.${pat.suffix}`);
+        if (typeof ex !== 'string' && !d.exceptions.some((e) => e.text === ex.text)) d.exceptions.push(ex);
+      }
+    }
+  }
   // Honest levels: product evidence needs a reason to believe no sibling product uses the domain.
   const productsOf = new Map<string, number>();
   for (const c of classes.values()) if (c.kind === 'product' && c.manufacturer) productsOf.set(c.manufacturer, (productsOf.get(c.manufacturer) ?? 0) + 1);
@@ -375,7 +396,7 @@ export function loadRules(dir: string): Dictionary {
     classes,
     domains,
     generic,
-    policy: policy ?? policySchema.parse({}),
+    policy: effectivePolicy,
     updated,
   };
 }

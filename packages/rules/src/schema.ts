@@ -113,6 +113,14 @@ export const policySchema = z
      * look-back window. Certificate-derived addresses always span the window (scans are rarer).
      */
     hitlistAddresses: z.enum(['day', 'window']).default('day'),
+    /**
+     * First labels that, right under a family's zone (`*.suffix`), name the maker's website or
+     * general content rather than a device backend: `www.suffix`, `shop.suffix`, ... are
+     * exceptions of every zone, as if listed in its `except:`.
+     */
+    websiteLabels: z
+      .array(z.string().regex(/^[a-z0-9-]+$/))
+      .default(['www', 'shop', 'store', 'support', 'help', 'community', 'forum', 'forums', 'blog', 'docs', 'developer', 'developers', 'careers', 'investors', 'news', 'press']),
     /** Domain roles that count as evidence. */
     evidenceRoles: z.array(z.enum(['primary', 'support'])).min(1).default(['primary']),
     /** An input file with a larger share of invalid lines is not what it claims to be: the build fails. */

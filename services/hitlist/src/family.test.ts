@@ -160,7 +160,7 @@ domains:
   }
 });
 
-test('regional twins expand to one name per region; two entries may not claim the same twin', () => {
+test('regional twins expand to one name per region; two families may not claim the same twin, a single-name entry and a family may', () => {
   const t = tempDir();
   try {
     writeFile(
@@ -170,10 +170,30 @@ manufacturers:
   - { id: zap, name: Zap, source: [test] }
 domains:
   - { domain: "{region}.api.zap.com", regions: [de, sg, us], role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
-  - { domain: "us.api.zap.com", role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
+  - { domain: "*.push.zap.com", also: ["us.api.zap.com"], role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
 `,
     );
     assert.throws(() => loadRules(join(t.dir, 'rules')), /"us\.api\.zap\.com" already belongs to domain "\{region\}\.api\.zap\.com"/);
+    writeFile(
+      join(t.dir, 'rules', 'r.yaml'),
+      `${TEST_SOURCES}
+manufacturers:
+  - { id: zap, name: Zap, source: [test] }
+products:
+  - { id: zap-cam, name: Zap cam, manufacturer: zap, source: [test] }
+domains:
+  - { domain: "us.api.zap.com", role: primary, ports: [tcp/443], used_by: [zap-cam], source: [test] }
+  - { domain: "{region}.api.zap.com", regions: [de, us], role: primary, ports: [tcp/443], used_by: [zap], source: [test] }
+`,
+    );
+    const both = loadRules(join(t.dir, 'rules')).domains;
+    assert.deepEqual(
+      both.map((d) => [d.key, d.family]),
+      [
+        ['us.api.zap.com', false],
+        ['{region}.api.zap.com', true],
+      ],
+    );
     writeFile(
       join(t.dir, 'rules', 'r.yaml'),
       `${TEST_SOURCES}
