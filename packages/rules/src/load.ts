@@ -378,6 +378,9 @@ export function loadRules(dir: string): Dictionary {
       }
     }
   }
+  // Families are matched on the device protocols' ports too (policy.familyPorts).
+  const familyPorts = effectivePolicy.familyPorts.map(parsePort);
+  for (const d of domains) if (d.family) d.ports = dedupePorts([...d.ports, ...familyPorts]);
   // Honest levels: product evidence needs a reason to believe no sibling product uses the domain.
   const productsOf = new Map<string, number>();
   for (const c of classes.values()) if (c.kind === 'product' && c.manufacturer) productsOf.set(c.manufacturer, (productsOf.get(c.manufacturer) ?? 0) + 1);

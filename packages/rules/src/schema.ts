@@ -121,6 +121,12 @@ export const policySchema = z
     websiteLabels: z
       .array(z.string().regex(/^[a-z0-9-]+$/))
       .default(['www', 'shop', 'store', 'support', 'help', 'community', 'forum', 'forums', 'blog', 'docs', 'developer', 'developers', 'careers', 'investors', 'news', 'press']),
+    /**
+     * Ports every family is matched on besides its own: the protocols devices use toward their
+     * maker's cloud (HTTP, HTTPS, MQTT, MQTT over TLS). An address a family keeps is dedicated to
+     * the maker's device backend, so these are its devices' traffic whichever of them a model uses.
+     */
+    familyPorts: z.array(portSpec).default(['tcp/80', 'tcp/443', 'tcp/1883', 'tcp/8883']),
     /** Domain roles that count as evidence. */
     evidenceRoles: z.array(z.enum(['primary', 'support'])).min(1).default(['primary']),
     /** An input file with a larger share of invalid lines is not what it claims to be: the build fails. */

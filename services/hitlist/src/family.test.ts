@@ -70,8 +70,9 @@ test('a zone family matches sibling names, drops a name on a shared CDN alone, a
     const r = await buildHitlist({ day: D, rules, pdns: [new PdnsFileInput(pdns)], tmpDir: t.dir });
 
     const at = (addr: string) => r.hitlist.entries.filter((e) => e.address === addr).map((e) => `${e.port}/${e.transport}`);
-    assert.deepEqual(at('20.0.0.7'), ['443/tcp', '8883/tcp']);
-    assert.deepEqual(at('20.0.0.8'), ['443/tcp', '8883/tcp'], 'a zone name behind its own cloud VM is kept');
+    // Its own ports and the device protocols' (policy.familyPorts: 80, 443, 1883, 8883 over tcp).
+    assert.deepEqual(at('20.0.0.7'), ['80/tcp', '443/tcp', '1883/tcp', '8883/tcp']);
+    assert.deepEqual(at('20.0.0.8'), ['80/tcp', '443/tcp', '1883/tcp', '8883/tcp'], 'a zone name behind its own cloud VM is kept');
     assert.deepEqual(at('13.0.0.1'), [], 'the CDN edge serving another site never enters');
     assert.deepEqual(at('20.0.0.80'), [], 'an address serving the website (an exception) is not kept');
     assert.deepEqual(at('20.0.0.81'), [], 'a wildcard exception');
@@ -88,8 +89,8 @@ test('a zone family matches sibling names, drops a name on a shared CDN alone, a
     const twin = r.classification.domains.find((d) => d.domain === 'a1.tuyo{region}.com')!;
     assert.equal(twin.status, 'dedicated');
     assert.deepEqual(twin.family, { names: 2, excepted: 0, dedicatedNames: 2, sharedNames: 0, addressesKept: 2, addressesDropped: 0 });
-    assert.deepEqual(at('30.0.0.1'), ['443/tcp']);
-    assert.deepEqual(at('30.0.0.2'), ['443/tcp']);
+    assert.deepEqual(at('30.0.0.1'), ['80/tcp', '443/tcp', '1883/tcp', '8883/tcp']);
+    assert.deepEqual(at('30.0.0.2'), ['80/tcp', '443/tcp', '1883/tcp', '8883/tcp']);
     assert.deepEqual(at('30.0.0.3'), [], 'a region the entry does not list');
     assert.deepEqual(new Set(r.hitlist.classes.map((c) => c.id)), new Set(['zap', 'tuyo']));
   } finally {
