@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ReportData } from '@haystack/report';
 import { buildHitlist, dayDir, PdnsFileInput, writeDayFiles } from '@haystack/hitlist';
 import { cof } from '@haystack/hitlist/test-helpers';
-import { loadRules } from '@haystack/rules';
+import { loadRules, type DictionaryCoverage } from '@haystack/rules';
 import { CAM1, DAY, TUYA6, captureLogger, cleanupClickHouseDir, tempDir, toService } from '@haystack/detector/test-helpers';
 import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import { createConsole } from './server.js';
@@ -110,6 +110,24 @@ test('hitlist: classes with decisions and reasons, domains, entries of a class, 
   assert.equal(h.churn[1]!.added, 0);
   const one = (await (await get(`/api/v1/hitlist?day=${DAY}&class=tuya`)).json()) as HitlistBrowse;
   assert.ok(one.entries.length > 0 && one.entries.every((e) => e.classId === 'tuya'));
+});
+
+test('rules: what the dictionary of the detector covers, per maker and platform, with its digest', async () => {
+  const cov = (await (await get('/api/v1/rules')).json()) as DictionaryCoverage;
+  assert.equal(cov.digest, loadRules(w.config.detector.rulesDir!).digest);
+  assert.deepEqual(
+    cov.entries.map((m) => [m.id, m.kind, m.level, m.products.map((p) => `${p.id}:${p.level}`)]),
+    [
+      // cam1/cam2 are the camera's alone among Acme's two products; api.acme.com is both products'.
+      ['tuya', 'platform', 'product', ['acme-cam:product']],
+      ['acme', 'manufacturer', 'product', ['acme-cam:product', 'acme-plug:manufacturer']],
+    ],
+  );
+  assert.equal(cov.makers, 1);
+  // The hitlist page shows it.
+  const page = await (await get(`/hitlist?day=${DAY}`)).text();
+  assert.match(page, /<h2>IoT dictionary<\/h2>/);
+  assert.match(page, /<tr data-maker="acme">/);
 });
 
 test('validation: bad parameters are answered 400 with a reason', async () => {

@@ -1,6 +1,7 @@
 import { escapeHtml as e, fmtInt, renderReportBody, type ReportData } from '@haystack/report';
 import { HISTOGRAM_MINUTES, type AuditEntry, type HitlistBrowse, type LineDetection, type TimeToDetection, type Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
+import type { DictionaryCoverage } from '@haystack/rules';
 import { barChart, lineChart, sparkline } from './svg.js';
 
 /**
@@ -168,7 +169,29 @@ export function ttdPage(ctx: PageContext, t: TimeToDetection): string {
   return page('Time to detection', ctx, o.join('\n'));
 }
 
-export function hitlistPage(ctx: PageContext, h: HitlistBrowse, day: string, classId: string | undefined): string {
+/** The dictionary's coverage: what can be detected at all, per maker and platform. */
+function coverageSection(cov: DictionaryCoverage, classId: string | undefined): string {
+  const o: string[] = [];
+  o.push('<h2>IoT dictionary</h2>');
+  o.push(
+    `<p class="muted" id="dictionary">Updated ${e(cov.updated ?? '(no date)')} · digest <code>${e(cov.digest.slice(0, 12))}</code> · ${fmtInt(cov.makers)} makers, ` +
+      `${fmtInt(cov.platforms)} platforms, ${fmtInt(cov.products)} products, ${fmtInt(cov.families)} families, ${fmtInt(cov.sources)} sources. ` +
+      'The finest level the dictionary can evidence; the build above decides with passive DNS what is dedicated.</p>',
+  );
+  o.push(
+    '<table class="grid" id="coverage"><thead><tr><th>Maker / platform</th><th>Kind</th><th>Finest level</th><th class="num">Products</th><th>Families</th><th>Regions</th><th>Sources</th><th>Note</th></tr></thead><tbody>',
+  );
+  for (const m of cov.entries.filter((x) => !classId || x.id === classId || x.products.some((p) => p.id === classId)))
+    o.push(
+      `<tr data-maker="${e(m.id)}"><td>${e(m.name)}</td><td>${e(m.kind)}</td><td class="${m.level ? '' : 'bad'}">${e(m.level ?? 'not detectable')}</td>` +
+        `<td class="num">${fmtInt(m.products.length)}</td><td>${m.families.map((f) => `<code>${e(f)}</code>`).join(' ') || '–'}</td>` +
+        `<td>${e(m.regions.join(' ') || '–')}</td><td>${e(m.sources.join(', '))}</td><td>${e(m.note || '–')}</td></tr>`,
+    );
+  o.push('</tbody></table>');
+  return o.join('\n');
+}
+
+export function hitlistPage(ctx: PageContext, h: HitlistBrowse, day: string, classId: string | undefined, cov: DictionaryCoverage): string {
   const o: string[] = [];
   o.push(`<h1>Hitlist ${h.day ? e(h.day) : ''}${classId ? ` <span class="muted">class ${e(classId)}</span>` : ''}</h1>`);
   o.push(
@@ -177,6 +200,7 @@ export function hitlistPage(ctx: PageContext, h: HitlistBrowse, day: string, cla
   );
   if (!h.day) {
     o.push('<p class="card">No hitlist build recorded on or before this day (`haystack hitlist build` records each build in this database).</p>');
+    o.push(coverageSection(cov, classId));
     return page('Hitlist', ctx, o.join('\n'));
   }
   o.push(
@@ -224,6 +248,7 @@ export function hitlistPage(ctx: PageContext, h: HitlistBrowse, day: string, cla
       `<tr><td><code>${e(x.address)}</code></td><td class="num">${x.port}</td><td>${e(x.transport)}</td><td><code>${e(x.domain)}</code></td><td>${e(x.classId)}</td></tr>`,
     );
   o.push('</tbody></table>');
+  o.push(coverageSection(cov, classId));
   return page('Hitlist', ctx, o.join('\n'));
 }
 

@@ -8,6 +8,7 @@ import type { HaystackConfig, Logger } from '@haystack/common';
 import { lineIdsFromConfig, type LineIds } from '@haystack/detector';
 import { dayDir, HitlistHistory, readBuiltDay, type RecordableBuild } from '@haystack/hitlist';
 import { MissingDayError } from '@haystack/hitlist-contract';
+import { dictionaryCoverage, loadRules, SHIPPED_RULES_DIR, type DictionaryCoverage } from '@haystack/rules';
 import { REPORT_CSS, type ReportData } from '@haystack/report';
 import { cachedReport, dailyCounts, ensureCacheTables, ttdByClass } from './cache.js';
 import { ensureTokensFile, loadTokens, Sessions, type TokenStore } from './auth.js';
@@ -304,6 +305,21 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       return queryHitlist(store, checkDay(req.query.day ?? today()), { classId: req.query.class, limit: req.query.limit });
     },
   );
+  // The dictionary the detector uses (detector.rulesDir, else the shipped rules/), read once.
+  let coverage: DictionaryCoverage | null = null;
+  app.get(
+    '/api/v1/rules',
+    api(
+      'hitlist',
+      'What the IoT dictionary covers: per maker and platform the finest detection level, products, families (zones, regional twins, numbered shards), regions and sources, with the dictionary date and digest',
+      {},
+    ),
+    async (req): Promise<DictionaryCoverage> => {
+      requireToken(req);
+      coverage ??= dictionaryCoverage(loadRules(resolve(config.detector.rulesDir ?? SHIPPED_RULES_DIR)));
+      return coverage;
+    },
+  );
   app.post<{ Params: { day: string } }>(
     '/api/v1/hitlist/days/:day/record',
     api(
@@ -467,7 +483,16 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   app.get<{ Querystring: { day?: string; class?: string } }>('/hitlist', { schema: { hide: true } }, async (req, reply) => {
     const day = req.query.day || today();
     const cls = req.query.class || undefined;
-    return html(reply, hitlistPage(ctxOf(req), await ask<HitlistBrowse>(req, `/api/v1/hitlist?${qs({ day, class: cls })}`), day, cls));
+    return html(
+      reply,
+      hitlistPage(
+        ctxOf(req),
+        await ask<HitlistBrowse>(req, `/api/v1/hitlist?${qs({ day, class: cls })}`),
+        day,
+        cls,
+        await ask<DictionaryCoverage>(req, '/api/v1/rules'),
+      ),
+    );
   });
   app.get<{ Querystring: { day?: string } }>('/quality', { schema: { hide: true } }, async (req, reply) => {
     const past = req.query.day !== undefined && req.query.day !== today();
