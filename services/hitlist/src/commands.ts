@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from '@haystack/common';
 import { buildHitlist, type BuildReport, type BuildResult } from './build.js';
 import { diffHitlists, type Churn } from './churn.js';
+import type { DomainDecision } from './classify.js';
 import { addDays, parseDay } from './days.js';
 import { dayDir, readChurn, readDecisions, readReport, writeDayFiles } from './files.js';
 import { HitlistHistory } from './history.js';
@@ -342,6 +343,26 @@ export function runShowCommand(o: ShowCommandOptions, write: (s: string) => void
     line(header),
     ...rows.map(line),
   ];
+  // Families, name by name: how many names matched, and which addresses were kept or dropped.
+  const fams = (d.domains as DomainDecision[]).filter((x) => x.family && x.family.names > 0);
+  if (fams.length) {
+    const fh = ['FAMILY', 'STATUS', 'NAMES', 'DEDICATED', 'SHARED', 'EXCEPTED', 'KEPT', 'DROPPED', 'EVIDENCE FOR'];
+    const fr = fams.map((x) => [
+      x.domain,
+      x.status,
+      ...[x.family!.names, x.family!.dedicatedNames, x.family!.sharedNames, x.family!.excepted, x.family!.addressesKept, x.family!.addressesDropped].map(
+        String,
+      ),
+      x.evidenceFor.join(' ') || '-',
+    ]);
+    const fw = fh.map((hd, i) => (i === fh.length - 1 ? 0 : Math.max(hd.length, ...fr.map((r) => r[i]!.length))));
+    const fl = (cells: string[]) =>
+      cells
+        .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(fw[i]!)))
+        .join('  ')
+        .trimEnd();
+    out.push('', `families seen in passive DNS (${fams.length}; names and addresses per family, reasons in domains.csv):`, fl(fh), ...fr.map(fl));
+  }
   if (churn) out.push(describeChurn(churn));
   write(out.join('\n') + '\n');
 }

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { buildHitlist } from './build.js';
+import { runShowCommand } from './commands.js';
+import { writeDayFiles } from './files.js';
 import { PdnsFileInput } from './input/pdns.js';
 import { loadRules, RulesError } from '@haystack/rules';
 import { cof, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
@@ -93,6 +96,17 @@ test('a zone family matches sibling names, drops a name on a shared CDN alone, a
     assert.deepEqual(at('30.0.0.2'), ['80/tcp', '443/tcp', '1883/tcp', '8883/tcp']);
     assert.deepEqual(at('30.0.0.3'), [], 'a region the entry does not list');
     assert.deepEqual(new Set(r.hitlist.classes.map((c) => c.id)), new Set(['zap', 'tuyo']));
+
+    // The day's files and `hitlist show` carry the account per family.
+    const day = join(t.dir, 'day');
+    await writeDayFiles(day, r);
+    const csv = readFileSync(join(day, 'domains.csv'), 'utf8').split('\n');
+    assert.ok(csv[0]!.endsWith(',names,names_dedicated,names_shared,names_excepted,addresses_dropped'));
+    assert.ok(csv.some((l) => l.startsWith('*.zapcloud.com,primary,dedicated,') && l.endsWith(',4,2,2,2,2')));
+    let shown = '';
+    runShowCommand({ stateDir: t.dir, day: D, dir: day, json: false }, (x) => (shown += x));
+    assert.match(shown, /families seen in passive DNS \(2;/);
+    assert.match(shown, /\*\.zapcloud\.com\s+dedicated\s+4\s+2\s+2\s+2\s+2\s+2\s+zap/);
   } finally {
     t.cleanup();
   }
