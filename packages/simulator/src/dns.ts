@@ -1,6 +1,6 @@
 import { DnstapFileWriter } from '@haystack/pdns';
 import { createHash } from 'node:crypto';
-import { patternMatches, RegisteredDomains, type Dictionary, type DomainDef, type NamePattern } from '@haystack/rules';
+import { isException, patternMatches, RegisteredDomains, type Dictionary, type DomainDef, type NamePattern } from '@haystack/rules';
 import { AddressSpace, V6Table, v4ToText } from './addr.js';
 import { Rng, WeightedPicker, hashString } from './rng.js';
 
@@ -203,8 +203,18 @@ export class DnsWorld {
     const hostingPick = new WeightedPicker(HOSTING_SHARES.map(([, w]) => w));
     const vendorBlock = this.vendorBlock;
     const vendorV6 = this.vendorV6;
+    // Every name is hosted by one entry: a single-name entry owns its names; a family's
+    // instances never spell another entry's name (it covers those through its patterns).
+    const claimed = new Set<string>();
+    for (const def of this.dict.domains) if (!def.family) for (const p of def.patterns) if (p.kind === 'exact') claimed.add(p.text);
     this.dict.domains.forEach((def, index) => {
-      const instances = instantiate(def.patterns, r);
+      let instances = instantiate(def.patterns, r);
+      if (def.family) {
+        for (let k = 0; k < 3 && instances.every((n) => claimed.has(n)); k++) instances = instantiate(def.patterns, r);
+        const own = instances.filter((n) => !claimed.has(n));
+        if (own.length) instances = own;
+        for (const n of instances) claimed.add(n);
+      }
       const regdom = this.regdoms.of(instances[0]!);
       let hosting: Hosting = def.generic ? 'generic' : HOSTING_SHARES[hostingPick.pick(r)]![0];
       // A certificate qualifies only when all its names share one registered domain.
@@ -241,60 +251,31 @@ export class DnsWorld {
       }
       this.domains.push(d);
     });
-    this.alignOverlaps(r);
+    this.deriveFamilies();
   }
 
   /**
-   * A family (zone, twins, shards) covers names of other entries (a single name it spells out,
-   * another family's names): the build then resolves those names for both. Overlapping entries
-   * are hosted alike, so what the build should conclude stays one answer per entry: the lowest
-   * entry's hosting and dual-stack choice go to the whole group (generic entries keep theirs).
+   * What the build should conclude for a family (zone, twins, shards): it resolves every name its
+   * patterns match, other entries' names too, and keeps the addresses of its dedicated names.
+   * So it is dedicated when one name it covers is hosted on a dedicated address (VM, own block),
+   * else shared when one is on shared infrastructure, else found by certificate when one is
+   * certificate-only, else unresolved. Each name is hosted by one entry (`planDomains`).
    */
-  private alignOverlaps(r: Rng): void {
-    const live = this.domains.filter((d) => d.hosting !== 'generic');
-    const parent = new Map<number, number>(live.map((d) => [d.index, d.index]));
-    const find = (i: number): number => {
-      let x = i;
-      while (parent.get(x) !== x) x = parent.get(x)!;
-      parent.set(i, x);
-      return x;
-    };
-    for (const a of live) {
-      for (const b of live) {
-        if (a === b) continue;
-        if (b.instances.some((n) => a.def.patterns.some((p) => patternMatches(p, n)))) {
-          const ra = find(a.index);
-          const rb = find(b.index);
-          if (ra !== rb) parent.set(Math.max(ra, rb), Math.min(ra, rb));
-        }
-      }
-    }
-    const groups = new Map<number, SimDomain[]>();
-    for (const d of live) {
-      const g = groups.get(find(d.index)) ?? [];
-      g.push(d);
-      groups.set(find(d.index), g);
-    }
-    for (const g of groups.values()) {
-      if (g.length < 2) continue;
-      let hosting = g[0]!.hosting;
-      // A certificate qualifies only when all its names share one registered domain.
-      if (hosting === 'cert' && g.some((d) => d.instances.some((n) => this.regdoms.of(n) !== d.regdom))) hosting = 'vm';
-      // Names two entries share get one VM or one address set: one answer to "has IPv6" too.
-      const dual = g[0]!.dual;
-      for (const d of g) {
-        d.dual = dual;
-        if (d.hosting === hosting) continue;
-        d.hosting = hosting;
-        d.intended = INTENDED[hosting];
-        d.cdn = hosting === 'cdn' ? r.pick(['akamai', 'cloudfront']) : null;
-        d.churn = hosting === 'vm' && d.churn;
-        if (hosting === 'own' && !this.vendorBlock.has(d.regdom)) {
-          const a = this.space.v4(r, r.pick(VENDOR_V4));
-          this.vendorBlock.set(d.regdom, `${v4ToText((a & 0xffffff00) >>> 0)}/24`);
-          this.vendorV6.set(d.regdom, `2a0${1 + r.int(9)}:${r.int(0x10000).toString(16)}`);
-        }
-      }
+  private deriveFamilies(): void {
+    const hosted: { name: string; d: SimDomain }[] = this.domains.flatMap((d) => d.instances.map((name) => ({ name, d })));
+    for (const f of this.domains) {
+      if (!f.def.family || f.hosting === 'generic') continue;
+      const hostings = new Set(
+        hosted.filter((x) => f.def.patterns.some((p) => patternMatches(p, x.name)) && !isException(f.def, x.name)).map((x) => x.d.hosting),
+      );
+      f.intended =
+        hostings.has('vm') || hostings.has('own')
+          ? 'dedicated'
+          : hostings.has('cdn') || hostings.has('generic')
+            ? 'shared'
+            : hostings.has('cert')
+              ? 'certificate'
+              : 'unresolved';
     }
   }
 

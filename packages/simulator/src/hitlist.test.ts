@@ -76,12 +76,16 @@ test('generated passive DNS and certificates build the hitlist the world intende
           s.add(`${e.address} ${e.transport}/${e.port}`);
           entries.set(name, s);
         }
-      // A family resolves every name its patterns match, other entries' names too (the world hosts
-      // overlapping entries alike): its addresses are those of every entry it covers.
-      // (its exceptions are never its names: `www.` under a zone is the maker's website by policy).
+      // A family resolves every name its patterns match, other entries' names too (each name is
+      // hosted by one entry), and keeps the addresses of its dedicated names: those of the entries
+      // it covers that host them on dedicated addresses (VM, own block), or, found by certificate,
+      // those of certificate-only ones. Its exceptions are never its names (`www.` under a zone
+      // is the maker's website by policy).
       const defOf = new Map(dict.domains.map((x) => [x.key, x]));
       const covers = (key: string, n: string) => defOf.get(key)!.patterns.some((p) => patternMatches(p, n)) && !isException(defOf.get(key)!, n);
-      const covered = (d: WorldDomain) => world.domains.filter((y) => y.intended !== 'generic' && y.instances.some((n) => covers(d.domain, n)));
+      const hostingOf = (d: WorldDomain) => (d.intended === 'certificate' ? ['cert'] : ['vm', 'own']);
+      const covered = (d: WorldDomain) =>
+        world.domains.filter((y) => hostingOf(d).includes(y.hosting) && y.instances.some((n) => covers(d.domain, n)));
       let overlapping = 0;
       for (const d of world.domains) {
         const got = decisions.get(d.domain);
@@ -92,7 +96,7 @@ test('generated passive DNS and certificates build the hitlist the world intende
         const inHitlist = entries.get(d.domain);
         if (!inHitlist) continue;
         const wholeWindow = addressesOf === 'window' || d.intended === 'certificate';
-        const members = d.intended === 'generic' ? [d] : covered(d);
+        const members = defOf.get(d.domain)!.family ? covered(d) : [d];
         const addrs = new Set(
           members.flatMap((m) => m.addressesByDay.filter((x) => (wholeWindow ? windowDays.has(x.day) : x.day === day)).flatMap((x) => [...x.v4, ...x.v6])),
         );
