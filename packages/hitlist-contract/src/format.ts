@@ -23,7 +23,7 @@ export interface HitlistClass {
 
 export interface HitlistDomain {
   name: string;
-  role: 'primary' | 'support';
+  role: 'primary' | 'support' | 'app';
   /** Indices into `classes`: the detectable classes this domain is evidence of. */
   classes: number[];
 }

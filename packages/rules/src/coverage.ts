@@ -40,7 +40,7 @@ export interface DictionaryCoverage {
 /** Primary, non-generic domains whose every user is a member of `id` (and, for a product, known to be its alone). */
 function evidenceCandidates(dict: Dictionary, id: string, kind: ClassKind, members: Set<string>): DomainDef[] {
   return dict.domains.filter(
-    (d) => d.generic === null && d.role === 'primary' && d.usedBy.every((u) => members.has(u)) && (kind !== 'product' || d.productLevel),
+    (d) => d.generic === null && dict.policy.evidenceRoles.includes(d.role) && d.usedBy.every((u) => members.has(u)) && (kind !== 'product' || d.productLevel),
   );
 }
 
@@ -75,11 +75,12 @@ export function dictionaryCoverage(dict: Dictionary): DictionaryCoverage {
     const level: ClassKind | null = best === 3 ? 'product' : best === 2 ? 'manufacturer' : best === 1 ? 'platform' : null;
     const generic = own.filter((d) => d.generic !== null).length;
     const support = own.filter((d) => d.generic === null && d.role === 'support').length;
+    const app = own.filter((d) => d.generic === null && d.role === 'app').length;
     const note =
       level === null
         ? own.length === 0
           ? (c.note ?? 'no domain in the dictionary')
-          : `no primary domain of its own (${[generic ? `${generic} generic` : '', support ? `${support} support` : ''].filter(Boolean).join(', ') || 'shared with other makers'})`
+          : `no primary domain of its own (${[generic ? `${generic} generic` : '', support ? `${support} support` : '', app ? `${app} app-only` : ''].filter(Boolean).join(', ') || 'shared with other makers'})`
         : level === 'product' && products.every((p) => p.level === 'product')
           ? ''
           : level === 'product'

@@ -53,7 +53,7 @@ export interface DomainDef extends Located {
   regions: string[];
   /** Names under the entry that serve the maker's website, apps or content: never evidence. */
   exceptions: NamePattern[];
-  role: 'primary' | 'support';
+  role: 'primary' | 'support' | 'app';
   ports: PortSpec[];
   usedBy: string[];
   source: string[];

@@ -64,7 +64,11 @@ export const domainSchema = z
      * kept for the entry.
      */
     except: z.array(z.string().min(1)).min(1).optional(),
-    role: z.enum(['primary', 'support']),
+    /**
+     * primary: the maker's own device backend; support: a service its devices need that does not
+     * identify them; app: a host only the maker's phone app or web app calls (never device traffic).
+     */
+    role: z.enum(['primary', 'support', 'app']),
     ports: z.array(portSpec).min(1),
     /** Classes that contact it. A manufacturer or platform here means "any of its products may". */
     used_by: z.array(id).min(1),
@@ -128,7 +132,7 @@ export const policySchema = z
      */
     familyPorts: z.array(portSpec).default(['tcp/80', 'tcp/443', 'tcp/1883', 'tcp/8883']),
     /** Domain roles that count as evidence. */
-    evidenceRoles: z.array(z.enum(['primary', 'support'])).min(1).default(['primary']),
+    evidenceRoles: z.array(z.enum(['primary', 'support', 'app'])).min(1).default(['primary']),
     /** An input file with a larger share of invalid lines is not what it claims to be: the build fails. */
     maxInvalidShare: z.number().min(0).max(1).default(0.5),
     /**

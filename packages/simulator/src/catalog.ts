@@ -75,6 +75,8 @@ function categoryOf(id: string, name: string): Category {
 export function buildCatalog(dict: Dictionary): DeviceKind[] {
   const byUser = new Map<string, number[]>();
   dict.domains.forEach((d: DomainDef, i) => {
+    // Hosts only the maker's phone app calls are never device traffic.
+    if (d.role === 'app') return;
     for (const u of d.usedBy) {
       const l = byUser.get(u) ?? [];
       l.push(i);

@@ -30,7 +30,7 @@ export interface DomainOutcome {
 
 export interface DomainDecision {
   domain: string;
-  role: 'primary' | 'support';
+  role: 'primary' | 'support' | 'app';
   usedBy: string[];
   status: DomainStatus;
   via: 'passive-dns' | 'certificate' | null;
