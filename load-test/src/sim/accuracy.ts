@@ -228,6 +228,11 @@ export interface AccuracyOptions {
   seed: number;
   out: string;
   rulesDir: string;
+  /**
+   * The dictionary the hitlist and the detector use, when it is not the one the world is built
+   * from: the same traffic judged by two dictionaries (what a dictionary change alone does).
+   */
+  hitlistRulesDir?: string;
   exporters: number;
 }
 
@@ -246,7 +251,7 @@ function pipelineConfig(o: AccuracyOptions, extra: Record<string, unknown>, stat
     stateDir,
     metrics: { listen: null },
     ingest: { subscriberPrefixes: ['100.64.0.0/10', '2001:db8::/32'], ipv6LinePrefixLength: 56, templates: { persist: 'none' } },
-    detector: { rawLineIds: true, rulesDir: o.rulesDir, windows: ['hour', 'day'], maxHitlistDays: 8, flush: { maxDelayMs: 0 }, ...extra },
+    detector: { rawLineIds: true, rulesDir: o.hitlistRulesDir ?? o.rulesDir, windows: ['hour', 'day'], maxHitlistDays: 8, flush: { maxDelayMs: 0 }, ...extra },
   });
 }
 
@@ -255,6 +260,7 @@ export async function runAccuracy(
   progress: (msg: string) => void = () => {},
 ): Promise<{ results: RunResult[]; hitlistReport: object; world: object }> {
   const dict: Dictionary = loadRules(o.rulesDir);
+  const hitlistDict: Dictionary = o.hitlistRulesDir ? loadRules(o.hitlistRulesDir) : dict;
   mkdirSync(o.out, { recursive: true });
   const startDay = '2026-11-20';
   const simOpts = { lines: o.lines, days: o.days, startDay, seed: o.seed, rulesDir: o.rulesDir, exporters: o.exporters, protocol: 'mixed' as const };
@@ -279,7 +285,7 @@ export async function runAccuracy(
           progress(`building the hitlist of ${day}`);
           const r = await buildHitlist({
             day,
-            rules: dict,
+            rules: hitlistDict,
             pdns: [new PdnsFileInput(join(dir, 'pdns.jsonl'))],
             certs: [new CertFileInput(join(dir, 'certs.jsonl'))],
             tmpDir: o.out,
@@ -501,6 +507,7 @@ async function main(): Promise<void> {
       exporters: { type: 'string', default: '3' },
       out: { type: 'string', default: 'load-test/.cache/accuracy' },
       rules: { type: 'string', default: repoRules },
+      'hitlist-rules': { type: 'string' },
       quick: { type: 'boolean', default: false },
     },
   });
@@ -513,6 +520,7 @@ async function main(): Promise<void> {
     exporters: Number(values.exporters),
     out: resolve(values.out!),
     rulesDir: resolve(values.rules!),
+    hitlistRulesDir: values['hitlist-rules'] ? resolve(values['hitlist-rules']) : undefined,
   };
   const t0 = performance.now();
   const res = await runAccuracy(o, (m) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${m}\n`));
