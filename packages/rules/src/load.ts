@@ -325,7 +325,13 @@ export function loadRules(dir: string): Dictionary {
           patterns.push(pat);
         }
       });
-      if (regions.length && !placeholder) problem(p, ['domains', i, 'regions'], 'regions are given but no name has a {region} placeholder');
+      if (isFamily && patterns.length && patterns.every((q) => q.kind === 'exact' && seenPattern.get(q.text)?.family === false))
+        problem(p, ['domains', i, 'domain'], 'a family must name something besides the single names other entries hold (a zone, shards, or a twin no entry spells)');
+      if (regions.length && !placeholder && !(d.except ?? []).some((t) => t.includes('{region}')))
+        problem(p, ['domains', i, 'regions'], 'regions are given but no name has a {region} placeholder');
+      (d.except ?? []).forEach((t, j) => {
+        if (t.includes('{region}') && regions.length === 0) problem(p, ['domains', i, 'except', j], `"${t}" has {region} but the entry lists no regions`);
+      });
       const exceptions: NamePattern[] = [];
       (d.except ?? []).forEach((text, j) => {
         for (const one of expandRegions(text, regions)) {
@@ -375,6 +381,18 @@ export function loadRules(dir: string): Dictionary {
       for (const label of effectivePolicy.websiteLabels) {
         const ex = compilePattern(`${label}.${pat.suffix}`);
         if (typeof ex !== 'string' && !d.exceptions.some((e) => e.text === ex.text)) d.exceptions.push(ex);
+      }
+    }
+  }
+  // A name the dictionary marks as app or support traffic is never evidence through a primary
+  // family that covers it: a phone app's API host under a maker's device zone stays app traffic.
+  for (const f of domains) {
+    if (!f.family || f.role !== 'primary') continue;
+    for (const e of domains) {
+      if (e === f || e.role === 'primary') continue;
+      for (const pat of e.patterns) {
+        const probe = pat.kind === 'exact' ? pat.text : pat.kind === 'wildcard' ? `x.${pat.suffix}` : pat.text.replaceAll('{n}', '0');
+        if (f.patterns.some((q) => patternMatches(q, probe)) && !f.exceptions.some((x) => x.text === pat.text)) f.exceptions.push(pat);
       }
     }
   }

@@ -54,8 +54,6 @@ export function expandRegions(text: string, regions: readonly string[]): string[
   return regions.map((r) => text.replaceAll('{region}', r));
 }
 
-export const REGION_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-
 /**
  * Dictionary name patterns:
  * - exact `api.example.com`;

@@ -11,7 +11,7 @@ import type { CertInput } from './input/certs.js';
 import type { PdnsInput } from './input/pdns.js';
 import type { InputReportJSON } from './input/report.js';
 import { PdnsResolver, type DomainResolution, type FamilyResolution, type ResolveStats } from './resolve.js';
-import type { Dictionary } from '@haystack/rules';
+import { membersOf, type Dictionary, type DomainDef } from '@haystack/rules';
 import { policySchema, type Policy } from '@haystack/rules';
 
 export interface BuildOptions {
@@ -73,7 +73,15 @@ export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
   try {
     // Generic domains never count: they are not even resolved.
     const candidates = dict.domains.filter((d) => d.generic === null);
+    // One maker: a class in common, counting a maker's or platform's products as its own.
+    const closure = new Map<DomainDef, Set<string>>();
+    const membersOfUsers = (d: DomainDef) => {
+      let c = closure.get(d);
+      if (!c) closure.set(d, (c = new Set(d.usedBy.flatMap((u) => [...membersOf(dict, u)]))));
+      return c;
+    };
     const resolver = new PdnsResolver(candidates, {
+      sameMaker: (a, b) => b.usedBy.some((u) => membersOfUsers(a).has(u)) || a.usedBy.some((u) => membersOfUsers(b).has(u)),
       window,
       maxCnameDepth: policy.maxCnameDepth,
       maxReverseDepth: policy.maxReverseDepth,
@@ -132,7 +140,7 @@ export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
       if (c && c.status === 'dedicated') {
         const extra = [
           c.inconsistent ? `${c.inconsistent} address(es) left out as inconsistent` : '',
-          c.rejectedCount ? `${c.rejectedCount} certificate(s) rejected for unrelated names` : '',
+          c.rejectedCount ? `${c.rejectedCount} certificate(s) rejected for unrelated or excepted names` : '',
         ]
           .filter(Boolean)
           .join('; ');
@@ -240,6 +248,33 @@ function assemble(
     if (!s) sortKey.set(e.address, (s = Buffer.from(parseAddress(e.address)).toString('hex')));
     return `${s}${e.port.toString(16).padStart(4, '0')}${e.transport}`;
   };
+  // One flow to an address is one piece of evidence: when two domains on one entry (a family
+  // and a name it covers, nested zones, two names of one backend) are evidence of the same
+  // classes, the entry keeps one, so a line is not counted twice toward a threshold.
+  // On a tie the single name stays (the finer attribution), else the first.
+  const familyOf = new Map(dict.domains.map((d) => [d.key, d.family]));
+  const before = (o: number, d: number) => {
+    const fo = familyOf.get(domains[o]!.name) ? 1 : 0;
+    const fd = familyOf.get(domains[d]!.name) ? 1 : 0;
+    return fo !== fd ? fo < fd : o < d;
+  };
+  for (const e of byKey.values()) {
+    if (e.domains.length < 2) continue;
+    e.domains.sort((a, b) => a - b);
+    const kept: number[] = [];
+    for (const d of e.domains) {
+      const cs = domains[d]!.classes;
+      const covered = e.domains.some(
+        (o) =>
+          o !== d &&
+          domains[o]!.classes.length >= cs.length &&
+          cs.every((c) => domains[o]!.classes.includes(c)) &&
+          (domains[o]!.classes.length > cs.length || before(o, d)),
+      );
+      if (!covered) kept.push(d);
+    }
+    e.domains = kept;
+  }
   const entries = [...byKey.values()]
     .map((e) => ({ e, k: keyOf(e) }))
     .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))

@@ -3,7 +3,7 @@ import type { Window } from './days.js';
 import type { CertInput, CertNames, CertObservation } from './input/certs.js';
 import { forEachLine } from './input/lines.js';
 import { InputReport } from './input/report.js';
-import { atOrBelow, lastTwoLabels, RegisteredDomains, type NamePattern } from '@haystack/rules';
+import { atOrBelow, isException, lastTwoLabels, RegisteredDomains, type NamePattern } from '@haystack/rules';
 import type { DomainDef } from '@haystack/rules';
 import { SpillWriter } from './spill.js';
 
@@ -96,9 +96,12 @@ export class CertFallback {
       if (!idx) continue;
       for (const i of idx) {
         const d = this.domains[i]!;
-        const covers = c.names.some((n) => d.patterns.some((p) => certCovers(p, n)));
+        const excepted = d.exceptions.length ? c.names.filter((n) => !n.startsWith('*.') && isException(d, n)) : [];
+        const covers = c.names.some((n) => d.patterns.some((p) => certCovers(p, n)) && !excepted.includes(n));
         if (!covers) continue;
-        if (rds.size === 1) {
+        // A certificate naming one of the entry's exceptions (the maker's website, an app host)
+        // identifies that service as much as the domain's: its addresses are not the domain's.
+        if (rds.size === 1 && excepted.length === 0) {
           let q = this.qualifying.get(c.fingerprint);
           if (!q) this.qualifying.set(c.fingerprint, (q = new Set()));
           q.add(i);
@@ -106,7 +109,8 @@ export class CertFallback {
           const r = this.results[i]!;
           if (!r.rejected.some((x) => x.fingerprint === c.fingerprint)) {
             r.rejectedCount++;
-            if (r.rejected.length < 5) r.rejected.push({ fingerprint: c.fingerprint, names: c.names.filter((n) => this.regdoms.of(n) !== rd).slice(0, 5) });
+            const others = excepted.length ? excepted : c.names.filter((n) => this.regdoms.of(n) !== rd);
+            if (r.rejected.length < 5) r.rejected.push({ fingerprint: c.fingerprint, names: others.slice(0, 5) });
           }
         }
       }
@@ -198,7 +202,7 @@ export class CertFallback {
     }
     for (const r of this.results) {
       if (r.addresses.size > 0) r.status = 'dedicated';
-      else if (r.rejectedCount > 0) r.notes.push(`${r.rejectedCount} certificate(s) covering it carry unrelated names`);
+      else if (r.rejectedCount > 0) r.notes.push(`${r.rejectedCount} certificate(s) covering it carry unrelated names or its exceptions`);
       else r.notes.push('no qualifying certificate in the scan data');
     }
     return { results: this.results, reports };

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { buildHitlist } from './build.js';
 import { runShowCommand } from './commands.js';
 import { writeDayFiles } from './files.js';
+import { CertFileInput } from './input/certs.js';
 import { PdnsFileInput } from './input/pdns.js';
 import { loadRules, RulesError } from '@haystack/rules';
 import { cof, tempDir, TEST_SOURCES, writeFile } from './test-helpers.js';
@@ -225,6 +226,82 @@ domains:
       ['de.api.zap.com', 'sg.api.zap.com', 'us.api.zap.com'],
     );
     assert.equal(d.family, true);
+  } finally {
+    t.cleanup();
+  }
+});
+
+/**
+ * What the review of the families found, each through the real build: a maker's website on a
+ * sub-zone family's address, an app host under a primary zone, a certificate naming an
+ * exception, exceptions hidden behind many names of one registered domain, and a name two
+ * entries cover counted once.
+ */
+const EDGE_RULES = `${TEST_SOURCES}
+policy: { lookbackDays: 2, threshold: 2 }
+manufacturers:
+  - { id: kor, name: Kor, source: [test] }
+domains:
+  - { domain: "*.iot.kor.com", except: ["portal.iot.kor.com"], role: primary, ports: [tcp/443], used_by: [kor], source: [test] }
+  - { domain: "app-api.iot.kor.com", role: app, ports: [tcp/443], used_by: [kor], source: [test] }
+  - { domain: "mq.iot.kor.com", role: primary, ports: [tcp/443], used_by: [kor], source: [test] }
+  - { domain: "fw.kor.com", role: primary, ports: [tcp/443], used_by: [kor], source: [test] }
+`;
+
+test('family edges: a website on a sub-zone address, app hosts, excepted certificates, capped occupancy, one flow counted once', async () => {
+  const t = tempDir();
+  try {
+    writeFile(join(t.dir, 'rules', 'r.yaml'), EDGE_RULES);
+    const rules = loadRules(join(t.dir, 'rules'));
+    const zone = rules.domains.find((d) => d.key === '*.iot.kor.com')!;
+    // The app host is an exception of the primary zone that covers it.
+    assert.ok(zone.exceptions.some((e) => e.text === 'app-api.iot.kor.com'));
+    const many = Array.from({ length: 70 }, (_, k) => cof(`x${k}.iot.kor.com.`, 'A', '40.0.0.9', D1, D));
+    const pdns = writeFile(
+      join(t.dir, 'pdns.jsonl'),
+      [
+        // A sub-zone name sharing its address with the corporate website: not the family's.
+        cof('dev1.iot.kor.com.', 'A', '40.0.0.1', D1, D),
+        cof('www.kor.com.', 'A', '40.0.0.1', D1, D),
+        // A device name next to the same maker's firmware host (another entry of Kor): its own.
+        cof('dev2.iot.kor.com.', 'A', '40.0.0.2', D1, D),
+        cof('fw.kor.com.', 'A', '40.0.0.2', D1, D),
+        // The app API under the zone: never the zone's instance, and not evidence itself.
+        cof('app-api.iot.kor.com.', 'A', '40.0.0.3', D1, D),
+        // The MQTT host the zone also covers: one address, one piece of evidence.
+        cof('mq.iot.kor.com.', 'A', '40.0.0.4', D1, D),
+        // An exception among more names than the occupancy remembers: the address is not kept.
+        ...many,
+        cof('portal.iot.kor.com.', 'A', '40.0.0.9', D1, D),
+        // dev3 has no passive DNS: only certificates speak for it.
+      ].join('\n') + '\n',
+    );
+    const certs = writeFile(
+      join(t.dir, 'certs.jsonl'),
+      [
+        // A certificate of the excepted portal and the zone: not a certificate of the zone.
+        JSON.stringify({ fingerprint_sha256: 'c1'.padEnd(64, '0'), names: ['portal.iot.kor.com', 'dev3.iot.kor.com'] }),
+        JSON.stringify({
+          ip: '40.0.0.7',
+          port: 443,
+          fingerprint_sha256: 'c1'.padEnd(64, '0'),
+          banner_hash: 'sha256:p',
+          observed_at: new Date(`${D}T12:00:00Z`).toISOString(),
+        }),
+      ].join('\n') + '\n',
+    );
+    const r = await buildHitlist({ day: D, rules, pdns: [new PdnsFileInput(pdns)], certs: [new CertFileInput(certs)], tmpDir: t.dir });
+    const at = (addr: string) =>
+      r.hitlist.entries.filter((e) => e.address === addr && e.port === 443).map((e) => e.domains.map((i) => r.hitlist.domains[i]!.name));
+    assert.deepEqual(at('40.0.0.1'), [], 'an address the corporate website shares');
+    assert.deepEqual(at('40.0.0.2'), [['fw.kor.com']], 'one domain per piece of evidence: fw.kor.com and the zone evidence the same class');
+    assert.deepEqual(at('40.0.0.3'), [], 'an app host');
+    assert.deepEqual(at('40.0.0.4'), [['mq.iot.kor.com']], 'counted once toward the threshold of 2');
+    assert.deepEqual(at('40.0.0.9'), [], 'an exception hidden among 70 names of the registered domain');
+    assert.deepEqual(at('40.0.0.7'), [], 'a certificate naming an exception');
+    const dec = r.classification.domains.find((d) => d.domain === '*.iot.kor.com')!;
+    assert.match(dec.reason, /dev1\.iot\.kor\.com dropped: 40\.0\.0\.1 on \S+ also serves www\.kor\.com/);
+    assert.ok(dec.family!.names >= 72 && dec.family!.excepted === 2, JSON.stringify(dec.family));
   } finally {
     t.cleanup();
   }

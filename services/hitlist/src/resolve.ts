@@ -3,7 +3,7 @@ import type { Window } from './days.js';
 import { forEachLine } from './input/lines.js';
 import type { PdnsInput, PdnsRecord } from './input/pdns.js';
 import { InputReport } from './input/report.js';
-import { PatternIndex, RegisteredDomains, isException } from '@haystack/rules';
+import { PatternIndex, RegisteredDomains, isException, patternMatches } from '@haystack/rules';
 import type { DomainDef } from '@haystack/rules';
 import { SpillWriter } from './spill.js';
 
@@ -34,6 +34,12 @@ export interface ResolveOptions {
   maxRegdomsPerAddress?: number;
   /** Names remembered per registered domain per address (for the reverse passes). Default 64. */
   maxNamesPerRegdom?: number;
+  /**
+   * Whether two entries are of one maker (a common class, or one's products of the other's
+   * maker or platform): a family counts such an entry's names on its addresses as its own.
+   * Default: a class id in common.
+   */
+  sameMaker?: (a: DomainDef, b: DomainDef) => boolean;
   onProgress?: (msg: string, data: Record<string, unknown>) => void;
 }
 
@@ -144,6 +150,19 @@ class Occupancy {
 
 const MAX_FINDINGS = 5;
 
+/**
+ * Whose names may share an address with a domain without making it shared (docs/method.md,
+ * step 2). A single name: every name of its registered domain, or of its CNAME chain. A family:
+ * only the names it matches, its chain and names of the same maker's entries, never its
+ * exceptions (the maker's website on a sub-zone's address makes the address shared).
+ */
+interface Ownership {
+  own(name: string): boolean;
+  /** Every name of this registered domain is own: no per-name check, nor a cap, matters. */
+  wholeRegdom(rd: string): boolean;
+  excepted(name: string): boolean;
+}
+
 export class PdnsResolver {
   private readonly regdoms = new RegisteredDomains();
   private readonly index = new PatternIndex<number>();
@@ -155,6 +174,8 @@ export class PdnsResolver {
   private readonly ipOcc = new Map<string, Occupancy>();
   private readonly revEdges = new Map<string, Occupancy>();
   private readonly revDepth = new Map<string, number>();
+  /** Name matched in passive DNS → the entries it is an instance of. */
+  private readonly entriesOf = new Map<string, number[]>();
   /** Address → dictionary-reached names with records on it (built after the forward passes). */
   private readonly fwdByAddr = new Map<string, string[]>();
   private readonly maxRegdoms: number;
@@ -197,7 +218,12 @@ export class PdnsResolver {
             for (const i of hit) {
               if (this.domains[i]!.exceptions.length && isException(this.domains[i]!, r.rrname)) this.excepted[i]!.add(r.rrname);
               else {
-                this.instances[i]!.add(r.rrname);
+                if (!this.instances[i]!.has(r.rrname)) {
+                  this.instances[i]!.add(r.rrname);
+                  const l = this.entriesOf.get(r.rrname);
+                  if (l) l.push(i);
+                  else this.entriesOf.set(r.rrname, [i]);
+                }
                 kept = true;
               }
             }
@@ -358,15 +384,39 @@ export class PdnsResolver {
         );
         return res;
       }
-      const foreignName = d.exceptions.length ? (n: string) => isException(d, n) : null;
-      return d.family ? this.evaluateFamily(d, inst, res, foreignName) : this.evaluateDomain(inst, res, foreignName);
+      const excepted = d.exceptions.length ? (n: string) => isException(d, n) : () => false;
+      const allowed = new Set(inst.map((n) => this.regdoms.of(n)));
+      if (!d.family) {
+        const plain = d.exceptions.length === 0;
+        return this.evaluateDomain(inst, res, {
+          own: (n) => allowed.has(this.regdoms.of(n)) && !excepted(n),
+          wholeRegdom: (rd) => plain && allowed.has(rd),
+          excepted,
+        });
+      }
+      const siblings = this.siblingsOf(i);
+      return this.evaluateFamily(d, inst, res, {
+        own: (n) => (d.patterns.some((p) => patternMatches(p, n)) && !excepted(n)) || (this.entriesOf.get(n)?.some((j) => siblings.has(j)) ?? false),
+        wholeRegdom: () => false,
+        excepted,
+      });
     });
   }
 
+  /** Entries of the same maker as entry `i` (primary ones: a support or app host is not the family's). */
+  private siblingsOf(i: number): Set<number> {
+    const d = this.domains[i]!;
+    const same = this.opts.sameMaker ?? ((a: DomainDef, b: DomainDef) => a.usedBy.some((u) => b.usedBy.includes(u)));
+    const out = new Set<number>();
+    this.domains.forEach((e, j) => {
+      if (j !== i && e.role === 'primary' && same(d, e)) out.add(j);
+    });
+    return out;
+  }
+
   /** The paper's rule for one domain: dedicated when all its addresses are exclusive on every day. */
-  private evaluateDomain(inst: string[], res: DomainResolution, foreignName: ((n: string) => boolean) | null): DomainResolution {
+  private evaluateDomain(inst: string[], res: DomainResolution, who: Ownership): DomainResolution {
     const w = this.opts.window;
-    const allowedRegdoms = new Set(inst.map((n) => this.regdoms.of(n)));
     const notes = new Set<string>();
     for (let bit = 0; bit < w.days; bit++) {
       const dayBit = 1 << bit;
@@ -375,7 +425,7 @@ export class PdnsResolver {
       for (const n of inst) this.walk(n, dayBit, chain, addrs, notes);
       for (const a of addrs) {
         res.addresses.set(a, (res.addresses.get(a) ?? 0) | dayBit);
-        const foreign = this.foreignOn(a, dayBit, allowedRegdoms, chain, foreignName);
+        const foreign = this.foreignOn(a, dayBit, who, chain);
         if (foreign.length) {
           res.sharedPairs++;
           if (res.shared.length < MAX_FINDINGS) res.shared.push({ address: a, day: w.dayOf(bit), foreign });
@@ -396,10 +446,9 @@ export class PdnsResolver {
    * exclusive on every day, the family's own names and chains counting as its own), and only
    * the addresses of dedicated names are kept. The family is dedicated when one name is.
    */
-  private evaluateFamily(d: DomainDef, inst: string[], res: DomainResolution, foreignName: ((n: string) => boolean) | null): DomainResolution {
+  private evaluateFamily(d: DomainDef, inst: string[], res: DomainResolution, who: Ownership): DomainResolution {
     const w = this.opts.window;
     const fam = res.family!;
-    const allowedRegdoms = new Set(inst.map((n) => this.regdoms.of(n)));
     const notes = new Set<string>();
     // Per day: the family's chain names (any name of it may CNAME to another) and each name's addresses.
     const perName = new Map<string, { addrs: Map<string, number>; sharedPairs: number; first: SharedFinding | null }>();
@@ -419,7 +468,7 @@ export class PdnsResolver {
         for (const a of addrs) {
           pn.addrs.set(a, (pn.addrs.get(a) ?? 0) | dayBit);
           let foreign = verdict.get(a);
-          if (foreign === undefined) verdict.set(a, (foreign = this.foreignOn(a, dayBit, allowedRegdoms, chain, foreignName)));
+          if (foreign === undefined) verdict.set(a, (foreign = this.foreignOn(a, dayBit, who, chain)));
           if (foreign.length) {
             pn.sharedPairs++;
             pn.first ??= { address: a, day: w.dayOf(bit), foreign };
@@ -482,8 +531,8 @@ export class PdnsResolver {
     visit(start, 0);
   }
 
-  /** Names mapping to `addr` on the day that belong neither to the allowed registered domains nor to the chain. */
-  private foreignOn(addr: string, dayBit: number, allowed: Set<string>, chain: Set<string>, foreignName: ((n: string) => boolean) | null): string[] {
+  /** Names mapping to `addr` on the day that are not the domain's own (see Ownership) nor of its chain. */
+  private foreignOn(addr: string, dayBit: number, who: Ownership, chain: Set<string>): string[] {
     const out: string[] = [];
     const push = (s: string) => {
       if (out.length < 5 && !out.includes(s)) out.push(s);
@@ -495,11 +544,11 @@ export class PdnsResolver {
       const m = this.fwd.get(name)!.addrs.get(addr);
       if (m === undefined || !(m & dayBit)) continue;
       seeds.push(name);
-      if ((!chain.has(name) && !allowed.has(this.regdoms.of(name))) || foreignName?.(name)) push(name);
+      if (chain.has(name) ? who.excepted(name) : !who.own(name)) push(name);
     }
     if (occ) {
       if (occ.overflowMask & dayBit) push(`(names of more than ${this.maxRegdoms} registered domains)`);
-      this.scanOccupancy(occ, dayBit, allowed, chain, push, seeds, foreignName);
+      this.scanOccupancy(occ, dayBit, who, chain, push, seeds);
     }
     // Names that reach the address through CNAMEs, within the reverse depth collected.
     const seen = new Set(seeds);
@@ -509,7 +558,7 @@ export class PdnsResolver {
       const edges = this.revEdges.get(t);
       if (!edges) continue;
       const next: string[] = [];
-      this.scanOccupancy(edges, dayBit, allowed, chain, push, next, foreignName);
+      this.scanOccupancy(edges, dayBit, who, chain, push, next);
       if (edges.overflowMask & dayBit) push(`(names of more than ${this.maxRegdoms} registered domains point at ${t})`);
       for (const s of next) {
         if (seen.has(s)) continue;
@@ -520,24 +569,18 @@ export class PdnsResolver {
     return out;
   }
 
-  private scanOccupancy(
-    occ: Occupancy,
-    dayBit: number,
-    allowed: Set<string>,
-    chain: Set<string>,
-    push: (s: string) => void,
-    names: string[],
-    foreignName: ((n: string) => boolean) | null,
-  ): void {
+  private scanOccupancy(occ: Occupancy, dayBit: number, who: Ownership, chain: Set<string>, push: (s: string) => void, names: string[]): void {
     for (const [rd, slot] of occ.regdoms) {
       if (!(slot.mask & dayBit)) continue;
-      const ok = allowed.has(rd);
-      if (!ok && slot.overflowMask & dayBit) push(`(many names of ${rd})`);
+      const whole = who.wholeRegdom(rd);
+      // Names beyond the cap were not remembered: unless the whole registered domain is the
+      // domain's own, one of them may be foreign (an exception, another tenant): not exclusive.
+      if (!whole && slot.overflowMask & dayBit) push(`(many names of ${rd})`);
       if (!slot.names) continue;
       for (const [name, m] of slot.names) {
         if (!(m & dayBit)) continue;
         names.push(name);
-        if ((!ok && !chain.has(name)) || foreignName?.(name)) push(name);
+        if (whole ? false : chain.has(name) ? who.excepted(name) : !who.own(name)) push(name);
       }
     }
   }
