@@ -3,5 +3,4 @@ export * from './load.js';
 export * from './schema.js';
 export * from './names.js';
 export * from './shipped.js';
-export * from './coverage.js';
 export * from './learn/learn.js';

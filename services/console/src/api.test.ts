@@ -1,11 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReportData } from '@haystack/report';
 import { buildHitlist, dayDir, PdnsFileInput, writeDayFiles } from '@haystack/hitlist';
 import { cof } from '@haystack/hitlist/test-helpers';
-import { loadRules, type DictionaryCoverage } from '@haystack/rules';
+import { loadRules } from '@haystack/rules';
+import type { DictionaryCoverage } from '@haystack/hitlist';
 import { CAM1, DAY, TUYA6, captureLogger, cleanupClickHouseDir, tempDir, toService } from '@haystack/detector/test-helpers';
 import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import { createConsole } from './server.js';
@@ -128,6 +129,24 @@ test('rules: what the dictionary of the detector covers, per maker and platform,
   const page = await (await get(`/hitlist?day=${DAY}`)).text();
   assert.match(page, /<h2>IoT dictionary<\/h2>/);
   assert.match(page, /<tr data-maker="acme">/);
+});
+
+test('rules: a dictionary that cannot be read is a 503 with the reason; the hitlist page still shows the day', async (t) => {
+  const broken = join(tmp.dir, 'broken-rules');
+  mkdirSync(broken, { recursive: true });
+  writeFileSync(join(broken, 'r.yaml'), 'domains:\n  - { domain: x.example, role: nonsense }\n');
+  const config = { ...w.config, detector: { ...w.config.detector, rulesDir: broken } };
+  const srv = await createConsole({ config, log: captureLogger().log, store: w.ch, now: () => new Date(`${DAY}T23:00:00Z`) });
+  t.after(() => srv.stop());
+  const url = await srv.start();
+  const r = await fetch(`${url}/api/v1/rules`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 503);
+  assert.match(((await r.json()) as { message: string }).message, /^the IoT dictionary cannot be read: invalid rules/);
+  const page = await fetch(`${url}/hitlist?day=${DAY}`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  assert.match(html, /<p class="card bad" id="dictionary">the IoT dictionary cannot be read/);
+  assert.match(html, /acme-cam/);
 });
 
 test('validation: bad parameters are answered 400 with a reason', async () => {

@@ -1,7 +1,7 @@
 import { escapeHtml as e, fmtInt, renderReportBody, type ReportData } from '@haystack/report';
 import { HISTOGRAM_MINUTES, type AuditEntry, type HitlistBrowse, type LineDetection, type TimeToDetection, type Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
-import type { DictionaryCoverage } from '@haystack/rules';
+import type { DictionaryCoverage } from '@haystack/hitlist';
 import { barChart, lineChart, sparkline } from './svg.js';
 
 /**
@@ -170,9 +170,13 @@ export function ttdPage(ctx: PageContext, t: TimeToDetection): string {
 }
 
 /** The dictionary's coverage: what can be detected at all, per maker and platform. */
-function coverageSection(cov: DictionaryCoverage, classId: string | undefined): string {
+function coverageSection(cov: DictionaryCoverage | string, classId: string | undefined): string {
   const o: string[] = [];
   o.push('<h2>IoT dictionary</h2>');
+  if (typeof cov === 'string') {
+    o.push(`<p class="card bad" id="dictionary">${e(cov)}</p>`);
+    return o.join('\n');
+  }
   o.push(
     `<p class="muted" id="dictionary">Updated ${e(cov.updated ?? '(no date)')} · digest <code>${e(cov.digest.slice(0, 12))}</code> · ${fmtInt(cov.makers)} makers, ` +
       `${fmtInt(cov.platforms)} platforms, ${fmtInt(cov.products)} products, ${fmtInt(cov.families)} families, ${fmtInt(cov.sources)} sources. ` +
@@ -191,7 +195,7 @@ function coverageSection(cov: DictionaryCoverage, classId: string | undefined): 
   return o.join('\n');
 }
 
-export function hitlistPage(ctx: PageContext, h: HitlistBrowse, day: string, classId: string | undefined, cov: DictionaryCoverage): string {
+export function hitlistPage(ctx: PageContext, h: HitlistBrowse, day: string, classId: string | undefined, cov: DictionaryCoverage | string): string {
   const o: string[] = [];
   o.push(`<h1>Hitlist ${h.day ? e(h.day) : ''}${classId ? ` <span class="muted">class ${e(classId)}</span>` : ''}</h1>`);
   o.push(

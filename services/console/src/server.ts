@@ -6,9 +6,9 @@ import swagger from '@fastify/swagger';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import { lineIdsFromConfig, type LineIds } from '@haystack/detector';
-import { dayDir, HitlistHistory, readBuiltDay, type RecordableBuild } from '@haystack/hitlist';
+import { dayDir, dictionaryCoverage, HitlistHistory, readBuiltDay, type DictionaryCoverage, type RecordableBuild } from '@haystack/hitlist';
 import { MissingDayError } from '@haystack/hitlist-contract';
-import { dictionaryCoverage, loadRules, SHIPPED_RULES_DIR, type DictionaryCoverage } from '@haystack/rules';
+import { loadRules, SHIPPED_RULES_DIR } from '@haystack/rules';
 import { REPORT_CSS, type ReportData } from '@haystack/report';
 import { cachedReport, dailyCounts, ensureCacheTables, ttdByClass } from './cache.js';
 import { ensureTokensFile, loadTokens, Sessions, type TokenStore } from './auth.js';
@@ -82,7 +82,14 @@ function checkDay(d: string, what = 'day'): string {
   return d;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
 
 const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -207,7 +214,8 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   });
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err instanceof HttpError ? err.statusCode : err.validation ? 400 : (err.statusCode ?? 500);
-    const message = status >= 500 ? 'internal error (see the console log)' : err.message;
+    // A deliberate HttpError says what is wrong; anything else at 5xx is an internal error.
+    const message = status >= 500 && !(err instanceof HttpError) ? 'internal error (see the console log)' : err.message;
     if (status >= 500) log.error({ err, url: req.url }, 'console request failed');
     if (isApi(req)) return reply.status(status).send({ error: STATUS_TEXT[status] ?? 'Error', message });
     return reply
@@ -305,8 +313,9 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       return queryHitlist(store, checkDay(req.query.day ?? today()), { classId: req.query.class, limit: req.query.limit });
     },
   );
-  // The dictionary the detector uses (detector.rulesDir, else the shipped rules/), read once.
-  let coverage: DictionaryCoverage | null = null;
+  // The dictionary the detector uses (detector.rulesDir, else the shipped rules/), read again
+  // at most once a minute (an edited dictionary shows without a restart).
+  let coverage: { at: number; value: DictionaryCoverage } | null = null;
   app.get(
     '/api/v1/rules',
     api(
@@ -316,8 +325,15 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     ),
     async (req): Promise<DictionaryCoverage> => {
       requireToken(req);
-      coverage ??= dictionaryCoverage(loadRules(resolve(config.detector.rulesDir ?? SHIPPED_RULES_DIR)));
-      return coverage;
+      const now = Date.now();
+      if (!coverage || now - coverage.at > 60_000) {
+        try {
+          coverage = { at: now, value: dictionaryCoverage(loadRules(resolve(config.detector.rulesDir ?? SHIPPED_RULES_DIR))) };
+        } catch (e) {
+          throw new HttpError(503, `the IoT dictionary cannot be read: ${(e as Error).message.split('\n')[0]}`);
+        }
+      }
+      return coverage.value;
     },
   );
   app.post<{ Params: { day: string } }>(
@@ -490,7 +506,8 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         await ask<HitlistBrowse>(req, `/api/v1/hitlist?${qs({ day, class: cls })}`),
         day,
         cls,
-        await ask<DictionaryCoverage>(req, '/api/v1/rules'),
+        // The hitlist shows even when the dictionary cannot be read; the section says why.
+        await ask<DictionaryCoverage>(req, '/api/v1/rules').catch((e: Error) => e.message),
       ),
     );
   });

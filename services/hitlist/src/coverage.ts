@@ -1,10 +1,12 @@
-import { membersOf, type ClassKind, type Dictionary, type DomainDef } from './load.js';
+import type { ClassKind, Dictionary } from '@haystack/rules';
+import { classify, type DomainOutcome } from './classify.js';
 
 /**
- * What the dictionary can detect, per maker and platform, before any passive DNS is seen:
- * its products, its families and single names, the finest level its primary domains can
- * evidence (rules/README.md, "Evidence and detection levels"), and the sources behind it.
- * A build then decides with real data (dedicated or shared); this is the operator's map of
+ * What the dictionary can detect, per maker and platform, before any passive DNS is seen: the
+ * level the build would give each class if every non-generic domain were dedicated (the same
+ * `classify` as a build, so removal, thresholds and the product → manufacturer → platform
+ * fallback apply), its products, its families and single names, and the sources behind it. A
+ * build then decides with real data which domains are dedicated; this is the operator's map of
  * what is covered at all.
  */
 export interface MakerCoverage {
@@ -18,9 +20,9 @@ export interface MakerCoverage {
   names: number;
   /** Regions its regional twins cover. */
   regions: string[];
-  /** The finest level a line hosting one of its devices can be detected at (null: no primary domain of its own). */
+  /** The finest level a line hosting one of its devices can be detected at (null: not detectable). */
   level: ClassKind | null;
-  /** Why the level is what it is when it is not `product` for every product. */
+  /** Why the level is coarser than product, or why it is not detectable. */
   note: string;
   sources: string[];
 }
@@ -37,42 +39,38 @@ export interface DictionaryCoverage {
   entries: MakerCoverage[];
 }
 
-/** Primary, non-generic domains whose every user is a member of `id` (and, for a product, known to be its alone). */
-function evidenceCandidates(dict: Dictionary, id: string, kind: ClassKind, members: Set<string>): DomainDef[] {
-  return dict.domains.filter(
-    (d) => d.generic === null && dict.policy.evidenceRoles.includes(d.role) && d.usedBy.every((u) => members.has(u)) && (kind !== 'product' || d.productLevel),
-  );
-}
+const RANK: Record<ClassKind, number> = { product: 3, manufacturer: 2, platform: 1 };
 
 export function dictionaryCoverage(dict: Dictionary): DictionaryCoverage {
+  const outcomes: DomainOutcome[] = dict.domains.map((def) => ({
+    def,
+    status: def.generic ? 'generic' : 'dedicated',
+    via: def.generic ? null : 'passive-dns',
+    addresses: new Map([['192.0.2.1', 1]]),
+    reason: '',
+  }));
+  const decided = new Map(classify(dict, outcomes, dict.policy).classes.map((c) => [c.class, c]));
   const entries: MakerCoverage[] = [];
   for (const c of dict.classes.values()) {
     if (c.kind === 'product') continue;
-    const members = membersOf(dict, c.id);
-    const own = dict.domains.filter((d) => d.usedBy.some((u) => members.has(u)));
-    const makerEvidence = evidenceCandidates(dict, c.id, c.kind, members);
-    const hasEvidence = (id: string) => {
-      const k = dict.classes.get(id);
-      return k !== undefined && evidenceCandidates(dict, id, k.kind, membersOf(dict, id)).length > 0;
-    };
-    // A product is detected by its own evidence, else its manufacturer's, else a platform's.
+    const own = dict.domains.filter(
+      (d) =>
+        d.usedBy.includes(c.id) ||
+        d.usedBy.some((u) => (c.kind === 'manufacturer' ? dict.classes.get(u)?.manufacturer === c.id : dict.classes.get(u)?.platforms.includes(c.id))),
+    );
     const products = [...dict.classes.values()]
       .filter((p) => p.kind === 'product' && (c.kind === 'manufacturer' ? p.manufacturer === c.id : p.platforms.includes(c.id)))
-      .map((p) => {
-        const level: ClassKind | null = hasEvidence(p.id)
-          ? 'product'
-          : p.manufacturer && hasEvidence(p.manufacturer)
-            ? 'manufacturer'
-            : p.platforms.some(hasEvidence)
-              ? 'platform'
-              : null;
-        return { id: p.id, name: p.name, level };
-      })
+      .map((p) => ({ id: p.id, name: p.name, level: decided.get(p.id)?.level ?? null }))
       .sort((a, b) => a.id.localeCompare(b.id));
-    const rank = (k: ClassKind | null) => (k === 'product' ? 3 : k === 'manufacturer' ? 2 : k === 'platform' ? 1 : 0);
+    const self = decided.get(c.id)!;
     // A platform's own level is the platform (or a product of it): its members' makers are other classes.
-    const best = Math.max(makerEvidence.length ? rank(c.kind) : 0, ...products.map((p) => (c.kind === 'platform' && p.level !== 'product' ? 0 : rank(p.level))));
+    const ranks = [
+      self.level ? RANK[self.level] : 0,
+      ...products.map((p) => (p.level === null || (c.kind === 'platform' && p.level !== 'product') ? 0 : RANK[p.level])),
+    ];
+    const best = Math.max(...ranks);
     const level: ClassKind | null = best === 3 ? 'product' : best === 2 ? 'manufacturer' : best === 1 ? 'platform' : null;
+    const coarser = products.filter((p) => p.level !== 'product');
     const generic = own.filter((d) => d.generic !== null).length;
     const support = own.filter((d) => d.generic === null && d.role === 'support').length;
     const app = own.filter((d) => d.generic === null && d.role === 'app').length;
@@ -80,17 +78,18 @@ export function dictionaryCoverage(dict: Dictionary): DictionaryCoverage {
       level === null
         ? own.length === 0
           ? (c.note ?? 'no domain in the dictionary')
-          : `no primary domain of its own (${[generic ? `${generic} generic` : '', support ? `${support} support` : '', app ? `${app} app-only` : ''].filter(Boolean).join(', ') || 'shared with other makers'})`
-        : level === 'product' && products.every((p) => p.level === 'product')
-          ? ''
-          : level === 'product'
-            ? `${products.filter((p) => p.level !== 'product').length} of ${products.length} products only at ${c.kind} level`
-            : level === c.kind
-              ? `${c.kind} level: no domain is known to be one product's alone`
-              : `through a platform only: no primary domain of its own`;
-    const sources = new Set<string>();
+          : !own.some((d) => d.generic === null && dict.policy.evidenceRoles.includes(d.role))
+            ? `no ${dict.policy.evidenceRoles.join('/')} domain of its own (${[generic ? `${generic} generic` : '', support ? `${support} support` : '', app ? `${app} app-only` : ''].filter(Boolean).join(', ')})`
+            : self.reason
+        : level === 'product'
+          ? coarser.length
+            ? `${coarser.length} of ${products.length} products at a coarser level`
+            : ''
+          : level === c.kind
+            ? `${c.kind} level: no domain is known to be one product's alone`
+            : self.reason;
+    const sources = new Set<string>(c.source);
     for (const d of own) for (const s of d.source) sources.add(s);
-    for (const s of c.source) sources.add(s);
     entries.push({
       id: c.id,
       kind: c.kind,

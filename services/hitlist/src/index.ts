@@ -12,3 +12,4 @@ export * from './input/pdns.js';
 export * from './input/report.js';
 export * from './resolve.js';
 export * from './commands.js';
+export * from './coverage.js';

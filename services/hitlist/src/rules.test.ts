@@ -170,7 +170,7 @@ test('the shipped dictionary loads and maps every iot_wild label (54 devices, 7 
       .filter((x) => x.kind === 'platform' && x.status === 'detectable')
       .map((x) => x.class)
       .sort(),
-    ['alexa', 'electric-imp', 'overkiz', 'tuya', 'xiaomi-miot'],
+    ['alexa', 'electric-imp', 'netatmo-cloud', 'tuya', 'xiaomi-miot'],
   );
   assert.equal(by.get('amazon-echo-dot')!.detectedAs, 'alexa');
   assert.equal(by.get('harman-kardon-allure')!.detectedAs, 'alexa');

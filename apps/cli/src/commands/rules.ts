@@ -1,16 +1,8 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import {
-  dictionaryCoverage,
-  learnFromCaptures,
-  loadRules,
-  proposeRules,
-  readPartyList,
-  renderCoverage,
-  SHIPPED_RULES_DIR,
-  type DeviceLabel,
-} from '@haystack/rules';
+import { dictionaryCoverage, renderCoverage } from '@haystack/hitlist';
+import { learnFromCaptures, loadRules, proposeRules, readPartyList, SHIPPED_RULES_DIR, type DeviceLabel } from '@haystack/rules';
 import { captureFile, collectMany, inputFile } from '../args.js';
 import { action, UserError } from '../runtime.js';
 
