@@ -59,6 +59,17 @@ export function inputFile(path: string, what: string): void {
   }
 }
 
+/** An existing directory to read from (a dictionary, ...). */
+export function inputDir(path: string, what: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new UserError(`${what} ${path}: no such directory`, 2);
+  }
+  if (!st.isDirectory()) throw new UserError(`${what} ${path} is not a directory`, 2);
+}
+
 const CAPTURE_MAGIC: [string, number[]][] = [
   ['pcap', [0xa1, 0xb2, 0xc3, 0xd4]],
   ['pcap', [0xd4, 0xc3, 0xb2, 0xa1]],

@@ -81,6 +81,13 @@ test('everyday mistakes: one line naming the thing, exit 2, checked before any w
     HAYSTACK_INGEST__SUBSCRIBER_PREFIXES: '100.64.0.0/33',
   });
   mistake(['report', '--day', '2026-11-20'], 1, /nothing stored for 2026-11-20 .*no flows and no detections/);
+  mistake(['rules', 'show', '--rules', join(dir, 'no-rules')], 2, /--rules .*no-rules: no such directory/);
+  mistake(['rules', 'show', '--maker', 'acme-nope'], 2, /--maker: no maker or platform "acme-nope" in the dictionary/);
+  // What the dictionary covers, from any directory, with its date.
+  const shown = run(['rules', 'show']);
+  assert.equal(shown.code, 0, shown.err);
+  assert.match(shown.out, /^IoT dictionary updated \d{4}-\d{2}-\d{2}, digest [0-9a-f]{12}: \d+ makers, \d+ platforms/);
+  assert.match(shown.out, /\nTuya IoT cloud \(Smart Life\)\s+platform\s+platform\s/);
 });
 
 test('a port in use is one line and exit 1', async (t) => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { dictionaryCoverage, renderCoverage } from '@haystack/hitlist';
 import { learnFromCaptures, loadRules, proposeRules, readPartyList, SHIPPED_RULES_DIR, type DeviceLabel } from '@haystack/rules';
-import { captureFile, collectMany, inputFile } from '../args.js';
+import { captureFile, collectMany, inputDir, inputFile } from '../args.js';
 import { action, UserError } from '../runtime.js';
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -28,6 +28,7 @@ export function registerRulesCommands(program: Command): void {
     .option('--json', 'print the coverage as JSON')
     .action(
       action(async (opts: { rules?: string; maker?: string; verbose?: boolean; json?: boolean }) => {
+        if (opts.rules) inputDir(opts.rules, '--rules');
         const dict = loadRules(opts.rules ? resolve(opts.rules) : SHIPPED_RULES_DIR);
         const cov = dictionaryCoverage(dict);
         if (opts.maker) {
