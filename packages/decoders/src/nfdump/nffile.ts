@@ -301,6 +301,8 @@ export class NfdumpRecords {
     const dv = w.dv;
     let q = p + 12;
     let addressed = false;
+    /** The address family read so far (0: none): a record may carry both elements. */
+    let family = 0;
     let packets = 0;
     let bytes = 0;
     let selector = -1;
@@ -332,17 +334,29 @@ export class NfdumpRecords {
           u8[o + F.proto] = b[v + 44]!;
           dv.setUint16(o + F.tcpFlags, b[v + 45]!, true);
           break;
-        case EX_IPV4:
+        case EX_IPV4: {
           if (n < 8) break;
+          const s4 = b.readUInt32LE(v);
+          const d4 = b.readUInt32LE(v + 4);
+          // nfcapd writes both address elements for a template that holds both families, the
+          // unused one zero: an all-zero IPv4 element beside an IPv6 one is not the flow's.
+          if (s4 === 0 && d4 === 0 && family === 6) break;
+          // The whole 16-byte slot, IPv4-mapped: an IPv6 element read before must not show through.
+          u8.fill(0, o + F.src, o + F.src + 8);
+          u8.fill(0, o + F.dst, o + F.dst + 8);
           dv.setUint32(o + F.src + 8, 0xffff0000, true);
           dv.setUint32(o + F.dst + 8, 0xffff0000, true);
-          dv.setUint32(o + F.src + 12, b.readUInt32LE(v), false);
-          dv.setUint32(o + F.dst + 12, b.readUInt32LE(v + 4), false);
+          dv.setUint32(o + F.src + 12, s4, false);
+          dv.setUint32(o + F.dst + 12, d4, false);
           u8[o + F.ipVersion] = 4;
+          family = 4;
           addressed = true;
           break;
+        }
         case EX_IPV6:
           if (n < 32) break;
+          // The unused IPv6 element of a dual-family template (all zero) never replaces an IPv4 one.
+          if (family === 4 && b.subarray(v, v + 32).every((x) => x === 0)) break;
           for (let k = 0; k < 8; k++) {
             u8[o + F.src + k] = b[v + 7 - k]!;
             u8[o + F.src + 8 + k] = b[v + 15 - k]!;
@@ -350,6 +364,7 @@ export class NfdumpRecords {
             u8[o + F.dst + 8 + k] = b[v + 31 - k]!;
           }
           u8[o + F.ipVersion] = 6;
+          family = 6;
           addressed = true;
           break;
         case EX_MISC:
