@@ -142,6 +142,34 @@ test('Cisco ASA NSEL: initiator/responder octets as counts, each direction a rec
   assert.deepEqual([c.nselEventsSkipped, c.reverseRecords, c.records], [4, 2, 5]);
 });
 
+test('Palo Alto PAN-OS: records it marks firewall event "created" carry traffic and are flows; a created event without traffic is still skipped', () => {
+  // PAN-OS IPFIX: firewallEvent 1 on records that count the session's packets and bytes.
+  const fields = [f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(233, 1), f(1, 8), f(2, 8), f(152, 8), f(153, 8)];
+  const row = (i: number, ev: number, bytes: number, pkts: number): FieldValue[] => [
+    `10.1.0.${i}`,
+    '52.9.9.9',
+    40000 + i,
+    443,
+    6,
+    ev,
+    bytes,
+    pkts,
+    BigInt(T0 * 1000),
+    BigInt(T0 * 1000 + 900),
+  ];
+  const { r, dec } = run(10, fields, [row(1, 1, 1500, 3), row(2, 1, 64000, 50), row(3, 1, 0, 0), row(4, 2, 800, 2), row(5, 1, 52, 1)]);
+  assert.deepEqual(
+    r.map((x) => [x.src, x.bytes, x.packets]),
+    [
+      ['10.1.0.1', 1500, 3],
+      ['10.1.0.2', 64000, 50],
+      ['10.1.0.4', 800, 2],
+      ['10.1.0.5', 52, 1],
+    ],
+  );
+  assert.equal(counters(dec).nselEventsSkipped, 1);
+});
+
 test('RFC 5103 biflows: the reverse counters become a record of their own, swapped', () => {
   const fields = [f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(10, 4), f(14, 4), f(1, 8), f(2, 8), f(1, 8, REVERSE_PEN), f(2, 8, REVERSE_PEN)];
   const { r, dec } = run(10, fields, [

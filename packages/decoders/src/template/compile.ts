@@ -237,7 +237,9 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
     pickEnterprise(fields, [IE.packetDeltaCount, IE.packetTotalCount], REVERSE_PEN, intLen) ??
     (pkts?.id === IE.initiatorPackets ? pick(fields, [IE.responderPackets], intLen) : null);
   if (fwEvent)
-    notes.push('NSEL: create, deny and alert events carry no traffic and are skipped; a teardown after flow updates is skipped (the updates counted it)');
+    notes.push(
+      'NSEL: create, deny and alert events without traffic are skipped (with traffic, as PAN-OS sends them, they are flows); a teardown after flow updates is skipped (the updates counted it)',
+    );
   if (revBytes || revPkts) notes.push('bidirectional: the reverse counters become a record of their own (addresses and ports swapped)');
   // Packet sections (Juniper inline monitoring, IOS-XR, EoMPLS): parsed like an sFlow header unless
   // address fields give both ends (state.ts hasAddresses accepts such templates on the same rule).
@@ -415,7 +417,9 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
     const conn = connId ? uint(connId.len, A(connId)) : '';
     w.push(
       `{ const ev = ${ev};`,
-      `if (ev === ${FW_EVENT.created} || ev === ${FW_EVENT.denied} || ev === ${FW_EVENT.alert}) { skip = true; nselSkipped++; }`,
+      // Cisco ASA's create, deny and alert events count nothing; PAN-OS marks records carrying
+      // traffic "created": an event record is skipped only when it carries none.
+      `if ((ev === ${FW_EVENT.created} || ev === ${FW_EVENT.denied} || ev === ${FW_EVENT.alert}) && dv.getFloat64(o+${F.bytes}, true) === 0 && dv.getFloat64(o+${F.packets}, true) === 0) { skip = true; nselSkipped++; }`,
       connId ? `else if (ev === ${FW_EVENT.update}) ctx.nselUpdate(${conn});` : '',
       connId ? `else if (ev === ${FW_EVENT.deleted} && ctx.nselTeardown(${conn})) { skip = true; nselSkipped++; }` : '',
       '}',
