@@ -33,7 +33,7 @@ const V4_FIELDS: FieldSpec[] = [
   { id: IE.flowEndSysUpTime, length: 4 },
 ];
 
-test('NetFlow v5: records, uptime-relative times, header sampling, flow sequence gaps', () => {
+test('NetFlow v5: records, uptime-relative times, header sampling, AS numbers, flow sequence gaps', () => {
   const dec = new FlowDecoder();
   const p1 = buildV5(
     { uptimeMs: 100_000, exportSecs: T0, nsecs: 500_000_000, sequence: 0, engineType: 1, engineId: 2, samplingInterval: 512, samplingMode: 1 },
@@ -51,6 +51,8 @@ test('NetFlow v5: records, uptime-relative times, header sampling, flow sequence
         tcpFlags: 0x1b,
         inIf: 3,
         outIf: 7,
+        srcAs: 64500,
+        dstAs: 15169,
       },
       { src: '10.1.2.4', dst: '198.51.100.1', packets: 1, bytes: 76, first: 99_000, last: 99_000, srcPort: 123, dstPort: 123, proto: 17 },
     ],
@@ -88,8 +90,8 @@ test('NetFlow v5: records, uptime-relative times, header sampling, flow sequence
       srcMac: null,
       dstMac: null,
       vlan: 0,
-      srcAs: 0,
-      dstAs: 0,
+      srcAs: 64500,
+      dstAs: 15169,
     },
   );
   // Second packet announces no sampling: unknown (0) and counted.

@@ -189,6 +189,9 @@ export interface V5Record {
   tcpFlags?: number;
   proto: number;
   tos?: number;
+  /** 16-bit source and destination AS (bytes 40–43). */
+  srcAs?: number;
+  dstAs?: number;
 }
 
 export function buildV5(
@@ -230,6 +233,8 @@ export function buildV5(
     out.writeUInt8(r.tcpFlags ?? 0, p + 37);
     out.writeUInt8(r.proto, p + 38);
     out.writeUInt8(r.tos ?? 0, p + 39);
+    out.writeUInt16BE(r.srcAs ?? 0, p + 40);
+    out.writeUInt16BE(r.dstAs ?? 0, p + 42);
   });
   return out;
 }

@@ -4,11 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriter, openBatch, type FlowRecord, records } from '@haystack/flow-core';
-import { readUdp } from '@haystack/pcap';
+import { spawnSync } from 'node:child_process';
+import { PcapWriter, readUdp } from '@haystack/pcap';
 import { makeTrafficPcap } from '@haystack/testkit/exporters-traffic';
 import { runSoftflowd, runPmacctd, type ExporterRun } from '@haystack/testkit/exporters-run';
 import { tsharkDecode, type TsharkFlowRecord } from '@haystack/testkit/tshark';
-import { FlowDecoder } from './index.js';
+import { buildV5, FlowDecoder } from './index.js';
 
 /**
  * Real exporters (softflowd, pmacctd + nfprobe) export a synthetic traffic capture; every
@@ -111,3 +112,34 @@ for (const version of [9, 10] as const) {
     assert.ok((await compare(run, 4)) > 0);
   });
 }
+
+test('NetFlow v5 AS numbers (record bytes 40-43) as tshark reads them', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hs-v5as-'));
+  try {
+    const path = join(dir, 'v5.pcap');
+    const recs = [
+      { src: '10.0.0.1', dst: '8.8.8.8', packets: 1, bytes: 60, first: 99_000, last: 99_500, srcPort: 1, dstPort: 53, proto: 17, srcAs: 64500, dstAs: 15169 },
+      { src: '10.0.0.2', dst: '1.1.1.1', packets: 2, bytes: 120, first: 99_000, last: 99_500, srcPort: 2, dstPort: 53, proto: 17, srcAs: 65535, dstAs: 13335 },
+    ];
+    const pkt = buildV5({ uptimeMs: 100_000, exportSecs: 1_763_600_000, sequence: 0 }, recs);
+    const pw = await PcapWriter.create(path);
+    await pw.writeUdp({ tsMs: 1_763_600_000_000, src: '192.0.2.1', srcPort: 40000, dst: '127.0.0.1', dstPort: 2055, payload: pkt });
+    await pw.close();
+    const ts = spawnSync('tshark', ['-r', path, '-d', 'udp.port==2055,cflow', '-T', 'fields', '-e', 'cflow.srcas', '-e', 'cflow.dstas'], { encoding: 'utf8' });
+    assert.equal(ts.status, 0, ts.stderr);
+    const [src, dst] = ts.stdout
+      .trim()
+      .split('\t')
+      .map((x) => x.split(',').map(Number));
+    const w = new BatchWriter();
+    new FlowDecoder().decode(pkt, '192.0.2.1', 1_763_600_000_000, w);
+    const ours = [...records(openBatch(w.finish()))];
+    assert.deepEqual(
+      ours.map((r) => [r.srcAs, r.dstAs]),
+      src!.map((s, i) => [s, dst![i]]),
+    );
+    assert.deepEqual(src, [64500, 65535]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -57,6 +57,9 @@ export function decodeV5(b: Uint8Array, exporter: Uint8Array, exporterText: stri
     dv.setUint16(o + F.dstPort, (b[p + 34]! << 8) | b[p + 35]!, true);
     dv.setUint16(o + F.tcpFlags, b[p + 37]!, true);
     u8[o + F.proto] = b[p + 38]!;
+    // src_as, dst_as (16-bit origin or peer AS, as the router is configured).
+    dv.setUint32(o + F.srcAs, (b[p + 40]! << 8) | b[p + 41]!, true);
+    dv.setUint32(o + F.dstAs, (b[p + 42]! << 8) | b[p + 43]!, true);
     u8[o + F.ipVersion] = 4;
     u8[o + F.direction] = DIRECTION_UNKNOWN;
     dv.setUint32(o + F.sampling, rate, true);
