@@ -170,6 +170,19 @@ test('Palo Alto PAN-OS: records it marks firewall event "created" carry traffic 
   assert.equal(counters(dec).nselEventsSkipped, 1);
 });
 
+test('IPFIX physical interfaces (252/253) are the input and output interface when 10/14 are absent; 10/14 win when both come', () => {
+  const only = run(10, [f(8, 4), f(12, 4), f(4, 1), f(252, 4), f(253, 4), f(1, 8)], [['10.0.0.1', '10.0.0.2', 17, 513, 1027, 100]]);
+  assert.deepEqual(
+    only.r.map((x) => [x.inIf, x.outIf]),
+    [[513, 1027]],
+  );
+  const both = run(10, [f(8, 4), f(12, 4), f(4, 1), f(252, 4), f(253, 4), f(10, 4), f(14, 4), f(1, 8)], [['10.0.0.1', '10.0.0.2', 17, 513, 1027, 3, 4, 100]]);
+  assert.deepEqual(
+    both.r.map((x) => [x.inIf, x.outIf]),
+    [[3, 4]],
+  );
+});
+
 test('RFC 5103 biflows: the reverse counters become a record of their own, swapped', () => {
   const fields = [f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(10, 4), f(14, 4), f(1, 8), f(2, 8), f(1, 8, REVERSE_PEN), f(2, 8, REVERSE_PEN)];
   const { r, dec } = run(10, fields, [

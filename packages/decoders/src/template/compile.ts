@@ -248,8 +248,9 @@ function build(fields: readonly TemplateField[]): CompiledTemplate {
   const section = sectionIdx >= 0 ? { idx: sectionIdx, id: fields[sectionIdx]!.id, len: fields[sectionIdx]!.length } : null;
   const frameSize = pick(fields, [IE.dataLinkFrameSize], smallInt);
   if (section) notes.push(`packet section ${section.id}: addresses, ports and protocol parsed from the packet bytes`);
-  const inIf = pick(fields, [IE.ingressInterface], smallInt);
-  const outIf = pick(fields, [IE.egressInterface], smallInt);
+  // ifIndex first; the physical port (252/253) when an exporter sends only that.
+  const inIf = pick(fields, [IE.ingressInterface, IE.ingressPhysicalInterface], smallInt);
+  const outIf = pick(fields, [IE.egressInterface, IE.egressPhysicalInterface], smallInt);
   const dir = pick(fields, [IE.flowDirection], (l) => l === 1);
   const ipv = pick(fields, [IE.ipVersion], (l) => l === 1);
   const samplingInterval = pick(fields, [IE.samplingInterval], smallInt);

@@ -14,6 +14,9 @@ export const IE = {
   destinationTransportPort: 11,
   destinationIPv4Address: 12,
   egressInterface: 14,
+  /** Physical ports (RFC 5102): the input/output interface when 10/14 are absent. */
+  ingressPhysicalInterface: 252,
+  egressPhysicalInterface: 253,
   bgpSourceAsNumber: 16,
   bgpDestinationAsNumber: 17,
   flowEndSysUpTime: 21,
