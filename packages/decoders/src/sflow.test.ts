@@ -159,6 +159,38 @@ test('sampled IPv4 / IPv6 / Ethernet records stand in for a raw header; switch, 
   );
 });
 
+test('sFlow edge values: router AS for a local end, VLAN "unknown" and outgoing-only tags, the internal interface', () => {
+  const frame = buildFrame({ src: '10.0.0.1', dst: '10.0.0.2', proto: 17, srcPort: 1, dstPort: 2 });
+  // Source AS 0 and no destination path: both ends are the router's own AS.
+  const local = one([header(frame), { kind: 'gateway', nextHop: '192.0.2.254', as: 64500, srcAs: 0, srcPeerAs: 0, asPath: [] }]).r;
+  assert.deepEqual(
+    local.map((x) => [x.srcAs, x.dstAs]),
+    [[64500, 64500]],
+  );
+  const half = one([header(frame), { kind: 'gateway', nextHop: '192.0.2.254', as: 64500, srcAs: 0, srcPeerAs: 0, asPath: [[3356, 15169]] }]).r;
+  assert.deepEqual(
+    half.map((x) => [x.srcAs, x.dstAs]),
+    [[64500, 15169]],
+  );
+  // 0xFFFFFFFF is "unknown", not VLAN 4095; a frame tagged only on its way out keeps that VLAN.
+  const vlans = (srcVlan: number, dstVlan: number) => one([header(frame), { kind: 'switch', srcVlan, dstVlan }]).r.map((x) => x.vlan);
+  assert.deepEqual(vlans(0xffffffff, 0xffffffff), [0]);
+  assert.deepEqual(vlans(0xffffffff, 200), [200]);
+  assert.deepEqual(vlans(0, 201), [201]);
+  assert.deepEqual(vlans(300, 200), [300]);
+  // ifIndex 0x3FFFFFFF is the device's internal interface: not an interface number.
+  const internal = one([header(frame)], { input: 0x3fffffff, output: 12 }).r;
+  assert.deepEqual(
+    internal.map((x) => [x.inIf, x.outIf]),
+    [[0, 12]],
+  );
+  const internalEx = one([header(frame)], { expanded: true, input: 0x3fffffff, output: 13 }).r;
+  assert.deepEqual(
+    internalEx.map((x) => [x.inIf, x.outIf]),
+    [[0, 13]],
+  );
+});
+
 test('counter samples are kept as interface health; unknown samples and records are skipped by length and counted', () => {
   const frame = buildFrame({ src: '10.0.0.1', dst: '10.0.0.2', proto: 17, srcPort: 1, dstPort: 2 });
   const dec = new FlowDecoder();

@@ -196,8 +196,8 @@ function flowSample(d: DomainState, st: SflowAgentState, b: Uint8Array, p: numbe
     source = ((u32(b, p + 4) & 0xff) * 0x1000000 + (u32(b, p + 8) & 0xffffff)) >>> 0;
     rate = u32(b, p + 12);
     drops = u32(b, p + 20);
-    inIf = u32(b, p + 24) === 0 ? u32(b, p + 28) : 0;
-    outIf = u32(b, p + 32) === 0 ? u32(b, p + 36) : 0;
+    inIf = u32(b, p + 24) === 0 ? ifIndexOf(u32(b, p + 28)) : 0;
+    outIf = u32(b, p + 32) === 0 ? ifIndexOf(u32(b, p + 36)) : 0;
     nRecords = u32(b, p + 40);
   } else {
     source = u32(b, p + 4);
@@ -206,8 +206,8 @@ function flowSample(d: DomainState, st: SflowAgentState, b: Uint8Array, p: numbe
     // Top two bits: 0 = an ifIndex; 1 = discarded (reason), 2 = several interfaces.
     const i = u32(b, p + 20);
     const o = u32(b, p + 24);
-    inIf = i >>> 30 === 0 ? i & 0x3fffffff : 0;
-    outIf = o >>> 30 === 0 ? o & 0x3fffffff : 0;
+    inIf = i >>> 30 === 0 ? ifIndexOf(i & 0x3fffffff) : 0;
+    outIf = o >>> 30 === 0 ? ifIndexOf(o & 0x3fffffff) : 0;
     nRecords = u32(b, p + 28);
   }
   if (rate !== 0) d.lastSampleRate = rate;
@@ -294,7 +294,8 @@ function flowSample(d: DomainState, st: SflowAgentState, b: Uint8Array, p: numbe
         ok = false;
         break;
       }
-      const vlan = u32(b, rs) & 0xfff;
+      // src_vlan, else dst_vlan (a frame only tagged on its way out); 0xFFFFFFFF is "unknown".
+      const vlan = vlanOf(u32(b, rs)) || vlanOf(u32(b, rs + 8));
       if (vlan) dv.setUint16(o + F.vlan, vlan, true);
     } else if (format === EXTENDED_GATEWAY) {
       if (!gateway(b, rs, re, dv, o)) {
@@ -343,13 +344,28 @@ function isZero(u8: Uint8Array, at: number, n: number): boolean {
   return true;
 }
 
-/** Extended gateway: source AS, and the destination AS as the last of the AS path (the origin). */
+/** sFlow's ifIndex 0x3FFFFFFF is the device's internal interface, not an index: unknown (0). */
+function ifIndexOf(i: number): number {
+  return i === 0x3fffffff ? 0 : i;
+}
+
+/** A VLAN id (1–4094) from an extended switch field; 0xFFFFFFFF ("unknown") and others: 0. */
+function vlanOf(v: number): number {
+  return v >= 1 && v <= 4094 ? v : 0;
+}
+
+/**
+ * Extended gateway: source AS, and the destination AS as the last of the AS path (the origin).
+ * A source AS of 0 or an empty destination path means the router's own AS (the end is local),
+ * which other collectors substitute too.
+ */
 function gateway(b: Uint8Array, p: number, end: number, dv: DataView, o: number): boolean {
   if (p + 4 > end) return false;
   const t = u32(b, p);
   p += 4 + (t === 2 ? 16 : t === 1 ? 4 : 0);
   if (p + 16 > end) return false;
-  const srcAs = u32(b, p + 4);
+  const routerAs = u32(b, p);
+  const srcAs = u32(b, p + 4) || routerAs;
   const segments = u32(b, p + 12);
   p += 16;
   let dstAs = 0;
@@ -361,6 +377,7 @@ function gateway(b: Uint8Array, p: number, end: number, dv: DataView, o: number)
     if (n > 0) dstAs = u32(b, p + (n - 1) * 4);
     p += n * 4;
   }
+  if (dstAs === 0) dstAs = routerAs;
   if (srcAs) dv.setUint32(o + F.srcAs, srcAs, true);
   if (dstAs) dv.setUint32(o + F.dstAs, dstAs, true);
   return true;
