@@ -6,12 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PacketBuilder, buildSflowDatagram, buildFrame } from '@haystack/decoders';
 import { PcapWriter } from '@haystack/pcap';
+import { makeTrafficPcap } from '@haystack/testkit/exporters-traffic';
+import { runSoftflowd } from '@haystack/testkit/exporters-run';
+import { collectWithNfcapd } from '@haystack/testkit/nfcapd';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const main = join(repoRoot, 'apps', 'cli', 'dist', 'main.js');
@@ -69,6 +72,45 @@ test('decode reads sFlow beside NetFlow, shows the subscriber side and says how 
       ],
     );
     assert.match(r.stderr, /note: 192\.0\.2\.1 domain 0 template 300: tunnel template: addresses, ports and protocol from the inner header/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('decode of a cut nfdump archive: what it read and a warning, or one line and exit 1 when nothing is left', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hs-decode-cut-'));
+  try {
+    // A real nfcapd archive of softflowd exports, several blocks (nfcapd writes a block per flush).
+    const traffic = join(dir, 'traffic.pcap');
+    await makeTrafficPcap(traffic, { seed: 3, flows: 400 });
+    const v9 = await runSoftflowd({ pcap: traffic, version: 9, capturePath: join(dir, 'v9.pcap') });
+    mkdirSync(join(dir, 'nf'));
+    const file = await collectWithNfcapd({ capture: v9.capturePath, dir: join(dir, 'nf') });
+    const whole = readFileSync(file);
+    const all = spawnSync(process.execPath, [main, 'decode', file], { encoding: 'utf8' });
+    assert.equal(all.status, 0, all.stderr);
+    const n = all.stdout.trim().split('\n').length;
+    assert.ok(n > 100, `${n} records`);
+    // Cut inside the first data block: nothing left to print.
+    const first = join(dir, 'first-block-cut.nfcapd');
+    writeFileSync(first, whole.subarray(0, 600));
+    const none = spawnSync(process.execPath, [main, 'decode', first], { encoding: 'utf8' });
+    assert.equal(none.status, 1);
+    assert.equal(none.stdout, '');
+    assert.deepEqual(none.stderr.trim().split('\n'), [`haystack: ${first}: no flow record: the archive ends inside its first block (cut short?)`]);
+    // Two copies of the data block, the second cut: the whole block is printed, and the cut is said
+    // (the layout the archive reader's own test builds: header, blocks, the file's block count).
+    const blockLen = whole.readUInt32LE(40 + 4);
+    const block = whole.subarray(40, 40 + 12 + blockLen);
+    const header = Buffer.from(whole.subarray(0, 40));
+    header.writeUInt32LE(2, 36);
+    const late = join(dir, 'late-cut.nfcapd');
+    writeFileSync(late, Buffer.concat([header, block, block.subarray(0, 100)]));
+    const some = spawnSync(process.execPath, [main, 'decode', late], { encoding: 'utf8' });
+    assert.equal(some.status, 0, some.stderr);
+    const m = some.stdout.trim() ? some.stdout.trim().split('\n').length : 0;
+    assert.equal(m, n, 'the whole block');
+    assert.match(some.stderr, /warning: the archive ends inside a block \(cut short\?\): what follows the cut is missing/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -115,8 +115,10 @@ export function registerIngestCommands(program: Command): void {
           // An nfdump archive holds flow records, not datagrams: print them as the replay would publish them.
           const stats = newArchiveStats();
           const recs = new NfdumpRecords(decoder.registry);
+          let printed = 0;
           for await (const block of readArchive(file, stats)) {
             recs.block(block.data, block.numRecords, w);
+            printed += w.count;
             for (let i = 0; i < w.count; i++) {
               markSubscriberSide(w.buf, w.dv, w.offset(i), subs);
               out.push(`${JSON.stringify(readRecord(w.buf, w.dv, i))}\n`);
@@ -125,6 +127,14 @@ export function registerIngestCommands(program: Command): void {
             await flushOut();
           }
           if (opts.stats) process.stderr.write(`${JSON.stringify({ archive: { ...stats, ...recs.counters }, ...decoderSummary(decoder) }, null, 2)}\n`);
+          // Said as the replay says it; an archive that gave nothing is an error, not an empty success.
+          if (stats.corruptBlocks) process.stderr.write(`warning: ${stats.corruptBlocks} blocks could not be decompressed; their records are missing\n`);
+          if (printed === 0)
+            throw new UserError(
+              `${file}: no flow record: ${stats.truncated ? 'the archive ends inside its first block (cut short?)' : stats.blocks === 0 ? 'the archive holds no data block' : 'its blocks hold no flow record with addresses'}`,
+              1,
+            );
+          if (stats.truncated) process.stderr.write('warning: the archive ends inside a block (cut short?): what follows the cut is missing\n');
           return;
         }
         const reader = readUdp(file);
