@@ -81,6 +81,25 @@ test('everyday mistakes: one line naming the thing, exit 2, checked before any w
     HAYSTACK_INGEST__SUBSCRIBER_PREFIXES: '100.64.0.0/33',
   });
   mistake(['report', '--day', '2026-11-20'], 1, /nothing stored for 2026-11-20 .*no flows and no detections/);
+  // A capture of DNS traffic instead of exports: one line saying what it holds, exit 1, for each command.
+  const dns = join(dir, 'dns.pcap');
+  const pw = await PcapWriter.create(dns);
+  for (let i = 0; i < 30; i++)
+    await pw.writeUdp({
+      tsMs: 1_763_600_000_000 + i,
+      src: `10.0.0.${1 + (i % 3)}`,
+      srcPort: 5353,
+      dst: '192.0.2.53',
+      dstPort: 53,
+      payload: Buffer.from([0x12, i, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0x77, 0x77, 0x77, 0, 0, 1, 0, 1]),
+    });
+  await pw.close();
+  for (const args of [
+    ['decode', dns],
+    ['replay', dns],
+    ['detect', '--replay', dns],
+  ])
+    mistake(args, 1, /dns\.pcap: no NetFlow, IPFIX or sFlow export in this capture: 30 UDP datagrams from 3 sources, none a flow export/);
   mistake(['rules', 'show', '--rules', join(dir, 'no-rules')], 2, /--rules .*no-rules: no such directory/);
   mistake(['rules', 'show', '--maker', 'acme-nope'], 2, /--maker: no maker or platform "acme-nope" in the dictionary/);
   // What the dictionary covers, from any directory, with its date.

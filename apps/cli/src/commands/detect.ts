@@ -2,10 +2,11 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import type { DetectorStats } from '@haystack/detector';
-import { captureId } from '@haystack/ingest';
+import { captureId, isArchive } from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
 import { captureFile, positiveInt } from '../args.js';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
+import { checkFlowExports, noFlowExports } from '../flow-exports.js';
 
 function summary(s: DetectorStats): string {
   return (
@@ -76,6 +77,7 @@ async function runDistributed(config: HaystackConfig, log: Logger): Promise<void
 }
 
 async function runReplay(config: HaystackConfig, log: Logger, file: string, json: boolean): Promise<void> {
+  if (!(await isArchive(file))) await checkFlowExports(file);
   const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true, replayId: await captureId(file) });
   let interrupted = false;
   const onSignal = () => {
@@ -93,6 +95,7 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
     });
     // Every published batch handled and stored before the detector leaves.
     await p.stop();
+    if (res && !res.archive) noFlowExports(file, p.ingest!.decoder);
     const s = p.detector!.stats();
     if (s.noHitlist > 0)
       process.stderr.write(

@@ -7,6 +7,7 @@ import { assemblePipeline } from '@haystack/pipeline';
 import { CountingSink } from '@haystack/transport';
 import { readUdp } from '@haystack/pcap';
 import { parseAddress, PrefixSet } from '@haystack/common';
+import { noFlowExports } from '../flow-exports.js';
 import { captureFile, intList, listenOptions, listenOverrides, type ListenOptions } from '../args.js';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
@@ -75,6 +76,7 @@ export function registerIngestCommands(program: Command): void {
         bar?.stop();
         await p.stop();
         const sink = p.sink;
+        if (!res.archive) noFlowExports(file, ing.decoder);
         const summary = replaySummary(res, ing.decoder, ing.publisher.counters, sink);
         if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         else process.stdout.write(formatSummary(summary));
@@ -150,6 +152,7 @@ export function registerIngestCommands(program: Command): void {
           if (out.length > 1000) await flushOut();
         }
         await flushOut();
+        noFlowExports(file, decoder);
         // How unusual layouts were read (tunnels, packet sections, NSEL, biflows): said once per template.
         for (const d of decoder.registry.all())
           for (const t of d.templates.values())
