@@ -46,6 +46,26 @@ test('every problem is reported with its path; unknown keys are refused', () => 
   assert.throws(() => loadConfig({ file, env: {} }), /not valid YAML/);
 });
 
+test('an unknown key names the variable or file that gave it and the nearest real key', () => {
+  assert.throws(
+    () => loadConfig({ env: { HAYSTACK_DETECTOR__WINDOWZ: 'hour' } }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.message === 'invalid configuration: HAYSTACK_DETECTOR__WINDOWZ: detector.windowz: unknown key (did you mean detector.windows?)',
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'hs-cfg-'));
+  const file = join(dir, 'typo.yaml');
+  writeFileSync(file, 'ingest:\n  netflowPrt: 9995\n  zzzzzzzzzz: 1\n');
+  assert.throws(
+    () => loadConfig({ file, env: {} }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.message.includes(`${file}: ingest.netflowPrt: unknown key (did you mean ingest.netflowPort?)`) &&
+      e.message.includes(`${file}: ingest.zzzzzzzzzz: unknown key`) &&
+      !/zzzzzzzzzz: unknown key \(did you mean/.test(e.message),
+  );
+});
+
 test('top-level keys from the environment: HAYSTACK_STATE_DIR and HAYSTACK_DEPLOYMENT (a wrong value named with its variable)', () => {
   const c = loadConfig({ env: { HAYSTACK_STATE_DIR: '/srv/haystack', HAYSTACK_DEPLOYMENT: 'ixp' } });
   assert.equal(c.stateDir, '/srv/haystack');

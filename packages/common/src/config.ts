@@ -340,11 +340,54 @@ function deepMerge(a: unknown, b: unknown): unknown {
   return b;
 }
 
+/** Edit distance (small strings: configuration keys). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** The keys the configuration has at `path` (from its defaults), for "did you mean". */
+function keysAt(path: string[]): string[] {
+  let node: unknown = configSchema.parse({});
+  for (const p of path) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[p] : undefined;
+  return node && typeof node === 'object' && !Array.isArray(node) ? Object.keys(node) : [];
+}
+
+function closestKey(key: string, path: string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of keysAt(path)) {
+    const dd = distance(key, k);
+    if (dd < bestD) [best, bestD] = [k, dd];
+  }
+  return best !== null && bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
+}
+
 /** Each problem names where its value came from: the environment variable, the file, or the defaults. */
 function formatIssues(err: z.ZodError, source: string, envSources: Map<string, string>): string {
   return err.issues
     .map((i) => {
       const path = i.path.map(String);
+      if (i.code === 'unrecognized_keys') {
+        // An unknown key is blamed on the variable or file that gave it, with the nearest real key.
+        return i.keys
+          .map((k) => {
+            const full = [...path, k];
+            const from = envSources.get(full.join('.')) ?? source;
+            const near = closestKey(k, path);
+            return `  ${from}: ${full.join('.')}: unknown key${near ? ` (did you mean ${[...path, near].join('.')}?)` : ''}`;
+          })
+          .join('\n');
+      }
       let from = source;
       for (let n = path.length; n > 0; n--) {
         const v = envSources.get(path.slice(0, n).join('.'));
