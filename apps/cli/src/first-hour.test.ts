@@ -100,6 +100,10 @@ test('everyday mistakes: one line naming the thing, exit 2, checked before any w
     ['detect', '--replay', dns],
   ])
     mistake(args, 1, /dns\.pcap: no NetFlow, IPFIX or sFlow export in this capture: 30 UDP datagrams from 3 sources, none a flow export/);
+  // A dictionary the configuration names must exist: the detector does not run without classes.
+  const exports = join(dir, 'exports-for-rules.pcap');
+  await capture(exports, 5);
+  mistake(['detect', '--replay', exports], 2, /detector\.rulesDir .*no-rules: no such directory/, { HAYSTACK_DETECTOR__RULES_DIR: join(dir, 'no-rules') });
   mistake(['rules', 'show', '--rules', join(dir, 'no-rules')], 2, /--rules .*no-rules: no such directory/);
   mistake(['rules', 'show', '--maker', 'acme-nope'], 2, /--maker: no maker or platform "acme-nope" in the dictionary/);
   // What the dictionary covers, from any directory, with its date.

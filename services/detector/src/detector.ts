@@ -2,8 +2,9 @@ import { Attributor, RouteTable, loadMemberExport } from '@haystack/ixp';
 import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { SubscriberMap } from './subscribers.js';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HaystackConfig, Logger } from '@haystack/common';
+import { ConfigError, type HaystackConfig, type Logger } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { BatchFormatError, decodeHealth, isHealth, openBatch, type BatchView, type HealthSnapshot } from '@haystack/flow-core';
 import type { HitlistStore, LoadedHitlist } from '@haystack/hitlist-contract';
@@ -204,28 +205,36 @@ class DetectorService implements Detector {
       if (!cfg.ixp.memberExport) throw new DetectorConfigError('deployment "ixp" needs ixp.memberExport: the IXP\'s IX-F member export (JSON)');
       this.attributor = new Attributor(loadMemberExport(cfg.ixp.memberExport), cfg.ixp.routeTable ? RouteTable.load(cfg.ixp.routeTable) : null);
     }
+    this.hierarchy = opts.hierarchy === undefined ? null : opts.hierarchy;
+    if (opts.hierarchy === undefined) {
+      const rulesDir = d.rulesDir ?? SHIPPED_RULES_DIR;
+      // A dictionary the operator names must be there and valid (as `hitlist build` refuses
+      // one): running with no classes would store nothing and say little.
+      if (d.rulesDir !== null) {
+        if (!existsSync(d.rulesDir))
+          throw new ConfigError(`detector.rulesDir ${d.rulesDir}: no such directory (the IoT dictionary the detector names classes from)`);
+        this.hierarchy = ClassHierarchy.fromRules(d.rulesDir);
+      } else {
+        try {
+          this.hierarchy = ClassHierarchy.fromRules(rulesDir);
+          if (!this.hierarchy)
+            this.log.warn(
+              { rulesDir },
+              'no IoT dictionary shipped beside the code: product detections will not name their manufacturer and platforms unless the hitlist carries parents',
+            );
+        } catch (e) {
+          this.log.warn(
+            { err: e, rulesDir },
+            'cannot read the shipped IoT dictionary for the class hierarchy: product detections will not name their manufacturer and platforms',
+          );
+        }
+      }
+    }
     this.lineIds = opts.lineIds ?? lineIdsFromConfig(cfg, this.log);
     const mem = cfg.kafka.brokers.length === 0;
     this.sourceId = opts.sourceId ?? (mem ? `memory:${randomUUID()}` : `kafka:${cfg.kafka.flowTopic}`);
     // A fresh in-process bus has nothing stored under its id: no state to rebuild.
     this.freshSource = opts.sourceId === undefined && mem;
-    this.hierarchy = opts.hierarchy === undefined ? null : opts.hierarchy;
-    if (opts.hierarchy === undefined) {
-      const rulesDir = d.rulesDir ?? SHIPPED_RULES_DIR;
-      try {
-        this.hierarchy = ClassHierarchy.fromRules(rulesDir);
-        if (!this.hierarchy)
-          this.log.warn(
-            { rulesDir },
-            'no IoT dictionary at detector.rulesDir: product detections will not name their manufacturer and platforms unless the hitlist carries parents',
-          );
-      } catch (e) {
-        this.log.warn(
-          { err: e, rulesDir },
-          'cannot read the IoT dictionary for the class hierarchy: product detections will not name their manufacturer and platforms',
-        );
-      }
-    }
     this.engine = new DetectionEngine(new Thresholds(d), () => this.hierarchy);
     this.flusher = new Flusher(this.storage, {
       maxDelayMs: d.flush.maxDelayMs,

@@ -17,6 +17,7 @@ import {
   makeBatch,
   openTestClickHouse,
   tempDir,
+  emptyRulesDir,
   testConfig,
   testHitlist,
   waitFor,
@@ -107,7 +108,7 @@ test('IXP mode: units are the non-hitlist ends, attributed to members by MAC, AS
 });
 
 test('IXP mode without a member export is a configuration error naming the key', () => {
-  const config = testConfig({ rulesDir: '/nonexistent', rawLineIds: true }, { deployment: 'ixp' });
+  const config = testConfig({ rulesDir: emptyRulesDir(), rawLineIds: true }, { deployment: 'ixp' });
   const bus = new MemoryBus({ partitions: 1 });
   assert.throws(
     () =>

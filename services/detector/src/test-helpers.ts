@@ -157,8 +157,23 @@ export function toService(line: string, service: string, start: number, extra: P
   return { start, src: line, dst: service, srcPort: 40000, dstPort: 443, side: 1, ...extra };
 }
 
+/**
+ * A dictionary with no class: the tests' default, so the class hierarchy comes from the
+ * hitlists they publish (a configured rulesDir must exist, or the detector refuses to start).
+ */
+let emptyRules: string | null = null;
+export function emptyRulesDir(): string {
+  if (emptyRules === null) {
+    const d = mkdtempSync(join(tmpdir(), 'detector-empty-rules-'));
+    writeFileSync(join(d, 'empty.yaml'), 'version: 1\n');
+    process.once('exit', () => rmSync(d, { recursive: true, force: true }));
+    emptyRules = d;
+  }
+  return emptyRules;
+}
+
 export function testConfig(detector: Record<string, unknown> = {}, rest: Record<string, unknown> = {}): HaystackConfig {
-  return configSchema.parse({ log: { level: 'silent' }, detector: { lineKey: 'test-line-key-0123456789', rulesDir: '/nonexistent', ...detector }, ...rest });
+  return configSchema.parse({ log: { level: 'silent' }, detector: { lineKey: 'test-line-key-0123456789', rulesDir: emptyRulesDir(), ...detector }, ...rest });
 }
 
 let chdbDir: { dir: string; cleanup: () => void } | null = null;
