@@ -81,6 +81,20 @@ test('everyday mistakes: one line naming the thing, exit 2, checked before any w
     HAYSTACK_INGEST__SUBSCRIBER_PREFIXES: '100.64.0.0/33',
   });
   mistake(['report', '--day', '2026-11-20'], 1, /nothing stored for 2026-11-20 .*no flows and no detections/);
+  // config show reads the files the configuration names, as the services would, each named by its key.
+  const routes = join(dir, 'routes.csv');
+  writeFileSync(routes, 'prefix,asn\n198.51.100.0/24,x\n');
+  mistake(['config', 'show'], 2, /^haystack: ixp\.memberExport: deployment "ixp" needs the IXP's IX-F member export/, { HAYSTACK_DEPLOYMENT: 'ixp' });
+  const ixpBad = run(['config', 'show'], {
+    HAYSTACK_DEPLOYMENT: 'ixp',
+    HAYSTACK_IXP__MEMBER_EXPORT: join(dir, 'none.json'),
+    HAYSTACK_IXP__ROUTE_TABLE: routes,
+  });
+  assert.equal(ixpBad.code, 2);
+  assert.match(
+    ixpBad.err,
+    /haystack: 2 problems:\n {2}ixp\.memberExport: member export .*none\.json: no such file\n {2}ixp\.routeTable: route table .*routes\.csv:2: "x" is not an AS number/,
+  );
   // A capture of DNS traffic instead of exports: one line saying what it holds, exit 1, for each command.
   const dns = join(dir, 'dns.pcap');
   const pw = await PcapWriter.create(dns);

@@ -55,6 +55,16 @@ test('route table: longest prefix wins, IPv4 and IPv6, CAIDA prefix2as and "pref
   assert.throws(() => RouteTable.parse('ok\n', 'rt.txt'), /rt\.txt:1: expected/);
 });
 
+test('route table as CSV ("prefix/len,AS"), with or without a header line', () => {
+  for (const text of ['prefix,asn\n198.51.100.0/24,64502\n2001:db8:100::/40,64500\n', '198.51.100.0/24,64502\r\n2001:db8:100::/40,"64500"\r\n']) {
+    const t = RouteTable.parse(text, 'rt.csv');
+    assert.equal(t.size, 2);
+    assert.equal(t.lookup(parseAddress('198.51.100.7')), 64502);
+    assert.equal(t.lookup(parseAddress('2001:db8:100:55::1')), 64500);
+  }
+  assert.throws(() => RouteTable.parse('prefix,asn\n198.51.100.0/24,sixty\n', 'rt.csv'), /rt\.csv:2: "sixty" is not an AS number/);
+});
+
 /** One flow record with MACs and AS numbers as a fabric exporter gives them. */
 function record(src: string, dst: string, srcMac: string, dstMac: string, srcAs = 0, dstAs = 0) {
   const w = new BatchWriter(1);

@@ -39,18 +39,28 @@ export class RouteTable {
     return 0;
   }
 
-  /** Parse a table; a line that is neither format is an error naming file and line (one bad line, one clear message). */
+  /**
+   * Parse a table: CAIDA prefix2as ("prefix<TAB>length<TAB>AS"), "prefix/len AS", or the CSV
+   * "prefix/len,AS" many exports write (a header line of names first is skipped). A line that is
+   * none of these is an error naming file and line (one bad line, one clear message).
+   */
   static parse(text: string, name = 'route table'): RouteTable {
     const t = new RouteTable();
+    let seen = false;
     text.split('\n').forEach((raw, i) => {
       const line = raw.trim();
       if (!line || line.startsWith('#')) return;
-      const f = line.split(/\s+/);
+      const first = !seen;
+      seen = true;
+      const csv = line.includes(',') && !/\s/.test(line.split(',')[0]!);
+      // A CSV header ("prefix,asn", "network,origin_as"): names, no address.
+      if (first && csv && !/[0-9a-f:.]+\/\d+/i.test(line.split(',')[0]!) && !/\d/.test(line.split(',')[1] ?? '')) return;
+      const f = csv ? line.split(',').map((x) => x.trim().replace(/^"|"$/g, '')) : line.split(/\s+/);
       let prefix: string;
       let asText: string;
       if (f.length >= 3 && /^\d+$/.test(f[1]!)) [prefix, asText] = [`${f[0]}/${f[1]}`, f[2]!];
       else if (f.length >= 2 && f[0]!.includes('/')) [prefix, asText] = [f[0]!, f[1]!];
-      else throw new Error(`${name}:${i + 1}: expected "prefix<TAB>length<TAB>AS" or "prefix/len AS"`);
+      else throw new Error(`${name}:${i + 1}: expected "prefix<TAB>length<TAB>AS", "prefix/len AS" or "prefix/len,AS"`);
       const asn = Number(asText.split(/[,_]/)[0]);
       if (!Number.isInteger(asn) || asn <= 0 || asn > 4294967295) throw new Error(`${name}:${i + 1}: ${JSON.stringify(asText)} is not an AS number`);
       try {
@@ -63,6 +73,12 @@ export class RouteTable {
   }
 
   static load(path: string): RouteTable {
-    return RouteTable.parse(readFileSync(path, 'utf8'), `route table ${path}`);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new Error(`route table ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { cause: e });
+    }
+    return RouteTable.parse(text, `route table ${path}`);
   }
 }

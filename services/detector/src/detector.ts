@@ -22,8 +22,8 @@ import { ClickHouseDetectorStorage, type DetectorStorage } from './storage.js';
 export class DetectorConfigError extends Error {
   readonly userFacing = true;
   readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'DetectorConfigError';
   }
 }
@@ -203,7 +203,17 @@ class DetectorService implements Detector {
     this.mask = new LineMask(prefix);
     if (ixp) {
       if (!cfg.ixp.memberExport) throw new DetectorConfigError('deployment "ixp" needs ixp.memberExport: the IXP\'s IX-F member export (JSON)');
-      this.attributor = new Attributor(loadMemberExport(cfg.ixp.memberExport), cfg.ixp.routeTable ? RouteTable.load(cfg.ixp.routeTable) : null);
+      // Every problem with the two files names its configuration key (exit 2, nothing started).
+      const named = <T>(key: string, f: () => T): T => {
+        try {
+          return f();
+        } catch (e) {
+          throw new DetectorConfigError(`${key}: ${(e as Error).message}`, { cause: e });
+        }
+      };
+      const members = named('ixp.memberExport', () => loadMemberExport(cfg.ixp.memberExport!));
+      const routes = cfg.ixp.routeTable ? named('ixp.routeTable', () => RouteTable.load(cfg.ixp.routeTable!)) : null;
+      this.attributor = new Attributor(members, routes);
     }
     this.hierarchy = opts.hierarchy === undefined ? null : opts.hierarchy;
     if (opts.hierarchy === undefined) {

@@ -1,11 +1,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { MemoryBus } from '@haystack/transport';
 import { writeMemberExport } from '@haystack/ixp';
-import { createDetector } from './detector.js';
+import { createDetector, DetectorConfigError } from './detector.js';
 import {
   CAM1,
   DAY,
@@ -121,4 +122,33 @@ test('IXP mode without a member export is a configuration error naming the key',
       }),
     /deployment "ixp" needs ixp\.memberExport/,
   );
+  // A file that is missing or malformed names the key, exit 2 (a configuration error).
+  const tmp = mkdtempSync(join(tmpdir(), 'hs-ixp-keys-'));
+  try {
+    const member = join(tmp, 'members.json');
+    writeFileSync(member, JSON.stringify(writeMemberExport('IX', [{ asn: 64501, name: 'A', macs: ['02:00:00:00:00:01'], addresses: ['192.0.2.9'] }])));
+    const routes = join(tmp, 'routes.csv');
+    writeFileSync(routes, 'prefix,asn\n198.51.100.0/24,64502\n');
+    const make = (ixp: Record<string, unknown>) =>
+      createDetector({
+        config: testConfig({ rulesDir: emptyRulesDir(), rawLineIds: true }, { deployment: 'ixp', ixp }),
+        log: captureLogger().log,
+        source: bus.createSource({ concurrency: 1 }),
+        hitlists: new MemoryHitlistStore(),
+        storage: {} as never,
+      });
+    const refused = (ixp: Record<string, unknown>, re: RegExp) =>
+      assert.throws(
+        () => make(ixp),
+        (e: unknown) => e instanceof DetectorConfigError && e.exitCode === 2 && re.test(e.message),
+      );
+    refused({ memberExport: join(tmp, 'nope.json') }, /^ixp\.memberExport: member export .*nope\.json: no such file$/);
+    refused({ memberExport: member, routeTable: join(tmp, 'nope.txt') }, /^ixp\.routeTable: route table .*nope\.txt: no such file$/);
+    writeFileSync(join(tmp, 'bad.csv'), '198.51.100.0/24,sixty\n');
+    refused({ memberExport: member, routeTable: join(tmp, 'bad.csv') }, /^ixp\.routeTable: route table .*bad\.csv:1: "sixty" is not an AS number$/);
+    const det = make({ memberExport: member, routeTable: routes });
+    assert.ok(det);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
