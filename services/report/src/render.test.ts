@@ -410,3 +410,33 @@ test('an sFlow agent adds its sample losses and drops: columns in text and HTML,
   // Without an sFlow agent the table keeps its usual columns.
   assert.ok(!renderHtml(reportFixture({ clean: true })).includes('Agent drops'));
 });
+
+test('text at an IXP: every class of a member, platforms too, wrapped under the member', () => {
+  const data = reportFixture();
+  const classes = Array.from({ length: 12 }, (_, i) => ({
+    classId: `maker-${i}`,
+    level: (i === 3 ? 'platform' : 'manufacturer') as 'platform' | 'manufacturer',
+    hosts: 100 - i,
+  }));
+  data.ixp = {
+    attribution: { mac: 10, as: 2, prefix: 1, none: 0 },
+    members: [
+      {
+        asn: 64500,
+        name: 'Alpha Broadband',
+        iotHosts: 321,
+        activeHosts: 4000,
+        shareOfActive: 321 / 4000,
+        estBytesToIot: 5e9,
+        classes,
+        hourly: new Array(24).fill(3),
+      },
+    ],
+  };
+  const text = renderText(data);
+  const at = text.indexOf('AS64500 Alpha Broadband');
+  assert.ok(at > 0);
+  const block = text.slice(at).split('\n').slice(1, 4).join(' ');
+  for (const c of classes) assert.ok(block.includes(`${c.classId}${c.level === 'platform' ? ' (platform)' : ''} ${c.hosts}`), c.classId);
+  for (const l of text.slice(at).split('\n').slice(1, 4)) assert.ok(l.length <= 110, l);
+});

@@ -128,14 +128,21 @@ function ixpText(data: ReportData, t: (s: string) => string): string[] {
   ];
   for (const m of x.members) {
     const name = m.asn === 0 ? '(unattributed)' : `AS${m.asn} ${m.name}`;
-    const top = m.classes
-      .filter((c) => c.level !== 'platform')
-      .slice(0, 6)
-      .map((c) => `${c.classId} ${fmtInt(c.hosts)}`)
-      .join(', ');
     out.push(
-      `  ${padEnd(cut(t(name), 34), 34)} ${padStart(fmtInt(m.iotHosts), 7)} IoT hosts (${padStart(fmtShare(m.shareOfActive), 6)} of ${padStart(fmtInt(m.activeHosts), 7)} active)  ${padStart(fmtBytes(m.estBytesToIot), 9)} to IoT backends  ${sparkline(m.hourly ?? [])}  ${t(top)}`,
+      `  ${padEnd(cut(t(name), 34), 34)} ${padStart(fmtInt(m.iotHosts), 7)} IoT hosts (${padStart(fmtShare(m.shareOfActive), 6)} of ${padStart(fmtInt(m.activeHosts), 7)} active)  ${padStart(fmtBytes(m.estBytesToIot), 9)} to IoT backends  ${sparkline(m.hourly ?? [])}`,
     );
+    // Every class of the member, platforms too, wrapped under it: hosts per class.
+    const items = m.classes.map((c) => t(`${c.classId}${c.level === 'platform' ? ' (platform)' : ''} ${fmtInt(c.hosts)}`));
+    let line = '      ';
+    for (const [i, it] of items.entries()) {
+      const piece = `${it}${i < items.length - 1 ? ',' : ''}`;
+      if (line.length + piece.length + 1 > 110 && line.trim()) {
+        out.push(line.trimEnd());
+        line = '      ';
+      }
+      line += `${piece} `;
+    }
+    if (line.trim()) out.push(line.trimEnd());
   }
   return out;
 }
