@@ -244,6 +244,11 @@ export const configSchema = z
          * anything but this host (listen not on loopback); set true as well when a proxy exposes it.
          */
         pagesNeedSignIn: z.boolean().default(false),
+        /**
+         * A TLS proxy serves the console: the session cookie is marked Secure (never sent over
+         * plain HTTP). Also done for a request the proxy marks X-Forwarded-Proto: https.
+         */
+        behindTls: z.boolean().default(false),
         /** Pages showing today reload themselves this often. */
         refreshSeconds: z.number().int().min(5).max(3600).default(30),
         /** Default trend range. */

@@ -10,7 +10,7 @@ import type { DictionaryCoverage } from '@haystack/hitlist';
 import { CAM1, DAY, TUYA6, captureLogger, cleanupClickHouseDir, tempDir, toService } from '@haystack/detector/test-helpers';
 import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import { createConsole } from './server.js';
-import type { HitlistBrowse, TimeToDetection, Trends } from './queries.js';
+import { queryAudit, type HitlistBrowse, type TimeToDetection, type Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
 
 /**
@@ -202,6 +202,44 @@ test('lookup: refused without a token (audited), answered with one; an IPv6 addr
   assert.ok(audit.some((a) => a.who === '(unauthenticated)' && !a.allowed && a.query === '100.64.0.1'));
   assert.ok(audit.some((a) => a.who === 'admin' && a.allowed && a.query === '100.64.0.1' && a.results === body.results.length));
   assert.ok(audit.some((a) => a.who === 'admin' && a.query === '100.64.0.0/30'));
+});
+
+test('lookup disabled: refused and audited (API and page); the session cookie is Secure behind TLS', async (t) => {
+  const config = { ...w.config, console: { ...w.config.console, lookup: { enabled: false } } };
+  const srv = await createConsole({ config, log: captureLogger().log, store: w.ch, now: () => new Date(`${DAY}T23:00:00Z`) });
+  t.after(() => srv.stop());
+  const url = await srv.start();
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const r = await fetch(`${url}/api/v1/lookup`, { method: 'POST', headers: auth, body: JSON.stringify({ query: '100.64.0.9', from: DAY, to: DAY }) });
+  assert.equal(r.status, 403);
+  const page = await fetch(`${url}/lookup`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: new URLSearchParams({ query: '100.64.0.10', from: DAY, to: DAY }),
+  });
+  assert.equal(page.status, 403);
+  // (the audit API is part of the disabled lookup: read the table itself)
+  const audit = await queryAudit(w.ch, 50);
+  assert.ok(
+    audit.some((a) => a.who === 'admin' && !a.allowed && a.query === '100.64.0.9'),
+    'the refused API call',
+  );
+  assert.ok(
+    audit.some((a) => a.who === 'admin' && !a.allowed && a.query === '100.64.0.10'),
+    'the refused page form',
+  );
+  // Behind a TLS proxy the session cookie is Secure; on plain loopback it is not.
+  const login = (headers: Record<string, string>) =>
+    fetch(`${url}/login`, { method: 'POST', headers, body: new URLSearchParams({ token, next: '/' }), redirect: 'manual' }).then(
+      (x) => x.headers.get('set-cookie') ?? '',
+    );
+  assert.doesNotMatch(await login({}), /Secure/);
+  assert.match(await login({ 'x-forwarded-proto': 'https' }), /; Secure$/);
+  const tls = await createConsole({ config: { ...config, console: { ...config.console, behindTls: true } }, log: captureLogger().log, store: w.ch });
+  t.after(() => tls.stop());
+  const tlsUrl = await tls.start();
+  const c = await fetch(`${tlsUrl}/login`, { method: 'POST', body: new URLSearchParams({ token, next: '/' }), redirect: 'manual' });
+  assert.match(c.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict; Path=\/; Max-Age=28800; Secure/);
 });
 
 test('OpenAPI document lists every API path', async () => {

@@ -124,7 +124,8 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   const internal = randomBytes(32).toString('base64url');
   let lineIds: LineIds | null = null;
   const lineIdsNow = () => (lineIds ??= lineIdsFromConfig(config, log));
-  if (cc.lookup.enabled) await ensureAuditTable(store);
+  // Refused lookups are audited too, also while the lookup is disabled.
+  await ensureAuditTable(store);
   // Hitlist builds recorded for `hitlist build` while this process holds the store, one at a time.
   let recording: Promise<unknown> = Promise.resolve();
   // With Kafka between ingest and detectors, the quality page asks the brokers for the detector group's lag
@@ -420,7 +421,10 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         allowed,
         client: req.ip,
       });
-      if (!cc.lookup.enabled) throw new HttpError(403, 'the per-line lookup is disabled: set console.lookup.enabled (personal data: enable it deliberately)');
+      if (!cc.lookup.enabled) {
+        await writeAudit(store, entry(false));
+        throw new HttpError(403, 'the per-line lookup is disabled: set console.lookup.enabled (personal data: enable it deliberately)');
+      }
       if (!req.who) {
         await writeAudit(store, entry(false));
         void reply;
@@ -529,14 +533,22 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       return html(reply.status(401), loginPage(ctxOf(req), next, 'Unknown token.'));
     }
     const id = sessions.create(who);
-    reply.header('Set-Cookie', `hs_session=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=28800`);
+    reply.header('Set-Cookie', `hs_session=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=28800${secure(req)}`);
     return reply.redirect(next, 303);
   });
   app.post('/logout', { schema: { hide: true } }, async (req, reply) => {
     sessions.drop(parseCookies(req.headers.cookie).hs_session);
-    reply.header('Set-Cookie', 'hs_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0');
+    reply.header('Set-Cookie', `hs_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${secure(req)}`);
     return reply.redirect('/', 303);
   });
+  /** The cookie's Secure attribute behind TLS (console.behindTls, or the proxy says https). */
+  const secure = (req: FastifyRequest) =>
+    cc.behindTls ||
+    String(req.headers['x-forwarded-proto'] ?? '')
+      .split(',')[0]!
+      .trim() === 'https'
+      ? '; Secure'
+      : '';
   const lookupDefaults = () => ({ query: '', from: dayText(now().getTime() - 6 * 86_400_000), to: today() });
   app.get('/lookup', { schema: { hide: true } }, async (req, reply) => {
     if (!cc.lookup.enabled) throw new HttpError(403, 'the per-line lookup is disabled: set console.lookup.enabled');
@@ -544,13 +556,12 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     return html(reply, lookupPage(ctxOf(req), lookupDefaults(), undefined, undefined, await ask<AuditEntry[]>(req, '/api/v1/lookup/audit?limit=20')));
   });
   app.post<{ Body: { query?: string; from?: string; to?: string } }>('/lookup', { schema: { hide: true } }, async (req, reply) => {
-    if (!cc.lookup.enabled) throw new HttpError(403, 'the per-line lookup is disabled: set console.lookup.enabled');
     const form = { query: String(req.body?.query ?? ''), from: String(req.body?.from ?? ''), to: String(req.body?.to ?? '') };
-    if (!req.who) {
-      // Audited as refused, like an API call without a token.
+    if (!cc.lookup.enabled || !req.who) {
+      // Audited as refused, like an API call without a token or while the lookup is disabled.
       await writeAudit(store, {
         at: now().toISOString(),
-        who: '(unauthenticated)',
+        who: req.who ?? '(unauthenticated)',
         query: form.query.slice(0, 100),
         from: '1970-01-01',
         to: '1970-01-01',
@@ -559,6 +570,7 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         allowed: false,
         client: req.ip,
       });
+      if (!cc.lookup.enabled) throw new HttpError(403, 'the per-line lookup is disabled: set console.lookup.enabled');
       return html(reply.status(401), loginPage(ctxOf(req), '/lookup', 'Sign in to look up a line.'));
     }
     try {
