@@ -1,12 +1,31 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { configSchema } from '@haystack/common';
 import { loadMemberExport, RouteTable } from '@haystack/ixp';
 import { action, runtime, UserError } from '../runtime.js';
 
+/** Every key with its default and meaning, beside the shipped dictionary (repository root, and in the image). */
+export const EXAMPLE_CONFIG = join(dirname(SHIPPED_RULES_DIR), 'deploy', 'haystack.example.yaml');
+
 export function registerConfigCommands(program: Command): void {
-  const cfg = program.command('config').description('inspect the effective configuration');
+  const cfg = program.command('config').description('write a commented configuration, or inspect the effective one');
+  cfg
+    .command('init')
+    .description('write a configuration file listing every key with its default and meaning (deploy/haystack.example.yaml) to edit')
+    .option('--out <file>', 'where to write it', 'haystack.yaml')
+    .option('--force', 'overwrite an existing file')
+    .action(
+      action((opts: { out: string; force?: boolean }) => {
+        const out = resolve(opts.out);
+        if (existsSync(out) && !opts.force) throw new UserError(`--out ${opts.out} exists: keep it, or add --force to overwrite it`, 2);
+        if (!existsSync(dirname(out))) throw new UserError(`--out ${opts.out}: no such directory ${dirname(out)}`, 2);
+        copyFileSync(EXAMPLE_CONFIG, out);
+        process.stdout.write(`wrote ${out}: every key with its default; edit it, then run commands with -c ${opts.out} (or HAYSTACK_CONFIG=${opts.out})\n`);
+      }),
+    );
   cfg
     .command('show')
     .description('print the validated configuration (file + environment + defaults) as YAML')
