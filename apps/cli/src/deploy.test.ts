@@ -123,3 +123,16 @@ test('every metric an alert rule or a dashboard names is one Haystack exports', 
   for (const [where, expr] of texts)
     for (const name of expr.match(/haystack_[a-z0-9_]+/g) ?? []) assert.ok(known.has(name), `${where}: ${name} is not a Haystack metric`);
 });
+
+test('the systemd units (deploy/systemd) are valid and run what the README says', () => {
+  const dir = join(root, 'deploy', 'systemd');
+  const units = ['haystack.service', 'haystack-hitlist.service', 'haystack-hitlist.timer'].map((u) => join(dir, u));
+  // systemd's own checker: syntax, known directives, the timer's service. Throws (non-zero) on an error.
+  const out = execFileSync('systemd-analyze', ['verify', ...units], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.equal(out.trim(), '');
+  const run = readFileSync(units[0]!, 'utf8');
+  assert.match(run, /^ExecStart=\/usr\/bin\/node \/opt\/haystack\/apps\/cli\/bin\/haystack\.js run$/m);
+  assert.match(run, /^Environment=HAYSTACK_CONFIG=\/etc\/haystack\/haystack\.yaml$/m);
+  assert.match(readFileSync(units[1]!, 'utf8'), /hitlist build --day "\$\(date -u -d yesterday \+%%F\)"/);
+  assert.match(readFileSync(units[2]!, 'utf8'), /^OnCalendar=\*-\*-\* 00:30:00 UTC$/m);
+});
