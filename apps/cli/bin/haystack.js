@@ -35,10 +35,10 @@ if (process.platform === 'linux' && FLOW_COMMANDS.has(command ?? '') && process.
     process.stderr.write(`haystack: could not start: ${e.message}\n`);
     process.exit(1);
   });
-  // Ctrl-C reaches the whole process group, the child included: the parent only waits for it.
-  // SIGTERM and SIGHUP are sent to a pid (supervisors, kill): passed on.
-  process.on('SIGINT', () => {});
-  for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  // Signals sent to this pid (kill, supervisors) are passed on, SIGINT too. Ctrl-C reaches the
+  // whole process group, so the child may get SIGINT twice at once: every command treats a
+  // repeat within 5 s as the same request.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1)));
 } else {
   await import(main.href);

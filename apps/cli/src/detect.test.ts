@@ -9,6 +9,8 @@ import { openClickHouse } from '@haystack/clickhouse';
 import { writeHitlistJson } from '@haystack/hitlist';
 import { startKafkaMock } from '@haystack/testkit/kafka-mock';
 import { KafkaFlowSink } from '@haystack/transport';
+import { IE, PacketBuilder } from '@haystack/decoders';
+import { PcapWriter } from '@haystack/pcap';
 import { CAM1, CAM2, DAY, DAY_START, H, makeBatch, storedCounts, tempDir, testHitlist, toService, waitFor } from '@haystack/detector/test-helpers';
 
 /**
@@ -236,4 +238,47 @@ test('haystack detect exits non-zero, naming the cause, when its Kafka consumer 
   ]).finally(() => clearTimeout(timer));
   assert.equal(code, 1, `exit code (stderr: ${stderr.slice(-2000)})`);
   assert.match(stderr, /consumer of group 'denied' stopped: .*[Aa]uthoriz/);
+});
+
+test('haystack detect --replay interrupted (SIGINT to the command): says so, stores what was read, exits 130, no error lines', async () => {
+  const dir = join(tmp.dir, 'interrupt');
+  mkdirSync(dir, { recursive: true });
+  // 120,000 NetFlow v9 datagrams: long enough to be interrupted on any machine.
+  const capture = join(dir, 'exports.pcap');
+  const w = await PcapWriter.create(capture);
+  const fields = [
+    { id: IE.sourceIPv4Address, length: 4 },
+    { id: IE.destinationIPv4Address, length: 4 },
+    { id: IE.packetDeltaCount, length: 4 },
+  ];
+  for (let i = 0; i < 120_000; i++) {
+    const pkt = new PacketBuilder(9, { domain: 0, exportSecs: 1_763_600_000 + (i >> 10), sequence: i, uptimeMs: 1000 })
+      .template(256, fields)
+      .data(256, [[`100.64.${(i >> 8) & 255}.${i & 255}`, CAM1, 3]])
+      .build();
+    await w.writeUdp({ tsMs: 1_763_600_000_000 + i, src: '192.0.2.1', srcPort: 40000, dst: '127.0.0.1', dstPort: 2055, payload: pkt });
+  }
+  await w.close();
+  const env = { ...baseEnv(join(dir, 'state')), HAYSTACK_LOG_LEVEL: 'info' };
+  const child = spawn(process.execPath, [join(repoRoot, 'apps', 'cli', 'bin', 'haystack.js'), 'detect', '--replay', capture], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  // SIGINT to the launcher's pid (kill -INT), once the detector has started.
+  await waitFor(() => err.includes('detector starting'), 'the detector to start', 60_000);
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, err);
+  assert.match(err, /interrupted: storing the flows read so far, then stopping/);
+  assert.match(
+    err,
+    /haystack: interrupted after \d+ datagrams \(\d+ % of the file\): what was read is stored; .*exports\.pcap is only partly replayed: run the same command again to complete it/,
+  );
+  assert.equal(out, '', 'no summary as if it had finished');
+  const errors = err.split('\n').filter((l) => l.includes('"level":50') || l.includes('"level":60') || /\n\s+at /.test(l));
+  assert.deepEqual(errors, [], 'stopped quietly');
 });

@@ -89,7 +89,10 @@ export interface Pipeline {
   failed(): Promise<Error>;
   /** Replay a capture of exporter traffic through ingest (pipelines built with ingest: 'replay'). */
   replay(file: string, opts?: Partial<ReplayOptions>): Promise<ReplayResult>;
-  /** Stop delivering to the detector without draining (an interrupted replay); stop() still follows. */
+  /**
+   * Stop the replay under way after what it has read (Ctrl-C): that is published and stored
+   * by stop() as usual, and the replay's result says `interrupted`.
+   */
   interrupt(): void;
 }
 
@@ -113,6 +116,7 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
   let failure: ((e: Error) => void) | undefined;
   const detectorFailed = new Promise<Error>((resolve) => (failure = resolve));
   const kafkaConfig = o.embedded ? { ...config.kafka, brokers: [] } : config.kafka;
+  const stopReplay = new AbortController();
 
   if (o.detect) {
     lifecycle.add({
@@ -359,10 +363,10 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
     failed: () => lifecycle.failed(),
     async replay(file, opts = {}) {
       if (!ingest) throw new Error('this pipeline has no ingest: assemble it with ingest: "replay"');
-      return replayCapture(file, ingest.collector, ingest.publisher, { pace: 'full', ...opts });
+      return replayCapture(file, ingest.collector, ingest.publisher, { pace: 'full', signal: stopReplay.signal, ...opts });
     },
     interrupt() {
-      void transport?.bus?.close({ drain: false });
+      stopReplay.abort();
     },
   };
 }

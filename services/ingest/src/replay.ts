@@ -18,6 +18,8 @@ export interface ReplayOptions {
   onProgress?: (bytesRead: number, totalBytes: number, datagrams: number) => void;
   /** Use the capture's timestamps as arrival time (default), rather than now. */
   captureTime?: boolean;
+  /** Stop reading when aborted (Ctrl-C): what was read is published, the result says `interrupted`. */
+  signal?: AbortSignal;
 }
 
 export interface ReplayResult {
@@ -27,6 +29,11 @@ export interface ReplayResult {
   seconds: number;
   /** Set when the file was an nfdump archive (flow records, not datagrams). */
   archive?: ArchiveStats & NfdumpCounters;
+  /** The replay was stopped before the end of the file (options.signal). */
+  interrupted: boolean;
+  /** Bytes of the file read when it ended (the file's size when not interrupted). */
+  bytesRead: number;
+  totalBytes: number;
 }
 
 /**
@@ -44,7 +51,12 @@ export async function replayCapture(file: string, collector: Collector, publishe
   let firstTs = NaN;
   let datagrams = 0;
   let skipped = 0;
+  let interrupted = false;
   for await (const d of reader) {
+    if (opts.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
     if (ports && !ports.has(d.dstPort)) {
       skipped++;
       continue;
@@ -65,8 +77,9 @@ export async function replayCapture(file: string, collector: Collector, publishe
   }
   await publisher.drain();
   await collector.maybeReportHealth(collector.lastReceived, true);
-  opts.onProgress?.(total, total, datagrams);
-  return { datagrams, skippedPorts: skipped, pcap: reader.stats, seconds: (performance.now() - t0) / 1000 };
+  const bytesRead = interrupted ? Math.min(reader.stats.bytes, total) : total;
+  opts.onProgress?.(bytesRead, total, datagrams);
+  return { datagrams, skippedPorts: skipped, pcap: reader.stats, seconds: (performance.now() - t0) / 1000, interrupted, bytesRead, totalBytes: total };
 }
 
 /**
@@ -82,7 +95,12 @@ async function replayArchive(file: string, collector: Collector, publisher: Publ
   const w = new BatchWriter(4096);
   let latest = 0;
   let done = 0;
+  let interrupted = false;
   for await (const block of readArchive(file, stats)) {
+    if (opts.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
     recs.block(block.data, block.numRecords, w);
     for (let i = 0; i < w.count; i++) {
       const end = w.dv.getFloat64(HEADER_SIZE + i * RECORD_SIZE + F.end, true);
@@ -95,8 +113,18 @@ async function replayArchive(file: string, collector: Collector, publisher: Publ
   }
   await publisher.drain();
   await collector.maybeReportHealth(latest || Date.now(), true);
-  opts.onProgress?.(total, total, 0);
-  return { datagrams: 0, skippedPorts: 0, pcap: newStats(), seconds: (performance.now() - t0) / 1000, archive: { ...stats, ...recs.counters } };
+  const bytesRead = interrupted ? done : total;
+  opts.onProgress?.(bytesRead, total, 0);
+  return {
+    datagrams: 0,
+    skippedPorts: 0,
+    pcap: newStats(),
+    seconds: (performance.now() - t0) / 1000,
+    archive: { ...stats, ...recs.counters },
+    interrupted,
+    bytesRead,
+    totalBytes: total,
+  };
 }
 
 /**

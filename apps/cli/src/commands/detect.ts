@@ -79,31 +79,44 @@ async function runDistributed(config: HaystackConfig, log: Logger): Promise<void
 async function runReplay(config: HaystackConfig, log: Logger, file: string, json: boolean): Promise<void> {
   if (!(await isArchive(file))) await checkFlowExports(file);
   const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true, replayId: await captureId(file) });
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    log.warn('interrupted: stopping after the batches in flight');
+  // Ctrl-C (or SIGTERM): stop reading, store what was read, say so and exit non-zero. The same
+  // signal often arrives twice at once (the process group and the launcher passing it on): a
+  // repeat within 5 s is ignored, a later one stops at once.
+  let interruptedAt = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interruptedAt) {
+      if (Date.now() - interruptedAt < 5000) return;
+      process.stderr.write('haystack: second signal: exiting without storing the batches in flight\n');
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }
+    interruptedAt = Date.now();
+    process.stderr.write('interrupted: storing the flows read so far, then stopping\n');
     p.interrupt();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await p.start();
-    const res = await p.replay(file).catch((e: unknown) => {
-      if (interrupted) return null;
-      throw e;
-    });
+    const res = await p.replay(file);
     // Every published batch handled and stored before the detector leaves.
     await p.stop();
-    if (res && !res.archive) noFlowExports(file, p.ingest!.decoder);
+    if (res.interrupted) {
+      const share = res.totalBytes ? ` (${Math.round((100 * res.bytesRead) / res.totalBytes)} % of the file)` : '';
+      process.stderr.write(
+        `haystack: interrupted after ${res.datagrams} datagrams${share}: what was read is stored; ${file} is only partly replayed: run the same command again to complete it\n`,
+      );
+      process.exitCode = 130;
+      return;
+    }
+    if (!res.archive) noFlowExports(file, p.ingest!.decoder);
     const s = p.detector!.stats();
     if (s.noHitlist > 0)
       process.stderr.write(
         `warning: ${s.noHitlist} of ${s.flows} flows had no hitlist for their day (hitlists loaded: ${s.hitlistDays.join(', ') || 'none'}), so nothing could be detected in them. ` +
           `Build the day first: haystack hitlist build --day YYYY-MM-DD --pdns FILE (it writes ${config.detector.hitlistDir ?? join(config.stateDir, 'hitlist')}/<day>/).\n`,
       );
-    if (json) process.stdout.write(`${JSON.stringify({ file, datagrams: res?.datagrams ?? null, published: p.ingest!.publisher.counters, detector: s })}\n`);
-    else process.stdout.write(`replayed ${res?.datagrams ?? '?'} datagrams from ${file}\n${summary(s)}`);
+    if (json) process.stdout.write(`${JSON.stringify({ file, datagrams: res.datagrams, published: p.ingest!.publisher.counters, detector: s })}\n`);
+    else process.stdout.write(`replayed ${res.datagrams} datagrams from ${file}\n${summary(s)}`);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
