@@ -439,4 +439,9 @@ test('text at an IXP: every class of a member, platforms too, wrapped under the 
   const block = text.slice(at).split('\n').slice(1, 4).join(' ');
   for (const c of classes) assert.ok(block.includes(`${c.classId}${c.level === 'platform' ? ' (platform)' : ''} ${c.hosts}`), c.classId);
   for (const l of text.slice(at).split('\n').slice(1, 4)) assert.ok(l.length <= 110, l);
+  // Hosts and members, not subscriber lines.
+  assert.match(text, /^Active hosts {2,}/m);
+  assert.match(text, /^Hosts with any detection .* of active hosts$/m);
+  assert.match(text, /a host is the end of a flow that is not on the hitlist: .*ixp\.hostPrefixLength6/);
+  assert.doesNotMatch(text, /Active lines|subscriber/);
 });

@@ -186,6 +186,9 @@ export function exportersWithoutHealth(data: ReportData): number {
 /** What the report counts as a line, said plainly (shares depend on it). */
 export const LINE_MEANING =
   'a line is one IPv4 address or one IPv6 prefix (ingest.ipv6LinePrefixLength); a dual-stack subscriber counts once only where detector.subscriberMap names its addresses';
+/** At an IXP (deployment: ixp). */
+export const HOST_MEANING =
+  'a host is the end of a flow that is not on the hitlist: one IPv4 address or one IPv6 prefix (ixp.hostPrefixLength6), attributed to the member network it sits behind';
 
 const pluralOf = (n: number, w: string) => `${fmtInt(n)} ${w}${n === 1 ? '' : w.endsWith('s') ? 'es' : 's'}`;
 
@@ -273,6 +276,9 @@ export function renderText(data: ReportData): string {
   const t = termSafe;
   const l = data.lines;
   const h = data.hitlist;
+  // At an IXP the unit is a host behind a member network (ixp.hostPrefixLength6 for IPv6), not a line.
+  const unit = data.ixp ? 'hosts' : 'lines';
+  const Unit = data.ixp ? 'Hosts' : 'Lines';
   out.push(`Haystack daily IoT detection report: ${t(data.day)} (UTC)`);
   out.push(
     `generated ${t(data.generatedAt)} · ${data.previousDay ? `compared with ${t(data.previousDay)}` : 'no previous day'} · ` +
@@ -281,9 +287,9 @@ export function renderText(data: ReportData): string {
   out.push('');
   const activeCh = change(l.active, l.activePrevious);
   const kpi = (label: string, value: string, note: string) => `${padEnd(label, 26)}${padStart(value, 11)}   ${note}`;
-  out.push(kpi('Active lines', fmtInt(l.active), activeCh.kind === 'na' ? '' : `${fmtChange(activeCh)} vs ${t(data.previousDay ?? '')}`));
-  out.push(kpi('Lines with any detection', fmtInt(l.withAnyDetection), `${fmtShare(l.active ? l.withAnyDetection / l.active : NaN)} of active lines`));
-  out.push(`  (${LINE_MEANING})`);
+  out.push(kpi(`Active ${unit}`, fmtInt(l.active), activeCh.kind === 'na' ? '' : `${fmtChange(activeCh)} vs ${t(data.previousDay ?? '')}`));
+  out.push(kpi(`${Unit} with any detection`, fmtInt(l.withAnyDetection), `${fmtShare(l.active ? l.withAnyDetection / l.active : NaN)} of active ${unit}`));
+  out.push(`  (${data.ixp ? HOST_MEANING : LINE_MEANING})`);
   out.push(
     kpi(
       'Detectable classes',
@@ -305,7 +311,7 @@ export function renderText(data: ReportData): string {
   const ordered = orderedClasses(data);
   const nameW = Math.min(40, Math.max(24, ...ordered.map((c) => cpLen(t(c.name)))));
   const ch = data.previousDay ? `vs ${data.previousDay}` : 'vs previous day';
-  const head = (title: string) => `${padEnd(title, nameW + 2)} ${padStart('lines', 9)} ${padStart('% active', 8)}  ${padEnd(t(ch), 17)}  hourly 00–23 UTC`;
+  const head = (title: string) => `${padEnd(title, nameW + 2)} ${padStart(unit, 9)} ${padStart('% active', 8)}  ${padEnd(t(ch), 17)}  hourly 00–23 UTC`;
   const groups: [string, ReportClass[]][] = LEVELS.map((x) => [`${LEVEL_TITLE[x].toUpperCase()} (${classesOf(data, x).length})`, classesOf(data, x)]);
   const other = data.classes.filter((c) => !LEVELS.includes(c.level));
   if (other.length) groups.push([`OTHER (${other.length})`, other]);
@@ -321,7 +327,7 @@ export function renderText(data: ReportData): string {
     }
   }
   out.push('');
-  out.push("Hourly sparklines: lines detected within each UTC hour, each class scaled to its own busiest hour; '·' = none.");
+  out.push(`Hourly sparklines: ${unit} detected within each UTC hour, each class scaled to its own busiest hour; '·' = none.`);
 
   // Hitlist.
   out.push('');

@@ -20,7 +20,7 @@ export function registerDetectCommands(program: Command): void {
   program
     .command('detect')
     .description(
-      'detect IoT devices per subscriber line: consume flow batches (Kafka consumer group), match the hitlist, store evidence and detections in ClickHouse',
+      'detect IoT devices per subscriber line (at an IXP, deployment: ixp, per host behind each member network): consume flow batches (Kafka consumer group), match the hitlist, store evidence and detections in ClickHouse',
     )
     .option('--replay <file>', 'embedded: replay a pcap/pcapng of exporter traffic through ingest and the detector in this process, then exit')
     .option('--concurrency <n>', 'partitions handled at once (default detector.concurrency)', positiveInt)
@@ -40,6 +40,11 @@ restart fixes (e.g. authorization) makes the command exit 1 for its supervisor t
 detector.lineKey (HAYSTACK_DETECTOR__LINE_KEY) is required with Kafka.
 
 Embedded (no kafka.brokers): --replay FILE runs ingest → in-process bus → detector on a capture.
+
+At an IXP (deployment: ixp): the unit is the host at the end of a flow that is not on the hitlist
+(an IPv4 address, an IPv6 /64 by default: ixp.hostPrefixLength6), attributed to a member by
+router MAC (ixp.memberExport), flow AS or the route table (ixp.routeTable);
+ingest.subscriberPrefixes is not used.
 
 Metrics (/metrics): haystack_detector_{batches,flows,flows_taken_in,flows_matched,detections,
 undecodable_batches,insert_retries,...}_total (flows_taken_in - flows = the storage backlog).`,
