@@ -206,6 +206,13 @@ test('haystack detect --replay (embedded): simulated exports → ingest → dete
     r.classes.some((c) => c.level === 'product' && c.detectedLines > 0 && c.parents.length > 0),
     'products with their parents from the dictionary',
   );
+  // The same capture again: nothing new, and the command says why instead of "0 detections".
+  const again = run('-c', 'haystack.yaml', 'detect', '--replay', join(dir, 'sim', 'exports.pcap'));
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, / 0 daily and \d+ hourly detections/);
+  assert.match(again.stdout, /this capture was already stored by an earlier run: its flows and detections count once, so nothing is new/);
+  const rep2 = JSON.parse(run('-c', 'haystack.yaml', 'report', '--day', DAY, '--format', 'json').stdout) as typeof r;
+  assert.deepEqual([rep2.lines, rep2.quality.flowsTotal], [r.lines, r.quality.flowsTotal], 'counted once');
 });
 
 test('haystack detect exits non-zero, naming the cause, when its Kafka consumer fails for good (supervisor restarts it)', async (t) => {

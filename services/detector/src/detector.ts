@@ -101,6 +101,8 @@ export interface DetectorStats {
   handlerFailures: number;
   /** Partition-days rebuilt from storage. */
   stateLoads: number;
+  /** Evidence rows found already stored when day state was loaded (a capture replayed again: nothing new). */
+  storedEvidenceLoaded: number;
   /** Ingest health snapshots stored (they travel on the flow topic beside the batches). */
   healthSnapshots: number;
   hitlistSwaps: number;
@@ -181,6 +183,7 @@ class DetectorService implements Detector {
     newLines: 0,
     handlerFailures: 0,
     stateLoads: 0,
+    storedEvidenceLoaded: 0,
     healthSnapshots: 0,
   };
   /** Flow days whose class and hitlist rows this process has stored (per hitlist version). */
@@ -351,6 +354,7 @@ class DetectorService implements Detector {
       insertFailures: this.flusher.failures,
       handlerFailures: c.handlerFailures,
       stateLoads: c.stateLoads,
+      storedEvidenceLoaded: c.storedEvidenceLoaded,
       healthSnapshots: c.healthSnapshots,
       hitlistSwaps: this.set?.swaps ?? 0,
       hitlistRefusals: this.set?.refusals ?? 0,
@@ -556,6 +560,7 @@ class DetectorService implements Detector {
         rederived += this.engine.check(ds, cw, m.line, m.level, m.hitlistDay, ruleThreshold(hl, cw.classId), null, null, pos, rows.detections);
       ds.loaded = true;
       this.counters.stateLoads++;
+      this.counters.storedEvidenceLoaded += st.evidence.length;
       if (st.evidence.length > 0 || rederived > 0)
         this.log.info(
           { partition: ps.partition, day: dayText(d), evidence: st.evidence.length, detections: st.detections.length, rederived },

@@ -125,6 +125,8 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
       `  ${res.datagrams.toLocaleString('en-US')} datagrams, ${stats.flows.toLocaleString('en-US')} flows, ${stats.matched.toLocaleString('en-US')} matched the hitlist, ${stats.detections.day} daily detections (+${stats.impliedDetections} implied); ` +
         `${secs.toFixed(1)} s end to end (${Math.round(stats.flows / Math.max(secs, 1e-9)).toLocaleString('en-US')} flows/s)`,
     );
+    if (stats.detections.day === 0 && stats.storedEvidenceLoaded > 0)
+      say('  this capture was already stored by an earlier run: its flows and detections count once, so nothing is new and the report below is unchanged');
     const data = await queryReportData(ch, o.day);
     const dir = join(stateDir, 'reports', o.day);
     await mkdir(dir, { recursive: true });

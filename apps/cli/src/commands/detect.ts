@@ -12,7 +12,10 @@ function summary(s: DetectorStats): string {
   return (
     `detector: ${s.batches} batches, ${s.flows} flows, ${s.matched} matched, ${s.detections.day} daily and ${s.detections.hour} hourly detections ` +
     `(+${s.impliedDetections} implied), ${s.noHitlist} flows without a hitlist, ${s.unknownSampling} with unknown sampling, ` +
-    `${s.undecodable} undecodable batches, ${s.insertRetries} insert retries\n`
+    `${s.undecodable} undecodable batches, ${s.insertRetries} insert retries\n` +
+    (s.detections.day === 0 && s.storedEvidenceLoaded > 0
+      ? 'this capture was already stored by an earlier run: its flows and detections count once, so nothing is new\n'
+      : '')
   );
 }
 
