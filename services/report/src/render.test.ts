@@ -444,4 +444,8 @@ test('text at an IXP: every class of a member, platforms too, wrapped under the 
   assert.match(text, /^Hosts with any detection .* of active hosts$/m);
   assert.match(text, /a host is the end of a flow that is not on the hitlist: .*ixp\.hostPrefixLength6/);
   assert.doesNotMatch(text, /Active lines|subscriber/);
+  const html = renderHtml(data);
+  assert.match(html, /<div class="label">Active hosts<\/div>/);
+  assert.match(html, /<div class="label">Hosts with any IoT detection<\/div>/);
+  assert.doesNotMatch(html, /Active subscriber lines/);
 });

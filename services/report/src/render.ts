@@ -929,20 +929,23 @@ export function renderReportBody(data: ReportData): string {
     );
 
   o.push('<section class="kpis" aria-label="Headline numbers">');
+  // At an IXP the unit is a host behind a member network, not a subscriber line.
+  const ixp = data.ixp !== undefined;
+  const unit = ixp ? 'hosts' : 'lines';
   o.push(
-    `<div class="kpi" id="kpi-active"><div class="label">Active subscriber lines</div><div class="value">${fmtInt(l.active)}</div>` +
+    `<div class="kpi" id="kpi-active"><div class="label">${ixp ? 'Active hosts' : 'Active subscriber lines'}</div><div class="value">${fmtInt(l.active)}</div>` +
       `<div class="sub">${activeCh.kind === 'na' ? 'no previous day' : `${changeHtml(activeCh)} vs ${e(data.previousDay ?? '')}`}</div>` +
-      `<div class="sub" title="${e(LINE_MEANING)}">a line: one IPv4 address or IPv6 prefix</div></div>`,
+      `<div class="sub" title="${e(ixp ? HOST_MEANING : LINE_MEANING)}">${ixp ? 'a host: one IPv4 address or IPv6 prefix behind a member' : 'a line: one IPv4 address or IPv6 prefix'}</div></div>`,
   );
   o.push(
-    `<div class="kpi" id="kpi-detected"><div class="label">Lines with any IoT detection</div><div class="value">${fmtInt(l.withAnyDetection)}</div>` +
-      `<div class="sub">${e(fmtShare(anyShare))} of active lines</div>` +
+    `<div class="kpi" id="kpi-detected"><div class="label">${ixp ? 'Hosts' : 'Lines'} with any IoT detection</div><div class="value">${fmtInt(l.withAnyDetection)}</div>` +
+      `<div class="sub">${e(fmtShare(anyShare))} of active ${unit}</div>` +
       shareBar(
         [
           { value: l.withAnyDetection, color: '#3b5bdb', label: `with an IoT detection: ${fmtInt(l.withAnyDetection)}` },
           { value: Math.max(0, l.active - l.withAnyDetection), color: '#dde3ea', label: `without: ${fmtInt(Math.max(0, l.active - l.withAnyDetection))}` },
         ],
-        `${fmtShare(anyShare)} of active lines have an IoT detection`,
+        `${fmtShare(anyShare)} of active ${unit} have an IoT detection`,
       ) +
       `</div>`,
   );
