@@ -242,6 +242,19 @@ test('lookup disabled: refused and audited (API and page); the session cookie is
   assert.match(c.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict; Path=\/; Max-Age=28800; Secure/);
 });
 
+test('pages keep the day they show in the navigation (the day, trends and time to detection up to it, its hitlist and quality)', async () => {
+  const html = await (await get(`/day/${DAY}`)).text();
+  const nav = /<nav class="top"[^>]*>(.*?)<\/nav>/s.exec(html)![1]!;
+  const hrefs = [...nav.matchAll(/<a href="([^"]+)"/g)].map((m) => m[1]!.replaceAll('&amp;', '&'));
+  for (const want of [`/day/${DAY}`, `/trends?to=${DAY}`, `/time-to-detection?to=${DAY}`, `/hitlist?day=${DAY}`, `/quality?day=${DAY}`])
+    assert.ok(hrefs.includes(want), `${want} in ${hrefs.join(' ')}`);
+  // From a page of that day the others follow; a page asked without a day links plainly.
+  const fromTrends = await (await get(`/trends?to=${DAY}&days=3`)).text();
+  assert.match(fromTrends, new RegExp(`href="/quality\\?day=${DAY}"`));
+  const plain = await (await get('/trends')).text();
+  assert.match(plain, /href="\/quality"/);
+});
+
 test('OpenAPI document lists every API path', async () => {
   const r = await get('/api/openapi.json', false);
   const doc = (await r.json()) as { openapi: string; paths: Record<string, unknown> };

@@ -41,6 +41,25 @@ export interface PageContext {
   refreshSeconds?: number;
   /** What a detection unit is called: subscriber lines (ISP) or end hosts (IXP, deployment: ixp). */
   unit?: 'line' | 'host';
+  /** The day the page was asked for (YYYY-MM-DD), carried by the navigation to the other pages. */
+  day?: string;
+}
+
+/** A navigation link for the day being looked at: each page takes the day its own way. */
+function navHref(href: string, day: string | undefined): string {
+  if (!day) return href;
+  switch (href) {
+    case '/':
+      return `/day/${day}`;
+    case '/trends':
+    case '/time-to-detection':
+      return `${href}?to=${day}`;
+    case '/hitlist':
+    case '/quality':
+      return `${href}?day=${day}`;
+    default:
+      return href;
+  }
 }
 
 const unitWords = (ctx: PageContext) => (ctx.unit === 'host' ? { one: 'host', many: 'hosts', Many: 'Hosts' } : { one: 'line', many: 'lines', Many: 'Lines' });
@@ -57,7 +76,10 @@ const NAV: [string, string][] = [
 
 function page(title: string, ctx: PageContext, body: string, extraCss: string[] = []): string {
   const nav = NAV.filter(([href]) => href !== '/lookup' || ctx.lookupEnabled)
-    .map(([href, label]) => `<a href="${href}"${ctx.path === href || (href !== '/' && ctx.path.startsWith(href)) ? ' class="here"' : ''}>${e(label)}</a>`)
+    .map(
+      ([href, label]) =>
+        `<a href="${e(navHref(href, ctx.day))}"${ctx.path === href || (href !== '/' && ctx.path.startsWith(href)) ? ' class="here"' : ''}>${e(label)}</a>`,
+    )
     .join('');
   const who = ctx.who
     ? `<form class="who" method="post" action="/logout"><span>${e(ctx.who)}</span> <button type="submit">Sign out</button></form>`

@@ -231,13 +231,20 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       .type('text/html; charset=utf-8')
       .send(errorPage(ctxOf(req), 404, `no page at ${req.url.split('?')[0]}`));
   });
-  const ctxOf = (req: FastifyRequest, refresh?: number): PageContext => ({
-    path: req.url.split('?')[0]!,
-    who: (req as { internal?: boolean }).internal ? null : req.who,
-    lookupEnabled: cc.lookup.enabled,
-    refreshSeconds: refresh,
-    unit: config.deployment === 'ixp' ? 'host' : 'line',
-  });
+  const ctxOf = (req: FastifyRequest, refresh?: number): PageContext => {
+    // The day the page shows (/day/D, ?day=D, ?to=D): the navigation keeps it.
+    const q = (req.query ?? {}) as Record<string, unknown>;
+    const asked = (req.params as { day?: unknown } | undefined)?.day ?? q.day ?? q.to;
+    const day = typeof asked === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(asked) ? asked : undefined;
+    return {
+      path: req.url.split('?')[0]!,
+      who: (req as { internal?: boolean }).internal ? null : req.who,
+      lookupEnabled: cc.lookup.enabled,
+      refreshSeconds: refresh,
+      unit: config.deployment === 'ixp' ? 'host' : 'line',
+      day,
+    };
+  };
   const requireToken = (req: FastifyRequest) => {
     if (!req.who) throw new HttpError(401, 'authentication required: send Authorization: Bearer <token> (a token from the console tokens file)');
   };
