@@ -171,3 +171,10 @@ test('the first commands work from any directory: --version, hitlist build with 
   assert.equal(code, 0, err);
   assert.equal(err, '');
 });
+
+test('the demo narrates its steps without log lines mixed in (info logs are quiet unless asked)', () => {
+  const r = run(['demo', '--lines', '200', '--out', join(dir, 'demo-quiet')], { HAYSTACK_LOG_LEVEL: '', HAYSTACK_LOG__LEVEL: 'info' });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^simulating 200 subscriber lines/);
+  assert.doesNotMatch(r.out + r.err, /"level":|INFO:/);
+});

@@ -15,7 +15,7 @@ export function runtime(cmd: Command, overrides: Record<string, unknown> = {}): 
     file: g.config ?? process.env.HAYSTACK_CONFIG,
     overrides: g.logLevel ? { ...overrides, log: { level: g.logLevel } } : overrides,
   });
-  const log = createLogger({ level: config.log.level });
+  const log = createLogger({ level: config.log.level, format: config.log.format === 'auto' ? undefined : config.log.format });
   return { config, log };
 }
 

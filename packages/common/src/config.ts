@@ -112,9 +112,13 @@ const detectorSection = z
 export const configSchema = z
   .object({
     log: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** auto: a readable line each on a terminal, JSON lines otherwise (files, collectors); or always one of them. */
+        format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+      })
       .strict()
-      .default({ level: 'info' }),
+      .default({ level: 'info', format: 'auto' }),
     metrics: z
       .object({ listen: hostPort.nullable().default('127.0.0.1:9464') })
       .strict()

@@ -175,10 +175,13 @@ export function registerDemoCommands(program: Command): void {
           writableDir(out, '--out');
           const rulesDir = opts.rules ? resolve(opts.rules) : SHIPPED_RULES_DIR;
           const ixpMembers = opts.ixp === undefined || opts.ixp === false ? 0 : opts.ixp === true ? 8 : positiveInt(opts.ixp);
+          // The demo narrates its own steps on stdout: its components' routine (info) logs would
+          // only interleave with them; warnings and errors still show (a lower log.level asks for more).
+          const quiet = config.log.level === 'info' ? log.child({}, { level: 'warn' }) : log;
           const res = await runDemo(
             { out, seed: opts.seed, lines: opts.lines, sampling: opts.sampling, day: opts.day, rulesDir, ixpMembers, ixpExport: opts.ixpExport },
             config,
-            log,
+            quiet,
             (s) => process.stdout.write(`${s}\n`),
           );
           // Its state lives under --out: the next commands must look there.
