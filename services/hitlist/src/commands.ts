@@ -4,6 +4,7 @@ import type { Logger } from '@haystack/common';
 import { buildHitlist, type BuildReport, type BuildResult } from './build.js';
 import { diffHitlists, type Churn } from './churn.js';
 import type { DomainDecision } from './classify.js';
+import { textTable } from './table.js';
 import { addDays, parseDay } from './days.js';
 import { dayDir, readChurn, readDecisions, readReport, writeDayFiles } from './files.js';
 import { HitlistHistory } from './history.js';
@@ -328,25 +329,16 @@ export function runShowCommand(o: ShowCommandOptions, write: (s: string) => void
       String(addrs.get(c.class)?.size ?? 0),
       c.status === 'detectable' ? '' : c.reason,
     ]);
-  const header = ['CLASS', 'KIND', 'STATUS', 'LEVEL', 'VIA', 'EVIDENCE', 'ADDRESSES', 'REASON'];
-  const widths = header.map((hd, i) => (i === header.length - 1 ? 0 : Math.max(hd.length, ...rows.map((r) => r[i]!.length))));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
   const out = [
     `hitlist ${h.day} (window ${h.window.from}..${h.window.to}), ${h.rules.length} rules, ${fmt(new Set(h.entries.map((e) => e.address)).size)} addresses, ${fmt(h.entries.length)} entries, rules ${h.rulesDigest.slice(0, 12)}`,
     `domains: ${Object.entries(report.domains)
       .map(([k, n]) => `${n} ${k}`)
       .join(', ')}`,
-    line(header),
-    ...rows.map(line),
+    ...textTable(['CLASS', 'KIND', 'STATUS', 'LEVEL', 'VIA', 'EVIDENCE', 'ADDRESSES', 'REASON'], rows),
   ];
   // Families, name by name: how many names matched, and which addresses were kept or dropped.
   const fams = (d.domains as DomainDecision[]).filter((x) => x.family && x.family.names > 0);
   if (fams.length) {
-    const fh = ['FAMILY', 'STATUS', 'NAMES', 'DEDICATED', 'SHARED', 'EXCEPTED', 'KEPT', 'DROPPED', 'EVIDENCE FOR'];
     const fr = fams.map((x) => [
       x.domain,
       x.status,
@@ -355,13 +347,11 @@ export function runShowCommand(o: ShowCommandOptions, write: (s: string) => void
       ),
       x.evidenceFor.join(' ') || '-',
     ]);
-    const fw = fh.map((hd, i) => (i === fh.length - 1 ? 0 : Math.max(hd.length, ...fr.map((r) => r[i]!.length))));
-    const fl = (cells: string[]) =>
-      cells
-        .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(fw[i]!)))
-        .join('  ')
-        .trimEnd();
-    out.push('', `families seen in passive DNS (${fams.length}; names and addresses per family, reasons in domains.csv):`, fl(fh), ...fr.map(fl));
+    out.push(
+      '',
+      `families seen in passive DNS (${fams.length}; names and addresses per family, reasons in domains.csv):`,
+      ...textTable(['FAMILY', 'STATUS', 'NAMES', 'DEDICATED', 'SHARED', 'EXCEPTED', 'KEPT', 'DROPPED', 'EVIDENCE FOR'], fr),
+    );
   }
   if (churn) out.push(describeChurn(churn));
   write(out.join('\n') + '\n');

@@ -1,5 +1,6 @@
 import type { ClassKind, Dictionary } from '@haystack/rules';
 import { classify, type DomainOutcome } from './classify.js';
+import { textTable } from './table.js';
 
 /**
  * What the dictionary can detect, per maker and platform, before any passive DNS is seen: the
@@ -136,16 +137,10 @@ export function renderCoverage(cov: DictionaryCoverage, opts: { verbose?: boolea
     e.note || '-',
   ]);
   const head = ['maker / platform', 'kind', 'finest level', 'products', 'families', 'names', 'regions', 'note'];
-  const widths = head.map((h, i) => Math.min(i === 0 ? 36 : i === 6 ? 24 : 40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
-  const fmt = (r: string[]) =>
-    r
-      .map((c, i) => (i === r.length - 1 ? c : c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  out.push(fmt(head));
-  out.push(fmt(widths.map((w) => '-'.repeat(w))));
-  for (const [i, r] of rows.entries()) {
-    out.push(fmt(r));
+  const table = textTable(head, rows, { maxWidths: [36, 40, 40, 40, 40, 40, 24, 40], rule: true });
+  out.push(...table.slice(0, 2));
+  for (const [i, r] of table.slice(2).entries()) {
+    out.push(r);
     if (opts.verbose) {
       const e = cov.entries[i]!;
       for (const f of e.families) out.push(`    family   ${f}`);
