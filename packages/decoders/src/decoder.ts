@@ -1,5 +1,5 @@
 import { formatAddress, parseAddress } from '@haystack/common';
-import { type BatchWriter } from '@haystack/flow-core';
+import { F, HEADER_SIZE, RECORD_SIZE, type BatchWriter } from '@haystack/flow-core';
 import { SamplingConfig, TemplateRegistry, type RegistryLimits } from './template/index.js';
 import { decodeV5 } from './netflow/v5.js';
 import { decodeV9 } from './netflow/v9.js';
@@ -8,6 +8,10 @@ import { decodeSflow } from './sflow/sflow.js';
 
 /** Where counters of sources beyond the exporter limit go (a spoofed flood must not grow memory). */
 export const OTHER_EXPORTERS = '(other)';
+
+const DAY_MS = 86_400_000;
+/** Flows may start long before they are exported (long-lived flows, active timeouts): up to a week. */
+const PLAUSIBLE_PAST_MS = 7 * DAY_MS;
 
 /** Per-exporter packet-level counters (per-domain ones live in the template registry). */
 export interface ExporterCounters {
@@ -121,6 +125,16 @@ export class FlowDecoder {
       if (this.registry.refusedDomains === refused) c.malformedPackets++;
       return 0;
     }
+    if (w.count > mark) this.noteFlowDay(w, mark, receivedMs);
     return w.count - mark;
+  }
+
+  /** Per packet, not per record: the day of its first record's start, when plausible (else of its arrival). */
+  private noteFlowDay(w: BatchWriter, first: number, receivedMs: number): void {
+    const d = this.registry.lastDomain;
+    if (!d) return;
+    const start = w.dv.getFloat64(HEADER_SIZE + first * RECORD_SIZE + F.start, true);
+    const t = start > receivedMs - PLAUSIBLE_PAST_MS && start < receivedMs + DAY_MS ? start : receivedMs;
+    d.noteFlowDay(Math.floor(t / DAY_MS));
   }
 }

@@ -5,7 +5,17 @@ export { decodeV9, V9_HEADER } from './netflow/v9.js';
 export { decodeIpfix, IPFIX_HEADER } from './ipfix/ipfix.js';
 export * from './encode.js';
 export * from './decoder.js';
-export { decodeSflow, sflowState, SFLOW_VERSION, type InterfaceCounters, type SflowAgentState } from './sflow/sflow.js';
+export * from './checkpoint.js';
+export {
+  decodeSflow,
+  sflowState,
+  sflowSources,
+  restoreSflowSources,
+  SFLOW_VERSION,
+  type SflowSourceState,
+  type InterfaceCounters,
+  type SflowAgentState,
+} from './sflow/sflow.js';
 export { parseHeader, LAYER_ETHERNET, LAYER_IPV4, LAYER_IPV6, LAYER_IP, LAYER_TRANSPORT } from './packet/header.js';
 export {
   buildSflowDatagram,

@@ -14,6 +14,12 @@ export interface DomainHealth {
   exporter: string;
   version: number;
   domain: number;
+  /**
+   * UTC day (YYYY-MM-DD) of the flows these counters describe (the day their records start), so
+   * a day's report holds that day's loss whenever it was collected. Absent: the snapshot's day.
+   * A snapshot spanning midnight carries one entry per day.
+   */
+  day?: string;
   packets: number;
   records: number;
   sequenceGaps: number;
@@ -28,6 +34,17 @@ export interface DomainHealth {
   sampleDrops?: number;
   /** Rate used for records naming no sampler, at snapshot time (0 = unknown). */
   samplingRate: number;
+}
+
+/**
+ * What `lost` counts for a protocol: NetFlow v9 numbers export packets, NetFlow v5 and IPFIX
+ * number flow records, sFlow numbers datagrams (its samples are counted apart, `samplesLost`).
+ * Losses of different units are never added together.
+ */
+export type LossUnit = 'packets' | 'records' | 'datagrams';
+
+export function lossUnit(version: number): LossUnit {
+  return version === 9 ? 'packets' : version === 133 ? 'datagrams' : 'records';
 }
 
 export interface HealthSnapshot {

@@ -594,7 +594,8 @@ function healthRows(s: HealthSnapshot): HealthRow[] {
     if (!(d.version >= 0 && d.version <= 255 && d.domain >= 0 && d.domain <= 0xffffffff))
       throw new Error(`health snapshot domain with version ${d.version} / domain ${d.domain} out of range`);
     return {
-      day: dayOf(s.at),
+      // The day of the flows the counters describe (so a replayed or late day holds its own loss).
+      day: typeof d.day === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d.day) ? d.day : dayOf(s.at),
       at: ts64(s.at),
       snapshot_id: s.id,
       collector: String(s.collector ?? ''),

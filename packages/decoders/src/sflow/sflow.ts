@@ -74,6 +74,21 @@ export function sflowState(d: DomainState): SflowAgentState | undefined {
   return agents.get(d);
 }
 
+/** Per data source of an agent: [source id, next expected sample sequence, agent drops so far]. */
+export type SflowSourceState = [number, number, number];
+
+/** The agent's per-source sample sequences, for a collector checkpoint. */
+export function sflowSources(d: DomainState): SflowSourceState[] {
+  const st = agents.get(d);
+  return st ? [...st.sources].map(([id, s]) => [id, s.nextSeq, s.drops]) : [];
+}
+
+/** Continue saved sample sequences: samples sent while the collector was down count as lost. */
+export function restoreSflowSources(d: DomainState, sources: readonly SflowSourceState[]): void {
+  const st = stateOf(d);
+  for (const [id, nextSeq, drops] of sources) if (st.sources.size < MAX_SOURCES) st.sources.set(id >>> 0, { nextSeq: nextSeq >>> 0, drops: drops >>> 0 });
+}
+
 function stateOf(d: DomainState): SflowAgentState {
   let s = agents.get(d);
   if (!s) agents.set(d, (s = { sources: new Map(), interfaces: new Map() }));

@@ -216,6 +216,10 @@ export class DomainState implements RecordContext {
   private unitsSeen = 0;
   /** Bumped on every template or sampling change, so a persister knows when to save. */
   changes = 0;
+  /** UTC day (days since the epoch) of the flows in the latest packet with records; -1 = none yet. */
+  flowDay = -1;
+  /** The counters as they stood when the flows' day changed (they belong to `day`), oldest first. */
+  dayMarks: { day: number; counters: DomainCounters }[] = [];
 
   // RecordContext, refreshed per packet.
   exp0 = 0;
@@ -667,15 +671,49 @@ export class DomainState implements RecordContext {
       samplers: [...this.samplers.entries()],
       announcedRate: this.announcedRate,
       initMs: Number.isNaN(this.initMs) ? null : this.initMs,
-      sequence: {
-        expected: this.expectedSeq === this.expectedSeq ? this.expectedSeq : null,
-        last: this.lastSeq === this.lastSeq ? this.lastSeq : null,
-        postIncrement: this.postIncrement,
-        lastSeenMs: this.lastSeenMs,
-        firstSeenMs: this.firstSeenMs,
-        unitsSeen: this.unitsSeen,
-      },
+      sequence: this.sequenceState(),
     };
+  }
+
+  /** Where the exporter's sequence stands: what a restarted collector needs to count the gap once. */
+  sequenceState(): SequenceState {
+    return {
+      expected: this.expectedSeq === this.expectedSeq ? this.expectedSeq : null,
+      last: this.lastSeq === this.lastSeq ? this.lastSeq : null,
+      postIncrement: this.postIncrement,
+      lastSeenMs: this.lastSeenMs,
+      firstSeenMs: this.firstSeenMs,
+      unitsSeen: this.unitsSeen,
+    };
+  }
+
+  /** Continue a saved sequence: a gap across a collector restart (what arrived while it was down) is counted. */
+  restoreSequenceState(s: SequenceState): void {
+    this.expectedSeq = s.expected ?? NaN;
+    this.lastSeq = s.last ?? NaN;
+    this.postIncrement = s.postIncrement;
+    this.lastSeenMs = s.lastSeenMs;
+    this.firstSeenMs = s.firstSeenMs;
+    this.unitsSeen = s.unitsSeen;
+  }
+
+  // ---- the day of the flows ---------------------------------------------------
+
+  /**
+   * The flows' day of the latest packet that carried records (its first record's start), so
+   * health is stored under the day of the flows it describes, not the day it was taken (a
+   * replayed day, an export delayed past midnight). Called once per packet with records, after
+   * it was decoded: the packet that turns the day still counts for the day before.
+   */
+  noteFlowDay(day: number): void {
+    if (day === this.flowDay) return;
+    if (this.flowDay >= 0) {
+      // A packet that reorders across midnight may flip back and forth: keep a bounded list,
+      // the oldest segment merging into the next when full.
+      if (this.dayMarks.length >= MAX_DAY_MARKS) this.dayMarks.shift();
+      this.dayMarks.push({ day: this.flowDay, counters: { ...this.counters } });
+    }
+    this.flowDay = day;
   }
 
   restore(s: DomainSnapshot): void {
@@ -694,15 +732,7 @@ export class DomainState implements RecordContext {
     for (const [id, rate] of s.samplers) this.samplers.set(id, rate);
     this.announcedRate = s.announcedRate;
     if (s.initMs !== null) this.initMs = s.initMs;
-    // Sequence state: a gap across a collector restart (what arrived while it was down) is counted.
-    if (s.sequence) {
-      this.expectedSeq = s.sequence.expected ?? NaN;
-      this.lastSeq = s.sequence.last ?? NaN;
-      this.postIncrement = s.sequence.postIncrement;
-      this.lastSeenMs = s.sequence.lastSeenMs;
-      this.firstSeenMs = s.sequence.firstSeenMs;
-      this.unitsSeen = s.sequence.unitsSeen;
-    }
+    if (s.sequence) this.restoreSequenceState(s.sequence);
     this.refreshRates();
   }
 }
@@ -716,8 +746,20 @@ export interface DomainSnapshot {
   announcedRate: number;
   initMs: number | null;
   /** Where the exporter's sequence stood when saved (absent in files of older versions). */
-  sequence?: { expected: number | null; last: number | null; postIncrement: boolean; lastSeenMs: number; firstSeenMs: number; unitsSeen: number };
+  sequence?: SequenceState;
 }
+
+export interface SequenceState {
+  expected: number | null;
+  last: number | null;
+  postIncrement: boolean;
+  lastSeenMs: number;
+  firstSeenMs: number;
+  unitsSeen: number;
+}
+
+/** Day changes kept between two health snapshots (more only when packets reorder across midnight). */
+const MAX_DAY_MARKS = 8;
 
 export interface RegistrySnapshot {
   format: 'haystack-templates';
@@ -736,6 +778,8 @@ export class TemplateRegistry {
   readonly limits: RegistryLimits;
   /** Packets refused because the domain limit was reached. */
   refusedDomains = 0;
+  /** The domain of the latest get(): the decoder notes the flows' day of the packet on it. */
+  lastDomain: DomainState | null = null;
   /** Domains forgotten by sweep() after staying silent for limits.domainIdleMs. */
   evictedDomains = 0;
   /** Bytes of data sets held for missing templates, all domains together. */
@@ -762,6 +806,7 @@ export class TemplateRegistry {
     if (!d) {
       if (this.domains.size >= this.limits.maxDomains) {
         this.refusedDomains++;
+        this.lastDomain = null;
         return null;
       }
       d = new DomainState(Uint8Array.from(exporter), exporterText, version, domain, this.sampling.policyFor(exporter, domain), this.limits, this.held);
@@ -769,6 +814,7 @@ export class TemplateRegistry {
       if (!byExporter) this.index.set(exporterText, (byExporter = new Map()));
       byExporter.set(sub, d);
     }
+    this.lastDomain = d;
     return d;
   }
 
