@@ -174,8 +174,9 @@ export const configSchema = z
           .object({
             /** Persist templates and sampler options so a restart decodes at once. */
             persist: z.enum(['file', 'redis', 'none']).default('file'),
-            /** File path (persist=file); default <stateDir>/templates.json. */
+            /** File path (persist=file); default <stateDir>/templates.json. The sequence checkpoint goes beside it (templates.checkpoint.json). */
             path: z.string().optional(),
+            /** Changed templates are saved at most this often; sequence numbers are checkpointed every publish round. */
             flushIntervalMs: z.number().int().min(100).default(5000),
           })
           .strict()

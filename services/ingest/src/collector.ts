@@ -1,8 +1,8 @@
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { PrefixSet, parseAddress, type Logger } from '@haystack/common';
-import { BatchWriter } from '@haystack/flow-core';
-import type { FlowDecoder } from '@haystack/decoders';
+import { BatchWriter, lossUnit, type DomainHealth, type HealthSnapshot } from '@haystack/flow-core';
+import { restoreSequenceCheckpoint, takeSequenceCheckpoint, type DomainState, type FlowDecoder } from '@haystack/decoders';
 import type { Publisher } from './publisher.js';
 import type { TemplateStore } from './template-store.js';
 import type { HealthReporter } from './health.js';
@@ -20,16 +20,25 @@ export interface CollectorOptions {
   /** Publish staged records at least this often. */
   maxDelayMs: number;
   templateStore?: TemplateStore | null;
+  /** Save changed templates at most this often (sequence numbers are checkpointed every publish round). */
   templateFlushMs?: number;
   /** Publishes exporter health snapshots beside the flows (null: none). */
   health?: HealthReporter | null;
   healthIntervalMs?: number;
 }
 
+/** After a restart, health goes out on traffic (at most this often) until every restored exporter was heard. */
+const RESTART_HEALTH_MS = 1000;
+
 /**
  * The UDP collector: datagrams → decoder → publisher, on the event loop thread.
  * Datagrams are decoded as they arrive; records are published per partition when a
  * partition's batch is full or every `maxDelayMs`.
+ *
+ * Every such publish round also saves a checkpoint once the round's batches are acknowledged:
+ * the exporters' sequence numbers as of the round (so a collector killed later counts as lost
+ * only what never reached the sink), and the health deltas not yet published (so a crash loses
+ * none). Templates are saved apart, when they change.
  */
 export class Collector {
   private sockets: dgram.Socket[] = [];
@@ -37,10 +46,19 @@ export class Collector {
   private readonly allow: PrefixSet | null;
   private readonly scratch = new Uint8Array(16);
   private timer: NodeJS.Timeout | null = null;
-  private persistTimer: NodeJS.Timeout | null = null;
+  private ticks = 0;
+  private sweepEvery = 1;
+  /** The publish round in progress (one at a time: a slow sink delays checkpoints, not flushes). */
+  private round: Promise<void> | null = null;
   private savedGeneration = -1;
+  private templatesSavedAt = 0;
   private savedSeen = -1;
   private lastHealthAt = 0;
+  private lastEarlyHealthAt = 0;
+  /** Exporters restored from a checkpoint and not heard from since the start (their restart gap is still unknown). */
+  private awaitingRestored: DomainState[] = [];
+  private startedAt = 0;
+  private checkpointFailures = 0;
   refused = 0;
   private readonly refusedSeen = new Set<string>();
   private readonly o: CollectorOptions;
@@ -50,37 +68,133 @@ export class Collector {
     this.allow = opts.allowExporters.length ? new PrefixSet(opts.allowExporters) : null;
   }
 
-  /** Load persisted templates, bind the sockets. Returns the bound ports. */
+  /** Load persisted templates and the checkpoint, bind the sockets. Returns the bound ports. */
   async start(): Promise<number[]> {
     const { log, templateStore } = this.o;
+    this.startedAt = Date.now();
     if (templateStore) {
+      const registry = this.o.decoder.registry;
       try {
         const snap = await templateStore.load();
         if (snap) {
-          const n = this.o.decoder.registry.restore(snap, (t) => parseAddress(t));
+          const n = registry.restore(snap, (t) => parseAddress(t));
           log.info({ templates: n, from: templateStore.description }, 'restored exporter templates');
         }
       } catch (err) {
         log.warn({ err, from: templateStore.description }, 'could not restore templates; starting without them');
       }
-      this.savedGeneration = this.o.decoder.registry.generation;
+      this.savedGeneration = registry.generation;
+      try {
+        const cp = await templateStore.loadCheckpoint();
+        if (cp) {
+          const n = restoreSequenceCheckpoint(registry, cp.sequences, (t) => parseAddress(t));
+          const carried = Array.isArray(cp.health) ? cp.health : [];
+          this.o.health?.carry(carried);
+          log.info(
+            { exporters: n, unpublishedHealth: carried.length, savedAt: cp.sequences.savedAt, from: templateStore.description },
+            'restored the collector checkpoint: a gap since then is counted once, as loss',
+          );
+        }
+      } catch (err) {
+        log.warn({ err, from: templateStore.description }, 'could not restore the collector checkpoint; losses across this restart are not counted');
+      }
+      this.awaitingRestored = [...registry.all()].filter((d) => d.expectedSeq === d.expectedSeq);
     }
     const ports: number[] = [];
     for (const port of this.o.ports) ports.push(await this.listen(port));
     this.lastHealthAt = Date.now();
-    let ticks = 0;
-    const sweepEvery = Math.max(1, Math.round(10_000 / this.o.maxDelayMs));
-    this.timer = setInterval(() => {
-      this.o.publisher.flush();
-      if (++ticks % sweepEvery === 0) this.o.decoder.sweep();
-      void this.maybeReportHealth(Date.now());
-    }, this.o.maxDelayMs);
+    this.sweepEvery = Math.max(1, Math.round(10_000 / this.o.maxDelayMs));
+    this.timer = setInterval(() => this.tick(Date.now()), this.o.maxDelayMs);
     this.timer.unref();
-    if (templateStore) {
-      this.persistTimer = setInterval(() => void this.persist(), this.o.templateFlushMs ?? 5000);
-      this.persistTimer.unref();
-    }
     return ports;
+  }
+
+  private tick(now: number): void {
+    this.o.publisher.flush();
+    if (++this.ticks % this.sweepEvery === 0) this.o.decoder.sweep();
+    if (!this.round) this.round = this.publishRound(now, false).finally(() => (this.round = null));
+  }
+
+  /**
+   * Flush, then — in the same turn, so it describes exactly the datagrams now in flight — take
+   * the checkpoint (and health when due); once the flows are acknowledged, publish the health,
+   * then save the checkpoint. A kill at any point loses at most the round in flight.
+   */
+  private async publishRound(nowMs: number, final: boolean): Promise<void> {
+    const { publisher, decoder, templateStore: store, health, log } = this.o;
+    publisher.flush();
+    const seen = decoder.lastReceived;
+    const traffic = seen !== this.savedSeen;
+    const sequences = store && (traffic || final) ? takeSequenceCheckpoint(decoder.registry, nowMs) : null;
+    let snap: HealthSnapshot | null = null;
+    if (health && this.healthDue(nowMs, traffic, final)) {
+      this.lastHealthAt = nowMs;
+      snap = health.snapshot(nowMs);
+    }
+    const unpublished: DomainHealth[] = sequences && health ? health.pending() : [];
+    await publisher.settled();
+    if (snap && health) {
+      try {
+        await health.publish(snap);
+        this.logLosses(snap);
+      } catch (err) {
+        // Not lost: carried into the next snapshot, and into the checkpoint meanwhile.
+        health.carry(snap.domains);
+        unpublished.push(...snap.domains);
+        log.error({ err }, 'could not publish an ingest health snapshot; its counts go out with the next');
+      }
+    }
+    if (store && sequences) {
+      try {
+        await store.saveCheckpoint({ sequences, health: unpublished });
+        this.savedSeen = seen;
+      } catch (err) {
+        if (this.checkpointFailures++ % 100 === 0)
+          log.error(
+            { err, to: store.description, failures: this.checkpointFailures },
+            'could not save the collector checkpoint (logged once per 100 failures)',
+          );
+      }
+    }
+    const g = decoder.registry.generation;
+    if (store && g !== this.savedGeneration && (final || nowMs - this.templatesSavedAt >= (this.o.templateFlushMs ?? 5000))) {
+      try {
+        await store.save(decoder.registry.snapshot());
+        this.savedGeneration = g;
+        this.templatesSavedAt = nowMs;
+      } catch (err) {
+        log.error({ err, to: store.description }, 'could not persist templates');
+      }
+    }
+  }
+
+  /** Every health interval; at stop; and right after a restart, until every restored exporter's gap is known. */
+  private healthDue(nowMs: number, traffic: boolean, final: boolean): boolean {
+    if (final || nowMs - this.lastHealthAt >= (this.o.healthIntervalMs ?? 60_000)) return true;
+    if (!traffic || this.awaitingRestored.length === 0) return false;
+    this.awaitingRestored = this.awaitingRestored.filter((d) => d.lastSeenMs < this.startedAt);
+    if (nowMs - this.lastEarlyHealthAt < RESTART_HEALTH_MS) return false;
+    this.lastEarlyHealthAt = nowMs;
+    return true;
+  }
+
+  private logLosses(s: HealthSnapshot): void {
+    // Losses are logged as they are reported: at most once per health interval per domain.
+    for (const d of s.domains)
+      if (d.lost > 0 || d.sequenceGaps > 0)
+        this.o.log.warn(
+          {
+            exporter: d.exporter,
+            version: d.version,
+            domain: d.domain,
+            day: d.day,
+            lost: d.lost,
+            unit: lossUnit(d.version),
+            sequenceGaps: d.sequenceGaps,
+            intervalMs: s.intervalMs,
+          },
+          `${d.lost} ${lossUnit(d.version)} lost between exporter and collector`,
+        );
   }
 
   get boundPorts(): { port: number; family: 4 | 6 }[] {
@@ -150,7 +264,7 @@ export class Collector {
     this.o.decoder.sweep();
   }
 
-  /** Publish a health snapshot when `healthIntervalMs` has passed (on the clock given: capture time in replays). */
+  /** Replays: publish a health snapshot when `healthIntervalMs` has passed on the capture's clock. */
   async maybeReportHealth(nowMs: number, force = false): Promise<void> {
     const h = this.o.health;
     if (!h) return;
@@ -159,42 +273,19 @@ export class Collector {
     try {
       await this.o.publisher.drain(); // flows first: the snapshot describes what was published
       const s = await h.report(nowMs);
-      // Losses are logged as they are reported: at most once per health interval per domain.
-      for (const d of s?.domains ?? [])
-        if (d.lost > 0 || d.sequenceGaps > 0)
-          this.o.log.warn(
-            { exporter: d.exporter, version: d.version, domain: d.domain, lost: d.lost, sequenceGaps: d.sequenceGaps, intervalMs: s!.intervalMs },
-            `${d.lost} ${d.version === 9 ? 'packets' : 'records'} lost between exporter and collector`,
-          );
+      if (s) this.logLosses(s);
     } catch (err) {
       this.o.log.error({ err }, 'could not publish an ingest health snapshot');
     }
   }
 
-  async persist(): Promise<void> {
-    const store = this.o.templateStore;
-    if (!store) return;
-    // Templates when they change, sequence numbers whenever traffic arrived since the last save.
-    const g = this.o.decoder.registry.generation;
-    const seen = this.o.decoder.lastReceived;
-    if (g === this.savedGeneration && seen === this.savedSeen) return;
-    try {
-      await store.save(this.o.decoder.registry.snapshot());
-      this.savedGeneration = g;
-      this.savedSeen = seen;
-    } catch (err) {
-      this.o.log.error({ err, to: store.description }, 'could not persist templates');
-    }
-  }
-
-  /** Close sockets, publish what is staged, save templates. */
+  /** Close sockets, publish what is staged with a last health snapshot, save the checkpoint and templates. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    if (this.persistTimer) clearInterval(this.persistTimer);
+    this.timer = null;
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets = [];
-    await this.o.publisher.drain();
-    await this.maybeReportHealth(Math.max(Date.now(), this.o.decoder.lastReceived), true);
-    await this.persist();
+    if (this.round) await this.round;
+    await this.publishRound(Math.max(Date.now(), this.o.decoder.lastReceived), true);
   }
 }

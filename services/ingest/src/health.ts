@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
 import { encodeHealth, type DomainHealth, type HealthSnapshot } from '@haystack/flow-core';
-import { type DomainCounters } from '@haystack/decoders';
+import type { DomainCounters, DomainState, FlowDecoder } from '@haystack/decoders';
 import type { FlowSink } from '@haystack/transport';
-import type { FlowDecoder } from '@haystack/decoders';
 
 type Totals = Pick<
   DomainCounters,
@@ -10,6 +9,19 @@ type Totals = Pick<
 > & {
   malformed: number;
 };
+
+const TOTAL_KEYS: readonly (keyof Totals)[] = [
+  'packets',
+  'records',
+  'sequenceGaps',
+  'lost',
+  'malformed',
+  'missingTemplateSets',
+  'heldDroppedSets',
+  'unknownRateRecords',
+  'samplesLost',
+  'sampleDrops',
+];
 
 function totals(c: DomainCounters): Totals {
   return {
@@ -26,12 +38,50 @@ function totals(c: DomainCounters): Totals {
   };
 }
 
+const ZERO: Totals = totals({
+  packets: 0,
+  records: 0,
+  sequenceGaps: 0,
+  lost: 0,
+  missingTemplateSets: 0,
+  heldDroppedSets: 0,
+  unknownRateRecords: 0,
+  samplesLost: 0,
+  sampleDrops: 0,
+  malformedPackets: 0,
+  malformedSets: 0,
+  malformedRecords: 0,
+} as DomainCounters);
+
+const dayText = (day: number): string => new Date(day * 86_400_000).toISOString().slice(0, 10);
+const entryKey = (h: Pick<DomainHealth, 'exporter' | 'version' | 'domain' | 'day'>) => `${h.exporter}|${h.version}|${h.domain}|${h.day ?? ''}`;
+
+function delta(now: Totals, prev: Totals): Totals | null {
+  const d = { ...now };
+  let any = false;
+  for (const k of TOTAL_KEYS) {
+    // A domain forgotten by the sweep comes back as a new state from zero: never a negative delta.
+    d[k] = Math.max(0, now[k] - prev[k]);
+    if (d[k] !== 0) any = true;
+  }
+  return any ? d : null;
+}
+
+function add(into: DomainHealth, h: DomainHealth): void {
+  for (const k of TOTAL_KEYS) into[k] = (into[k] ?? 0) + (h[k] ?? 0);
+}
+
 /**
  * Turns the decoder's cumulative per-domain counters into delta snapshots and publishes
- * them on partition 0 of the flow topic (see flow-core health.ts).
+ * them on partition 0 of the flow topic (see flow-core health.ts). A domain's deltas are split
+ * by the day of the flows they describe (the decoder marks where that day changed), and the
+ * deltas a crashed predecessor saved but never published are carried into the next snapshot.
  */
 export class HealthReporter {
-  private readonly last = new Map<string, Totals>();
+  /** Counters as of the last snapshot, per domain state (a state forgotten and seen again starts afresh). */
+  private readonly last = new WeakMap<DomainState, Totals>();
+  /** Deltas restored from a checkpoint, not yet published. */
+  private readonly carried = new Map<string, DomainHealth>();
   private seq = 0;
   private lastAt: number;
   readonly collector: string;
@@ -46,19 +96,56 @@ export class HealthReporter {
     this.lastAt = now;
   }
 
+  /** The deltas since the last snapshot (and those carried), per domain and flow day; `consume` moves the baseline. */
+  private deltas(consume: boolean): DomainHealth[] {
+    const out = new Map<string, DomainHealth>();
+    const put = (h: DomainHealth) => {
+      const k = entryKey(h);
+      const have = out.get(k);
+      if (have) add(have, h);
+      else out.set(k, { ...h });
+    };
+    for (const h of this.carried.values()) put(h);
+    for (const d of this.decoder.registry.all()) {
+      let prev = this.last.get(d) ?? ZERO;
+      const base = { exporter: d.exporterText, version: d.version, domain: d.domain, samplingRate: d.shownRate };
+      for (const m of d.dayMarks) {
+        const at = totals(m.counters);
+        const dd = delta(at, prev);
+        if (dd) put({ ...base, day: dayText(m.day), ...dd });
+        prev = at;
+      }
+      const now = totals(d.counters);
+      const dd = delta(now, prev);
+      if (dd) put({ ...base, ...(d.flowDay >= 0 ? { day: dayText(d.flowDay) } : {}), ...dd });
+      if (consume) {
+        this.last.set(d, now);
+        d.dayMarks = [];
+      }
+    }
+    if (consume) this.carried.clear();
+    return [...out.values()];
+  }
+
+  /** What a snapshot taken now would hold, without taking it: saved with each checkpoint so a crash loses none of it. */
+  pending(): DomainHealth[] {
+    return this.deltas(false);
+  }
+
+  /** Deltas a predecessor saved and never published: they go out with the next snapshot. */
+  carry(entries: readonly DomainHealth[]): void {
+    for (const h of entries) {
+      if (!h || typeof h.exporter !== 'string' || typeof h.version !== 'number' || typeof h.domain !== 'number') continue;
+      const k = entryKey(h);
+      const have = this.carried.get(k);
+      if (have) add(have, h);
+      else this.carried.set(k, { ...h });
+    }
+  }
+
   /** The snapshot of what changed since the previous one (null when nothing did). */
   snapshot(at = Date.now()): HealthSnapshot | null {
-    const domains: DomainHealth[] = [];
-    for (const d of this.decoder.registry.all()) {
-      const key = `${d.exporterText}|${d.version}|${d.domain}`;
-      const now = totals(d.counters);
-      const prev = this.last.get(key);
-      this.last.set(key, now);
-      const delta = { ...now };
-      if (prev) for (const k of Object.keys(now) as (keyof Totals)[]) delta[k] = now[k] - prev[k];
-      if (Object.values(delta).every((v) => v === 0)) continue;
-      domains.push({ exporter: d.exporterText, version: d.version, domain: d.domain, samplingRate: d.shownRate, ...delta });
-    }
+    const domains = this.deltas(true);
     if (domains.length === 0) return null;
     const s: HealthSnapshot = { id: `${this.collector}:${this.seq++}`, collector: this.collector, at, intervalMs: at - this.lastAt, domains };
     this.lastAt = at;
@@ -70,5 +157,10 @@ export class HealthReporter {
     const s = this.snapshot(at);
     if (s) await this.sink.publish(0, encodeHealth(s));
     return s;
+  }
+
+  /** Publish a snapshot taken earlier (the collector takes it in step with its checkpoint). */
+  async publish(s: HealthSnapshot): Promise<void> {
+    await this.sink.publish(0, encodeHealth(s));
   }
 }

@@ -123,6 +123,11 @@ export class Publisher {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
   }
 
+  /** Resolves when every publish started so far has settled (not those started meanwhile). */
+  async settled(): Promise<void> {
+    if (this.pending.size) await Promise.allSettled([...this.pending]);
+  }
+
   /** Resolves once fewer than `maxInFlight` publishes are outstanding (replay uses it for backpressure). */
   async ready(): Promise<void> {
     while (this.inFlight >= this.maxInFlight) await Promise.race(this.pending);

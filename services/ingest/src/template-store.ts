@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { RegistrySnapshot } from '@haystack/decoders';
+import type { RegistrySnapshot, SequenceCheckpoint } from '@haystack/decoders';
+import type { DomainHealth } from '@haystack/flow-core';
 
 /**
  * Where templates and sampler options survive a restart (or are shared by
@@ -10,38 +11,68 @@ import type { RegistrySnapshot } from '@haystack/decoders';
 export interface TemplateStore {
   load(): Promise<RegistrySnapshot | null>;
   save(snapshot: RegistrySnapshot): Promise<void>;
+  /** The collector's checkpoint: sequence numbers in step with what was published, and health not yet published. */
+  loadCheckpoint(): Promise<CollectorCheckpoint | null>;
+  saveCheckpoint(cp: CollectorCheckpoint): Promise<void>;
   close(): Promise<void>;
   readonly description: string;
 }
 
+export interface CollectorCheckpoint {
+  sequences: SequenceCheckpoint;
+  /** Health deltas taken but not yet published when the checkpoint was saved. */
+  health: DomainHealth[];
+}
+
+/** Write-then-rename: a crash mid-write never leaves a torn file. */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+async function readJson<T>(path: string, what: string): Promise<T | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new Error(`${what} ${path} is not valid JSON (${(e as Error).message}); move it away to start fresh`, { cause: e });
+  }
+}
+
 export class FileTemplateStore implements TemplateStore {
-  constructor(readonly path: string) {}
+  /** The checkpoint lives beside the templates: templates.json → templates.checkpoint.json. */
+  readonly checkpointPath: string;
+
+  constructor(readonly path: string) {
+    this.checkpointPath = `${path.replace(/\.json$/, '')}.checkpoint.json`;
+  }
 
   get description(): string {
     return `file ${this.path}`;
   }
 
-  async load(): Promise<RegistrySnapshot | null> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    try {
-      return JSON.parse(text) as RegistrySnapshot;
-    } catch (e) {
-      throw new Error(`template state ${this.path} is not valid JSON (${(e as Error).message}); move it away to start fresh`, { cause: e });
-    }
+  load(): Promise<RegistrySnapshot | null> {
+    return readJson<RegistrySnapshot>(this.path, 'template state');
   }
 
-  /** Write-then-rename: a crash mid-write never leaves a torn file. */
-  async save(snapshot: RegistrySnapshot): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(snapshot));
-    await rename(tmp, this.path);
+  save(snapshot: RegistrySnapshot): Promise<void> {
+    return writeAtomically(this.path, JSON.stringify(snapshot));
+  }
+
+  loadCheckpoint(): Promise<CollectorCheckpoint | null> {
+    return readJson<CollectorCheckpoint>(this.checkpointPath, 'collector checkpoint');
+  }
+
+  saveCheckpoint(cp: CollectorCheckpoint): Promise<void> {
+    return writeAtomically(this.checkpointPath, JSON.stringify(cp));
   }
 
   async close(): Promise<void> {}
@@ -58,6 +89,8 @@ export class RedisTemplateStore implements TemplateStore {
   constructor(
     private readonly redis: RedisLike,
     private readonly key: string,
+    /** Per collector: sequence numbers are one collector's view of its exporters. */
+    private readonly checkpointKey = `${key}:checkpoint`,
   ) {}
 
   get description(): string {
@@ -71,6 +104,15 @@ export class RedisTemplateStore implements TemplateStore {
 
   async save(snapshot: RegistrySnapshot): Promise<void> {
     await this.redis.set(this.key, JSON.stringify(snapshot));
+  }
+
+  async loadCheckpoint(): Promise<CollectorCheckpoint | null> {
+    const v = await this.redis.get(this.checkpointKey);
+    return v ? (JSON.parse(v) as CollectorCheckpoint) : null;
+  }
+
+  async saveCheckpoint(cp: CollectorCheckpoint): Promise<void> {
+    await this.redis.set(this.checkpointKey, JSON.stringify(cp));
   }
 
   async close(): Promise<void> {
