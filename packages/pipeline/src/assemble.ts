@@ -11,6 +11,7 @@ import {
   type DetectorStorage,
 } from '@haystack/detector';
 import type { HitlistStore } from '@haystack/hitlist-contract';
+import { lossUnit } from '@haystack/flow-core';
 import { createConsole, type ConsoleServer, type LiveExporter, type LiveQuality } from '@haystack/console';
 import { createIngest, registerIngestMetrics, replayCapture, socketDrops, type Ingest, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
 import {
@@ -272,6 +273,7 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
           samplingRate: d.shownRate,
           sequenceGaps: c.sequenceGaps,
           lost: c.lost,
+          lostUnit: lossUnit(d.version),
           malformed: c.malformedPackets + c.malformedSets + c.malformedRecords,
           missingTemplateSets: c.missingTemplateSets,
           samplesLost: c.samplesLost,

@@ -1,4 +1,5 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
+import { lossUnit, type LossUnit } from '@haystack/flow-core';
 import { Q } from '@haystack/report';
 import type { GroupLag } from '@haystack/transport';
 
@@ -15,7 +16,9 @@ export interface LiveExporter {
   records: number;
   samplingRate: number;
   sequenceGaps: number;
+  /** In `lostUnit`: the protocol's sequence numbers count packets (NetFlow v9), records (v5, IPFIX) or datagrams (sFlow). */
   lost: number;
+  lostUnit: LossUnit;
   malformed: number;
   missingTemplateSets: number;
   samplesLost: number;
@@ -67,6 +70,7 @@ export async function storedQuality(ch: ClickHouseStore, day: string, now = new 
     samplingRate: num(h.rate),
     sequenceGaps: num(h.gaps),
     lost: num(h.lost),
+    lostUnit: lossUnit(num(h.version)),
     malformed: num(h.malformed),
     missingTemplateSets: num(h.missing),
     samplesLost: num(h.samples_lost),

@@ -20,7 +20,7 @@ nav.top .brand{font-weight:700;color:#fff;margin-right:10px}nav.top .who{margin-
 h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:22px 0 8px}
 table.grid{border-collapse:collapse;width:100%;background:#fff}table.grid th,table.grid td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 table.grid td.num,table.grid th.num{text-align:right;font-variant-numeric:tabular-nums}
-.up{color:var(--ok)}.down{color:var(--bad)}.muted{color:var(--muted)}.bad{color:var(--bad);font-weight:600}
+.up{color:var(--ok)}.down{color:var(--bad)}.muted{color:var(--muted)}.bad{color:var(--bad);font-weight:600}.unit{font-size:.85em;font-weight:400}
 .card{background:#fff;border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:10px 0}
 form.inline{display:flex;flex-wrap:wrap;gap:8px;align-items:end;margin:8px 0}form.inline label{display:flex;flex-direction:column;font-size:12px;color:var(--muted)}
 input,select,button{font:inherit;padding:4px 8px}button{cursor:pointer}
@@ -291,6 +291,13 @@ export function qualityPage(ctx: PageContext, q: LiveQuality): string {
   o.push('<div class="card kv">');
   o.push(kv('records decoded', fmtInt(q.recordsDecoded)));
   o.push(kv('socket drops (kernel)', q.socketDrops === null ? '–' : fmtInt(q.socketDrops), (q.socketDrops ?? 0) > 0));
+  // Each protocol's sequence numbers count their own unit: summed per unit, never across.
+  const lost = new Map<string, number>();
+  for (const x of q.exporters) {
+    if (x.lost) lost.set(x.lostUnit, (lost.get(x.lostUnit) ?? 0) + x.lost);
+    if (x.samplesLost) lost.set('sFlow samples', (lost.get('sFlow samples') ?? 0) + x.samplesLost);
+  }
+  o.push(kv('lost between exporters and collector', lost.size ? [...lost].map(([unit, n]) => `${fmtInt(n)} ${e(unit)}`).join(' · ') : 'none', lost.size > 0));
   o.push(
     kv(
       'consumer lag (flows not yet taken in)',
@@ -317,12 +324,12 @@ export function qualityPage(ctx: PageContext, q: LiveQuality): string {
     '<table class="grid" id="exporters"><thead><tr><th>Exporter</th><th>Protocol</th><th class="num">Domain</th><th class="num">Records</th><th>Sampling</th>' +
       '<th class="num">Sequence gaps</th><th class="num">Lost</th><th class="num">Malformed</th><th class="num">Sets without template</th><th class="num">sFlow samples lost</th><th class="num">Agent drops</th></tr></thead><tbody>',
   );
-  const cell = (v: number) => `<td class="num${v > 0 ? ' bad' : ''}">${fmtInt(v)}</td>`;
+  const cell = (v: number, unit?: string) => `<td class="num${v > 0 ? ' bad' : ''}">${fmtInt(v)}${unit ? ` <span class="unit">${e(unit)}</span>` : ''}</td>`;
   for (const x of q.exporters)
     o.push(
       `<tr data-exporter="${e(x.exporter)}"><td><code>${e(x.exporter)}</code></td><td>${e(x.version === 10 ? 'IPFIX' : x.version === 133 ? 'sFlow v5' : `NetFlow v${x.version}`)}</td><td class="num">${x.domain}</td>` +
         `<td class="num records">${fmtInt(x.records)}</td><td>${x.samplingRate ? `1:${x.samplingRate}` : '<span class="bad">unknown</span>'}</td>` +
-        `${cell(x.sequenceGaps)}${cell(x.lost)}${cell(x.malformed)}${cell(x.missingTemplateSets)}${cell(x.samplesLost)}${cell(x.sampleDrops)}</tr>`,
+        `${cell(x.sequenceGaps)}${cell(x.lost, x.lostUnit)}${cell(x.malformed)}${cell(x.missingTemplateSets)}${cell(x.samplesLost)}${cell(x.sampleDrops)}</tr>`,
     );
   o.push('</tbody></table>');
   if (q.exporters.length === 0) o.push('<p class="card">No exporter has sent anything yet.</p>');

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DomainCounters } from '@haystack/decoders';
+import { lossUnit } from '@haystack/flow-core';
 import type { FlowDecoder, ExporterCounters } from '@haystack/decoders';
 import type { Publisher, PublisherCounters } from './publisher.js';
 
@@ -58,14 +59,20 @@ export function registerIngestMetrics(
     'reverseRecords',
   ];
   for (const k of domainKeys) {
+    // `lost` is in the protocol's own unit (v9 packets, v5/IPFIX records, sFlow datagrams): labelled, so a sum can keep them apart.
+    const unit = k === 'lost';
     new Counter({
       name: `haystack_ingest_domain_${snake(k)}_total`,
-      help: `Per exporter, protocol version and observation domain: ${snake(k).replace(/_/g, ' ')}`,
-      labelNames: ['exporter', 'version', 'domain'],
+      help: `Per exporter, protocol version and observation domain: ${snake(k).replace(/_/g, ' ')}${unit ? ' (in the unit the label names; never add units together)' : ''}`,
+      labelNames: unit ? ['exporter', 'version', 'domain', 'unit'] : ['exporter', 'version', 'domain'],
       registers: [reg],
       collect() {
         this.reset();
-        for (const d of src.decoder.registry.all()) this.inc({ exporter: d.exporterText, version: String(d.version), domain: String(d.domain) }, d.counters[k]);
+        for (const d of src.decoder.registry.all())
+          this.inc(
+            { exporter: d.exporterText, version: String(d.version), domain: String(d.domain), ...(unit ? { unit: lossUnit(d.version) } : {}) },
+            d.counters[k],
+          );
       },
     });
   }

@@ -1,3 +1,4 @@
+import type { LossUnit } from '@haystack/flow-core';
 /**
  * The daily detection report's data: produced by the detector's ClickHouse queries
  * (report-query.ts), rendered by report-render.ts as a terminal table, JSON, CSV and a
@@ -33,7 +34,10 @@ export interface ReportExporter {
   samplingRates: number[];
   /** From the ingest health snapshots, when available (null otherwise). */
   sequenceGaps: number | null;
+  /** Lost between exporter and collector, in `lostUnit` (never added across units). */
   lost: number | null;
+  /** What the protocol's sequence numbers count: packets (NetFlow v9), records (v5, IPFIX), datagrams (sFlow). */
+  lostUnit: LossUnit;
   malformed: number | null;
   missingTemplateSets: number | null;
   /** sFlow: samples lost between agent and collector (sample sequence gaps), and packets the agent could not sample. Null: no snapshot. */

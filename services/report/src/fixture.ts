@@ -8,6 +8,7 @@
  * Class ids and names come from rules/classes.yaml.
  */
 import { seededRandom } from '@haystack/common';
+import { lossUnit } from '@haystack/flow-core';
 import type { Level, ReportClass, ReportData, ReportExporter } from './data.js';
 
 export interface ReportFixtureOptions {
@@ -176,10 +177,13 @@ export function reportFixture(opts: ReportFixtureOptions = {}): ReportData {
   const byLevel = { platform: 0, manufacturer: 0, product: 0 } as Record<Level, number>;
   for (const c of classes) byLevel[c.level]++;
 
-  const healthy = (e: Omit<ReportExporter, 'sequenceGaps' | 'lost' | 'malformed' | 'missingTemplateSets' | 'samplesLost' | 'sampleDrops'>): ReportExporter => ({
+  const healthy = (
+    e: Omit<ReportExporter, 'sequenceGaps' | 'lost' | 'lostUnit' | 'malformed' | 'missingTemplateSets' | 'samplesLost' | 'sampleDrops'>,
+  ): ReportExporter => ({
     ...e,
     sequenceGaps: 0,
     lost: 0,
+    lostUnit: lossUnit(e.version),
     malformed: 0,
     missingTemplateSets: 0,
     samplesLost: 0,
@@ -199,6 +203,7 @@ export function reportFixture(opts: ReportFixtureOptions = {}): ReportData {
           samplingRates: [0, 1000],
           sequenceGaps: 1_284,
           lost: 9_731,
+          lostUnit: 'packets',
           malformed: 0,
           missingTemplateSets: 312,
           samplesLost: 0,
@@ -214,6 +219,7 @@ export function reportFixture(opts: ReportFixtureOptions = {}): ReportData {
           samplingRates: [1024],
           sequenceGaps: null,
           lost: null,
+          lostUnit: 'records',
           malformed: null,
           missingTemplateSets: null,
           samplesLost: null,

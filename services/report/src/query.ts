@@ -1,5 +1,6 @@
 import { ClickHouseQueryError, type ClickHouseStore, type QueryParams } from '@haystack/clickhouse';
 import type { Level, ReportClass, ReportData, ReportExporter, ReportMember } from './data.js';
+import { lossUnit } from '@haystack/flow-core';
 
 /**
  * The daily report's data (report-data.ts) from ClickHouse alone, so `haystack report` needs
@@ -342,6 +343,7 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
       samplingRates: f.rates.map(Number),
       sequenceGaps: null,
       lost: null,
+      lostUnit: lossUnit(Number(f.version)),
       malformed: null,
       missingTemplateSets: null,
       samplesLost: null,
@@ -360,6 +362,7 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
         samplingRates: [],
         sequenceGaps: null,
         lost: null,
+        lostUnit: lossUnit(Number(h.version)),
         malformed: null,
         missingTemplateSets: null,
         samplesLost: null,

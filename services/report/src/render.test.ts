@@ -189,7 +189,9 @@ test('text: headline numbers, every class with its numbers and sparkline, hitlis
   for (const n of d.hitlist.notDetectable) assert.ok(t.includes(`${n.name} [${n.classId}]: ${n.reason}`));
 
   assert.match(t, /DATA QUALITY \(3 problems\)/);
-  assert.match(line(/^ {2}198\.51\.100\.7 /), /NetFlow v9\s+1\s+95,312,448\s+unknown, 1:1000\s+1,284\s+9,731\s+0\s+312$/);
+  assert.match(line(/^ {2}198\.51\.100\.7 /), /NetFlow v9\s+1\s+95,312,448\s+unknown, 1:1000\s+1,284\s+9,731 packets\s+0\s+312$/);
+  // Losses are summed per unit only: the IPFIX exporter without health is said, not added as zero.
+  assert.match(t, /^ {2}lost between exporters and collectors: 9,731 packets \(NetFlow v9\) \(unknown for 1 exporter\)$/m);
   assert.match(line(/^ {2}203\.0\.113\.4 /), /1:1024\s+–\s+–\s+–\s+–$/);
   assert.match(t, /! PROBLEM 198\.51\.100\.7 NetFlow v9 domain 1: sampling rate unknown/);
   assert.match(t, /! PROBLEM 198\.51\.100\.7 NetFlow v9 domain 1: 1,284 sequence gap\(s\), 9,731 packets lost/);
@@ -197,7 +199,19 @@ test('text: headline numbers, every class with its numbers and sparkline, hitlis
   assert.match(t, /flows with unknown sampling rate 31,448,207 \(2\.19%\)/);
 
   const clean = renderText(reportFixture({ clean: true, withPrevious: false }));
-  assert.match(clean, /^Data quality\s+ok/m);
+  assert.match(clean, /^Data quality\s+OK/m);
+  // No problem found, but one exporter's losses are unknown: the headline never says OK then.
+  const partly = reportFixture({ clean: true, withPrevious: false });
+  Object.assign(partly.quality.exporters[0]!, {
+    sequenceGaps: null,
+    lost: null,
+    malformed: null,
+    missingTemplateSets: null,
+    samplesLost: null,
+    sampleDrops: null,
+  });
+  assert.match(renderText(partly), /^Data quality\s+unknown\s+1 exporter without ingest health: losses not known$/m);
+  assert.match(renderHtml(partly), /id="kpi-quality"><div class="label">Data quality<\/div><div class="value">unknown</);
   assert.match(clean, /no previous day in storage/);
   assert.match(clean, /^ {2}Alexa Voice Service\s+148,231\s+11\.5%\s+n\/a\s/m);
   assert.match(clean, /churn against the previous day: n\/a/);
@@ -318,7 +332,8 @@ test('html: well-formed, self-contained, every class and chart present', () => {
   }
   for (const n of d.hitlist.notDetectable) assert.ok(html.includes(`<td>${n.reason}</td>`), `reason for ${n.classId}`);
   assert.match(html, /<section id="quality" class="bad">/);
-  assert.match(html, /<td class="bad">unknown, 1:1000<\/td><td class="num bad">1,284<\/td><td class="num bad">9,731<\/td>/);
+  assert.match(html, /<td class="bad">unknown, 1:1000<\/td><td class="num bad">1,284<\/td><td class="num bad">9,731 <span class="unit">packets<\/span><\/td>/);
+  assert.match(html, /id="q-lost">[^<]*<strong>9,731 packets \(NetFlow v9\)<\/strong>; unknown for 1 exporter without ingest health/);
 
   // A clean day with no previous day: no change chart, quality section is calm.
   const calm = renderHtml(reportFixture({ clean: true, withPrevious: false }));
@@ -389,6 +404,7 @@ test('an sFlow agent adds its sample losses and drops: columns in text and HTML,
     samplingRates: [10000],
     sequenceGaps: 2,
     lost: 3,
+    lostUnit: 'datagrams',
     malformed: 0,
     missingTemplateSets: 0,
     samplesLost: 41,
@@ -396,9 +412,9 @@ test('an sFlow agent adds its sample losses and drops: columns in text and HTML,
   });
   const t = renderText(d);
   assert.match(t, /exporter .* no template +samples lost +agent drops$/m);
-  assert.match(t, /^ {2}192\.0\.2\.77 +sFlow v5 +0 +12,000 +1:10000 +2 +3 +0 +0 +41 +1,500$/m);
+  assert.match(t, /^ {2}192\.0\.2\.77 +sFlow v5 +0 +12,000 +1:10000 +2 +3 datagrams +0 +0 +41 +1,500$/m);
   // A NetFlow row leaves the sFlow columns blank.
-  assert.match(t, /^ {2}192\.0\.2\.1 +NetFlow v9 .* 0 +0 +0 +0$/m);
+  assert.match(t, /^ {2}192\.0\.2\.1 +NetFlow v9 .* 0 +0 packets +0 +0$/m);
   assert.match(t, /PROBLEM 192\.0\.2\.77 sFlow v5 domain 0: 2 sequence gap\(s\), 3 datagrams lost/);
   const f = qualityFindings(d).map((x) => x.message);
   assert.ok(f.some((x) => /41 sFlow sample\(s\) lost/.test(x)));

@@ -183,6 +183,29 @@ export function exportersWithoutHealth(data: ReportData): number {
   return data.quality.exporters.filter((e) => e.sequenceGaps === null && e.lost === null && e.malformed === null && e.missingTemplateSets === null).length;
 }
 
+/** Losses summed per unit (never across units), for the exporters whose health is known. */
+export function lossTotals(data: ReportData): { unit: string; lost: number; protocols: string[] }[] {
+  const by = new Map<string, { unit: string; lost: number; protocols: string[] }>();
+  const add = (unit: string, n: number | null | undefined, protocol: string) => {
+    if (!n) return;
+    let t = by.get(unit);
+    if (!t) by.set(unit, (t = { unit, lost: 0, protocols: [] }));
+    t.lost += n;
+    if (!t.protocols.includes(protocol)) t.protocols.push(protocol);
+  };
+  for (const e of data.quality.exporters) {
+    add(e.lostUnit, e.lost, versionName(e.version));
+    if (e.version === SFLOW_VERSION) add('samples', e.samplesLost, versionName(e.version));
+  }
+  return [...by.values()];
+}
+
+/** "120 packets (NetFlow v9) · 7,043 records (IPFIX)", or "none". */
+export function fmtLossTotals(data: ReportData): string {
+  const l = lossTotals(data);
+  return l.length ? l.map((x) => `${fmtInt(x.lost)} ${x.unit} (${x.protocols.join(', ')})`).join(' · ') : 'none';
+}
+
 /** What the report counts as a line, said plainly (shares depend on it). */
 export const LINE_MEANING =
   'a line is one IPv4 address or one IPv6 prefix (ingest.ipv6LinePrefixLength); a dual-stack subscriber counts once only where detector.subscriberMap names its addresses';
@@ -299,11 +322,18 @@ export function renderText(data: ReportData): string {
   );
   const findings = qualityFindings(data);
   const problems = findings.filter((f) => f.severity === 'problem');
+  const withoutHealth = exportersWithoutHealth(data);
   out.push(
     kpi(
       'Data quality',
-      problems.length ? `${problems.length} problem${problems.length > 1 ? 's' : ''}` : 'ok',
-      problems.length ? 'see DATA QUALITY below' : '',
+      qualityHeadline(data, problems.length),
+      problems.length
+        ? 'see DATA QUALITY below'
+        : withoutHealth
+          ? `${pluralOf(withoutHealth, 'exporter')} without ingest health: losses not known`
+          : data.quality.exporters.length === 0
+            ? 'no exporter on this day'
+            : '',
     ),
   );
 
@@ -351,12 +381,13 @@ export function renderText(data: ReportData): string {
   );
   out.push(`  flows with unknown sampling rate ${fmtInt(q.unknownSamplingFlows)} (${fmtShare(q.flowsTotal ? q.unknownSamplingFlows / q.flowsTotal : NaN)})`);
   out.push(`  undecodable batches ${fmtInt(q.undecodableBatches)}`);
+  out.push(`  lost between exporters and collectors: ${fmtLossTotals(data)}${withoutHealth ? ` (unknown for ${pluralOf(withoutHealth, 'exporter')})` : ''}`);
   const exW = Math.max(8, ...q.exporters.map((e) => cpLen(t(e.exporter))));
   const ratesW = Math.max(8, ...q.exporters.map((e) => cpLen(fmtRates(e.samplingRates))));
   // sFlow agents add their own loss counters; an all-NetFlow table keeps its usual columns.
   const sflow = hasSflow(data);
   const cols = (a: string[]) =>
-    `  ${padEnd(a[0]!, exW)}  ${padEnd(a[1]!, 11)} ${padStart(a[2]!, 6)} ${padStart(a[3]!, 14)}  ${padEnd(a[4]!, ratesW)} ${padStart(a[5]!, 9)} ${padStart(a[6]!, 9)} ${padStart(a[7]!, 9)} ${padStart(a[8]!, 11)}` +
+    `  ${padEnd(a[0]!, exW)}  ${padEnd(a[1]!, 11)} ${padStart(a[2]!, 6)} ${padStart(a[3]!, 14)}  ${padEnd(a[4]!, ratesW)} ${padStart(a[5]!, 9)} ${padStart(a[6]!, 17)} ${padStart(a[7]!, 9)} ${padStart(a[8]!, 11)}` +
     (sflow ? ` ${padStart(a[9]!, 12)} ${padStart(a[10]!, 11)}`.trimEnd() : '');
   out.push(cols(['exporter', 'protocol', 'domain', 'records', 'sampling', 'seq gaps', 'lost', 'malformed', 'no template', 'samples lost', 'agent drops']));
   for (const e of q.exporters) {
@@ -369,7 +400,7 @@ export function renderText(data: ReportData): string {
         fmtInt(e.records),
         fmtRates(e.samplingRates),
         fmtInt(e.sequenceGaps),
-        fmtInt(e.lost),
+        e.lost === null ? fmtInt(null) : `${fmtInt(e.lost)} ${e.lostUnit}`,
         fmtInt(e.malformed),
         fmtInt(e.missingTemplateSets),
         sf ? fmtInt(e.samplesLost ?? null) : '',
@@ -862,7 +893,7 @@ ul.findings li.problem .sev{color:var(--bad)}ul.findings li.notice .sev{color:va
 #quality table,#quality .card{background:#fff}
 .card.bad{border-color:#f3b5ae}
 td.bad{color:var(--bad);font-weight:700;background:var(--bad-bg)}
-td.unk{color:#8c959f}
+td.unk{color:#8c959f}td .unit{color:#57606a;font-size:.85em}
 footer{margin-top:30px;font-size:12.5px;color:var(--muted)}
 @media (max-width:760px){.kpis,.cards{grid-template-columns:1fr 1fr}}
 @media print{details{display:block}section{break-inside:avoid-page}}
@@ -1118,6 +1149,11 @@ export function renderReportBody(data: ReportData): string {
     `<div class="card" id="q-undecodable"><div class="value${q.undecodableBatches > 0 ? ' down' : ''}">${fmtInt(q.undecodableBatches)}</div><div class="label">undecodable batches</div></div>`,
   );
   o.push('</div>');
+  const unknownHealth = exportersWithoutHealth(data);
+  o.push(
+    `<p id="q-lost">Lost between exporters and collectors, per unit (each protocol's sequence numbers count their own): <strong>${e(fmtLossTotals(data))}</strong>` +
+      `${unknownHealth ? `; unknown for ${e(plural(unknownHealth, 'exporter'))} without ingest health` : ''}.</p>`,
+  );
   const sflowCols = hasSflow(data);
   o.push('<div class="scroll"><table class="exporters"><caption>Exporters (routers) on the day; problems in red, "–" = no ingest health snapshot</caption>');
   o.push(
@@ -1127,12 +1163,13 @@ export function renderReportBody(data: ReportData): string {
       '</tr></thead><tbody>',
   );
   for (const x of q.exporters) {
-    const cell = (v: number | null) => `<td class="num${v === null ? ' unk' : v > 0 ? ' bad' : ''}">${fmtInt(v)}</td>`;
+    const cell = (v: number | null, unit?: string) =>
+      `<td class="num${v === null ? ' unk' : v > 0 ? ' bad' : ''}">${fmtInt(v)}${unit && v !== null ? ` <span class="unit">${e(unit)}</span>` : ''}</td>`;
     const unknown = (x.samplingRates ?? []).includes(0);
     o.push(
       `<tr data-exporter="${e(x.exporter)}"><th scope="row"><code>${e(x.exporter)}</code></th><td>${e(versionName(x.version))}</td><td class="num">${e(x.observationDomain)}</td>` +
         `<td class="num">${fmtInt(x.records)}</td><td class="${unknown ? 'bad' : ''}">${e(fmtRates(x.samplingRates))}</td>` +
-        `${cell(x.sequenceGaps)}${cell(x.lost)}${cell(x.malformed)}${cell(x.missingTemplateSets)}` +
+        `${cell(x.sequenceGaps)}${cell(x.lost, x.lostUnit)}${cell(x.malformed)}${cell(x.missingTemplateSets)}` +
         (sflowCols ? (x.version === SFLOW_VERSION ? `${cell(x.samplesLost ?? null)}${cell(x.sampleDrops ?? null)}` : '<td></td><td></td>') : '') +
         '</tr>',
     );
