@@ -86,6 +86,9 @@ test('navigation: every page of the nav opens and shows its heading', async () =
         ['192.0.2.1', 2],
         ['192.0.2.9', 3],
       ]);
+      // Each loss in its own unit (IPFIX records, sFlow datagrams and samples), never added together.
+      assert.equal(await page.$eval('[data-k="lost between exporters and collector"]', (d) => d.textContent), '30 records · 12 datagrams · 12 sFlow samples');
+      assert.deepEqual(await page.$$eval('tr[data-exporter] td .unit', (us) => us.map((u) => u.textContent)), ['records', 'datagrams']);
     }
     await shot(page, href.slice(1));
   }

@@ -31,6 +31,8 @@ import {
   waitFor,
 } from '@haystack/detector/test-helpers';
 
+const PREVIOUS_DAY = new Date(Date.parse(`${DAY}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+
 after(cleanupClickHouseDir);
 const tmp = tempDir('detector-report-');
 after(tmp.cleanup);
@@ -125,6 +127,22 @@ test('queryReportData on chdb: lines, classes with parents and hours, previous d
           samplesLost: 4,
           sampleDrops: 9,
         },
+        // Taken on DAY, about flows of the day before (an export delayed past midnight): that day's.
+        {
+          exporter: '192.0.2.1',
+          version: 9,
+          domain: 0,
+          day: PREVIOUS_DAY,
+          packets: 5,
+          records: 2,
+          sequenceGaps: 1,
+          lost: 6,
+          malformed: 0,
+          missingTemplateSets: 0,
+          heldDroppedSets: 0,
+          unknownRateRecords: 0,
+          samplingRate: 1000,
+        },
       ],
     }),
     Buffer.from('definitely not a flow batch'),
@@ -209,6 +227,12 @@ test('queryReportData on chdb: lines, classes with parents and hours, previous d
     undecodableBatches: 0,
     unknownSamplingFlows: 1,
   });
+  // Health is the day's of the flows it describes, whenever it was taken.
+  const previous = await queryReportData(ch, PREVIOUS_DAY);
+  assert.deepEqual(
+    previous.quality.exporters.filter((e) => e.exporter === '192.0.2.1').map((e) => [e.lost, e.lostUnit, e.sequenceGaps]),
+    [[6, 'packets', 1]],
+  );
   // An undecodable batch counts on the day it was received.
   const today = new Date().toISOString().slice(0, 10);
   assert.equal((await queryReportData(ch, today)).quality.undecodableBatches, 1);
