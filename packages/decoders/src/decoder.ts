@@ -135,6 +135,7 @@ export class FlowDecoder {
     if (!d) return;
     const start = w.dv.getFloat64(HEADER_SIZE + first * RECORD_SIZE + F.start, true);
     const t = start > receivedMs - PLAUSIBLE_PAST_MS && start < receivedMs + DAY_MS ? start : receivedMs;
+    if (t >= d.flowDayStartMs && t < d.flowDayStartMs + DAY_MS) return; // the common case: the same day
     d.noteFlowDay(Math.floor(t / DAY_MS));
   }
 }

@@ -218,6 +218,8 @@ export class DomainState implements RecordContext {
   changes = 0;
   /** UTC day (days since the epoch) of the flows in the latest packet with records; -1 = none yet. */
   flowDay = -1;
+  /** Start of `flowDay` in Unix ms (NaN before the first): the decoder's per-packet test needs no division. */
+  flowDayStartMs = NaN;
   /** The counters as they stood when the flows' day changed (they belong to `day`), oldest first. */
   dayMarks: { day: number; counters: DomainCounters }[] = [];
 
@@ -714,6 +716,7 @@ export class DomainState implements RecordContext {
       this.dayMarks.push({ day: this.flowDay, counters: { ...this.counters } });
     }
     this.flowDay = day;
+    this.flowDayStartMs = day * 86_400_000;
   }
 
   restore(s: DomainSnapshot): void {
