@@ -51,7 +51,7 @@ const day = new Date(DAY_START).toISOString().slice(0, 10);
 function syntheticHitlist(n: number): Hitlist {
   const classes = Array.from({ length: 36 }, (_, i) => ({
     id: `class-${i}`,
-    level: (['platform', 'manufacturer', 'product'] as const)[i % 3],
+    level: (['platform', 'manufacturer', 'product'] as const)[i % 3]!,
     name: `Class ${i}`,
   }));
   const domains = Array.from({ length: 2000 }, (_, i) => ({ name: `d${i}.iot${i % 97}.example`, role: 'primary' as const, classes: [i % classes.length] }));

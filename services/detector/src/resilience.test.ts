@@ -264,7 +264,7 @@ describe('no loss, no double counting (chdb)', () => {
     const ch = await openTestClickHouse('corrupt');
     const good = makeBatch([toService('100.64.8.1', CAM1, DAY_START + H)]);
     const badCrc = Buffer.from(good);
-    badCrc[40] ^= 0xff;
+    badCrc[40]! ^= 0xff;
     const badMagic = Buffer.from(good);
     badMagic.write('XXXX', 0, 'latin1');
     const truncated = good.subarray(0, good.length - 7);

@@ -660,7 +660,7 @@ function mutate(r: Rng, src: Buffer, other: Buffer, m: MutatorName): Buffer {
       if (!len) return b;
       for (let n = 1 + r.int(8); n > 0; n--) {
         const i = r.int(len);
-        b[i] ^= 1 << r.int(8);
+        b[i]! ^= 1 << r.int(8);
       }
       return b;
     }
@@ -760,7 +760,7 @@ function mutate(r: Rng, src: Buffer, other: Buffer, m: MutatorName): Buffer {
           b.writeUInt16BE((b.readUInt16BE(at) & 0x8000) | r.pick(FIELD_IDS), at);
           break;
         case 2:
-          b[at] ^= 0x80; // enterprise bit: shifts every field after it by 4 bytes
+          b[at]! ^= 0x80; // enterprise bit: shifts every field after it by 4 bytes
           break;
         default: {
           // Swap two field specs (same layout size, different meaning).
