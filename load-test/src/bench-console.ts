@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema, silentLogger } from '@haystack/common';
-import { ClickHouseDetectorStorage, openDetectorClickHouse } from '@haystack/detector';
+import { ClickHouseDetectorStorage } from '@haystack/detector';
+import { openStore, TABLES } from '@haystack/store';
 import { queryReportData } from '@haystack/report';
 import { createConsole, firstToken, queryLines } from '@haystack/console';
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     detector: { rawLineIds: true },
     console: { listen: '127.0.0.1:0', lookup: { enabled: true } },
   });
-  const ch = await openDetectorClickHouse(config);
+  const ch = await openStore(config);
   try {
     await new ClickHouseDetectorStorage(ch, { evidenceDays: 3650, detectionDays: 3650, qualityDays: 3650 }).ensureSchema();
     const db = ch.database;
@@ -52,12 +53,12 @@ async function main(): Promise<void> {
       const day = new Date(Date.parse(`${LAST}T00:00:00Z`) - (DAYS - 1 - d) * 86_400_000).toISOString().slice(0, 10);
       // Active lines: 95 % of the lines each day; lines are IPv4 addresses 10.x.y.z (raw ids).
       await ch.command(
-        `INSERT INTO ${db}.detector_line_days SELECT toDate('${day}'), IPv4NumToString(toUInt32(167772160 + number)), toDateTime64('${day} 00:00:00', 3, 'UTC') + toIntervalSecond(number % 86400)
+        `INSERT INTO ${db}.${TABLES.lineDays} SELECT toDate('${day}'), IPv4NumToString(toUInt32(167772160 + number)), toDateTime64('${day} 00:00:00', 3, 'UTC') + toIntervalSecond(number % 86400)
          FROM numbers(${LINES}) WHERE cityHash64(number, '${day}') % 100 < 95`,
       );
       // Detections: per class, a stable share of the lines (with a little churn per day), daily and one hourly window each.
       await ch.command(
-        `INSERT INTO ${db}.detector_detections
+        `INSERT INTO ${db}.${TABLES.detections}
          SELECT toDate('${day}'), w, if(w = 'day', toDateTime('${day} 00:00:00', 'UTC'), toDateTime('${day} 00:00:00', 'UTC') + toIntervalHour(number % 24)),
                 c.1, c.2, 'direct', IPv4NumToString(toUInt32(167772160 + number)), 1,
                 toDateTime64('${day} 00:00:00', 3, 'UTC') + toIntervalSecond(number % 86400 + 600), toDate('${day}'), 'bench', 0, number
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
          WHERE cityHash64(number, c.1) % 10000 < c.3 * 10000 AND cityHash64(number, c.1, '${day}') % 100 < 97`,
       );
       await ch.command(
-        `INSERT INTO ${db}.detector_evidence
+        `INSERT INTO ${db}.${TABLES.evidence}
          SELECT toDate('${day}'), toDateTime('${day} 00:00:00', 'UTC') + toIntervalHour(number % 24), IPv4NumToString(toUInt32(167772160 + number)), c.1, c.2,
                 concat(c.1, '.iot.example'), toDate('${day}'), 'bench', 0, number, 3, 3, 1800, 3000, 1800000, 0,
                 toDateTime64('${day} 00:00:00', 3, 'UTC') + toIntervalSecond(number % 86400), toDateTime64('${day} 00:00:00', 3, 'UTC') + toIntervalSecond(number % 86400 + 900)
@@ -73,11 +74,11 @@ async function main(): Promise<void> {
          WHERE cityHash64(number, c.1) % 10000 < c.3 * 10000 AND cityHash64(number, c.1, '${day}') % 100 < 97`,
       );
       await ch.command(
-        `INSERT INTO ${db}.detector_classes SELECT toDate('${day}'), c.1, c.1, c.2, [], 1, toDate('${day}') FROM (SELECT arrayJoin(${cls}) AS c)`,
+        `INSERT INTO ${db}.${TABLES.classes} SELECT toDate('${day}'), c.1, c.1, c.2, [], 1, toDate('${day}') FROM (SELECT arrayJoin(${cls}) AS c)`,
       );
     }
     const [rows] = await ch.query<{ d: string; e: string; l: string }>(
-      `SELECT (SELECT count() FROM ${db}.detector_detections) AS d, (SELECT count() FROM ${db}.detector_evidence) AS e, (SELECT count() FROM ${db}.detector_line_days) AS l`,
+      `SELECT (SELECT count() FROM ${db}.${TABLES.detections}) AS d, (SELECT count() FROM ${db}.${TABLES.evidence}) AS e, (SELECT count() FROM ${db}.${TABLES.lineDays}) AS l`,
     );
     const fillS = (performance.now() - t0) / 1000;
     say(
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
     const oneDay: number[] = [];
     for (let r = 0; r < REPS; r++) {
       await ch.command(
-        `INSERT INTO ${db}.detector_detections VALUES ('${LAST}', 'day', '${LAST} 00:00:00', 'maker-0', 'manufacturer', 'direct', 'late-line-${r}', 1, '${LAST} 12:00:00', '${LAST}', 'bench', 1, ${r})`,
+        `INSERT INTO ${db}.${TABLES.detections} VALUES ('${LAST}', 'day', '${LAST} 00:00:00', 'maker-0', 'manufacturer', 'direct', 'late-line-${r}', 1, '${LAST} 12:00:00', '${LAST}', 'bench', 1, ${r})`,
       );
       oneDay.push(await timed(() => http(`/api/v1/trends?to=${LAST}&days=${DAYS}`)));
     }

@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema, silentLogger, type HaystackConfig } from '@haystack/common';
-import { openDetectorClickHouse, type Detector } from '@haystack/detector';
+import type { Detector } from '@haystack/detector';
+import { openStore, TABLES } from '@haystack/store';
 import { assemblePipeline, type Pipeline } from '@haystack/pipeline';
 import { runBuildCommand } from '@haystack/hitlist';
 import { startKafkaMock, mockKafkaClient, MOCK_CONSUMER_TIMINGS, type KafkaMock } from '@haystack/testkit';
@@ -78,7 +79,7 @@ async function missingBatches(mock: KafkaMock, ch: Store, sourceId: string): Pro
     await admin.disconnect();
   }
   const rows = await ch.query<{ p: number; o: string }>(
-    `SELECT DISTINCT src_partition AS p, toString(src_offset) AS o FROM ${ch.database}.detector_flow_quality WHERE source = {s:String}`,
+    `SELECT DISTINCT src_partition AS p, toString(src_offset) AS o FROM ${ch.database}.${TABLES.flowQuality} WHERE source = {s:String}`,
     { s: sourceId },
   );
   const stored = new Set(rows.map((r) => `${r.p}:${r.o}`));
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
   const rulesDir = join(repo, 'rules');
   const log = silentLogger;
   const say = (s: string) => process.stdout.write(`${s}\n`);
-  let ch: Awaited<ReturnType<typeof openDetectorClickHouse>> | undefined;
+  let ch: Awaited<ReturnType<typeof openStore>> | undefined;
   const results: RunResult[] = [];
   try {
     let t = performance.now();
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
       () => undefined,
     );
     say(`hitlist built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    ch = await openDetectorClickHouse(base);
+    ch = await openStore(base);
 
     for (let rep = 1; rep <= REPS; rep++)
       for (const partitions of PARTS)
@@ -237,7 +238,7 @@ function fmtRate(n: number): string {
 
 async function runOne(
   base: HaystackConfig,
-  ch: NonNullable<Awaited<ReturnType<typeof openDetectorClickHouse>>>,
+  ch: NonNullable<Awaited<ReturnType<typeof openStore>>>,
   pcap: string,
   partitions: number,
   consumers: number,
@@ -296,14 +297,14 @@ async function runOne(
   }
 }
 
-type Store = NonNullable<Awaited<ReturnType<typeof openDetectorClickHouse>>>;
+type Store = NonNullable<Awaited<ReturnType<typeof openStore>>>;
 
 async function storedCounts(ch: Store, sourceId: string): Promise<Pick<RunResult, 'storedRecords' | 'qualityRows' | 'qualityRowsRaw'>> {
   const q = await ch.query<{ r: string; n: string }>(
-    `SELECT sum(records) AS r, count() AS n FROM ${ch.database}.detector_flow_quality FINAL WHERE source = {s:String}`,
+    `SELECT sum(records) AS r, count() AS n FROM ${ch.database}.${TABLES.flowQuality} FINAL WHERE source = {s:String}`,
     { s: sourceId },
   );
-  const raw = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.database}.detector_flow_quality WHERE source = {s:String}`, { s: sourceId });
+  const raw = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.database}.${TABLES.flowQuality} WHERE source = {s:String}`, { s: sourceId });
   return { storedRecords: Number(q[0]?.r ?? 0), qualityRows: Number(q[0]?.n ?? 0), qualityRowsRaw: Number(raw[0]?.n ?? 0) };
 }
 

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openClickHouse } from '@haystack/clickhouse';
-import { ClickHouseDetectorStorage, emptyRows, type DetectorRows } from '@haystack/detector';
+import { ClickHouseDetectorStorage } from '@haystack/detector';
+import { emptyRows, type DetectorRows } from '@haystack/store';
 import { arg, median, table } from './stats.js';
 
 const ROWS = Number(arg('--rows', '200000'));

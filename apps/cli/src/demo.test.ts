@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema, silentLogger } from '@haystack/common';
-import { openDetectorClickHouse } from '@haystack/detector';
 import { runDemo } from './commands/demo.js';
+import { openStore, TABLES } from '@haystack/store';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -31,14 +31,16 @@ test('the embedded end-to-end run (npm start) detects the simulated ground truth
   const cfg = configSchema.parse({ stateDir: join(out, 'state') });
   const db = cfg.clickhouse.database;
   const counts = async () => {
-    const ch = await openDetectorClickHouse(cfg);
+    const ch = await openStore(cfg);
     try {
       const [q] = await ch.query<{ flows: string; health: string; detections: string }>(
-        `SELECT (SELECT sum(records) FROM ${db}.detector_flow_quality FINAL) AS flows,
-                (SELECT sum(records) FROM ${db}.detector_ingest_health FINAL) AS health,
-                (SELECT count() FROM ${db}.detector_detections FINAL) AS detections`,
+        `SELECT (SELECT sum(records) FROM ${db}.${TABLES.flowQuality} FINAL) AS flows,
+                (SELECT sum(records) FROM ${db}.${TABLES.ingestHealth} FINAL) AS health,
+                (SELECT count() FROM ${db}.${TABLES.detections} FINAL) AS detections`,
       );
-      const detected = await ch.query<{ line: string; class_id: string }>(`SELECT DISTINCT line, class_id FROM ${db}.detector_detections WHERE window = 'day'`);
+      const detected = await ch.query<{ line: string; class_id: string }>(
+        `SELECT DISTINCT line, class_id FROM ${db}.${TABLES.detections} WHERE window = 'day'`,
+      );
       return { flows: Number(q!.flows), health: Number(q!.health), detections: Number(q!.detections), detected };
     } finally {
       await ch.close();

@@ -5,8 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openStore } from '@haystack/store';
 import { configSchema, silentLogger } from '@haystack/common';
-import { openDetectorClickHouse } from '@haystack/detector';
 import { queryReportData, renderCsv, renderText } from '@haystack/report';
 import { createConsole, firstToken, type LiveQuality } from '@haystack/console';
 import { runDemo } from './commands/demo.js';
@@ -34,7 +34,7 @@ test('demo --ixp: sFlow from the fabric, hosts per member as the ground truth ha
     const [asn, cls, hosts] = row.split(',');
     truth.set(`${asn} ${cls}`, Number(hosts));
   }
-  const ch = await openDetectorClickHouse(configSchema.parse({ stateDir: join(out, 'state') }));
+  const ch = await openStore(configSchema.parse({ stateDir: join(out, 'state') }));
   try {
     const data = await queryReportData(ch, '2026-11-20');
     const x = data.ixp!;
@@ -124,7 +124,7 @@ test('demo --ixp with IPFIX from the fabric: member routers’ MACs from the IPF
     () => {},
   );
   assert.ok(res.detector.flows > 0 && res.detector.matched > 0);
-  const ch = await openDetectorClickHouse(configSchema.parse({ stateDir: join(out, 'state') }));
+  const ch = await openStore(configSchema.parse({ stateDir: join(out, 'state') }));
   try {
     const data = await queryReportData(ch, '2026-11-20');
     const x = data.ixp!;

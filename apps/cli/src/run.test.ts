@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema } from '@haystack/common';
-import { openDetectorClickHouse } from '@haystack/detector';
 import { IE, PacketBuilder } from '@haystack/decoders';
 import type { HitlistBrowse } from '@haystack/console';
 import { ACME_RULES, cof, writeFile } from '@haystack/hitlist/test-helpers';
+import { openStore, TABLES } from '@haystack/store';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 
@@ -121,9 +121,9 @@ test('haystack run: live exports over UDP reach the detector and ClickHouse; the
   assert.equal(await exited, 0, stderr);
 
   const cfg = configSchema.parse({ stateDir: state });
-  const ch = await openDetectorClickHouse(cfg);
+  const ch = await openStore(cfg);
   try {
-    const [row] = await ch.query<{ n: string | number }>(`SELECT uniqExact(line) AS n FROM ${cfg.clickhouse.database}.detector_line_days`);
+    const [row] = await ch.query<{ n: string | number }>(`SELECT uniqExact(line) AS n FROM ${cfg.clickhouse.database}.${TABLES.lineDays}`);
     assert.equal(Number(row!.n), 3, 'three active subscriber lines stored');
   } finally {
     await ch.close();

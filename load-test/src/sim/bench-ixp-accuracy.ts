@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openClickHouse } from '@haystack/clickhouse';
+import { TABLES } from '@haystack/store';
 import { CACHE_DIR, LOAD_TEST_DIR } from '../corpus.js';
 import { arg, table } from '../stats.js';
 
@@ -72,8 +73,8 @@ async function main(): Promise<void> {
       const ch = await openClickHouse({ dataDir: join(dir, 'state', 'chdb'), database: 'haystack' });
       const det = await ch.query<{ line: string; class_id: string; member_asn: string }>(
         `SELECT DISTINCT d.line AS line, d.class_id AS class_id, toString(u.member_asn) AS member_asn
-         FROM (SELECT line, class_id, level FROM haystack.detector_detections FINAL WHERE day = {d:Date} AND window = 'day' AND level = {l:String}) AS d
-         INNER JOIN (SELECT line, member_asn FROM haystack.detector_ixp_units FINAL WHERE day = {d:Date}) AS u ON d.line = u.line
+         FROM (SELECT line, class_id, level FROM haystack.${TABLES.detections} FINAL WHERE day = {d:Date} AND window = 'day' AND level = {l:String}) AS d
+         INNER JOIN (SELECT line, member_asn FROM haystack.${TABLES.ixpUnits} FINAL WHERE day = {d:Date}) AS u ON d.line = u.line
          WHERE position(d.line, ':') = 0`,
         { d: DAY, l: level },
       );

@@ -1,5 +1,6 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import type { PdnsTuple } from './aggregate.js';
+import { ensureSchema, TABLES } from '@haystack/store';
 
 /**
  * Passive-DNS tuples in ClickHouse: per (day, name, type, data, source) the earliest and
@@ -9,22 +10,8 @@ import type { PdnsTuple } from './aggregate.js';
  * importing a file again first deletes that file's rows, so it never counts twice. Rows expire
  * with the TTL.
  */
-export const PDNS_TABLE = 'pdns_tuples';
 export const LIVE_SOURCE = 'live';
-
-export function pdnsTableSql(db: string, retentionDays: number): string {
-  return `CREATE TABLE IF NOT EXISTS ${db}.${PDNS_TABLE} (
-    day Date,
-    name String,
-    type LowCardinality(String),
-    data String,
-    source LowCardinality(String),
-    first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
-    last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
-    count SimpleAggregateFunction(sum, UInt64)
-  ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY (day, name, type, data, source)
-  TTL day + INTERVAL ${Math.floor(retentionDays)} DAY`;
-}
+const PDNS_TABLE = TABLES.pdnsTuples;
 
 /** A passive-DNS fact over a day range, as the hitlist build reads it. */
 export interface PdnsRow {
@@ -43,8 +30,7 @@ export class PdnsStore {
   private constructor(readonly ch: ClickHouseStore) {}
 
   static async open(ch: ClickHouseStore, retentionDays: number): Promise<PdnsStore> {
-    await ch.ensureDatabase();
-    await ch.command(pdnsTableSql(ch.database, retentionDays));
+    await ensureSchema(ch, { pdns: { retentionDays } });
     return new PdnsStore(ch);
   }
 

@@ -3,7 +3,6 @@ import type { ClickHouseStore } from '@haystack/clickhouse';
 import {
   createDetector,
   hitlistStoreFromConfig,
-  openDetectorClickHouse,
   registerConsumerLagMetric,
   registerDetectorMetrics,
   type Detector,
@@ -11,6 +10,7 @@ import {
   type DetectorStorage,
 } from '@haystack/detector';
 import type { HitlistStore } from '@haystack/hitlist-contract';
+import { openStore } from '@haystack/store';
 import { lossUnit } from '@haystack/flow-core';
 import { createConsole, type ConsoleServer, type LiveExporter, type LiveQuality } from '@haystack/console';
 import { createIngest, registerIngestMetrics, replayCapture, socketDrops, type Ingest, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
@@ -123,7 +123,7 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
     lifecycle.add({
       name: 'storage',
       async start() {
-        storage ??= await openDetectorClickHouse(config);
+        storage ??= await openStore(config);
       },
       async stop() {
         if (!o.storage && storage && 'close' in storage) await (storage as ClickHouseStore).close();
@@ -248,7 +248,7 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
       name: 'console',
       async start() {
         // The detector's store when there is one (embedded chdb: one process per data directory).
-        const store = storage && 'query' in storage ? (storage as ClickHouseStore) : (ownStore = await openDetectorClickHouse(config));
+        const store = storage && 'query' in storage ? (storage as ClickHouseStore) : (ownStore = await openStore(config));
         consoleServer = await createConsole({ config, log, store, live: () => liveQuality(started) });
         await consoleServer.start();
       },

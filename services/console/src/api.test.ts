@@ -12,6 +12,7 @@ import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import { createConsole } from './server.js';
 import { queryAudit, type HitlistBrowse, type TimeToDetection, type Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
+import { TABLES } from '@haystack/store';
 
 /**
  * The console's JSON API on real ClickHouse (chdb) holding what a real detector stored from
@@ -280,7 +281,7 @@ test('past days come from the cache while their data is unchanged, and are count
   const cacheRow = async () =>
     (
       await w.ch.query<{ fingerprint: string; at: string }>(
-        `SELECT fingerprint, toString(computed_at) AS at FROM ${db}.console_reports FINAL WHERE day = {d:Date}`,
+        `SELECT fingerprint, toString(computed_at) AS at FROM ${db}.${TABLES.consoleReports} FINAL WHERE day = {d:Date}`,
         { d: PREV },
       )
     )[0];

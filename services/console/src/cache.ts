@@ -1,5 +1,6 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { Q, queryReportData, type ReportData } from '@haystack/report';
+import { queryReportData, type ReportData } from '@haystack/report';
+import { TABLES, TolerantReader } from '@haystack/store';
 
 /**
  * Answers about past days, kept in ClickHouse beside the data they were computed from, so an
@@ -14,41 +15,16 @@ const num = (x: unknown): number => {
   return Number.isFinite(n) ? n : 0;
 };
 
-export async function ensureCacheTables(ch: ClickHouseStore): Promise<void> {
-  const db = ch.database;
-  await ch.ensureDatabase();
-  await ch.command(`CREATE TABLE IF NOT EXISTS ${db}.console_day_counts (
-    day Date,
-    fingerprint String,
-    class_id String,
-    lines UInt64,
-    computed_at DateTime64(3, 'UTC')
-  ) ENGINE = ReplacingMergeTree(computed_at) ORDER BY (day, class_id)`);
-  // Time to detection per day and class: count, a t-digest of the delays (mergeable over days), max, histogram; 'daily' rows: lines only the daily window caught.
-  await ch.command(`CREATE TABLE IF NOT EXISTS ${db}.console_ttd_days (
-    day Date,
-    fingerprint String,
-    kind LowCardinality(String),
-    class_id String,
-    n UInt64,
-    q AggregateFunction(quantilesTDigest(0.25, 0.5, 0.75, 0.9), Float64),
-    mx Float64,
-    hist_buckets Array(UInt8),
-    hist_counts Array(UInt64),
-    computed_at DateTime64(3, 'UTC')
-  ) ENGINE = ReplacingMergeTree(computed_at) ORDER BY (day, kind, class_id)`);
-  await ch.command(`CREATE TABLE IF NOT EXISTS ${db}.console_reports (
-    day Date,
-    fingerprint String,
-    data String,
-    computed_at DateTime64(3, 'UTC')
-  ) ENGINE = ReplacingMergeTree(computed_at) ORDER BY day`);
-}
-
 const nowText = () => new Date().toISOString().replace('T', ' ').replace('Z', '');
 
 /** Row counts per day of the given tables over [from, to]: `${day}` → "a:b:c". */
-async function fingerprints(q: Q, db: string, tables: { table: string; where?: string }[], from: string, to: string): Promise<Map<string, string>> {
+async function fingerprints(
+  q: TolerantReader,
+  db: string,
+  tables: { table: string; where?: string }[],
+  from: string,
+  to: string,
+): Promise<Map<string, string>> {
   const parts = new Map<string, number[]>();
   for (const [i, t] of tables.entries()) {
     for (const r of await q.all<{ d: string; n: string }>(
@@ -70,11 +46,11 @@ async function fingerprints(q: Q, db: string, tables: { table: string; where?: s
  */
 export async function dailyCounts(ch: ClickHouseStore, from: string, to: string): Promise<Map<string, Map<string, number>>> {
   const db = ch.database;
-  const q = new Q(ch);
-  const fp = await fingerprints(q, db, [{ table: 'detector_detections', where: "window = 'day'" }, { table: 'detector_line_days' }], from, to);
+  const q = new TolerantReader(ch);
+  const fp = await fingerprints(q, db, [{ table: TABLES.detections, where: "window = 'day'" }, { table: TABLES.lineDays }], from, to);
   const out = new Map<string, Map<string, number>>();
   const cached = await q.all<{ d: string; fingerprint: string; class_id: string; lines: string }>(
-    `SELECT toString(day) AS d, fingerprint, class_id, lines FROM ${db}.console_day_counts FINAL WHERE day BETWEEN {f:Date} AND {t:Date}`,
+    `SELECT toString(day) AS d, fingerprint, class_id, lines FROM ${db}.${TABLES.consoleDayCounts} FINAL WHERE day BETWEEN {f:Date} AND {t:Date}`,
     { f: from, t: to },
   );
   for (const r of cached) {
@@ -87,12 +63,12 @@ export async function dailyCounts(ch: ClickHouseStore, from: string, to: string)
   if (stale.length === 0) return out;
   for (const d of stale) out.set(d, new Map());
   for (const r of await q.all<{ d: string; class_id: string; n: string }>(
-    `SELECT toString(day) AS d, class_id, uniqExact(line) AS n FROM ${db}.detector_detections WHERE day IN {s:Array(Date)} AND window = 'day' GROUP BY day, class_id`,
+    `SELECT toString(day) AS d, class_id, uniqExact(line) AS n FROM ${db}.${TABLES.detections} WHERE day IN {s:Array(Date)} AND window = 'day' GROUP BY day, class_id`,
     { s: stale },
   ))
     out.get(r.d)!.set(r.class_id, num(r.n));
   for (const r of await q.all<{ d: string; n: string }>(
-    `SELECT toString(day) AS d, uniqExact(line) AS n FROM ${db}.detector_line_days WHERE day IN {s:Array(Date)} GROUP BY day`,
+    `SELECT toString(day) AS d, uniqExact(line) AS n FROM ${db}.${TABLES.lineDays} WHERE day IN {s:Array(Date)} GROUP BY day`,
     { s: stale },
   ))
     out.get(r.d)!.set('', num(r.n));
@@ -101,41 +77,44 @@ export async function dailyCounts(ch: ClickHouseStore, from: string, to: string)
   );
   // An empty day still records its fingerprint (active lines 0), so it is not counted again.
   for (const d of stale) if (!out.get(d)!.has('')) rows.push({ day: d, fingerprint: fp.get(d)!, class_id: '', lines: 0, computed_at: nowText() });
-  if (rows.length) await ch.insert('console_day_counts', rows);
+  if (rows.length) await ch.insert(TABLES.consoleDayCounts, rows);
   return out;
 }
 
 /** What a day's report is computed from: the report day and the day before it, and the hitlist builds up to it. */
 const REPORT_TABLES = [
-  { table: 'detector_detections' },
-  { table: 'detector_line_days' },
-  { table: 'detector_flow_quality' },
-  { table: 'detector_ingest_health' },
-  { table: 'detector_undecodable' },
-  { table: 'detector_classes' },
-  { table: 'detector_hitlists' },
-  { table: 'detector_ixp_units' },
-  { table: 'detector_evidence' },
+  { table: TABLES.detections },
+  { table: TABLES.lineDays },
+  { table: TABLES.flowQuality },
+  { table: TABLES.ingestHealth },
+  { table: TABLES.undecodable },
+  { table: TABLES.classes },
+  { table: TABLES.hitlists },
+  { table: TABLES.ixpUnits },
+  { table: TABLES.evidence },
 ];
 
 /** A day's report: from the cache when nothing it depends on changed, else computed and cached. Days before `today` only. */
 export async function cachedReport(ch: ClickHouseStore, day: string, today: string, now: Date): Promise<{ data: ReportData; cached: boolean }> {
   if (day >= today) return { data: await queryReportData(ch, day, { now }), cached: false };
   const db = ch.database;
-  const q = new Q(ch);
+  const q = new TolerantReader(ch);
   const prev = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
   const fp = await fingerprints(q, db, REPORT_TABLES, prev, day);
-  const builds = await q.one<{ b: string }>(`SELECT toString(count()) || '@' || toString(max(built_at)) AS b FROM ${db}.hitlist_builds WHERE day <= {d:Date}`, {
-    d: day,
-  });
+  const builds = await q.one<{ b: string }>(
+    `SELECT toString(count()) || '@' || toString(max(built_at)) AS b FROM ${db}.${TABLES.hitlistBuilds} WHERE day <= {d:Date}`,
+    {
+      d: day,
+    },
+  );
   const fingerprint = `${fp.get(prev) ?? '-'}|${fp.get(day) ?? '-'}|${builds?.b ?? '-'}`;
-  const hit = await q.one<{ data: string }>(`SELECT data FROM ${db}.console_reports FINAL WHERE day = {d:Date} AND fingerprint = {f:String}`, {
+  const hit = await q.one<{ data: string }>(`SELECT data FROM ${db}.${TABLES.consoleReports} FINAL WHERE day = {d:Date} AND fingerprint = {f:String}`, {
     d: day,
     f: fingerprint,
   });
   if (hit) return { data: JSON.parse(hit.data) as ReportData, cached: true };
   const data = await queryReportData(ch, day, { now });
-  await ch.insert('console_reports', [{ day, fingerprint, data: JSON.stringify(data), computed_at: nowText() }]);
+  await ch.insert(TABLES.consoleReports, [{ day, fingerprint, data: JSON.stringify(data), computed_at: nowText() }]);
   return { data, cached: false };
 }
 
@@ -156,12 +135,12 @@ export async function ttdByClass(
   dailyOnly: { class_id: string; n: string }[];
 }> {
   const db = ch.database;
-  const q = new Q(ch);
-  const fp = await fingerprints(q, db, [{ table: 'detector_detections' }, { table: 'detector_evidence_daily' }], from, to);
+  const q = new TolerantReader(ch);
+  const fp = await fingerprints(q, db, [{ table: TABLES.detections }, { table: TABLES.evidenceDaily }], from, to);
   const have = new Map(
     (
       await q.all<{ d: string; fingerprint: string }>(
-        `SELECT toString(day) AS d, fingerprint FROM ${db}.console_ttd_days FINAL WHERE day BETWEEN {f:Date} AND {t:Date} AND kind = 'mark'`,
+        `SELECT toString(day) AS d, fingerprint FROM ${db}.${TABLES.consoleTtdDays} FINAL WHERE day BETWEEN {f:Date} AND {t:Date} AND kind = 'mark'`,
         { f: from, t: to },
       )
     ).map((r) => [r.d, r.fingerprint]),
@@ -171,29 +150,29 @@ export async function ttdByClass(
     if (have.get(d) === f) continue;
     const p = { d, f };
     await ch.command(
-      `INSERT INTO ${db}.console_ttd_days (day, fingerprint, kind, class_id, n, q, mx, hist_buckets, hist_counts, computed_at)
+      `INSERT INTO ${db}.${TABLES.consoleTtdDays} (day, fingerprint, kind, class_id, n, q, mx, hist_buckets, hist_counts, computed_at)
        SELECT {d:Date}, {f:String}, 'hour', class_id, n, q, mx, h.1, h.2, now64(3) FROM (
          SELECT class_id, count() AS n, quantilesTDigestState(0.25, 0.5, 0.75, 0.9)(m) AS q, max(m) AS mx, sumMap([b], [toUInt64(1)]) AS h FROM (
            SELECT d.class_id AS class_id, greatest(0, dateDiff('second', e.seen, d.at) / 60) AS m,
              -- Bucket: the first bound the delay is within (0-based); past the last bound, the overflow bucket.
              toUInt8(if(arrayFirstIndex(x -> m <= x, ${bounds}) = 0, length(${bounds}), arrayFirstIndex(x -> m <= x, ${bounds}) - 1)) AS b
-           FROM (SELECT class_id, line, min(detected_at) AS at FROM ${db}.detector_detections WHERE day = {d:Date} AND window = 'hour' GROUP BY class_id, line) AS d
-           INNER JOIN (SELECT class_id, line, min(first_seen) AS seen FROM ${db}.detector_evidence_daily WHERE day = {d:Date} GROUP BY class_id, line) AS e
+           FROM (SELECT class_id, line, min(detected_at) AS at FROM ${db}.${TABLES.detections} WHERE day = {d:Date} AND window = 'hour' GROUP BY class_id, line) AS d
+           INNER JOIN (SELECT class_id, line, min(first_seen) AS seen FROM ${db}.${TABLES.evidenceDaily} WHERE day = {d:Date} GROUP BY class_id, line) AS e
            ON d.class_id = e.class_id AND d.line = e.line
          ) GROUP BY class_id
        )`,
       p,
     );
     await ch.command(
-      `INSERT INTO ${db}.console_ttd_days (day, fingerprint, kind, class_id, n, mx, hist_buckets, hist_counts, computed_at)
+      `INSERT INTO ${db}.${TABLES.consoleTtdDays} (day, fingerprint, kind, class_id, n, mx, hist_buckets, hist_counts, computed_at)
        SELECT {d:Date}, {f:String}, 'daily', class_id, count(), 0, [], [], now64(3) FROM (
-         SELECT class_id, line, groupUniqArray(toString(window)) AS w FROM ${db}.detector_detections WHERE day = {d:Date} GROUP BY class_id, line
+         SELECT class_id, line, groupUniqArray(toString(window)) AS w FROM ${db}.${TABLES.detections} WHERE day = {d:Date} GROUP BY class_id, line
        ) WHERE has(w, 'day') AND NOT has(w, 'hour') GROUP BY class_id`,
       p,
     );
     // Written last: a day counts as done only once its rows are in.
     await ch.command(
-      `INSERT INTO ${db}.console_ttd_days (day, fingerprint, kind, class_id, n, mx, hist_buckets, hist_counts, computed_at) VALUES ({d:Date}, {f:String}, 'mark', '', 0, 0, [], [], now64(3))`,
+      `INSERT INTO ${db}.${TABLES.consoleTtdDays} (day, fingerprint, kind, class_id, n, mx, hist_buckets, hist_counts, computed_at) VALUES ({d:Date}, {f:String}, 'mark', '', 0, 0, [], [], now64(3))`,
       p,
     );
   }
@@ -202,11 +181,11 @@ export async function ttdByClass(
   const cur = `has(arrayZip({ds:Array(String)}, {fs:Array(String)}), (toString(day), fingerprint))`;
   const rows = await q.all<{ class_id: string; n: string; p: (number | string)[]; mx: number | string; hist: [(number | string)[], (number | string)[]] }>(
     `SELECT class_id, sum(n) AS n, quantilesTDigestMerge(0.25, 0.5, 0.75, 0.9)(q) AS p, max(mx) AS mx, sumMap(hist_buckets, hist_counts) AS hist
-     FROM ${db}.console_ttd_days FINAL WHERE day BETWEEN {f:Date} AND {t:Date} AND kind = 'hour' AND ${cur} GROUP BY class_id`,
+     FROM ${db}.${TABLES.consoleTtdDays} FINAL WHERE day BETWEEN {f:Date} AND {t:Date} AND kind = 'hour' AND ${cur} GROUP BY class_id`,
     { f: from, t: to, ds: days, fs: fps },
   );
   const dailyOnly = await q.all<{ class_id: string; n: string }>(
-    `SELECT class_id, sum(n) AS n FROM ${db}.console_ttd_days FINAL WHERE day BETWEEN {f:Date} AND {t:Date} AND kind = 'daily' AND ${cur} GROUP BY class_id`,
+    `SELECT class_id, sum(n) AS n FROM ${db}.${TABLES.consoleTtdDays} FINAL WHERE day BETWEEN {f:Date} AND {t:Date} AND kind = 'daily' AND ${cur} GROUP BY class_id`,
     { f: from, t: to, ds: days, fs: fps },
   );
   return { rows, dailyOnly };

@@ -1,7 +1,7 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { lossUnit, type LossUnit } from '@haystack/flow-core';
-import { Q } from '@haystack/report';
 import type { GroupLag } from '@haystack/transport';
+import { TABLES, TolerantReader } from '@haystack/store';
 
 /**
  * Data quality as the console shows it. Live: the running process's own counters (decoder
@@ -55,11 +55,11 @@ const num = (x: unknown): number => {
 /** The day's figures from storage: health snapshots (sums of their deltas) and the detector's flow quality. */
 export async function storedQuality(ch: ClickHouseStore, day: string, now = new Date()): Promise<LiveQuality> {
   const db = ch.database;
-  const q = new Q(ch);
+  const q = new TolerantReader(ch);
   const health = await q.all<Record<string, string>>(
     `SELECT exporter, version, observation_domain AS domain, sum(records) AS records, argMax(sampling_rate, at) AS rate, sum(sequence_gaps) AS gaps, sum(lost) AS lost,
             sum(malformed) AS malformed, sum(missing_template_sets) AS missing, sum(samples_lost) AS samples_lost, sum(sample_drops) AS sample_drops
-     FROM ${db}.detector_ingest_health FINAL WHERE day = {d:Date} GROUP BY exporter, version, observation_domain ORDER BY exporter, version, domain`,
+     FROM ${db}.${TABLES.ingestHealth} FINAL WHERE day = {d:Date} GROUP BY exporter, version, observation_domain ORDER BY exporter, version, domain`,
     { d: day },
   );
   const exporters: LiveExporter[] = health.map((h) => ({

@@ -1,5 +1,5 @@
 import { isV4Mapped, parseAddress, parsePrefix } from '@haystack/common';
-import type { LineIds } from '@haystack/detector';
+import type { LineIds } from '@haystack/store';
 
 /**
  * What a support or abuse desk types into the per-line lookup, turned into the line ids the

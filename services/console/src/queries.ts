@@ -1,6 +1,6 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { Q } from '@haystack/report';
 import { HISTOGRAM_MINUTES, dailyCounts, ttdByClass } from './cache.js';
+import { addDays, TABLES, TolerantReader } from '@haystack/store';
 
 /**
  * The console's own views over the detector's and the hitlist's tables (the day report is
@@ -16,9 +16,6 @@ const num = (x: unknown): number => {
 };
 const asLevel = (s: unknown): Level => (s === 'platform' || s === 'manufacturer' ? s : 'product');
 const LEVEL_ORDER: Record<Level, number> = { platform: 0, manufacturer: 1, product: 2 };
-
-export const dayText = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
-export const addDays = (day: string, n: number): string => dayText(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000);
 
 export interface TrendClass {
   classId: string;
@@ -43,7 +40,7 @@ export interface Trends {
 /** Per class and level, detected lines per day over `days` days ending on `to` (inclusive). */
 export async function queryTrends(ch: ClickHouseStore, to: string, days: number): Promise<Trends> {
   const db = ch.database;
-  const q = new Q(ch);
+  const q = new TolerantReader(ch);
   const from = addDays(to, -(days - 1));
   const dayList = Array.from({ length: days }, (_, i) => addDays(from, i));
   const index = new Map(dayList.map((d, i) => [d, i]));
@@ -81,10 +78,10 @@ export async function queryTrends(ch: ClickHouseStore, to: string, days: number)
 }
 
 /** Class names and levels as the detector stored them (latest day in the range wins). */
-async function classMeta(q: Q, db: string, from: string, to: string): Promise<Map<string, { name: string; level: string }>> {
+async function classMeta(q: TolerantReader, db: string, from: string, to: string): Promise<Map<string, { name: string; level: string }>> {
   const m = new Map<string, { name: string; level: string }>();
   for (const r of await q.all<{ class_id: string; name: string; level: string }>(
-    `SELECT class_id, argMax(name, day) AS name, argMax(level, day) AS level FROM ${db}.detector_classes WHERE day BETWEEN {f:Date} AND {t:Date} GROUP BY class_id`,
+    `SELECT class_id, argMax(name, day) AS name, argMax(level, day) AS level FROM ${db}.${TABLES.classes} WHERE day BETWEEN {f:Date} AND {t:Date} GROUP BY class_id`,
     { f: from, t: to },
   ))
     m.set(r.class_id, { name: r.name, level: r.level });
@@ -120,7 +117,7 @@ export interface TimeToDetection {
  */
 export async function queryTimeToDetection(ch: ClickHouseStore, to: string, days: number): Promise<TimeToDetection> {
   const db = ch.database;
-  const q = new Q(ch);
+  const q = new TolerantReader(ch);
   const from = addDays(to, -(days - 1));
   // Per day in the console's cache (cache.ts): only days whose detections or evidence changed are computed again.
   const { rows, dailyOnly } = await ttdByClass(ch, from, to);
@@ -190,9 +187,9 @@ export async function queryHitlist(
   opts: { classId?: string; limit?: number; churnDays?: number } = {},
 ): Promise<HitlistBrowse> {
   const db = ch.database;
-  const q = new Q(ch);
+  const q = new TolerantReader(ch);
   const built = await q.one<{ d: string; at: string }>(
-    `SELECT toString(max(day)) AS d, toString(argMax(built_at, day)) AS at FROM ${db}.hitlist_builds WHERE day <= {d:Date} HAVING count() > 0`,
+    `SELECT toString(max(day)) AS d, toString(argMax(built_at, day)) AS at FROM ${db}.${TABLES.hitlistBuilds} WHERE day <= {d:Date} HAVING count() > 0`,
     { d: day },
   );
   if (!built?.d) return { day: null, builtAt: null, classes: [], domains: [], entries: [], entriesTotal: 0, churn: [] };
@@ -208,7 +205,7 @@ export async function queryHitlist(
       dedicated_primary: string;
       reason: string;
     }>(
-      `SELECT class_id, kind, status, detected_as, addresses, primary_domains, dedicated_primary, reason FROM ${db}.hitlist_class_decisions WHERE day = {h:Date} ORDER BY class_id`,
+      `SELECT class_id, kind, status, detected_as, addresses, primary_domains, dedicated_primary, reason FROM ${db}.${TABLES.hitlistClassDecisions} WHERE day = {h:Date} ORDER BY class_id`,
       { h },
     )
   ).map((r) => ({
@@ -223,7 +220,7 @@ export async function queryHitlist(
   }));
   const domains = (
     await q.all<{ domain: string; role: string; status: string; via: string; used_by: string[]; addresses: string; reason: string }>(
-      `SELECT domain, role, status, via, used_by, addresses, reason FROM ${db}.hitlist_domain_decisions WHERE day = {h:Date}
+      `SELECT domain, role, status, via, used_by, addresses, reason FROM ${db}.${TABLES.hitlistDomainDecisions} WHERE day = {h:Date}
        ${opts.classId ? 'AND has(used_by, {c:String})' : ''} ORDER BY domain`,
       { h, c: opts.classId ?? '' },
     )
@@ -231,16 +228,16 @@ export async function queryHitlist(
   const where = `day = {h:Date}${opts.classId ? ' AND class_id = {c:String}' : ''}`;
   const entries = (
     await q.all<{ address: string; port: number | string; transport: string; domain: string; class_id: string }>(
-      `SELECT replaceRegexpOne(toString(address), '^::ffff:', '') AS address, port, transport, domain, class_id FROM ${db}.hitlist_entries
+      `SELECT replaceRegexpOne(toString(address), '^::ffff:', '') AS address, port, transport, domain, class_id FROM ${db}.${TABLES.hitlistEntries}
        WHERE ${where} ORDER BY class_id, domain, address, port LIMIT {l:UInt32}`,
       { h, c: opts.classId ?? '', l: opts.limit ?? 500 },
     )
   ).map((r) => ({ address: r.address, port: num(r.port), transport: r.transport, domain: r.domain, classId: r.class_id }));
-  const total = num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.hitlist_entries WHERE ${where}`, { h, c: opts.classId ?? '' }))?.n);
+  const total = num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLES.hitlistEntries} WHERE ${where}`, { h, c: opts.classId ?? '' }))?.n);
   // Churn per built day: distinct entries, and what changed against the previous build.
   const churnFrom = addDays(h, -((opts.churnDays ?? 14) - 1));
   const builtDays = (
-    await q.all<{ d: string }>(`SELECT DISTINCT toString(day) AS d FROM ${db}.hitlist_builds WHERE day BETWEEN {f:Date} AND {h:Date} ORDER BY d`, {
+    await q.all<{ d: string }>(`SELECT DISTINCT toString(day) AS d FROM ${db}.${TABLES.hitlistBuilds} WHERE day BETWEEN {f:Date} AND {h:Date} ORDER BY d`, {
       f: addDays(churnFrom, -31),
       h,
     })
@@ -252,11 +249,11 @@ export async function queryHitlist(
     const p = builtDays[i - 1];
     const [c] = await q.all<{ n: string; added: string; removed: string }>(
       `SELECT
-         (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.hitlist_entries WHERE day = {d:Date})) AS n,
-         (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.hitlist_entries WHERE day = {d:Date})
-            WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.hitlist_entries WHERE day = {p:Date})) AS added,
-         (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.hitlist_entries WHERE day = {p:Date})
-            WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.hitlist_entries WHERE day = {d:Date})) AS removed`,
+         (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.${TABLES.hitlistEntries} WHERE day = {d:Date})) AS n,
+         (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.${TABLES.hitlistEntries} WHERE day = {d:Date})
+            WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.${TABLES.hitlistEntries} WHERE day = {p:Date})) AS added,
+         (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.${TABLES.hitlistEntries} WHERE day = {p:Date})
+            WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.${TABLES.hitlistEntries} WHERE day = {d:Date})) AS removed`,
       { d, p: p ?? '1970-01-01' },
     );
     churn.push({ day: d, entries: num(c?.n), added: p ? num(c?.added) : num(c?.n), removed: p ? num(c?.removed) : 0 });
@@ -280,17 +277,17 @@ export interface LineDetection {
 export async function queryLines(ch: ClickHouseStore, lineIds: string[], from: string, to: string): Promise<LineDetection[]> {
   if (lineIds.length === 0) return [];
   const db = ch.database;
-  const q = new Q(ch);
+  const q = new TolerantReader(ch);
   const det = await q.all<{ line: string; d: string; class_id: string; level: string; windows: string[]; at: string }>(
     `SELECT line, toString(day) AS d, class_id, any(level) AS level,
        arraySort(groupUniqArray(if(window = 'day', 'day', formatDateTime(window_start, '%H:00')))) AS windows,
        toString(min(detected_at)) AS at
-     FROM ${db}.detector_detections WHERE day BETWEEN {f:Date} AND {t:Date} AND line IN {l:Array(String)}
+     FROM ${db}.${TABLES.detections} WHERE day BETWEEN {f:Date} AND {t:Date} AND line IN {l:Array(String)}
      GROUP BY line, day, class_id ORDER BY day, line, class_id`,
     { f: from, t: to, l: lineIds },
   );
   const ev = await q.all<{ line: string; d: string; class_id: string; domains: string[] }>(
-    `SELECT line, toString(day) AS d, class_id, arraySort(groupUniqArray(domain)) AS domains FROM ${db}.detector_evidence
+    `SELECT line, toString(day) AS d, class_id, arraySort(groupUniqArray(domain)) AS domains FROM ${db}.${TABLES.evidence}
      WHERE day BETWEEN {f:Date} AND {t:Date} AND line IN {l:Array(String)} GROUP BY line, day, class_id`,
     { f: from, t: to, l: lineIds },
   );
@@ -318,22 +315,7 @@ export interface AuditEntry {
 }
 
 /** Every per-line lookup (and every refused attempt) is written here before its answer leaves. */
-export const AUDIT_TABLE = 'console_lookup_audit';
-
-export async function ensureAuditTable(ch: ClickHouseStore): Promise<void> {
-  await ch.ensureDatabase();
-  await ch.command(`CREATE TABLE IF NOT EXISTS ${ch.database}.${AUDIT_TABLE} (
-    at DateTime64(3, 'UTC'),
-    who String,
-    query String,
-    from_day Date,
-    to_day Date,
-    lines UInt32,
-    results UInt32,
-    allowed UInt8,
-    client String
-  ) ENGINE = MergeTree ORDER BY at`);
-}
+const AUDIT_TABLE = TABLES.consoleLookupAudit;
 
 export async function writeAudit(ch: ClickHouseStore, e: AuditEntry & { client: string }): Promise<void> {
   await ch.insert(AUDIT_TABLE, [
@@ -352,7 +334,7 @@ export async function writeAudit(ch: ClickHouseStore, e: AuditEntry & { client: 
 }
 
 export async function queryAudit(ch: ClickHouseStore, limit: number): Promise<(AuditEntry & { client: string })[]> {
-  const rows = await new Q(ch).all<{
+  const rows = await new TolerantReader(ch).all<{
     at: string;
     who: string;
     query: string;

@@ -5,20 +5,18 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import swagger from '@fastify/swagger';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import type { HaystackConfig, Logger } from '@haystack/common';
-import { lineIdsFromConfig, type LineIds } from '@haystack/detector';
+import { dayOf, ensureSchema, lineIdsFromConfig, type LineIds } from '@haystack/store';
 import { dayDir, dictionaryCoverage, HitlistHistory, readBuiltDay, type DictionaryCoverage, type RecordableBuild } from '@haystack/hitlist';
 import { MissingDayError } from '@haystack/hitlist-contract';
 import { loadRules, SHIPPED_RULES_DIR } from '@haystack/rules';
 import { REPORT_CSS, type ReportData } from '@haystack/report';
-import { cachedReport, dailyCounts, ensureCacheTables, ttdByClass } from './cache.js';
+import { cachedReport, dailyCounts, ttdByClass } from './cache.js';
 import { ensureTokensFile, loadTokens, Sessions, type TokenStore } from './auth.js';
 import { GroupLagReader } from '@haystack/transport';
 import { storedQuality, type LiveQuality, type LiveSource } from './live.js';
 import { LookupError, resolveLookup } from './lookup.js';
 import { CONSOLE_CSS, dayPage, errorPage, hitlistPage, loginPage, lookupPage, qualityPage, trendsPage, ttdPage, type PageContext } from './pages.js';
 import {
-  dayText,
-  ensureAuditTable,
   queryAudit,
   queryHitlist,
   queryLines,
@@ -112,7 +110,7 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   const { config, store } = o;
   const log = o.log.child({ component: 'console' });
   const now = o.now ?? (() => new Date());
-  const today = () => dayText(now().getTime());
+  const today = () => dayOf(now().getTime());
   const cc = config.console;
 
   const tokensPath = tokensFileOf(config);
@@ -125,7 +123,7 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   let lineIds: LineIds | null = null;
   const lineIdsNow = () => (lineIds ??= lineIdsFromConfig(config, log));
   // Refused lookups are audited too, also while the lookup is disabled.
-  await ensureAuditTable(store);
+  await ensureSchema(store, { console: true });
   // Hitlist builds recorded for `hitlist build` while this process holds the store, one at a time.
   let recording: Promise<unknown> = Promise.resolve();
   // With Kafka between ingest and detectors, the quality page asks the brokers for the detector group's lag
@@ -134,7 +132,6 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     config.kafka.brokers.length > 0
       ? new GroupLagReader(config.kafka, { client: { connectionTimeout: 2_000, requestTimeout: 5_000, retry: { retries: 1, initialRetryTime: 100 } } })
       : null;
-  await ensureCacheTables(store);
 
   const app: FastifyInstance = Fastify({
     // No fastify logger: failures are logged by the error handler below, requests are not.
@@ -556,7 +553,7 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       .trim() === 'https'
       ? '; Secure'
       : '';
-  const lookupDefaults = () => ({ query: '', from: dayText(now().getTime() - 6 * 86_400_000), to: today() });
+  const lookupDefaults = () => ({ query: '', from: dayOf(now().getTime() - 6 * 86_400_000), to: today() });
   app.get('/lookup', { schema: { hide: true } }, async (req, reply) => {
     if (!cc.lookup.enabled) throw new HttpError(403, 'the per-line lookup is disabled: set console.lookup.enabled');
     if (!req.who) return reply.redirect(`/login?next=${encodeURIComponent('/lookup')}`, 303);
@@ -626,9 +623,9 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       log.info({ url, tokens: tokensPath }, 'console listening');
       // Count the past days of the default ranges now, so the first trend and time-to-detection pages do not wait for it.
       warming = (async () => {
-        const yesterday = dayText(now().getTime() - 86_400_000);
-        await dailyCounts(store, dayText(now().getTime() - cc.trendDays * 86_400_000), yesterday);
-        await ttdByClass(store, dayText(now().getTime() - 7 * 86_400_000), yesterday);
+        const yesterday = dayOf(now().getTime() - 86_400_000);
+        await dailyCounts(store, dayOf(now().getTime() - cc.trendDays * 86_400_000), yesterday);
+        await ttdByClass(store, dayOf(now().getTime() - 7 * 86_400_000), yesterday);
       })().catch((err: unknown) => log.warn({ err }, 'console cache warm-up failed (pages compute on demand)'));
       return url;
     },

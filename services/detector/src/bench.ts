@@ -18,10 +18,10 @@ import { parseAddress } from '@haystack/common';
 import { BatchWriter, F, RECORD_SIZE, openBatch, type BatchView } from '@haystack/flow-core';
 import { HITLIST_FORMAT, loadHitlist, type Hitlist, type HitlistEntry } from '@haystack/hitlist-contract';
 import { seededRandom } from '@haystack/common';
-import { LineIds, LineMask } from './lines.js';
+import { LineMask } from './line-sets.js';
+import { emptyRows, LineIds } from '@haystack/store';
 import { Matcher, ScanResult } from './matcher.js';
 import { BatchProcessor } from './processor.js';
-import { emptyRows } from './rows.js';
 import { DetectionEngine, PartitionState, Thresholds } from './rules.js';
 
 const { values: args } = parseArgs({

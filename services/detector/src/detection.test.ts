@@ -30,6 +30,7 @@ import {
   writeRules,
   type FlowSpec,
 } from './test-helpers.js';
+import { TABLES } from '@haystack/store';
 
 after(cleanupClickHouseDir);
 
@@ -190,7 +191,7 @@ describe('detection on hand-made flow batches (MemoryBus → detector → chdb)'
       `hour ${nextDay} 00:00:00`,
     ]);
     const [ev] = await r1.ch.query<{ days: string[] }>(
-      `SELECT groupArray(toString(day)) AS days FROM (SELECT DISTINCT day FROM ${r1.ch.database}.detector_evidence ORDER BY day)`,
+      `SELECT groupArray(toString(day)) AS days FROM (SELECT DISTINCT day FROM ${r1.ch.database}.${TABLES.evidence} ORDER BY day)`,
     );
     assert.deepEqual(ev!.days, [DAY, nextDay]);
     await r.ch.close();
@@ -269,7 +270,7 @@ describe('detection on hand-made flow batches (MemoryBus → detector → chdb)'
     // Every flow matches acme-cam once (cam1, cam2: one class each) → 3 evidence flows.
     assert.deepEqual(r.counts.evidence, { flows: 3, sampled_packets: 10, est_packets: 3000 + 500, unknown_rate_flows: 1 });
     assert.equal(r.counts.quality.unknown_rate, 2);
-    const [rates] = await r.ch.query<{ rates: number[] }>(`SELECT sampling_rates AS rates FROM ${r.ch.database}.detector_quality_daily FINAL`);
+    const [rates] = await r.ch.query<{ rates: number[] }>(`SELECT sampling_rates AS rates FROM ${r.ch.database}.${TABLES.qualityDaily} FINAL`);
     assert.deepEqual(
       [...rates!.rates].map(Number).sort((a, b) => a - b),
       [0, 100, 1000],

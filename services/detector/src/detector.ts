@@ -1,9 +1,7 @@
 import { Attributor, RouteTable, loadMemberExport } from '@haystack/ixp';
 import { SHIPPED_RULES_DIR } from '@haystack/rules';
-import { SubscriberMap } from './subscribers.js';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError, type HaystackConfig, type Logger } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { BatchFormatError, decodeHealth, isHealth, openBatch, type BatchView, type HealthSnapshot } from '@haystack/flow-core';
@@ -12,10 +10,10 @@ import type { Accepted, BatchMeta, FlowSource } from '@haystack/transport';
 import { Flusher } from './flusher.js';
 import { ClassHierarchy } from './hierarchy.js';
 import { HitlistSet } from './hitlists.js';
-import { LineIds, LineMask, dayText, embeddedLineKey } from './lines.js';
+import { LineMask } from './line-sets.js';
+import { DAY_MS, dayOf, dayText, type DetectorRows, emptyRows, type HealthRow, ipv6UnitPrefix, LineIds, lineIdsFromConfig, ts64 } from '@haystack/store';
 import { batchDays } from './matcher.js';
 import { BatchProcessor } from './processor.js';
-import { DAY_MS, dayOf, emptyRows, ts64, type DetectorRows, type HealthRow } from './rows.js';
 import { DetectionEngine, PartitionState, Thresholds, ruleThreshold, type ClassWindows, type Position } from './rules.js';
 import { ClickHouseDetectorStorage, type DetectorStorage } from './storage.js';
 
@@ -26,27 +24,6 @@ export class DetectorConfigError extends Error {
     super(message, options);
     this.name = 'DetectorConfigError';
   }
-}
-
-/**
- * The line-id key for this deployment: detector.lineKey when set; with Kafka (distributed)
- * it must be set (every detector replica must derive the same pseudonyms, and a generated key
- * on one machine would not be shared); embedded, one is generated once into
- * <stateDir>/detector/line-key. Raw line ids need no key.
- */
-export function resolveLineKey(config: HaystackConfig, log?: Logger): string | null {
-  const d = config.detector;
-  if (d.rawLineIds) return null;
-  if (d.lineKey) return d.lineKey;
-  if (config.kafka.brokers.length > 0)
-    throw new DetectorConfigError(
-      'detector.lineKey is not set: with Kafka (distributed mode) every detector needs the same line key. ' +
-        'Set HAYSTACK_DETECTOR__LINE_KEY (at least 16 characters, e.g. `openssl rand -hex 32`), or detector.rawLineIds: true to store raw addresses.',
-    );
-  const path = join(config.stateDir, 'detector', 'line-key');
-  const { key, created } = embeddedLineKey(path);
-  if (created) log?.info({ path }, 'generated the embedded line key (keep this file: line pseudonyms depend on it)');
-  return key;
 }
 
 export interface DetectorOptions {
@@ -615,34 +592,4 @@ function healthRows(s: HealthSnapshot): HealthRow[] {
       sample_drops: count(d.sampleDrops),
     };
   });
-}
-
-/** The unit prefix for IPv6: the host's /64 (configurable) at an IXP, the subscriber line's prefix at an ISP. */
-export function ipv6UnitPrefix(cfg: HaystackConfig): number {
-  return cfg.deployment === 'ixp' ? cfg.ixp.hostPrefixLength6 : (cfg.detector.ipv6LinePrefixLength ?? cfg.ingest.ipv6LinePrefixLength);
-}
-
-/** Line ids exactly as the detector derives them (key, rotation, raw mode, dual-stack map): the console's lookup uses the same. */
-export function lineIdsFromConfig(cfg: HaystackConfig, log: Logger): LineIds {
-  const d = cfg.detector;
-  const prefix = ipv6UnitPrefix(cfg);
-  return new LineIds({
-    key: resolveLineKey(cfg, log),
-    rotation: d.lineKeyRotation,
-    raw: d.rawLineIds,
-    ipv6PrefixLength: prefix,
-    subscribers: d.subscriberMap ? loadSubscriberMap(d.subscriberMap, prefix, log) : null,
-  });
-}
-
-function loadSubscriberMap(path: string, prefix: number, log: Logger): SubscriberMap {
-  let m: SubscriberMap;
-  try {
-    m = new SubscriberMap(path, prefix);
-  } catch (e) {
-    throw Object.assign(new Error(`detector.subscriberMap: ${(e as Error).message}`), { userFacing: true, exitCode: 2 });
-  }
-  log.info({ path, subscribers: m.size, skipped: m.skipped }, 'dual-stack subscriber map loaded');
-  if (m.skipped) log.warn({ path, skipped: m.skipped }, 'subscriber map rows skipped as invalid (expected "ipv4,ipv6-prefix")');
-  return m;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '@haystack/common';
-import { emptyRows, rowCount, type DetectorRows } from './rows.js';
+import { emptyRows, rowCount, type DetectorRows } from '@haystack/store';
 import type { DetectorStorage } from './storage.js';
 
 export interface FlusherOptions {

@@ -1,8 +1,7 @@
 import type { Logger } from '@haystack/common';
 import { ActiveHitlist, HITLIST_FORMAT, HitlistFormatError, type ActivePointer, type HitlistStore, type LoadedHitlist } from '@haystack/hitlist-contract';
-import { dayText } from './lines.js';
+import { dayNumber, dayText } from '@haystack/store';
 import { HitlistFilter } from './matcher.js';
-import { dayNumber } from './rows.js';
 
 /** The store cannot be reached and the day's hitlist was never loaded: matching must wait (the batch is retried). */
 export class HitlistUnavailableError extends Error {

@@ -24,6 +24,7 @@ import {
   waitFor,
   writeRules,
 } from './test-helpers.js';
+import { TABLES } from '@haystack/store';
 
 after(cleanupClickHouseDir);
 
@@ -90,14 +91,14 @@ test('IXP mode: units are the non-hitlist ends, attributed to members by MAC, AS
     await store.close();
   }
   const units = await ch.query<{ line: string; member_asn: number; member_name: string; via: string }>(
-    `SELECT line, member_asn, member_name, via FROM ${ch.database}.detector_ixp_units FINAL WHERE day = {d:Date} ORDER BY line`,
+    `SELECT line, member_asn, member_name, via FROM ${ch.database}.${TABLES.ixpUnits} FINAL WHERE day = {d:Date} ORDER BY line`,
     { d: DAY },
   );
   assert.deepEqual(
     units.map((u) => `${u.line} AS${u.member_asn} ${u.via}`),
     ['100.64.0.1 AS64500 mac', '100.70.0.9 AS64501 mac', '100.80.1.1 AS64502 prefix', '2001:db8:5:6::/64 AS64501 as', '203.0.113.7 AS0 none'],
   );
-  const dets = await ch.query<{ line: string }>(`SELECT DISTINCT line FROM ${ch.database}.detector_detections FINAL WHERE day = {d:Date} ORDER BY line`, {
+  const dets = await ch.query<{ line: string }>(`SELECT DISTINCT line FROM ${ch.database}.${TABLES.detections} FINAL WHERE day = {d:Date} ORDER BY line`, {
     d: DAY,
   });
   assert.ok(

@@ -5,7 +5,7 @@ import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { committedOffsets, MOCK_CONSUMER_TIMINGS, startKafkaMock } from '@haystack/testkit/kafka-mock';
 import { KafkaFlowSink, createFlowTransport, partitionForBytes } from '@haystack/transport';
 import { createDetector, type Detector } from './detector.js';
-import type { DetectorRows } from './rows.js';
+import { type DetectorRows, TABLES } from '@haystack/store';
 import { ClickHouseDetectorStorage, type DetectorStorage, type StoredDayState } from './storage.js';
 import {
   CAM1,
@@ -118,7 +118,7 @@ test('Kafka consumer group (mock cluster): a detector dies between insert and co
   const afterA = await committedOffsets(mock, 'detectors', 'flows');
   const committedA = afterA.reduce((x, y) => x + Math.max(0, y), 0);
   const [storedA] = await ch.query<{ n: string }>(
-    `SELECT count() AS n FROM (SELECT DISTINCT src_partition, src_offset FROM ${ch.database}.detector_flow_quality)`,
+    `SELECT count() AS n FROM (SELECT DISTINCT src_partition, src_offset FROM ${ch.database}.${TABLES.flowQuality})`,
   );
   assert.ok(
     Number(storedA!.n) > committedA,

@@ -4,7 +4,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { parseAddress, seededRandom } from '@haystack/common';
-import { KeySet, LineIds, LineMask, V4Set, embeddedLineKey, word } from './lines.js';
+import { KeySet, LineMask, V4Set, word } from './line-sets.js';
+import { LineIds, embeddedLineKey } from '@haystack/store';
 import { tempDir } from './test-helpers.js';
 
 test('KeySet and V4Set agree with a Set over many random keys (growth, collisions, zero)', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseAddress, seededRandom } from '@haystack/common';
 import { F, HEADER_SIZE, RECORD_SIZE, openBatch } from '@haystack/flow-core';
 import { loadHitlist, type Hitlist } from '@haystack/hitlist-contract';
-import { LineMask } from './lines.js';
+import { LineMask } from './line-sets.js';
 import { Matcher, ScanResult, batchDays } from './matcher.js';
 import { PartitionState } from './rules.js';
 import { DAY_START, H, makeBatch, testHitlist, type FlowSpec } from './test-helpers.js';

@@ -1,8 +1,8 @@
 import { F, HEADER_SIZE, RECORD_SIZE, type BatchView } from '@haystack/flow-core';
 import type { LoadedHitlist } from '@haystack/hitlist-contract';
 import { parseAddress } from '@haystack/common';
-import { KeySet, V4Set, type LineMask, word } from './lines.js';
-import { DAY_MS } from './rows.js';
+import { KeySet, V4Set, type LineMask, word } from './line-sets.js';
+import { DAY_MS } from '@haystack/store';
 
 /**
  * A one-hash bit filter in front of the hitlist: bit h(last address word, port, protocol) is

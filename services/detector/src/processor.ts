@@ -1,8 +1,8 @@
 import { formatAddress } from '@haystack/common';
 import { F, type BatchView } from '@haystack/flow-core';
-import { type LineIds, type LineMask, dayText } from './lines.js';
+import { type LineMask } from './line-sets.js';
+import { DAY_MS, dayText, type DetectorRows, HOUR_MS, type LineIds, ts, ts64 } from '@haystack/store';
 import { LINE_STRIDE, Matcher, ScanResult, type HitlistByDay } from './matcher.js';
-import { DAY_MS, HOUR_MS, ts, ts64, type DetectorRows } from './rows.js';
 import { DetectionEngine, ruleThreshold, type PartitionState, type Position } from './rules.js';
 import type { Attributor } from '@haystack/ixp';
 

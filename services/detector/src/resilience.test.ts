@@ -4,7 +4,7 @@ import type { ClickHouseStore } from '@haystack/clickhouse';
 import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { MemoryBus } from '@haystack/transport';
 import { createDetector, type Detector } from './detector.js';
-import type { DetectorRows } from './rows.js';
+import { type DetectorRows, TABLES } from '@haystack/store';
 import { ClickHouseDetectorStorage, type DetectorStorage, type StoredDayState } from './storage.js';
 import {
   API,
@@ -138,7 +138,7 @@ describe('no loss, no double counting (chdb)', () => {
     assert.deepEqual(got, ref);
     // The daily aggregates (materialized views) are duplicate-insensitive too.
     const [mv] = await ch.query<{ n: string }>(
-      `SELECT uniqExactMerge(lines) AS n FROM ${ch.database}.detector_detected_lines WHERE window = 'day' AND class_id = 'acme-cam'`,
+      `SELECT uniqExactMerge(lines) AS n FROM ${ch.database}.${TABLES.detectedLines} WHERE window = 'day' AND class_id = 'acme-cam'`,
     );
     assert.equal(Number(mv!.n), 2);
     // And the whole sequence again on top: still the same.
@@ -290,7 +290,7 @@ describe('no loss, no double counting (chdb)', () => {
       got.detections.some((d) => d.class_id === 'acme-cam' && d.window === 'hour'),
       'the batch after them was handled',
     );
-    const reasons = await ch.query<{ reason: string }>(`SELECT reason FROM ${ch.database}.detector_undecodable FINAL ORDER BY src_offset`);
+    const reasons = await ch.query<{ reason: string }>(`SELECT reason FROM ${ch.database}.${TABLES.undecodable} FINAL ORDER BY src_offset`);
     assert.deepEqual(
       reasons.map((r) => r.reason),
       [

@@ -1,7 +1,7 @@
 import type { LoadedHitlist } from '@haystack/hitlist-contract';
 import type { ClassHierarchy } from './hierarchy.js';
-import { KeySet, V4Set, type LineIds } from './lines.js';
-import { DAY_MS, HOUR_MS, dayOf, ts, ts64, type DetectionRow, type Window } from './rows.js';
+import { KeySet, V4Set } from './line-sets.js';
+import { DAY_MS, dayOf, type DetectionRow, HOUR_MS, type LineIds, ts, ts64, type Window } from '@haystack/store';
 
 /**
  * Default detection thresholds: distinct evidence domains of a class a line must contact

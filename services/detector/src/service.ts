@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { clickHouseOptions, type HaystackConfig } from '@haystack/common';
-import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
+import type { HaystackConfig } from '@haystack/common';
 import { DirHitlistStore, RedisHitlistStore, type HitlistStore } from '@haystack/hitlist-contract';
 
 /**
@@ -14,8 +13,4 @@ import { DirHitlistStore, RedisHitlistStore, type HitlistStore } from '@haystack
 export function hitlistStoreFromConfig(config: HaystackConfig): HitlistStore {
   if (config.redis.url) return new RedisHitlistStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix });
   return new DirHitlistStore(config.detector.hitlistDir ?? join(config.stateDir, 'hitlist'));
-}
-
-export function openDetectorClickHouse(config: HaystackConfig): Promise<ClickHouseStore> {
-  return openClickHouse(clickHouseOptions(config));
 }

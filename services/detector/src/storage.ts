@@ -1,6 +1,5 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import type { DetectorRows, Window } from './rows.js';
-import { detectorDDL, type Retention } from './schema.js';
+import { ensureSchema, TABLES, type DetectorRows, type Retention, type Window } from '@haystack/store';
 
 /** What a partition's state for one day looks like in storage (to rebuild it after a restart). */
 export interface StoredDayState {
@@ -26,15 +25,15 @@ export interface DetectorStorage {
 }
 
 const TABLE_OF: Record<keyof DetectorRows, string> = {
-  detections: 'detector_detections',
-  evidence: 'detector_evidence',
-  lineDays: 'detector_line_days',
-  quality: 'detector_flow_quality',
-  undecodable: 'detector_undecodable',
-  health: 'detector_ingest_health',
-  classes: 'detector_classes',
-  hitlists: 'detector_hitlists',
-  ixpUnits: 'detector_ixp_units',
+  detections: TABLES.detections,
+  evidence: TABLES.evidence,
+  lineDays: TABLES.lineDays,
+  quality: TABLES.flowQuality,
+  undecodable: TABLES.undecodable,
+  health: TABLES.ingestHealth,
+  classes: TABLES.classes,
+  hitlists: TABLES.hitlists,
+  ixpUnits: TABLES.ixpUnits,
 };
 /** Detections before their evidence: stored evidence without its detection is re-derived on load anyway, this keeps the window small. */
 const ORDER: (keyof DetectorRows)[] = ['detections', 'evidence', 'lineDays', 'quality', 'undecodable', 'health', 'classes', 'hitlists', 'ixpUnits'];
@@ -45,15 +44,8 @@ export class ClickHouseDetectorStorage implements DetectorStorage {
     private readonly retention: Retention,
   ) {}
 
-  async ensureSchema(): Promise<void> {
-    await this.ch.ensureDatabase();
-    const db = this.ch.database;
-    for (const s of detectorDDL(db, this.retention)) {
-      await this.ch.command(s.sql);
-      for (const c of s.addColumns ?? []) await this.ch.command(`ALTER TABLE ${db}.${s.table} ADD COLUMN IF NOT EXISTS ${c}`);
-      // Keep an existing table's TTL in line with the configuration (metadata only, no rewrite).
-      if (s.ttl) await this.ch.command(`ALTER TABLE ${db}.${s.table} MODIFY ${s.ttl} SETTINGS materialize_ttl_after_modify = 0`);
-    }
+  ensureSchema(): Promise<void> {
+    return ensureSchema(this.ch, { detector: this.retention });
   }
 
   async insert(rows: DetectorRows, done: Set<keyof DetectorRows> = new Set()): Promise<void> {
@@ -79,14 +71,14 @@ export class ClickHouseDetectorStorage implements DetectorStorage {
     }>(
       `SELECT line, class_id, any(level) AS level, domain, toUnixTimestamp(hour) AS hour_s,
               toUnixTimestamp64Milli(min(first_seen)) AS first_ms, toString(any(hitlist_day)) AS hitlist_day
-       FROM ${db}.detector_evidence
+       FROM ${db}.${TABLES.evidence}
        WHERE day = {day:Date} AND source = {source:String} AND src_partition = {partition:UInt32}
        GROUP BY line, class_id, domain, hour_s`,
       p,
     );
     const detections = await this.ch.query<{ window: Window; ws: string | number; class_id: string; line: string }>(
       `SELECT DISTINCT toString(window) AS window, toUnixTimestamp(window_start) AS ws, class_id, line
-       FROM ${db}.detector_detections
+       FROM ${db}.${TABLES.detections}
        WHERE day = {day:Date} AND source = {source:String} AND src_partition = {partition:UInt32} AND via = class_id`,
       p,
     );

@@ -6,7 +6,7 @@ import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
 import { BatchWriter, F, RECORD_SIZE } from '@haystack/flow-core';
 import { HITLIST_FORMAT, type Hitlist } from '@haystack/hitlist-contract';
 import type { FlowHandler, FlowSource } from '@haystack/transport';
-import type { DetectorRows } from './rows.js';
+import { type DetectorRows, TABLES } from '@haystack/store';
 import type { DetectorStorage, StoredDayState } from './storage.js';
 
 /** Shared by the tests (not a test file itself). */
@@ -243,16 +243,16 @@ export async function storedCounts(ch: ClickHouseStore): Promise<{
 }> {
   const db = ch.database;
   const detections = await ch.query<{ window: string; class_id: string; via: string; line: string; window_start: string }>(
-    `SELECT toString(window) AS window, class_id, via, line, toString(window_start) AS window_start FROM ${db}.detector_detections FINAL ORDER BY window, class_id, via, line, window_start`,
+    `SELECT toString(window) AS window, class_id, via, line, toString(window_start) AS window_start FROM ${db}.${TABLES.detections} FINAL ORDER BY window, class_id, via, line, window_start`,
   );
   const [ev] = await ch.query<Record<string, string>>(
-    `SELECT sum(flows) AS flows, sum(sampled_packets) AS sampled_packets, sum(est_packets) AS est_packets, sum(unknown_rate_flows) AS unknown_rate_flows FROM ${db}.detector_evidence FINAL`,
+    `SELECT sum(flows) AS flows, sum(sampled_packets) AS sampled_packets, sum(est_packets) AS est_packets, sum(unknown_rate_flows) AS unknown_rate_flows FROM ${db}.${TABLES.evidence} FINAL`,
   );
   const [q] = await ch.query<Record<string, string>>(
-    `SELECT sum(records) AS records, sum(matched) AS matched, sum(unknown_rate) AS unknown_rate, sum(no_hitlist) AS no_hitlist FROM ${db}.detector_flow_quality FINAL`,
+    `SELECT sum(records) AS records, sum(matched) AS matched, sum(unknown_rate) AS unknown_rate, sum(no_hitlist) AS no_hitlist FROM ${db}.${TABLES.flowQuality} FINAL`,
   );
-  const [a] = await ch.query<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${db}.detector_active_lines`);
-  const [u] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_undecodable FINAL`);
+  const [a] = await ch.query<{ n: string }>(`SELECT uniqExactMerge(lines) AS n FROM ${db}.${TABLES.activeLines}`);
+  const [u] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLES.undecodable} FINAL`);
   const num = (o: Record<string, string> | undefined, k: string) => Number(o?.[k] ?? 0);
   return {
     detections,

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { TABLES } from '@haystack/store';
 import { join } from 'node:path';
 import { buildHitlist } from './build.js';
 import { HitlistHistory } from './history.js';
@@ -72,7 +73,7 @@ test('ClickHouse history (embedded chdb): per-day entries and decisions, a rebui
     const rows2 = await h.entries(day);
     assert.deepEqual([...new Set(rows2.map((x) => x.address))], ['::ffff:198.51.100.9']);
     assert.deepEqual(await h.days(), [day]);
-    const builds = await h.ch.query<{ n: string }>(`SELECT count() AS n FROM haystack_test.hitlist_builds`);
+    const builds = await h.ch.query<{ n: string }>(`SELECT count() AS n FROM haystack_test.${TABLES.hitlistBuilds}`);
     assert.deepEqual(builds, [{ n: '1' }]);
   } finally {
     await h.close();

@@ -1,65 +1,17 @@
 import { isIP } from 'node:net';
 import { openClickHouse, type ClickHouseOptions, type ClickHouseStore } from '@haystack/clickhouse';
 import type { BuildResult } from './build.js';
+import { ensureSchema, TABLES } from '@haystack/store';
 
 /** What the history keeps of a build: a fresh BuildResult, or a day's files read back ({@link readBuiltDay}). */
 export type RecordableBuild = Pick<BuildResult, 'hitlist' | 'report'> & { classification: Pick<BuildResult['classification'], 'classes' | 'domains'> };
 
 /**
- * Hitlist history in ClickHouse (embedded chdb or a server, through @haystack/clickhouse):
- * per day the hitlist entries (one row per address, port, transport, domain and class), the
- * classification decisions with their reasons, and one row per build. Tables are
- * partitioned by day, so rebuilding a day replaces it (DROP PARTITION, then insert).
+ * Hitlist history in ClickHouse (embedded chdb or a server, through @haystack/clickhouse; its
+ * tables are @haystack/store's): per day the hitlist entries, the classification decisions with
+ * their reasons, and one row per build. Rebuilding a day replaces it (DROP PARTITION, then insert).
  */
-export const HISTORY_TABLES = ['hitlist_entries', 'hitlist_class_decisions', 'hitlist_domain_decisions', 'hitlist_builds'] as const;
-
-const DDL = (db: string) => [
-  `CREATE TABLE IF NOT EXISTS ${db}.hitlist_entries (
-    day Date,
-    address IPv6,
-    port UInt16,
-    transport LowCardinality(String),
-    domain LowCardinality(String),
-    class_id LowCardinality(String),
-    level LowCardinality(String),
-    built_at DateTime64(3, 'UTC')
-  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, class_id, domain, address, port, transport)`,
-  `CREATE TABLE IF NOT EXISTS ${db}.hitlist_class_decisions (
-    day Date,
-    class_id LowCardinality(String),
-    kind LowCardinality(String),
-    status LowCardinality(String),
-    level LowCardinality(String),
-    detected_as LowCardinality(String),
-    evidence Array(String),
-    primary_domains UInt16,
-    dedicated_primary UInt16,
-    addresses UInt32,
-    reason String,
-    built_at DateTime64(3, 'UTC')
-  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, class_id)`,
-  `CREATE TABLE IF NOT EXISTS ${db}.hitlist_domain_decisions (
-    day Date,
-    domain String,
-    role LowCardinality(String),
-    status LowCardinality(String),
-    via LowCardinality(String),
-    used_by Array(String),
-    evidence_for Array(String),
-    addresses UInt32,
-    reason String,
-    built_at DateTime64(3, 'UTC')
-  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, domain)`,
-  `CREATE TABLE IF NOT EXISTS ${db}.hitlist_builds (
-    day Date,
-    built_at DateTime64(3, 'UTC'),
-    rules_digest String,
-    window_days UInt8,
-    entries UInt32,
-    addresses UInt32,
-    report String
-  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, built_at)`,
-];
+const HISTORY_TABLES = [TABLES.hitlistEntries, TABLES.hitlistClassDecisions, TABLES.hitlistDomainDecisions, TABLES.hitlistBuilds] as const;
 
 /** IPv4 as IPv4-mapped IPv6, like every 16-byte address in Haystack. */
 const v6 = (a: string) => (isIP(a) === 4 ? `::ffff:${a}` : a);
@@ -88,8 +40,7 @@ export class HitlistHistory {
    * unless `owned`.
    */
   static async attach(ch: ClickHouseStore, owned = false): Promise<HitlistHistory> {
-    await ch.ensureDatabase();
-    for (const sql of DDL(ch.database)) await ch.command(sql);
+    await ensureSchema(ch, { hitlistHistory: true });
     return new HitlistHistory(ch, owned);
   }
 
@@ -157,22 +108,22 @@ export class HitlistHistory {
       report: JSON.stringify(r.report),
     };
     for (const t of HISTORY_TABLES) await this.ch.command(`ALTER TABLE ${db}.${t} DROP PARTITION {p:UInt32}`, { p: part });
-    const entries = await this.ch.insert('hitlist_entries', entryRows);
-    const classes = await this.ch.insert('hitlist_class_decisions', classRows);
-    const domains = await this.ch.insert('hitlist_domain_decisions', domainRows);
-    await this.ch.insert('hitlist_builds', [buildRow]);
+    const entries = await this.ch.insert(TABLES.hitlistEntries, entryRows);
+    const classes = await this.ch.insert(TABLES.hitlistClassDecisions, classRows);
+    const domains = await this.ch.insert(TABLES.hitlistDomainDecisions, domainRows);
+    await this.ch.insert(TABLES.hitlistBuilds, [buildRow]);
     return { entries, classes, domains };
   }
 
   async days(): Promise<string[]> {
-    const rows = await this.ch.query<{ day: string }>(`SELECT DISTINCT toString(day) AS day FROM ${this.ch.database}.hitlist_builds ORDER BY day`);
+    const rows = await this.ch.query<{ day: string }>(`SELECT DISTINCT toString(day) AS day FROM ${this.ch.database}.${TABLES.hitlistBuilds} ORDER BY day`);
     return rows.map((r) => r.day);
   }
 
   async entries(day: string): Promise<{ address: string; port: number; transport: string; domain: string; class_id: string; level: string }[]> {
     return this.ch.query(
       `SELECT IPv6NumToString(address) AS address, port, transport, domain, class_id, level
-       FROM ${this.ch.database}.hitlist_entries WHERE day = {day:Date} ORDER BY address, port, transport, domain, class_id`,
+       FROM ${this.ch.database}.${TABLES.hitlistEntries} WHERE day = {day:Date} ORDER BY address, port, transport, domain, class_id`,
       { day },
     );
   }
@@ -181,14 +132,14 @@ export class HitlistHistory {
     day: string,
   ): Promise<{ class_id: string; kind: string; status: string; level: string; detected_as: string; reason: string; addresses: number }[]> {
     return this.ch.query(
-      `SELECT class_id, kind, status, level, detected_as, reason, addresses FROM ${this.ch.database}.hitlist_class_decisions WHERE day = {day:Date} ORDER BY class_id`,
+      `SELECT class_id, kind, status, level, detected_as, reason, addresses FROM ${this.ch.database}.${TABLES.hitlistClassDecisions} WHERE day = {day:Date} ORDER BY class_id`,
       { day },
     );
   }
 
   async domainDecisions(day: string): Promise<{ domain: string; status: string; via: string; reason: string; evidence_for: string[] }[]> {
     return this.ch.query(
-      `SELECT domain, status, via, reason, evidence_for FROM ${this.ch.database}.hitlist_domain_decisions WHERE day = {day:Date} ORDER BY domain`,
+      `SELECT domain, status, via, reason, evidence_for FROM ${this.ch.database}.${TABLES.hitlistDomainDecisions} WHERE day = {day:Date} ORDER BY domain`,
       { day },
     );
   }

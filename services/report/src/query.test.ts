@@ -30,6 +30,7 @@ import {
   toService,
   waitFor,
 } from '@haystack/detector/test-helpers';
+import { TABLES, VIEWS } from '@haystack/store';
 
 const PREVIOUS_DAY = new Date(Date.parse(`${DAY}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
@@ -307,15 +308,15 @@ test('the report equals its base tables after a crash between a base insert and 
   // A detector killed after writing its base rows, before the views saw them: simulated by
   // detaching the views while the second detector writes.
   const db = ch.database;
-  for (const v of ['detector_detected_lines_mv', 'detector_active_lines_mv']) await ch.command(`DETACH TABLE ${db}.${v}`);
+  for (const v of [VIEWS.detectedLines, VIEWS.activeLines]) await ch.command(`DETACH TABLE ${db}.${v}`);
   await run(['100.64.0.2', '100.64.0.3']);
-  for (const v of ['detector_detected_lines_mv', 'detector_active_lines_mv']) await ch.command(`ATTACH TABLE ${db}.${v}`);
+  for (const v of [VIEWS.detectedLines, VIEWS.activeLines]) await ch.command(`ATTACH TABLE ${db}.${v}`);
   await store.close();
 
   const r = await queryReportData(ch, DAY);
   const [base] = await ch.query<{ lines: string; cam: string }>(
-    `SELECT (SELECT uniqExact(line) FROM ${db}.detector_line_days WHERE day = {d:Date}) AS lines,
-            (SELECT uniqExact(line) FROM ${db}.detector_detections WHERE day = {d:Date} AND window = 'day' AND class_id = 'acme-cam') AS cam`,
+    `SELECT (SELECT uniqExact(line) FROM ${db}.${TABLES.lineDays} WHERE day = {d:Date}) AS lines,
+            (SELECT uniqExact(line) FROM ${db}.${TABLES.detections} WHERE day = {d:Date} AND window = 'day' AND class_id = 'acme-cam') AS cam`,
     { d: DAY },
   );
   assert.equal(Number(base!.lines), 3);

@@ -1,4 +1,5 @@
-import { ClickHouseQueryError, type ClickHouseStore, type QueryParams } from '@haystack/clickhouse';
+import type { ClickHouseStore } from '@haystack/clickhouse';
+import { TABLES, TolerantReader } from '@haystack/store';
 import type { Level, ReportClass, ReportData, ReportExporter, ReportMember } from './data.js';
 import { lossUnit } from '@haystack/flow-core';
 
@@ -6,14 +7,14 @@ import { lossUnit } from '@haystack/flow-core';
  * The daily report's data (report-data.ts) from ClickHouse alone, so `haystack report` needs
  * neither the hitlist files nor the dictionary:
  *
- * - lines and classes: counted from the base tables (detector_line_days, detector_detections)
+ * - lines and classes: counted from the base tables (TABLES.lineDays, TABLES.detections)
  *   with uniqExact, which a redelivered row cannot inflate. Not from the materialized daily
  *   aggregates: a detector killed between a base insert and its view's would leave them short
  *   for good (the restarted detector does not write those rows again); class names, levels and
- *   parents as the detector stored them (detector_classes);
+ *   parents as the detector stored them (TABLES.classes);
  * - hitlist: the hitlist history (hitlist_* tables written by `haystack hitlist build`, same
  *   database) when present — decisions with their reasons, addresses, entries, churn against
- *   the previous built day; else what the detector recorded (detector_hitlists/classes);
+ *   the previous built day; else what the detector recorded (TABLES.hitlists, TABLES.classes);
  * - quality: base tables read with FINAL (a redelivered batch counted once): flow quality per
  *   exporter, undecodable batches, and the ingest health snapshots (sequence gaps, lost,
  *   malformed, missing-template sets; null when none arrived for that exporter).
@@ -22,14 +23,14 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
   if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day)
     throw new Error(`invalid report day ${JSON.stringify(day)}: expected YYYY-MM-DD`);
   const db = ch.database;
-  const q = new Q(ch);
+  const q = new TolerantReader(ch);
   const prevDay = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
   const activeOf = async (d: string) =>
-    num((await q.one<{ n: string }>(`SELECT uniqExact(line) AS n FROM ${db}.detector_line_days WHERE day = {d:Date}`, { d }))?.n);
+    num((await q.one<{ n: string }>(`SELECT uniqExact(line) AS n FROM ${db}.${TABLES.lineDays} WHERE day = {d:Date}`, { d }))?.n);
   const anyData = async (d: string) =>
-    num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_flow_quality WHERE day = {d:Date}`, { d }))?.n) > 0 ||
-    num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_detections WHERE day = {d:Date}`, { d }))?.n) > 0;
+    num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLES.flowQuality} WHERE day = {d:Date}`, { d }))?.n) > 0 ||
+    num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLES.detections} WHERE day = {d:Date}`, { d }))?.n) > 0;
 
   const active = await activeOf(day);
   const hasPrev = await anyData(prevDay);
@@ -38,7 +39,7 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
   // Detected lines per class: the daily window; a deployment running hourly windows only falls back to the union of its hours.
   const detectedOf = async (d: string) => {
     const rows = await q.all<{ class_id: string; window: string; n: string }>(
-      `SELECT class_id, toString(window) AS window, uniqExact(line) AS n FROM ${db}.detector_detections WHERE day = {d:Date} GROUP BY class_id, window`,
+      `SELECT class_id, toString(window) AS window, uniqExact(line) AS n FROM ${db}.${TABLES.detections} WHERE day = {d:Date} GROUP BY class_id, window`,
       { d },
     );
     const hasDaily = rows.some((r) => r.window === 'day');
@@ -46,7 +47,7 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
     if (hasDaily) for (const r of rows) if (r.window === 'day') m.set(r.class_id, num(r.n));
     if (!hasDaily) {
       const u = await q.all<{ class_id: string; n: string }>(
-        `SELECT class_id, uniqExact(line) AS n FROM ${db}.detector_detections WHERE day = {d:Date} GROUP BY class_id`,
+        `SELECT class_id, uniqExact(line) AS n FROM ${db}.${TABLES.detections} WHERE day = {d:Date} GROUP BY class_id`,
         { d },
       );
       for (const r of u) m.set(r.class_id, num(r.n));
@@ -56,7 +57,7 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
   const detected = await detectedOf(day);
   const detectedPrev = hasPrev ? await detectedOf(prevDay) : null;
   const hourlyRows = await q.all<{ class_id: string; slot: number | string; n: string }>(
-    `SELECT class_id, toUInt8(toHour(window_start)) AS slot, uniqExact(line) AS n FROM ${db}.detector_detections WHERE day = {d:Date} AND window = 'hour' GROUP BY class_id, slot`,
+    `SELECT class_id, toUInt8(toHour(window_start)) AS slot, uniqExact(line) AS n FROM ${db}.${TABLES.detections} WHERE day = {d:Date} AND window = 'hour' GROUP BY class_id, slot`,
     { d: day },
   );
   const hourly = new Map<string, number[]>();
@@ -67,19 +68,19 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
     if (!a) hourly.set(r.class_id, (a = new Array<number>(24).fill(0)));
     a[h] = num(r.n);
   }
-  const withAnyDetection = num((await q.one<{ n: string }>(`SELECT uniqExact(line) AS n FROM ${db}.detector_detections WHERE day = {d:Date}`, { d: day }))?.n);
+  const withAnyDetection = num((await q.one<{ n: string }>(`SELECT uniqExact(line) AS n FROM ${db}.${TABLES.detections} WHERE day = {d:Date}`, { d: day }))?.n);
 
   // Class metadata: as the detector stored it for the day (latest hitlist that served it).
   const meta = new Map<string, { name: string; level: string; parents: string[]; detectable: boolean }>();
   for (const r of await q.all<{ class_id: string; name: string; level: string; parents: string[]; detectable: number | string }>(
-    `SELECT class_id, name, level, parents, detectable FROM ${db}.detector_classes FINAL WHERE day = {d:Date}`,
+    `SELECT class_id, name, level, parents, detectable FROM ${db}.${TABLES.classes} FINAL WHERE day = {d:Date}`,
     { d: day },
   ))
     meta.set(r.class_id, { name: r.name, level: r.level, parents: r.parents, detectable: Number(r.detectable) === 1 });
   // Levels of classes seen only in detections (e.g. no class rows stored): from the detections themselves.
   const detLevels = new Map<string, string>();
   for (const r of await q.all<{ class_id: string; level: string }>(
-    `SELECT class_id, any(level) AS level FROM ${db}.detector_detections WHERE day IN ({d:Date}, {p:Date}) GROUP BY class_id`,
+    `SELECT class_id, any(level) AS level FROM ${db}.${TABLES.detections} WHERE day IN ({d:Date}, {p:Date}) GROUP BY class_id`,
     { d: day, p: prevDay },
   ))
     detLevels.set(r.class_id, r.level);
@@ -122,13 +123,13 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
 }
 
 /** IXP deployment: members ranked by IoT hosts, per class, and the traffic to IoT backends; nothing for an ISP. */
-async function ixpSection(q: Q, db: string, day: string, levelOf: (classId: string) => Level): Promise<{ ixp?: ReportData['ixp'] }> {
-  const units = `(SELECT line, member_asn, member_name, via FROM ${db}.detector_ixp_units FINAL WHERE day = {d:Date})`;
+async function ixpSection(q: TolerantReader, db: string, day: string, levelOf: (classId: string) => Level): Promise<{ ixp?: ReportData['ixp'] }> {
+  const units = `(SELECT line, member_asn, member_name, via FROM ${db}.${TABLES.ixpUnits} FINAL WHERE day = {d:Date})`;
   const via = await q.all<{ via: string; n: string }>(`SELECT via, count() AS n FROM ${units} GROUP BY via`, { d: day });
   if (via.length === 0) return {};
   const attribution = { mac: 0, as: 0, prefix: 0, none: 0 };
   for (const r of via) if (r.via in attribution) attribution[r.via as keyof typeof attribution] = num(r.n);
-  const dets = `(SELECT DISTINCT line, class_id FROM ${db}.detector_detections FINAL WHERE day = {d:Date} AND window = 'day')`;
+  const dets = `(SELECT DISTINCT line, class_id FROM ${db}.${TABLES.detections} FINAL WHERE day = {d:Date} AND window = 'day')`;
   const perClass = await q.all<{ member_asn: string; member_name: string; class_id: string; hosts: string }>(
     `SELECT u.member_asn AS member_asn, any(u.member_name) AS member_name, d.class_id AS class_id, uniqExact(d.line) AS hosts
      FROM ${dets} AS d INNER JOIN ${units} AS u ON d.line = u.line GROUP BY member_asn, class_id`,
@@ -139,7 +140,7 @@ async function ixpSection(q: Q, db: string, day: string, levelOf: (classId: stri
     { d: day },
   );
   const bytes = await q.all<{ member_asn: string; est: string }>(
-    `SELECT u.member_asn AS member_asn, sum(e.est_bytes) AS est FROM (SELECT line, est_bytes FROM ${db}.detector_evidence FINAL WHERE day = {d:Date}) AS e
+    `SELECT u.member_asn AS member_asn, sum(e.est_bytes) AS est FROM (SELECT line, est_bytes FROM ${db}.${TABLES.evidence} FINAL WHERE day = {d:Date}) AS e
      INNER JOIN ${units} AS u ON e.line = u.line GROUP BY member_asn`,
     { d: day },
   );
@@ -168,7 +169,7 @@ async function ixpSection(q: Q, db: string, day: string, levelOf: (classId: stri
   for (const r of bytes) if (members.has(num(r.member_asn))) members.get(num(r.member_asn))!.estBytesToIot = num(r.est);
   const hourly = await q.all<{ member_asn: string; slot: number | string; hosts: string }>(
     `SELECT u.member_asn AS member_asn, toUInt8(toHour(d.window_start)) AS slot, uniqExact(d.line) AS hosts
-     FROM (SELECT DISTINCT line, window_start FROM ${db}.detector_detections FINAL WHERE day = {d:Date} AND window = 'hour') AS d
+     FROM (SELECT DISTINCT line, window_start FROM ${db}.${TABLES.detections} FINAL WHERE day = {d:Date} AND window = 'hour') AS d
      INNER JOIN ${units} AS u ON d.line = u.line GROUP BY member_asn, slot`,
     { d: day },
   );
@@ -192,24 +193,7 @@ const num = (x: unknown): number => {
   return Number.isFinite(n) ? n : 0;
 };
 
-/** Queries that treat a missing table or database (nothing stored there yet) as no rows. */
-export class Q {
-  constructor(private readonly ch: ClickHouseStore) {}
-  async all<T>(sql: string, params?: QueryParams): Promise<T[]> {
-    try {
-      return await this.ch.query<T>(sql, params);
-    } catch (e) {
-      // 60 UNKNOWN_TABLE, 81 UNKNOWN_DATABASE: nothing stored there yet.
-      if (e instanceof ClickHouseQueryError && (e.code === '60' || e.code === '81')) return [];
-      throw e;
-    }
-  }
-  async one<T>(sql: string, params?: QueryParams): Promise<T | undefined> {
-    return (await this.all<T>(sql, params))[0];
-  }
-}
-
-async function hitlistSummary(q: Q, db: string, day: string, meta: Map<string, { name: string; level: string; detectable: boolean }>) {
+async function hitlistSummary(q: TolerantReader, db: string, day: string, meta: Map<string, { name: string; level: string; detectable: boolean }>) {
   const names = new Map<string, string>();
   const levels = new Map<string, string>();
   for (const [id, m] of meta) {
@@ -218,11 +202,13 @@ async function hitlistSummary(q: Q, db: string, day: string, meta: Map<string, {
   }
   const byLevel: Record<Level, number> = { platform: 0, manufacturer: 0, product: 0 };
   // The hitlist of the day, or the latest built before it (what served the day).
-  const built = await q.one<{ d: string }>(`SELECT toString(max(day)) AS d FROM ${db}.hitlist_builds WHERE day <= {d:Date} HAVING count() > 0`, { d: day });
+  const built = await q.one<{ d: string }>(`SELECT toString(max(day)) AS d FROM ${db}.${TABLES.hitlistBuilds} WHERE day <= {d:Date} HAVING count() > 0`, {
+    d: day,
+  });
   if (built?.d) {
     const h = built.d;
     const decisions = await q.all<{ class_id: string; kind: string; status: string; reason: string }>(
-      `SELECT class_id, kind, status, reason FROM ${db}.hitlist_class_decisions WHERE day = {h:Date} ORDER BY class_id`,
+      `SELECT class_id, kind, status, reason FROM ${db}.${TABLES.hitlistClassDecisions} WHERE day = {h:Date} ORDER BY class_id`,
       { h },
     );
     const detectableIds: string[] = [];
@@ -236,18 +222,18 @@ async function hitlistSummary(q: Q, db: string, day: string, meta: Map<string, {
         notDetectable.push({ classId: c.class_id, name: names.get(c.class_id) ?? c.class_id, reason: c.reason });
     }
     const [sizes] = await q.all<{ addresses: string; entries: string }>(
-      `SELECT uniqExact(address) AS addresses, uniqExact(address, port, transport) AS entries FROM ${db}.hitlist_entries WHERE day = {h:Date}`,
+      `SELECT uniqExact(address) AS addresses, uniqExact(address, port, transport) AS entries FROM ${db}.${TABLES.hitlistEntries} WHERE day = {h:Date}`,
       { h },
     );
-    const prev = await q.one<{ d: string }>(`SELECT toString(max(day)) AS d FROM ${db}.hitlist_builds WHERE day < {h:Date} HAVING count() > 0`, { h });
+    const prev = await q.one<{ d: string }>(`SELECT toString(max(day)) AS d FROM ${db}.${TABLES.hitlistBuilds} WHERE day < {h:Date} HAVING count() > 0`, { h });
     let churn: { added: number; removed: number } | null = null;
     if (prev?.d) {
       const [c] = await q.all<{ added: string; removed: string }>(
         `SELECT
-           (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.hitlist_entries WHERE day = {h:Date})
-              WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.hitlist_entries WHERE day = {p:Date})) AS added,
-           (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.hitlist_entries WHERE day = {p:Date})
-              WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.hitlist_entries WHERE day = {h:Date})) AS removed`,
+           (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.${TABLES.hitlistEntries} WHERE day = {h:Date})
+              WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.${TABLES.hitlistEntries} WHERE day = {p:Date})) AS added,
+           (SELECT count() FROM (SELECT DISTINCT address, port, transport FROM ${db}.${TABLES.hitlistEntries} WHERE day = {p:Date})
+              WHERE (address, port, transport) NOT IN (SELECT address, port, transport FROM ${db}.${TABLES.hitlistEntries} WHERE day = {h:Date})) AS removed`,
         { h, p: prev.d },
       );
       churn = { added: num(c?.added), removed: num(c?.removed) };
@@ -269,7 +255,7 @@ async function hitlistSummary(q: Q, db: string, day: string, meta: Map<string, {
   }
   // No history in this database: what the detector recorded about the hitlist that served the day.
   const hl = await q.one<{ hitlist_day: string; entries: string; addresses: string }>(
-    `SELECT toString(hitlist_day) AS hitlist_day, entries, addresses FROM ${db}.detector_hitlists FINAL WHERE day = {d:Date} ORDER BY hitlist_day DESC, version DESC LIMIT 1`,
+    `SELECT toString(hitlist_day) AS hitlist_day, entries, addresses FROM ${db}.${TABLES.hitlists} FINAL WHERE day = {d:Date} ORDER BY hitlist_day DESC, version DESC LIMIT 1`,
     { d: day },
   );
   const detectableIds = [...meta].filter(([, m]) => m.detectable).map(([id]) => id);
@@ -292,7 +278,7 @@ async function hitlistSummary(q: Q, db: string, day: string, meta: Map<string, {
   };
 }
 
-async function quality(q: Q, db: string, day: string): Promise<ReportData['quality']> {
+async function quality(q: TolerantReader, db: string, day: string): Promise<ReportData['quality']> {
   const flows = await q.all<{
     exporter: string;
     version: number | string;
@@ -304,7 +290,7 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
   }>(
     `SELECT exporter, version, observation_domain, sum(records) AS records, sum(matched) AS matched, sum(unknown_rate) AS unknown,
             arraySort(groupUniqArrayArray(sampling_rates)) AS rates
-     FROM ${db}.detector_flow_quality FINAL WHERE day = {d:Date}
+     FROM ${db}.${TABLES.flowQuality} FINAL WHERE day = {d:Date}
      GROUP BY exporter, version, observation_domain`,
     { d: day },
   );
@@ -321,7 +307,7 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
   }>(
     `SELECT exporter, version, observation_domain, sum(sequence_gaps) AS gaps, sum(lost) AS lost, sum(malformed) AS malformed, sum(missing_template_sets) AS missing,
             sum(samples_lost) AS samples_lost, sum(sample_drops) AS sample_drops
-     FROM ${db}.detector_ingest_health FINAL WHERE day = {d:Date}
+     FROM ${db}.${TABLES.ingestHealth} FINAL WHERE day = {d:Date}
      GROUP BY exporter, version, observation_domain`,
     { d: day },
   );
@@ -377,7 +363,7 @@ async function quality(q: Q, db: string, day: string): Promise<ReportData['quali
     e.samplesLost = num(h.samples_lost);
     e.sampleDrops = num(h.sample_drops);
   }
-  const undecodable = num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.detector_undecodable FINAL WHERE day = {d:Date}`, { d: day }))?.n);
+  const undecodable = num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLES.undecodable} FINAL WHERE day = {d:Date}`, { d: day }))?.n);
   const exporters = [...byKey.values()].sort(
     (a, b) => a.exporter.localeCompare(b.exporter) || a.version - b.version || a.observationDomain - b.observationDomain,
   );

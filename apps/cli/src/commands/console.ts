@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ClickHouseBusyError } from '@haystack/clickhouse';
 import { createConsole, runningConsole } from '@haystack/console';
-import { openDetectorClickHouse } from '@haystack/detector';
+import { openStore } from '@haystack/store';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
 /**
@@ -34,7 +34,7 @@ detector group's lag. Example, on the data of \`npm start\`:
         if (!config.console.listen) throw new UserError('console.listen is null: give --listen HOST:PORT', 2);
         let store;
         try {
-          store = await openDetectorClickHouse(config);
+          store = await openStore(config);
         } catch (e) {
           if (!(e instanceof ClickHouseBusyError)) throw e;
           // `haystack run` holds the embedded store: it serves the console itself.

@@ -1,8 +1,9 @@
 import { Option, type Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { openStore } from '@haystack/store';
 import { configSchema, type HaystackConfig, type Logger } from '@haystack/common';
-import { openDetectorClickHouse, type DetectorStats } from '@haystack/detector';
+import { type DetectorStats } from '@haystack/detector';
 import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { queryReportData, renderHtml, renderText } from '@haystack/report';
 import { runBuildCommand } from '@haystack/hitlist';
@@ -110,7 +111,7 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
 
   say('replaying the exports through ingest and the detector');
   // Storage stays open after the pipeline stops: the report is read from it.
-  const ch = await openDetectorClickHouse(config);
+  const ch = await openStore(config);
   const exports = join(simDir, 'exports.pcap');
   const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true, metrics: false, storage: ch, replayId: await captureId(exports) });
   try {

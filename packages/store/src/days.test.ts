@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRandom } from '@haystack/common';
-import { dayNumber, dayOf, ts, ts64 } from './rows.js';
+import { dayNumber, dayOf, ts, ts64 } from './days.js';
 
 test('ts64 writes what Date#toISOString writes (UTC, milliseconds truncated), across hours, days and years', () => {
   const rnd = seededRandom(3);

@@ -1,3 +1,6 @@
+import type { TableDDL } from '../schema.js';
+import { TABLES, VIEWS } from '../tables.js';
+
 /**
  * The detector's ClickHouse schema (one code path for chdb and a server).
  *
@@ -24,48 +27,19 @@ export interface Retention {
   qualityDays: number;
 }
 
-export const DETECTOR_TABLES = [
-  'detector_evidence',
-  'detector_detections',
-  'detector_line_days',
-  'detector_flow_quality',
-  'detector_undecodable',
-  'detector_ingest_health',
-  'detector_classes',
-  'detector_hitlists',
-  'detector_evidence_daily',
-  'detector_detected_lines',
-  'detector_active_lines',
-  'detector_quality_daily',
-  'detector_ixp_units',
-] as const;
-
-export const DETECTOR_VIEWS = ['detector_evidence_daily_mv', 'detector_detected_lines_mv', 'detector_active_lines_mv', 'detector_quality_daily_mv'] as const;
-
 const ttl = (col: string, days: number) => `TTL ${col} + INTERVAL ${Math.trunc(days)} DAY`;
 
 /** Tables first, then the views that feed the aggregate tables. */
-/**
- * One table's DDL. `addColumns`: columns added after the table first shipped, as
- * "name Type DEFAULT x", so a store created by an earlier version gains them in place.
- */
-export interface TableDDL {
-  table: string;
-  sql: string;
-  ttl?: string;
-  addColumns?: string[];
-}
-
 export function detectorDDL(db: string, r: Retention): TableDDL[] {
   const ev = ttl('day', r.evidenceDays);
   const det = ttl('day', r.detectionDays);
   const q = ttl('day', r.qualityDays);
   return [
     {
-      table: 'detector_evidence',
+      table: TABLES.evidence,
       ttl: ev,
       // Hourly evidence: one row per batch, line, class, domain and hour.
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_evidence (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.evidence} (
         day Date,
         hour DateTime('UTC'),
         line String,
@@ -90,9 +64,9 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${ev}`,
     },
     {
-      table: 'detector_detections',
+      table: TABLES.detections,
       ttl: det,
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_detections (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.detections} (
         day Date,
         window Enum8('hour' = 1, 'day' = 2),
         window_start DateTime('UTC'),
@@ -112,9 +86,9 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${det}`,
     },
     {
-      table: 'detector_line_days',
+      table: TABLES.lineDays,
       ttl: q,
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_line_days (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.lineDays} (
         day Date,
         line String,
         first_seen DateTime64(3, 'UTC')
@@ -124,9 +98,9 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${q}`,
     },
     {
-      table: 'detector_flow_quality',
+      table: TABLES.flowQuality,
       ttl: q,
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_flow_quality (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.flowQuality} (
         day Date,
         exporter String,
         version UInt8,
@@ -147,10 +121,10 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${q}`,
     },
     {
-      table: 'detector_undecodable',
+      table: TABLES.undecodable,
       ttl: q,
       // Keyed by position only: a redelivery on another day is still the same batch.
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_undecodable (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.undecodable} (
         day Date,
         received_at DateTime64(3, 'UTC'),
         source LowCardinality(String),
@@ -163,11 +137,11 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${q}`,
     },
     {
-      table: 'detector_ingest_health',
+      table: TABLES.ingestHealth,
       ttl: q,
       addColumns: ['samples_lost UInt64 DEFAULT 0', 'sample_drops UInt64 DEFAULT 0'],
       // Ingest health snapshots (deltas) from the flow topic; a snapshot id is unique, so a redelivery collapses.
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_ingest_health (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.ingestHealth} (
         day Date,
         at DateTime64(3, 'UTC'),
         snapshot_id String,
@@ -192,11 +166,11 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${q}`,
     },
     {
-      table: 'detector_ixp_units',
+      table: TABLES.ixpUnits,
       ttl: det,
       // IXP deployment: the member network each detection unit (host) sits behind, and how that
       // was decided (router MAC, the flow's AS, the route table; 'none' = unattributed, asn 0).
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_ixp_units (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.ixpUnits} (
         day Date,
         line String,
         member_asn UInt32,
@@ -209,9 +183,9 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${det}`,
     },
     {
-      table: 'detector_classes',
+      table: TABLES.classes,
       ttl: det,
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_classes (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.classes} (
         day Date,
         class_id LowCardinality(String),
         name String,
@@ -224,9 +198,9 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${det}`,
     },
     {
-      table: 'detector_hitlists',
+      table: TABLES.hitlists,
       ttl: det,
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_hitlists (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.hitlists} (
         day Date,
         hitlist_day Date,
         version UInt64,
@@ -239,9 +213,9 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${det}`,
     },
     {
-      table: 'detector_evidence_daily',
+      table: TABLES.evidenceDaily,
       ttl: ev,
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_evidence_daily (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.evidenceDaily} (
         day Date,
         class_id LowCardinality(String),
         line String,
@@ -255,10 +229,10 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${ev}`,
     },
     {
-      table: 'detector_detected_lines',
+      table: TABLES.detectedLines,
       ttl: det,
       // slot: the UTC hour of an hourly window, 255 for the daily window.
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_detected_lines (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.detectedLines} (
         day Date,
         window Enum8('hour' = 1, 'day' = 2),
         slot UInt8,
@@ -270,9 +244,9 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${det}`,
     },
     {
-      table: 'detector_active_lines',
+      table: TABLES.activeLines,
       ttl: q,
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_active_lines (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.activeLines} (
         day Date,
         lines AggregateFunction(uniqExact, String)
       ) ENGINE = AggregatingMergeTree
@@ -280,9 +254,9 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${q}`,
     },
     {
-      table: 'detector_quality_daily',
+      table: TABLES.qualityDaily,
       ttl: q,
-      sql: `CREATE TABLE IF NOT EXISTS ${db}.detector_quality_daily (
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.qualityDaily} (
         day Date,
         exporter String,
         version UInt8,
@@ -293,33 +267,33 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${q}`,
     },
     {
-      table: 'detector_evidence_daily_mv',
-      sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.detector_evidence_daily_mv TO ${db}.detector_evidence_daily AS
+      table: VIEWS.evidenceDaily,
+      sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${VIEWS.evidenceDaily} TO ${db}.${TABLES.evidenceDaily} AS
         SELECT day, class_id, line,
           groupUniqArrayState(domain) AS domains,
           groupUniqArrayState(toUInt8(toHour(hour))) AS hours,
           min(first_seen) AS first_seen,
           max(last_seen) AS last_seen
-        FROM ${db}.detector_evidence GROUP BY day, class_id, line`,
+        FROM ${db}.${TABLES.evidence} GROUP BY day, class_id, line`,
     },
     {
-      table: 'detector_detected_lines_mv',
-      sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.detector_detected_lines_mv TO ${db}.detector_detected_lines AS
+      table: VIEWS.detectedLines,
+      sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${VIEWS.detectedLines} TO ${db}.${TABLES.detectedLines} AS
         SELECT day, window, if(window = 'hour', toUInt8(toHour(window_start)), toUInt8(255)) AS slot, class_id,
           uniqExactState(line) AS lines
-        FROM ${db}.detector_detections GROUP BY day, window, slot, class_id`,
+        FROM ${db}.${TABLES.detections} GROUP BY day, window, slot, class_id`,
     },
     {
-      table: 'detector_active_lines_mv',
-      sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.detector_active_lines_mv TO ${db}.detector_active_lines AS
-        SELECT day, uniqExactState(line) AS lines FROM ${db}.detector_line_days GROUP BY day`,
+      table: VIEWS.activeLines,
+      sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${VIEWS.activeLines} TO ${db}.${TABLES.activeLines} AS
+        SELECT day, uniqExactState(line) AS lines FROM ${db}.${TABLES.lineDays} GROUP BY day`,
     },
     {
-      table: 'detector_quality_daily_mv',
-      sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.detector_quality_daily_mv TO ${db}.detector_quality_daily AS
+      table: VIEWS.qualityDaily,
+      sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${VIEWS.qualityDaily} TO ${db}.${TABLES.qualityDaily} AS
         SELECT day, exporter, version, observation_domain,
           groupUniqArrayArray(sampling_rates) AS sampling_rates
-        FROM ${db}.detector_flow_quality GROUP BY day, exporter, version, observation_domain`,
+        FROM ${db}.${TABLES.flowQuality} GROUP BY day, exporter, version, observation_domain`,
     },
   ];
 }

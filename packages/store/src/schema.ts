@@ -1,0 +1,50 @@
+import type { ClickHouseStore } from '@haystack/clickhouse';
+import { consoleDDL } from './ddl/console.js';
+import { detectorDDL, type Retention } from './ddl/detector.js';
+import { hitlistDDL } from './ddl/hitlist.js';
+import { pdnsDDL } from './ddl/pdns.js';
+
+/**
+ * One table's (or view's) DDL. `addColumns`: columns added after the table first shipped, as
+ * "name Type DEFAULT x", so a store created by an earlier version gains them in place. `ttl`: kept
+ * in line with the configuration on every start.
+ */
+export interface TableDDL {
+  table: string;
+  sql: string;
+  ttl?: string;
+  addColumns?: string[];
+}
+
+/** Which parts of the store a process writes (each creates and migrates only its own tables). */
+export interface SchemaParts {
+  detector?: Retention;
+  hitlistHistory?: boolean;
+  pdns?: { retentionDays: number };
+  console?: boolean;
+}
+
+/** The DDL of the parts asked for, tables before the views that read them. */
+export function schemaDDL(db: string, parts: SchemaParts): TableDDL[] {
+  return [
+    ...(parts.detector ? detectorDDL(db, parts.detector) : []),
+    ...(parts.hitlistHistory ? hitlistDDL(db) : []),
+    ...(parts.pdns ? pdnsDDL(db, parts.pdns.retentionDays) : []),
+    ...(parts.console ? consoleDDL(db) : []),
+  ];
+}
+
+/**
+ * Create what is missing and migrate what exists, in one place: every statement is idempotent
+ * (IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, MODIFY TTL), so every process may run it at start.
+ */
+export async function ensureSchema(ch: ClickHouseStore, parts: SchemaParts): Promise<void> {
+  await ch.ensureDatabase();
+  const db = ch.database;
+  for (const s of schemaDDL(db, parts)) {
+    await ch.command(s.sql);
+    for (const c of s.addColumns ?? []) await ch.command(`ALTER TABLE ${db}.${s.table} ADD COLUMN IF NOT EXISTS ${c}`);
+    // Keep an existing table's TTL in line with the configuration (metadata only, no rewrite).
+    if (s.ttl) await ch.command(`ALTER TABLE ${db}.${s.table} MODIFY ${s.ttl} SETTINGS materialize_ttl_after_modify = 0`);
+  }
+}
