@@ -3,3 +3,4 @@
 export * from './format.js';
 export * from './store.js';
 export * from './dir-store.js';
+export * from './coverage.js';

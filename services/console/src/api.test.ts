@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReportData } from '@haystack/report';
-import { buildHitlist, dayDir, PdnsFileInput, writeDayFiles } from '@haystack/hitlist';
+import { buildHitlist, dayDir, hitlistBuilds, PdnsFileInput, writeDayFiles } from '@haystack/hitlist';
 import { cof } from '@haystack/hitlist/test-helpers';
 import { loadRules } from '@haystack/rules';
-import type { DictionaryCoverage } from '@haystack/hitlist';
+import type { DictionaryCoverage } from '@haystack/hitlist-contract';
 import { CAM1, DAY, TUYA6, captureLogger, cleanupClickHouseDir, tempDir, toService } from '@haystack/detector/test-helpers';
 import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import { createConsole } from './server.js';
@@ -137,7 +137,13 @@ test('rules: a dictionary that cannot be read is a 503 with the reason; the hitl
   mkdirSync(broken, { recursive: true });
   writeFileSync(join(broken, 'r.yaml'), 'domains:\n  - { domain: x.example, role: nonsense }\n');
   const config = { ...w.config, detector: { ...w.config.detector, rulesDir: broken } };
-  const srv = await createConsole({ config, log: captureLogger().log, store: w.ch, now: () => new Date(`${DAY}T23:00:00Z`) });
+  const srv = await createConsole({
+    config,
+    log: captureLogger().log,
+    store: w.ch,
+    now: () => new Date(`${DAY}T23:00:00Z`),
+    hitlistBuilds: hitlistBuilds(config),
+  });
   t.after(() => srv.stop());
   const url = await srv.start();
   const r = await fetch(`${url}/api/v1/rules`, { headers: { authorization: `Bearer ${token}` } });
@@ -207,7 +213,13 @@ test('lookup: refused without a token (audited), answered with one; an IPv6 addr
 
 test('lookup disabled: refused and audited (API and page); the session cookie is Secure behind TLS', async (t) => {
   const config = { ...w.config, console: { ...w.config.console, lookup: { enabled: false } } };
-  const srv = await createConsole({ config, log: captureLogger().log, store: w.ch, now: () => new Date(`${DAY}T23:00:00Z`) });
+  const srv = await createConsole({
+    config,
+    log: captureLogger().log,
+    store: w.ch,
+    now: () => new Date(`${DAY}T23:00:00Z`),
+    hitlistBuilds: hitlistBuilds(config),
+  });
   t.after(() => srv.stop());
   const url = await srv.start();
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -380,7 +392,13 @@ test('quality without live counters: the day’s stored health snapshots per exp
 
 test('pages behind sign-in (console.pagesNeedSignIn, or a console listening beyond loopback): sent to sign in, shown after', async (t) => {
   const config = { ...w.config, console: { ...w.config.console, pagesNeedSignIn: true } };
-  const srv = await createConsole({ config, log: captureLogger().log, store: w.ch, now: () => new Date(`${DAY}T23:00:00Z`) });
+  const srv = await createConsole({
+    config,
+    log: captureLogger().log,
+    store: w.ch,
+    now: () => new Date(`${DAY}T23:00:00Z`),
+    hitlistBuilds: hitlistBuilds(config),
+  });
   t.after(() => srv.stop());
   const url = await srv.start();
   const r = await fetch(`${url}/trends?days=3`, { redirect: 'manual' });

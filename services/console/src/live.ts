@@ -6,7 +6,7 @@ import { TABLES, TolerantReader } from '@haystack/store';
 /**
  * Data quality as the console shows it. Live: the running process's own counters (decoder
  * per exporter/domain, kernel socket drops, the bus between ingest and detector, the storage
- * backlog), provided by whoever hosts the console (packages/pipeline). Without a live source
+ * backlog), provided by whoever hosts the console (apps/pipeline). Without a live source
  * (the console as its own service), the day's stored health snapshots and flow quality.
  */
 export interface LiveExporter {

@@ -1,7 +1,7 @@
 import { escapeHtml as e, fmtInt, renderReportBody, type ReportData } from '@haystack/report';
 import { HISTOGRAM_MINUTES, type AuditEntry, type HitlistBrowse, type LineDetection, type TimeToDetection, type Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
-import type { DictionaryCoverage } from '@haystack/hitlist';
+import type { DictionaryCoverage } from '@haystack/hitlist-contract';
 import { barChart, lineChart, sparkline } from './svg.js';
 
 /**

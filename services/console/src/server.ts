@@ -6,9 +6,7 @@ import swagger from '@fastify/swagger';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import { dayOf, ensureSchema, lineIdsFromConfig, type LineIds } from '@haystack/store';
-import { dayDir, dictionaryCoverage, HitlistHistory, readBuiltDay, type DictionaryCoverage, type RecordableBuild } from '@haystack/hitlist';
-import { MissingDayError } from '@haystack/hitlist-contract';
-import { loadRules, SHIPPED_RULES_DIR } from '@haystack/rules';
+import { BuildFilesError, MissingDayError, type DictionaryCoverage, type HitlistBuilds } from '@haystack/hitlist-contract';
 import { REPORT_CSS, type ReportData } from '@haystack/report';
 import { cachedReport, dailyCounts, ttdByClass } from './cache.js';
 import { ensureTokensFile, loadTokens, Sessions, type TokenStore } from './auth.js';
@@ -43,6 +41,11 @@ export interface ConsoleOptions {
   store: ClickHouseStore;
   /** The hosting process's live counters (absent: the day's stored figures). */
   live?: LiveSource;
+  /**
+   * The hitlist builder's side (the dictionary's coverage, recording a built day in the history),
+   * from whoever assembles the process; absent, those two endpoints answer 503.
+   */
+  hitlistBuilds?: HitlistBuilds;
   /** Clock (tests). */
   now?: () => Date;
 }
@@ -333,7 +336,8 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       const now = Date.now();
       if (!coverage || now - coverage.at > 60_000) {
         try {
-          coverage = { at: now, value: dictionaryCoverage(loadRules(resolve(config.detector.rulesDir ?? SHIPPED_RULES_DIR))) };
+          if (!o.hitlistBuilds) throw new HttpError(503, 'this process has no access to the IoT dictionary');
+          coverage = { at: now, value: o.hitlistBuilds.coverage() };
         } catch (e) {
           throw new HttpError(503, `the IoT dictionary cannot be read: ${(e as Error).message.split('\n')[0]}`);
         }
@@ -351,25 +355,21 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     async (req): Promise<{ day: string; builtAt: string; entries: number; classes: number; domains: number }> => {
       requireToken(req);
       const day = checkDay(req.params.day);
-      const dir = dayDir(config.stateDir, day);
-      let build: RecordableBuild;
-      // Read and checked whole before the day's history is touched: unreadable files never replace a recorded build.
+      const builds = o.hitlistBuilds;
+      if (!builds) throw new HttpError(503, 'this process cannot record hitlist builds');
+      // One recording at a time: two interleaved would drop and insert over each other.
+      const run = recording.then(() => builds.record(store, day));
+      recording = run.catch(() => undefined);
+      let n: Awaited<ReturnType<HitlistBuilds['record']>>;
       try {
-        build = await readBuiltDay(dir);
+        n = await run;
       } catch (e) {
         if (e instanceof MissingDayError) throw new HttpError(404, `no hitlist built for ${day}: ${e.message}`);
-        throw new HttpError(400, `the hitlist files of ${day} in ${dir} cannot be read: ${(e as Error).message}`);
+        if (e instanceof BuildFilesError) throw new HttpError(400, `the hitlist files of ${day} cannot be read: ${e.message}`);
+        throw e;
       }
-      if (build.hitlist.day !== day) throw new HttpError(400, `the hitlist files in ${dir} are of ${build.hitlist.day}, not ${day}`);
-      // One recording at a time: two interleaved would drop and insert over each other.
-      const run = recording.then(async () => (await HitlistHistory.attach(store)).record(build));
-      recording = run.catch(() => undefined);
-      const n = await run;
-      log.info(
-        { day, builtAt: build.hitlist.builtAt, entries: n.entries, who: req.who },
-        'hitlist history recorded for a build made while this process holds the store',
-      );
-      return { day, builtAt: build.hitlist.builtAt, ...n };
+      log.info({ day, builtAt: n.builtAt, entries: n.entries, who: req.who }, 'hitlist history recorded for a build made while this process holds the store');
+      return { day, ...n };
     },
   );
   app.get<{ Querystring: { day?: string } }>(

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import type { HaystackConfig } from '@haystack/common';
-import { HitlistHistory, PdnsFileInput, buildHitlist } from '@haystack/hitlist';
+import { HitlistHistory, PdnsFileInput, buildHitlist, hitlistBuilds } from '@haystack/hitlist';
 import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { loadRules } from '@haystack/rules';
 import { cof } from '@haystack/hitlist/test-helpers';
@@ -123,7 +123,13 @@ export async function openConsoleWorld(dir: string, opts: { refreshSeconds?: num
     await waitFor(() => bus.stats().delivered >= want, 'health delivered');
     await det.flush();
   }
-  const srv = await createConsole({ config, log: captureLogger().log, store: ch, now: () => new Date(DAY_START + 23 * H) });
+  const srv = await createConsole({
+    config,
+    log: captureLogger().log,
+    store: ch,
+    now: () => new Date(DAY_START + 23 * H),
+    hitlistBuilds: hitlistBuilds(config),
+  });
   const base = await srv.start();
   const token = firstToken(join(dir, 'state', 'console', 'tokens'))!;
   return {

@@ -1,6 +1,9 @@
-import type { ClassKind, Dictionary } from '@haystack/rules';
+import type { ClassKind, DictionaryCoverage, MakerCoverage } from '@haystack/hitlist-contract';
+import type { Dictionary } from '@haystack/rules';
 import { classify, type DomainOutcome } from './classify.js';
 import { textTable } from './table.js';
+
+const RANK: Record<ClassKind, number> = { product: 3, manufacturer: 2, platform: 1 };
 
 /**
  * What the dictionary can detect, per maker and platform, before any passive DNS is seen: the
@@ -10,38 +13,6 @@ import { textTable } from './table.js';
  * build then decides with real data which domains are dedicated; this is the operator's map of
  * what is covered at all.
  */
-export interface MakerCoverage {
-  id: string;
-  kind: Extract<ClassKind, 'manufacturer' | 'platform'>;
-  name: string;
-  products: { id: string; name: string; level: ClassKind | null }[];
-  /** Entries naming a set of names (zones, regional twins, numbered shards). */
-  families: string[];
-  /** Entries naming one name (or a fixed list of names). */
-  names: number;
-  /** Regions its regional twins cover. */
-  regions: string[];
-  /** The finest level a line hosting one of its devices can be detected at (null: not detectable). */
-  level: ClassKind | null;
-  /** Why the level is coarser than product, or why it is not detectable. */
-  note: string;
-  sources: string[];
-}
-
-export interface DictionaryCoverage {
-  updated: string | null;
-  digest: string;
-  makers: number;
-  platforms: number;
-  products: number;
-  families: number;
-  domains: number;
-  sources: number;
-  entries: MakerCoverage[];
-}
-
-const RANK: Record<ClassKind, number> = { product: 3, manufacturer: 2, platform: 1 };
-
 export function dictionaryCoverage(dict: Dictionary): DictionaryCoverage {
   const outcomes: DomainOutcome[] = dict.domains.map((def) => ({
     def,

@@ -13,3 +13,4 @@ export * from './input/report.js';
 export * from './resolve.js';
 export * from './commands.js';
 export * from './coverage.js';
+export * from './builds.js';

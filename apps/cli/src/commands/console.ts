@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ClickHouseBusyError } from '@haystack/clickhouse';
 import { createConsole, runningConsole } from '@haystack/console';
 import { openStore } from '@haystack/store';
+import { hitlistBuilds } from '@haystack/hitlist';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
 /**
@@ -47,7 +48,7 @@ detector group's lag. Example, on the data of \`npm start\`:
             1,
           );
         }
-        const srv = await createConsole({ config, log, store });
+        const srv = await createConsole({ config, log, store, hitlistBuilds: hitlistBuilds(config) });
         try {
           await srv.start();
           process.stdout.write(`console: ${srv.url}\n`);

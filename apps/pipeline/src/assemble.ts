@@ -11,6 +11,7 @@ import {
 } from '@haystack/detector';
 import type { HitlistStore } from '@haystack/hitlist-contract';
 import { openStore } from '@haystack/store';
+import { hitlistBuilds } from '@haystack/hitlist';
 import { lossUnit } from '@haystack/flow-core';
 import { createConsole, type ConsoleServer, type LiveExporter, type LiveQuality } from '@haystack/console';
 import { createIngest, registerIngestMetrics, replayCapture, socketDrops, type Ingest, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
@@ -249,7 +250,7 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
       async start() {
         // The detector's store when there is one (embedded chdb: one process per data directory).
         const store = storage && 'query' in storage ? (storage as ClickHouseStore) : (ownStore = await openStore(config));
-        consoleServer = await createConsole({ config, log, store, live: () => liveQuality(started) });
+        consoleServer = await createConsole({ config, log, store, live: () => liveQuality(started), hitlistBuilds: hitlistBuilds(config) });
         await consoleServer.start();
       },
       async stop() {
