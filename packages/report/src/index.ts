@@ -3,3 +3,4 @@ export * from './data.js';
 export * from './query.js';
 export * from './render.js';
 export * from './fixture.js';
+export { columnChart, lineChart, lineSparkline, type Series } from './charts.js';

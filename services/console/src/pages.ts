@@ -2,7 +2,7 @@ import { escapeHtml as e, fmtInt, renderReportBody, type ReportData } from '@hay
 import { HISTOGRAM_MINUTES, type AuditEntry, type HitlistBrowse, type LineDetection, type TimeToDetection, type Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
 import type { DictionaryCoverage } from '@haystack/hitlist-contract';
-import { barChart, lineChart, sparkline } from './svg.js';
+import { columnChart, lineChart, lineSparkline } from '@haystack/report';
 
 /**
  * The console's pages: server-rendered HTML that works without JavaScript, charts as inline
@@ -150,7 +150,7 @@ export function trendsPage(ctx: PageContext, t: Trends): string {
     for (const c of list) {
       o.push(
         `<tr data-class="${e(c.classId)}"><td>${e(c.name)} <span class="muted">${e(c.classId)}</span></td><td class="num">${fmtInt(c.lines[c.lines.length - 1] ?? 0)}</td>` +
-          `<td class="num ${c.change > 0 ? 'up' : c.change < 0 ? 'down' : ''}">${signed(c.change)}</td><td class="num">${pct(c.relativeChange)}</td><td>${sparkline(c.lines, LEVEL_COLOR[level])}</td></tr>`,
+          `<td class="num ${c.change > 0 ? 'up' : c.change < 0 ? 'down' : ''}">${signed(c.change)}</td><td class="num">${pct(c.relativeChange)}</td><td>${lineSparkline(c.lines, LEVEL_COLOR[level])}</td></tr>`,
       );
     }
     o.push('</tbody></table>');
@@ -174,7 +174,7 @@ export function ttdPage(ctx: PageContext, t: TimeToDetection): string {
   const labels = [...HISTOGRAM_MINUTES.map((m) => `≤${m >= 60 ? `${m / 60}h` : `${m}m`}`), `>${HISTOGRAM_MINUTES[HISTOGRAM_MINUTES.length - 1]! / 60}h`];
   const all = new Array<number>(labels.length).fill(0);
   for (const c of t.classes) c.histogram.forEach((v, i) => (all[i]! += v));
-  o.push(barChart({ id: 'chart-ttd', title: `${u.Many} by time to detection (all classes)`, labels, values: all, width: 640, height: 160 }));
+  o.push(columnChart({ id: 'chart-ttd', title: `${u.Many} by time to detection (all classes)`, labels, values: all, width: 640, height: 160 }));
   o.push(
     '<table class="grid"><thead><tr><th>Class</th><th>Level</th><th class="num">Detected hourly</th><th class="num">Median min</th><th class="num">p25 – p75</th><th class="num">p90</th><th class="num">Daily window only</th><th>Distribution</th></tr></thead><tbody>',
   );
@@ -183,7 +183,7 @@ export function ttdPage(ctx: PageContext, t: TimeToDetection): string {
     o.push(
       `<tr data-class="${e(c.classId)}"><td>${e(c.name)}</td><td>${e(c.level)}</td><td class="num">${fmtInt(c.detectedHourly)}</td>` +
         `<td class="num">${m ? m.p50.toFixed(0) : '–'}</td><td class="num">${m ? `${m.p25.toFixed(0)} – ${m.p75.toFixed(0)}` : '–'}</td><td class="num">${m ? m.p90.toFixed(0) : '–'}</td>` +
-        `<td class="num">${fmtInt(c.dailyOnly)}</td><td>${sparkline(c.histogram, LEVEL_COLOR[c.level], 90, 20)}</td></tr>`,
+        `<td class="num">${fmtInt(c.dailyOnly)}</td><td>${lineSparkline(c.histogram, LEVEL_COLOR[c.level], 90, 20)}</td></tr>`,
     );
   }
   o.push('</tbody></table>');

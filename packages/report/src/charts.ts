@@ -1,11 +1,28 @@
-import { escapeHtml as e } from '@haystack/report';
+import type { Level } from './data.js';
+import { escapeHtml as e } from './format.js';
 
-/**
- * Charts as inline SVG, drawn on the server: a page works without JavaScript and loads nothing.
- * Colours are presentation attributes (not style attributes), which the console's strict
- * Content-Security-Policy allows.
- */
-const r1 = (x: number) => Math.round(x * 10) / 10;
+export const COLOR: Record<Level, string> = { platform: '#3b5bdb', manufacturer: '#0b7285', product: '#c2255c' };
+export const colorOf = (l: Level) => COLOR[l] ?? '#495057';
+
+/** Round to 1 decimal for compact SVG coordinates. */
+export const r1 = (x: number) => Math.round(x * 10) / 10;
+
+let svgSeq = 0;
+
+/** Chart ids restart with each rendered page, so the same data renders the same markup. */
+export function resetSvgIds(): void {
+  svgSeq = 0;
+}
+
+/** An <svg> that scales to the page width, announced as an image with a title and description. */
+export function svg(width: number, height: number, title: string, desc: string, body: string, cls = 'chart'): string {
+  const id = `svg${++svgSeq}`;
+  return (
+    `<svg class="${cls}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-labelledby="${id}t ${id}d" preserveAspectRatio="xMinYMin meet">` +
+    `<title id="${id}t">${e(title)}</title><desc id="${id}d">${e(desc)}</desc>${body}</svg>`
+  );
+}
+
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export interface Series {
@@ -48,8 +65,8 @@ export function lineChart(opts: { id: string; title: string; days: string[]; ser
   return o.join('');
 }
 
-/** A small sparkline for a table cell. */
-export function sparkline(values: number[], color = '#3b5bdb', w = 120, h = 24): string {
+/** A small line sparkline of a daily series, for a table cell. */
+export function lineSparkline(values: number[], color = '#3b5bdb', w = 120, h = 24): string {
   const max = Math.max(1, ...values);
   const n = values.length;
   const pts = values.map((v, i) => `${r1(n <= 1 ? 0 : (i * (w - 2)) / (n - 1) + 1)},${r1(h - 2 - ((h - 4) * v) / max)}`).join(' ');
@@ -57,7 +74,7 @@ export function sparkline(values: number[], color = '#3b5bdb', w = 120, h = 24):
 }
 
 /** Vertical bars with a label under each (a histogram). */
-export function barChart(opts: { id: string; title: string; labels: string[]; values: number[]; color?: string; width?: number; height?: number }): string {
+export function columnChart(opts: { id: string; title: string; labels: string[]; values: number[]; color?: string; width?: number; height?: number }): string {
   const W = opts.width ?? 360;
   const H = opts.height ?? 120;
   const B = 18;
