@@ -1,30 +1,21 @@
-import { Attributor, RouteTable, loadMemberExport } from '@haystack/ixp';
-import { SHIPPED_RULES_DIR } from '@haystack/rules';
+import type { Attributor } from '@haystack/ixp';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { ConfigError, type HaystackConfig, type Logger } from '@haystack/common';
+import type { HaystackConfig, Logger } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { BatchFormatError, decodeHealth, isHealth, openBatch, type BatchView, type HealthSnapshot } from '@haystack/flow-core';
+import { BatchFormatError, decodeHealth, isHealth, openBatch, type BatchView } from '@haystack/flow-core';
 import type { HitlistStore, LoadedHitlist } from '@haystack/hitlist-contract';
 import type { Accepted, BatchMeta, FlowSource } from '@haystack/transport';
 import { Flusher } from './flusher.js';
+import { healthRows } from './health-rows.js';
+import { classHierarchy, ixpAttributor } from './setup.js';
 import { ClassHierarchy } from './hierarchy.js';
 import { HitlistSet } from './hitlists.js';
 import { LineMask } from './line-sets.js';
-import { DAY_MS, dayOf, dayText, type DetectorRows, emptyRows, type HealthRow, ipv6UnitPrefix, LineIds, lineIdsFromConfig, ts64 } from '@haystack/store';
+import { DAY_MS, dayOf, dayText, type DetectorRows, emptyRows, ipv6UnitPrefix, LineIds, lineIdsFromConfig, ts64 } from '@haystack/store';
 import { batchDays } from './matcher.js';
 import { BatchProcessor } from './processor.js';
 import { DetectionEngine, PartitionState, Thresholds, ruleThreshold, type ClassWindows, type Position } from './rules.js';
 import { ClickHouseDetectorStorage, type DetectorStorage } from './storage.js';
-
-export class DetectorConfigError extends Error {
-  readonly userFacing = true;
-  readonly exitCode = 2;
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'DetectorConfigError';
-  }
-}
 
 export interface DetectorOptions {
   config: HaystackConfig;
@@ -181,45 +172,8 @@ class DetectorService implements Detector {
         'detector IPv6 line prefix is shorter than the ingest partition key prefix: one line can span partitions, and its evidence is then split between detectors',
       );
     this.mask = new LineMask(prefix);
-    if (ixp) {
-      if (!cfg.ixp.memberExport) throw new DetectorConfigError('deployment "ixp" needs ixp.memberExport: the IXP\'s IX-F member export (JSON)');
-      // Every problem with the two files names its configuration key (exit 2, nothing started).
-      const named = <T>(key: string, f: () => T): T => {
-        try {
-          return f();
-        } catch (e) {
-          throw new DetectorConfigError(`${key}: ${(e as Error).message}`, { cause: e });
-        }
-      };
-      const members = named('ixp.memberExport', () => loadMemberExport(cfg.ixp.memberExport!));
-      const routes = cfg.ixp.routeTable ? named('ixp.routeTable', () => RouteTable.load(cfg.ixp.routeTable!)) : null;
-      this.attributor = new Attributor(members, routes);
-    }
-    this.hierarchy = opts.hierarchy === undefined ? null : opts.hierarchy;
-    if (opts.hierarchy === undefined) {
-      const rulesDir = d.rulesDir ?? SHIPPED_RULES_DIR;
-      // A dictionary the operator names must be there and valid (as `hitlist build` refuses
-      // one): running with no classes would store nothing and say little.
-      if (d.rulesDir !== null) {
-        if (!existsSync(d.rulesDir))
-          throw new ConfigError(`detector.rulesDir ${d.rulesDir}: no such directory (the IoT dictionary the detector names classes from)`);
-        this.hierarchy = ClassHierarchy.fromRules(d.rulesDir);
-      } else {
-        try {
-          this.hierarchy = ClassHierarchy.fromRules(rulesDir);
-          if (!this.hierarchy)
-            this.log.warn(
-              { rulesDir },
-              'no IoT dictionary shipped beside the code: product detections will not name their manufacturer and platforms unless the hitlist carries parents',
-            );
-        } catch (e) {
-          this.log.warn(
-            { err: e, rulesDir },
-            'cannot read the shipped IoT dictionary for the class hierarchy: product detections will not name their manufacturer and platforms',
-          );
-        }
-      }
-    }
+    this.attributor = ixpAttributor(cfg);
+    this.hierarchy = opts.hierarchy === undefined ? classHierarchy(cfg, this.log) : opts.hierarchy;
     this.lineIds = opts.lineIds ?? lineIdsFromConfig(cfg, this.log);
     const mem = cfg.kafka.brokers.length === 0;
     this.sourceId = opts.sourceId ?? (mem ? `memory:${randomUUID()}` : `kafka:${cfg.kafka.flowTopic}`);
@@ -558,38 +512,4 @@ function addressCount(hl: LoadedHitlist): number {
     addresses.set(hl, n);
   }
   return n;
-}
-
-const count = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? Math.round(x) : 0);
-
-/** Rows of an ingest health snapshot; refuses one whose domains are not what flow-core's format says. */
-function healthRows(s: HealthSnapshot): HealthRow[] {
-  if (typeof s.at !== 'number' || !Number.isFinite(s.at)) throw new Error('health snapshot without a time');
-  return s.domains.map((d) => {
-    if (!d || typeof d.exporter !== 'string' || typeof d.version !== 'number' || typeof d.domain !== 'number')
-      throw new Error('health snapshot domain without exporter, version or domain');
-    if (!(d.version >= 0 && d.version <= 255 && d.domain >= 0 && d.domain <= 0xffffffff))
-      throw new Error(`health snapshot domain with version ${d.version} / domain ${d.domain} out of range`);
-    return {
-      // The day of the flows the counters describe (so a replayed or late day holds its own loss).
-      day: typeof d.day === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d.day) ? d.day : dayOf(s.at),
-      at: ts64(s.at),
-      snapshot_id: s.id,
-      collector: String(s.collector ?? ''),
-      exporter: d.exporter,
-      version: count(d.version),
-      observation_domain: count(d.domain),
-      packets: count(d.packets),
-      records: count(d.records),
-      sequence_gaps: count(d.sequenceGaps),
-      lost: count(d.lost),
-      malformed: count(d.malformed),
-      missing_template_sets: count(d.missingTemplateSets),
-      held_dropped_sets: count(d.heldDroppedSets),
-      unknown_rate_records: count(d.unknownRateRecords),
-      sampling_rate: count(d.samplingRate),
-      samples_lost: count(d.samplesLost),
-      sample_drops: count(d.sampleDrops),
-    };
-  });
 }

@@ -1,4 +1,5 @@
 export * from './detector.js';
+export * from './setup.js';
 export * from './flusher.js';
 export * from './hierarchy.js';
 export * from './hitlists.js';

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { MemoryBus } from '@haystack/transport';
 import { writeMemberExport } from '@haystack/ixp';
-import { createDetector, DetectorConfigError } from './detector.js';
+import { createDetector } from './detector.js';
+import { DetectorConfigError } from './setup.js';
 import {
   CAM1,
   DAY,
