@@ -1,5 +1,5 @@
 /** What the console's routes share: day and class parameters, errors with a status, cookies. */
-export const DAY_RE = '^\\d{4}-\\d{2}-\\d{2}$';
+const DAY_RE = '^\\d{4}-\\d{2}-\\d{2}$';
 export const daySchema = { type: 'string', pattern: DAY_RE, description: 'UTC day, YYYY-MM-DD' } as const;
 export const CLASS_RE = '^[a-z0-9][a-z0-9._-]{0,63}$';
 

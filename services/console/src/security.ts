@@ -3,7 +3,7 @@ import { errorPage } from './pages.js';
 import { CSP, HttpError, parseCookies, STATUS_TEXT } from './http.js';
 import type { ConsoleContext } from './context.js';
 
-export const isApi = (req: FastifyRequest) => req.url.startsWith('/api/');
+const isApi = (req: FastifyRequest) => req.url.startsWith('/api/');
 
 /**
  * Who is asking and what they may do: bearer tokens for the API, the session cookie for pages
