@@ -262,7 +262,7 @@ async function runOne(
           log: silentLogger,
           detect: true,
           metrics: false,
-          storage: ch,
+          store: ch,
           source: { ...MOCK_CONSUMER_TIMINGS, fromBeginning: true, concurrency: Math.max(1, Math.ceil(partitions / consumers)) },
           detector: { sourceId },
         }),

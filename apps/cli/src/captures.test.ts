@@ -84,7 +84,16 @@ test('labelled device captures → softflowd → ingest → detector: every devi
       detector: { rawLineIds: true, lineKey: 'test-line-key-0123456789' },
       metrics: { listen: null },
     });
-    const p = assemblePipeline({ config, log: silentLogger, ingest: 'replay', detect: true, embedded: true, storage, hitlists: store, metrics: false });
+    const p = assemblePipeline({
+      config,
+      log: silentLogger,
+      ingest: 'replay',
+      detect: true,
+      embedded: true,
+      detectorStorage: storage,
+      hitlists: store,
+      metrics: false,
+    });
     await p.start();
     for (const c of captures) {
       // The device's own traffic (WeMo setup captures also carry the phone's, through its access point).

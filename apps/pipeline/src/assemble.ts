@@ -1,7 +1,7 @@
-import { createRegistry, serveMetrics, type HaystackConfig, type Logger, type MetricsServer } from '@haystack/common';
+import { createRegistry, serveMetrics, type ComponentHealth, type HaystackConfig, type Logger, type MetricsServer } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import {
-  createDetector,
+  detectorComponent,
   hitlistStoreFromConfig,
   registerConsumerLagMetric,
   registerDetectorMetrics,
@@ -12,9 +12,8 @@ import {
 import type { HitlistStore } from '@haystack/hitlist-contract';
 import { openStore } from '@haystack/store';
 import { hitlistBuilds } from '@haystack/hitlist';
-import { lossUnit } from '@haystack/flow-core';
-import { createConsole, type ConsoleServer, type LiveExporter, type LiveQuality } from '@haystack/console';
-import { createIngest, registerIngestMetrics, replayCapture, socketDrops, type Ingest, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
+import { consoleComponent, type ConsoleServer, type LiveQuality } from '@haystack/console';
+import { ingestComponent, registerIngestMetrics, type Ingest, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
 import {
   CountingSink,
   KafkaFlowSink,
@@ -27,7 +26,7 @@ import {
 } from '@haystack/transport';
 import type { Registry } from 'prom-client';
 import { Lifecycle } from './lifecycle.js';
-import { createPdnsService, openPdnsClickHouse, registerPdnsMetrics, type PdnsService } from '@haystack/pdns-service';
+import { pdnsComponent, registerPdnsMetrics, type PdnsService } from '@haystack/pdns-service';
 
 export interface PipelineOptions {
   config: HaystackConfig;
@@ -45,8 +44,10 @@ export interface PipelineOptions {
   embedded?: boolean;
   /** Serve /metrics at config.metrics.listen (default: when it is set). */
   metrics?: boolean;
-  /** Injected resources are used as they are and not closed by stop(). */
-  storage?: ClickHouseStore | DetectorStorage;
+  /** Injected resources are used as they are and not closed by stop(): the store the detector, console and passive DNS share. */
+  store?: ClickHouseStore;
+  /** The detector's storage instead of one on `store` (tests that count or fail inserts). */
+  detectorStorage?: DetectorStorage;
   hitlists?: HitlistStore;
   /** Where ingest publishes (default: the transport's sink; without a detector, Kafka or a counting sink). */
   sink?: FlowSink;
@@ -78,7 +79,8 @@ export interface Pipeline {
   readonly transport: FlowTransport | undefined;
   readonly source: FlowSource | undefined;
   readonly sink: FlowSink | undefined;
-  readonly storage: ClickHouseStore | DetectorStorage | undefined;
+  /** The ClickHouse store of this process (the detector's, the console's, passive DNS's). */
+  readonly store: ClickHouseStore | undefined;
   readonly hitlists: HitlistStore | undefined;
   /** The dnstap collector, when assembled with `pdns: true`. */
   readonly pdns: PdnsService | undefined;
@@ -89,6 +91,8 @@ export interface Pipeline {
   stop(): Promise<void>;
   /** Settles when a component failed for good (e.g. a Kafka consumer its client will not restart). */
   failed(): Promise<Error>;
+  /** Each component's health now, by name. */
+  health(): Record<string, ComponentHealth>;
   /** Replay a capture of exporter traffic through ingest (pipelines built with ingest: 'replay'). */
   replay(file: string, opts?: Partial<ReplayOptions>): Promise<ReplayResult>;
   /**
@@ -107,29 +111,35 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
   const { config, log } = o;
   const lifecycle = new Lifecycle(log);
   const registry = createRegistry();
-  let storage: ClickHouseStore | DetectorStorage | undefined = o.storage;
+  let store: ClickHouseStore | undefined = o.store;
   let hitlists: HitlistStore | undefined = o.hitlists;
   let transport: FlowTransport | undefined;
-  let detector: Detector | undefined;
   let source: FlowSource | undefined;
   let sink: FlowSink | undefined;
-  let ingest: Ingest | undefined;
   let metricsServer: MetricsServer | null = null;
-  let failure: ((e: Error) => void) | undefined;
-  const detectorFailed = new Promise<Error>((resolve) => (failure = resolve));
   const kafkaConfig = o.embedded ? { ...config.kafka, brokers: [] } : config.kafka;
   const stopReplay = new AbortController();
+  // Embedded chdb allows one data directory per process: the detector, the console and passive
+  // DNS share one store, opened here when any of them needs it and none was given.
+  const needsStore = (o.detect && !o.detectorStorage) || (o.console && !!config.console.listen);
+  let ownStore = false;
 
-  if (o.detect) {
+  if (needsStore)
     lifecycle.add({
-      name: 'storage',
+      name: 'store',
       async start() {
-        storage ??= await openStore(config);
+        if (!store) {
+          store = await openStore(config);
+          ownStore = true;
+        }
       },
       async stop() {
-        if (!o.storage && storage && 'close' in storage) await (storage as ClickHouseStore).close();
+        if (ownStore) await store?.close();
       },
     });
+
+  let detectorPart: ReturnType<typeof detectorComponent> | undefined;
+  if (o.detect) {
     lifecycle.add({
       name: 'hitlists',
       async start() {
@@ -162,25 +172,24 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
         await transport?.close();
       },
     });
-    lifecycle.add({
-      name: 'detector',
-      async start() {
-        source = transport!.createSource();
-        const replaySource = o.replayId ? { sourceId: replaySourceId(o.replayId, config) } : {};
-        detector = createDetector({ ...replaySource, ...o.detector, config, log, source, hitlists: hitlists!, storage: storage! });
-        await detector.start();
-        void detector.failed().then((e) => failure?.(e));
-      },
-      async stop() {
-        // The in-process bus delivers what it holds before its consumer leaves (idempotent when
-        // ingest's sink already drained it); Kafka keeps what is uncommitted for the next member.
+    detectorPart = detectorComponent({
+      ...(o.replayId ? { sourceId: replaySourceId(o.replayId, config) } : {}),
+      ...o.detector,
+      config,
+      log,
+      source: () => (source = transport!.createSource()),
+      hitlists: () => hitlists!,
+      storage: () => o.detectorStorage ?? store!,
+      // The in-process bus delivers what it holds before its consumer leaves (idempotent when
+      // ingest's sink already drained it); Kafka keeps what is uncommitted for the next member.
+      beforeStop: async () => {
         if (transport?.mode === 'memory') await transport.close();
-        await detector?.stop();
       },
-      failed: () => detectorFailed,
     });
+    lifecycle.add(detectorPart);
   }
 
+  let ingestPart: ReturnType<typeof ingestComponent> | undefined;
   if (o.ingest) {
     let ownSink = false;
     lifecycle.add({
@@ -202,90 +211,35 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
         else if (ownSink) await sink?.close();
       },
     });
-    lifecycle.add({
-      name: 'ingest',
-      async start() {
-        const listen = o.ingest === 'listen';
-        ingest = await createIngest(config, log, sink!, {
-          ...(listen ? {} : { ports: [] }),
-          persistTemplates: o.persistTemplates ?? listen,
-          health: o.ingestHealth ?? true,
-          ...(o.replayId ? { collectorId: replaySourceId(o.replayId, config) } : {}),
-        });
-        if (listen) await ingest.collector.start();
-      },
-      async stop() {
-        if (o.ingest === 'listen') await ingest?.collector.stop();
-        else await ingest?.publisher.drain();
-      },
+    ingestPart = ingestComponent({
+      config,
+      log,
+      sink: () => sink!,
+      mode: o.ingest,
+      ...(o.persistTemplates !== undefined ? { persistTemplates: o.persistTemplates } : {}),
+      health: o.ingestHealth ?? true,
+      ...(o.replayId ? { collectorId: replaySourceId(o.replayId, config) } : {}),
     });
+    lifecycle.add(ingestPart);
   }
 
-  let pdns: PdnsService | undefined;
+  let pdnsPart: ReturnType<typeof pdnsComponent> | undefined;
   if (o.pdns) {
-    let ownCh: ClickHouseStore | undefined;
-    lifecycle.add({
-      name: 'pdns',
-      async start() {
-        // Embedded chdb allows one data directory per process: share the detector's when it is open.
-        // Only a ClickHouse store is shared (a test may pass another DetectorStorage).
-        const shared = storage && 'command' in storage && 'insert' in storage ? (storage as ClickHouseStore) : undefined;
-        const ch = shared ?? (ownCh = await openPdnsClickHouse(config));
-        pdns = await createPdnsService({ config, log, ch });
-        await pdns.start();
-      },
-      async stop() {
-        await pdns?.stop();
-        await ownCh?.close();
-      },
-    });
+    pdnsPart = pdnsComponent({ config, log, store: () => store });
+    lifecycle.add(pdnsPart);
   }
 
-  let consoleServer: ConsoleServer | undefined;
+  let consolePart: ReturnType<typeof consoleComponent> | undefined;
   if (o.console && config.console.listen) {
     const started = Date.now();
-    let ownStore: ClickHouseStore | undefined;
-    lifecycle.add({
-      name: 'console',
-      async start() {
-        // The detector's store when there is one (embedded chdb: one process per data directory).
-        const store = storage && 'query' in storage ? (storage as ClickHouseStore) : (ownStore = await openStore(config));
-        consoleServer = await createConsole({ config, log, store, live: () => liveQuality(started), hitlistBuilds: hitlistBuilds(config) });
-        await consoleServer.start();
-      },
-      async stop() {
-        await consoleServer?.stop();
-        await ownStore?.close();
-      },
-    });
+    consolePart = consoleComponent({ config, log, store: () => store!, live: () => liveQuality(started), hitlistBuilds: hitlistBuilds(config) });
+    lifecycle.add(consolePart);
   }
   /** This process's own counters for the console's data-quality page. */
   const liveQuality = async (since: number): Promise<LiveQuality> => {
-    const exporters: LiveExporter[] = [];
-    let socket: number | null = null;
-    if (ingest) {
-      for (const d of ingest.decoder.registry.all()) {
-        const c = d.counters;
-        exporters.push({
-          exporter: d.exporterText,
-          version: d.version,
-          domain: d.domain,
-          records: c.records,
-          samplingRate: d.shownRate,
-          sequenceGaps: c.sequenceGaps,
-          lost: c.lost,
-          lostUnit: lossUnit(d.version),
-          malformed: c.malformedPackets + c.malformedSets + c.malformedRecords,
-          missingTemplateSets: c.missingTemplateSets,
-          samplesLost: c.samplesLost,
-          sampleDrops: c.sampleDrops,
-        });
-      }
-      socket = 0;
-      for (const s of ingest.collector.boundPorts) socket += await socketDrops(s.port);
-    }
-    exporters.sort((a, b) => a.exporter.localeCompare(b.exporter) || a.version - b.version || a.domain - b.domain);
-    const det = detector?.stats();
+    const exporters = ingestPart?.exporters() ?? [];
+    const det = detectorPart?.detector?.stats();
+    const published = ingestPart?.parts?.publisher.counters.records;
     const embeddedBus = !!transport?.bus;
     return {
       live: true,
@@ -294,8 +248,8 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
       since: new Date(since).toISOString(),
       recordsDecoded: exporters.reduce((s, x) => s + x.records, 0),
       exporters,
-      socketDrops: socket,
-      consumerLag: ingest && det && embeddedBus ? Math.max(0, ingest.publisher.counters.records - det.flowsTakenIn) : null,
+      socketDrops: ingestPart ? await ingestPart.socketDrops() : null,
+      consumerLag: published !== undefined && det && embeddedBus ? Math.max(0, published - det.flowsTakenIn) : null,
       storageBacklog: det ? Math.max(0, det.flowsTakenIn - det.flows) : null,
       insertFailures: det ? det.insertFailures : null,
     };
@@ -304,23 +258,23 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
   lifecycle.add({
     name: 'metrics',
     async start() {
-      if (ingest) {
-        const ing = ingest;
+      const ing = ingestPart?.parts;
+      if (ing)
         registerIngestMetrics(registry, {
           decoder: ing.decoder,
           publisher: ing.publisher,
           sockets: () => ing.collector.boundPorts,
           refused: () => ing.collector.refused,
         });
-      }
-      if (detector) {
-        const det = detector;
+      const det = detectorPart?.detector;
+      if (det) {
         registerDetectorMetrics(registry, () => det.stats());
         if (source instanceof KafkaFlowSource) {
           const src = source;
           registerConsumerLagMetric(registry, () => src.lag());
         }
       }
+      const pdns = pdnsPart?.service;
       if (pdns) registerPdnsMetrics(registry, pdns.collector);
       const serve = o.metrics ?? !!config.metrics.listen;
       if (serve && config.metrics.listen) metricsServer = await serveMetrics(registry, config.metrics.listen, log);
@@ -334,11 +288,11 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
     config,
     lifecycle,
     registry,
-    get ingest() {
-      return ingest;
+    get ingest(): Ingest | undefined {
+      return ingestPart?.parts;
     },
-    get detector() {
-      return detector;
+    get detector(): Detector | undefined {
+      return detectorPart?.detector;
     },
     get transport() {
       return transport;
@@ -349,24 +303,25 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
     get sink() {
       return sink;
     },
-    get storage() {
-      return storage;
+    get store() {
+      return store;
     },
     get hitlists() {
       return hitlists;
     },
-    get pdns() {
-      return pdns;
+    get pdns(): PdnsService | undefined {
+      return pdnsPart?.service;
     },
-    get console() {
-      return consoleServer;
+    get console(): ConsoleServer | undefined {
+      return consolePart?.server;
     },
     start: () => lifecycle.start(),
     stop: () => lifecycle.stop(),
     failed: () => lifecycle.failed(),
-    async replay(file, opts = {}) {
-      if (!ingest) throw new Error('this pipeline has no ingest: assemble it with ingest: "replay"');
-      return replayCapture(file, ingest.collector, ingest.publisher, { pace: 'full', signal: stopReplay.signal, ...opts });
+    health: () => lifecycle.health(),
+    async replay(file: string, opts: Partial<ReplayOptions> = {}): Promise<ReplayResult> {
+      if (!ingestPart?.parts) throw new Error('this pipeline has no ingest: assemble it with ingest: "replay"');
+      return ingestPart.replay(file, { signal: stopReplay.signal, ...opts });
     },
     interrupt() {
       stopReplay.abort();

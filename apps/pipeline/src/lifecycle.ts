@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { Logger } from '@haystack/common';
+import type { ComponentHealth, Logger } from '@haystack/common';
 
 /**
  * One part of a running pipeline (storage, hitlists, transport, detector, ingest, metrics).
@@ -14,6 +14,8 @@ export interface Component {
   registerMetrics?(reg: Registry): void;
   /** Settles with the error that ended this component for good (time for the process to exit). */
   failed?(): Promise<Error>;
+  /** The services' components say how they are (see @haystack/common Component). */
+  health?(): ComponentHealth;
 }
 
 /** Starts components in order, stops them in reverse; a failed start stops what had started. */
@@ -67,6 +69,13 @@ export class Lifecycle {
       if (first !== undefined) throw first;
     })();
     return this.stopping;
+  }
+
+  /** Health of every component that reports it, by name. */
+  health(): Record<string, ComponentHealth> {
+    const out: Record<string, ComponentHealth> = {};
+    for (const c of this.components) if (c.health) out[c.name] = c.health();
+    return out;
   }
 
   /** The first component failure for good (never settles if none can fail). */

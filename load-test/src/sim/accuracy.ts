@@ -321,7 +321,7 @@ export async function runAccuracy(
           embedded: true,
           metrics: false,
           hitlists: store,
-          storage: storages[i]!,
+          detectorStorage: storages[i]!,
         });
       });
       for (const m of members) await m.start();

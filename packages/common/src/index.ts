@@ -5,3 +5,4 @@ export * from './net.js';
 export * from './random.js';
 export * from './bytes.js';
 export * from './content-id.js';
+export * from './component.js';

@@ -6,3 +6,4 @@ export * from './queries.js';
 export * from './lookup.js';
 export * from './client.js';
 export * from './cache.js';
+export * from './component.js';

@@ -10,3 +10,4 @@ export * from './rules.js';
 export * from './storage.js';
 export * from './metrics.js';
 export * from './service.js';
+export * from './component.js';

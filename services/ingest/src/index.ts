@@ -6,3 +6,4 @@ export * from './metrics.js';
 export * from './service.js';
 export * from './health.js';
 export * from './archive.js';
+export * from './component.js';

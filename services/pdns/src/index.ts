@@ -2,3 +2,4 @@
 export * from './collector.js';
 export * from './metrics.js';
 export * from './service.js';
+export * from './component.js';

@@ -113,7 +113,7 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
   // Storage stays open after the pipeline stops: the report is read from it.
   const ch = await openStore(config);
   const exports = join(simDir, 'exports.pcap');
-  const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true, metrics: false, storage: ch, replayId: await captureId(exports) });
+  const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true, metrics: false, store: ch, replayId: await captureId(exports) });
   try {
     await p.start();
     const t0 = performance.now();
