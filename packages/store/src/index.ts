@@ -9,3 +9,4 @@ export * from './reader.js';
 export * from './open.js';
 export * from './lines.js';
 export * from './subscribers.js';
+export * from './replayed.js';

@@ -22,7 +22,7 @@ test('ensureSchema on embedded ClickHouse: every table and view of every part, i
     `CREATE TABLE ${ch.database}.${TABLES.ingestHealth} (day Date, at DateTime64(3, 'UTC'), snapshot_id String, exporter String, lost UInt64)
      ENGINE = ReplacingMergeTree ORDER BY (day, exporter, snapshot_id)`,
   );
-  const parts = { detector: retention, hitlistHistory: true, pdns: { retentionDays: 30 }, console: true };
+  const parts = { detector: retention, hitlistHistory: true, pdns: { retentionDays: 30 }, console: true, replay: { retentionDays: 90 } };
   await ensureSchema(ch, parts);
   await ensureSchema(ch, parts); // again: nothing fails, nothing changes
   assert.deepEqual(await names(), [...Object.values(TABLES), ...Object.values(VIEWS)].sort());

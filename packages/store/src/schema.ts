@@ -3,6 +3,7 @@ import { consoleDDL } from './ddl/console.js';
 import { detectorDDL, type Retention } from './ddl/detector.js';
 import { hitlistDDL } from './ddl/hitlist.js';
 import { pdnsDDL } from './ddl/pdns.js';
+import { replayDDL } from './ddl/replay.js';
 
 /**
  * One table's (or view's) DDL. `addColumns`: columns added after the table first shipped, as
@@ -22,6 +23,8 @@ export interface SchemaParts {
   hitlistHistory?: boolean;
   pdns?: { retentionDays: number };
   console?: boolean;
+  /** Replays: the export datagrams stored, kept this many days. */
+  replay?: { retentionDays: number };
 }
 
 /** The DDL of the parts asked for, tables before the views that read them. */
@@ -31,6 +34,7 @@ export function schemaDDL(db: string, parts: SchemaParts): TableDDL[] {
     ...(parts.hitlistHistory ? hitlistDDL(db) : []),
     ...(parts.pdns ? pdnsDDL(db, parts.pdns.retentionDays) : []),
     ...(parts.console ? consoleDDL(db) : []),
+    ...(parts.replay ? replayDDL(db, parts.replay.retentionDays) : []),
   ];
 }
 

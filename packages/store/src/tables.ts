@@ -24,6 +24,8 @@ export const TABLES = {
   hitlistClassDecisions: 'hitlist_class_decisions',
   hitlistDomainDecisions: 'hitlist_domain_decisions',
   hitlistBuilds: 'hitlist_builds',
+  // Export datagrams a replay stored, by what they say (exporter, domain, sequence, time, CRC).
+  replayedExports: 'replayed_exports',
   // Passive DNS from the operator's resolvers.
   pdnsTuples: 'pdns_tuples',
   // The console's caches and its lookup audit trail.

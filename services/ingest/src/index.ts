@@ -7,3 +7,4 @@ export * from './service.js';
 export * from './health.js';
 export * from './archive.js';
 export * from './component.js';
+export * from './export-key.js';

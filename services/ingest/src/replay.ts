@@ -5,6 +5,7 @@ import { BatchWriter, F, HEADER_SIZE, RECORD_SIZE } from '@haystack/flow-core';
 import { NfdumpRecords, type NfdumpCounters } from '@haystack/decoders';
 import { isArchive, newArchiveStats, readArchive, type ArchiveStats } from './archive.js';
 import type { Collector } from './collector.js';
+import { exportKey } from './export-key.js';
 import type { Publisher } from './publisher.js';
 
 export interface ReplayOptions {
@@ -20,6 +21,11 @@ export interface ReplayOptions {
   captureTime?: boolean;
   /** Stop reading when aborted (Ctrl-C): what was read is published, the result says `interrupted`. */
   signal?: AbortSignal;
+  /**
+   * Export datagrams already stored by an earlier replay ({@link exportKey}): skipped, so the
+   * same exports count once however they are packed, and an overlapping capture adds only what is new.
+   */
+  skip?: ReadonlySet<string>;
 }
 
 export interface ReplayResult {
@@ -34,6 +40,10 @@ export interface ReplayResult {
   /** Bytes of the file read when it ended (the file's size when not interrupted). */
   bytesRead: number;
   totalBytes: number;
+  /** Datagrams skipped because an earlier replay stored them (options.skip). */
+  alreadyStored: number;
+  /** The export keys of the datagrams replayed (to record once they are stored). */
+  exportKeys: string[];
 }
 
 /**
@@ -51,6 +61,8 @@ export async function replayCapture(file: string, collector: Collector, publishe
   let firstTs = NaN;
   let datagrams = 0;
   let skipped = 0;
+  let alreadyStored = 0;
+  const exportKeys: string[] = [];
   let interrupted = false;
   for await (const d of reader) {
     if (opts.signal?.aborted) {
@@ -66,6 +78,14 @@ export async function replayCapture(file: string, collector: Collector, publishe
       const due = (d.tsMs - firstTs) / speed - (performance.now() - t0);
       if (due > 1) await new Promise((r) => setTimeout(r, due));
     }
+    const key = exportKey(d.payload, d.src);
+    if (key !== null) {
+      if (opts.skip?.has(key)) {
+        alreadyStored++;
+        continue;
+      }
+      exportKeys.push(key);
+    }
     collector.onMessage(d.payload, d.src, opts.captureTime === false || d.tsMs !== d.tsMs ? Date.now() : d.tsMs);
     datagrams++;
     if ((datagrams & 1023) === 0) {
@@ -79,7 +99,17 @@ export async function replayCapture(file: string, collector: Collector, publishe
   await collector.maybeReportHealth(collector.lastReceived, true);
   const bytesRead = interrupted ? Math.min(reader.stats.bytes, total) : total;
   opts.onProgress?.(bytesRead, total, datagrams);
-  return { datagrams, skippedPorts: skipped, pcap: reader.stats, seconds: (performance.now() - t0) / 1000, interrupted, bytesRead, totalBytes: total };
+  return {
+    datagrams,
+    skippedPorts: skipped,
+    pcap: reader.stats,
+    seconds: (performance.now() - t0) / 1000,
+    interrupted,
+    bytesRead,
+    totalBytes: total,
+    alreadyStored,
+    exportKeys,
+  };
 }
 
 /**
@@ -124,6 +154,9 @@ async function replayArchive(file: string, collector: Collector, publisher: Publ
     interrupted,
     bytesRead,
     totalBytes: total,
+    // nfdump archives hold records, not datagrams: nothing to recognise them by (see README).
+    alreadyStored: 0,
+    exportKeys: [],
   };
 }
 

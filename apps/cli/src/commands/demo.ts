@@ -8,7 +8,7 @@ import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { queryReportData, renderHtml, renderText } from '@haystack/report';
 import { runBuildCommand } from '@haystack/hitlist';
 import { captureId } from '@haystack/ingest';
-import { assemblePipeline } from '@haystack/pipeline';
+import { replayIntoStore } from '@haystack/pipeline';
 import { simulate } from '@haystack/simulator';
 import { day, positiveInt, writableDir } from '../args.js';
 import { action, runtime } from '../runtime.js';
@@ -113,21 +113,28 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
   // Storage stays open after the pipeline stops: the report is read from it.
   const ch = await openStore(config);
   const exports = join(simDir, 'exports.pcap');
-  const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true, metrics: false, store: ch, replayId: await captureId(exports) });
   try {
-    await p.start();
     const t0 = performance.now();
-    const res = await p.replay(exports);
-    await p.stop();
+    const { result: res, pipeline: p } = await replayIntoStore({
+      config,
+      log,
+      store: ch,
+      file: exports,
+      replayId: await captureId(exports),
+      pipeline: { metrics: false },
+    });
     // End to end in one process: decode, publish, the in-process bus, detection, chdb inserts.
     const secs = (performance.now() - t0) / 1000;
     const stats: DetectorStats = p.detector!.stats();
-    say(
-      `  ${res.datagrams.toLocaleString('en-US')} datagrams, ${stats.flows.toLocaleString('en-US')} flows, ${stats.matched.toLocaleString('en-US')} matched the hitlist, ${stats.detections.day} daily detections (+${stats.impliedDetections} implied); ` +
-        `${secs.toFixed(1)} s end to end (${Math.round(stats.flows / Math.max(secs, 1e-9)).toLocaleString('en-US')} flows/s)`,
-    );
-    if (stats.detections.day === 0 && stats.storedEvidenceLoaded > 0)
-      say('  this capture was already stored by an earlier run: its flows and detections count once, so nothing is new and the report below is unchanged');
+    if (res.alreadyStored > 0 && res.datagrams === 0)
+      say(
+        `  the ${res.alreadyStored.toLocaleString('en-US')} export datagrams of this capture were stored by an earlier run: they count once, so nothing is new and the report below is unchanged`,
+      );
+    else
+      say(
+        `  ${res.datagrams.toLocaleString('en-US')} datagrams, ${stats.flows.toLocaleString('en-US')} flows, ${stats.matched.toLocaleString('en-US')} matched the hitlist, ${stats.detections.day} daily detections (+${stats.impliedDetections} implied); ` +
+          `${secs.toFixed(1)} s end to end (${Math.round(stats.flows / Math.max(secs, 1e-9)).toLocaleString('en-US')} flows/s)`,
+      );
     const data = await queryReportData(ch, o.day);
     const dir = join(stateDir, 'reports', o.day);
     await mkdir(dir, { recursive: true });
@@ -137,7 +144,6 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
     say(renderText(data));
     return { day: o.day, simDir, report, detector: stats, records: sim.records };
   } finally {
-    await p.stop();
     await ch.close();
   }
 }

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import type { DetectorStats } from '@haystack/detector';
 import { captureId, isArchive } from '@haystack/ingest';
-import { assemblePipeline } from '@haystack/pipeline';
+import { assemblePipeline, replayIntoStore, type Pipeline } from '@haystack/pipeline';
+import { openStore } from '@haystack/store';
 import { captureFile, positiveInt } from '../args.js';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 import { checkFlowExports, noFlowExports } from '../flow-exports.js';
@@ -86,10 +87,10 @@ async function runDistributed(config: HaystackConfig, log: Logger): Promise<void
 
 async function runReplay(config: HaystackConfig, log: Logger, file: string, json: boolean): Promise<void> {
   if (!(await isArchive(file))) await checkFlowExports(file);
-  const p = assemblePipeline({ config, log, ingest: 'replay', detect: true, embedded: true, replayId: await captureId(file) });
   // Ctrl-C (or SIGTERM): stop reading, store what was read, say so and exit non-zero. The same
   // signal often arrives twice at once (the process group and the launcher passing it on): a
   // repeat within 5 s is ignored, a later one stops at once.
+  let pipeline: Pipeline | undefined;
   let interruptedAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     if (interruptedAt) {
@@ -99,15 +100,20 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
     }
     interruptedAt = Date.now();
     process.stderr.write('interrupted: storing the flows read so far, then stopping\n');
-    p.interrupt();
+    pipeline?.interrupt();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const store = await openStore(config);
   try {
-    await p.start();
-    const res = await p.replay(file);
-    // Every published batch handled and stored before the detector leaves.
-    await p.stop();
+    const { result: res, pipeline: p } = await replayIntoStore({
+      config,
+      log,
+      store,
+      file,
+      replayId: await captureId(file),
+      onPipeline: (x) => (pipeline = x),
+    });
     if (res.interrupted) {
       const share = res.totalBytes ? ` (${Math.round((100 * res.bytesRead) / res.totalBytes)} % of the file)` : '';
       process.stderr.write(
@@ -116,18 +122,26 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
       process.exitCode = 130;
       return;
     }
-    if (!res.archive) noFlowExports(file, p.ingest!.decoder);
+    if (!res.archive && res.alreadyStored === 0) noFlowExports(file, p.ingest!.decoder);
     const s = p.detector!.stats();
     if (s.noHitlist > 0)
       process.stderr.write(
         `warning: ${s.noHitlist} of ${s.flows} flows had no hitlist for their day (hitlists loaded: ${s.hitlistDays.join(', ') || 'none'}), so nothing could be detected in them. ` +
           `Build the day first: haystack hitlist build --day YYYY-MM-DD --pdns FILE (it writes ${config.detector.hitlistDir ?? join(config.stateDir, 'hitlist')}/<day>/).\n`,
       );
-    if (json) process.stdout.write(`${JSON.stringify({ file, datagrams: res.datagrams, published: p.ingest!.publisher.counters, detector: s })}\n`);
-    else process.stdout.write(`replayed ${res.datagrams} datagrams from ${file}\n${summary(s)}`);
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ file, datagrams: res.datagrams, alreadyStored: res.alreadyStored, published: p.ingest!.publisher.counters, detector: s })}\n`,
+      );
+    else {
+      const skipped = res.alreadyStored ? ` (${res.alreadyStored} more were stored by an earlier replay of the same exports: skipped, they count once)` : '';
+      process.stdout.write(`replayed ${res.datagrams} datagrams from ${file}${skipped}\n${summary(s)}`);
+      if (res.datagrams === 0 && res.alreadyStored > 0)
+        process.stdout.write('this capture was already stored by an earlier run: its flows and detections count once, so nothing is new\n');
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await p.stop();
+    await store.close();
   }
 }
