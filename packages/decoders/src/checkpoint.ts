@@ -32,6 +32,12 @@ export function takeSequenceCheckpoint(registry: TemplateRegistry, now = Date.no
 export function restoreSequenceCheckpoint(registry: TemplateRegistry, cp: SequenceCheckpoint, parseAddr: (text: string) => Uint8Array): number {
   if (cp?.format !== 'haystack-sequences' || cp.version !== 1 || !Array.isArray(cp.domains))
     throw new Error('not a Haystack sequence checkpoint (format/version)');
+  // The template snapshot also restored sequences, saved less often: a domain the checkpoint does
+  // not name had no known sequence when it was taken, so an older one must not count a gap.
+  const named = new Set(cp.domains.map((e) => `${e.exporter}|${e.version}|${e.domain}`));
+  for (const d of registry.all())
+    if (!named.has(`${d.exporterText}|${d.version}|${d.domain}`))
+      d.restoreSequenceState({ expected: null, last: null, postIncrement: d.postIncrement, lastSeenMs: d.lastSeenMs, firstSeenMs: 0, unitsSeen: 0 });
   let n = 0;
   for (const e of cp.domains) {
     const addr = parseAddr(e.exporter);

@@ -80,7 +80,7 @@ export function qualityFindings(data: ReportData): QualityFinding[] {
     if ((e.sequenceGaps ?? 0) > 0 || (e.lost ?? 0) > 0) {
       problem(
         who,
-        `${fmtInt(e.sequenceGaps ?? 0)} sequence gap(s), ${e.lost === null ? 'unknown' : fmtInt(e.lost)} ${e.version === 9 ? 'packets' : e.version === SFLOW_VERSION ? 'datagrams' : 'records'} lost between exporter and collector`,
+        `${fmtInt(e.sequenceGaps ?? 0)} sequence gap(s), ${e.lost === null ? 'unknown' : fmtInt(e.lost)} ${e.lostUnit} lost between exporter and collector`,
       );
     }
     if ((e.samplesLost ?? 0) > 0) problem(who, `${fmtInt(e.samplesLost)} sFlow sample(s) lost between agent and collector (sample sequence gaps)`);

@@ -66,11 +66,14 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 
 test('UDP collector: decodes live exports, keys partitions by subscriber line, marks sides, exposes metrics', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hs-collector-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Removed after the collector has stopped (its last checkpoint write must not race the removal).
   const sink = new KeepingSink(4);
   const ing = await createIngest(config(dir), silentLogger, sink, { ports: [0] });
   const [port] = await ing.collector.start();
-  t.after(() => ing.collector.stop());
+  t.after(async () => {
+    await ing.collector.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   const rows = [];
   // Line 100.64.0.x talks to cloud services in both directions; one transit flow; one IPv6 line (two addresses in one /56).
@@ -134,7 +137,7 @@ test('exporter allowlist: datagrams from elsewhere are refused and counted, neve
 
 test('templates persist across a collector restart: data without a resent template decodes at once', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hs-collector-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Removed after the collector has stopped (its last checkpoint write must not race the removal).
   const cfg = config(dir);
   const first = await createIngest(cfg, silentLogger, new KeepingSink(1), { ports: [0] });
   const [p1] = await first.collector.start();
@@ -147,7 +150,10 @@ test('templates persist across a collector restart: data without a resent templa
   const sink = new KeepingSink(1);
   const second = await createIngest(cfg, silentLogger, sink, { ports: [0] });
   const [p2] = await second.collector.start();
-  t.after(() => second.collector.stop());
+  t.after(async () => {
+    await second.collector.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
   await send(p2!, [
     new PacketBuilder(9, { domain: 3, exportSecs: 1_700_000_001, sequence: 1, uptimeMs: 2000 })
       .data(400, [['100.64.0.9', '52.1.1.1', '::', '::', 5, 6, 17, 2, 64]], FIELDS)
@@ -160,7 +166,7 @@ test('templates persist across a collector restart: data without a resent templa
 
 test('a collector restart does not hide its loss: sequence numbers are checkpointed every publish round, the gap across the restart is counted', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hs-collector-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Removed after the collector has stopped (its last checkpoint write must not race the removal).
   const cfg = config(dir);
   const pkt = (seq: number) =>
     new PacketBuilder(9, { domain: 5, exportSecs: 1_700_000_000 + seq, sequence: seq, uptimeMs: 1000 + seq })
@@ -187,7 +193,10 @@ test('a collector restart does not hide its loss: sequence numbers are checkpoin
   // Packets 3..9 arrived while no collector ran; the restarted one sees 10 and 11.
   const second = await createIngest(cfg, silentLogger, new KeepingSink(1), { ports: [0] });
   const [p2] = await second.collector.start();
-  t.after(() => second.collector.stop());
+  t.after(async () => {
+    await second.collector.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
   await send(p2!, [pkt(10), pkt(11)]);
   await until(() => [...second.decoder.registry.all()].some((d) => d.counters.packets === 2));
   const d = [...second.decoder.registry.all()].find((x) => x.domain === 5)!;
@@ -226,4 +235,41 @@ test('exporter health travels beside the flows: delta snapshots on partition 0, 
     'the second snapshot holds only what changed since the first',
   );
   assert.notEqual(a!.id, b!.id);
+});
+
+test('a health snapshot published in a quiet round is taken out of the checkpoint: a crash after it never counts it twice', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hs-collector-'));
+  const sink = new KeepingSink(1);
+  const ing = await createIngest(config(dir, { healthIntervalMs: 1000 }), silentLogger, sink, { ports: [0] });
+  const [port] = await ing.collector.start();
+  t.after(async () => {
+    await ing.collector.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const checkpoint = join(dir, 'templates.checkpoint.json');
+  const saved = async (): Promise<CollectorCheckpoint | null> => {
+    try {
+      return JSON.parse(await readFile(checkpoint, 'utf8')) as CollectorCheckpoint;
+    } catch {
+      return null;
+    }
+  };
+  const pkt = (seq: number) =>
+    new PacketBuilder(9, { domain: 7, exportSecs: 1_700_000_000 + seq, sequence: seq, uptimeMs: 1000 + seq })
+      .template(400, FIELDS)
+      .data(400, [['100.64.0.9', '52.1.1.1', '::', '::', 5, 6, 17, 2, 64]], FIELDS)
+      .build();
+  await send(port!, [pkt(0), pkt(1), pkt(2)]);
+  // The round after the traffic saves its counts as not yet published.
+  for (let i = 0; i < 100 && !(await saved())?.health.some((h) => h.packets === 3); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(
+    (await saved())?.health.some((h) => h.packets === 3),
+    'unpublished health in the checkpoint',
+  );
+  // No more traffic; the health interval passes and the snapshot goes out in a quiet round.
+  for (let i = 0; i < 150 && sink.health.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(sink.health.length, 1);
+  assert.equal(sink.health[0]!.snap.domains[0]!.packets, 3);
+  for (let i = 0; i < 50 && ((await saved())?.health.length ?? 1) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual((await saved())?.health, [], 'nothing left to carry: a successor would not publish it again');
 });

@@ -53,6 +53,8 @@ export class Collector {
   private savedGeneration = -1;
   private templatesSavedAt = 0;
   private savedSeen = -1;
+  /** Datagrams taken in (a counter, not a time: two in one millisecond are two). */
+  private datagrams = 0;
   private lastHealthAt = 0;
   private lastEarlyHealthAt = 0;
   /** Exporters restored from a checkpoint and not heard from since the start (their restart gap is still unknown). */
@@ -123,14 +125,15 @@ export class Collector {
   private async publishRound(nowMs: number, final: boolean): Promise<void> {
     const { publisher, decoder, templateStore: store, health, log } = this.o;
     publisher.flush();
-    const seen = decoder.lastReceived;
+    const seen = this.datagrams;
     const traffic = seen !== this.savedSeen;
-    const sequences = store && (traffic || final) ? takeSequenceCheckpoint(decoder.registry, nowMs) : null;
     let snap: HealthSnapshot | null = null;
     if (health && this.healthDue(nowMs, traffic, final)) {
       this.lastHealthAt = nowMs;
       snap = health.snapshot(nowMs);
     }
+    // Also after a snapshot in a quiet round: the saved checkpoint still holds the counts it just published.
+    const sequences = store && (traffic || final || snap) ? takeSequenceCheckpoint(decoder.registry, nowMs) : null;
     const unpublished: DomainHealth[] = sequences && health ? health.pending() : [];
     await publisher.settled();
     if (snap && health) {
@@ -168,12 +171,23 @@ export class Collector {
     }
   }
 
-  /** Every health interval; at stop; and right after a restart, until every restored exporter's gap is known. */
+  /**
+   * Every health interval; at stop; and right after a restart (at most once a second, for one
+   * health interval) while a restored exporter's restart gap is still to be reported.
+   */
   private healthDue(nowMs: number, traffic: boolean, final: boolean): boolean {
-    if (final || nowMs - this.lastHealthAt >= (this.o.healthIntervalMs ?? 60_000)) return true;
+    const interval = this.o.healthIntervalMs ?? 60_000;
+    if (final || nowMs - this.lastHealthAt >= interval) return true;
     if (!traffic || this.awaitingRestored.length === 0) return false;
-    this.awaitingRestored = this.awaitingRestored.filter((d) => d.lastSeenMs < this.startedAt);
+    if (nowMs - this.startedAt >= interval) {
+      this.awaitingRestored = []; // the regular interval takes over; an exporter gone for good must not keep this going
+      return false;
+    }
     if (nowMs - this.lastEarlyHealthAt < RESTART_HEALTH_MS) return false;
+    // Heard from since the start: its gap is in the snapshot about to be taken.
+    const heard = this.awaitingRestored.filter((d) => d.lastSeenMs >= this.startedAt);
+    if (heard.length === 0) return false;
+    this.awaitingRestored = this.awaitingRestored.filter((d) => d.lastSeenMs < this.startedAt);
     this.lastEarlyHealthAt = nowMs;
     return true;
   }
@@ -181,7 +195,7 @@ export class Collector {
   private logLosses(s: HealthSnapshot): void {
     // Losses are logged as they are reported: at most once per health interval per domain.
     for (const d of s.domains)
-      if (d.lost > 0 || d.sequenceGaps > 0)
+      if (d.lost > 0 || d.sequenceGaps > 0 || (d.samplesLost ?? 0) > 0)
         this.o.log.warn(
           {
             exporter: d.exporter,
@@ -191,6 +205,7 @@ export class Collector {
             lost: d.lost,
             unit: lossUnit(d.version),
             sequenceGaps: d.sequenceGaps,
+            samplesLost: d.samplesLost,
             intervalMs: s.intervalMs,
           },
           `${d.lost} ${lossUnit(d.version)} lost between exporter and collector`,
@@ -229,6 +244,7 @@ export class Collector {
 
   /** One datagram. Public so replay and tests drive the very same path. */
   onMessage(msg: Buffer, address: string, receivedMs = Date.now()): void {
+    this.datagrams++;
     if (this.allow) {
       let ok: boolean;
       try {

@@ -53,7 +53,17 @@ const ZERO: Totals = totals({
   malformedRecords: 0,
 } as DomainCounters);
 
-const dayText = (day: number): string => new Date(day * 86_400_000).toISOString().slice(0, 10);
+const DAY_MS = 86_400_000;
+const dayTexts = new Map<number, string>();
+/** Cached: pending() runs every publish round over every domain. */
+const dayText = (day: number): string => {
+  let t = dayTexts.get(day);
+  if (t === undefined) {
+    if (dayTexts.size > 64) dayTexts.clear();
+    dayTexts.set(day, (t = new Date(day * DAY_MS).toISOString().slice(0, 10)));
+  }
+  return t;
+};
 const entryKey = (h: Pick<DomainHealth, 'exporter' | 'version' | 'domain' | 'day'>) => `${h.exporter}|${h.version}|${h.domain}|${h.day ?? ''}`;
 
 function delta(now: Totals, prev: Totals): Totals | null {
@@ -96,8 +106,13 @@ export class HealthReporter {
     this.lastAt = now;
   }
 
-  /** The deltas since the last snapshot (and those carried), per domain and flow day; `consume` moves the baseline. */
-  private deltas(consume: boolean): DomainHealth[] {
+  /**
+   * The deltas since the last snapshot (and those carried), per domain and flow day; `consume`
+   * moves the baseline. A domain with no flows yet counts on the day of `atMs`, so it merges
+   * with an entry of that day instead of becoming a second row under the same key.
+   */
+  private deltas(consume: boolean, atMs: number): DomainHealth[] {
+    const today = dayText(Math.floor(atMs / DAY_MS));
     const out = new Map<string, DomainHealth>();
     const put = (h: DomainHealth) => {
       const k = entryKey(h);
@@ -107,7 +122,10 @@ export class HealthReporter {
     };
     for (const h of this.carried.values()) put(h);
     for (const d of this.decoder.registry.all()) {
-      let prev = this.last.get(d) ?? ZERO;
+      const before = this.last.get(d);
+      // Every counter moves only when a packet arrives: an idle domain costs one comparison.
+      if (before && before.packets === d.counters.packets && d.dayMarks.length === 0) continue;
+      let prev = before ?? ZERO;
       const base = { exporter: d.exporterText, version: d.version, domain: d.domain, samplingRate: d.shownRate };
       for (const m of d.dayMarks) {
         const at = totals(m.counters);
@@ -117,7 +135,7 @@ export class HealthReporter {
       }
       const now = totals(d.counters);
       const dd = delta(now, prev);
-      if (dd) put({ ...base, ...(d.flowDay >= 0 ? { day: dayText(d.flowDay) } : {}), ...dd });
+      if (dd) put({ ...base, day: d.flowDay >= 0 ? dayText(d.flowDay) : today, ...dd });
       if (consume) {
         this.last.set(d, now);
         d.dayMarks = [];
@@ -128,14 +146,16 @@ export class HealthReporter {
   }
 
   /** What a snapshot taken now would hold, without taking it: saved with each checkpoint so a crash loses none of it. */
-  pending(): DomainHealth[] {
-    return this.deltas(false);
+  pending(now = Date.now()): DomainHealth[] {
+    return this.deltas(false, now);
   }
 
   /** Deltas a predecessor saved and never published: they go out with the next snapshot. */
   carry(entries: readonly DomainHealth[]): void {
-    for (const h of entries) {
-      if (!h || typeof h.exporter !== 'string' || typeof h.version !== 'number' || typeof h.domain !== 'number') continue;
+    for (const h0 of entries) {
+      if (!h0 || typeof h0.exporter !== 'string' || typeof h0.version !== 'number' || typeof h0.domain !== 'number') continue;
+      // Saved by an older version without a day: the day it is carried on.
+      const h = h0.day ? h0 : { ...h0, day: dayText(Math.floor(Date.now() / DAY_MS)) };
       const k = entryKey(h);
       const have = this.carried.get(k);
       if (have) add(have, h);
@@ -145,7 +165,7 @@ export class HealthReporter {
 
   /** The snapshot of what changed since the previous one (null when nothing did). */
   snapshot(at = Date.now()): HealthSnapshot | null {
-    const domains = this.deltas(true);
+    const domains = this.deltas(true, at);
     if (domains.length === 0) return null;
     const s: HealthSnapshot = { id: `${this.collector}:${this.seq++}`, collector: this.collector, at, intervalMs: at - this.lastAt, domains };
     this.lastAt = at;

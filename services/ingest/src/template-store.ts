@@ -1,4 +1,5 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { RegistrySnapshot, SequenceCheckpoint } from '@haystack/decoders';
 import type { DomainHealth } from '@haystack/flow-core';
@@ -89,8 +90,11 @@ export class RedisTemplateStore implements TemplateStore {
   constructor(
     private readonly redis: RedisLike,
     private readonly key: string,
-    /** Per collector: sequence numbers are one collector's view of its exporters. */
-    private readonly checkpointKey = `${key}:checkpoint`,
+    /**
+     * Per collector (default: per host): sequence numbers and unpublished health are one
+     * collector's, so load-balanced collectors sharing the templates never share a checkpoint.
+     */
+    private readonly checkpointKey = `${key}:checkpoint:${hostname()}`,
   ) {}
 
   get description(): string {
