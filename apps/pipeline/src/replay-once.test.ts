@@ -11,6 +11,7 @@ import { defaultConfig, silentLogger, type HaystackConfig } from '@haystack/comm
 import { captureId } from '@haystack/ingest';
 import { PcapWriter, readUdp } from '@haystack/pcap';
 import { TABLES } from '@haystack/store';
+import { qualityFindings, queryReportData, renderText } from '@haystack/report';
 import { replayIntoStore } from './replay-once.js';
 
 /**
@@ -106,4 +107,39 @@ test('a capture split in two and replayed in either order stores what the whole 
     assert.equal(r1.datagrams + r2.datagrams, total);
     assert.equal(await stored(ch), all);
   }
+});
+
+test('an interrupted replay leaves its day partial in the report until a complete run replaces it', async (t) => {
+  const ch = await freshStore();
+  t.after(() => ch.close());
+  let reads = 0;
+  // Stops after ten datagrams, as Ctrl-C would.
+  const signal = {
+    get aborted() {
+      return ++reads > 10;
+    },
+  } as AbortSignal;
+  const c = config();
+  const { result } = await replayIntoStore({ config: c, log: silentLogger, store: ch, file: capture, replayId: await captureId(capture), replay: { signal } });
+  assert.equal(result.interrupted, true);
+  assert.equal(result.datagrams, 10);
+  const day = (await ch.query<{ d: string }>(`SELECT toString(min(day)) AS d FROM ${ch.database}.${TABLES.flowQuality}`))[0]!.d;
+  const partial = await queryReportData(ch, day);
+  const finding = qualityFindings(partial).find((f) => f.subject === 'replay');
+  assert.ok(finding && finding.severity === 'problem', JSON.stringify(qualityFindings(partial)));
+  assert.match(
+    finding.message,
+    /the replay of softflowd-v9\.pcap was interrupted after \d+ % of the file: this day's figures are partial until it is run again to the end/,
+  );
+  assert.doesNotMatch(renderText(partial), /^Data quality\s+OK/m);
+
+  // The same command again: the rest is replayed, the day is whole.
+  const rest = await replay(ch, capture, c);
+  assert.equal(rest.alreadyStored, 10);
+  assert.equal(rest.interrupted, false);
+  const whole = await queryReportData(ch, day);
+  assert.equal(
+    qualityFindings(whole).find((f) => f.subject === 'replay'),
+    undefined,
+  );
 });

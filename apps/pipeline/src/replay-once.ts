@@ -1,7 +1,8 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import type { ReplayOptions, ReplayResult } from '@haystack/ingest';
-import { ensureSchema, loadReplayedExports, recordReplayedExports } from '@haystack/store';
+import { basename } from 'node:path';
+import { daysOfSource, ensureSchema, loadReplayedExports, recordReplayedExports, recordReplayRun } from '@haystack/store';
 import { assemblePipeline, type Pipeline, type PipelineOptions } from './assemble.js';
 
 export interface ReplayIntoStoreOptions {
@@ -49,5 +50,13 @@ export async function replayIntoStore(o: ReplayIntoStoreOptions): Promise<{ resu
     await p.stop();
   }
   await recordReplayedExports(store, result.exportKeys);
+  // The days it stored are partial while the run was interrupted, until a complete run replaces it.
+  const source = p.detector?.sourceId;
+  if (source)
+    await recordReplayRun(
+      store,
+      { capture: o.replayId ?? o.file, file: basename(o.file), complete: !result.interrupted, bytesRead: result.bytesRead, totalBytes: result.totalBytes },
+      await daysOfSource(store, source),
+    );
   return { result, pipeline: p };
 }

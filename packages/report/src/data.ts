@@ -99,6 +99,8 @@ export interface ReportData {
     flowsMatched: number;
     /** Batches or records the detector could not read (corrupt, unknown format). */
     undecodableBatches: number;
+    /** Replays of captures holding this day's flows that were interrupted and not yet run to the end. */
+    partialReplays?: { file: string; bytesRead: number; totalBytes: number }[];
     /** Flows with sampling rate 0 (unknown). */
     unknownSamplingFlows: number;
   };

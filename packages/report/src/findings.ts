@@ -61,6 +61,11 @@ export function qualityFindings(data: ReportData): QualityFinding[] {
   if (data.hitlist.day === null) problem('hitlist', 'no hitlist was in use: nothing could be detected');
   else if (data.hitlist.day !== data.day) problem('hitlist', `the hitlist in use is from ${data.hitlist.day}, not from ${data.day}`);
   if (q.flowsTotal > 0 && q.flowsMatched === 0) problem('hitlist', 'no flow matched a hitlist entry (hitlist not loaded, or subscriber prefixes wrong?)');
+  for (const r of q.partialReplays ?? [])
+    problem(
+      'replay',
+      `the replay of ${r.file} was interrupted after ${r.totalBytes ? Math.round((100 * r.bytesRead) / r.totalBytes) : 0} % of the file: this day's figures are partial until it is run again to the end`,
+    );
   if (q.undecodableBatches > 0) problem('detector', `${fmtInt(q.undecodableBatches)} flow batch(es) could not be decoded and were skipped`);
 
   let unknownCovered = false;

@@ -1,5 +1,5 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { TABLES, TolerantReader } from '@haystack/store';
+import { partialReplays, TABLES, TolerantReader } from '@haystack/store';
 import type { Level, ReportClass, ReportData, ReportExporter, ReportMember } from './data.js';
 import { lossUnit } from '@haystack/flow-core';
 
@@ -367,5 +367,6 @@ async function quality(q: TolerantReader, db: string, day: string): Promise<Repo
   const exporters = [...byKey.values()].sort(
     (a, b) => a.exporter.localeCompare(b.exporter) || a.version - b.version || a.observationDomain - b.observationDomain,
   );
-  return { exporters, flowsTotal, flowsMatched, undecodableBatches: undecodable, unknownSamplingFlows };
+  const partial = (await partialReplays(q.store, day)).map((r) => ({ file: r.file, bytesRead: r.bytesRead, totalBytes: r.totalBytes }));
+  return { exporters, flowsTotal, flowsMatched, undecodableBatches: undecodable, unknownSamplingFlows, partialReplays: partial };
 }

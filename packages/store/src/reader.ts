@@ -6,11 +6,11 @@ import { ClickHouseQueryError, type ClickHouseStore, type QueryParams } from '@h
  * empty figures instead of failing. Any other error still throws.
  */
 export class TolerantReader {
-  constructor(private readonly ch: ClickHouseStore) {}
+  constructor(readonly store: ClickHouseStore) {}
 
   async all<T>(sql: string, params?: QueryParams): Promise<T[]> {
     try {
-      return await this.ch.query<T>(sql, params);
+      return await this.store.query<T>(sql, params);
     } catch (e) {
       // 60 UNKNOWN_TABLE, 81 UNKNOWN_DATABASE: nothing stored there yet.
       if (e instanceof ClickHouseQueryError && (e.code === '60' || e.code === '81')) return [];

@@ -26,6 +26,8 @@ export const TABLES = {
   hitlistBuilds: 'hitlist_builds',
   // Export datagrams a replay stored, by what they say (exporter, domain, sequence, time, CRC).
   replayedExports: 'replayed_exports',
+  // Replays per capture and flow day: complete, or interrupted (the day's figures partial).
+  replayRuns: 'replay_runs',
   // Passive DNS from the operator's resolvers.
   pdnsTuples: 'pdns_tuples',
   // The console's caches and its lookup audit trail.

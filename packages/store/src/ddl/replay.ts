@@ -18,5 +18,20 @@ export function replayDDL(db: string, retentionDays: number): TableDDL[] {
   ) ENGINE = ReplacingMergeTree ORDER BY export_key
   ${ttl}`,
     },
+    {
+      table: TABLES.replayRuns,
+      ttl,
+      // The latest run of a capture per flow day wins (version: replayed_at).
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.replayRuns} (
+    capture String,
+    file String,
+    day Date,
+    complete UInt8,
+    bytes_read UInt64,
+    total_bytes UInt64,
+    replayed_at DateTime64(3, 'UTC')
+  ) ENGINE = ReplacingMergeTree(replayed_at) ORDER BY (day, capture)
+  ${ttl}`,
+    },
   ];
 }
