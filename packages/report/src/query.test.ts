@@ -227,6 +227,7 @@ test('queryReportData on chdb: lines, classes with parents and hours, previous d
     flowsMatched: 4,
     undecodableBatches: 0,
     unknownSamplingFlows: 1,
+    partialReplays: [],
   });
   // Health is the day's of the flows it describes, whenever it was taken.
   const previous = await queryReportData(ch, PREVIOUS_DAY);
