@@ -41,3 +41,19 @@ test('no table or view name is written outside packages/store', () => {
 test('every table and view has its own name', () => {
   assert.equal(new Set(names).size, names.length);
 });
+
+test('the dashboards read only tables and views the store defines', () => {
+  // JSON cannot import TABLES: every `haystack.<table>` a dashboard queries must be one of them.
+  const dir = join(root, 'deploy', 'grafana', 'dashboards');
+  const known = new Set<string>(names);
+  const unknown: string[] = [];
+  let seen = 0;
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+    for (const m of readFileSync(join(dir, f), 'utf8').matchAll(/\bhaystack\.([a-z_]+)\b/g)) {
+      seen++;
+      if (!known.has(m[1]!)) unknown.push(`${f}: ${m[1]}`);
+    }
+  }
+  assert.ok(seen > 5, `${seen} table references found in the dashboards`);
+  assert.deepEqual(unknown, []);
+});

@@ -10,8 +10,9 @@ export function pdnsDDL(db: string, retentionDays: number): TableDDL[] {
   const ttl = `TTL day + INTERVAL ${Math.floor(retentionDays)} DAY`;
   return [
     {
+      // The TTL is set when the table is created, never changed on open: the hitlist build reads
+      // this table with its own defaults and must not reset the collector's retention.
       table: TABLES.pdnsTuples,
-      ttl,
       sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.pdnsTuples} (
     day Date,
     name String,
