@@ -111,9 +111,9 @@ export function registerApiRoutes(c: ConsoleContext): void {
     async (req): Promise<DictionaryCoverage> => {
       requireToken(req);
       const now = Date.now();
+      if (!o.hitlistBuilds) throw new HttpError(503, 'this process has no access to the IoT dictionary');
       if (!coverage || now - coverage.at > 60_000) {
         try {
-          if (!o.hitlistBuilds) throw new HttpError(503, 'this process has no access to the IoT dictionary');
           coverage = { at: now, value: o.hitlistBuilds.coverage() };
         } catch (e) {
           throw new HttpError(503, `the IoT dictionary cannot be read: ${(e as Error).message.split('\n')[0]}`);
@@ -241,5 +241,4 @@ export function registerApiRoutes(c: ConsoleContext): void {
   );
 
   // ------------------------------------------------------------------------------------------
-  // Pages: each asks the API in-process, for the signed-in user.
 }

@@ -253,6 +253,14 @@ test('lookup disabled: refused and audited (API and page); the session cookie is
   const tlsUrl = await tls.start();
   const c = await fetch(`${tlsUrl}/login`, { method: 'POST', body: new URLSearchParams({ token, next: '/' }), redirect: 'manual' });
   assert.match(c.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict; Path=\/; Max-Age=28800; Secure/);
+  // Assembled without the hitlist builder's side (this console was given none): the two endpoints say so.
+  const bearer = { authorization: `Bearer ${token}` };
+  const rules = await fetch(`${tlsUrl}/api/v1/rules`, { headers: bearer });
+  assert.equal(rules.status, 503);
+  assert.match(((await rules.json()) as { message: string }).message, /^this process has no access to the IoT dictionary$/);
+  const rec = await fetch(`${tlsUrl}/api/v1/hitlist/days/${DAY}/record`, { method: 'POST', headers: bearer });
+  assert.equal(rec.status, 503);
+  assert.match(((await rec.json()) as { message: string }).message, /cannot record hitlist builds/);
 });
 
 test('pages keep the day they show in the navigation (the day, trends and time to detection up to it, its hitlist and quality)', async () => {
