@@ -36,13 +36,16 @@ function tsharkTimes(t: TsharkFlowRecord, initMs: number | undefined): { start?:
   return { start: abs(t.startMs, t.startUptimeMs, t.derivedStartMs), end: abs(t.endMs, t.endUptimeMs, t.derivedEndMs) };
 }
 
-/** The first KEEP datagrams of a run's capture, as a pcap of their own. */
-async function trim(run: ExporterRun, path: string): Promise<void> {
+/**
+ * The first KEEP datagrams of a run's capture, as a pcap of their own, sent to the protocol's
+ * usual port (the exporter sent them to an ephemeral one): the same export gives the same file.
+ */
+async function trim(run: ExporterRun, path: string, port: number): Promise<void> {
   const w = await PcapWriter.create(path);
   let n = 0;
   for await (const d of readUdp(run.capturePath)) {
     if (n++ >= KEEP) break;
-    await w.writeUdp({ tsMs: d.tsMs, src: d.src, srcPort: d.srcPort, dst: d.dst, dstPort: d.dstPort, payload: Buffer.from(d.payload) });
+    await w.writeUdp({ tsMs: d.tsMs, src: d.src, srcPort: d.srcPort, dst: d.dst, dstPort: port, payload: Buffer.from(d.payload) });
   }
   await w.close();
 }
@@ -54,10 +57,10 @@ function group(list: { frame: number; key: string }[]): Record<string, string[]>
   return out;
 }
 
-async function netflow(name: string, made: string, run: ExporterRun, rate: number): Promise<void> {
+async function netflow(name: string, made: string, run: ExporterRun, rate: number, port: number): Promise<void> {
   const pcap = join(OUT, `${name}.pcap`);
-  await trim(run, pcap);
-  const ts = await tsharkDecode(pcap, run.collectorPort);
+  await trim(run, pcap, port);
+  const ts = await tsharkDecode(pcap, port);
   const initMs = ts.options.find((o) => o.systemInitTimeMs !== undefined)?.systemInitTimeMs;
   const frames = group(
     ts.records.map((t) => ({
@@ -74,13 +77,13 @@ async function netflow(name: string, made: string, run: ExporterRun, rate: numbe
       }),
     })),
   );
-  await write(name, { made, kind: 'netflow', port: run.collectorPort, rate, frames });
+  await write(name, { made, kind: 'netflow', port, rate, frames });
 }
 
 async function sflow(name: string, made: string, run: ExporterRun, rate: number): Promise<void> {
   const pcap = join(OUT, `${name}.pcap`);
-  await trim(run, pcap);
-  const samples = await tsharkSflow(pcap, run.collectorPort);
+  await trim(run, pcap, 6343);
+  const samples = await tsharkSflow(pcap, 6343);
   // Samples without an IP packet (ARP, LLDP) are counted by the decoder, never published.
   const frames = group(
     samples
@@ -100,7 +103,7 @@ async function sflow(name: string, made: string, run: ExporterRun, rate: number)
         }),
       })),
   );
-  await write(name, { made, kind: 'sflow', port: run.collectorPort, rate, frames });
+  await write(name, { made, kind: 'sflow', port: 6343, rate, frames });
 }
 
 async function write(name: string, e: Expected): Promise<void> {
@@ -124,7 +127,10 @@ const tshark = version('tshark', ['--version']);
 const pmacct = version('pmacctd', ['-V'])
   .replace(/Running as.*/, '')
   .trim();
-const on = `decoded by ${tshark}, ${new Date().toISOString().slice(0, 10)}`;
+// No date, fixed ports: softflowd and sfprobe give the same records (.json) run after run; the
+// pcaps keep each run's frame times, and pmacctd's nfprobe expires flows on its own clock, so its
+// records can differ from run to run (each run's .json matches its own .pcap).
+const on = `decoded by ${tshark.replace(/\.$/, '')}`;
 
 const dir = await mkdtemp(join(tmpdir(), 'hs-testdata-'));
 try {
@@ -136,24 +142,28 @@ try {
     `softflowd (Debian 12) NetFlow v9, no sampling; ${on}`,
     await runSoftflowd({ pcap: traffic, version: 9, capturePath: cap('a') }),
     1,
+    2055,
   );
   await netflow(
     'softflowd-ipfix-sampled',
     `softflowd (Debian 12) IPFIX, 1:10 sampling announced in options; ${on}`,
     await runSoftflowd({ pcap: traffic, version: 10, sampling: 10, capturePath: cap('b') }),
     10,
+    4739,
   );
   await netflow(
     'nfprobe-v9-sampled',
     `${pmacct} nfprobe NetFlow v9, sampler options 1:4; ${on}`,
     await runPmacctd({ pcap: traffic, version: 9, samplingRate: 4, capturePath: cap('c') }),
     4,
+    2055,
   );
   await netflow(
     'nfprobe-ipfix-sampled',
     `${pmacct} nfprobe IPFIX, sampler options 1:4; ${on}`,
     await runPmacctd({ pcap: traffic, version: 10, samplingRate: 4, capturePath: cap('d') }),
     4,
+    4739,
   );
   await sflow(
     'sfprobe-sflow',
