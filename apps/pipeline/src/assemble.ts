@@ -1,6 +1,7 @@
 import { createRegistry, serveMetrics, type ComponentHealth, type HaystackConfig, type Logger, type MetricsServer } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import {
+  ClickHouseDetectorStorage,
   detectorComponent,
   hitlistStoreFromConfig,
   registerConsumerLagMetric,
@@ -179,7 +180,7 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
       log,
       source: () => (source = transport!.createSource()),
       hitlists: () => hitlists!,
-      storage: () => o.detectorStorage ?? store!,
+      storage: () => o.detectorStorage ?? new ClickHouseDetectorStorage(store!, config.detector.retention),
       // The in-process bus delivers what it holds before its consumer leaves (idempotent when
       // ingest's sink already drained it); Kafka keeps what is uncommitted for the next member.
       beforeStop: async () => {

@@ -1,22 +1,12 @@
-import type { Registry } from 'prom-client';
-import type { ComponentHealth, Logger } from '@haystack/common';
+import type { Component as CommonComponent, ComponentHealth, Logger } from '@haystack/common';
 
 /**
- * One part of a running pipeline (storage, hitlists, transport, detector, ingest, metrics).
- * Components start in the order they were added and stop in reverse, so whatever a
- * component feeds is still running while it drains into it.
+ * One part of a running pipeline. The services' parts are @haystack/common Components (start,
+ * stop, health); the assembly's own plumbing (store, hitlists, transport, sink, metrics) has the
+ * same shape without health. Components start in the order they were added and stop in reverse,
+ * so whatever a component feeds is still running while it drains into it.
  */
-export interface Component {
-  readonly name: string;
-  start?(): Promise<void>;
-  stop?(): Promise<void>;
-  /** Counters and gauges, registered once when the pipeline is assembled. */
-  registerMetrics?(reg: Registry): void;
-  /** Settles with the error that ended this component for good (time for the process to exit). */
-  failed?(): Promise<Error>;
-  /** The services' components say how they are (see @haystack/common Component). */
-  health?(): ComponentHealth;
-}
+export type Component = Pick<CommonComponent, 'name'> & Partial<Omit<CommonComponent, 'name'>>;
 
 /** Starts components in order, stops them in reverse; a failed start stops what had started. */
 export class Lifecycle {
@@ -33,10 +23,6 @@ export class Lifecycle {
 
   get names(): string[] {
     return this.components.map((c) => c.name);
-  }
-
-  registerMetrics(reg: Registry): void {
-    for (const c of this.components) c.registerMetrics?.(reg);
   }
 
   async start(): Promise<void> {

@@ -12,7 +12,6 @@ import {
   SFLOW_VERSION,
   change,
   classesOf,
-  escapeHtml,
   fmtBytes,
   fmtChange,
   fmtInt,
@@ -90,7 +89,7 @@ export function renderHtml(data: ReportData): string {
   );
   o.push('<meta name="color-scheme" content="light">');
   o.push('<meta name="generator" content="haystack report">');
-  o.push(`<title>Haystack IoT detection report ${escapeHtml(data.day)}</title>`);
+  o.push(`<title>Haystack IoT detection report ${e(data.day)}</title>`);
   o.push(`<style>${CSS}</style>`);
   o.push('</head>');
   o.push('<body>');

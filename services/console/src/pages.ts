@@ -1,8 +1,7 @@
-import { escapeHtml as e, fmtInt, renderReportBody, type ReportData } from '@haystack/report';
+import { columnChart, escapeHtml as e, fmtInt, lineChart, lineSparkline, renderReportBody, type ReportData } from '@haystack/report';
 import { HISTOGRAM_MINUTES, type AuditEntry, type HitlistBrowse, type LineDetection, type TimeToDetection, type Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
 import type { DictionaryCoverage } from '@haystack/hitlist-contract';
-import { columnChart, lineChart, lineSparkline } from '@haystack/report';
 
 /**
  * The console's pages: server-rendered HTML that works without JavaScript, charts as inline

@@ -3,13 +3,13 @@ import type { HitlistStore } from '@haystack/hitlist-contract';
 import type { FlowSource } from '@haystack/transport';
 import { createDetector, type Detector, type DetectorOptions } from './detector.js';
 import type { DetectorStorage } from './storage.js';
-import type { ClickHouseStore } from '@haystack/clickhouse';
 
 export interface DetectorComponentOptions extends Omit<DetectorOptions, 'source' | 'hitlists' | 'storage'> {
   /** Where batches come from; there once the transport has started. */
   source: Later<FlowSource>;
   hitlists: Later<HitlistStore>;
-  storage: Later<DetectorStorage | ClickHouseStore>;
+  /** Where rows go (a ClickHouseDetectorStorage on the shared store, or a test's own). */
+  storage: Later<DetectorStorage>;
   /** Before the detector stops: let what feeds it drain into it (the in-process bus). */
   beforeStop?: () => Promise<void>;
 }

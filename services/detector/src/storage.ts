@@ -10,7 +10,7 @@ export interface StoredDayState {
 }
 
 /**
- * The detector's storage boundary: the schema, idempotent inserts (see schema.ts) and the
+ * The detector's storage boundary: the schema, idempotent inserts (see @haystack/store ddl/detector.ts) and the
  * read that rebuilds a partition's evidence for a day. Tests wrap it to inject failures.
  */
 export interface DetectorStorage {

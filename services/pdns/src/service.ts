@@ -1,13 +1,9 @@
 import { hostname } from 'node:os';
-import { openClickHouse, type ClickHouseStore } from '@haystack/clickhouse';
-import { clickHouseOptions, type HaystackConfig, type Logger } from '@haystack/common';
+import type { ClickHouseStore } from '@haystack/clickhouse';
+import type { HaystackConfig, Logger } from '@haystack/common';
+import { openStore } from '@haystack/store';
 import { PdnsStore } from '@haystack/pdns';
 import { PdnsCollector } from './collector.js';
-
-/** ClickHouse as configured: the server (clickhouse.url) or embedded chdb under <stateDir>/chdb. */
-export function openPdnsClickHouse(config: HaystackConfig): Promise<ClickHouseStore> {
-  return openClickHouse(clickHouseOptions(config));
-}
 
 /** "host:port" → its parts (IPv6 in brackets). */
 export function parseHostPort(text: string): { host: string; port: number } {
@@ -31,7 +27,7 @@ export interface PdnsService {
  */
 export async function createPdnsService(opts: { config: HaystackConfig; log: Logger; ch?: ClickHouseStore; listen?: boolean }): Promise<PdnsService> {
   const { config, log } = opts;
-  const ch = opts.ch ?? (await openPdnsClickHouse(config));
+  const ch = opts.ch ?? (await openStore(config));
   const store = await PdnsStore.open(ch, config.pdns.retentionDays);
   const collector = new PdnsCollector({
     sink: store,
