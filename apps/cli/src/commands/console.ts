@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ClickHouseBusyError } from '@haystack/clickhouse';
-import { createConsole, runningConsole } from '@haystack/console';
+import { consoleComponent, runningConsole } from '@haystack/console';
 import { openStore } from '@haystack/store';
 import { hitlistBuilds } from '@haystack/hitlist';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
@@ -48,13 +48,14 @@ detector group's lag. Example, on the data of \`npm start\`:
             1,
           );
         }
-        const srv = await createConsole({ config, log, store, hitlistBuilds: hitlistBuilds(config) });
+        const opened = store;
+        const part = consoleComponent({ config, log, store: () => opened, hitlistBuilds: hitlistBuilds(config) });
         try {
-          await srv.start();
-          process.stdout.write(`console: ${srv.url}\n`);
+          await part.start();
+          process.stdout.write(`console: ${part.server?.url}\n`);
           await untilStopped(log, []);
         } finally {
-          await srv.stop();
+          await part.stop();
           await store.close();
         }
       }),

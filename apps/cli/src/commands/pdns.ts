@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createPdnsService, PdnsInputError } from '@haystack/pdns-service';
+import { createPdnsService, pdnsComponent, PdnsInputError } from '@haystack/pdns-service';
 import { inputFile } from '../args.js';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
@@ -37,12 +37,12 @@ Unbound example (unbound.conf):
         const { config, log } = runtime(cmd, { pdns: { ...(opts.unix && { unixSocket: opts.unix }), ...(opts.tcp && { tcp: opts.tcp }) } });
         if (!config.pdns.unixSocket && !config.pdns.tcp)
           throw new UserError('nothing to listen on: give --unix PATH and/or --tcp HOST:PORT (or set pdns.unixSocket / pdns.tcp)', 2);
-        const svc = await createPdnsService({ config, log });
-        await svc.start();
+        const part = pdnsComponent({ config, log });
+        await part.start();
         await untilStopped(log);
         log.info('stopping: flushing passive DNS tuples');
-        await svc.stop();
-        const c = svc.collector.counters;
+        await part.stop();
+        const c = part.service!.collector.counters;
         log.info({ ...c }, 'dnstap collector stopped');
       }),
     );
