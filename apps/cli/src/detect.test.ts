@@ -289,3 +289,28 @@ test('haystack detect --replay interrupted (SIGINT to the command): says so, sto
   const errors = err.split('\n').filter((l) => l.includes('"level":50') || l.includes('"level":60') || /\n\s+at /.test(l));
   assert.deepEqual(errors, [], 'stopped quietly');
 });
+
+test('haystack detect --replay shows its progress on a terminal, and none in a pipe', () => {
+  const capture = join(repoRoot, 'packages', 'decoders', 'testdata', 'softflowd-v9.pcap');
+  const env = { ...baseEnv(join(tmp.dir, 'progress')), HAYSTACK_DETECTOR__RAW_LINE_IDS: 'true' };
+  // `script` gives the command a pseudo-terminal, as an operator's shell would.
+  const tty = spawnSync(
+    'script',
+    ['-qefc', `${JSON.stringify(process.execPath)} ${JSON.stringify(main)} detect --replay ${JSON.stringify(capture)}`, '/dev/null'],
+    {
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
+  assert.equal(tty.status, 0, tty.stdout + tty.stderr);
+  assert.match(tty.stdout, /detect \|[█░]+\| 100% \| 23 datagrams/);
+  const pipe = spawnSync(process.execPath, [main, 'detect', '--replay', capture], {
+    env: { ...env, HAYSTACK_STATE_DIR: join(tmp.dir, 'progress2') },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(pipe.status, 0, pipe.stderr);
+  assert.doesNotMatch(pipe.stderr + pipe.stdout, /detect \|/);
+  assert.match(pipe.stdout, /replayed 23 datagrams/);
+});

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { Presets, SingleBar } from 'cli-progress';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import type { DetectorStats } from '@haystack/detector';
 import { captureId, isArchive } from '@haystack/ingest';
@@ -105,6 +106,11 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const store = await openStore(config);
+  // A long replay shows how far it got on a terminal (nothing in pipes and logs).
+  const bar = process.stderr.isTTY
+    ? new SingleBar({ format: 'detect |{bar}| {percentage}% | {datagrams} datagrams | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic)
+    : null;
+  bar?.start(1, 0, { datagrams: 0 });
   try {
     const { result: res, pipeline: p } = await replayIntoStore({
       config,
@@ -113,7 +119,14 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
       file,
       replayId: await captureId(file),
       onPipeline: (x) => (pipeline = x),
+      replay: {
+        onProgress: (done, total, datagrams) => {
+          bar?.setTotal(total);
+          bar?.update(done, { datagrams });
+        },
+      },
     });
+    bar?.stop();
     if (res.interrupted) {
       const share = res.totalBytes ? ` (${Math.round((100 * res.bytesRead) / res.totalBytes)} % of the file)` : '';
       process.stderr.write(
@@ -140,6 +153,7 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
         process.stdout.write('this capture was already stored by an earlier run: its flows and detections count once, so nothing is new\n');
     }
   } finally {
+    bar?.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await store.close();
