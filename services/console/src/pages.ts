@@ -174,6 +174,16 @@ export function ttdPage(ctx: PageContext, t: TimeToDetection): string {
   const all = new Array<number>(labels.length).fill(0);
   for (const c of t.classes) c.histogram.forEach((v, i) => (all[i]! += v));
   o.push(columnChart({ id: 'chart-ttd', title: `${u.Many} by time to detection (all classes)`, labels, values: all, width: 640, height: 160 }));
+  const filled = all.flatMap((v, i) => (v > 0 ? [i] : []));
+  if (filled.length === 1) {
+    // One bar looks like a broken chart: say why it is one.
+    const b = labels[filled[0]!]!;
+    o.push(
+      `<p class="note" id="ttd-one-bar">One bar: every hourly detection in this range came ${e(b === labels[0] ? `within ${b.slice(1)}` : b)} of its first evidence. ` +
+        `Classes whose rule needs one domain are detected at their first matching flow, so with such rules the delays all fall in the first bucket; ` +
+        `the delay grows only for rules that need several domains within the hour.</p>`,
+    );
+  }
   o.push(
     '<table class="grid"><thead><tr><th>Class</th><th>Level</th><th class="num">Detected hourly</th><th class="num">Median min</th><th class="num">p25 – p75</th><th class="num">p90</th><th class="num">Daily window only</th><th>Distribution</th></tr></thead><tbody>',
   );
