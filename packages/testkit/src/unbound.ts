@@ -33,6 +33,18 @@ async function freeUdpPort(): Promise<number> {
 }
 
 export async function startUnbound(o: UnboundOptions): Promise<Unbound> {
+  // The port is free for UDP when chosen; unbound also binds TCP on it, and another test's
+  // server can take either in between: start again on a new port (seen once in CI).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startUnboundOnce(o);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startUnboundOnce(o: UnboundOptions): Promise<Unbound> {
   const dir = await mkdtemp(join(tmpdir(), 'haystack-unbound-'));
   const port = await freeUdpPort();
   const dnstap = 'unixSocket' in o.dnstap ? `    dnstap-socket-path: "${o.dnstap.unixSocket}"\n` : `    dnstap-ip: "${o.dnstap.tcp}"\n    dnstap-tls: no\n`;
@@ -79,7 +91,10 @@ ${dnstap}    dnstap-send-identity: yes
     );
   // Ready when it answers.
   for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`unbound exited ${child.exitCode}: ${out}`);
+    if (child.exitCode !== null) {
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`unbound exited ${child.exitCode}: ${out}`);
+    }
     try {
       await dig('localhost', 'A');
       break;
