@@ -10,6 +10,7 @@ import { makeTrafficPcap } from '@haystack/testkit/exporters-traffic';
 import { runSoftflowd, runPmacctd, type ExporterRun } from '@haystack/testkit/exporters-run';
 import { tsharkDecode, type TsharkFlowRecord } from '@haystack/testkit/tshark';
 import { buildV5, FlowDecoder } from './index.js';
+import { netflowKey, ourNetflowKey, tsharkTimes } from './testdata/test-keys.js';
 
 /**
  * Real exporters (softflowd, pmacctd + nfprobe) export a synthetic traffic capture; every
@@ -27,30 +28,9 @@ async function ours(capture: string): Promise<{ byFrame: Map<number, FlowRecord[
   return { byFrame, decoder: dec };
 }
 
-function key(
-  r: { src?: string; dst?: string; srcPort?: number; dstPort?: number; proto?: number; packets?: number; bytes?: number; start?: number; end?: number },
-  ports: boolean,
-): string {
-  return [r.src, r.dst, ports ? r.srcPort : '-', ports ? r.dstPort : '-', r.proto, r.packets, r.bytes, r.start, r.end].join('|');
-}
-
-/**
- * Absolute time from tshark's own fields: absolute where exported, else anchored on the v9
- * header (RFC 3954) or on IPFIX systemInitTimeMilliseconds. tshark shows a sysUpTime of
- * exactly 0 as the absolute date 1970-01-01 ("abstimestart"): read that as uptime 0.
- */
-let initMs: number | undefined;
-function abs(t: TsharkFlowRecord, absolute: number | undefined, uptime: number | undefined, derived: number | undefined): number | undefined {
-  if (absolute === 0 && uptime === undefined) uptime = 0;
-  else if (absolute !== undefined) return absolute;
-  if (uptime === undefined) return derived;
-  if (t.version === 9 && t.sysUptimeMs !== undefined) return t.exportTimeSec * 1000 - ((t.sysUptimeMs - uptime) | 0);
-  if (t.version === 10 && initMs !== undefined) return initMs + uptime;
-  return derived;
-}
-
-function theirs(t: TsharkFlowRecord) {
-  return {
+/** tshark's record in the shape of ours (testdata/test-keys.ts, shared with the testdata generator). */
+function theirs(t: TsharkFlowRecord, initMs: number | undefined): string {
+  return netflowKey({
     src: t.src,
     dst: t.dst,
     srcPort: t.srcPort,
@@ -58,15 +38,14 @@ function theirs(t: TsharkFlowRecord) {
     proto: t.protocol,
     packets: t.packets,
     bytes: t.bytes,
-    start: abs(t, t.startMs, t.startUptimeMs, t.derivedStartMs),
-    end: abs(t, t.endMs, t.endUptimeMs, t.derivedEndMs),
-  };
+    ...tsharkTimes(t, initMs),
+  });
 }
 
 async function compare(run: ExporterRun, expectRate: number) {
   const [{ byFrame, decoder }, ts] = await Promise.all([ours(run.capturePath), tsharkDecode(run.capturePath, run.collectorPort)]);
   assert.ok(ts.records.length > 50, `tshark decoded ${ts.records.length} records`);
-  initMs = ts.options.find((o) => o.systemInitTimeMs !== undefined)?.systemInitTimeMs;
+  const initMs = ts.options.find((o) => o.systemInitTimeMs !== undefined)?.systemInitTimeMs;
   const theirByFrame = new Map<number, TsharkFlowRecord[]>();
   for (const r of ts.records) theirByFrame.set(r.frame, [...(theirByFrame.get(r.frame) ?? []), r]);
   let compared = 0;
@@ -74,9 +53,8 @@ async function compare(run: ExporterRun, expectRate: number) {
     const mine = byFrame.get(frame) ?? [];
     assert.equal(mine.length, list.length, `frame ${frame}: record count`);
     // Ports are compared for TCP/UDP; ICMP type/code placement differs between exporters' conventions.
-    const withPorts = (p: number | undefined) => p === 6 || p === 17;
-    const a = mine.map((r) => key(r, withPorts(r.proto))).sort();
-    const b = list.map((t) => key(theirs(t), withPorts(t.protocol))).sort();
+    const a = mine.map(ourNetflowKey).sort();
+    const b = list.map((t) => theirs(t, initMs)).sort();
     assert.deepEqual(a, b, `frame ${frame}: records differ`);
     compared += list.length;
   }

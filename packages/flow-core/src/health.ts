@@ -79,3 +79,20 @@ export function decodeHealth(buf: Buffer): HealthSnapshot {
   if (typeof s.id !== 'string' || !Array.isArray(s.domains) || typeof s.at !== 'number') throw new Error('health snapshot lacks id, at or domains');
   return s;
 }
+
+/** One exporter (version, observation domain) as a collector counts it: what the live data-quality page shows. */
+export interface ExporterCounts {
+  exporter: string;
+  version: number;
+  domain: number;
+  records: number;
+  samplingRate: number;
+  sequenceGaps: number;
+  /** In `lostUnit`, never added across units. */
+  lost: number;
+  lostUnit: LossUnit;
+  malformed: number;
+  missingTemplateSets: number;
+  samplesLost: number;
+  sampleDrops: number;
+}

@@ -1,5 +1,5 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { lossUnit, type LossUnit } from '@haystack/flow-core';
+import { lossUnit, type ExporterCounts } from '@haystack/flow-core';
 import type { GroupLag } from '@haystack/transport';
 import { TABLES, TolerantReader } from '@haystack/store';
 
@@ -9,21 +9,7 @@ import { TABLES, TolerantReader } from '@haystack/store';
  * backlog), provided by whoever hosts the console (apps/pipeline). Without a live source
  * (the console as its own service), the day's stored health snapshots and flow quality.
  */
-export interface LiveExporter {
-  exporter: string;
-  version: number;
-  domain: number;
-  records: number;
-  samplingRate: number;
-  sequenceGaps: number;
-  /** In `lostUnit`: the protocol's sequence numbers count packets (NetFlow v9), records (v5, IPFIX) or datagrams (sFlow). */
-  lost: number;
-  lostUnit: LossUnit;
-  malformed: number;
-  missingTemplateSets: number;
-  samplesLost: number;
-  sampleDrops: number;
-}
+export type LiveExporter = ExporterCounts;
 
 export interface LiveQuality {
   live: boolean;

@@ -1,25 +1,12 @@
 import type { Component, ComponentHealth, HaystackConfig, Later, Logger } from '@haystack/common';
-import { lossUnit, type LossUnit } from '@haystack/flow-core';
+import { lossUnit, type ExporterCounts } from '@haystack/flow-core';
 import type { FlowSink } from '@haystack/transport';
 import { replayCapture, type ReplayOptions, type ReplayResult } from './replay.js';
 import { createIngest, type Ingest } from './service.js';
 import { socketDrops } from './metrics.js';
 
 /** One exporter (version, observation domain) as this collector counts it since it started. */
-export interface ExporterHealth {
-  exporter: string;
-  version: number;
-  domain: number;
-  records: number;
-  samplingRate: number;
-  sequenceGaps: number;
-  lost: number;
-  lostUnit: LossUnit;
-  malformed: number;
-  missingTemplateSets: number;
-  samplesLost: number;
-  sampleDrops: number;
-}
+export type ExporterHealth = ExporterCounts;
 
 export interface IngestComponentOptions {
   config: HaystackConfig;

@@ -15,26 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { PcapWriter, readUdp } from '@haystack/pcap';
 import { makeTrafficPcap } from '@haystack/testkit/exporters-traffic';
 import { runPmacctd, runSfprobe, runSoftflowd, type ExporterRun } from '@haystack/testkit/exporters-run';
-import { tsharkDecode, type TsharkFlowRecord } from '@haystack/testkit/tshark';
+import { tsharkDecode } from '@haystack/testkit/tshark';
 import { tsharkSflow } from '@haystack/testkit/tshark-sflow';
-import { netflowKey, sflowKey, type Expected } from './test-keys.js';
+import { netflowKey, sflowKey, tsharkTimes, type Expected } from './test-keys.js';
 
 const OUT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'testdata');
 /** Datagrams kept per export: enough for templates, options and a few hundred records. */
 const KEEP = 40;
-
-/** Absolute times from tshark's fields (see realexport.test.ts): absolute, or anchored on the v9 header / IPFIX init time. */
-function tsharkTimes(t: TsharkFlowRecord, initMs: number | undefined): { start?: number; end?: number } {
-  const abs = (absolute: number | undefined, uptime: number | undefined, derived: number | undefined) => {
-    if (absolute === 0 && uptime === undefined) uptime = 0;
-    else if (absolute !== undefined) return absolute;
-    if (uptime === undefined) return derived;
-    if (t.version === 9 && t.sysUptimeMs !== undefined) return t.exportTimeSec * 1000 - ((t.sysUptimeMs - uptime) | 0);
-    if (t.version === 10 && initMs !== undefined) return initMs + uptime;
-    return derived;
-  };
-  return { start: abs(t.startMs, t.startUptimeMs, t.derivedStartMs), end: abs(t.endMs, t.endUptimeMs, t.derivedEndMs) };
-}
 
 /**
  * The first KEEP datagrams of a run's capture, as a pcap of their own, sent to the protocol's

@@ -1,4 +1,5 @@
 import type { FlowRecord } from '@haystack/flow-core';
+import type { TsharkFlowRecord } from '@haystack/testkit/tshark';
 
 /**
  * One record as a comparable line: what tshark (generating testdata/) and our decoder (reading
@@ -78,4 +79,17 @@ export interface Expected {
   rate: number;
   /** Records per frame number (1-based, as tshark counts), as keys, sorted. */
   frames: Record<string, string[]>;
+}
+
+/** Absolute times from tshark's fields (tshark shows a sysUpTime of exactly 0 as the absolute date 1970-01-01: read as uptime 0): absolute, or anchored on the v9 header / IPFIX init time. */
+export function tsharkTimes(t: TsharkFlowRecord, initMs: number | undefined): { start?: number; end?: number } {
+  const abs = (absolute: number | undefined, uptime: number | undefined, derived: number | undefined) => {
+    if (absolute === 0 && uptime === undefined) uptime = 0;
+    else if (absolute !== undefined) return absolute;
+    if (uptime === undefined) return derived;
+    if (t.version === 9 && t.sysUptimeMs !== undefined) return t.exportTimeSec * 1000 - ((t.sysUptimeMs - uptime) | 0);
+    if (t.version === 10 && initMs !== undefined) return initMs + uptime;
+    return derived;
+  };
+  return { start: abs(t.startMs, t.startUptimeMs, t.derivedStartMs), end: abs(t.endMs, t.endUptimeMs, t.derivedEndMs) };
 }
