@@ -98,7 +98,7 @@ test('demo --ixp: sFlow from the fabric, hosts per member as the ground truth ha
       const q = (await (await fetch(`${url}/api/v1/quality?day=2026-11-20`, { headers: auth })).json()) as LiveQuality;
       assert.equal(q.live, false);
       assert.ok(q.exporters.length > 0 && q.exporters.every((e) => e.version === 133 && e.samplingRate === 100), JSON.stringify(q.exporters));
-      // Health snapshots count by when they were taken: the last ones of the replay (flows of 23:59 exported after midnight) fall on the next day.
+      // Records are the detector's, by the day of each flow (the report's figure): the day holds all but the stray few stamped after midnight.
       const next = (await (await fetch(`${url}/api/v1/quality?day=2026-11-21`, { headers: auth })).json()) as LiveQuality;
       assert.equal(q.recordsDecoded + next.recordsDecoded, res.detector.flows);
       assert.ok(next.recordsDecoded < q.recordsDecoded / 100);

@@ -1,4 +1,4 @@
-import type { LossUnit } from '@haystack/flow-core';
+import type { DayQuality, ExporterQuality } from '@haystack/store';
 /**
  * The daily detection report's data: produced by the detector's ClickHouse queries
  * (report-query.ts), rendered by report-render.ts as a terminal table, JSON, CSV and a
@@ -24,26 +24,8 @@ export interface ReportClass {
   hourly: number[];
 }
 
-export interface ReportExporter {
-  exporter: string;
-  version: number;
-  observationDomain: number;
-  /** Flow records received by the detector from this exporter on the day. */
-  records: number;
-  /** Distinct sampling rates seen (0 = unknown). */
-  samplingRates: number[];
-  /** From the ingest health snapshots, when available (null otherwise). */
-  sequenceGaps: number | null;
-  /** Lost between exporter and collector, in `lostUnit` (never added across units). */
-  lost: number | null;
-  /** What the protocol's sequence numbers count: packets (NetFlow v9), records (v5, IPFIX), datagrams (sFlow). */
-  lostUnit: LossUnit;
-  malformed: number | null;
-  missingTemplateSets: number | null;
-  /** sFlow: samples lost between agent and collector (sample sequence gaps), and packets the agent could not sample. Null: no snapshot. */
-  samplesLost: number | null;
-  sampleDrops: number | null;
-}
+/** One exporter's day (the store computes it once for every place that shows it). */
+export type ReportExporter = ExporterQuality;
 
 /** IXP deployment: one member network and the IoT hosts detected behind it. */
 export interface ReportMember {
@@ -92,16 +74,6 @@ export interface ReportData {
     /** Hosts attributed by router MAC, flow AS, route table; 'none' = unattributed. */
     attribution: { mac: number; as: number; prefix: number; none: number };
   };
-  quality: {
-    exporters: ReportExporter[];
-    flowsTotal: number;
-    /** Flows that matched a hitlist entry in either direction. */
-    flowsMatched: number;
-    /** Batches or records the detector could not read (corrupt, unknown format). */
-    undecodableBatches: number;
-    /** Replays of captures holding this day's flows that were interrupted and not yet run to the end. */
-    partialReplays?: { file: string; bytesRead: number; totalBytes: number }[];
-    /** Flows with sampling rate 0 (unknown). */
-    unknownSamplingFlows: number;
-  };
+  /** Per exporter and in total: @haystack/store's dayQuality, the same figures as the console's data-quality page. */
+  quality: Omit<DayQuality, 'partialReplays'> & { partialReplays?: DayQuality['partialReplays'] };
 }

@@ -213,7 +213,7 @@ test('queryReportData on chdb: lines, classes with parents and hours, previous d
         version: 133,
         observationDomain: 0,
         records: 0,
-        samplingRates: [],
+        samplingRates: [10000], // the rate its health snapshot reported (no flow of it reached the detector)
         sequenceGaps: 1,
         lost: 2,
         lostUnit: 'datagrams',

@@ -1,7 +1,6 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { partialReplays, TABLES, TolerantReader } from '@haystack/store';
-import type { Level, ReportClass, ReportData, ReportExporter, ReportMember } from './data.js';
-import { lossUnit } from '@haystack/flow-core';
+import { activeLines, dayQuality, detectedLines, hitlistFigures, TABLES, TolerantReader } from '@haystack/store';
+import type { Level, ReportClass, ReportData, ReportMember } from './data.js';
 
 /**
  * The daily report's data (report-data.ts) from ClickHouse alone, so `haystack report` needs
@@ -26,36 +25,19 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
   const q = new TolerantReader(ch);
   const prevDay = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
-  const activeOf = async (d: string) =>
-    num((await q.one<{ n: string }>(`SELECT uniqExact(line) AS n FROM ${db}.${TABLES.lineDays} WHERE day = {d:Date}`, { d }))?.n);
   const anyData = async (d: string) =>
     num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLES.flowQuality} WHERE day = {d:Date}`, { d }))?.n) > 0 ||
     num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLES.detections} WHERE day = {d:Date}`, { d }))?.n) > 0;
 
-  const active = await activeOf(day);
+  // Active and detected lines: the same queries the console's trends use (@haystack/store figures).
   const hasPrev = await anyData(prevDay);
-  const activePrevious = hasPrev ? await activeOf(prevDay) : null;
-
-  // Detected lines per class: the daily window; a deployment running hourly windows only falls back to the union of its hours.
-  const detectedOf = async (d: string) => {
-    const rows = await q.all<{ class_id: string; window: string; n: string }>(
-      `SELECT class_id, toString(window) AS window, uniqExact(line) AS n FROM ${db}.${TABLES.detections} WHERE day = {d:Date} GROUP BY class_id, window`,
-      { d },
-    );
-    const hasDaily = rows.some((r) => r.window === 'day');
-    const m = new Map<string, number>();
-    if (hasDaily) for (const r of rows) if (r.window === 'day') m.set(r.class_id, num(r.n));
-    if (!hasDaily) {
-      const u = await q.all<{ class_id: string; n: string }>(
-        `SELECT class_id, uniqExact(line) AS n FROM ${db}.${TABLES.detections} WHERE day = {d:Date} GROUP BY class_id`,
-        { d },
-      );
-      for (const r of u) m.set(r.class_id, num(r.n));
-    }
-    return m;
-  };
-  const detected = await detectedOf(day);
-  const detectedPrev = hasPrev ? await detectedOf(prevDay) : null;
+  const days = hasPrev ? [day, prevDay] : [day];
+  const activeBy = await activeLines(ch, days);
+  const detectedBy = await detectedLines(ch, days);
+  const active = activeBy.get(day) ?? 0;
+  const activePrevious = hasPrev ? (activeBy.get(prevDay) ?? 0) : null;
+  const detected = detectedBy.get(day) ?? new Map<string, number>();
+  const detectedPrev = hasPrev ? (detectedBy.get(prevDay) ?? new Map<string, number>()) : null;
   const hourlyRows = await q.all<{ class_id: string; slot: number | string; n: string }>(
     `SELECT class_id, toUInt8(toHour(window_start)) AS slot, uniqExact(line) AS n FROM ${db}.${TABLES.detections} WHERE day = {d:Date} AND window = 'hour' GROUP BY class_id, slot`,
     { d: day },
@@ -85,7 +67,7 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
   ))
     detLevels.set(r.class_id, r.level);
 
-  const hitlist = await hitlistSummary(q, db, day, meta);
+  const hitlist = await hitlistSummary(ch, q, db, day, meta);
   const ids = new Set<string>([
     ...[...meta].filter(([, m]) => m.detectable).map(([id]) => id),
     ...detected.keys(),
@@ -118,7 +100,7 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
     classes,
     hitlist: hitlist.summary,
     ...(await ixpSection(q, db, day, (id) => asLevel(meta.get(id)?.level ?? detLevels.get(id)))),
-    quality: await quality(q, db, day),
+    quality: await dayQuality(ch, day),
   };
 }
 
@@ -193,7 +175,13 @@ const num = (x: unknown): number => {
   return Number.isFinite(n) ? n : 0;
 };
 
-async function hitlistSummary(q: TolerantReader, db: string, day: string, meta: Map<string, { name: string; level: string; detectable: boolean }>) {
+async function hitlistSummary(
+  ch: ClickHouseStore,
+  q: TolerantReader,
+  db: string,
+  day: string,
+  meta: Map<string, { name: string; level: string; detectable: boolean }>,
+) {
   const names = new Map<string, string>();
   const levels = new Map<string, string>();
   for (const [id, m] of meta) {
@@ -202,11 +190,9 @@ async function hitlistSummary(q: TolerantReader, db: string, day: string, meta: 
   }
   const byLevel: Record<Level, number> = { platform: 0, manufacturer: 0, product: 0 };
   // The hitlist of the day, or the latest built before it (what served the day).
-  const built = await q.one<{ d: string }>(`SELECT toString(max(day)) AS d FROM ${db}.${TABLES.hitlistBuilds} WHERE day <= {d:Date} HAVING count() > 0`, {
-    d: day,
-  });
-  if (built?.d) {
-    const h = built.d;
+  const built = await hitlistFigures(ch, day);
+  if (built.day) {
+    const h = built.day;
     const decisions = await q.all<{ class_id: string; kind: string; status: string; reason: string }>(
       `SELECT class_id, kind, status, reason FROM ${db}.${TABLES.hitlistClassDecisions} WHERE day = {h:Date} ORDER BY class_id`,
       { h },
@@ -221,10 +207,6 @@ async function hitlistSummary(q: TolerantReader, db: string, day: string, meta: 
       } else if (c.status === 'removed' || c.status === 'not-detectable')
         notDetectable.push({ classId: c.class_id, name: names.get(c.class_id) ?? c.class_id, reason: c.reason });
     }
-    const [sizes] = await q.all<{ addresses: string; entries: string }>(
-      `SELECT uniqExact(address) AS addresses, uniqExact(address, port, transport) AS entries FROM ${db}.${TABLES.hitlistEntries} WHERE day = {h:Date}`,
-      { h },
-    );
     const prev = await q.one<{ d: string }>(`SELECT toString(max(day)) AS d FROM ${db}.${TABLES.hitlistBuilds} WHERE day < {h:Date} HAVING count() > 0`, { h });
     let churn: { added: number; removed: number } | null = null;
     if (prev?.d) {
@@ -247,8 +229,8 @@ async function hitlistSummary(q: TolerantReader, db: string, day: string, meta: 
         detectableClasses: detectableIds.length,
         byLevel,
         notDetectable,
-        dedicatedAddresses: num(sizes?.addresses),
-        entries: num(sizes?.entries),
+        dedicatedAddresses: built.addresses,
+        entries: built.entries,
         churn,
       },
     };
@@ -276,97 +258,4 @@ async function hitlistSummary(q: TolerantReader, db: string, day: string, meta: 
       churn: null,
     },
   };
-}
-
-async function quality(q: TolerantReader, db: string, day: string): Promise<ReportData['quality']> {
-  const flows = await q.all<{
-    exporter: string;
-    version: number | string;
-    observation_domain: number | string;
-    records: string;
-    matched: string;
-    unknown: string;
-    rates: (number | string)[];
-  }>(
-    `SELECT exporter, version, observation_domain, sum(records) AS records, sum(matched) AS matched, sum(unknown_rate) AS unknown,
-            arraySort(groupUniqArrayArray(sampling_rates)) AS rates
-     FROM ${db}.${TABLES.flowQuality} FINAL WHERE day = {d:Date}
-     GROUP BY exporter, version, observation_domain`,
-    { d: day },
-  );
-  const health = await q.all<{
-    exporter: string;
-    version: number | string;
-    observation_domain: number | string;
-    gaps: string;
-    lost: string;
-    malformed: string;
-    missing: string;
-    samples_lost: string;
-    sample_drops: string;
-  }>(
-    `SELECT exporter, version, observation_domain, sum(sequence_gaps) AS gaps, sum(lost) AS lost, sum(malformed) AS malformed, sum(missing_template_sets) AS missing,
-            sum(samples_lost) AS samples_lost, sum(sample_drops) AS sample_drops
-     FROM ${db}.${TABLES.ingestHealth} FINAL WHERE day = {d:Date}
-     GROUP BY exporter, version, observation_domain`,
-    { d: day },
-  );
-  const key = (e: { exporter: string; version: number | string; observation_domain: number | string }) =>
-    `${e.exporter}|${Number(e.version)}|${Number(e.observation_domain)}`;
-  const byKey = new Map<string, ReportExporter>();
-  let flowsTotal = 0;
-  let flowsMatched = 0;
-  let unknownSamplingFlows = 0;
-  for (const f of flows) {
-    flowsTotal += num(f.records);
-    flowsMatched += num(f.matched);
-    unknownSamplingFlows += num(f.unknown);
-    byKey.set(key(f), {
-      exporter: f.exporter,
-      version: Number(f.version),
-      observationDomain: Number(f.observation_domain),
-      records: num(f.records),
-      samplingRates: f.rates.map(Number),
-      sequenceGaps: null,
-      lost: null,
-      lostUnit: lossUnit(Number(f.version)),
-      malformed: null,
-      missingTemplateSets: null,
-      samplesLost: null,
-      sampleDrops: null,
-    });
-  }
-  for (const h of health) {
-    let e = byKey.get(key(h));
-    if (!e) {
-      // Health without flows: the exporter's records never reached the detector that day.
-      e = {
-        exporter: h.exporter,
-        version: Number(h.version),
-        observationDomain: Number(h.observation_domain),
-        records: 0,
-        samplingRates: [],
-        sequenceGaps: null,
-        lost: null,
-        lostUnit: lossUnit(Number(h.version)),
-        malformed: null,
-        missingTemplateSets: null,
-        samplesLost: null,
-        sampleDrops: null,
-      };
-      byKey.set(key(h), e);
-    }
-    e.sequenceGaps = num(h.gaps);
-    e.lost = num(h.lost);
-    e.malformed = num(h.malformed);
-    e.missingTemplateSets = num(h.missing);
-    e.samplesLost = num(h.samples_lost);
-    e.sampleDrops = num(h.sample_drops);
-  }
-  const undecodable = num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLES.undecodable} FINAL WHERE day = {d:Date}`, { d: day }))?.n);
-  const exporters = [...byKey.values()].sort(
-    (a, b) => a.exporter.localeCompare(b.exporter) || a.version - b.version || a.observationDomain - b.observationDomain,
-  );
-  const partial = (await partialReplays(q.store, day)).map((r) => ({ file: r.file, bytesRead: r.bytesRead, totalBytes: r.totalBytes }));
-  return { exporters, flowsTotal, flowsMatched, undecodableBatches: undecodable, unknownSamplingFlows, partialReplays: partial };
 }

@@ -10,3 +10,4 @@ export * from './open.js';
 export * from './lines.js';
 export * from './subscribers.js';
 export * from './replayed.js';
+export * from './figures.js';

@@ -1,6 +1,6 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { queryReportData, type ReportData } from '@haystack/report';
-import { TABLES, TolerantReader } from '@haystack/store';
+import { activeLines, detectedLines, TABLES, TolerantReader } from '@haystack/store';
 
 /**
  * Answers about past days, kept in ClickHouse beside the data they were computed from, so an
@@ -47,7 +47,7 @@ async function fingerprints(
 export async function dailyCounts(ch: ClickHouseStore, from: string, to: string): Promise<Map<string, Map<string, number>>> {
   const db = ch.database;
   const q = new TolerantReader(ch);
-  const fp = await fingerprints(q, db, [{ table: TABLES.detections, where: "window = 'day'" }, { table: TABLES.lineDays }], from, to);
+  const fp = await fingerprints(q, db, [{ table: TABLES.detections }, { table: TABLES.lineDays }], from, to);
   const out = new Map<string, Map<string, number>>();
   const cached = await q.all<{ d: string; fingerprint: string; class_id: string; lines: string }>(
     `SELECT toString(day) AS d, fingerprint, class_id, lines FROM ${db}.${TABLES.consoleDayCounts} FINAL WHERE day BETWEEN {f:Date} AND {t:Date}`,
@@ -61,22 +61,13 @@ export async function dailyCounts(ch: ClickHouseStore, from: string, to: string)
   }
   const stale = [...fp.keys()].filter((d) => !out.has(d));
   if (stale.length === 0) return out;
-  for (const d of stale) out.set(d, new Map());
-  for (const r of await q.all<{ d: string; class_id: string; n: string }>(
-    `SELECT toString(day) AS d, class_id, uniqExact(line) AS n FROM ${db}.${TABLES.detections} WHERE day IN {s:Array(Date)} AND window = 'day' GROUP BY day, class_id`,
-    { s: stale },
-  ))
-    out.get(r.d)!.set(r.class_id, num(r.n));
-  for (const r of await q.all<{ d: string; n: string }>(
-    `SELECT toString(day) AS d, uniqExact(line) AS n FROM ${db}.${TABLES.lineDays} WHERE day IN {s:Array(Date)} GROUP BY day`,
-    { s: stale },
-  ))
-    out.get(r.d)!.set('', num(r.n));
+  // The report's own queries (@haystack/store figures): trends and the day's report never disagree.
+  const detected = await detectedLines(ch, stale);
+  const active = await activeLines(ch, stale);
+  for (const d of stale) out.set(d, new Map([...detected.get(d)!, ['', active.get(d) ?? 0]]));
   const rows = stale.flatMap((d) =>
     [...out.get(d)!].map(([class_id, lines]) => ({ day: d, fingerprint: fp.get(d)!, class_id, lines, computed_at: nowText() })),
   );
-  // An empty day still records its fingerprint (active lines 0), so it is not counted again.
-  for (const d of stale) if (!out.get(d)!.has('')) rows.push({ day: d, fingerprint: fp.get(d)!, class_id: '', lines: 0, computed_at: nowText() });
   if (rows.length) await ch.insert(TABLES.consoleDayCounts, rows);
   return out;
 }

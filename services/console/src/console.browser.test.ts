@@ -80,15 +80,15 @@ test('navigation: every page of the nav opens and shows its heading', async () =
     await Promise.all([page.waitForNavigation(), page.click(`nav.top a[href="${href}"]`)]);
     assert.match(await page.$eval('h1', (h) => h.textContent ?? ''), heading, href);
     if (href === '/quality') {
-      // The day's stored health: both exporters, the IPFIX gap and the sFlow samples lost marked.
+      // The day's stored health: both exporters, the NetFlow v9 gap and the sFlow samples lost marked.
       const rows = await page.$$eval('tr[data-exporter]', (trs) => trs.map((tr) => [tr.getAttribute('data-exporter'), tr.querySelectorAll('td.bad').length]));
       assert.deepEqual(rows, [
         ['192.0.2.1', 2],
         ['192.0.2.9', 3],
       ]);
-      // Each loss in its own unit (IPFIX records, sFlow datagrams and samples), never added together.
-      assert.equal(await page.$eval('[data-k="lost between exporters and collector"]', (d) => d.textContent), '30 records · 12 datagrams · 12 sFlow samples');
-      assert.deepEqual(await page.$$eval('tr[data-exporter] td .unit', (us) => us.map((u) => u.textContent)), ['records', 'datagrams']);
+      // Each loss in its own unit (NetFlow v9 packets, sFlow datagrams and samples), never added together.
+      assert.equal(await page.$eval('[data-k="lost between exporters and collector"]', (d) => d.textContent), '30 packets · 12 datagrams · 12 sFlow samples');
+      assert.deepEqual(await page.$$eval('tr[data-exporter] td .unit', (us) => us.map((u) => u.textContent)), ['packets', 'datagrams']);
     }
     await shot(page, href.slice(1));
   }

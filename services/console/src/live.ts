@@ -1,7 +1,7 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { lossUnit, type ExporterCounts } from '@haystack/flow-core';
+import type { ExporterCounts } from '@haystack/flow-core';
 import type { GroupLag } from '@haystack/transport';
-import { TABLES, TolerantReader } from '@haystack/store';
+import { dayQuality } from '@haystack/store';
 
 /**
  * Data quality as the console shows it. Live: the running process's own counters (decoder
@@ -9,7 +9,12 @@ import { TABLES, TolerantReader } from '@haystack/store';
  * backlog), provided by whoever hosts the console (apps/pipeline). Without a live source
  * (the console as its own service), the day's stored health snapshots and flow quality.
  */
-export type LiveExporter = ExporterCounts;
+export type LiveExporter = ExporterCounts & {
+  /** Stored figures: every sampling rate seen on the day (the report's list). */
+  samplingRates?: number[];
+  /** Stored figures: false when no health snapshot of this exporter arrived (its loss counters are unknown, not 0). */
+  healthKnown?: boolean;
+};
 
 export interface LiveQuality {
   live: boolean;
@@ -33,41 +38,34 @@ export interface LiveQuality {
 
 export type LiveSource = () => Promise<LiveQuality>;
 
-const num = (x: unknown): number => {
-  const n = Number(x ?? 0);
-  return Number.isFinite(n) ? n : 0;
-};
-
-/** The day's figures from storage: health snapshots (sums of their deltas) and the detector's flow quality. */
+/**
+ * The day's figures from storage: @haystack/store's dayQuality, the same query the report uses, so
+ * both show one set of numbers (records: what the detector received; losses: ingest's health).
+ */
 export async function storedQuality(ch: ClickHouseStore, day: string, now = new Date()): Promise<LiveQuality> {
-  const db = ch.database;
-  const q = new TolerantReader(ch);
-  const health = await q.all<Record<string, string>>(
-    `SELECT exporter, version, observation_domain AS domain, sum(records) AS records, argMax(sampling_rate, at) AS rate, sum(sequence_gaps) AS gaps, sum(lost) AS lost,
-            sum(malformed) AS malformed, sum(missing_template_sets) AS missing, sum(samples_lost) AS samples_lost, sum(sample_drops) AS sample_drops
-     FROM ${db}.${TABLES.ingestHealth} FINAL WHERE day = {d:Date} GROUP BY exporter, version, observation_domain ORDER BY exporter, version, domain`,
-    { d: day },
-  );
-  const exporters: LiveExporter[] = health.map((h) => ({
-    exporter: h.exporter!,
-    version: num(h.version),
-    domain: num(h.domain),
-    records: num(h.records),
-    samplingRate: num(h.rate),
-    sequenceGaps: num(h.gaps),
-    lost: num(h.lost),
-    lostUnit: lossUnit(num(h.version)),
-    malformed: num(h.malformed),
-    missingTemplateSets: num(h.missing),
-    samplesLost: num(h.samples_lost),
-    sampleDrops: num(h.sample_drops),
+  const d = await dayQuality(ch, day);
+  const exporters: LiveExporter[] = d.exporters.map((x) => ({
+    exporter: x.exporter,
+    version: x.version,
+    domain: x.observationDomain,
+    records: x.records,
+    samplingRate: x.samplingRates.at(-1) ?? 0,
+    samplingRates: x.samplingRates,
+    sequenceGaps: x.sequenceGaps ?? 0,
+    lost: x.lost ?? 0,
+    lostUnit: x.lostUnit,
+    malformed: x.malformed ?? 0,
+    missingTemplateSets: x.missingTemplateSets ?? 0,
+    samplesLost: x.samplesLost ?? 0,
+    sampleDrops: x.sampleDrops ?? 0,
+    healthKnown: x.sequenceGaps !== null,
   }));
   return {
     live: false,
     day,
     at: now.toISOString(),
     since: null,
-    recordsDecoded: exporters.reduce((s, x) => s + x.records, 0),
+    recordsDecoded: d.flowsTotal,
     exporters,
     socketDrops: null,
     consumerLag: null,

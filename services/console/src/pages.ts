@@ -277,10 +277,10 @@ export function hitlistPage(ctx: PageContext, h: HitlistBrowse, day: string, cla
     );
   o.push('</tbody></table>');
   o.push(`<h2>Dedicated addresses and ports <span class="muted">(${fmtInt(h.entries.length)} of ${fmtInt(h.entriesTotal)} shown)</span></h2>`);
-  o.push('<table class="grid"><thead><tr><th>Address</th><th class="num">Port</th><th>Transport</th><th>Domain</th><th>Class</th></tr></thead><tbody>');
+  o.push('<table class="grid"><thead><tr><th>Address</th><th class="num">Port</th><th>Transport</th><th>Domains</th><th>Classes</th></tr></thead><tbody>');
   for (const x of h.entries)
     o.push(
-      `<tr><td><code>${e(x.address)}</code></td><td class="num">${x.port}</td><td>${e(x.transport)}</td><td><code>${e(x.domain)}</code></td><td>${e(x.classId)}</td></tr>`,
+      `<tr><td><code>${e(x.address)}</code></td><td class="num">${x.port}</td><td>${e(x.transport)}</td><td>${x.domains.map((d) => `<code>${e(d)}</code>`).join(', ')}</td><td>${e(x.classIds.join(', '))}</td></tr>`,
     );
   o.push('</tbody></table>');
   o.push(coverageSection(cov, classId));
@@ -298,7 +298,8 @@ export function qualityPage(ctx: PageContext, q: LiveQuality): string {
   );
   const kv = (k: string, v: string, bad = false) => `<div>${e(k)}</div><div class="${bad ? 'bad' : ''}" data-k="${e(k)}">${v}</div>`;
   o.push('<div class="card kv">');
-  o.push(kv('records decoded', fmtInt(q.recordsDecoded)));
+  // Stored: what the detector received (the report's "flows"); live: what this process decoded.
+  o.push(kv(q.live ? 'records decoded' : 'flow records received by the detector', fmtInt(q.recordsDecoded)));
   o.push(kv('socket drops (kernel)', q.socketDrops === null ? '–' : fmtInt(q.socketDrops), (q.socketDrops ?? 0) > 0));
   // Each protocol's sequence numbers count their own unit: summed per unit, never across.
   const lost = new Map<string, number>();
@@ -333,13 +334,22 @@ export function qualityPage(ctx: PageContext, q: LiveQuality): string {
     '<table class="grid" id="exporters"><thead><tr><th>Exporter</th><th>Protocol</th><th class="num">Domain</th><th class="num">Records</th><th>Sampling</th>' +
       '<th class="num">Sequence gaps</th><th class="num">Lost</th><th class="num">Malformed</th><th class="num">Sets without template</th><th class="num">sFlow samples lost</th><th class="num">Agent drops</th></tr></thead><tbody>',
   );
-  const cell = (v: number, unit?: string) => `<td class="num${v > 0 ? ' bad' : ''}">${fmtInt(v)}${unit ? ` <span class="unit">${e(unit)}</span>` : ''}</td>`;
-  for (const x of q.exporters)
+  for (const x of q.exporters) {
+    // No health snapshot of this exporter on the day: its counters are unknown, not zero (as in the report).
+    const known = x.healthKnown !== false;
+    const cell = (v: number, unit?: string) =>
+      known
+        ? `<td class="num${v > 0 ? ' bad' : ''}">${fmtInt(v)}${unit ? ` <span class="unit">${e(unit)}</span>` : ''}</td>`
+        : '<td class="num muted" title="no health snapshot arrived">–</td>';
+    const rates = x.samplingRates ?? (x.samplingRate ? [x.samplingRate] : []);
+    const sampling = rates.filter((r) => r > 0).map((r) => `1:${fmtInt(r)}`);
+    if (rates.includes(0) || rates.length === 0) sampling.push('<span class="bad">unknown</span>');
     o.push(
       `<tr data-exporter="${e(x.exporter)}"><td><code>${e(x.exporter)}</code></td><td>${e(x.version === 10 ? 'IPFIX' : x.version === 133 ? 'sFlow v5' : `NetFlow v${x.version}`)}</td><td class="num">${x.domain}</td>` +
-        `<td class="num records">${fmtInt(x.records)}</td><td>${x.samplingRate ? `1:${x.samplingRate}` : '<span class="bad">unknown</span>'}</td>` +
+        `<td class="num records">${fmtInt(x.records)}</td><td>${sampling.join(', ')}</td>` +
         `${cell(x.sequenceGaps)}${cell(x.lost, x.lostUnit)}${cell(x.malformed)}${cell(x.missingTemplateSets)}${cell(x.samplesLost)}${cell(x.sampleDrops)}</tr>`,
     );
+  }
   o.push('</tbody></table>');
   if (q.exporters.length === 0) o.push('<p class="card">No exporter has sent anything yet.</p>');
   if (q.kafka && 'partitions' in q.kafka) {

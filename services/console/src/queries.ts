@@ -1,6 +1,6 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
 import { HISTOGRAM_MINUTES, dailyCounts, ttdByClass } from './cache.js';
-import { addDays, TABLES, TolerantReader } from '@haystack/store';
+import { addDays, hitlistFigures, TABLES, TolerantReader } from '@haystack/store';
 
 /**
  * The console's own views over the detector's and the hitlist's tables (the day report is
@@ -173,8 +173,9 @@ export interface HitlistBrowse {
     reason: string;
   }[];
   domains: { domain: string; role: string; status: string; via: string; usedBy: string[]; addresses: number; reason: string }[];
-  /** Dedicated (address, port, transport) entries, optionally of one class; capped at `limit`. */
-  entries: { address: string; port: number; transport: string; domain: string; classId: string }[];
+  /** Dedicated (address, port, transport) entries, optionally of one class, with the domains and classes each serves; capped at `limit`. */
+  entries: { address: string; port: number; transport: string; domains: string[]; classIds: string[] }[];
+  /** Distinct entries (of the class): the report's "entries" (@haystack/store hitlistFigures). */
   entriesTotal: number;
   /** Per built day in the trailing window: entries, and entries added / removed against the build before. */
   churn: { day: string; entries: number; added: number; removed: number }[];
@@ -188,12 +189,10 @@ export async function queryHitlist(
 ): Promise<HitlistBrowse> {
   const db = ch.database;
   const q = new TolerantReader(ch);
-  const built = await q.one<{ d: string; at: string }>(
-    `SELECT toString(max(day)) AS d, toString(argMax(built_at, day)) AS at FROM ${db}.${TABLES.hitlistBuilds} WHERE day <= {d:Date} HAVING count() > 0`,
-    { d: day },
-  );
-  if (!built?.d) return { day: null, builtAt: null, classes: [], domains: [], entries: [], entriesTotal: 0, churn: [] };
-  const h = built.d;
+  // Sizes from the store's one query (the report shows the same); the lists below only list.
+  const built = await hitlistFigures(ch, day);
+  if (!built.day) return { day: null, builtAt: null, classes: [], domains: [], entries: [], entriesTotal: 0, churn: [] };
+  const h = built.day;
   const classes = (
     await q.all<{
       class_id: string;
@@ -213,7 +212,8 @@ export async function queryHitlist(
     kind: asLevel(r.kind),
     status: r.status,
     detectedAs: r.detected_as,
-    addresses: num(r.addresses),
+    // Addresses in the hitlist serving the class (as `hitlist show`), not the build's candidates.
+    addresses: built.perClass.get(r.class_id)?.addresses ?? 0,
     primaryDomains: num(r.primary_domains),
     dedicatedPrimary: num(r.dedicated_primary),
     reason: r.reason,
@@ -225,15 +225,16 @@ export async function queryHitlist(
       { h, c: opts.classId ?? '' },
     )
   ).map((r) => ({ domain: r.domain, role: r.role, status: r.status, via: r.via, usedBy: r.used_by, addresses: num(r.addresses), reason: r.reason }));
-  const where = `day = {h:Date}${opts.classId ? ' AND class_id = {c:String}' : ''}`;
   const entries = (
-    await q.all<{ address: string; port: number | string; transport: string; domain: string; class_id: string }>(
-      `SELECT replaceRegexpOne(toString(address), '^::ffff:', '') AS address, port, transport, domain, class_id FROM ${db}.${TABLES.hitlistEntries}
-       WHERE ${where} ORDER BY class_id, domain, address, port LIMIT {l:UInt32}`,
+    await q.all<{ address: string; port: number | string; transport: string; domains: string[]; classes: string[] }>(
+      `SELECT replaceRegexpOne(toString(address), '^::ffff:', '') AS address, port, transport, arraySort(groupUniqArray(domain)) AS domains,
+              arraySort(groupUniqArray(class_id)) AS classes
+       FROM ${db}.${TABLES.hitlistEntries} WHERE day = {h:Date} GROUP BY address, port, transport
+       ${opts.classId ? 'HAVING has(classes, {c:String})' : ''} ORDER BY address, port, transport LIMIT {l:UInt32}`,
       { h, c: opts.classId ?? '', l: opts.limit ?? 500 },
     )
-  ).map((r) => ({ address: r.address, port: num(r.port), transport: r.transport, domain: r.domain, classId: r.class_id }));
-  const total = num((await q.one<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLES.hitlistEntries} WHERE ${where}`, { h, c: opts.classId ?? '' }))?.n);
+  ).map((r) => ({ address: r.address, port: num(r.port), transport: r.transport, domains: r.domains, classIds: r.classes }));
+  const total = opts.classId ? (built.perClass.get(opts.classId)?.entries ?? 0) : built.entries;
   // Churn per built day: distinct entries, and what changed against the previous build.
   const churnFrom = addDays(h, -((opts.churnDays ?? 14) - 1));
   const builtDays = (
@@ -258,7 +259,7 @@ export async function queryHitlist(
     );
     churn.push({ day: d, entries: num(c?.n), added: p ? num(c?.added) : num(c?.n), removed: p ? num(c?.removed) : 0 });
   }
-  return { day: h, builtAt: built.at, classes, domains, entries, entriesTotal: total, churn };
+  return { day: h, builtAt: built.builtAt, classes, domains, entries, entriesTotal: total, churn };
 }
 
 export interface LineDetection {

@@ -91,11 +91,13 @@ export async function openConsoleWorld(dir: string, opts: { refreshSeconds?: num
     toService('2001:db8:5:500::1', TUYA6, t + 3 * H),
     toService('100.64.0.5', '203.0.113.1', t),
   ]);
-  // What ingest's health reporter publishes beside the flows: one IPFIX exporter with a sequence gap, one sFlow agent.
+  // What ingest's health reporter publishes beside the flows: the NetFlow v9 exporter of the flows above with a
+  // sequence gap (its snapshot misses the last interval: 4 of the 5 records the detector stored), and an sFlow agent
+  // whose samples never reached the detector.
   const health = (exporter: string, version: number, records: number, gaps: number, lost: number, rate: number) => ({
     exporter,
     version,
-    domain: 1,
+    domain: version === 9 ? 0 : 1,
     packets: Math.ceil(records / 20),
     records,
     sequenceGaps: gaps,
@@ -117,7 +119,7 @@ export async function openConsoleWorld(dir: string, opts: { refreshSeconds?: num
         collector: 'test-world',
         at: t + 30 * 60_000,
         intervalMs: 60_000,
-        domains: [health('192.0.2.1', 10, 48_210, 1, 30, 1000), health('192.0.2.9', 133, 9_870, 2, 12, 2048)],
+        domains: [health('192.0.2.1', 9, 4, 1, 30, 1000), health('192.0.2.9', 133, 9_870, 2, 12, 2048)],
       }),
     );
     await waitFor(() => bus.stats().delivered >= want, 'health delivered');
