@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -64,4 +65,33 @@ test('the embedded end-to-end run (npm start) detects the simulated ground truth
   const truthDetectable = [...truth].filter((k) => detected.some((d) => d.class_id === k.split('\t')[1]));
   const found = truthDetectable.filter((k) => detectedSet.has(k)).length;
   assert.ok(found / truthDetectable.length > 0.6, `recall ${(found / truthDetectable.length).toFixed(3)} (${found}/${truthDetectable.length})`);
+});
+
+test('haystack demo shows how far its replay got on a terminal, its steps in order, and no log lines', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'haystack-demo-tty-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const main = join(root, 'apps', 'cli', 'dist', 'main.js');
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('HAYSTACK_')) env[k] = v;
+  // `script` gives the command a pseudo-terminal, as an operator's shell would.
+  const r = spawnSync(
+    'script',
+    ['-qefc', `${JSON.stringify(process.execPath)} ${JSON.stringify(main)} demo --lines 40 --out ${JSON.stringify(out)}`, '/dev/null'],
+    {
+      env: { ...env, HAYSTACK_STATE_DIR: join(out, 'default-state') },
+      encoding: 'utf8',
+      timeout: 180_000,
+    },
+  );
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const text = r.stdout.replace(/\r/g, '\n');
+  assert.match(text, /replay \|[█░]+\| 100% \| \d{1,3}(,\d{3})* datagrams/);
+  const steps = ['simulating 40 subscriber lines', 'building the hitlist of', 'replaying the exports', 'datagrams,', 'the HTML report:'].map((s) =>
+    text.indexOf(s),
+  );
+  assert.ok(
+    steps.every((i, k) => i >= 0 && (k === 0 || i > steps[k - 1]!)),
+    `steps in order: ${steps.join(', ')}`,
+  );
+  assert.doesNotMatch(text, /"level":|\bINFO\b/, 'no log lines among the narration');
 });

@@ -11,6 +11,7 @@ import { captureId } from '@haystack/ingest';
 import { replayIntoStore } from '@haystack/pipeline';
 import { simulate } from '@haystack/simulator';
 import { day, positiveInt, writableDir } from '../args.js';
+import { replayProgress } from '../progress.js';
 import { action, runtime } from '../runtime.js';
 
 export interface DemoOptions {
@@ -113,6 +114,7 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
   // Storage stays open after the pipeline stops: the report is read from it.
   const ch = await openStore(config);
   const exports = join(simDir, 'exports.pcap');
+  const bar = replayProgress('replay');
   try {
     const t0 = performance.now();
     const { result: res, pipeline: p } = await replayIntoStore({
@@ -122,7 +124,9 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
       file: exports,
       replayId: await captureId(exports),
       pipeline: { metrics: false },
+      replay: { onProgress: bar.onProgress },
     });
+    bar.stop();
     // End to end in one process: decode, publish, the in-process bus, detection, chdb inserts.
     const secs = (performance.now() - t0) / 1000;
     const stats: DetectorStats = p.detector!.stats();
@@ -144,6 +148,7 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
     say(renderText(data));
     return { day: o.day, simDir, report, detector: stats, records: sim.records };
   } finally {
+    bar.stop();
     await ch.close();
   }
 }

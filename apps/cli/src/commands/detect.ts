@@ -1,20 +1,22 @@
+import { fmtInt } from '@haystack/report';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { Presets, SingleBar } from 'cli-progress';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import type { DetectorStats } from '@haystack/detector';
 import { captureId, isArchive } from '@haystack/ingest';
 import { assemblePipeline, replayIntoStore, type Pipeline } from '@haystack/pipeline';
 import { openStore } from '@haystack/store';
 import { captureFile, positiveInt } from '../args.js';
+import { replayProgress } from '../progress.js';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 import { checkFlowExports, noFlowExports } from '../flow-exports.js';
 
 function summary(s: DetectorStats): string {
+  const n = fmtInt;
   return (
-    `detector: ${s.batches} batches, ${s.flows} flows, ${s.matched} matched, ${s.detections.day} daily and ${s.detections.hour} hourly detections ` +
-    `(+${s.impliedDetections} implied), ${s.noHitlist} flows without a hitlist, ${s.unknownSampling} with unknown sampling, ` +
-    `${s.undecodable} undecodable batches, ${s.insertRetries} insert retries\n` +
+    `detector: ${n(s.batches)} batches, ${n(s.flows)} flows, ${n(s.matched)} matched, ${n(s.detections.day)} daily and ${n(s.detections.hour)} hourly detections ` +
+    `(+${n(s.impliedDetections)} implied), ${n(s.noHitlist)} flows without a hitlist, ${n(s.unknownSampling)} with unknown sampling, ` +
+    `${n(s.undecodable)} undecodable batches, ${n(s.insertRetries)} insert retries\n` +
     (s.detections.day === 0 && s.storedEvidenceLoaded > 0
       ? 'this capture was already stored by an earlier run: its flows and detections count once, so nothing is new\n'
       : '')
@@ -106,11 +108,7 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const store = await openStore(config);
-  // A long replay shows how far it got on a terminal (nothing in pipes and logs).
-  const bar = process.stderr.isTTY
-    ? new SingleBar({ format: 'detect |{bar}| {percentage}% | {datagrams} datagrams | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic)
-    : null;
-  bar?.start(1, 0, { datagrams: 0 });
+  const bar = replayProgress('detect');
   try {
     const { result: res, pipeline: p } = await replayIntoStore({
       config,
@@ -119,18 +117,13 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
       file,
       replayId: await captureId(file),
       onPipeline: (x) => (pipeline = x),
-      replay: {
-        onProgress: (done, total, datagrams) => {
-          bar?.setTotal(total);
-          bar?.update(done, { datagrams });
-        },
-      },
+      replay: { onProgress: bar.onProgress },
     });
-    bar?.stop();
+    bar.stop();
     if (res.interrupted) {
       const share = res.totalBytes ? ` (${Math.round((100 * res.bytesRead) / res.totalBytes)} % of the file)` : '';
       process.stderr.write(
-        `haystack: interrupted after ${res.datagrams} datagrams${share}: what was read is stored; ${file} is only partly replayed: run the same command again to complete it\n`,
+        `haystack: interrupted after ${fmtInt(res.datagrams)} datagrams${share}: what was read is stored; ${file} is only partly replayed: run the same command again to complete it\n`,
       );
       process.exitCode = 130;
       return;
@@ -139,7 +132,7 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
     const s = p.detector!.stats();
     if (s.noHitlist > 0)
       process.stderr.write(
-        `warning: ${s.noHitlist} of ${s.flows} flows had no hitlist for their day (hitlists loaded: ${s.hitlistDays.join(', ') || 'none'}), so nothing could be detected in them. ` +
+        `warning: ${fmtInt(s.noHitlist)} of ${fmtInt(s.flows)} flows had no hitlist for their day (hitlists loaded: ${s.hitlistDays.join(', ') || 'none'}), so nothing could be detected in them. ` +
           `Build the day first: haystack hitlist build --day YYYY-MM-DD --pdns FILE (it writes ${config.detector.hitlistDir ?? join(config.stateDir, 'hitlist')}/<day>/).\n`,
       );
     if (json)
@@ -147,13 +140,15 @@ async function runReplay(config: HaystackConfig, log: Logger, file: string, json
         `${JSON.stringify({ file, datagrams: res.datagrams, alreadyStored: res.alreadyStored, published: p.ingest!.publisher.counters, detector: s })}\n`,
       );
     else {
-      const skipped = res.alreadyStored ? ` (${res.alreadyStored} more were stored by an earlier replay of the same exports: skipped, they count once)` : '';
-      process.stdout.write(`replayed ${res.datagrams} datagrams from ${file}${skipped}\n${summary(s)}`);
+      const skipped = res.alreadyStored
+        ? ` (${fmtInt(res.alreadyStored)} more were stored by an earlier replay of the same exports: skipped, they count once)`
+        : '';
+      process.stdout.write(`replayed ${fmtInt(res.datagrams)} datagrams from ${file}${skipped}\n${summary(s)}`);
       if (res.datagrams === 0 && res.alreadyStored > 0)
         process.stdout.write('this capture was already stored by an earlier run: its flows and detections count once, so nothing is new\n');
     }
   } finally {
-    bar?.stop();
+    bar.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await store.close();

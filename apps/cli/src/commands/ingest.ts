@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { Presets, SingleBar } from 'cli-progress';
-import { BatchWriter, readRecord } from '@haystack/flow-core';
+import { BatchWriter, lossUnit, readRecord } from '@haystack/flow-core';
+import { fmtInt } from '@haystack/report';
 import { FlowDecoder, NfdumpRecords, sflowState } from '@haystack/decoders';
 import { samplingFromConfig, FileTemplateStore, markSubscriberSide, isArchive, newArchiveStats, readArchive, type replayCapture } from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
@@ -9,6 +9,7 @@ import { readUdp } from '@haystack/pcap';
 import { parseAddress, PrefixSet } from '@haystack/common';
 import { noFlowExports } from '../flow-exports.js';
 import { captureFile, intList, listenOptions, listenOverrides, type ListenOptions } from '../args.js';
+import { replayProgress } from '../progress.js';
 import { action, runtime, untilStopped, UserError } from '../runtime.js';
 
 export function registerIngestCommands(program: Command): void {
@@ -56,24 +57,14 @@ export function registerIngestCommands(program: Command): void {
         const p = assemblePipeline({ config, log, ingest: 'replay', metrics: false });
         await p.start();
         const ing = p.ingest!;
-        const bar =
-          opts.progress && process.stderr.isTTY
-            ? new SingleBar(
-                { format: 'replay |{bar}| {percentage}% | {datagrams} datagrams | {eta_formatted} left', stream: process.stderr },
-                Presets.shades_classic,
-              )
-            : null;
-        bar?.start(1, 0, { datagrams: 0 });
+        const bar = replayProgress('replay', opts.progress);
         const res = await p.replay(file, {
           pace: opts.pace,
           speed: opts.speed,
           ports: opts.port,
-          onProgress: (done, total, datagrams) => {
-            bar?.setTotal(total);
-            bar?.update(done, { datagrams });
-          },
+          onProgress: bar.onProgress,
         });
-        bar?.stop();
+        bar.stop();
         await p.stop();
         const sink = p.sink;
         if (!res.archive) noFlowExports(file, ing.decoder);
@@ -196,31 +187,32 @@ function replaySummary(res: Awaited<ReturnType<typeof replayCapture>>, decoder: 
 
 function formatSummary(s: ReturnType<typeof replaySummary>): string {
   const a = s.archive;
+  const n = fmtInt;
   const lines = a
     ? [
-        `read an nfdump archive (${a.compression}${a.convertedWith ? `, converted by ${a.convertedWith}` : ''}, ${a.blocks} blocks): ${a.flows} flow records in ${s.seconds} s`,
+        `read an nfdump archive (${a.compression}${a.convertedWith ? `, converted by ${a.convertedWith}` : ''}, ${n(a.blocks)} blocks): ${n(a.flows)} flow records in ${s.seconds} s`,
       ]
-    : [`replayed ${s.datagrams} datagrams in ${s.seconds} s (${s.datagramsPerSecond}/s)`];
+    : [`replayed ${n(s.datagrams)} datagrams in ${s.seconds} s (${n(s.datagramsPerSecond)}/s)`];
   if (a?.openFile) lines.push('warning: nfcapd had not closed this archive (still being written?): read up to its last whole block');
   if (a?.truncated) lines.push('warning: the archive ends inside a block (cut short?): what follows the cut is missing');
-  if (a?.corruptBlocks) lines.push(`warning: ${a.corruptBlocks} blocks could not be decompressed; their records are missing, the others were read`);
-  if (a?.flowsWithoutAddress) lines.push(`${a.flowsWithoutAddress} flow records without addresses (not published)`);
-  if (a?.malformedRecords) lines.push(`warning: ${a.malformedRecords} malformed records skipped`);
+  if (a?.corruptBlocks) lines.push(`warning: ${n(a.corruptBlocks)} blocks could not be decompressed; their records are missing, the others were read`);
+  if (a?.flowsWithoutAddress) lines.push(`${n(a.flowsWithoutAddress)} flow records without addresses (not published)`);
+  if (a?.malformedRecords) lines.push(`warning: ${n(a.malformedRecords)} malformed records skipped`);
   if (s.pcap.truncatedFile) lines.push('warning: the capture ends inside a packet record (cut short while being written?): what follows the cut is missing');
-  if (s.pcap.truncated) lines.push(`warning: ${s.pcap.truncated} frames were captured shorter than their UDP payload (snap length too small?) and skipped`);
+  if (s.pcap.truncated) lines.push(`warning: ${n(s.pcap.truncated)} frames were captured shorter than their UDP payload (snap length too small?) and skipped`);
   const p = s.published as Record<string, number>;
   lines.push(
-    `published ${p.records} records in ${p.batches} batches (no subscriber side: ${p.noSubscriber}, dropped: ${p.droppedBackpressure}, errors: ${p.publishErrors})`,
+    `published ${n(p.records)} records in ${n(p.batches)} batches (no subscriber side: ${n(p.noSubscriber)}, dropped: ${n(p.droppedBackpressure)}, errors: ${n(p.publishErrors)})`,
   );
-  if (s.partitions) lines.push(`records per partition: ${s.partitions.join(' ')}`);
+  if (s.partitions) lines.push(`records per partition: ${s.partitions.map(n).join(' ')}`);
   lines.push('exporter / version / domain: records, templates, rate, missing-template sets, lost, malformed');
   for (const d of s.domains) {
-    const rates = d.samplingRates.length ? d.samplingRates.map((r) => `1:${r}`).join(', ') : '1:? (unknown: set ingest.sampling)';
+    const rates = d.samplingRates.length ? d.samplingRates.map((r) => `1:${n(r)}`).join(', ') : '1:? (unknown: set ingest.sampling)';
     lines.push(
-      `  ${d.exporter} v${d.version} domain ${d.domain}: ${d.records} records, ${d.templates} templates, ${rates}, ${d.missingTemplateSets} missing, ${d.lost} lost, ${d.malformedPackets + d.malformedSets + d.malformedRecords} malformed`,
+      `  ${d.exporter} v${d.version} domain ${d.domain}: ${n(d.records)} records, ${n(d.templates)} templates, ${rates}, ${n(d.missingTemplateSets)} missing, ${n(d.lost)} ${lossUnit(d.version)} lost, ${n(d.malformedPackets + d.malformedSets + d.malformedRecords)} malformed`,
     );
     for (const t of d.templatesWithoutAddress)
-      if (t.records) lines.push(`    template ${t.template}: ${t.records} records without source/destination addresses (not published)`);
+      if (t.records) lines.push(`    template ${t.template}: ${n(t.records)} records without source/destination addresses (not published)`);
   }
   return `${lines.join('\n')}\n`;
 }
