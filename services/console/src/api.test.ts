@@ -12,7 +12,7 @@ import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import { createConsole } from './server.js';
 import { queryAudit, type HitlistBrowse, type TimeToDetection, type Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
-import { TABLES } from '@haystack/store';
+import { addDays, TABLES } from '@haystack/store';
 
 /**
  * The console's JSON API on real ClickHouse (chdb) holding what a real detector stored from
@@ -74,14 +74,33 @@ test('trends: detected lines per class per day over the range, with change', asy
   const t = (await r.json()) as Trends;
   assert.equal(t.days.length, 3);
   assert.deepEqual(t.days.slice(1), [PREV, DAY]);
-  assert.deepEqual(t.activeLines, [0, 1, 4]);
+  // The first day holds nothing: null (a gap), not 0.
+  assert.deepEqual(t.activeLines, [null, 1, 4]);
   const acme = t.classes.find((c) => c.classId === 'acme')!;
   assert.equal(acme.level, 'manufacturer');
-  assert.deepEqual(acme.lines, [0, 1, 2]);
+  assert.deepEqual(acme.lines, [null, 1, 2]);
   assert.equal(acme.change, 1);
   assert.equal(acme.relativeChange, 1);
   const tuya = t.classes.find((c) => c.classId === 'tuya')!;
-  assert.deepEqual(tuya.lines, [0, 1, 2], 'the cam line (the cam runs on tuya) and the IPv6 line');
+  assert.deepEqual(tuya.lines, [null, 1, 2], 'the cam line (the cam runs on tuya) and the IPv6 line');
+  // A range ending after the last stored day: the change is of the days with data, not a fall to −100 %.
+  const later = (await (await get(`/api/v1/trends?to=${addDays(DAY, 2)}&days=4`)).json()) as Trends;
+  assert.deepEqual(later.activeLines, [1, 4, null, null]);
+  const acme2 = later.classes.find((c) => c.classId === 'acme')!;
+  assert.deepEqual([acme2.change, acme2.relativeChange], [1, 1]);
+  const page = await (await get(`/trends?to=${addDays(DAY, 2)}&days=4`)).text();
+  assert.match(page, /id="trends-gaps">2 of the 4 days hold no stored data/);
+  assert.equal([...page.matchAll(/<svg id="chart-active"[^]*?<\/svg>/g)].length, 1);
+  const chart = /<svg id="chart-active"[^]*?<\/svg>/.exec(page)![0];
+  assert.deepEqual(
+    [...chart.matchAll(/class="gap" data-day="([^"]+)"/g)].map((m) => m[1]),
+    [addDays(DAY, 1), addDays(DAY, 2)],
+  );
+  assert.match(chart, /class="chart-title"[^>]*>Active lines per day</);
+  assert.match(chart, /<g class="legend">.*active lines.*no data stored/);
+  // Every chart on the page is titled and has a legend.
+  for (const c of page.match(/<svg id="chart-[^]*?<\/svg>/g) ?? []) assert.match(c, /class="chart-title"[^]*class="legend"/);
+  assert.match(page, /<th class="num">Lines \(\d{4}-\d{2}-\d{2}\)<\/th>/);
 });
 
 test('time to detection: minutes from first evidence to the hourly detection, per class', async () => {

@@ -95,14 +95,27 @@ test('navigation: every page of the nav opens and shows its heading', async () =
   await page.close();
 });
 
-test('trends: the chart is drawn with a line per class', async () => {
+test('trends: a line per class, the day without data a shaded gap, a visible title and legend', async () => {
   const page = await open('/trends?days=3');
   const box = await page.$eval('svg#chart-active', (s) => s.getBoundingClientRect().width);
   assert.ok(box > 300, `chart width ${box}`);
-  const series = await page.$$eval('svg#chart-manufacturer polyline.series', (ps) =>
-    ps.map((p) => [p.getAttribute('data-name'), p.getAttribute('points')?.split(' ').length]),
+  // The range's first day holds nothing: the line starts on the second day, the first is shaded.
+  const series = await page.$$eval('svg#chart-manufacturer g.series', (gs) =>
+    gs.map((g) => [g.getAttribute('data-name'), [...g.querySelectorAll('polyline')].map((p) => p.getAttribute('points')?.split(' ').length)]),
   );
-  assert.deepEqual(series, [['Acme', 3]]);
+  assert.deepEqual(series, [['Acme', [2]]]);
+  assert.equal(await page.$$eval('svg#chart-manufacturer rect.gap', (rs) => rs.length), 1);
+  // Title and legend are drawn inside the chart, not only announced to screen readers.
+  const seen = await page.$eval('svg#chart-manufacturer', (s) => {
+    const r = s.getBoundingClientRect();
+    const inside = (el: { getBoundingClientRect(): { width: number; left: number; right: number; top: number; bottom: number } } | null) => {
+      if (!el) return false;
+      const b = el.getBoundingClientRect();
+      return b.width > 0 && b.left >= r.left - 1 && b.right <= r.right + 1 && b.top >= r.top - 1 && b.bottom <= r.bottom + 1;
+    };
+    return { title: inside(s.querySelector('.chart-title')), legend: inside(s.querySelector('g.legend')), text: s.querySelector('g.legend')?.textContent };
+  });
+  assert.deepEqual(seen, { title: true, legend: true, text: 'Acmeno data stored' });
   await page.close();
 });
 

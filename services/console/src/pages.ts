@@ -123,6 +123,14 @@ export function trendsPage(ctx: PageContext, t: Trends): string {
     `<form class="inline" method="get" action="/trends"><label>Days<input type="number" name="days" min="2" max="366" value="${t.days.length}"></label>` +
       `<label>Up to<input type="date" name="to" value="${e(t.to)}"></label><button type="submit">Show</button></form>`,
   );
+  // The last day of the range that holds data: the table's figures and the change are of it.
+  const lastDay = t.activeLines.findLastIndex((v) => v !== null);
+  const missing = t.activeLines.filter((v) => v === null).length;
+  if (missing > 0 && lastDay >= 0)
+    o.push(
+      `<p class="note" id="trends-gaps">${fmtInt(missing)} of the ${fmtInt(t.days.length)} days hold no stored data: shaded in the charts, left out of the changes.</p>`,
+    );
+  if (lastDay < 0) o.push('<p class="card">No data stored in this range.</p>');
   o.push(
     lineChart({
       id: 'chart-active',
@@ -144,17 +152,17 @@ export function trendsPage(ctx: PageContext, t: Trends): string {
       }),
     );
     o.push(
-      `<table class="grid"><thead><tr><th>Class</th><th class="num">${u.Many} (last day)</th><th class="num">Change</th><th class="num">Relative</th><th>Over the range</th></tr></thead><tbody>`,
+      `<table class="grid"><thead><tr><th>Class</th><th class="num">${u.Many} (${lastDay >= 0 ? e(t.days[lastDay]!) : 'last day'})</th><th class="num">Change</th><th class="num">Relative</th><th>Over the range</th></tr></thead><tbody>`,
     );
     for (const c of list) {
       o.push(
-        `<tr data-class="${e(c.classId)}"><td>${e(c.name)} <span class="muted">${e(c.classId)}</span></td><td class="num">${fmtInt(c.lines[c.lines.length - 1] ?? 0)}</td>` +
+        `<tr data-class="${e(c.classId)}"><td>${e(c.name)} <span class="muted">${e(c.classId)}</span></td><td class="num">${fmtInt(lastDay >= 0 ? c.lines[lastDay] : null)}</td>` +
           `<td class="num ${c.change > 0 ? 'up' : c.change < 0 ? 'down' : ''}">${signed(c.change)}</td><td class="num">${pct(c.relativeChange)}</td><td>${lineSparkline(c.lines, LEVEL_COLOR[level])}</td></tr>`,
       );
     }
     o.push('</tbody></table>');
   }
-  if (t.classes.length === 0) o.push('<p class="card">No detection stored in this range.</p>');
+  if (t.classes.length === 0 && lastDay >= 0) o.push('<p class="card">No detection stored in this range.</p>');
   return page('Trends', ctx, o.join('\n'));
 }
 
@@ -173,7 +181,17 @@ export function ttdPage(ctx: PageContext, t: TimeToDetection): string {
   const labels = [...HISTOGRAM_MINUTES.map((m) => `≤${m >= 60 ? `${m / 60}h` : `${m}m`}`), `>${HISTOGRAM_MINUTES[HISTOGRAM_MINUTES.length - 1]! / 60}h`];
   const all = new Array<number>(labels.length).fill(0);
   for (const c of t.classes) c.histogram.forEach((v, i) => (all[i]! += v));
-  o.push(columnChart({ id: 'chart-ttd', title: `${u.Many} by time to detection (all classes)`, labels, values: all, width: 640, height: 160 }));
+  o.push(
+    columnChart({
+      id: 'chart-ttd',
+      title: `${u.Many} by time to detection (all classes)`,
+      labels,
+      values: all,
+      xLabel: `minutes (m) or hours (h) from the first evidence to the hourly detection; a bar counts ${u.many}`,
+      width: 640,
+      height: 180,
+    }),
+  );
   const filled = all.flatMap((v, i) => (v > 0 ? [i] : []));
   if (filled.length === 1) {
     // One bar looks like a broken chart: say why it is one.

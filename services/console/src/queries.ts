@@ -21,9 +21,9 @@ export interface TrendClass {
   classId: string;
   name: string;
   level: Level;
-  /** Detected lines per day (daily window), one number per day of `days`. */
-  lines: number[];
-  /** Last day against the first day of the range with data: absolute and relative (null: nothing to compare). */
+  /** Detected lines per day (daily window), one per day of `days`; null: nothing stored that day (a gap, not 0). */
+  lines: (number | null)[];
+  /** The last day with data against the first day with data: absolute and relative (null: nothing to compare). */
   change: number;
   relativeChange: number | null;
 }
@@ -32,8 +32,8 @@ export interface Trends {
   from: string;
   to: string;
   days: string[];
-  /** Active lines (hosts at an IXP) per day. */
-  activeLines: number[];
+  /** Active lines (hosts at an IXP) per day; null: nothing stored that day. */
+  activeLines: (number | null)[];
   classes: TrendClass[];
 }
 
@@ -46,34 +46,38 @@ export async function queryTrends(ch: ClickHouseStore, to: string, days: number)
   const index = new Map(dayList.map((d, i) => [d, i]));
   // Per past day the counts come from the console's cache (cache.ts); only changed days are counted again.
   const counts = await dailyCounts(ch, from, to);
-  const active = dayList.map((d) => counts.get(d)?.get('') ?? 0);
+  // A day nothing was stored for is null (drawn as a gap), never 0: a missing day is not a fall.
+  const withData = dayList.map((d) => counts.has(d));
+  const active = dayList.map((d, i) => (withData[i] ? (counts.get(d)!.get('') ?? 0) : null));
   const meta = await classMeta(q, db, from, to);
-  const byClass = new Map<string, number[]>();
+  const byClass = new Map<string, (number | null)[]>();
   for (const [d, m] of counts) {
     const i = index.get(d);
     if (i === undefined) continue;
     for (const [id, n] of m) {
       if (id === '') continue;
       let a = byClass.get(id);
-      if (!a) byClass.set(id, (a = new Array<number>(days).fill(0)));
+      if (!a) byClass.set(id, (a = withData.map((w) => (w ? 0 : null))));
       a[i] = n;
     }
   }
+  const first = withData.indexOf(true);
+  const last = withData.lastIndexOf(true);
   const classes: TrendClass[] = [...byClass].map(([id, lines]) => {
-    const first = lines.findIndex((_, i) => active[i]! > 0);
-    const base = first >= 0 ? lines[first]! : 0;
-    const last = lines[days - 1]!;
+    const base = first >= 0 ? (lines[first] ?? 0) : 0;
+    const end = last >= 0 ? (lines[last] ?? 0) : 0;
     const m = meta.get(id);
     return {
       classId: id,
       name: m?.name ?? id,
       level: asLevel(m?.level),
       lines,
-      change: last - base,
-      relativeChange: base > 0 ? (last - base) / base : null,
+      change: end - base,
+      relativeChange: base > 0 && last > first ? (end - base) / base : null,
     };
   });
-  classes.sort((a, b) => LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] || b.lines[days - 1]! - a.lines[days - 1]! || a.classId.localeCompare(b.classId));
+  const lastOf = (c: TrendClass) => (last >= 0 ? (c.lines[last] ?? 0) : 0);
+  classes.sort((a, b) => LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] || lastOf(b) - lastOf(a) || a.classId.localeCompare(b.classId));
   return { from, to, days: dayList, activeLines: active, classes };
 }
 
