@@ -1,23 +1,23 @@
-import { BuildFilesError, MissingDayError, type DictionaryCoverage, type HitlistBuilds } from '@haystack/hitlist-contract';
-import type { ReportData } from '@haystack/report';
+import { BuildFilesError, MissingDayError, type HitlistBuilds } from '@haystack/hitlist-contract';
+import API_SCHEMAS from './api-schemas.json' with { type: 'json' };
+import type {
+  AuditResponse,
+  HealthResponse,
+  HitlistResponse,
+  LookupResponse,
+  QualityResponse,
+  RecordResponse,
+  ReportResponse,
+  RulesResponse,
+  TimeToDetectionResponse,
+  TrendsResponse,
+} from './api-types.js';
 import { cachedReport } from './cache.js';
 import type { ConsoleContext } from './context.js';
 import { CLASS_RE, checkDay, daySchema, HttpError } from './http.js';
-import { storedQuality, type LiveQuality } from './live.js';
+import { storedQuality } from './live.js';
 import { LookupError, resolveLookup } from './lookup.js';
-import {
-  queryAudit,
-  queryHitlist,
-  queryLines,
-  queryTimeToDetection,
-  queryTrends,
-  writeAudit,
-  type AuditEntry,
-  type HitlistBrowse,
-  type LineDetection,
-  type TimeToDetection,
-  type Trends,
-} from './queries.js';
+import { queryAudit, queryHitlist, queryLines, queryTimeToDetection, queryTrends, writeAudit, type AuditEntry } from './queries.js';
 
 /** The JSON API (/api/v1/...), described in OpenAPI: everything the pages show. */
 export function registerApiRoutes(c: ConsoleContext): void {
@@ -28,21 +28,30 @@ export function registerApiRoutes(c: ConsoleContext): void {
   let recording: Promise<unknown> = Promise.resolve();
   // ------------------------------------------------------------------------------------------
   // API
-  const api = (tag: string, summary: string, extra: Record<string, unknown> = {}) => ({ schema: { tags: [tag], summary, ...extra } });
+  // Response schemas (generated from api-types.ts) document the API; they never filter an answer.
+  for (const [id, schema] of Object.entries(API_SCHEMAS)) app.addSchema({ $id: id, ...schema });
+  const errors = Object.fromEntries(['400', '401', '403', '404', '503'].map((code) => [code, { $ref: 'ErrorResponse#' }]));
+  const api = (tag: string, summary: string, response: string, extra: Record<string, unknown> = {}) => ({
+    schema: { tags: [tag], summary, response: { 200: { $ref: `${response}#` }, ...errors }, ...extra },
+  });
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/api/v1/health', api('meta', 'Liveness: the console answers (no authentication, no data)', { security: [] }), async () => ({
-    ok: true,
-    storage: store.mode,
-    deployment: config.deployment,
-    lookup: cc.lookup.enabled,
-  }));
+  app.get(
+    '/api/v1/health',
+    api('meta', 'Liveness: the console answers (no authentication, no data)', 'HealthResponse', { security: [] }),
+    async (): Promise<HealthResponse> => ({
+      ok: true,
+      storage: store.mode,
+      deployment: config.deployment,
+      lookup: cc.lookup.enabled,
+    }),
+  );
   app.get<{ Params: { day: string } }>(
     '/api/v1/days/:day/report',
-    api('reports', "A day's detection report (the ReportData of `haystack report --format json`); today's is what has arrived so far", {
+    api('reports', "A day's detection report (the ReportData of `haystack report --format json`); today's is what has arrived so far", 'ReportResponse', {
       params: { type: 'object', properties: { day: daySchema }, required: ['day'] },
     }),
-    async (req): Promise<ReportData> => {
+    async (req): Promise<ReportResponse> => {
       requireToken(req);
       // A past day's report is served from the cache while nothing it was computed from changed.
       const r = await cachedReport(store, checkDay(req.params.day), today(), now());
@@ -59,8 +68,13 @@ export function registerApiRoutes(c: ConsoleContext): void {
   };
   app.get<{ Querystring: { to?: string; days: number } }>(
     '/api/v1/trends',
-    api('trends', 'Per class and level, detected lines per day over the range, with absolute and relative change', { querystring: rangeQuery }),
-    async (req): Promise<Trends> => {
+    api(
+      'trends',
+      'Per class and level, detected lines per day over the range (null: nothing stored that day), with the change between the first and last days with data',
+      'TrendsResponse',
+      { querystring: rangeQuery },
+    ),
+    async (req): Promise<TrendsResponse> => {
       requireToken(req);
       if (req.query.days < 2) throw new HttpError(400, 'days must be at least 2 for a trend');
       return queryTrends(store, checkDay(req.query.to ?? today(), 'to'), req.query.days);
@@ -68,10 +82,15 @@ export function registerApiRoutes(c: ConsoleContext): void {
   );
   app.get<{ Querystring: { to?: string; days: number } }>(
     '/api/v1/time-to-detection',
-    api('detection', 'Per class: minutes from first evidence to hourly detection (quartiles, p90, histogram), and lines only the daily window detected', {
-      querystring: rangeQuery,
-    }),
-    async (req): Promise<TimeToDetection> => {
+    api(
+      'detection',
+      'Per class: minutes from first evidence to hourly detection (quartiles, p90, histogram), and lines only the daily window detected',
+      'TimeToDetectionResponse',
+      {
+        querystring: rangeQuery,
+      },
+    ),
+    async (req): Promise<TimeToDetectionResponse> => {
       requireToken(req);
       return queryTimeToDetection(store, checkDay(req.query.to ?? today(), 'to'), req.query.days);
     },
@@ -81,6 +100,7 @@ export function registerApiRoutes(c: ConsoleContext): void {
     api(
       'hitlist',
       "The hitlist of a day (or the latest build before it): classes and domains with the build's decisions and reasons, dedicated entries, churn",
+      'HitlistResponse',
       {
         querystring: {
           type: 'object',
@@ -93,22 +113,22 @@ export function registerApiRoutes(c: ConsoleContext): void {
         },
       },
     ),
-    async (req): Promise<HitlistBrowse> => {
+    async (req): Promise<HitlistResponse> => {
       requireToken(req);
       return queryHitlist(store, checkDay(req.query.day ?? today()), { classId: req.query.class, limit: req.query.limit });
     },
   );
   // The dictionary the detector uses (detector.rulesDir, else the shipped rules/), read again
   // at most once a minute (an edited dictionary shows without a restart).
-  let coverage: { at: number; value: DictionaryCoverage } | null = null;
+  let coverage: { at: number; value: RulesResponse } | null = null;
   app.get(
     '/api/v1/rules',
     api(
       'hitlist',
       'What the IoT dictionary covers: per maker and platform the finest detection level, products, families (zones, regional twins, numbered shards), regions and sources, with the dictionary date and digest',
-      {},
+      'RulesResponse',
     ),
-    async (req): Promise<DictionaryCoverage> => {
+    async (req): Promise<RulesResponse> => {
       requireToken(req);
       const now = Date.now();
       if (!o.hitlistBuilds) throw new HttpError(503, 'this process has no access to the IoT dictionary');
@@ -127,9 +147,10 @@ export function registerApiRoutes(c: ConsoleContext): void {
     api(
       'hitlist',
       "Record a built day's hitlist (its files under <stateDir>/hitlist/<day>/) in the history, replacing that day's: what `haystack hitlist build` asks of the running process that holds the embedded store",
+      'RecordResponse',
       { params: { type: 'object', properties: { day: daySchema }, required: ['day'] } },
     ),
-    async (req): Promise<{ day: string; builtAt: string; entries: number; classes: number; domains: number }> => {
+    async (req): Promise<RecordResponse> => {
       requireToken(req);
       const day = checkDay(req.params.day);
       const builds = o.hitlistBuilds;
@@ -153,7 +174,8 @@ export function registerApiRoutes(c: ConsoleContext): void {
     '/api/v1/quality',
     api(
       'quality',
-      "Data quality: this process's live counters (records, sampling, sequence gaps, losses, socket drops, consumer lag, storage backlog) when it collects, else the day's stored figures (health snapshots)",
+      "Data quality: this process's live counters (records, sampling, sequence gaps, losses, socket drops, consumer lag, storage backlog) when it collects, else the day's stored figures (the report's: records the detector stored, the health snapshots' counters)",
+      'QualityResponse',
       {
         querystring: {
           type: 'object',
@@ -162,7 +184,7 @@ export function registerApiRoutes(c: ConsoleContext): void {
         },
       },
     ),
-    async (req): Promise<LiveQuality> => {
+    async (req): Promise<QualityResponse> => {
       requireToken(req);
       const day = checkDay(req.query.day ?? today());
       if (day !== today()) return storedQuality(store, day, now());
@@ -185,11 +207,12 @@ export function registerApiRoutes(c: ConsoleContext): void {
     api(
       'lookup',
       'Per-line lookup (personal data): classes detected on the line(s), when, and the evidence domains. Off unless console.lookup.enabled; every call is audited.',
+      'LookupResponse',
       {
         body: lookupBody,
       },
     ),
-    async (req, reply): Promise<{ query: string; from: string; to: string; lines: number; raw: boolean; results: LineDetection[] }> => {
+    async (req, reply): Promise<LookupResponse> => {
       const { query, from, to } = req.body;
       const entry = (allowed: boolean, lines = 0, results = 0): AuditEntry & { client: string } => ({
         at: now().toISOString(),
@@ -230,10 +253,10 @@ export function registerApiRoutes(c: ConsoleContext): void {
   );
   app.get<{ Querystring: { limit: number } }>(
     '/api/v1/lookup/audit',
-    api('lookup', 'The lookup audit log, newest first', {
+    api('lookup', 'The lookup audit log, newest first', 'AuditResponse', {
       querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 100 } }, additionalProperties: false },
     }),
-    async (req) => {
+    async (req): Promise<AuditResponse> => {
       requireToken(req);
       if (!cc.lookup.enabled) throw new HttpError(403, 'the per-line lookup is disabled (console.lookup.enabled)');
       return queryAudit(store, req.query.limit);

@@ -1,4 +1,6 @@
 import { after, before, test } from 'node:test';
+import { Ajv } from 'ajv';
+import API_SCHEMAS from './api-schemas.json' with { type: 'json' };
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -311,6 +313,51 @@ test('OpenAPI document lists every API path', async () => {
   ])
     assert.ok(p in doc.paths, p);
   assert.ok(!Object.keys(doc.paths).some((p) => !p.startsWith('/api/')), 'pages are not in the API document');
+  // Every operation documents its answer (and its errors) with a schema.
+  for (const [path, ops] of Object.entries(
+    doc.paths as Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: object }> }> }>>,
+  ))
+    for (const [method, op] of Object.entries(ops)) {
+      assert.ok(op.responses?.['200']?.content?.['application/json']?.schema, `${method} ${path}: 200 schema`);
+      if (path !== '/api/v1/health') assert.ok(op.responses?.['400']?.content?.['application/json']?.schema, `${method} ${path}: error schema`);
+    }
+});
+
+test('OpenAPI response schemas: every answer of every route is exactly what its schema says (no field missing or undocumented)', async () => {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  for (const [id, schema] of Object.entries(API_SCHEMAS)) ajv.addSchema({ ...schema, $id: id });
+  const check = async (id: string, path: string, init?: RequestInit) => {
+    const r = await fetch(`${base}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, ...(init?.body ? { 'content-type': 'application/json' } : {}) },
+    });
+    assert.equal(r.status, 200, `${path}: ${await r.clone().text()}`);
+    const body: unknown = await r.json();
+    const ok = ajv.validate(`${id}#`, body);
+    assert.ok(ok, `${path} against ${id}: ${ajv.errorsText(ajv.errors, { separator: '\n' })}`);
+    return body;
+  };
+  await check('HealthResponse', '/api/v1/health');
+  await check('ReportResponse', `/api/v1/days/${DAY}/report`);
+  await check('ReportResponse', `/api/v1/days/${PREV}/report`);
+  await check('TrendsResponse', `/api/v1/trends?to=${addDays(DAY, 1)}&days=4`);
+  await check('TimeToDetectionResponse', `/api/v1/time-to-detection?to=${DAY}&days=2`);
+  await check('HitlistResponse', `/api/v1/hitlist?day=${DAY}`);
+  await check('HitlistResponse', `/api/v1/hitlist?day=2001-01-01`);
+  await check('RulesResponse', '/api/v1/rules');
+  await check('QualityResponse', `/api/v1/quality?day=${DAY}`);
+  await check('QualityResponse', '/api/v1/quality');
+  const found = (await check('LookupResponse', '/api/v1/lookup', { method: 'POST', body: JSON.stringify({ query: '100.64.0.1', from: PREV, to: DAY }) })) as {
+    results: unknown[];
+  };
+  assert.ok(found.results.length > 0, 'a lookup with results was checked');
+  await check('AuditResponse', '/api/v1/lookup/audit');
+  // An error answer is documented too.
+  const bad = await fetch(`${base}/api/v1/trends?days=0`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(bad.status, 400);
+  assert.ok(ajv.validate('ErrorResponse#', await bad.json()), ajv.errorsText(ajv.errors));
+  // And a schema is strict: an undocumented field fails it.
+  assert.equal(ajv.validate('HealthResponse#', { ok: true, storage: 'embedded', deployment: 'isp', lookup: false, extra: 1 }), false);
 });
 
 test('past days come from the cache while their data is unchanged, and are counted again when flows for them arrive', async () => {

@@ -1,3 +1,4 @@
+import type { ErrorResponse } from './api-types.js';
 import type { FastifyRequest } from 'fastify';
 import { errorPage } from './pages.js';
 import { CSP, HttpError, parseCookies, STATUS_TEXT } from './http.js';
@@ -68,14 +69,14 @@ export function installSecurity(c: Omit<ConsoleContext, 'requireToken'>): void {
     // A deliberate HttpError says what is wrong; anything else at 5xx is an internal error.
     const message = status >= 500 && !(err instanceof HttpError) ? 'internal error (see the console log)' : err.message;
     if (status >= 500) log.error({ err, url: req.url }, 'console request failed');
-    if (isApi(req)) return reply.status(status).send({ error: STATUS_TEXT[status] ?? 'Error', message });
+    if (isApi(req)) return reply.status(status).send({ error: STATUS_TEXT[status] ?? 'Error', message } satisfies ErrorResponse);
     return reply
       .status(status)
       .type('text/html; charset=utf-8')
       .send(errorPage(ctxOf(req), status, message));
   });
   app.setNotFoundHandler((req, reply) => {
-    if (isApi(req)) return reply.status(404).send({ error: 'Not Found', message: `no such API path: ${req.url.split('?')[0]}` });
+    if (isApi(req)) return reply.status(404).send({ error: 'Not Found', message: `no such API path: ${req.url.split('?')[0]}` } satisfies ErrorResponse);
     return reply
       .status(404)
       .type('text/html; charset=utf-8')

@@ -94,12 +94,16 @@ export async function createConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     // An unknown parameter is a mistake to report (400), not to drop silently.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
+  // Response schemas document the API (OpenAPI); answers go out as the code built them, never
+  // filtered by a schema (api-schemas.test.ts checks that the two agree).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.decorateRequest('who', null);
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
   await app.register(swagger, {
     openapi: {
+      openapi: '3.1.0',
       info: {
         title: 'Haystack console API',
         version: '1',
