@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ttdPage, type PageContext } from './pages.js';
+import { lookupPage, trendsPage, ttdPage, type PageContext } from './pages.js';
 import type { TimeToDetection } from './queries.js';
 
 const ctx: PageContext = { path: '/time-to-detection', who: null, lookupEnabled: false, refreshSeconds: undefined, unit: 'line', day: undefined };
@@ -21,4 +21,19 @@ test('the time-to-detection page says why its histogram is one bar, and only the
   assert.doesNotMatch(ttdPage(ctx, two), /ttd-one-bar/);
   const none: TimeToDetection = { ...one, classes: [] };
   assert.doesNotMatch(ttdPage(ctx, none), /ttd-one-bar/);
+});
+
+test('at an IXP the pages speak of hosts, not lines: lookup, trends, time to detection and the navigation', () => {
+  const ixp: PageContext = { ...ctx, path: '/lookup', lookupEnabled: true, unit: 'host' };
+  const lookup = lookupPage(ixp, { query: '192.0.2.7', from: '2026-11-20', to: '2026-11-20' }, { lines: 1, results: [], raw: false });
+  assert.match(lookup, /<h1>Host lookup<\/h1>/);
+  assert.match(lookup, /a host behind a member network/);
+  assert.match(lookup, /1 host\(s\) searched, 0 detection\(s\)\. Hosts are shown as their pseudonyms/);
+  assert.match(lookup, /<a href="\/lookup" class="here">Host lookup<\/a>/);
+  const trends = trendsPage(ixp, { from: '2026-11-19', to: '2026-11-20', days: ['2026-11-19', '2026-11-20'], activeLines: [3, 4], classes: [] });
+  assert.match(trends, /Active hosts per day/);
+  assert.match(ttdPage(ixp, { from: '2026-11-20', to: '2026-11-20', classes: [cls([1, 0, 0, 0, 0, 0, 0, 0, 0])] }), /Hosts by time to detection/);
+  for (const html of [lookup, trends]) assert.doesNotMatch(html.replace(/<nav[^]*?<\/nav>/, ''), /\bsubscriber lines?\b|\bLines?\b(?! lookup)/);
+  // And an ISP's keeps its lines.
+  assert.match(lookupPage({ ...ixp, unit: 'line' }, { query: '', from: '2026-11-20', to: '2026-11-20' }), /<h1>Line lookup<\/h1>/);
 });

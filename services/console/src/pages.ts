@@ -77,7 +77,7 @@ function page(title: string, ctx: PageContext, body: string, extraCss: string[] 
   const nav = NAV.filter(([href]) => href !== '/lookup' || ctx.lookupEnabled)
     .map(
       ([href, label]) =>
-        `<a href="${e(navHref(href, ctx.day))}"${ctx.path === href || (href !== '/' && ctx.path.startsWith(href)) ? ' class="here"' : ''}>${e(label)}</a>`,
+        `<a href="${e(navHref(href, ctx.day))}"${ctx.path === href || (href !== '/' && ctx.path.startsWith(href)) ? ' class="here"' : ''}>${e(href === '/lookup' && ctx.unit === 'host' ? 'Host lookup' : label)}</a>`,
     )
     .join('');
   const who = ctx.who
@@ -403,21 +403,23 @@ export function lookupPage(
   audit?: AuditEntry[],
 ): string {
   const o: string[] = [];
-  o.push('<h1>Line lookup</h1>');
+  const u = unitWords(ctx);
+  const host = ctx.unit === 'host';
+  o.push(`<h1>${host ? 'Host' : 'Line'} lookup</h1>`);
   o.push(
-    '<p class="muted">For the support and abuse desks: the IoT classes detected on a subscriber line, when, and the evidence. Personal data: every lookup is written to the audit log with your name.</p>',
+    `<p class="muted">For the support and abuse desks: the IoT classes detected on ${host ? 'a host behind a member network (an IPv4 address or IPv6 /64)' : 'a subscriber line'}, when, and the evidence. Personal data: every lookup is written to the audit log with your name.</p>`,
   );
   o.push(
-    `<form class="inline" method="post" action="/lookup"><label>Address, prefix or line id<input type="text" name="query" value="${e(form.query)}" required maxlength="100"></label>` +
+    `<form class="inline" method="post" action="/lookup"><label>Address, prefix or ${u.one} id<input type="text" name="query" value="${e(form.query)}" required maxlength="100"></label>` +
       `<label>From<input type="date" name="from" value="${e(form.from)}" required></label><label>To<input type="date" name="to" value="${e(form.to)}" required></label><button type="submit">Look up</button></form>`,
   );
   if (error) o.push(`<p class="error" role="alert">${e(error)}</p>`);
   if (result) {
     o.push(
-      `<p id="lookup-summary">${fmtInt(result.lines)} line(s) searched, ${fmtInt(result.results.length)} detection(s).${result.raw ? '' : ' Lines are shown as their pseudonyms (detector.rawLineIds is off).'}</p>`,
+      `<p id="lookup-summary">${fmtInt(result.lines)} ${u.one}(s) searched, ${fmtInt(result.results.length)} detection(s).${result.raw ? '' : ` ${u.Many} are shown as their pseudonyms (detector.rawLineIds is off).`}</p>`,
     );
     o.push(
-      '<table class="grid" id="lookup-results"><thead><tr><th>Day</th><th>Line</th><th>Class</th><th>Level</th><th>First detected</th><th>Windows</th><th>Evidence domains</th></tr></thead><tbody>',
+      `<table class="grid" id="lookup-results"><thead><tr><th>Day</th><th>${host ? 'Host' : 'Line'}</th><th>Class</th><th>Level</th><th>First detected</th><th>Windows</th><th>Evidence domains</th></tr></thead><tbody>`,
     );
     for (const r of result.results)
       o.push(
@@ -435,5 +437,5 @@ export function lookupPage(
       );
     o.push('</tbody></table>');
   }
-  return page('Line lookup', ctx, o.join('\n'));
+  return page(host ? 'Host lookup' : 'Line lookup', ctx, o.join('\n'));
 }
