@@ -33,7 +33,10 @@ export interface DatasetPaths {
   providers: string | null;
 }
 
+/** A configured dataset that cannot be used: for the operator (the CLI prints it in one line, exit 2). */
 export class DatasetError extends Error {
+  readonly userFacing = true;
+  readonly exitCode = 2;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'DatasetError';

@@ -261,6 +261,32 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Where the IoT backends live (hitlist build time, never per flow): each hitlist address's
+     * AS, organisation, country and cloud provider from offline datasets, and each IoT domain's
+     * party for its maker. null paths: the datasets shipped with Haystack (dated; said when stale).
+     */
+    backends: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** A directory of IP→ASN range CSVs ("start,end,asn,organisation", the @ip-location-db/asn format); null: the bundled copy. */
+        asn: z.string().nullable().default(null),
+        /** A directory of IP→country range CSVs ("start,end,CC"); null: the bundled @ip-location-db/geo-whois-asn-country. */
+        country: z.string().nullable().default(null),
+        /** A directory with one folder per provider of CIDR lists (ipv4.txt, ipv6.txt); null: the bundled snapshot. */
+        providers: z.string().nullable().default(null),
+        /** A dataset older than this many days is marked stale wherever its figures are shown. */
+        maxAgeDays: z.number().int().min(1).max(3650).default(90),
+        /** The operator's country (ISO 3166-1 alpha-2): the share of IoT traffic leaving it and its continent; null: not computed. */
+        homeCountry: z
+          .string()
+          .regex(/^[A-Za-z]{2}$/, 'an ISO 3166-1 alpha-2 code such as DE')
+          .transform((c) => c.toUpperCase())
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .prefault({}),
     /** Passive DNS from the operator's own resolvers (dnstap): `haystack pdns`, and `haystack run` when a listener is set. */
     pdns: z
       .object({

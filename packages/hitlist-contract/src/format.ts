@@ -121,6 +121,7 @@ export class LoadedHitlist {
   private readonly table: Int32Array;
   private readonly mask: number;
   private readonly domainClassIdx: readonly Uint16Array[];
+  private readonly addressText: (string | undefined)[] = [];
 
   constructor(meta: HitlistMeta, keys: Uint32Array, domOff: Uint32Array, domIdx: Uint16Array, version = 0) {
     this.meta = meta;
@@ -190,6 +191,13 @@ export class LoadedHitlist {
     const cls = new Set<string>();
     for (const d of doms) for (const c of this.domainClasses(d)) cls.add(this.classId(c));
     return { domains: doms.map((d) => this.domainName(d)), classes: [...cls].sort() };
+  }
+
+  /** An entry's address as text, formatted once per entry (the detector names backends per batch). */
+  address(i: number): string {
+    let t = this.addressText[i];
+    if (t === undefined) this.addressText[i] = t = this.entry(i).address;
+    return t;
   }
 
   entry(i: number): HitlistEntry {

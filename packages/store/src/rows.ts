@@ -134,6 +134,19 @@ export interface IxpUnitRow {
   first_seen: string;
 }
 
+/** One batch's traffic from one line to one hitlist address (a backend); the classes it serves are the hitlist's (hitlist_day). */
+export interface BackendTrafficRow extends SourcePosition {
+  day: string;
+  line: string;
+  /** The hitlist address as 16-byte text (IPv4 as ::ffff:a.b.c.d). */
+  backend: string;
+  hitlist_day: string;
+  flows: number;
+  est_packets: number;
+  est_bytes: number;
+  unknown_rate_flows: number;
+}
+
 export interface DetectorRows {
   detections: DetectionRow[];
   evidence: EvidenceRow[];
@@ -144,10 +157,11 @@ export interface DetectorRows {
   classes: ClassRow[];
   hitlists: HitlistRow[];
   ixpUnits: IxpUnitRow[];
+  backendTraffic: BackendTrafficRow[];
 }
 
 export function emptyRows(): DetectorRows {
-  return { detections: [], evidence: [], lineDays: [], quality: [], undecodable: [], health: [], classes: [], hitlists: [], ixpUnits: [] };
+  return { detections: [], evidence: [], lineDays: [], quality: [], undecodable: [], health: [], classes: [], hitlists: [], ixpUnits: [], backendTraffic: [] };
 }
 
 export function rowCount(r: DetectorRows): number {

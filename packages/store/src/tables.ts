@@ -14,6 +14,8 @@ export const TABLES = {
   classes: 'detector_classes',
   hitlists: 'detector_hitlists',
   ixpUnits: 'detector_ixp_units',
+  // Traffic per line and hitlist address (the backend), per batch: where the IoT data goes.
+  backendTraffic: 'detector_backend_traffic',
   // The detector's daily aggregates, fed by the views below.
   evidenceDaily: 'detector_evidence_daily',
   detectedLines: 'detector_detected_lines',
@@ -24,6 +26,10 @@ export const TABLES = {
   hitlistClassDecisions: 'hitlist_class_decisions',
   hitlistDomainDecisions: 'hitlist_domain_decisions',
   hitlistBuilds: 'hitlist_builds',
+  // Where the built hitlist's backends live (AS, country, provider) and each IoT domain's party, per build day.
+  hitlistBackends: 'hitlist_backends',
+  hitlistParties: 'hitlist_parties',
+  hitlistDatasets: 'hitlist_datasets',
   // Export datagrams a replay stored, by what they say (exporter, domain, sequence, time, CRC).
   replayedExports: 'replayed_exports',
   // Replays per capture and flow day: complete, or interrupted (the day's figures partial).

@@ -97,6 +97,37 @@ describe('detection on hand-made flow batches (MemoryBus → detector → chdb)'
     await r.ch.close();
   });
 
+  it('traffic per line and backend address: one row per address (ports summed), renormalised, counted once when redelivered', async () => {
+    const L2 = '100.64.0.2';
+    const batch = makeBatch([
+      toService(L1, CAM1, t, { bytes: 1_000, packets: 2, rate: 1000 }),
+      toService(L1, CAM1, t + 60_000, { bytes: 3_000, packets: 4, rate: 1000 }),
+      toService(L1, MULTI, t, { dstPort: 123, proto: 17, bytes: 500, packets: 1, rate: 100 }),
+      toService(L2, CAM1, t, { bytes: 700, packets: 1, rate: 0 }),
+      // Not on the hitlist: no backend row.
+      toService(L2, '203.0.113.9', t, { bytes: 9_999 }),
+    ]);
+    const r = await run([batch], { config: testConfig({ rulesDir, rawLineIds: true }) });
+    // A redelivered batch writes the same rows (same source position): they collapse, not add.
+    const stored = await r.ch.query<Record<string, unknown>>(`SELECT * FROM ${r.ch.database}.${TABLES.backendTraffic}`);
+    assert.equal(stored.length, 3);
+    await r.ch.insert(TABLES.backendTraffic, stored);
+    const rows = await r.ch.query<{ line: string; backend: string; hitlist_day: string; flows: string; est_bytes: string; est_packets: string; unknown: string }>(
+      `SELECT line, IPv6NumToString(backend) AS backend, toString(hitlist_day) AS hitlist_day, sum(flows) AS flows, sum(est_bytes) AS est_bytes,
+              sum(est_packets) AS est_packets, sum(unknown_rate_flows) AS unknown
+       FROM ${r.ch.database}.${TABLES.backendTraffic} FINAL GROUP BY line, backend, hitlist_day ORDER BY line, backend`,
+    );
+    assert.deepEqual(
+      rows.map((x) => [x.line, x.backend, x.hitlist_day, Number(x.flows), Number(x.est_bytes), Number(x.est_packets), Number(x.unknown)]),
+      [
+        [L1, `::ffff:${CAM1}`, DAY, 2, 4_000_000, 6_000, 0],
+        [L1, `::ffff:${MULTI}`, DAY, 1, 50_000, 100, 0],
+        [L2, `::ffff:${CAM1}`, DAY, 1, 0, 0, 1],
+      ],
+    );
+    await r.ch.close();
+  });
+
   it('manufacturer rule and platform rule detect only their own level', async () => {
     const r = await run(
       [makeBatch([toService(L1, API, t, { dstPort: 8883 }), toService('100.64.0.2', TUYA6.replace('::1', '::1'), t, { src: '2001:db8:1:100::5' })])],

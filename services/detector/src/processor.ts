@@ -1,5 +1,6 @@
 import { formatAddress } from '@haystack/common';
 import { F, type BatchView } from '@haystack/flow-core';
+import type { LoadedHitlist } from '@haystack/hitlist-contract';
 import { type LineMask } from './line-sets.js';
 import { DAY_MS, dayText, type DetectorRows, HOUR_MS, type LineIds, ts, ts64 } from '@haystack/store';
 import { LINE_STRIDE, Matcher, ScanResult, type HitlistByDay } from './matcher.js';
@@ -27,6 +28,8 @@ export interface ProcessResult {
 export class BatchProcessor {
   private readonly matcher: Matcher;
   private readonly scratch = new ScanResult();
+  /** The batch's matched flows toward their backends (where the IoT data goes). */
+  private readonly bt = new BackendScratch();
   private readonly days = new Map<number, string>();
   private readonly hours = new Map<number, string>();
 
@@ -84,6 +87,50 @@ export class BatchProcessor {
     });
   }
 
+  /**
+   * One row per (day, line, address) from the batch's matched flows, an address's entries
+   * (ports) summed (where the IoT data goes; the classes an address serves are the hitlist's,
+   * joined at report time). Apart from process() so the per-flow loop stays small; the work here
+   * is per matched flow, never per flow.
+   */
+  private backendRows(lineOf: string[], pos: Position, rows: DetectorRows): void {
+    const bt = this.bt;
+    type Row = DetectorRows['backendTraffic'][number];
+    // By (day, line number) first (a number: no string built per flow), then by address.
+    const byLine = new Map<number, Map<string, Row>>();
+    for (let k = 0; k < bt.n; k++) {
+      const hl = bt.hl[k]!;
+      const day = bt.day[k]!;
+      const lk = day * 1048576 + bt.line[k]!;
+      let byAddr = byLine.get(lk);
+      if (!byAddr) byLine.set(lk, (byAddr = new Map()));
+      const address = hl.address(bt.entry[k]!);
+      let r = byAddr.get(address);
+      if (!r) {
+        r = {
+          source: pos.source,
+          src_partition: pos.src_partition,
+          src_offset: pos.src_offset,
+          day: this.dayText(day),
+          line: lineOf[bt.line[k]!]!,
+          backend: address.includes(':') ? address : `::ffff:${address}`,
+          hitlist_day: hl.meta.day,
+          flows: 0,
+          est_packets: 0,
+          est_bytes: 0,
+          unknown_rate_flows: 0,
+        };
+        byAddr.set(address, r);
+        rows.backendTraffic.push(r);
+      }
+      r.flows++;
+      r.est_packets += bt.packets[k]!;
+      r.est_bytes += bt.bytes[k]!;
+      r.unknown_rate_flows += bt.unknown[k]!;
+    }
+    bt.hl.fill(null, 0, bt.n);
+  }
+
   process(view: BatchView, ps: PartitionState, pos: Position, rows: DetectorRows): ProcessResult {
     const res = this.matcher.scan(view, ps, this.scratch);
     const ids = this.lineIds;
@@ -103,7 +150,9 @@ export class BatchProcessor {
     // Evidence per (hour, line, domain, class): numeric keys within an hour (line numbered per
     // batch, domain and class as indices of that day's hitlist), no string built per flow.
     const agg = new Map<number, Map<number, EvidenceAgg>>();
+    this.bt.n = 0;
     const lineNo = new Map<string, number>();
+    const lineOf: string[] = [];
     const before = rows.detections.length;
     let detHour = 0;
     let detDay = 0;
@@ -138,7 +187,28 @@ export class BatchProcessor {
       const hour = Math.floor(start / HOUR_MS) * HOUR_MS;
       const lastMs = end >= start ? end : start;
       let ln = lineNo.get(line);
-      if (ln === undefined) lineNo.set(line, (ln = lineNo.size));
+      if (ln === undefined) {
+        lineNo.set(line, (ln = lineNo.size));
+        lineOf.push(line);
+      }
+      // The flow's traffic to its backend, kept in typed scratch arrays (no object per flow);
+      // summed per (day, line, address) once per batch in backendRows().
+      const bt = this.bt;
+      const k = bt.n++;
+      if (k === bt.day.length) bt.grow();
+      bt.day[k] = day;
+      bt.line[k] = ln;
+      bt.entry[k] = entry;
+      bt.hl[k] = hl;
+      if (rate > 0) {
+        bt.packets[k] = packets * rate;
+        bt.bytes[k] = bytes * rate;
+        bt.unknown[k] = 0;
+      } else {
+        bt.packets[k] = 0;
+        bt.bytes[k] = 0;
+        bt.unknown[k] = 1;
+      }
       let inHour = agg.get(hour);
       if (!inHour) agg.set(hour, (inHour = new Map()));
       const doms = hl.entryDomains(entry);
@@ -197,6 +267,7 @@ export class BatchProcessor {
           last_seen: ts64(r.lastMs),
         });
       }
+    if (this.bt.n > 0) this.backendRows(lineOf, pos, rows);
     let implied = 0;
     for (let k = before; k < rows.detections.length; k++) {
       const dr = rows.detections[k]!;
@@ -232,6 +303,34 @@ export class BatchProcessor {
       detDay,
       implied,
     };
+  }
+}
+
+/** A batch's matched flows as (day, line, entry, renormalised packets and bytes): typed arrays reused per batch. */
+class BackendScratch {
+  n = 0;
+  day = new Int32Array(1024);
+  line = new Int32Array(1024);
+  entry = new Int32Array(1024);
+  packets = new Float64Array(1024);
+  bytes = new Float64Array(1024);
+  unknown = new Uint8Array(1024);
+  hl: (LoadedHitlist | null)[] = new Array<LoadedHitlist | null>(1024).fill(null);
+
+  grow(): void {
+    const n = this.day.length * 2;
+    const g = <T extends Int32Array | Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.day = g(this.day, (k) => new Int32Array(k));
+    this.line = g(this.line, (k) => new Int32Array(k));
+    this.entry = g(this.entry, (k) => new Int32Array(k));
+    this.packets = g(this.packets, (k) => new Float64Array(k));
+    this.bytes = g(this.bytes, (k) => new Float64Array(k));
+    this.unknown = g(this.unknown, (k) => new Uint8Array(k));
+    for (let i = this.hl.length; i < n; i++) this.hl.push(null);
   }
 }
 

@@ -34,9 +34,21 @@ const TABLE_OF: Record<keyof DetectorRows, string> = {
   classes: TABLES.classes,
   hitlists: TABLES.hitlists,
   ixpUnits: TABLES.ixpUnits,
+  backendTraffic: TABLES.backendTraffic,
 };
 /** Detections before their evidence: stored evidence without its detection is re-derived on load anyway, this keeps the window small. */
-const ORDER: (keyof DetectorRows)[] = ['detections', 'evidence', 'lineDays', 'quality', 'undecodable', 'health', 'classes', 'hitlists', 'ixpUnits'];
+const ORDER: (keyof DetectorRows)[] = [
+  'detections',
+  'evidence',
+  'lineDays',
+  'quality',
+  'undecodable',
+  'health',
+  'classes',
+  'hitlists',
+  'ixpUnits',
+  'backendTraffic',
+];
 
 export class ClickHouseDetectorStorage implements DetectorStorage {
   constructor(

@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAddress } from '@haystack/common';
+import type { EnrichOptions } from '@haystack/backends';
+import { enrichHitlist, type BuildBackends } from './backends.js';
 import { CertFallback, type CertResolution } from './certfallback.js';
 import { diffHitlists, type Churn } from './churn.js';
 import { classify, type Classification, type DomainOutcome } from './classify.js';
@@ -28,6 +30,8 @@ export interface BuildOptions {
   previous?: Hitlist | null;
   now?: Date;
   onProgress?: (msg: string, data: Record<string, unknown>) => void;
+  /** Enrich the hitlist's addresses with where they live (config `backends`); absent or null: not done. */
+  backends?: EnrichOptions | null;
 }
 
 export interface BuildReport {
@@ -50,6 +54,8 @@ export interface BuildResult {
   classification: Classification;
   churn: Churn | null;
   report: BuildReport;
+  /** Where the hitlist's backends live, when asked (opts.backends). */
+  backends?: BuildBackends;
 }
 
 const tally = (xs: string[]) => {
@@ -178,7 +184,11 @@ export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
       addresses,
       seconds: (performance.now() - t0) / 1000,
     };
-    return { hitlist, classification, churn, report };
+    // A dataset's age is judged against the day it describes (a rebuild of a past day is not made stale by time since).
+    const backends = opts.backends
+      ? await enrichHitlist(hitlist, dict, { ...opts.backends, now: opts.backends.now ?? new Date(`${opts.day}T23:59:59Z`) })
+      : undefined;
+    return { hitlist, classification, churn, report, ...(backends ? { backends } : {}) };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -1,3 +1,5 @@
+import type { EnrichOptions } from '@haystack/backends';
+import { backendsSummary } from './backends.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '@haystack/common';
@@ -53,6 +55,8 @@ export interface BuildCommandOptions {
   clickhouse: { url: string | null; database: string; username: string; password: string };
   json: boolean;
   log: Logger;
+  /** Where the hitlist's backends live (config `backends`); null or absent: not enriched. */
+  backends?: EnrichOptions | null;
   /** Activate even a hitlist that shrank by more than policy.maxShrink against the latest built day. */
   force?: boolean;
   /**
@@ -169,6 +173,7 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
     tmpDir: o.tmpDir,
     previous,
     onProgress: (msg, data) => o.log.info(data, msg),
+    backends: o.backends ?? null,
   });
 
   // Nothing is written, published or recorded before these checks pass: the last good
@@ -242,7 +247,22 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
   }
 
   if (o.json) {
-    write(JSON.stringify({ report: result.report, churn: result.churn, files: written.map((w) => w.dir), published, history }, null, 1) + '\n');
+    write(
+      JSON.stringify(
+        {
+          report: result.report,
+          churn: result.churn,
+          backends: result.backends
+            ? { datasets: result.backends.datasets, unknown: result.backends.unknown, addresses: result.backends.backends.length }
+            : null,
+          files: written.map((w) => w.dir),
+          published,
+          history,
+        },
+        null,
+        1,
+      ) + '\n',
+    );
     return result;
   }
   const r = result.report;
@@ -264,6 +284,7 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
         .join(', ') || 'none'
     }`,
     `hitlist: ${fmt(r.entries)} entries, ${fmt(r.addresses)} addresses`,
+    ...(result.backends ? [backendsSummary(result.backends)] : []),
     result.churn ? describeChurn(result.churn) : `churn: no hitlist for ${addDays(o.day, -1)} in ${prevDir}`,
     `wrote: ${written.map((w) => w.dir).join(', ')}`,
     ...(published ? [`published: ${published}`] : []),

@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildReport, BuildResult } from './build.js';
 import type { Churn } from './churn.js';
@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { loadHitlist, MissingDayError, type Hitlist } from '@haystack/hitlist-contract';
 import type { RecordableBuild } from './history.js';
+import { backendsFileSchema, type BuildBackends } from './backends.js';
 
 /**
  * A day's hitlist on disk (default `<stateDir>/hitlist/<day>/`), so `hitlist show` and
@@ -189,6 +190,9 @@ export async function writeDayFiles(dir: string, r: BuildResult): Promise<DayFil
   );
   await put('decisions.json', (p) => writeJson(p, { day: r.hitlist.day, classes: r.classification.classes, domains: r.classification.domains }));
   if (r.churn) await put('churn.json', (p) => writeJson(p, r.churn));
+  // Where the backends live; a rebuild without it leaves no older day's file behind.
+  if (r.backends) await put('backends.json', (p) => writeJson(p, { day: r.hitlist.day, ...r.backends }));
+  else rmSync(join(dir, 'backends.json'), { force: true });
   await put('report.json', (p) => writeJson(p, r.report));
   return { dir, files };
 }
@@ -267,9 +271,18 @@ export async function readBuiltDay(dir: string): Promise<RecordableBuild> {
   const report = checked('report.json', reportSchema, await readJsonFile(dir, 'report.json'));
   if (decisions.day !== hitlist.day || report.day !== hitlist.day)
     throw new Error(`the files are of different days (hitlist.json ${hitlist.day}, decisions.json ${decisions.day}, report.json ${report.day})`);
+  // Where the backends live: absent for days built without it (or before it existed).
+  let backends: BuildBackends | undefined;
+  if (existsSync(join(dir, 'backends.json'))) {
+    const b = checked('backends.json', backendsFileSchema.extend({ day: z.string() }), await readJsonFile(dir, 'backends.json'));
+    if (b.day !== hitlist.day) throw new Error(`the files are of different days (hitlist.json ${hitlist.day}, backends.json ${b.day})`);
+    const { day: _day, ...rest } = b;
+    backends = rest;
+  }
   return {
     hitlist,
     report: report as unknown as BuildReport,
     classification: { classes: decisions.classes as unknown as ClassDecision[], domains: decisions.domains as unknown as DomainDecision[] },
+    ...(backends ? { backends } : {}),
   };
 }

@@ -4,14 +4,24 @@ import type { BuildResult } from './build.js';
 import { ensureSchema, TABLES } from '@haystack/store';
 
 /** What the history keeps of a build: a fresh BuildResult, or a day's files read back ({@link readBuiltDay}). */
-export type RecordableBuild = Pick<BuildResult, 'hitlist' | 'report'> & { classification: Pick<BuildResult['classification'], 'classes' | 'domains'> };
+export type RecordableBuild = Pick<BuildResult, 'hitlist' | 'report' | 'backends'> & {
+  classification: Pick<BuildResult['classification'], 'classes' | 'domains'>;
+};
 
 /**
  * Hitlist history in ClickHouse (embedded chdb or a server, through @haystack/clickhouse; its
  * tables are @haystack/store's): per day the hitlist entries, the classification decisions with
  * their reasons, and one row per build. Rebuilding a day replaces it (DROP PARTITION, then insert).
  */
-const HISTORY_TABLES = [TABLES.hitlistEntries, TABLES.hitlistClassDecisions, TABLES.hitlistDomainDecisions, TABLES.hitlistBuilds] as const;
+const HISTORY_TABLES = [
+  TABLES.hitlistEntries,
+  TABLES.hitlistClassDecisions,
+  TABLES.hitlistDomainDecisions,
+  TABLES.hitlistBackends,
+  TABLES.hitlistParties,
+  TABLES.hitlistDatasets,
+  TABLES.hitlistBuilds,
+] as const;
 
 /** IPv4 as IPv4-mapped IPv6, like every 16-byte address in Haystack. */
 const v6 = (a: string) => (isIP(a) === 4 ? `::ffff:${a}` : a);
@@ -107,10 +117,36 @@ export class HitlistHistory {
       addresses: r.report.addresses,
       report: JSON.stringify(r.report),
     };
+    const b = r.backends;
+    const backendRows = (b?.backends ?? []).map((x) => ({
+      day,
+      address: v6(x.address),
+      asn: x.asn ?? 0,
+      as_org: x.asOrg ?? '',
+      country: x.country ?? '',
+      continent: x.continent ?? '',
+      provider: x.provider ?? '',
+      built_at: builtAt,
+    }));
+    const partyRows = (b?.parties ?? []).map((x) => ({ day, domain: x.domain, class_id: x.classId, party: x.party, built_at: builtAt }));
+    const datasetRows = (b?.datasets ?? []).map((x) => ({
+      day,
+      kind: x.kind,
+      name: x.name,
+      data_date: x.date,
+      licence: x.licence,
+      attribution: x.attribution,
+      age_days: x.ageDays,
+      stale: x.stale ? 1 : 0,
+      built_at: builtAt,
+    }));
     for (const t of HISTORY_TABLES) await this.ch.command(`ALTER TABLE ${db}.${t} DROP PARTITION {p:UInt32}`, { p: part });
     const entries = await this.ch.insert(TABLES.hitlistEntries, entryRows);
     const classes = await this.ch.insert(TABLES.hitlistClassDecisions, classRows);
     const domains = await this.ch.insert(TABLES.hitlistDomainDecisions, domainRows);
+    await this.ch.insert(TABLES.hitlistBackends, backendRows);
+    await this.ch.insert(TABLES.hitlistParties, partyRows);
+    await this.ch.insert(TABLES.hitlistDatasets, datasetRows);
     await this.ch.insert(TABLES.hitlistBuilds, [buildRow]);
     return { entries, classes, domains };
   }

@@ -1,3 +1,4 @@
+export * from './backends.js';
 export * from './build.js';
 export * from './certfallback.js';
 export * from './churn.js';

@@ -6,7 +6,7 @@ import { configSchema, type HaystackConfig, type Logger } from '@haystack/common
 import { type DetectorStats } from '@haystack/detector';
 import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { queryReportData, renderHtml, renderText } from '@haystack/report';
-import { runBuildCommand } from '@haystack/hitlist';
+import { backendsOptions, runBuildCommand } from '@haystack/hitlist';
 import { captureId } from '@haystack/ingest';
 import { replayIntoStore } from '@haystack/pipeline';
 import { simulate } from '@haystack/simulator';
@@ -98,6 +98,7 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
       redis: config.redis,
       clickhouse: config.clickhouse,
       json: false,
+      backends: backendsOptions(config),
       log,
     },
     (s) =>

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { recordHitlistThroughConsole, runningConsole } from '@haystack/console';
 import { runBuildCommand, runDiffCommand, runShowCommand } from '@haystack/hitlist/commands';
+import { backendsOptions } from '@haystack/hitlist';
 import { SHIPPED_RULES_DIR } from '@haystack/rules';
 import { collectMany, day, inputFile, positiveInt as int, share, writableDir } from '../args.js';
 import { action, runtime, UserError } from '../runtime.js';
@@ -92,6 +93,7 @@ export function registerHitlistCommands(program: Command): void {
               clickhouse: config.clickhouse,
               json: opts.json ?? false,
               force: opts.force ?? false,
+              backends: backendsOptions(config),
               log,
               recordThroughHolder: async (d) => {
                 const c = runningConsole(config);

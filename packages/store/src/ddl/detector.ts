@@ -183,6 +183,28 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
       ${det}`,
     },
     {
+      table: TABLES.backendTraffic,
+      ttl: ev,
+      // Where the IoT data goes: per batch, line and hitlist address, the renormalised traffic;
+      // joined at report time with the hitlist that served it (its classes, its backends' place).
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.backendTraffic} (
+        day Date,
+        line String,
+        backend IPv6,
+        hitlist_day Date,
+        source LowCardinality(String),
+        src_partition UInt32,
+        src_offset UInt64,
+        flows UInt32,
+        est_packets UInt64,
+        est_bytes UInt64,
+        unknown_rate_flows UInt32
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(day)
+      ORDER BY (day, line, backend, source, src_partition, src_offset)
+      ${ev}`,
+    },
+    {
       table: TABLES.classes,
       ttl: det,
       sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.classes} (

@@ -65,5 +65,44 @@ export function hitlistDDL(db: string): TableDDL[] {
     report String
   ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, built_at)`,
     },
+    {
+      table: TABLES.hitlistBackends,
+      // One row per hitlist address: where it lives (0 / '' where no dataset knows).
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.hitlistBackends} (
+    day Date,
+    address IPv6,
+    asn UInt32,
+    as_org String,
+    country LowCardinality(String),
+    continent LowCardinality(String),
+    provider LowCardinality(String),
+    built_at DateTime64(3, 'UTC')
+  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, address)`,
+    },
+    {
+      table: TABLES.hitlistParties,
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.hitlistParties} (
+    day Date,
+    domain String,
+    class_id LowCardinality(String),
+    party LowCardinality(String),
+    built_at DateTime64(3, 'UTC')
+  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, class_id, domain)`,
+    },
+    {
+      table: TABLES.hitlistDatasets,
+      // The datasets a build's backends came from: named and dated wherever their figures are shown.
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.hitlistDatasets} (
+    day Date,
+    kind LowCardinality(String),
+    name String,
+    data_date Date,
+    licence String,
+    attribution String,
+    age_days UInt32,
+    stale UInt8,
+    built_at DateTime64(3, 'UTC')
+  ) ENGINE = MergeTree PARTITION BY toYYYYMMDD(day) ORDER BY (day, kind)`,
+    },
   ];
 }
