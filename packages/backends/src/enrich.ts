@@ -44,17 +44,24 @@ export async function enrichAddresses(addresses: Iterable<string>, o: EnrichOpti
   const datasets = resolveDatasets(o);
   const list = [...new Set(addresses)].sort();
   const by = (k: Dataset['kind']) => datasets.find((d) => d.kind === k)!;
-  // Special-purpose addresses (documentation, private, …) are in no network, country or cloud.
-  const routable = list.filter((a) => !isSpecialAddress(a));
-  const asn = await lookupRanges(by('asn').files, routable);
-  const country = await lookupRanges(by('country').files, routable);
-  const providers = new ProviderRanges(by('providers').files);
+  // Special-purpose addresses (documentation, private, …) are in no network, country or cloud by
+  // the public lists; an operator's own copy (a configured path) is taken as given, its own space included.
+  const special = (k: 'asn' | 'country' | 'providers') => (a: string) => o[k] === null && isSpecialAddress(a);
+  const asn = await lookupRanges(
+    by('asn').files,
+    list.filter((a) => !special('asn')(a)),
+  );
+  const country = await lookupRanges(
+    by('country').files,
+    list.filter((a) => !special('country')(a)),
+  );
+  const providers = new ProviderRanges(by('providers').files, o.providers === null);
   const unknown = { asn: 0, country: 0, provider: 0 };
   const backends = list.map((address): Backend => {
     const a = asn.get(address);
     const n = a ? Number(a.fields[0]) : NaN;
     const c = country.get(address)?.fields[0]?.toUpperCase() || null;
-    const p = isSpecialAddress(address) ? null : providers.lookup(address);
+    const p = special('providers')(address) ? null : providers.lookup(address);
     if (!a || !Number.isInteger(n) || n <= 0) unknown.asn++;
     if (!c) unknown.country++;
     if (!p) unknown.provider++;

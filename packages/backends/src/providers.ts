@@ -27,7 +27,8 @@ export class ProviderRanges {
   /** Prefixes dropped from the lists because they lie in special-purpose space (documentation, private, …). */
   readonly ignored: string[] = [];
 
-  constructor(folders: string[]) {
+  /** `dropSpecial`: leave out prefixes in special-purpose space (the bundled public lists; an operator's own list is taken as given). */
+  constructor(folders: string[], dropSpecial = true) {
     for (const dir of folders) {
       const prefixes: string[] = [];
       for (const f of readdirSync(dir).filter((x) => x.endsWith('.txt'))) {
@@ -37,7 +38,7 @@ export class ProviderRanges {
             const line = raw.trim();
             if (!line || line.startsWith('#')) return;
             if (!/^[0-9a-f:.]+\/\d{1,3}$/i.test(line)) throw new Error(`${join(dir, f)}:${i + 1}: ${JSON.stringify(line)} is not a CIDR prefix`);
-            if (isSpecialPrefix(line)) this.ignored.push(`${basename(dir)} ${line}`);
+            if (dropSpecial && isSpecialPrefix(line)) this.ignored.push(`${basename(dir)} ${line}`);
             else prefixes.push(line);
           });
       }

@@ -1,4 +1,4 @@
-import type { DayQuality, ExporterQuality } from '@haystack/store';
+import type { BackendFigures, DayQuality, ExporterQuality } from '@haystack/store';
 /**
  * The daily detection report's data: produced by the detector's ClickHouse queries
  * (report-query.ts), rendered by report-render.ts as a terminal table, JSON, CSV and a
@@ -76,4 +76,10 @@ export interface ReportData {
   };
   /** Per exporter and in total: @haystack/store's dayQuality, the same figures as the console's data-quality page. */
   quality: Omit<DayQuality, 'partialReplays'> & { partialReplays?: DayQuality['partialReplays'] };
+  /**
+   * Where the IoT traffic goes (backend providers, AS organisations, countries, parties, the
+   * lines that depend on one provider): @haystack/store's backendFigures; absent when the
+   * hitlist that served the day was built without backend data.
+   */
+  backends?: BackendFigures;
 }

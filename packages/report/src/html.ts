@@ -1,3 +1,4 @@
+import { backendsHtml } from './backends.js';
 import type { ReportData } from './data.js';
 import { colorOf, r1, resetSvgIds, svg } from './charts.js';
 import { CSS } from './css.js';
@@ -177,7 +178,9 @@ export function renderReportBody(data: ReportData): string {
   o.push(
     '<nav class="toc" aria-label="Sections"><a href="#classes">Detections</a>' +
       (data.previousDay ? '<a href="#changes">Changes</a>' : '') +
-      '<a href="#hourly">Hourly profile</a><a href="#all">All classes</a><a href="#hitlist">Hitlist</a><a href="#quality">Data quality</a></nav>',
+      '<a href="#hourly">Hourly profile</a><a href="#all">All classes</a><a href="#hitlist">Hitlist</a>' +
+      (data.backends ? '<a href="#backends">Where the traffic goes</a>' : '') +
+      '<a href="#quality">Data quality</a></nav>',
   );
 
   // Bars per level.
@@ -297,6 +300,9 @@ export function renderReportBody(data: ReportData): string {
     o.push('</tbody></table></div>');
   }
   o.push('</section>');
+
+  // Where the IoT traffic goes.
+  o.push(backendsHtml(data.backends, { hosts: !!data.ixp, names: new Map(data.classes.map((c) => [c.classId, c.name])) }));
 
   // Data quality.
   o.push(`<section id="quality" class="${status}">`);

@@ -1,5 +1,6 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { activeLines, dayQuality, detectedLines, hitlistFigures, TABLES, TolerantReader } from '@haystack/store';
+import { activeLines, backendFigures, dayQuality, detectedLines, hitlistFigures, TABLES, TolerantReader } from '@haystack/store';
+import { continentOf } from '@haystack/backends';
 import type { Level, ReportClass, ReportData, ReportMember } from './data.js';
 
 /**
@@ -18,7 +19,7 @@ import type { Level, ReportClass, ReportData, ReportMember } from './data.js';
  *   exporter, undecodable batches, and the ingest health snapshots (sequence gaps, lost,
  *   malformed, missing-template sets; null when none arrived for that exporter).
  */
-export async function queryReportData(ch: ClickHouseStore, day: string, opts: { now?: Date } = {}): Promise<ReportData> {
+export async function queryReportData(ch: ClickHouseStore, day: string, opts: { now?: Date; homeCountry?: string | null } = {}): Promise<ReportData> {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day)
     throw new Error(`invalid report day ${JSON.stringify(day)}: expected YYYY-MM-DD`);
   const db = ch.database;
@@ -101,6 +102,7 @@ export async function queryReportData(ch: ClickHouseStore, day: string, opts: { 
     hitlist: hitlist.summary,
     ...(await ixpSection(q, db, day, (id) => asLevel(meta.get(id)?.level ?? detLevels.get(id)))),
     quality: await dayQuality(ch, day),
+    ...(await backendsSection(ch, day, opts.homeCountry ?? null)),
   };
 }
 
@@ -258,4 +260,10 @@ async function hitlistSummary(
       churn: null,
     },
   };
+}
+
+/** Where the IoT traffic goes: present when the hitlist that served the day was built with backend data. */
+async function backendsSection(ch: ClickHouseStore, day: string, homeCountry: string | null): Promise<{ backends?: ReportData['backends'] }> {
+  const b = await backendFigures(ch, day, { homeCountry, homeContinent: continentOf(homeCountry) });
+  return b.hitlistDay ? { backends: b } : {};
 }

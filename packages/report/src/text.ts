@@ -1,3 +1,4 @@
+import { backendsText } from './backends.js';
 import type { ReportClass, ReportData } from './data.js';
 import { exportersWithoutHealth, fmtLossTotals, qualityFindings, qualityHeadline } from './findings.js';
 import {
@@ -133,6 +134,12 @@ export function renderText(data: ReportData): string {
   for (const n of h.notDetectable) out.push(`    ${t(n.name)} [${t(n.classId)}]: ${t(n.reason)}`);
 
   out.push(...ixpText(data, t));
+
+  // Where the IoT traffic goes.
+  if (data.backends) {
+    out.push('');
+    out.push(...backendsText(data, new Map(data.classes.map((c) => [c.classId, c.name]))));
+  }
 
   // Data quality.
   const q = data.quality;

@@ -11,3 +11,4 @@ export * from './lines.js';
 export * from './subscribers.js';
 export * from './replayed.js';
 export * from './figures.js';
+export * from './backend-figures.js';

@@ -1,7 +1,11 @@
 import { BuildFilesError, MissingDayError, type HitlistBuilds } from '@haystack/hitlist-contract';
 import API_SCHEMAS from './api-schemas.json' with { type: 'json' };
+import { continentOf } from '@haystack/backends';
+import { addDays, backendFigures, backendTrends, whatIf } from '@haystack/store';
 import type {
   AuditResponse,
+  BackendsResponse,
+  WhatIfResponse,
   HealthResponse,
   HitlistResponse,
   LookupResponse,
@@ -54,8 +58,59 @@ export function registerApiRoutes(c: ConsoleContext): void {
     async (req): Promise<ReportResponse> => {
       requireToken(req);
       // A past day's report is served from the cache while nothing it was computed from changed.
-      const r = await cachedReport(store, checkDay(req.params.day), today(), now());
+      const r = await cachedReport(store, checkDay(req.params.day), today(), now(), config.backends.homeCountry);
       return r.data;
+    },
+  );
+  app.get<{ Params: { day: string }; Querystring: { days: number } }>(
+    '/api/v1/days/:day/backends',
+    api(
+      'backends',
+      'Where the IoT traffic of a day goes: bytes, flows and detected lines per backend provider, AS organisation, country, continent and party, per class and in total; the share leaving backends.homeCountry; the lines that depend on one provider; the datasets used with their date and licence; and per day over the range, bytes per provider',
+      'BackendsResponse',
+      {
+        params: { type: 'object', properties: { day: daySchema }, required: ['day'] },
+        querystring: {
+          type: 'object',
+          properties: { days: { type: 'integer', minimum: 1, maximum: 366, default: 14, description: 'days of the trend, ending on the day' } },
+          additionalProperties: false,
+        },
+      },
+    ),
+    async (req): Promise<BackendsResponse> => {
+      requireToken(req);
+      const day = checkDay(req.params.day);
+      const home = config.backends.homeCountry;
+      const figures = await backendFigures(store, day, { homeCountry: home, homeContinent: continentOf(home) });
+      const trend = await backendTrends(store, addDays(day, -(req.query.days - 1)), day, home);
+      return { day, figures: figures.hitlistDay ? figures : null, trend };
+    },
+  );
+  app.get<{ Params: { day: string }; Querystring: { provider: string; country?: string } }>(
+    '/api/v1/days/:day/backends/what-if',
+    api(
+      'backends',
+      'What if a provider (in one country) failed: the detected lines with a device class whose backends all lie there, and those classes',
+      'WhatIfResponse',
+      {
+        params: { type: 'object', properties: { day: daySchema }, required: ['day'] },
+        querystring: {
+          type: 'object',
+          properties: {
+            provider: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'a provider id (amazon, google, …, a folder of backends.providers)' },
+            country: { type: 'string', pattern: '^[A-Za-z]{2}$', description: 'only its backends in this country (ISO 3166-1 alpha-2)' },
+          },
+          required: ['provider'],
+          additionalProperties: false,
+        },
+      },
+    ),
+    async (req): Promise<WhatIfResponse> => {
+      requireToken(req);
+      const day = checkDay(req.params.day);
+      const country = req.query.country ? req.query.country.toUpperCase() : null;
+      const r = await whatIf(store, day, req.query.provider, country);
+      return { day, provider: req.query.provider, country, ...r };
     },
   );
   const rangeQuery = {

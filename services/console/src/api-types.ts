@@ -5,6 +5,7 @@
  */
 import type { DictionaryCoverage } from '@haystack/hitlist-contract';
 import type { ReportData } from '@haystack/report';
+import type { BackendFigures } from '@haystack/store';
 import type { LiveQuality } from './live.js';
 import type { AuditEntry, HitlistBrowse, LineDetection, TimeToDetection, Trends } from './queries.js';
 
@@ -23,6 +24,30 @@ export type TimeToDetectionResponse = TimeToDetection;
 export type HitlistResponse = HitlistBrowse;
 export type RulesResponse = DictionaryCoverage;
 export type QualityResponse = LiveQuality;
+
+/** Where a day's IoT traffic goes, and per day over the trend range (the console's backends page). */
+export interface BackendsResponse {
+  day: string;
+  /** Absent when the hitlist that served the day was built without backend data. */
+  figures: BackendFigures | null;
+  trend: {
+    days: string[];
+    /** Bytes per provider per day ('unknown': in none of the listed providers); null: no traffic stored that day. */
+    providers: { key: string; estBytes: (number | null)[] }[];
+    /** Share of the day's bytes leaving backends.homeCountry; null without one or without traffic. */
+    outsideCountry: (number | null)[];
+  };
+}
+
+/** What an outage of one provider (in one country) would cut off. */
+export interface WhatIfResponse {
+  day: string;
+  provider: string;
+  country: string | null;
+  /** Detected lines with at least one class whose backends all lie there. */
+  lines: number;
+  classes: string[];
+}
 
 export interface RecordResponse {
   day: string;

@@ -14,6 +14,7 @@ import { openConsoleWorld, PREV, type ConsoleWorld } from './test-world.js';
 import { createConsole } from './server.js';
 import { queryAudit, type HitlistBrowse, type TimeToDetection, type Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
+import type { BackendsResponse, WhatIfResponse } from './api-types.js';
 import { addDays, TABLES } from '@haystack/store';
 
 /**
@@ -68,6 +69,54 @@ test('day report: the same ReportData the CLI renders, from the stored detection
   const cam = d.classes.find((c) => c.classId === 'acme-cam')!;
   assert.equal(cam.detectedLines, 1);
   assert.equal(cam.detectedLinesPrevious, 1);
+});
+
+test('backends: where the day’s IoT traffic goes, per provider, network, country and class; dependence; what if a provider failed', async () => {
+  const r = (await (await get(`/api/v1/days/${DAY}/backends?days=2`)).json()) as BackendsResponse;
+  const f = r.figures!;
+  assert.ok(f, 'backend data recorded with the hitlist');
+  assert.equal(f.homeCountry, 'DE');
+  assert.deepEqual(
+    f.datasets.map((d) => [d.kind, d.date, d.licence]),
+    [
+      ['asn', DAY, 'as supplied'],
+      ['country', f.datasets[1]!.date, 'as supplied'],
+      ['providers', f.datasets[2]!.date, 'as supplied'],
+    ],
+  );
+  // Three hitlist addresses: cam1 and api in Acme Cloud (DE), the Tuya one (US) in no listed provider.
+  assert.deepEqual([f.addresses, f.unknown], [3, { asn: 0, country: 0, provider: 1 }]);
+  const share = (xs: { key: string; share: number }[]) => Object.fromEntries(xs.map((x) => [x.key, Math.round(x.share * 1000) / 1000]));
+  const bytes = (xs: { key: string; estBytes: number }[]) => Object.fromEntries(xs.map((x) => [x.key, x.estBytes]));
+  // The day's flows (1,200 bytes each at 1:1000): three to acme addresses, one to Tuya's.
+  assert.deepEqual(bytes(f.all.byProvider), { acmecloud: 3_600_000, unknown: 1_200_000 });
+  assert.deepEqual(share(f.all.byCountry), { DE: 0.75, US: 0.25 });
+  assert.deepEqual(bytes(f.all.byOrg), { AS64500: 3_600_000, AS64501: 1_200_000 });
+  assert.equal(f.all.outsideCountry, 0.25);
+  assert.equal(f.all.outsideContinent, 0.25);
+  const cam = f.classes.find((c) => c.classId === 'acme-cam')!;
+  assert.deepEqual([cam.estBytes, cam.lines, cam.outsideCountry], [2_400_000, 1, 0]);
+  // acme-cam and acme have every backend in Acme Cloud: the lines detected with them depend on it.
+  const dep = f.dependence.find((d) => d.provider === 'acmecloud' && d.country === '')!;
+  assert.deepEqual([dep.lines, dep.classes], [2, ['acme', 'acme-cam']]);
+  assert.ok(!f.dependence.some((d) => d.classes.includes('tuya')), 'Tuya’s backend is in no listed provider');
+  const w = (await (await get(`/api/v1/days/${DAY}/backends/what-if?provider=acmecloud&country=de`)).json()) as WhatIfResponse;
+  assert.deepEqual([w.lines, w.classes, w.country], [2, ['acme', 'acme-cam'], 'DE']);
+  const none = (await (await get(`/api/v1/days/${DAY}/backends/what-if?provider=acmecloud&country=US`)).json()) as WhatIfResponse;
+  assert.deepEqual([none.lines, none.classes], [0, []]);
+  assert.equal((await get(`/api/v1/days/${DAY}/backends/what-if?provider=acme%20cloud`)).status, 400);
+  // Aggregates only: no line id in the answer.
+  assert.doesNotMatch(JSON.stringify(r), /100\.64\.0\.\d|2001:db8:5:/);
+  assert.deepEqual(r.trend.days, [PREV, DAY]);
+  assert.deepEqual(r.trend.providers.find((p) => p.key === 'acmecloud')!.estBytes, [1_200_000, 3_600_000]);
+  // The page shows the same, with the report's section and the trend charts.
+  const page = await (await get(`/backends?day=${DAY}`, false)).text();
+  assert.match(page, /<h1>Where the IoT traffic goes/);
+  assert.match(page, /<tr data-provider="acmecloud" data-country=""><td>acmecloud<\/td><td>any<\/td><td class="num">2<\/td>/);
+  assert.match(page, /id="chart-backends-providers"/);
+  // The day's report carries the same figures.
+  const report = (await (await get(`/api/v1/days/${DAY}/report`)).json()) as ReportData;
+  assert.deepEqual(report.backends, f);
 });
 
 test('trends: detected lines per class per day over the range, with change', async () => {
@@ -346,6 +395,9 @@ test('OpenAPI response schemas: every answer of every route is exactly what its 
   await check('HitlistResponse', `/api/v1/hitlist?day=2001-01-01`);
   await check('RulesResponse', '/api/v1/rules');
   await check('QualityResponse', `/api/v1/quality?day=${DAY}`);
+  await check('BackendsResponse', `/api/v1/days/${DAY}/backends`);
+  await check('BackendsResponse', `/api/v1/days/2001-01-01/backends`);
+  await check('WhatIfResponse', `/api/v1/days/${DAY}/backends/what-if?provider=acmecloud`);
   await check('QualityResponse', '/api/v1/quality');
   const found = (await check('LookupResponse', '/api/v1/lookup', { method: 'POST', body: JSON.stringify({ query: '100.64.0.1', from: PREV, to: DAY }) })) as {
     results: unknown[];

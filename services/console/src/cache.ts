@@ -83,11 +83,18 @@ const REPORT_TABLES = [
   { table: TABLES.hitlists },
   { table: TABLES.ixpUnits },
   { table: TABLES.evidence },
+  { table: TABLES.backendTraffic },
 ];
 
 /** A day's report: from the cache when nothing it depends on changed, else computed and cached. Days before `today` only. */
-export async function cachedReport(ch: ClickHouseStore, day: string, today: string, now: Date): Promise<{ data: ReportData; cached: boolean }> {
-  if (day >= today) return { data: await queryReportData(ch, day, { now }), cached: false };
+export async function cachedReport(
+  ch: ClickHouseStore,
+  day: string,
+  today: string,
+  now: Date,
+  homeCountry: string | null = null,
+): Promise<{ data: ReportData; cached: boolean }> {
+  if (day >= today) return { data: await queryReportData(ch, day, { now, homeCountry }), cached: false };
   const db = ch.database;
   const q = new TolerantReader(ch);
   const prev = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
@@ -98,13 +105,14 @@ export async function cachedReport(ch: ClickHouseStore, day: string, today: stri
       d: day,
     },
   );
-  const fingerprint = `${fp.get(prev) ?? '-'}|${fp.get(day) ?? '-'}|${builds?.b ?? '-'}`;
+  // The home country changes the backends section's shares: part of what the answer was computed from.
+  const fingerprint = `${fp.get(prev) ?? '-'}|${fp.get(day) ?? '-'}|${builds?.b ?? '-'}|${homeCountry ?? '-'}`;
   const hit = await q.one<{ data: string }>(`SELECT data FROM ${db}.${TABLES.consoleReports} FINAL WHERE day = {d:Date} AND fingerprint = {f:String}`, {
     d: day,
     f: fingerprint,
   });
   if (hit) return { data: JSON.parse(hit.data) as ReportData, cached: true };
-  const data = await queryReportData(ch, day, { now });
+  const data = await queryReportData(ch, day, { now, homeCountry });
   await ch.insert(TABLES.consoleReports, [{ day, fingerprint, data: JSON.stringify(data), computed_at: nowText() }]);
   return { data, cached: false };
 }

@@ -70,11 +70,12 @@ const shot = async (page: Page, name: string) => {
 test('navigation: every page of the nav opens and shows its heading', async () => {
   const page = await open('/');
   const links = await page.$$eval('nav.top a', (as) => as.map((a) => a.getAttribute('href')));
-  assert.deepEqual(links.slice(0, 7), ['/', '/trends', '/time-to-detection', '/hitlist', '/quality', '/lookup', '/api/openapi.json']);
+  assert.deepEqual(links.slice(0, 8), ['/', '/trends', '/time-to-detection', '/hitlist', '/backends', '/quality', '/lookup', '/api/openapi.json']);
   for (const [href, heading] of [
     ['/trends', /^Trends/],
     ['/time-to-detection', /^Time to detection/],
     ['/hitlist', /^Hitlist/],
+    ['/backends', /^Where the IoT traffic goes/],
     ['/quality', /^Data quality/],
   ] as const) {
     await Promise.all([page.waitForNavigation(), page.click(`nav.top a[href="${href}"]`)]);

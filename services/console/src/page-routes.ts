@@ -1,10 +1,11 @@
+import type { BackendsResponse } from './api-types.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { REPORT_CSS, type ReportData } from '@haystack/report';
 import type { DictionaryCoverage } from '@haystack/hitlist-contract';
 import type { ConsoleContext } from './context.js';
 import { checkDay, HttpError, parseCookies, safeNext } from './http.js';
 import type { LiveQuality } from './live.js';
-import { CONSOLE_CSS, dayPage, hitlistPage, loginPage, lookupPage, qualityPage, trendsPage, ttdPage } from './pages.js';
+import { backendsPage, CONSOLE_CSS, dayPage, hitlistPage, loginPage, lookupPage, qualityPage, trendsPage, ttdPage } from './pages.js';
 import { writeAudit, type AuditEntry, type HitlistBrowse, type LineDetection, type TimeToDetection, type Trends } from './queries.js';
 import { dayOf } from '@haystack/store';
 
@@ -65,6 +66,13 @@ export function registerPageRoutes(c: ConsoleContext): void {
         await ask<DictionaryCoverage>(req, '/api/v1/rules').catch((e: Error) => e.message),
       ),
     );
+  });
+  app.get<{ Querystring: { day?: string; days?: string } }>('/backends', { schema: { hide: true } }, async (req, reply) => {
+    const day = checkDay(String(req.query.day || today()));
+    const r = await ask<BackendsResponse>(req, `/api/v1/days/${day}/backends?${qs({ days: req.query.days ?? 14 })}`);
+    // Class names as the report shows them.
+    const report = await ask<ReportData>(req, `/api/v1/days/${day}/report`);
+    return html(reply, backendsPage(ctxOf(req), r, new Map(report.classes.map((c) => [c.classId, c.name]))));
   });
   app.get<{ Querystring: { day?: string } }>('/quality', { schema: { hide: true } }, async (req, reply) => {
     const past = req.query.day !== undefined && req.query.day !== today();

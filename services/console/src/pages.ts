@@ -1,4 +1,15 @@
-import { columnChart, escapeHtml as e, fmtInt, lineChart, lineSparkline, renderReportBody, type ReportData } from '@haystack/report';
+import {
+  backendsHtml,
+  columnChart,
+  escapeHtml as e,
+  fmtInt,
+  lineChart,
+  lineSparkline,
+  providerLabel,
+  renderReportBody,
+  type ReportData,
+} from '@haystack/report';
+import type { BackendsResponse } from './api-types.js';
 import { HISTOGRAM_MINUTES, type AuditEntry, type HitlistBrowse, type LineDetection, type TimeToDetection, type Trends } from './queries.js';
 import type { LiveQuality } from './live.js';
 import type { DictionaryCoverage } from '@haystack/hitlist-contract';
@@ -55,6 +66,7 @@ function navHref(href: string, day: string | undefined): string {
       return `${href}?to=${day}`;
     case '/hitlist':
     case '/quality':
+    case '/backends':
       return `${href}?day=${day}`;
     default:
       return href;
@@ -68,6 +80,7 @@ const NAV: [string, string][] = [
   ['/trends', 'Trends'],
   ['/time-to-detection', 'Time to detection'],
   ['/hitlist', 'Hitlist'],
+  ['/backends', 'Backends'],
   ['/quality', 'Data quality'],
   ['/lookup', 'Line lookup'],
   ['/api/openapi.json', 'API'],
@@ -438,4 +451,46 @@ export function lookupPage(
     o.push('</tbody></table>');
   }
   return page(host ? 'Host lookup' : 'Line lookup', ctx, o.join('\n'));
+}
+
+/** Where the IoT traffic goes: the day's figures (the report's section) and, over the trend range, bytes per provider and the share leaving the country. */
+export function backendsPage(ctx: PageContext, r: BackendsResponse, names: Map<string, string>): string {
+  const o: string[] = [];
+  o.push(`<h1>Where the IoT traffic goes <span class="muted">${e(r.day)}</span></h1>`);
+  o.push(
+    `<form class="inline" method="get" action="/backends"><label>Day<input type="date" name="day" value="${e(r.day)}"></label>` +
+      `<label>Days of trend<input type="number" name="days" min="1" max="366" value="${r.trend.days.length}"></label><button type="submit">Show</button></form>`,
+  );
+  if (!r.figures)
+    o.push(
+      '<p class="card">No backend data for this day: the hitlist that served it was built without it (config backends.enabled), or no hitlist was recorded in this database.</p>',
+    );
+  if (r.trend.providers.length) {
+    o.push(
+      lineChart({
+        id: 'chart-backends-providers',
+        title: 'Bytes to IoT backends per day, by provider',
+        days: r.trend.days,
+        series: r.trend.providers.slice(0, 8).map((p, i) => ({
+          name: providerLabel({ key: p.key, label: p.key, estBytes: 0, flows: 0, share: 0, lines: 0 }),
+          color: PALETTE[i % PALETTE.length]!,
+          values: p.estBytes,
+        })),
+      }),
+    );
+    if (r.trend.outsideCountry.some((v) => v !== null))
+      o.push(
+        lineChart({
+          id: 'chart-backends-leaving',
+          title: `Share of the bytes leaving ${r.figures?.homeCountry ?? 'the country'}, per day (%)`,
+          days: r.trend.days,
+          series: [
+            { name: 'leaving the country (%)', color: '#c92a2a', values: r.trend.outsideCountry.map((v) => (v === null ? null : Math.round(v * 1000) / 10)) },
+          ],
+          height: 200,
+        }),
+      );
+  }
+  o.push(`<main class="report">${backendsHtml(r.figures ?? undefined, { hosts: ctx.unit === 'host', names })}</main>`);
+  return page('Backends', ctx, o.join('\n'), ['/assets/report.css']);
 }

@@ -59,18 +59,33 @@ export async function openConsoleWorld(dir: string, opts: { refreshSeconds?: num
       '\n',
     ),
   );
+  // Where the backends live: an operator's own dataset copies (the configured-path form): the acme
+  // addresses in "Acme Cloud" (AS64500, Germany, provider acmecloud), the Tuya one in AS64501 in the US.
+  const ds = join(dir, 'datasets');
+  for (const d of ['asn', 'country', 'providers/acmecloud']) mkdirSync(join(ds, d), { recursive: true });
+  writeFileSync(join(ds, 'asn', 'asn-ipv4.csv'), '198.51.100.0,198.51.100.127,64500,Acme Cloud GmbH\n');
+  writeFileSync(join(ds, 'asn', 'asn-ipv6.csv'), '2001:db8:ffff::,2001:db8:ffff:ffff:ffff:ffff:ffff:ffff,64501,"Tuya Cloud, Inc."\n');
+  writeFileSync(join(ds, 'asn', 'SNAPSHOT'), `${DAY}\n`);
+  writeFileSync(join(ds, 'country', 'country-ipv4.csv'), '198.51.100.0,198.51.100.127,DE\n');
+  writeFileSync(join(ds, 'country', 'country-ipv6.csv'), '2001:db8:ffff::,2001:db8:ffff:ffff:ffff:ffff:ffff:ffff,US\n');
+  writeFileSync(join(ds, 'providers', 'acmecloud', 'ipv4.txt'), '198.51.100.0/25\n');
+  const backends = { asn: join(ds, 'asn'), country: join(ds, 'country'), providers: join(ds, 'providers'), maxAgeDays: 90 };
   const ch = await openTestClickHouse('console');
   const history = await HitlistHistory.open({ dataDir: chdbDataDir(), database: ch.database });
   const store = new MemoryHitlistStore();
   for (const d of [PREV, DAY]) {
-    const built = await buildHitlist({ day: d, rules, pdns: [new PdnsFileInput(pdns)], tmpDir: dir });
+    const built = await buildHitlist({ day: d, rules, pdns: [new PdnsFileInput(pdns)], tmpDir: dir, backends });
     await history.record(built);
     await store.publish(built.hitlist);
   }
   await history.close();
   const config = testConfig(
     { rulesDir, rawLineIds: true },
-    { stateDir: join(dir, 'state'), console: { listen: '127.0.0.1:0', lookup: { enabled: true }, refreshSeconds: opts.refreshSeconds ?? 30 } },
+    {
+      stateDir: join(dir, 'state'),
+      console: { listen: '127.0.0.1:0', lookup: { enabled: true }, refreshSeconds: opts.refreshSeconds ?? 30 },
+      backends: { ...backends, enabled: true, homeCountry: 'DE' },
+    },
   );
   config.clickhouse.database = ch.database;
   const bus = new MemoryBus({ partitions: 1 });

@@ -112,7 +112,15 @@ describe('detection on hand-made flow batches (MemoryBus → detector → chdb)'
     const stored = await r.ch.query<Record<string, unknown>>(`SELECT * FROM ${r.ch.database}.${TABLES.backendTraffic}`);
     assert.equal(stored.length, 3);
     await r.ch.insert(TABLES.backendTraffic, stored);
-    const rows = await r.ch.query<{ line: string; backend: string; hitlist_day: string; flows: string; est_bytes: string; est_packets: string; unknown: string }>(
+    const rows = await r.ch.query<{
+      line: string;
+      backend: string;
+      hitlist_day: string;
+      flows: string;
+      est_bytes: string;
+      est_packets: string;
+      unknown: string;
+    }>(
       `SELECT line, IPv6NumToString(backend) AS backend, toString(hitlist_day) AS hitlist_day, sum(flows) AS flows, sum(est_bytes) AS est_bytes,
               sum(est_packets) AS est_packets, sum(unknown_rate_flows) AS unknown
        FROM ${r.ch.database}.${TABLES.backendTraffic} FINAL GROUP BY line, backend, hitlist_day ORDER BY line, backend`,

@@ -42,7 +42,9 @@ export async function enrichHitlist(h: Hitlist, dict: Dictionary, o: EnrichOptio
 }
 
 /** The enrichment the configuration asks for (`backends`), or null when it is off. */
-export function backendsOptions(config: { backends: { enabled: boolean; asn: string | null; country: string | null; providers: string | null; maxAgeDays: number } }): EnrichOptions | null {
+export function backendsOptions(config: {
+  backends: { enabled: boolean; asn: string | null; country: string | null; providers: string | null; maxAgeDays: number };
+}): EnrichOptions | null {
   const b = config.backends;
   return b.enabled ? { asn: b.asn, country: b.country, providers: b.providers, maxAgeDays: b.maxAgeDays } : null;
 }

@@ -81,6 +81,8 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
     redis: { ...base.redis, url: null },
     clickhouse: { ...base.clickhouse, url: null },
     detector: { ...base.detector, rulesDir: o.rulesDir },
+    // The simulated operator sits in Germany (its cloud backends run in Frankfurt, Ireland and Oregon).
+    backends: { ...base.backends, homeCountry: base.backends.homeCountry ?? 'DE' },
   });
 
   say(`building the hitlist of ${o.day}`);
@@ -140,7 +142,7 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
         `  ${res.datagrams.toLocaleString('en-US')} datagrams, ${stats.flows.toLocaleString('en-US')} flows, ${stats.matched.toLocaleString('en-US')} matched the hitlist, ${stats.detections.day} daily detections (+${stats.impliedDetections} implied); ` +
           `${secs.toFixed(1)} s end to end (${Math.round(stats.flows / Math.max(secs, 1e-9)).toLocaleString('en-US')} flows/s)`,
       );
-    const data = await queryReportData(ch, o.day);
+    const data = await queryReportData(ch, o.day, { homeCountry: config.backends.homeCountry });
     const dir = join(stateDir, 'reports', o.day);
     await mkdir(dir, { recursive: true });
     const report = join(dir, 'report.html');

@@ -9,7 +9,9 @@ import {
   queryReportData,
   reportFixture,
   type ReportData,
+  BACKENDS_CSV_COLUMNS,
   CSV_COLUMNS,
+  renderBackendsCsv,
   fmtInt,
   fmtShare,
   qualityFindings,
@@ -21,7 +23,7 @@ import {
 import { day } from '../args.js';
 import { action, runtime, UserError } from '../runtime.js';
 
-const FORMATS = ['text', 'json', 'csv', 'html'] as const;
+const FORMATS = ['text', 'json', 'csv', 'html', 'backends-csv'] as const;
 type Format = (typeof FORMATS)[number];
 
 /** Write through a temporary file and a rename, so a reader never sees half a report. */
@@ -32,7 +34,13 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-const render: Record<Format, (d: ReportData) => string> = { text: renderText, json: renderJson, csv: renderCsv, html: renderHtml };
+const render: Record<Format, (d: ReportData) => string> = {
+  text: renderText,
+  json: renderJson,
+  csv: renderCsv,
+  html: renderHtml,
+  'backends-csv': renderBackendsCsv,
+};
 
 const HELP_AFTER = `
 Output:
@@ -45,6 +53,8 @@ ${CSV_COLUMNS.filter((c) => !/^h\d\d$/.test(c.name))
   .map((c) => `          ${c.name.padEnd(25)}${c.description}`)
   .join('\n')}
           ${'h00 .. h23'.padEnd(25)}lines detected within each UTC hour
+  backends-csv  where the IoT traffic goes: one row per scope ("all", or a class), dimension and value:
+${BACKENDS_CSV_COLUMNS.map((c) => `          ${c.name.padEnd(25)}${c.description}`).join('\n')}
   html  one self-contained page (inline CSS and SVG, no script, nothing fetched): headline numbers,
         bars per class and level, changes, hourly heatmap, hitlist, data quality. Without --out it
         goes to <stateDir>/reports/<D>/report.html.
@@ -81,7 +91,7 @@ async function readReport(config: HaystackConfig, day: string, log: Logger): Pro
   }
   try {
     log.debug({ day, mode: ch.mode }, 'querying report data');
-    return await queryReportData(ch, day);
+    return await queryReportData(ch, day, { homeCountry: config.backends.homeCountry });
   } finally {
     await ch.close();
   }
