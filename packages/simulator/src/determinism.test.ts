@@ -24,9 +24,21 @@ test('same seed gives the same bytes in every file; another seed or sampling rat
     };
     const a = await run('a', { seed: 7 });
     const b = await run('b', { seed: 7 });
-    const files = readdirSync(a.dir).sort();
-    assert.deepEqual(files, ['certs.jsonl', 'exports.pcap', 'haystack.yaml', 'lines.csv', 'pdns.jsonl', 'strays.csv', 'truth.csv', 'world.json']);
-    assert.deepEqual(readdirSync(b.dir).sort(), files);
+    assert.deepEqual(readdirSync(a.dir).sort(), [
+      'backends-truth.csv',
+      'certs.jsonl',
+      'datasets',
+      'exports.pcap',
+      'haystack.yaml',
+      'lines.csv',
+      'pdns.jsonl',
+      'strays.csv',
+      'truth.csv',
+      'world.json',
+    ]);
+    const files = a.s.files;
+    assert.ok(files.includes('datasets/asn/asn-ipv4.csv') && files.includes('datasets/providers/amazon/ipv4.txt'), files.join(' '));
+    assert.deepEqual(b.s.files, files);
     for (const f of files) assert.ok(a.read(f).equals(b.read(f)), `${f} differs between two runs with the same seed`);
     assert.ok(a.s.records > 1000, `only ${a.s.records} records`);
     assert.ok(a.s.devices > 50, `only ${a.s.devices} devices`);
@@ -36,7 +48,8 @@ test('same seed gives the same bytes in every file; another seed or sampling rat
       assert.ok(!a.read(f).equals(c.read(f)), `${f} is the same for seeds 7 and 8`);
 
     const d = await run('d', { seed: 7, sampling: [1000] });
-    for (const f of ['truth.csv', 'pdns.jsonl', 'certs.jsonl', 'lines.csv', 'haystack.yaml'])
+    // Where the backends live, and the bytes they were expected to receive, are before sampling.
+    for (const f of ['truth.csv', 'pdns.jsonl', 'certs.jsonl', 'lines.csv', 'haystack.yaml', 'backends-truth.csv', 'datasets/asn/asn-ipv4.csv'])
       assert.ok(a.read(f).equals(d.read(f)), `${f} depends on the sampling rate`);
     assert.ok(!a.read('exports.pcap').equals(d.read('exports.pcap')));
     assert.ok(d.s.records < a.s.records, '1:1000 should export fewer records than 1:100');

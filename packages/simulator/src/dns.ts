@@ -138,6 +138,18 @@ export const HOSTING_SHARES: [Hosting, number][] = [
   ['hidden', 0.1],
 ];
 
+/** One block of the world's address space and who holds it. */
+export interface PlanBlock {
+  v4: string[];
+  v6: string[];
+  asn: number;
+  org: string;
+  /** ISO 3166-1 alpha-2. */
+  country: string;
+  /** A provider folder id (amazon, google, digitalocean), or null: in no listed provider. */
+  provider: string | null;
+}
+
 export interface DnsWorldOptions {
   seed: number;
   /** Days of the world: look-back days then simulated days. */
@@ -195,6 +207,47 @@ export class DnsWorld {
     this.webPicker = new WeightedPicker(this.services.map((s) => (s.kind === 'ntp' || s.kind === 'video' ? 0 : s.weight)));
     this.ntp = this.services.flatMap((s, i) => (s.kind === 'ntp' ? [i] : []));
     this.video = this.services.flatMap((s, i) => (s.kind === 'video' ? [i] : []));
+  }
+
+  /**
+   * Who holds each block of this world's address space, as the offline datasets of an operator
+   * would say it (packages/backends): the cloud regions (Amazon, by country), the CDNs, the hosting
+   * ranges of certificate-only and hidden hosts, and each vendor's own /24 and IPv6 /32. The
+   * simulator writes them as dataset copies (simulation/datasets/), the truth of where backends live.
+   */
+  addressPlan(): PlanBlock[] {
+    const out: PlanBlock[] = [];
+    const amazon = { asn: 16509, org: 'Amazon.com, Inc.', provider: 'amazon' };
+    const country: Record<string, string> = { 'eu-central-1': 'DE', 'eu-west-1': 'IE', 'us-west-2': 'US' };
+    for (const r of CLOUD_REGIONS) out.push({ v4: r.v4, v6: [`${r.v6}::/32`], ...amazon, country: country[r.region]! });
+    out.push({ v4: [AWS_PUBLIC_V4], v6: [], ...amazon, country: 'US' });
+    const cdn: Record<string, Omit<PlanBlock, 'v4' | 'v6'>> = {
+      akamai: { asn: 20940, org: 'Akamai International B.V.', country: 'NL', provider: null },
+      cloudfront: { ...amazon, country: 'US' },
+      fastly: { asn: 54113, org: 'Fastly, Inc.', country: 'US', provider: null },
+      google: { asn: 15169, org: 'Google LLC', country: 'US', provider: 'google' },
+    };
+    for (const c of CDNS) out.push({ v4: [c.v4], v6: [`${c.v6}::/32`], ...cdn[c.id]! });
+    const hosting: Omit<PlanBlock, 'v4' | 'v6'>[] = [
+      { asn: 24940, org: 'Hetzner Online GmbH', country: 'DE', provider: null },
+      { asn: 12876, org: 'Scaleway SAS', country: 'FR', provider: null },
+      { asn: 14061, org: 'DigitalOcean, LLC', country: 'GB', provider: 'digitalocean' },
+      { asn: 14061, org: 'DigitalOcean, LLC', country: 'DE', provider: 'digitalocean' },
+    ];
+    HOSTING_V4.forEach((p, i) => out.push({ v4: [p], v6: [], ...hosting[i]! }));
+    // A vendor's own block: its own network, in a country of its choosing (deterministic per name).
+    const countries = ['CN', 'US', 'KR', 'DE', 'NL', 'JP', 'SE', 'TW'];
+    [...this.vendorBlock.keys()].sort().forEach((regdom, i) => {
+      out.push({
+        v4: [this.vendorBlock.get(regdom)!],
+        v6: [`${this.vendorV6.get(regdom)!}::/32`],
+        asn: 64600 + i,
+        org: `${regdom} network`,
+        country: countries[hashString(regdom) % countries.length]!,
+        provider: null,
+      });
+    });
+    return out;
   }
 
   // ---- planning -------------------------------------------------------------

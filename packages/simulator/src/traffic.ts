@@ -118,6 +118,11 @@ export class TrafficGenerator {
   /** line × 65536 + kind for every device owned: strays go only to lines without the kind. */
   private readonly owned = new Set<number>();
   private strayPlan: { line: number; kind: number; domain: number; t: number }[][] = [];
+  /**
+   * Truth for where the traffic goes: per stream and world day (s * worldDays + day), the
+   * expected bytes before sampling (packets drawn at that rate × the stream's mean packet size).
+   */
+  readonly expectedBytes: Float64Array;
 
   constructor(private readonly c: TrafficContext) {
     const o = c.o;
@@ -141,6 +146,7 @@ export class TrafficGenerator {
     this.sp = new Rng(o.seed, 'sampling');
     this.restMean = new Float64Array(E);
     const S = c.pop.streams.count;
+    this.expectedBytes = new Float64Array(S * c.worldDays);
     this.cOpen = new Uint8Array(S);
     this.cStart = new Float64Array(S);
     this.cLast = new Float64Array(S);
@@ -299,6 +305,7 @@ export class TrafficGenerator {
   private segment(s: number, a: number, b: number, rate: number): void {
     const e = this.streamExp[s]!;
     const mean = (rate * (b - a)) / HOUR;
+    this.expectedBytes[s * this.c.worldDays + this.worldDay(a)]! += mean * meanPacketSize(this.c.pop.streams.pktSize[s]!);
     const len = b - a;
     if (!this.det) {
       const p = this.p[e]!;
@@ -687,4 +694,18 @@ export class TrafficGenerator {
     for (let i = 0; i < k; i++) t[i]! *= inv;
     return t;
   }
+}
+
+/** The mean of a packet's size as packet() draws it: p × U(0.5, 1.5), clamped to [40, 1500] (truth for the bytes). */
+export function meanPacketSize(p: number): number {
+  const a = 0.5 * p;
+  const b = 1.5 * p;
+  if (b <= a) return Math.min(Math.max(p, 40), 1500);
+  const lo = 40;
+  const hi = 1500;
+  const len = (x: number, y: number) => Math.max(0, y - x);
+  const mid0 = Math.max(a, lo);
+  const mid1 = Math.min(b, hi);
+  const integral = lo * len(a, Math.min(b, lo)) + (mid1 > mid0 ? (mid1 * mid1 - mid0 * mid0) / 2 : 0) + hi * len(Math.max(a, hi), b);
+  return integral / (b - a);
 }

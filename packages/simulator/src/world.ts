@@ -1,3 +1,4 @@
+import { backendsTruthCsv, writeBackendDatasets } from './backends.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadRules, type Dictionary } from '@haystack/rules';
@@ -77,6 +78,8 @@ export function buildWorld(partial: Partial<SimOptions> = {}, dict?: Dictionary)
 
 export interface GenerateResult {
   totals: TrafficTotals;
+  /** Expected bytes before sampling per stream and world day (TrafficGenerator.expectedBytes). */
+  expectedBytes: Float64Array;
   exporters: (ExportCounters & { index: number })[];
   strays: Stray[];
 }
@@ -149,7 +152,7 @@ export async function generate(w: World, sink: PacketSink, onHour?: (h: number, 
   }
   gen.finish();
   await drain(Infinity);
-  return { totals: gen.totals, exporters: exps.map((e, index) => ({ index, ...e.counters })), strays: gen.strays };
+  return { totals: gen.totals, expectedBytes: gen.expectedBytes, exporters: exps.map((e, index) => ({ index, ...e.counters })), strays: gen.strays };
 }
 
 /** Export messages of one exporter and hour, back to back in one growing buffer. */
@@ -263,6 +266,10 @@ export async function simulate(partial: Partial<SimOptions>, out: SimulateOutput
     await sink.close();
   }
   await put('strays.csv', straysCsv(res.strays));
+  // Where the backends live: dataset copies (backends.asn, .country, .providers) and the truth of the bytes.
+  const ds = await writeBackendDatasets(join(dir, 'datasets'), w.dns.addressPlan(), new Date(w.t0Ms).toISOString().slice(0, 10));
+  files.push(...ds.map((f) => `datasets/${f}`));
+  await put('backends-truth.csv', backendsTruthCsv(w, res.expectedBytes));
   await put('world.json', JSON.stringify(worldJson(w, res, pdns.length), null, 2) + '\n');
   return {
     dir,

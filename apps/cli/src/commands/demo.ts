@@ -81,8 +81,15 @@ export async function runDemo(o: DemoOptions, base: HaystackConfig, log: Logger,
     redis: { ...base.redis, url: null },
     clickhouse: { ...base.clickhouse, url: null },
     detector: { ...base.detector, rulesDir: o.rulesDir },
-    // The simulated operator sits in Germany (its cloud backends run in Frankfurt, Ireland and Oregon).
-    backends: { ...base.backends, homeCountry: base.backends.homeCountry ?? 'DE' },
+    // Where the simulated backends live: the simulation's own address plan, written as dataset
+    // copies (as an operator points backends.* at newer ones); the operator sits in Germany.
+    backends: {
+      ...base.backends,
+      asn: join(simDir, 'datasets', 'asn'),
+      country: join(simDir, 'datasets', 'country'),
+      providers: join(simDir, 'datasets', 'providers'),
+      homeCountry: base.backends.homeCountry ?? 'DE',
+    },
   });
 
   say(`building the hitlist of ${o.day}`);
