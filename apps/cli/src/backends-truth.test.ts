@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -67,7 +68,8 @@ test('the report’s backend shares equal the simulated truth within sampling er
   const countryOf = (a: string) => place.get(a)!.country ?? 'unknown';
 
   const ch = await openStore(configSchema.parse({ stateDir: join(out, 'state') }));
-  t.after(() => ch.close());
+  let open = true;
+  t.after(() => (open ? ch.close() : undefined));
   const f = await backendFigures(ch, DAY, { homeCountry: 'DE', homeContinent: 'EU' });
   assert.equal(f.hitlistDay, DAY);
   assert.deepEqual(f.unknown, { asn: 0, country: 0, provider: [...place.values()].filter((b) => !b.provider).length });
@@ -120,4 +122,19 @@ test('the report’s backend shares equal the simulated truth within sampling er
     f.dependence.filter((d) => d.country === '').map((d) => [d.provider, d.lines, d.classes]),
     [...expected].map(([p, e]) => [p, e.lines.size, [...e.classes].sort()]).sort((a, b) => (b[1] as number) - (a[1] as number)),
   );
+
+  // The command line asks the same: `haystack backends --fail P` names the lines the table does.
+  await ch.close();
+  open = false;
+  const [top] = f.dependence;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('HAYSTACK_')) env[k] = v;
+  const r = spawnSync(process.execPath, [join(root, 'apps', 'cli', 'dist', 'main.js'), 'backends', '--day', DAY, '--fail', top!.provider, '--json'], {
+    env: { ...env, HAYSTACK_STATE_DIR: join(out, 'state'), HAYSTACK_BACKENDS__HOME_COUNTRY: 'DE' },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { whatIf: { lines: number; classes: string[] }; backends: { all: { estBytes: number } } };
+  assert.deepEqual([j.whatIf.lines, j.whatIf.classes], [top!.lines, top!.classes]);
+  assert.equal(j.backends.all.estBytes, f.all.estBytes);
 });

@@ -4,4 +4,4 @@ export * from './query.js';
 export * from './render.js';
 export * from './fixture.js';
 export { columnChart, lineChart, lineSparkline, type Series } from './charts.js';
-export { BACKENDS_CSV_COLUMNS, backendsHtml, providerLabel, renderBackendsCsv } from './backends.js';
+export { BACKENDS_CSV_COLUMNS, backendsHtml, backendsText, providerLabel, renderBackendsCsv } from './backends.js';

@@ -52,6 +52,12 @@ export function fetchReport(c: Reachable, day: string): Promise<ReportData> {
   return ask(c, 'GET', `/api/v1/days/${encodeURIComponent(day)}/report`);
 }
 
+/** What an outage of one provider (in one country) would cut off, from the running console's API. */
+export function fetchWhatIf(c: Reachable, day: string, provider: string, country: string | null): Promise<{ lines: number; classes: string[] }> {
+  const q = new URLSearchParams({ provider, ...(country ? { country } : {}) });
+  return ask(c, 'GET', `/api/v1/days/${encodeURIComponent(day)}/backends/what-if?${q}`);
+}
+
 /** Ask the running process to record the day's built hitlist files in the history (it holds the store). */
 export function recordHitlistThroughConsole(
   c: Reachable,

@@ -2,7 +2,8 @@ import { Option, type Command } from 'commander';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ClickHouseBusyError, openClickHouse } from '@haystack/clickhouse';
-import { fetchReport, runningConsole } from '@haystack/console';
+import { fetchReport, fetchWhatIf, runningConsole } from '@haystack/console';
+import { whatIf } from '@haystack/store';
 import { clickHouseOptions, type HaystackConfig, type Logger } from '@haystack/common';
 import {
   FIXTURE_DAY,
@@ -19,6 +20,7 @@ import {
   renderHtml,
   renderJson,
   renderText,
+  backendsText,
 } from '@haystack/report';
 import { day } from '../args.js';
 import { action, runtime, UserError } from '../runtime.js';
@@ -141,6 +143,78 @@ export function registerReportCommands(program: Command): void {
             `${data.classes.filter((c) => c.detectedLines > 0).length} of ${data.classes.length} classes detected` +
             `${problems ? `, ${problems} data-quality problem${problems > 1 ? 's' : ''}` : ''}\n${path}\n`,
         );
+      }),
+    );
+}
+
+/** What an outage of `provider` (in `country`) would cut off on `day`: from ClickHouse, or through the running process's console. */
+async function readWhatIf(config: HaystackConfig, day: string, provider: string, country: string | null): Promise<{ lines: number; classes: string[] }> {
+  let ch;
+  try {
+    ch = await openClickHouse(clickHouseOptions(config));
+  } catch (e) {
+    if (!(e instanceof ClickHouseBusyError)) throw e;
+    const c = runningConsole(config);
+    if (!c) throw new UserError(`${e.dataDir} is in use by another process and no console of it answers`, 1);
+    return fetchWhatIf(c, day, provider, country);
+  }
+  try {
+    return await whatIf(ch, day, provider, country);
+  } finally {
+    await ch.close();
+  }
+}
+
+export function registerBackendsCommands(program: Command): void {
+  program
+    .command('backends')
+    .description(
+      'where the IoT traffic of a day goes: providers, networks, countries and parties per class, the share leaving backends.homeCountry, and the lines that depend on one provider; --fail asks what an outage would cut off',
+    )
+    .requiredOption('--day <D>', 'the day (UTC, YYYY-MM-DD)', day)
+    .option('--fail <provider[:CC]>', 'what if this provider (only its backends in country CC, when given) failed: the detected lines and classes cut off')
+    .option('--json', 'print the figures (and the what-if) as JSON')
+    .addHelpText(
+      'after',
+      `
+Providers are the folders of backends.providers (bundled: amazon, google, microsoft, oracle,
+digitalocean, linode, cloudflare, vultr). The figures need a hitlist built with backend data
+(backends.enabled, the default) for the day. Aggregates only: never a line's destinations.
+
+Examples:
+  haystack backends --day 2026-11-20
+  haystack backends --day 2026-11-20 --fail amazon
+  haystack backends --day 2026-11-20 --fail amazon:DE --json
+`,
+    )
+    .action(
+      action(async (opts: { day: string; fail?: string; json?: boolean }, cmd: Command) => {
+        const { config, log } = runtime(cmd);
+        const data = await readReport(config, opts.day, log);
+        let fail: { provider: string; country: string | null; lines: number; classes: string[] } | null = null;
+        if (opts.fail) {
+          const m = /^([A-Za-z0-9_.-]{1,64})(?::([A-Za-z]{2}))?$/.exec(opts.fail);
+          if (!m) throw new UserError(`--fail ${JSON.stringify(opts.fail)}: expected a provider id, optionally with a country (amazon, amazon:DE)`, 2);
+          const country = m[2] ? m[2].toUpperCase() : null;
+          fail = { provider: m[1]!, country, ...(await readWhatIf(config, opts.day, m[1]!, country)) };
+        }
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ day: opts.day, backends: data.backends ?? null, whatIf: fail }, null, 1)}\n`);
+          return;
+        }
+        if (!data.backends)
+          throw new UserError(
+            `no backend data for ${opts.day}: the hitlist that served it was built without it (backends.enabled) or is not recorded in this database; rebuild it with \`haystack hitlist build --day ${opts.day} ...\``,
+            1,
+          );
+        const lines = backendsText(data, new Map(data.classes.map((c) => [c.classId, c.name])));
+        if (fail)
+          lines.push(
+            '',
+            `WHAT IF ${fail.provider}${fail.country ? ` in ${fail.country}` : ''} FAILED: ${fmtInt(fail.lines)} detected ${data.ixp ? 'hosts' : 'lines'} would lose every backend of at least one device class` +
+              (fail.classes.length ? ` (${fail.classes.join(', ')})` : ''),
+          );
+        process.stdout.write(`${lines.join('\n')}\n`);
       }),
     );
 }
