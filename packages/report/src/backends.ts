@@ -66,6 +66,17 @@ export function backendsText(data: ReportData, names: Map<string, string>): stri
     out.push(
       `    ${padEnd(cut(t(providerName(d.provider) + (d.country ? ` in ${d.country}` : '')), 40), 40)} ${padStart(fmtInt(d.lines), 7)} ${unit}  ${t(cut(d.classes.join(', '), 70))}`,
     );
+  if (b.members?.length) {
+    out.push('');
+    out.push(`  Per member: bytes of its hosts to IoT backends${b.homeCountry ? `, and the share leaving ${b.homeCountry} / the continent` : ''}`);
+    for (const m of b.members.slice(0, 15))
+      out.push(
+        `    ${padEnd(cut(t(m.asn === 0 ? '(unattributed)' : `AS${m.asn} ${m.name}`), 40), 40)} ${padStart(fmtBytes(m.estBytes), 9)}` +
+          (b.homeCountry
+            ? `  ${padStart(m.outsideCountry === null ? '–' : fmtShare(m.outsideCountry), 7)} / ${m.outsideContinent === null ? '–' : fmtShare(m.outsideContinent)}`
+            : ''),
+      );
+  }
   out.push(
     `  unknown: of ${fmtInt(b.addresses)} hitlist addresses, ${fmtInt(b.unknown.asn)} in no AS dataset, ${fmtInt(b.unknown.country)} without a country, ${fmtInt(b.unknown.provider)} in none of the listed providers (counted, never guessed)`,
   );
