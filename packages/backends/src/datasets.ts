@@ -84,6 +84,7 @@ function dateOf(dir: string, files: string[]): string {
     const d = dateOfVersion((JSON.parse(readFileSync(pkg, 'utf8')) as { version?: unknown }).version);
     if (d) return d;
   }
+  if (files.length === 0) throw new DatasetError(`${dir}: no data files to date (and no SNAPSHOT file saying the data's date)`);
   const newest = Math.max(...files.map((f) => statSync(f).mtimeMs));
   return new Date(newest).toISOString().slice(0, 10);
 }

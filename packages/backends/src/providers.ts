@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseAddress, PrefixSet } from '@haystack/common';
 import { isSpecialPrefix } from './special.js';
+import { DatasetError } from './datasets.js';
 
 /** Display names of the bundled snapshot's folders; any other folder is named as it is. */
 const NAMES: Record<string, string> = {
@@ -37,12 +38,16 @@ export class ProviderRanges {
           .forEach((raw, i) => {
             const line = raw.trim();
             if (!line || line.startsWith('#')) return;
-            if (!/^[0-9a-f:.]+\/\d{1,3}$/i.test(line)) throw new Error(`${join(dir, f)}:${i + 1}: ${JSON.stringify(line)} is not a CIDR prefix`);
+            if (!/^[0-9a-f:.]+\/\d{1,3}$/i.test(line)) throw new DatasetError(`${join(dir, f)}:${i + 1}: ${JSON.stringify(line)} is not a CIDR prefix`);
             if (dropSpecial && isSpecialPrefix(line)) this.ignored.push(`${basename(dir)} ${line}`);
             else prefixes.push(line);
           });
       }
-      this.sets.push({ id: basename(dir), set: new PrefixSet(prefixes) });
+      try {
+        this.sets.push({ id: basename(dir), set: new PrefixSet(prefixes) });
+      } catch (e) {
+        throw new DatasetError(`${dir}: ${(e as Error).message}`, { cause: e });
+      }
     }
   }
 

@@ -1,3 +1,4 @@
+import { DatasetError } from './datasets.js';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { isIP } from 'node:net';
@@ -90,18 +91,18 @@ export async function lookupRanges(files: string[], addresses: Iterable<string>)
       if (!line || line.startsWith('#')) continue;
       const c1 = line.indexOf(',');
       const c2 = c1 < 0 ? -1 : line.indexOf(',', c1 + 1);
-      if (c1 < 0 || c2 < 0) throw new Error(`${file}:${lineNo}: expected "start,end,value"`);
+      if (c1 < 0 || c2 < 0) throw new DatasetError(`${file}:${lineNo}: expected "start,end,value"`);
       const start = line.slice(0, c1);
       const end = line.slice(c1 + 1, c2);
       const fam = isIP(start);
       if (fam === 0 || isIP(end) !== fam) {
         // A header line of names is skipped; anything else is not a range.
         if (lineNo === 1 && !/\d/.test(start)) continue;
-        throw new Error(`${file}:${lineNo}: ${JSON.stringify(start)}–${JSON.stringify(end)} is not an address range`);
+        throw new DatasetError(`${file}:${lineNo}: ${JSON.stringify(start)}–${JSON.stringify(end)} is not an address range`);
       }
       if (fam === 4) {
         const s = (keyOf(start) as { v4: number }).v4;
-        if (s < last4) throw new Error(`${file}:${lineNo}: not sorted by range start`);
+        if (s < last4) throw new DatasetError(`${file}:${lineNo}: not sorted by range start`);
         last4 = s;
         while (i4 < v4.length && v4[i4]!.n < s) i4++;
         if (i4 >= v4.length) break; // every wanted IPv4 address is behind us
@@ -111,7 +112,7 @@ export async function lookupRanges(files: string[], addresses: Iterable<string>)
         for (; i4 < v4.length && v4[i4]!.n <= e; i4++) out.set(v4[i4]!.text, { fields });
       } else {
         const s = (keyOf(start) as { v6: string }).v6;
-        if (s < last6) throw new Error(`${file}:${lineNo}: not sorted by range start`);
+        if (s < last6) throw new DatasetError(`${file}:${lineNo}: not sorted by range start`);
         last6 = s;
         while (i6 < v6.length && v6[i6]!.h < s) i6++;
         if (i6 >= v6.length) break;

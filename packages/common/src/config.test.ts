@@ -75,3 +75,12 @@ test('top-level keys from the environment: HAYSTACK_STATE_DIR and HAYSTACK_DEPLO
     (e: unknown) => e instanceof ConfigError && /deployment/.test(e.message) && /HAYSTACK_DEPLOYMENT/.test(e.message),
   );
 });
+
+test('backends.homeCountry: an ISO 3166-1 alpha-2 country, upper-cased; UK (not a code) is refused with the right one named', () => {
+  assert.equal(loadConfig({ env: { HAYSTACK_BACKENDS__HOME_COUNTRY: 'de' } }).backends.homeCountry, 'DE');
+  assert.throws(
+    () => loadConfig({ env: { HAYSTACK_BACKENDS__HOME_COUNTRY: 'UK' } }),
+    /HAYSTACK_BACKENDS__HOME_COUNTRY: backends\.homeCountry: not an ISO 3166-1 alpha-2 country code \(the United Kingdom is GB\)/,
+  );
+  assert.throws(() => loadConfig({ env: { HAYSTACK_BACKENDS__HOME_COUNTRY: 'Germany' } }), /an ISO 3166-1 alpha-2 code such as DE/);
+});

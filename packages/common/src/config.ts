@@ -1,3 +1,4 @@
+import { countries } from 'countries-list';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -282,6 +283,7 @@ export const configSchema = z
           .string()
           .regex(/^[A-Za-z]{2}$/, 'an ISO 3166-1 alpha-2 code such as DE')
           .transform((c) => c.toUpperCase())
+          .refine((c) => c in countries, { message: 'not an ISO 3166-1 alpha-2 country code (the United Kingdom is GB)' })
           .nullable()
           .default(null),
       })

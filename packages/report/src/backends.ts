@@ -42,7 +42,9 @@ export function backendsText(data: ReportData, names: Map<string, string>): stri
   out.push(`  networks:     ${t(top(a.byOrg, 4, (s) => s.label))}`);
   out.push(`  countries:    ${t(top(a.byCountry, 6, (s) => s.key))}`);
   out.push(`  continents:   ${t(top(a.byContinent, 4, continentLabel))}`);
-  out.push(`  parties:      ${t(top(a.byParty, 4, (s) => s.key))}  (the domain's role for its maker: first, support, third)`);
+  out.push(
+    `  parties:      ${t(top(a.byParty, 4, (s) => s.key))}  (the domain's role for its maker; an address serving two makers counts for each of its parties)`,
+  );
   const l = leaving(b, a);
   out.push(`  ${l ?? 'leaving the country: set backends.homeCountry to compute it'}`);
   out.push('');
@@ -87,7 +89,7 @@ export function backendsText(data: ReportData, names: Map<string, string>): stri
 /** CSV of the section: one row per scope (all, or a class), dimension and value. */
 export const BACKENDS_CSV_COLUMNS: readonly { name: string; description: string }[] = [
   { name: 'day', description: 'report day (UTC)' },
-  { name: 'scope', description: '"all" (every IoT byte once) or a class id' },
+  { name: 'scope', description: '"all" (every IoT byte once; for party, once per party of its address) or a class id' },
   { name: 'dimension', description: 'provider, network (origin AS), country, continent or party' },
   { name: 'key', description: 'provider id, ASnnn, ISO country or continent code, party; "unknown" where no dataset knows' },
   { name: 'label', description: 'provider name, AS organisation, country name' },

@@ -44,6 +44,16 @@ export interface ClassBackends extends Breakdowns {
   classId: string;
 }
 
+/** A what-if that cannot be answered (no backend data for the day, a provider the day's backends are never in): for the operator. */
+export class BackendDataError extends Error {
+  readonly userFacing = true;
+  readonly exitCode = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendDataError';
+  }
+}
+
 export interface Dependence {
   provider: string;
   /** '' for the provider as a whole; else the one country all the classes' backends are in. */
@@ -91,7 +101,10 @@ function trafficSql(db: string): string {
             k.provider AS provider, toString(k.asn) AS asn, k.as_org AS org, k.country AS country, k.continent AS continent
      FROM (SELECT line, backend, hitlist_day, sum(est_bytes) AS b, sum(flows) AS f FROM ${db}.${TABLES.backendTraffic} FINAL
            WHERE day = {d:Date} GROUP BY line, backend, hitlist_day) AS t
-     LEFT JOIN (SELECT day, address, provider, asn, as_org, country, continent FROM ${db}.${TABLES.hitlistBackends}) AS k
+     LEFT JOIN (SELECT day, address, any(provider) AS provider, any(asn) AS asn, any(as_org) AS as_org, any(country) AS country, any(continent) AS continent
+                FROM ${db}.${TABLES.hitlistBackends}
+                WHERE day IN (SELECT DISTINCT hitlist_day FROM ${db}.${TABLES.backendTraffic} WHERE day = {d:Date})
+                GROUP BY day, address) AS k
        ON k.day = t.hitlist_day AND k.address = t.backend)`;
 }
 
@@ -126,10 +139,7 @@ export async function backendFigures(
   const db = ch.database;
   const home = opts.homeCountry ?? null;
   const homeContinent = home ? (opts.homeContinent ?? null) : null;
-  const built = await q.one<{ d: string }>(`SELECT toString(max(day)) AS d FROM ${db}.${TABLES.hitlistDatasets} WHERE day <= {d:Date} HAVING count() > 0`, {
-    d: day,
-  });
-  const hitlistDay = built?.d ?? null;
+  const hitlistDay = await servedHitlistDay(q, db, day);
   const datasets: BackendDataset[] = hitlistDay
     ? (
         await q.all<{ kind: string; name: string; date: string; licence: string; attribution: string; age: string; stale: number | string }>(
@@ -256,14 +266,14 @@ export async function backendFigures(
   // Party of all traffic: a byte counts once per party its backend serves (an address serving two makers may be first for one, third for another).
   const partyAll = await q.all<{ k: string; label: string; b: string; f: string; lines: string }>(
     `SELECT party AS k, party AS label, sum(b) AS b, sum(f) AS f, uniqExactIf(line, line IN ${anyDetected}) AS lines FROM
-       (SELECT DISTINCT t.line AS line, t.backend AS backend, t.b AS b, t.f AS f, s.party AS party
+       (SELECT DISTINCT t.line AS line, t.backend AS backend, t.hd AS hd, t.b AS b, t.f AS f, s.party AS party
         FROM ${traffic} AS t INNER JOIN ${serves} AS s ON s.hd = t.hd AND s.address = t.backend)
      GROUP BY k ORDER BY b DESC`,
     { d: day },
   );
   const all = breakdowns((dim) => slices(dim === 'party' ? partyAll : wholeRows[dim], allBytes, dim), allBytes, allFlows, allLines);
 
-  const dependence = hitlistDay ? await dependenceOf(q, db, day) : [];
+  const dependence = hitlistDay ? await dependenceOf(q, db, day, hitlistDay) : [];
   const members = await memberShares(q, db, day, traffic, home, homeContinent);
   return {
     hitlistDay,
@@ -283,13 +293,31 @@ export async function backendFigures(
  * day) lies in one provider, or one provider in one country; the lines detected with any of them
  * on the day are the lines that provider's outage would cut off from their IoT backends.
  */
-async function dependenceOf(q: TolerantReader, db: string, day: string): Promise<Dependence[]> {
+/**
+ * The hitlist build whose backend data describes a day: the latest one that served the day's
+ * traffic and was built with backend data; for a day without traffic, the latest build with
+ * backend data on or before it. Dependence, what-if and the datasets shown all use this one.
+ */
+async function servedHitlistDay(q: TolerantReader, db: string, day: string): Promise<string | null> {
+  const served = await q.one<{ d: string }>(
+    `SELECT toString(max(hitlist_day)) AS d FROM ${db}.${TABLES.backendTraffic}
+     WHERE day = {d:Date} AND hitlist_day IN (SELECT DISTINCT day FROM ${db}.${TABLES.hitlistDatasets}) HAVING count() > 0`,
+    { d: day },
+  );
+  if (served?.d) return served.d;
+  const built = await q.one<{ d: string }>(`SELECT toString(max(day)) AS d FROM ${db}.${TABLES.hitlistDatasets} WHERE day <= {d:Date} HAVING count() > 0`, {
+    d: day,
+  });
+  return built?.d ?? null;
+}
+
+async function dependenceOf(q: TolerantReader, db: string, day: string, hitlistDay: string): Promise<Dependence[]> {
   const rows = await q.all<{ provider: string; country: string; lines: string; classes: string[] }>(
     `WITH homes AS (
        SELECT e.class_id AS class_id, uniqExact(k.provider) AS np, any(k.provider) AS provider, uniqExact(k.provider, k.country) AS npc, any(k.country) AS country
        FROM ${db}.${TABLES.hitlistEntries} AS e
        INNER JOIN ${db}.${TABLES.hitlistBackends} AS k ON k.day = e.day AND k.address = e.address
-       WHERE e.day = (SELECT max(hitlist_day) FROM ${db}.${TABLES.backendTraffic} WHERE day = {d:Date})
+       WHERE e.day = {h:Date}
        GROUP BY class_id
      ),
      det AS (SELECT DISTINCT line, class_id FROM ${db}.${TABLES.detections} WHERE day = {d:Date} AND window = 'day')
@@ -298,7 +326,7 @@ async function dependenceOf(q: TolerantReader, db: string, day: string): Promise
      UNION ALL
      SELECT provider, country, uniqExact(det.line) AS lines, groupUniqArray(det.class_id) AS classes
        FROM det INNER JOIN homes ON homes.class_id = det.class_id WHERE homes.npc = 1 AND homes.provider != '' AND homes.country != '' GROUP BY provider, country`,
-    { d: day },
+    { d: day, h: hitlistDay },
   );
   return rows
     .map((r) => ({ provider: r.provider, country: r.country, lines: num(r.lines), classes: [...r.classes].sort() }))
@@ -309,18 +337,26 @@ async function dependenceOf(q: TolerantReader, db: string, day: string): Promise
 export async function whatIf(ch: ClickHouseStore, day: string, provider: string, country: string | null): Promise<{ lines: number; classes: string[] }> {
   const q = new TolerantReader(ch);
   const db = ch.database;
+  const h = await servedHitlistDay(q, db, day);
+  if (!h) throw new BackendDataError(`no backend data for ${day}: the hitlist that served it was built without it, or none is recorded in this database`);
+  // A provider the day's backends never lie in is a typo, not an answer of 0 lines.
+  const known = (
+    await q.all<{ p: string }>(`SELECT DISTINCT provider AS p FROM ${db}.${TABLES.hitlistBackends} WHERE day = {h:Date} AND provider != '' ORDER BY p`, { h })
+  ).map((r) => r.p);
+  if (!known.includes(provider))
+    throw new BackendDataError(`no backend of ${day} lies in provider ${JSON.stringify(provider)}; the day's providers: ${known.join(', ') || 'none'}`);
   const [r] = await q.all<{ lines: string; classes: string[] }>(
     `WITH homes AS (
        SELECT e.class_id AS class_id, countIf(NOT (k.provider = {p:String} AND ({c:String} = '' OR k.country = {c:String}))) AS elsewhere
        FROM ${db}.${TABLES.hitlistEntries} AS e
        INNER JOIN ${db}.${TABLES.hitlistBackends} AS k ON k.day = e.day AND k.address = e.address
-       WHERE e.day = (SELECT max(day) FROM ${db}.${TABLES.hitlistBackends} WHERE day <= {d:Date})
+       WHERE e.day = {h:Date}
        GROUP BY class_id HAVING elsewhere = 0
      )
      SELECT uniqExact(line) AS lines, groupUniqArray(d.class_id) AS classes
      FROM (SELECT DISTINCT line, class_id FROM ${db}.${TABLES.detections} WHERE day = {d:Date} AND window = 'day') AS d
      WHERE d.class_id IN (SELECT class_id FROM homes)`,
-    { d: day, p: provider, c: country ?? '' },
+    { d: day, h, p: provider, c: country ?? '' },
   );
   return { lines: num(r?.lines), classes: [...(r?.classes ?? [])].sort() };
 }
@@ -366,7 +402,9 @@ export async function backendTrends(
   const rows = await q.all<{ d: string; provider: string; b: string; out: string }>(
     `SELECT toString(t.day) AS d, k.provider AS provider, sum(t.est_bytes) AS b, sumIf(t.est_bytes, k.country != '' AND k.country != {h:String}) AS out
      FROM (SELECT day, backend, hitlist_day, est_bytes FROM ${db}.${TABLES.backendTraffic} FINAL WHERE day BETWEEN {f:Date} AND {t:Date}) AS t
-     LEFT JOIN (SELECT day, address, provider, country FROM ${db}.${TABLES.hitlistBackends}) AS k ON k.day = t.hitlist_day AND k.address = t.backend
+     LEFT JOIN (SELECT day, address, any(provider) AS provider, any(country) AS country FROM ${db}.${TABLES.hitlistBackends}
+                WHERE day BETWEEN addDays({f:Date}, -31) AND {t:Date} GROUP BY day, address) AS k
+       ON k.day = t.hitlist_day AND k.address = t.backend
      GROUP BY d, provider`,
     { f: from, t: to, h: home ?? '' },
   );

@@ -1,7 +1,7 @@
 import { BuildFilesError, MissingDayError, type HitlistBuilds } from '@haystack/hitlist-contract';
 import API_SCHEMAS from './api-schemas.json' with { type: 'json' };
 import { continentOf } from '@haystack/backends';
-import { addDays, backendFigures, backendTrends, whatIf } from '@haystack/store';
+import { addDays, BackendDataError, backendFigures, backendTrends, whatIf } from '@haystack/store';
 import type {
   AuditResponse,
   BackendsResponse,
@@ -109,8 +109,12 @@ export function registerApiRoutes(c: ConsoleContext): void {
       requireToken(req);
       const day = checkDay(req.params.day);
       const country = req.query.country ? req.query.country.toUpperCase() : null;
-      const r = await whatIf(store, day, req.query.provider, country);
-      return { day, provider: req.query.provider, country, ...r };
+      try {
+        return { day, provider: req.query.provider, country, ...(await whatIf(store, day, req.query.provider, country)) };
+      } catch (e) {
+        if (e instanceof BackendDataError) throw new HttpError(400, e.message);
+        throw e;
+      }
     },
   );
   const rangeQuery = {

@@ -105,6 +105,10 @@ test('backends: where the day’s IoT traffic goes, per provider, network, count
   const none = (await (await get(`/api/v1/days/${DAY}/backends/what-if?provider=acmecloud&country=US`)).json()) as WhatIfResponse;
   assert.deepEqual([none.lines, none.classes], [0, []]);
   assert.equal((await get(`/api/v1/days/${DAY}/backends/what-if?provider=acme%20cloud`)).status, 400);
+  // A provider the day's backends never lie in is a typo, said as such (not "0 lines").
+  const typo = await get(`/api/v1/days/${DAY}/backends/what-if?provider=acmecloudd`);
+  assert.equal(typo.status, 400);
+  assert.match(((await typo.json()) as { message: string }).message, /no backend of .* lies in provider "acmecloudd"; the day's providers: acmecloud/);
   // Aggregates only: no line id in the answer.
   assert.doesNotMatch(JSON.stringify(r), /100\.64\.0\.\d|2001:db8:5:/);
   assert.deepEqual(r.trend.days, [PREV, DAY]);

@@ -1,6 +1,7 @@
 import { enrichAddresses, makerTokens, PartyBook, type Backend, type DatasetUse, type EnrichOptions, type Party } from '@haystack/backends';
 import type { Hitlist } from '@haystack/hitlist-contract';
 import type { Dictionary } from '@haystack/rules';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -56,7 +57,7 @@ export const backendsFileSchema = z.object({
       kind: z.enum(['asn', 'country', 'providers']),
       name: z.string(),
       path: z.string(),
-      date: z.string(),
+      date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
       licence: z.string(),
       attribution: z.string(),
       ageDays: z.number(),
@@ -65,7 +66,7 @@ export const backendsFileSchema = z.object({
   ),
   backends: z.array(
     z.object({
-      address: z.string(),
+      address: z.string().refine((a) => isIP(a) !== 0, 'not an IP address'),
       asn: z.number().nullable(),
       asOrg: z.string().nullable(),
       country: z.string().nullable(),

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAddress } from '@haystack/common';
-import type { EnrichOptions } from '@haystack/backends';
+import { DatasetError, type EnrichOptions } from '@haystack/backends';
 import { enrichHitlist, type BuildBackends } from './backends.js';
 import { CertFallback, type CertResolution } from './certfallback.js';
 import { diffHitlists, type Churn } from './churn.js';
@@ -56,6 +56,8 @@ export interface BuildResult {
   report: BuildReport;
   /** Where the hitlist's backends live, when asked (opts.backends). */
   backends?: BuildBackends;
+  /** Why they are not there although asked (a dataset that cannot be read). */
+  backendsError?: string;
 }
 
 const tally = (xs: string[]) => {
@@ -185,10 +187,18 @@ export async function buildHitlist(opts: BuildOptions): Promise<BuildResult> {
       seconds: (performance.now() - t0) / 1000,
     };
     // A dataset's age is judged against the day it describes (a rebuild of a past day is not made stale by time since).
-    const backends = opts.backends
-      ? await enrichHitlist(hitlist, dict, { ...opts.backends, now: opts.backends.now ?? new Date(`${opts.day}T23:59:59Z`) })
-      : undefined;
-    return { hitlist, classification, churn, report, ...(backends ? { backends } : {}) };
+    // A dataset that cannot be read costs the day its backend figures, never its hitlist: the build says why.
+    let backends: BuildBackends | undefined;
+    let backendsError: string | undefined;
+    if (opts.backends)
+      try {
+        backends = await enrichHitlist(hitlist, dict, { ...opts.backends, now: opts.backends.now ?? new Date(`${opts.day}T23:59:59Z`) });
+      } catch (e) {
+        if (!(e instanceof DatasetError)) throw e;
+        backendsError = e.message;
+        opts.onProgress?.('backend data not computed', { reason: e.message });
+      }
+    return { hitlist, classification, churn, report, ...(backends ? { backends } : {}), ...(backendsError ? { backendsError } : {}) };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -176,6 +176,7 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
     backends: o.backends ?? null,
   });
 
+  if (result.backendsError) o.log.warn({ reason: result.backendsError }, 'backend data not computed for this build (the hitlist itself is fine)');
   // Nothing is written, published or recorded before these checks pass: the last good
   // hitlist keeps serving everywhere it is published.
   refuseBadInputs(result.report.inputs, result.report.policy);
@@ -284,7 +285,7 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
         .join(', ') || 'none'
     }`,
     `hitlist: ${fmt(r.entries)} entries, ${fmt(r.addresses)} addresses`,
-    ...(result.backends ? [backendsSummary(result.backends)] : []),
+    ...(result.backends ? [backendsSummary(result.backends)] : result.backendsError ? [`backends: not computed: ${result.backendsError}`] : []),
     result.churn ? describeChurn(result.churn) : `churn: no hitlist for ${addDays(o.day, -1)} in ${prevDir}`,
     `wrote: ${written.map((w) => w.dir).join(', ')}`,
     ...(published ? [`published: ${published}`] : []),

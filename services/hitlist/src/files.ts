@@ -276,6 +276,9 @@ export async function readBuiltDay(dir: string): Promise<RecordableBuild> {
   if (existsSync(join(dir, 'backends.json'))) {
     const b = checked('backends.json', backendsFileSchema.extend({ day: z.string() }), await readJsonFile(dir, 'backends.json'));
     if (b.day !== hitlist.day) throw new Error(`the files are of different days (hitlist.json ${hitlist.day}, backends.json ${b.day})`);
+    const inHitlist = new Set(hitlist.entries.map((e) => e.address));
+    const stray = b.backends.find((x) => !inHitlist.has(x.address));
+    if (stray) throw new Error(`backends.json: ${stray.address} is not an address of hitlist.json`);
     const { day: _day, ...rest } = b;
     backends = rest;
   }
