@@ -283,7 +283,7 @@ test('haystack detect --replay interrupted (SIGINT to the command): says so, sto
   assert.match(err, /interrupted: storing the flows read so far, then stopping/);
   assert.match(
     err,
-    /haystack: interrupted after \d+ datagrams \(\d+ % of the file\): what was read is stored; .*exports\.pcap is only partly replayed: run the same command again to complete it/,
+    /haystack: interrupted after \d{1,3}(,\d{3})* datagrams \(\d+ % of the file\): what was read is stored; .*exports\.pcap is only partly replayed: run the same command again to complete it/,
   );
   assert.equal(out, '', 'no summary as if it had finished');
   const errors = err.split('\n').filter((l) => l.includes('"level":50') || l.includes('"level":60') || /\n\s+at /.test(l));
