@@ -63,6 +63,8 @@ export interface ClickHouseOptions {
   password?: string;
   /** Per-request timeout for the server transport, default 60 s. */
   requestTimeoutMs?: number;
+  /** A server cluster (clickhouse.cluster): migrations run ON CLUSTER with replicated (and, for several shards, distributed) tables. */
+  cluster?: { name: string; shards: number } | null;
   /**
    * Embedded bulk inserts: 'file' (default) writes TabSeparated to a temporary file read with
    * `INSERT … FROM INFILE`; 'json' sends JSONEachRow inline (slower; kept for comparison).
@@ -75,6 +77,8 @@ export type QueryParams = Record<string, unknown>;
 export interface ClickHouseStore {
   readonly mode: 'embedded' | 'server';
   readonly database: string;
+  /** The server cluster the schema is replicated (and sharded) on; null: one server or embedded. */
+  readonly cluster: { name: string; shards: number } | null;
   /** DDL and other statements without a result (`{name:Type}` placeholders bound from `params`). */
   command(sql: string, params?: QueryParams): Promise<void>;
   /** Run a SELECT and return its rows as objects (JSONEachRow). */
@@ -147,6 +151,7 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
   let client: ClickHouseClient;
   let mode: 'embedded' | 'server';
   let release = (): void => {};
+  if (opts.cluster && !opts.url) throw new Error('clickhouse.cluster needs a ClickHouse server (clickhouse.url): the embedded engine is one process');
   if (opts.url) {
     mode = 'server';
     client = createClient({
@@ -234,6 +239,7 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
 
   const store: ClickHouseStore = {
     mode,
+    cluster: opts.cluster ?? null,
     database,
     async command(sql, params) {
       await guard(client.command({ query: sql, query_params: params }));
@@ -263,7 +269,7 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
       return n;
     },
     async ensureDatabase() {
-      await guard(client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` }));
+      await guard(client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}${opts.cluster ? ` ON CLUSTER ${opts.cluster.name}` : ''}` }));
     },
     async close() {
       if (closed) return;

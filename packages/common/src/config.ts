@@ -228,6 +228,16 @@ export const configSchema = z
         username: z.string().default('default'),
         /** Prefer HAYSTACK_CLICKHOUSE__PASSWORD in the environment to a file. */
         password: z.string().default(''),
+        /**
+         * A ClickHouse cluster (remote_servers name, its shard count): tables replicated through
+         * Keeper (macros {shard} and {replica}), with more than one shard a local table per shard and
+         * a Distributed table readers use, every DDL ON CLUSTER. null: one server (or embedded).
+         */
+        cluster: z
+          .object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a cluster name'), shards: z.number().int().min(1).max(1024).default(1) })
+          .strict()
+          .nullable()
+          .default(null),
       })
       .strict()
       .prefault({}),
@@ -312,7 +322,16 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // The embedded engine is one process: replication and shards need servers.
+    if (c.clickhouse.cluster && !c.clickhouse.url)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clickhouse', 'cluster'],
+        message: 'needs clickhouse.url (a cluster of ClickHouse servers; the embedded engine is one process)',
+      });
+  });
 
 export type HaystackConfig = z.infer<typeof configSchema>;
 export type ExporterSampling = z.infer<typeof exporterSampling>;
@@ -493,8 +512,16 @@ export function defaultConfig(): HaystackConfig {
 }
 
 /** Where ClickHouse is, as configured: the server (clickhouse.url) or embedded chdb under <stateDir>/chdb. */
-export function clickHouseOptions(config: HaystackConfig): { url: string | null; dataDir: string; database: string; username: string; password: string } {
+export function clickHouseOptions(config: HaystackConfig): {
+  url: string | null;
+  dataDir: string;
+  database: string;
+  username: string;
+  password: string;
+  cluster: { name: string; shards: number } | null;
+} {
   return {
+    cluster: config.clickhouse.cluster,
     url: config.clickhouse.url,
     dataDir: join(config.stateDir, 'chdb'),
     database: config.clickhouse.database,

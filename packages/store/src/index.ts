@@ -12,3 +12,4 @@ export * from './subscribers.js';
 export * from './replayed.js';
 export * from './figures.js';
 export * from './backend-figures.js';
+export * from './cluster.js';

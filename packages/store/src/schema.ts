@@ -1,4 +1,5 @@
 import type { ClickHouseStore } from '@haystack/clickhouse';
+import { clusterStatements } from './cluster.js';
 import { consoleDDL } from './ddl/console.js';
 import { detectorDDL, type Retention } from './ddl/detector.js';
 import { hitlistDDL } from './ddl/hitlist.js';
@@ -43,8 +44,13 @@ export function schemaDDL(db: string, parts: SchemaParts): TableDDL[] {
  * (IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, MODIFY TTL), so every process may run it at start.
  */
 export async function ensureSchema(ch: ClickHouseStore, parts: SchemaParts): Promise<void> {
-  await ch.ensureDatabase();
   const db = ch.database;
+  if (ch.cluster) {
+    // Cluster mode: the same tables replicated (and sharded), every statement ON CLUSTER (cluster.ts).
+    for (const sql of clusterStatements(db, schemaDDL(db, parts), ch.cluster)) await ch.command(sql);
+    return;
+  }
+  await ch.ensureDatabase();
   for (const s of schemaDDL(db, parts)) {
     await ch.command(s.sql);
     for (const c of s.addColumns ?? []) await ch.command(`ALTER TABLE ${db}.${s.table} ADD COLUMN IF NOT EXISTS ${c}`);

@@ -52,7 +52,7 @@ export interface BuildCommandOptions {
   /** Record the build in ClickHouse (chdb under <stateDir>/chdb unless `clickhouse.url`). */
   history: boolean;
   redis: { url: string | null; keyPrefix: string };
-  clickhouse: { url: string | null; database: string; username: string; password: string };
+  clickhouse: { url: string | null; database: string; username: string; password: string; cluster?: { name: string; shards: number } | null };
   json: boolean;
   log: Logger;
   /** Where the hitlist's backends live (config `backends`); null or absent: not enriched. */
@@ -214,6 +214,7 @@ export async function runBuildCommand(o: BuildCommandOptions, write: (s: string)
   if (o.history) {
     try {
       h = await HitlistHistory.open({
+        cluster: o.clickhouse.cluster ?? null,
         url: o.clickhouse.url,
         dataDir: join(o.stateDir, 'chdb'),
         database: o.clickhouse.database,

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { openClickHouse, type ClickHouseOptions, type ClickHouseStore } from '@haystack/clickhouse';
 import type { BuildResult } from './build.js';
-import { ensureSchema, TABLES } from '@haystack/store';
+import { dropPartitionSql, ensureSchema, TABLES } from '@haystack/store';
 
 /** What the history keeps of a build: a fresh BuildResult, or a day's files read back ({@link readBuiltDay}). */
 export type RecordableBuild = Pick<BuildResult, 'hitlist' | 'report' | 'backends'> & {
@@ -140,7 +140,7 @@ export class HitlistHistory {
       stale: x.stale ? 1 : 0,
       built_at: builtAt,
     }));
-    for (const t of HISTORY_TABLES) await this.ch.command(`ALTER TABLE ${db}.${t} DROP PARTITION {p:UInt32}`, { p: part });
+    for (const t of HISTORY_TABLES) await this.ch.command(dropPartitionSql(db, t, this.ch.cluster), { p: part });
     const entries = await this.ch.insert(TABLES.hitlistEntries, entryRows);
     const classes = await this.ch.insert(TABLES.hitlistClassDecisions, classRows);
     const domains = await this.ch.insert(TABLES.hitlistDomainDecisions, domainRows);
