@@ -146,6 +146,11 @@ export const configSchema = z
     ingest: z
       .object({
         bind: z.string().default('0.0.0.0'),
+        /**
+         * This collector's name among collectors sharing templates in Redis (its checkpoint key and
+         * its claims on exporters); null = the host name. Give each collector on one host its own.
+         */
+        name: z.string().min(1).max(200).nullable().default(null),
         netflowPort: z.number().int().min(0).max(65535).default(2055),
         ipfixPort: z.number().int().min(0).max(65535).default(4739),
         /** sFlow v5 (switches, exchange fabrics); null = no sFlow socket. Every port accepts every protocol. */

@@ -2,9 +2,16 @@ import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { PrefixSet, parseAddress, type Logger } from '@haystack/common';
 import { BatchWriter, lossUnit, type DomainHealth, type HealthSnapshot } from '@haystack/flow-core';
-import { restoreSequenceCheckpoint, takeSequenceCheckpoint, type DomainState, type FlowDecoder } from '@haystack/decoders';
+import {
+  TemplateRegistry,
+  restoreSequenceCheckpoint,
+  takeSequenceCheckpoint,
+  type DomainSnapshot,
+  type DomainState,
+  type FlowDecoder,
+} from '@haystack/decoders';
 import type { Publisher } from './publisher.js';
-import type { TemplateStore } from './template-store.js';
+import type { TemplateShare, TemplateStore } from './template-store.js';
 import type { HealthReporter } from './health.js';
 
 export interface CollectorOptions {
@@ -29,6 +36,8 @@ export interface CollectorOptions {
 
 /** After a restart, health goes out on traffic (at most this often) until every restored exporter was heard. */
 const RESTART_HEALTH_MS = 1000;
+/** A domain with data held for a missing template asks the shared store at most this often. */
+const FETCH_AGAIN_MS = 1000;
 
 /**
  * The UDP collector: datagrams → decoder → publisher, on the event loop thread.
@@ -63,11 +72,30 @@ export class Collector {
   private checkpointFailures = 0;
   refused = 0;
   private readonly refusedSeen = new Set<string>();
+  // Shared templates (collectors behind one address): see TemplateShare.
+  private readonly share: TemplateShare | null;
+  /** Each domain's `changes` as last published, so only what this collector learned goes out. */
+  private readonly publishedChanges = new WeakMap<DomainState, number>();
+  private readonly fetchedAt = new Map<string, number>();
+  private readonly known = new WeakSet<DomainState>();
+  private readonly firstSightAt = new WeakMap<DomainState, number>();
+  private pendingClaims = new WeakSet<DomainState>();
+  private readonly announcedSplit = new WeakSet<DomainState>();
+  private claiming = false;
+  private claimAgain = false;
+  private claimedUpTo = 0;
+  private claimFailures = 0;
+  private claimEveryTicks = 1;
+  private claimEveryMs = 10_000;
+  /** Templates learned from other collectors; domains whose packets other collectors also receive. */
+  templatesFromPeers = 0;
+  splitExporters = 0;
   private readonly o: CollectorOptions;
 
   constructor(opts: CollectorOptions) {
     this.o = opts;
     this.allow = opts.allowExporters.length ? new PrefixSet(opts.allowExporters) : null;
+    this.share = opts.templateStore?.share ?? null;
   }
 
   /** Load persisted templates and the checkpoint, bind the sockets. Returns the bound ports. */
@@ -101,11 +129,28 @@ export class Collector {
         log.warn({ err, from: templateStore.description }, 'could not restore the collector checkpoint; losses across this restart are not counted');
       }
       this.awaitingRestored = [...registry.all()].filter((d) => d.expectedSeq === d.expectedSeq);
+      for (const d of registry.all()) {
+        this.publishedChanges.set(d, d.changes);
+        // Restored: claimed at once below; its sequence goes on (a restart gap is still counted).
+        this.known.add(d);
+        this.pendingClaims.add(d);
+      }
+      if (this.share) {
+        try {
+          await this.share.watch((keys) => this.fromPeers(keys.filter((k) => registry.find(k))));
+        } catch (err) {
+          log.warn({ err, from: templateStore.description }, "could not follow other collectors' templates; fetched when data waits for one");
+        }
+      }
     }
     const ports: number[] = [];
     for (const port of this.o.ports) ports.push(await this.listen(port));
     this.lastHealthAt = Date.now();
     this.sweepEvery = Math.max(1, Math.round(10_000 / this.o.maxDelayMs));
+    // Claims are settled before health reports loss: at least twice per health interval.
+    this.claimEveryMs = Math.min(10_000, (this.o.healthIntervalMs ?? 60_000) / 2);
+    this.claimEveryTicks = Math.max(1, Math.round(this.claimEveryMs / this.o.maxDelayMs));
+    if (this.share) this.claimSoon();
     this.timer = setInterval(() => this.tick(Date.now()), this.o.maxDelayMs);
     this.timer.unref();
     return ports;
@@ -114,6 +159,7 @@ export class Collector {
   private tick(now: number): void {
     this.o.publisher.flush();
     if (++this.ticks % this.sweepEvery === 0) this.o.decoder.sweep();
+    if (this.share && this.ticks % this.claimEveryTicks === 0) this.claimSoon();
     if (!this.round) this.round = this.publishRound(now, false).finally(() => (this.round = null));
   }
 
@@ -160,13 +206,148 @@ export class Collector {
       }
     }
     const g = decoder.registry.generation;
-    if (store && g !== this.savedGeneration && (final || nowMs - this.templatesSavedAt >= (this.o.templateFlushMs ?? 5000))) {
+    // Shared: at once, so a peer decodes what an exporter sends it next; a file: at most every flush interval.
+    if (store && g !== this.savedGeneration && (this.share || final || nowMs - this.templatesSavedAt >= (this.o.templateFlushMs ?? 5000))) {
       try {
-        await store.save(decoder.registry.snapshot());
+        if (this.share) await this.share.publish(this.learned());
+        else await store.save(decoder.registry.snapshot());
         this.savedGeneration = g;
         this.templatesSavedAt = nowMs;
       } catch (err) {
         log.error({ err, to: store.description }, 'could not persist templates');
+      }
+    }
+  }
+
+  /** Domains whose templates or samplers changed here since last published (marked as published). */
+  private learned(): DomainSnapshot[] {
+    const out: DomainSnapshot[] = [];
+    for (const d of this.o.decoder.registry.all()) {
+      if (this.publishedChanges.get(d) === d.changes) continue;
+      this.publishedChanges.set(d, d.changes);
+      if (d.templates.size > 0 || d.samplers.size > 0 || d.announcedRate > 0) out.push(d.snapshot());
+    }
+    return out;
+  }
+
+  /** Another collector published these domains (ones this collector has): take their templates. */
+  private fromPeers(keys: string[]): void {
+    if (!this.share || keys.length === 0) return;
+    this.share.fetch(keys).then(
+      (list) => this.applyShared(list),
+      (err: unknown) => this.o.log.warn({ err }, "could not fetch another collector's templates"),
+    );
+  }
+
+  /** Data waits for a template this collector has not seen: another collector may have it. */
+  private fetchFor(d: DomainState, now: number): void {
+    const key = TemplateRegistry.keyOf(d);
+    const last = this.fetchedAt.get(key);
+    if (last !== undefined && now - last < FETCH_AGAIN_MS) return;
+    if (this.fetchedAt.size > 10_000) this.fetchedAt.clear();
+    this.fetchedAt.set(key, now);
+    this.fromPeers([key]);
+  }
+
+  private applyShared(list: DomainSnapshot[]): void {
+    const registry = this.o.decoder.registry;
+    for (const ds of list) {
+      const d = registry.find(TemplateRegistry.keyOf(ds));
+      if (!d) continue;
+      const held = d.counters.heldDecodedSets;
+      const n = d.applyShared(ds, this.writer);
+      this.publishedChanges.set(d, d.changes); // a peer's, not ours to publish again
+      if (n > 0) {
+        this.templatesFromPeers += n;
+        this.o.log.info(
+          { exporter: d.exporterText, version: d.version, domain: d.domain, templates: n, heldSetsDecoded: d.counters.heldDecodedSets - held },
+          'templates learned from another collector',
+        );
+      }
+    }
+    if (this.writer.count > 0) this.o.publisher.add(this.writer);
+  }
+
+  /**
+   * A domain this collector had not heard before: until the shared store says no other
+   * collector hears it, its sequence is not counted (a gap may be the other's packets).
+   */
+  private firstSight(d: DomainState): void {
+    this.known.add(d);
+    this.firstSightAt.set(d, Date.now());
+    d.setSequenceSplit(true);
+    this.claimSoon();
+  }
+
+  private claimSoon(): void {
+    if (this.claiming) {
+      this.claimAgain = true;
+      return;
+    }
+    this.claiming = true;
+    void this.claimRound(Date.now()).finally(() => {
+      this.claiming = false;
+      if (this.claimAgain) {
+        this.claimAgain = false;
+        this.claimSoon();
+      }
+    });
+  }
+
+  /**
+   * At first sight of an exporter and every claim interval: say which exporters this collector
+   * hears, and find those another collector heard within the claim window — spread per packet
+   * rather than pinned, or just moved here. Their sequence gaps would be the other's packets,
+   * so they are not counted as loss until this collector alone hears them (then the sequence
+   * starts afresh), and the operator is told.
+   */
+  private async claimRound(now: number): Promise<void> {
+    const registry = this.o.decoder.registry;
+    const heard = new Map<string, number>();
+    const byKey = new Map<string, DomainState>();
+    for (const d of registry.all()) {
+      if (d.lastSeenMs <= this.claimedUpTo && !this.pendingClaims.has(d)) continue;
+      const key = TemplateRegistry.keyOf(d);
+      heard.set(key, d.lastSeenMs || now);
+      byKey.set(key, d);
+    }
+    this.pendingClaims = new WeakSet();
+    this.claimedUpTo = now;
+    let others: Map<string, { by: string; at: number }>;
+    try {
+      others = await this.share!.claim(heard);
+    } catch (err) {
+      if (this.claimFailures++ % 100 === 0)
+        this.o.log.warn({ err, failures: this.claimFailures }, 'could not tell other collectors which exporters this one receives (logged once per 100)');
+      for (const d of byKey.values()) this.pendingClaims.add(d);
+      return;
+    }
+    const window = 3 * this.claimEveryMs;
+    for (const [key, d] of byKey) {
+      const other = others.get(key);
+      // Against this collector's own latest packet, not the clock: a slow exporter spread over
+      // two collectors stays split however far apart its packets are.
+      const shared = other !== undefined && other.at >= heard.get(key)! - window;
+      // A newcomer is not known to be alone until a whole window passed: the other collector
+      // may have heard it first a moment ago and not yet said so.
+      const newcomer = now - (this.firstSightAt.get(d) ?? 0) < window;
+      const split = shared || newcomer;
+      const wasSplit = d.sequenceSplit;
+      const announced = this.announcedSplit.has(d);
+      d.setSequenceSplit(split);
+      if (shared && !announced) {
+        this.announcedSplit.add(d);
+        this.splitExporters++;
+        this.o.log.warn(
+          { exporter: d.exporterText, version: d.version, domain: d.domain, alsoHeardBy: other.by, windowMs: window },
+          'exporter heard by another collector too (moved, or spread per packet): its sequence gaps are not counted as loss until one collector alone hears it; pin each exporter to one collector',
+        );
+      } else if (!split && wasSplit && announced) {
+        this.announcedSplit.delete(d);
+        this.o.log.info(
+          { exporter: d.exporterText, version: d.version, domain: d.domain },
+          'exporter now heard by this collector alone: its sequence is counted again',
+        );
       }
     }
   }
@@ -263,6 +444,13 @@ export class Collector {
     }
     this.o.decoder.decode(msg, address, receivedMs, this.writer);
     if (this.writer.count > 0) this.o.publisher.add(this.writer);
+    if (this.share) {
+      const d = this.o.decoder.registry.lastDomain;
+      if (d !== null) {
+        if (!this.known.has(d)) this.firstSight(d);
+        if (d.heldSets > 0) this.fetchFor(d, receivedMs);
+      }
+    }
   }
 
   /** The decoder (its registry holds per-exporter counters, also for archive replays). */

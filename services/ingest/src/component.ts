@@ -75,6 +75,8 @@ export function ingestComponent(o: IngestComponentOptions): IngestComponent {
     async stop() {
       if (o.mode === 'listen') await ingest?.collector.stop();
       else await ingest?.publisher.drain();
+      // After the collector's last save: a Redis store's connections would keep the process alive.
+      await ingest?.templateStore?.close().catch((err: unknown) => o.log.warn({ err }, 'could not close the template store'));
     },
     health(): ComponentHealth {
       const p = ingest?.publisher.counters;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PrefixSet, type HaystackConfig, type Logger } from '@haystack/common';
 import { SamplingConfig } from '@haystack/decoders';
@@ -47,7 +48,8 @@ export async function createIngest(
   } else if (persist && cfg.ingest.templates.persist === 'redis') {
     if (!cfg.redis.url) throw new Error('ingest.templates.persist is "redis" but redis.url is not set');
     const { Redis } = await import('ioredis');
-    templateStore = new RedisTemplateStore(new Redis(cfg.redis.url, { lazyConnect: false, maxRetriesPerRequest: 3 }), `${cfg.redis.keyPrefix}ingest:templates`);
+    const redis = new Redis(cfg.redis.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+    templateStore = new RedisTemplateStore(redis, `${cfg.redis.keyPrefix}ingest:templates`, cfg.ingest.name ?? hostname(), () => redis.duplicate());
   }
   const collector = new Collector({
     decoder,

@@ -216,6 +216,23 @@ export class DomainState implements RecordContext {
   private unitsSeen = 0;
   /** Bumped on every template or sampling change, so a persister knows when to save. */
   changes = 0;
+  /**
+   * Set by a collector that found another collector receiving this exporter too (spread per
+   * packet, not pinned): gaps are then not counted as loss, since neither sees every packet.
+   */
+  sequenceSplit = false;
+
+  /** See sequenceSplit. When it ends the sequence starts afresh: its numbers went on elsewhere meanwhile. */
+  setSequenceSplit(split: boolean): void {
+    if (split === this.sequenceSplit) return;
+    this.sequenceSplit = split;
+    if (!split) {
+      this.expectedSeq = NaN;
+      this.lastSeq = NaN;
+      this.resumeSeq = NaN;
+      this.pendingPost = NaN;
+    }
+  }
   /** UTC day (days since the epoch) of the flows in the latest packet with records; -1 = none yet. */
   flowDay = -1;
   /** Start of `flowDay` in Unix ms (NaN before the first): the decoder's per-packet test needs no division. */
@@ -332,6 +349,8 @@ export class DomainState implements RecordContext {
   sequence(seq: number, units: number, slack = 0): void {
     const known = units === units;
     if (known) this.unitsSeen += units;
+    // Another collector receives part of this exporter's packets: a gap is its share, not loss.
+    if (this.sequenceSplit) return;
     if (this.resumeSeq === this.resumeSeq) {
       // Pre-increment: the next number of the old sequence; post-increment: the old count so far.
       const resume = this.postIncrement && known ? (this.resumeSeq + units) >>> 0 : this.resumeSeq;
@@ -738,6 +757,34 @@ export class DomainState implements RecordContext {
     if (s.sequence) this.restoreSequenceState(s.sequence);
     this.refreshRates();
   }
+  /**
+   * Templates and samplers another collector learned from this exporter (shared through Redis
+   * by load-balanced collectors): data sets held here for them are decoded into `w` at once.
+   * The sequence is not touched (each collector counts what it receives) nor the counters
+   * about this collector's own traffic. Returns templates that were new or changed here.
+   */
+  applyShared(s: DomainSnapshot, w: BatchWriter): number {
+    const added = this.counters.templatesAdded;
+    const changed = this.counters.templatesChanged;
+    const before = this.changes;
+    for (const t of s.templates) {
+      this.defineTemplate(
+        t.id,
+        t.kind,
+        t.fields.map(([id, length, enterprise]) => ({ id, length, enterprise })),
+        t.scopeCount,
+        t.scopeIsIE,
+        w,
+      );
+    }
+    const learned = this.changes - before;
+    this.counters.templatesAdded = added;
+    this.counters.templatesChanged = changed;
+    for (const [id, rate] of s.samplers) this.learnRate(id, rate);
+    if (s.announcedRate > 0) this.learnRate(-1, s.announcedRate);
+    if (s.initMs !== null && Number.isNaN(this.initMs)) this.initMs = s.initMs;
+    return learned;
+  }
 }
 
 export interface DomainSnapshot {
@@ -842,6 +889,24 @@ export class TemplateRegistry {
 
   all(): IterableIterator<DomainState> {
     return this.domains.values();
+  }
+
+  /** A domain's key across collectors: `exporter|version|domain`. */
+  static keyOf(d: { exporterText?: string; exporter?: string | Uint8Array; version: number; domain: number }): string {
+    const e = d.exporterText ?? (typeof d.exporter === 'string' ? d.exporter : '');
+    return `${e}|${d.version}|${d.domain}`;
+  }
+
+  /** The domain under `keyOf`'s key, if this registry has it (never creates one). */
+  find(key: string): DomainState | undefined {
+    return this.domains.get(key);
+  }
+
+  /** Apply another collector's templates and samplers (see DomainState.applyShared); creates the domain. */
+  applyShared(ds: DomainSnapshot, parseAddr: (text: string) => Uint8Array, w: BatchWriter): number {
+    const addr = parseAddr(ds.exporter);
+    const d = this.get(addr, formatAddress(addr), ds.version, ds.domain);
+    return d ? d.applyShared(ds, w) : 0;
   }
 
   get size(): number {
