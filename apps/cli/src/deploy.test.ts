@@ -136,3 +136,69 @@ test('the systemd units (deploy/systemd) are valid and run what the README says'
   assert.match(readFileSync(units[1]!, 'utf8'), /hitlist build --day "\$\(date -u -d yesterday \+%%F\)"/);
   assert.match(readFileSync(units[2]!, 'utf8'), /^OnCalendar=\*-\*-\* 00:30:00 UTC$/m);
 });
+
+test('docker-compose.cluster.yml: three KRaft brokers, two ClickHouse shards of two replicas with three Keepers, collectors and detectors wired for the cluster', () => {
+  const out = execFileSync('docker-compose', ['-f', join(root, 'docker-compose.cluster.yml'), 'config'], {
+    env: { ...process.env, CLICKHOUSE_PASSWORD: 'test-only', DETECTOR_LINE_KEY: 'test-only-key-0123456789' },
+    encoding: 'utf8',
+  });
+  type Service = {
+    image?: string;
+    build?: unknown;
+    command?: string[];
+    environment?: Record<string, string>;
+    deploy?: { replicas?: number };
+    volumes?: string[];
+  };
+  const s = (parse(out) as { services: Record<string, Service> }).services;
+  const names = Object.keys(s);
+  const kafka = names.filter((n) => /^kafka-\d$/.test(n));
+  assert.equal(kafka.length, 3, 'three brokers');
+  assert.ok(!names.some((n) => /zookeeper/i.test(n)), 'KRaft: no ZooKeeper');
+  const voters = new Set(kafka.map((n) => s[n]!.environment!.KAFKA_CONTROLLER_QUORUM_VOTERS));
+  assert.equal(voters.size, 1, 'one controller quorum');
+  assert.deepEqual(new Set(kafka.map((n) => String(s[n]!.environment!.KAFKA_NODE_ID))), new Set(['1', '2', '3']));
+  assert.equal(new Set(kafka.map((n) => s[n]!.environment!.CLUSTER_ID)).size, 1, 'one Kafka cluster id');
+  assert.match(String(s['kafka-init']!.command), /--replication-factor 3/);
+
+  // The servers' macros match the cluster the XML declares, and the services' clickhouse.cluster.
+  const xml = readFileSync(join(root, 'deploy', 'clickhouse-cluster', 'cluster.xml'), 'utf8');
+  const shardsXml = [...xml.matchAll(/<shard>([\s\S]*?)<\/shard>/g)].map((m) => [...m[1]!.matchAll(/<host>([^<]+)<\/host>/g)].map((h) => h[1]));
+  const servers = names.filter((n) => /^ch-/.test(n));
+  assert.equal(servers.length, 4);
+  assert.equal(shardsXml.length, 2, 'two shards in remote_servers');
+  assert.ok(
+    shardsXml.every((r) => r.length === 2),
+    'two replicas each',
+  );
+  for (const n of servers) {
+    const e = s[n]!.environment!;
+    assert.ok(
+      shardsXml[Number(e.SHARD) - 1]!.includes(e.REPLICA),
+      `${n}: its macros (shard ${e.SHARD}, replica ${e.REPLICA}) are where remote_servers puts it`,
+    );
+    assert.ok(s[n]!.volumes!.some((v) => v.includes('cluster.xml')));
+  }
+  const keepers = names.filter((n) => /^keeper-\d$/.test(n));
+  assert.equal(keepers.length, 3, 'three Keepers');
+  const keeperXml = readFileSync(join(root, 'deploy', 'clickhouse-cluster', 'keeper.xml'), 'utf8');
+  for (const k of keepers)
+    assert.ok(keeperXml.includes(`<hostname>${k}</hostname>`) && xml.includes(`<host>${k}</host>`), `${k} in the Raft and server configs`);
+
+  const clusterName = /<remote_servers>\s*<(\w+)>/.exec(xml)![1];
+  const ingest = names.filter((n) => /^ingest-\d$/.test(n));
+  assert.ok(ingest.length >= 2, 'several collectors');
+  const ingestNames = new Set<string | null>();
+  for (const n of [...ingest, 'detector', 'console', 'hitlist']) {
+    assert.ok(s[n]!.build, `${n} is built from this repository`);
+    const cfg = loadConfig({ env: s[n]!.environment });
+    assert.deepEqual(cfg.clickhouse.cluster, { name: clusterName, shards: shardsXml.length }, `${n}: clickhouse.cluster`);
+    assert.deepEqual(cfg.kafka.brokers, ['kafka-1:9092', 'kafka-2:9092', 'kafka-3:9092']);
+    if (ingest.includes(n)) {
+      assert.equal(cfg.ingest.templates.persist, 'redis', `${n} shares templates`);
+      ingestNames.add(cfg.ingest.name);
+    }
+  }
+  assert.equal(ingestNames.size, ingest.length, 'each collector its own name');
+  assert.ok((s.detector!.deploy?.replicas ?? 1) >= 2, 'several detectors in one group');
+});
