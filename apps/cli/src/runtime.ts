@@ -117,3 +117,16 @@ export function untilStopped(log: Logger, failures: Promise<Error>[] = []): Prom
     }
   });
 }
+
+/**
+ * Call once a service command has stopped cleanly: if a library still holds the process open
+ * (kafkajs can keep a reconnect timer to a broker that was down), exit after a short grace with
+ * the code already set, instead of hanging until the supervisor kills it.
+ */
+export function exitIfLingering(log: Logger, graceMs = 3000): void {
+  const t = setTimeout(() => {
+    log.warn({ graceMs }, 'stopped cleanly, but a connection was still open: exiting');
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  }, graceMs);
+  t.unref();
+}

@@ -8,6 +8,8 @@ import type { Component as CommonComponent, ComponentHealth, Logger } from '@hay
  */
 export type Component = Pick<CommonComponent, 'name'> & Partial<Omit<CommonComponent, 'name'>>;
 
+const SLOW_STOP_MS = 10_000;
+
 /** Starts components in order, stops them in reverse; a failed start stops what had started. */
 export class Lifecycle {
   private readonly components: Component[] = [];
@@ -44,11 +46,16 @@ export class Lifecycle {
     this.stopping ??= (async () => {
       let first: unknown;
       for (const c of this.started.reverse()) {
+        // A part that hangs is named while it does: the operator sees what a stop waits for.
+        const slow = setTimeout(() => this.log.warn({ component: c.name }, `still stopping ${c.name} after ${SLOW_STOP_MS / 1000} s`), SLOW_STOP_MS);
+        slow.unref();
         try {
           await c.stop?.();
         } catch (e) {
           this.log.warn({ err: e, component: c.name }, 'stopping a component failed');
           first ??= e;
+        } finally {
+          clearTimeout(slow);
         }
       }
       this.started = [];

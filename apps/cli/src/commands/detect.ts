@@ -8,7 +8,7 @@ import { assemblePipeline, replayIntoStore, type Pipeline } from '@haystack/pipe
 import { openStore } from '@haystack/store';
 import { captureFile, positiveInt } from '../args.js';
 import { replayProgress } from '../progress.js';
-import { action, runtime, untilStopped, UserError } from '../runtime.js';
+import { action, exitIfLingering, runtime, untilStopped, UserError } from '../runtime.js';
 import { checkFlowExports, noFlowExports } from '../flow-exports.js';
 
 function summary(s: DetectorStats): string {
@@ -86,6 +86,7 @@ async function runDistributed(config: HaystackConfig, log: Logger): Promise<void
     await p.stop();
     if (p.detector) process.stderr.write(summary(p.detector.stats()));
   }
+  exitIfLingering(log);
 }
 
 async function runReplay(config: HaystackConfig, log: Logger, file: string, json: boolean): Promise<void> {

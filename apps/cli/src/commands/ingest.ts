@@ -10,7 +10,7 @@ import { parseAddress, PrefixSet } from '@haystack/common';
 import { noFlowExports } from '../flow-exports.js';
 import { captureFile, intList, listenOptions, listenOverrides, type ListenOptions } from '../args.js';
 import { replayProgress } from '../progress.js';
-import { action, runtime, untilStopped, UserError } from '../runtime.js';
+import { action, exitIfLingering, runtime, untilStopped, UserError } from '../runtime.js';
 
 export function registerIngestCommands(program: Command): void {
   listenOptions(program.command('ingest'))
@@ -37,6 +37,7 @@ export function registerIngestCommands(program: Command): void {
           for (const d of s.domains)
             process.stdout.write(`  ${d.exporter} v${d.version} domain ${d.domain}: ${d.records} records, ${d.lost} lost, ${d.sequenceGaps} sequence gaps\n`);
         }
+        exitIfLingering(log);
       }),
     );
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { assemblePipeline } from '@haystack/pipeline';
 import { listenOptions, listenOverrides, type ListenOptions } from '../args.js';
-import { action, runtime, untilStopped } from '../runtime.js';
+import { action, exitIfLingering, runtime, untilStopped } from '../runtime.js';
 
 /**
  * `haystack run`: ingest, the flow transport and the detector in one process, listening for
@@ -45,6 +45,7 @@ Stops cleanly on SIGINT/SIGTERM: staged flows are published, stored and committe
         log.info('stopping: publishing staged flows, storing detections');
         await p.stop();
         if (failure !== undefined) throw failure;
+        exitIfLingering(log);
       }),
     );
 }
