@@ -209,8 +209,15 @@ export class Collector {
     // Shared: at once, so a peer decodes what an exporter sends it next; a file: at most every flush interval.
     if (store && g !== this.savedGeneration && (this.share || final || nowMs - this.templatesSavedAt >= (this.o.templateFlushMs ?? 5000))) {
       try {
-        if (this.share) await this.share.publish(this.learned());
-        else await store.save(decoder.registry.snapshot());
+        if (this.share) {
+          const learned = this.learned();
+          try {
+            await this.share.publish(learned.map((d) => d.snapshot()));
+          } catch (err) {
+            for (const d of learned) this.publishedChanges.delete(d); // published with the next round instead
+            throw err;
+          }
+        } else await store.save(decoder.registry.snapshot());
         this.savedGeneration = g;
         this.templatesSavedAt = nowMs;
       } catch (err) {
@@ -220,12 +227,12 @@ export class Collector {
   }
 
   /** Domains whose templates or samplers changed here since last published (marked as published). */
-  private learned(): DomainSnapshot[] {
-    const out: DomainSnapshot[] = [];
+  private learned(): DomainState[] {
+    const out: DomainState[] = [];
     for (const d of this.o.decoder.registry.all()) {
       if (this.publishedChanges.get(d) === d.changes) continue;
       this.publishedChanges.set(d, d.changes);
-      if (d.templates.size > 0 || d.samplers.size > 0 || d.announcedRate > 0) out.push(d.snapshot());
+      if (d.templates.size > 0 || d.samplers.size > 0 || d.announcedRate > 0) out.push(d);
     }
     return out;
   }
@@ -233,10 +240,10 @@ export class Collector {
   /** Another collector published these domains (ones this collector has): take their templates. */
   private fromPeers(keys: string[]): void {
     if (!this.share || keys.length === 0) return;
-    this.share.fetch(keys).then(
-      (list) => this.applyShared(list),
-      (err: unknown) => this.o.log.warn({ err }, "could not fetch another collector's templates"),
-    );
+    this.share
+      .fetch(keys)
+      .then((list) => this.applyShared(list))
+      .catch((err: unknown) => this.o.log.warn({ err }, "could not fetch or apply another collector's templates"));
   }
 
   /** Data waits for a template this collector has not seen: another collector may have it. */
@@ -255,8 +262,10 @@ export class Collector {
       const d = registry.find(TemplateRegistry.keyOf(ds));
       if (!d) continue;
       const held = d.counters.heldDecodedSets;
+      const clean = this.publishedChanges.get(d) === d.changes;
       const n = d.applyShared(ds, this.writer);
-      this.publishedChanges.set(d, d.changes); // a peer's, not ours to publish again
+      // A peer's, not ours to publish again; unless this domain had news of its own still to go out.
+      if (clean) this.publishedChanges.set(d, d.changes);
       if (n > 0) {
         this.templatesFromPeers += n;
         this.o.log.info(
@@ -306,9 +315,10 @@ export class Collector {
     const heard = new Map<string, number>();
     const byKey = new Map<string, DomainState>();
     for (const d of registry.all()) {
-      if (d.lastSeenMs <= this.claimedUpTo && !this.pendingClaims.has(d)) continue;
+      // Never heard here (restored from the shared hash only): not this collector's to claim.
+      if (d.lastSeenMs === 0 || (d.lastSeenMs <= this.claimedUpTo && !this.pendingClaims.has(d))) continue;
       const key = TemplateRegistry.keyOf(d);
-      heard.set(key, d.lastSeenMs || now);
+      heard.set(key, d.lastSeenMs);
       byKey.set(key, d);
     }
     this.pendingClaims = new WeakSet();

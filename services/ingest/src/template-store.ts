@@ -109,6 +109,8 @@ export interface RedisLike {
   hgetall(key: string): Promise<Record<string, string>>;
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   publish(channel: string, message: string): Promise<unknown>;
+  sadd(key: string, member: string): Promise<unknown>;
+  smembers(key: string): Promise<string[]>;
   quit(): Promise<unknown>;
 }
 
@@ -153,6 +155,7 @@ export class RedisTemplateStore implements TemplateStore, TemplateShare {
   readonly share: TemplateShare = this;
   private readonly domainsKey: string;
   private readonly receiversKey: string;
+  private readonly collectorsKey: string;
   private readonly channel: string;
   private readonly checkpointKey: string;
   private subscriber: RedisSubscriberLike | null = null;
@@ -166,6 +169,7 @@ export class RedisTemplateStore implements TemplateStore, TemplateShare {
   ) {
     this.domainsKey = `${key}:domains`;
     this.receiversKey = `${key}:receivers`;
+    this.collectorsKey = `${key}:collectors`;
     this.channel = `${key}:changed`;
     this.checkpointKey = `${key}:checkpoint:${name}`;
   }
@@ -223,22 +227,26 @@ export class RedisTemplateStore implements TemplateStore, TemplateShare {
     await sub.subscribe(this.channel);
   }
 
+  /**
+   * Each collector writes only its own hash of claims (`<key>:receivers:<name>`), so two
+   * collectors claiming at once never overwrite each other; the others' are read back per key.
+   */
   async claim(heard: Map<string, number>): Promise<Map<string, Claim>> {
     const others = new Map<string, Claim>();
     if (heard.size === 0) return others;
     const keys = [...heard.keys()];
-    const before = await this.redis.hmget(this.receiversKey, ...keys);
     const mine: Record<string, string> = {};
-    keys.forEach((k, i) => {
-      try {
-        const c = JSON.parse(before[i] ?? 'null') as Claim | null;
-        if (c && c.by !== this.name && typeof c.at === 'number') others.set(k, c);
-      } catch {
-        /* a torn value: overwritten below */
-      }
-      mine[k] = JSON.stringify({ by: this.name, at: heard.get(k)! } satisfies Claim);
-    });
-    await this.redis.hset(this.receiversKey, mine);
+    for (const k of keys) mine[k] = String(heard.get(k)!);
+    await this.redis.sadd(this.collectorsKey, this.name);
+    await this.redis.hset(`${this.receiversKey}:${this.name}`, mine);
+    for (const other of await this.redis.smembers(this.collectorsKey)) {
+      if (other === this.name) continue;
+      const ats = await this.redis.hmget(`${this.receiversKey}:${other}`, ...keys);
+      keys.forEach((k, i) => {
+        const at = Number(ats[i]);
+        if (ats[i] && Number.isFinite(at) && at > (others.get(k)?.at ?? -Infinity)) others.set(k, { by: other, at });
+      });
+    }
     return others;
   }
 

@@ -112,6 +112,8 @@ export interface StoredTemplate {
   readonly addressed: boolean;
   /** Records of this template dropped for having no addresses (see DomainCounters.recordsWithoutAddress). */
   recordsWithoutAddress: number;
+  /** When the exporter last sent it (arrival time): of two collectors' copies, the later wins. */
+  definedAt: number;
 }
 
 const SRC_ADDRESS: readonly number[] = [IE.sourceIPv4Address, IE.sourceIPv6Address];
@@ -438,7 +440,15 @@ export class DomainState implements RecordContext {
   // ---- templates ----------------------------------------------------------
 
   /** Add or replace a template. Returns false (and counts) when refused. */
-  defineTemplate(id: number, kind: 'data' | 'options', fields: TemplateField[], scopeCount: number, scopeIsIE: boolean, w: BatchWriter | null): boolean {
+  defineTemplate(
+    id: number,
+    kind: 'data' | 'options',
+    fields: TemplateField[],
+    scopeCount: number,
+    scopeIsIE: boolean,
+    w: BatchWriter | null,
+    definedAt = this.lastSeenMs,
+  ): boolean {
     if (fields.length === 0 || fields.length > this.limits.maxFieldsPerTemplate) {
       this.counters.templatesRejected++;
       return false;
@@ -455,7 +465,10 @@ export class DomainState implements RecordContext {
       return false;
     }
     const layout = layoutKey(fields);
-    if (prev && prev.kind === kind && prev.scopeCount === scopeCount && prev.layout === layout) return true; // refresh
+    if (prev && prev.kind === kind && prev.scopeCount === scopeCount && prev.layout === layout) {
+      if (definedAt > prev.definedAt) prev.definedAt = definedAt; // refresh
+      return true;
+    }
     let compiled: CompiledTemplate | null = null;
     if (kind === 'data') {
       try {
@@ -475,6 +488,7 @@ export class DomainState implements RecordContext {
       layout,
       addressed: kind === 'options' || hasAddresses(fields),
       recordsWithoutAddress: 0,
+      definedAt,
     });
     this.changes++;
     if (prev) this.counters.templatesChanged++;
@@ -688,6 +702,7 @@ export class DomainState implements RecordContext {
         scopeCount: t.scopeCount,
         scopeIsIE: t.scopeIsIE,
         fields: t.fields.map((f) => [f.id, f.length, f.enterprise] as [number, number, number]),
+        definedAt: t.definedAt,
       })),
       samplers: [...this.samplers.entries()],
       announcedRate: this.announcedRate,
@@ -747,6 +762,7 @@ export class DomainState implements RecordContext {
         t.scopeCount,
         t.scopeIsIE,
         null,
+        t.definedAt ?? 0,
       );
     }
     // Restored templates are not "added" by the exporter: keep counters about live traffic.
@@ -768,6 +784,11 @@ export class DomainState implements RecordContext {
     const changed = this.counters.templatesChanged;
     const before = this.changes;
     for (const t of s.templates) {
+      if (!Array.isArray(t?.fields)) continue;
+      // Only what is missing here or newer there: a peer's stale copy never replaces what the exporter just sent.
+      const local = this.templates.get(t.id);
+      const at = t.definedAt ?? 0;
+      if (local && at <= local.definedAt) continue;
       this.defineTemplate(
         t.id,
         t.kind,
@@ -775,14 +796,16 @@ export class DomainState implements RecordContext {
         t.scopeCount,
         t.scopeIsIE,
         w,
+        at,
       );
     }
     const learned = this.changes - before;
     this.counters.templatesAdded = added;
     this.counters.templatesChanged = changed;
-    for (const [id, rate] of s.samplers) this.learnRate(id, rate);
-    if (s.announcedRate > 0) this.learnRate(-1, s.announcedRate);
-    if (s.initMs !== null && Number.isNaN(this.initMs)) this.initMs = s.initMs;
+    // Rates this collector has not learned itself (its own are at least as fresh).
+    for (const [id, rate] of Array.isArray(s.samplers) ? s.samplers : []) if (!this.samplers.has(id)) this.learnRate(id, rate);
+    if (s.announcedRate > 0 && this.announcedRate === 0) this.learnRate(-1, s.announcedRate);
+    if (typeof s.initMs === 'number' && Number.isNaN(this.initMs)) this.initMs = s.initMs;
     return learned;
   }
 }
@@ -791,7 +814,7 @@ export interface DomainSnapshot {
   exporter: string;
   version: number;
   domain: number;
-  templates: { id: number; kind: 'data' | 'options'; scopeCount: number; scopeIsIE: boolean; fields: [number, number, number][] }[];
+  templates: { id: number; kind: 'data' | 'options'; scopeCount: number; scopeIsIE: boolean; fields: [number, number, number][]; definedAt?: number }[];
   samplers: [number, number][];
   announcedRate: number;
   initMs: number | null;
