@@ -26,9 +26,12 @@ export function registerIngestCommands(program: Command): void {
             'haystack ingest: no kafka.brokers configured: decoding and counting what arrives, publishing nothing; a summary is printed when stopped (Ctrl-C). ' +
               'To detect in this process, run `haystack run`.\n',
           );
-        await untilStopped(log, [p.failed()]);
+        // A part failing for good still gets a clean stop: staged flows and the checkpoint are saved.
+        let failure: unknown;
+        await untilStopped(log, [p.failed()]).catch((e: unknown) => (failure = e));
         log.info('stopping collector');
         await p.stop();
+        if (failure !== undefined) throw failure;
         if (counting) {
           const ing = p.ingest!;
           const s = decoderSummary(ing.decoder);
