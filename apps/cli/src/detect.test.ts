@@ -2,12 +2,12 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openClickHouse } from '@haystack/clickhouse';
 import { writeHitlistJson } from '@haystack/hitlist';
 import { startKafkaMock } from '@haystack/testkit/kafka-mock';
+import { freePort } from '@haystack/testkit/ports';
 import { KafkaFlowSink } from '@haystack/transport';
 import { IE, PacketBuilder } from '@haystack/decoders';
 import { PcapWriter } from '@haystack/pcap';
@@ -22,17 +22,6 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 const main = join(repoRoot, 'apps', 'cli', 'dist', 'main.js');
 const tmp = tempDir('detector-cli-');
 after(tmp.cleanup);
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 const baseEnv = (stateDir: string): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = {};

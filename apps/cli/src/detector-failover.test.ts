@@ -2,7 +2,6 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAddress } from '@haystack/common';
@@ -10,6 +9,7 @@ import { openClickHouse } from '@haystack/clickhouse';
 import { writeHitlistJson } from '@haystack/hitlist';
 import { committedOffsets, mockKafkaClient, startKafkaMock } from '@haystack/testkit/kafka-mock';
 import { serveClickHouseHttp } from '@haystack/testkit/clickhouse-http';
+import { freePort } from '@haystack/testkit/ports';
 import { KafkaFlowSink, partitionForBytes } from '@haystack/transport';
 import {
   CAM1,
@@ -40,17 +40,6 @@ after(tmp.cleanup);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const PARTITIONS = 6;
 const KEY = 'failover-test-line-key-0123456789abcdef';
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 interface Detector {
   name: string;

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeHealth, isHealth, lossUnit, openBatch, records, type HealthSnapshot } from '@haystack/flow-core';
 import { IE, PacketBuilder, type FieldSpec } from '@haystack/decoders';
 import { mockKafkaClient, MOCK_CONSUMER_TIMINGS, startKafkaMock } from '@haystack/testkit/kafka-mock';
 import { tempDir, waitFor } from '@haystack/detector/test-helpers';
+import { freePort } from '@haystack/testkit/ports';
 
 /**
  * A collector crash, reported as it happened: real `haystack ingest` processes publishing to
@@ -33,27 +33,6 @@ const FIELDS: FieldSpec[] = [
   { id: IE.packetDeltaCount, length: 4 },
   { id: IE.octetDeltaCount, length: 4 },
 ];
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((res) => {
-    const s = dgram.createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-function freeTcpPort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /** One exporter: datagram n carries RECORDS records whose byte count is n (so the topic says which arrived). */
 class Exporter {
@@ -96,7 +75,7 @@ test('ingest killed twice mid-stream: the loss the health reports equals the dat
   const mock = await startKafkaMock({ topics: [{ name: 'flows', partitions: 2 }] });
   t.after(() => mock.stop());
   const stateDir = join(tmp.dir, 'state');
-  const [v9Port, ipfixPort, sflowPort, metricsPort] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort(), await freeTcpPort()];
+  const [v9Port, ipfixPort, sflowPort, metricsPort] = [await freePort('udp'), await freePort('udp'), await freePort('udp'), await freePort('tcp')];
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HAYSTACK_')) env[k] = v;
   Object.assign(env, {

@@ -2,7 +2,6 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchWriter, decodeHealth, isHealth, openBatch, records, type DomainHealth } from '@haystack/flow-core';
@@ -13,6 +12,7 @@ import { startRedis } from '@haystack/testkit/redis';
 import { makeTrafficPcap } from '@haystack/testkit/exporters-traffic';
 import { runSoftflowd } from '@haystack/testkit/exporters-run';
 import { tempDir, waitFor } from '@haystack/detector/test-helpers';
+import { freePort } from '@haystack/testkit/ports';
 
 /**
  * Several collectors behind one address: real `haystack ingest` processes sharing templates
@@ -26,25 +26,6 @@ const main = join(repoRoot, 'apps', 'cli', 'dist', 'main.js');
 const tmp = tempDir('many-collectors-');
 after(tmp.cleanup);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(kind: 'udp' | 'tcp'): Promise<number> {
-  return new Promise((res, rej) => {
-    if (kind === 'udp') {
-      const s = dgram.createSocket('udp4');
-      s.bind(0, '127.0.0.1', () => {
-        const p = s.address().port;
-        s.close(() => res(p));
-      });
-      return;
-    }
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 interface Collector {
   name: string;
