@@ -1,5 +1,5 @@
 # One image for the three services; the command picks the service.
-# Node 24 (Active LTS); the code also runs on Node 20.15+ (the engines field), which CI uses.
+# Node 24 LTS, as everywhere (package.json pins it for npm ci on machines with an older Node).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY . .

@@ -31,5 +31,9 @@ if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...selected], { cwd: root, stdio: 'inherit' });
+// The Node that npm ci installed beside the project (Node 24), also when this script was started
+// by an older one.
+const local = join(root, 'node_modules', '.bin', 'node');
+const nodeBin = existsSync(local) ? local : process.execPath;
+const res = spawnSync(nodeBin, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...selected], { cwd: root, stdio: 'inherit' });
 process.exit(res.status ?? 1);

@@ -3,7 +3,28 @@
 // install time, before the `prepare` script has built dist/.
 import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+// Haystack runs on Node.js 24 LTS. `npm ci` installs it beside the project (the `node` package, a
+// dev dependency), so npm scripts and `npx haystack` use it even where the machine's own Node is
+// older; a direct `node apps/cli/bin/haystack.js` on an older Node is sent to that one too.
+const NODE_MAJOR = 24;
+function nodeToRun() {
+  if (Number(process.versions.node.split('.')[0]) >= NODE_MAJOR) return process.execPath;
+  try {
+    const bundled = join(dirname(createRequire(import.meta.url).resolve('node/package.json')), 'bin', 'node');
+    if (existsSync(bundled)) return bundled;
+  } catch {
+    /* not installed: said below */
+  }
+  process.stderr.write(
+    `haystack: needs Node.js ${NODE_MAJOR} or later, this is ${process.version}: run \`npm ci\` in the Haystack checkout (it installs Node ${NODE_MAJOR} beside the project) or install Node ${NODE_MAJOR}\n`,
+  );
+  process.exit(1);
+}
+const nodeBin = nodeToRun();
 
 const main = new URL('../dist/main.js', import.meta.url);
 if (!existsSync(main)) {
@@ -28,9 +49,10 @@ for (let i = 0; i < args.length; i++) {
     break;
   }
 }
-if (process.platform === 'linux' && FLOW_COMMANDS.has(command ?? '') && process.env.MALLOC_MMAP_THRESHOLD_ === undefined) {
-  const env = { ...process.env, MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '268435456' };
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(main), ...args], { env, stdio: 'inherit' });
+const tuneMalloc = process.platform === 'linux' && FLOW_COMMANDS.has(command ?? '') && process.env.MALLOC_MMAP_THRESHOLD_ === undefined;
+if (tuneMalloc || nodeBin !== process.execPath) {
+  const env = tuneMalloc ? { ...process.env, MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '268435456' } : process.env;
+  const child = spawn(nodeBin, [...process.execArgv, fileURLToPath(main), ...args], { env, stdio: 'inherit' });
   child.on('error', (e) => {
     process.stderr.write(`haystack: could not start: ${e.message}\n`);
     process.exit(1);

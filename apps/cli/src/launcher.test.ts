@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IE, PacketBuilder } from '@haystack/decoders';
 import { PcapWriter } from '@haystack/pcap';
@@ -45,4 +45,28 @@ test('the launcher passes a flow command, its -c file and its exit code through 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** The first `node` on PATH that is not one npm put there: the machine's own. */
+function machineNode(): string {
+  for (const d of (process.env.PATH ?? '').split(delimiter)) {
+    if (!d || d.includes('node_modules')) continue;
+    const p = join(d, 'node');
+    if (existsSync(p)) return p;
+  }
+  return process.execPath;
+}
+
+test('the launcher runs Haystack on Node 24 whatever Node starts it (the one npm ci put beside the project)', () => {
+  const node = machineNode();
+  // The hook prints the runtime of every process that loads it: the launcher's and, when it
+  // re-executes, the command's (execArgv is passed on).
+  const hook = 'data:text/javascript,process.stderr.write("runtime "+process.version+"\\n")';
+  const r = spawnSync(node, ['--import', hook, bin, 'sizing', '--lines', '1000', '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const runtimes = [...r.stderr.matchAll(/runtime v(\d+)\./g)].map((m) => Number(m[1]));
+  assert.ok(runtimes.length >= 1, r.stderr);
+  // The process that did the work (the last to start) is Node 24 or later.
+  assert.ok(runtimes[runtimes.length - 1]! >= 24, `${node}: ${r.stderr}`);
+  assert.equal((JSON.parse(r.stdout) as { input: { lines: number } }).input.lines, 1000);
 });
