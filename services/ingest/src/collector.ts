@@ -22,6 +22,8 @@ export interface CollectorOptions {
   /** Ports to listen on (NetFlow 2055, IPFIX 4739 by default; 0 = any free port). Every port accepts every version. */
   ports: number[];
   receiveBufferBytes: number;
+  /** Share the ports with the other workers of this process (SO_REUSEPORT). */
+  reusePort?: boolean;
   /** Exporter allowlist (CIDRs); empty = everyone. */
   allowExporters: string[];
   /** Publish staged records at least this often. */
@@ -129,9 +131,11 @@ export class Collector {
         log.warn({ err, from: templateStore.description }, 'could not restore the collector checkpoint; losses across this restart are not counted');
       }
       this.awaitingRestored = [...registry.all()].filter((d) => d.expectedSeq === d.expectedSeq);
-      for (const d of registry.all()) {
-        this.publishedChanges.set(d, d.changes);
-        // Restored: claimed at once below; its sequence goes on (a restart gap is still counted).
+      for (const d of registry.all()) this.publishedChanges.set(d, d.changes);
+      // This collector's own exporters (a sequence in its checkpoint): claimed at once below; their
+      // sequence goes on (a restart gap is still counted). One known only from the shared templates
+      // is a newcomer when first heard: another collector may hear it too.
+      for (const d of this.awaitingRestored) {
         this.known.add(d);
         this.pendingClaims.add(d);
       }
@@ -409,7 +413,7 @@ export class Collector {
 
   private listen(port: number): Promise<number> {
     const type = isIP(this.o.bind) === 6 ? 'udp6' : 'udp4';
-    const sock = dgram.createSocket({ type, reuseAddr: false, recvBufferSize: this.o.receiveBufferBytes });
+    const sock = dgram.createSocket({ type, reuseAddr: false, reusePort: this.o.reusePort === true, recvBufferSize: this.o.receiveBufferBytes });
     sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
     return new Promise((resolve, reject) => {
       // A bind failure (port in use) is the caller's to report, once; later socket errors are logged.

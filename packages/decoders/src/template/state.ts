@@ -713,9 +713,12 @@ export class DomainState implements RecordContext {
 
   /** Where the exporter's sequence stands: what a restarted collector needs to count the gap once. */
   sequenceState(): SequenceState {
+    // Split: the numbers stand where this collector stopped following them (they went on at the
+    // other's), so a restart must not count the distance as loss.
+    const known = !this.sequenceSplit;
     return {
-      expected: this.expectedSeq === this.expectedSeq ? this.expectedSeq : null,
-      last: this.lastSeq === this.lastSeq ? this.lastSeq : null,
+      expected: known && this.expectedSeq === this.expectedSeq ? this.expectedSeq : null,
+      last: known && this.lastSeq === this.lastSeq ? this.lastSeq : null,
       postIncrement: this.postIncrement,
       lastSeenMs: this.lastSeenMs,
       firstSeenMs: this.firstSeenMs,
