@@ -86,6 +86,8 @@ test('ingest killed twice mid-stream: the loss the health reports equals the dat
     HAYSTACK_KAFKA__FLOW_TOPIC: 'flows',
     // A publish round a second: the kill below lands just after a round's checkpoint, long before the next.
     HAYSTACK_INGEST__BATCH__MAX_DELAY_MS: '1000',
+    // One collector's crash accounting (its checkpoint file); the workers' own: services/ingest workers.test.ts.
+    HAYSTACK_INGEST__WORKERS: '1',
   });
   const checkpoint = join(stateDir, 'templates.checkpoint.json');
   const children: ChildProcess[] = [];

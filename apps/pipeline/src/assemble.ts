@@ -14,7 +14,7 @@ import type { HitlistStore } from '@haystack/hitlist-contract';
 import { openStore } from '@haystack/store';
 import { hitlistBuilds } from '@haystack/hitlist';
 import { consoleComponent, type ConsoleServer, type LiveQuality } from '@haystack/console';
-import { ingestComponent, registerIngestMetrics, type Ingest, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
+import { exporterHealth, ingestComponent, registerIngestMetrics, type Ingest, type IngestStats, type ReplayOptions, type ReplayResult } from '@haystack/ingest';
 import {
   CountingSink,
   KafkaFlowSink,
@@ -76,6 +76,8 @@ export interface Pipeline {
   readonly registry: Registry;
   /** The parts, available once start() has returned (undefined when not part of this pipeline). */
   readonly ingest: Ingest | undefined;
+  /** The collector's counters (summed over its workers): null without ingest or before it started. */
+  ingestStats(): Promise<IngestStats | null>;
   readonly detector: Detector | undefined;
   readonly transport: FlowTransport | undefined;
   readonly source: FlowSource | undefined;
@@ -220,6 +222,7 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
       ...(o.persistTemplates !== undefined ? { persistTemplates: o.persistTemplates } : {}),
       health: o.ingestHealth ?? true,
       ...(o.replayId ? { collectorId: replaySourceId(o.replayId, config) } : {}),
+      logFormat: config.log.format === 'pretty' || (config.log.format === 'auto' && process.stderr.isTTY === true) ? 'pretty' : 'json',
     });
     lifecycle.add(ingestPart);
   }
@@ -238,9 +241,10 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
   }
   /** This process's own counters for the console's data-quality page. */
   const liveQuality = async (since: number): Promise<LiveQuality> => {
-    const exporters = ingestPart?.exporters() ?? [];
+    const counted = ingestPart ? await ingestPart.stats().catch(() => null) : null;
+    const exporters = counted ? exporterHealth(counted) : [];
     const det = detectorPart?.detector?.stats();
-    const published = ingestPart?.parts?.publisher.counters.records;
+    const published = counted?.publisher.records;
     const embeddedBus = !!transport?.bus;
     return {
       live: true,
@@ -259,13 +263,11 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
   lifecycle.add({
     name: 'metrics',
     async start() {
-      const ing = ingestPart?.parts;
+      const ing = ingestPart;
       if (ing)
         registerIngestMetrics(registry, {
-          decoder: ing.decoder,
-          publisher: ing.publisher,
-          sockets: () => ing.collector.boundPorts,
-          refused: () => ing.collector.refused,
+          stats: () => ing.stats(),
+          sockets: () => ing.parts?.collector.boundPorts ?? (ing.workers?.ports ?? []).map((port) => ({ port, family: 4 as const })),
         });
       const det = detectorPart?.detector;
       if (det) {
@@ -291,6 +293,9 @@ export function assemblePipeline(o: PipelineOptions): Pipeline {
     registry,
     get ingest(): Ingest | undefined {
       return ingestPart?.parts;
+    },
+    async ingestStats() {
+      return ingestPart ? ingestPart.stats().catch(() => null) : null;
     },
     get detector(): Detector | undefined {
       return detectorPart?.detector;

@@ -151,6 +151,12 @@ export const configSchema = z
          * its claims on exporters); null = the host name. Give each collector on one host its own.
          */
         name: z.string().min(1).max(200).nullable().default(null),
+        /**
+         * Collectors in this process, each on its own core, sharing the UDP ports (SO_REUSEPORT: the
+         * kernel keeps each exporter's source address and port on one of them); 'auto' = one per
+         * core. Replays use one.
+         */
+        workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
         netflowPort: z.number().int().min(0).max(65535).default(2055),
         ipfixPort: z.number().int().min(0).max(65535).default(4739),
         /** sFlow v5 (switches, exchange fabrics); null = no sFlow socket. Every port accepts every protocol. */

@@ -1,9 +1,12 @@
+import { availableParallelism } from 'node:os';
 import type { Component, ComponentHealth, HaystackConfig, Later, Logger } from '@haystack/common';
-import { lossUnit, type ExporterCounts } from '@haystack/flow-core';
+import type { ExporterCounts } from '@haystack/flow-core';
 import type { FlowSink } from '@haystack/transport';
 import { replayCapture, type ReplayOptions, type ReplayResult } from './replay.js';
 import { createIngest, type Ingest } from './service.js';
 import { socketDrops } from './metrics.js';
+import { exporterHealth, readIngestStats, type IngestStats } from './ingest-stats.js';
+import { IngestWorkers, workerCount } from './workers.js';
 
 /** One exporter (version, observation domain) as this collector counts it since it started. */
 export type ExporterHealth = ExporterCounts;
@@ -19,11 +22,17 @@ export interface IngestComponentOptions {
   /** Publish health snapshots beside the flows (default true). */
   health?: boolean;
   collectorId?: string;
+  /** Log lines of worker threads: as the process writes them. */
+  logFormat?: 'json' | 'pretty';
 }
 
 export interface IngestComponent extends Component {
-  /** Decoder, publisher and collector, once started. */
+  /** Decoder, publisher and collector, once started (one collector: replays, or `ingest.workers: 1`). */
   readonly parts: Ingest | undefined;
+  /** The collector threads, when `ingest.workers` is more than one. */
+  readonly workers: IngestWorkers | undefined;
+  /** Every counter of the collector (or the sum over its workers) now. */
+  stats(): Promise<IngestStats>;
   /** Replay a capture through the collector (mode 'replay'); an aborted `signal` stops it after what it has read. */
   replay(file: string, opts?: Partial<ReplayOptions>): Promise<ReplayResult>;
   /** Every exporter's counters now, sorted. */
@@ -35,35 +44,36 @@ export interface IngestComponent extends Component {
 /** The collector as a component: decode, publish, health beside the flows, templates kept across restarts. */
 export function ingestComponent(o: IngestComponentOptions): IngestComponent {
   let ingest: Ingest | undefined;
+  let workers: IngestWorkers | undefined;
+  const one = (i: Ingest) => readIngestStats(i.decoder, i.publisher, i.collector);
   const exporters = (): ExporterHealth[] => {
-    if (!ingest) return [];
-    const out: ExporterHealth[] = [];
-    for (const d of ingest.decoder.registry.all()) {
-      const c = d.counters;
-      out.push({
-        exporter: d.exporterText,
-        version: d.version,
-        domain: d.domain,
-        records: c.records,
-        samplingRate: d.shownRate,
-        sequenceGaps: c.sequenceGaps,
-        lost: c.lost,
-        lostUnit: lossUnit(d.version),
-        malformed: c.malformedPackets + c.malformedSets + c.malformedRecords,
-        missingTemplateSets: c.missingTemplateSets,
-        samplesLost: c.samplesLost,
-        sampleDrops: c.sampleDrops,
-      });
-    }
-    return out.sort((a, b) => a.exporter.localeCompare(b.exporter) || a.version - b.version || a.domain - b.domain);
+    if (workers) return exporterHealth(workers.lastStats());
+    return ingest ? exporterHealth(one(ingest)) : [];
   };
+  const ports = (): number[] => workers?.ports ?? ingest?.collector.boundPorts.map((b) => b.port) ?? [];
   return {
     name: 'ingest',
     get parts() {
       return ingest;
     },
+    get workers() {
+      return workers;
+    },
     async start() {
       const listen = o.mode === 'listen';
+      const n = listen ? workerCount(o.config, availableParallelism()) : 1;
+      if (n > 1) {
+        workers = await IngestWorkers.start({
+          config: o.config,
+          log: o.log,
+          sink: o.sink(),
+          workers: n,
+          health: o.health ?? true,
+          ...(o.collectorId ? { collectorId: o.collectorId } : {}),
+          logFormat: o.logFormat ?? 'json',
+        });
+        return;
+      }
       ingest = await createIngest(o.config, o.log, o.sink(), {
         ...(listen ? {} : { ports: [] }),
         persistTemplates: o.persistTemplates ?? listen,
@@ -73,24 +83,38 @@ export function ingestComponent(o: IngestComponentOptions): IngestComponent {
       if (listen) await ingest.collector.start();
     },
     async stop() {
+      if (workers) {
+        await workers.stop();
+        return;
+      }
       if (o.mode === 'listen') await ingest?.collector.stop();
       else await ingest?.publisher.drain();
       // After the collector's last save: a Redis store's connections would keep the process alive.
       await ingest?.templateStore?.close().catch((err: unknown) => o.log.warn({ err }, 'could not close the template store'));
     },
+    failed() {
+      // Only worker threads can fail on their own; one collector's faults are logged and counted.
+      return workers ? workers.failed() : new Promise<Error>(() => undefined);
+    },
     health(): ComponentHealth {
-      const p = ingest?.publisher.counters;
+      const p = workers ? workers.lastStats().publisher : ingest?.publisher.counters;
       return {
-        ok: !!ingest,
+        ok: !!ingest || !!workers,
         detail: {
           mode: o.mode,
-          exporters: ingest?.decoder.registry.size ?? 0,
+          workers: workers?.workers ?? (ingest ? 1 : 0),
+          exporters: workers ? workers.lastStats().domains.length : (ingest?.decoder.registry.size ?? 0),
           recordsPublished: p?.records ?? 0,
           droppedBackpressure: p?.droppedBackpressure ?? 0,
           publishErrors: p?.publishErrors ?? 0,
-          ports: ingest?.collector.boundPorts.map((b) => b.port) ?? [],
+          ports: ports(),
         },
       };
+    },
+    async stats() {
+      if (workers) return workers.stats();
+      if (!ingest) throw new Error('ingest is not started');
+      return one(ingest);
     },
     replay(file, opts = {}) {
       if (!ingest) return Promise.reject(new Error('ingest is not started'));
@@ -98,8 +122,9 @@ export function ingestComponent(o: IngestComponentOptions): IngestComponent {
     },
     exporters,
     async socketDrops() {
+      // Every socket of a port counts (the workers share each port): once per port.
       let n = 0;
-      for (const s of ingest?.collector.boundPorts ?? []) n += await socketDrops(s.port);
+      for (const p of new Set(ports())) n += await socketDrops(p);
       return n;
     },
   };

@@ -8,3 +8,5 @@ export * from './health.js';
 export * from './archive.js';
 export * from './component.js';
 export * from './export-key.js';
+export * from './ingest-stats.js';
+export { IngestWorkers, WorkerStartError, workerCount } from './workers.js';

@@ -4,15 +4,48 @@ import type { DomainCounters } from '@haystack/decoders';
 import { lossUnit } from '@haystack/flow-core';
 import type { FlowDecoder, ExporterCounters } from '@haystack/decoders';
 import type { Publisher, PublisherCounters } from './publisher.js';
+import { readIngestStats, type IngestStats } from './ingest-stats.js';
+
+/** Where the ingest metrics read: one collector's decoder and publisher, or the workers' sum. */
+export type IngestMetricsSource =
+  | { decoder: FlowDecoder; publisher?: Publisher; sockets?: () => { port: number; family: 4 | 6 }[]; refused?: () => number }
+  | { stats: () => Promise<IngestStats>; sockets?: () => { port: number; family: 4 | 6 }[] };
+
+const NO_PUBLISHER: PublisherCounters = { records: 0, batches: 0, noSubscriber: 0, bothSubscribers: 0, droppedBackpressure: 0, publishErrors: 0 };
+
+/** Scrape-time reads share one copy of the counters for 100 ms (one scrape). */
+function statsReader(src: IngestMetricsSource): () => Promise<IngestStats> {
+  let at = 0;
+  let last: Promise<IngestStats> | null = null;
+  const read: () => Promise<IngestStats> =
+    'stats' in src
+      ? src.stats
+      : () =>
+          Promise.resolve(
+            readIngestStats(src.decoder, src.publisher ?? { counters: NO_PUBLISHER }, {
+              refused: src.refused?.() ?? 0,
+              templatesFromPeers: 0,
+              splitExporters: 0,
+            }),
+          );
+  return () => {
+    const now = Date.now();
+    if (!last || now - at > 100) {
+      at = now;
+      last = read();
+    }
+    return last;
+  };
+}
 
 /**
  * Prometheus view of the ingest counters. Values are read from the decoder and
  * publisher at scrape time, so the packet path never touches prom-client.
  */
-export function registerIngestMetrics(
-  reg: Registry,
-  src: { decoder: FlowDecoder; publisher?: Publisher; sockets?: () => { port: number; family: 4 | 6 }[]; refused?: () => number },
-): void {
+export function registerIngestMetrics(reg: Registry, src: IngestMetricsSource): void {
+  const stats = statsReader(src);
+  const hasPublisher = !('decoder' in src) || !!src.publisher;
+  const hasRefused = !('decoder' in src) || !!src.refused;
   const exporterKeys: (keyof ExporterCounters)[] = ['packets', 'bytes', 'malformedPackets', 'unknownVersion', 'decoderErrors'];
   for (const k of exporterKeys) {
     new Counter({
@@ -20,9 +53,9 @@ export function registerIngestMetrics(
       help: `Per exporter: ${snake(k).replace(/_/g, ' ')}`,
       labelNames: ['exporter'],
       registers: [reg],
-      collect() {
+      async collect() {
         this.reset();
-        for (const [exp, c] of src.decoder.exporters) this.inc({ exporter: exp }, c[k]);
+        for (const [exp, c] of (await stats()).exporters) this.inc({ exporter: exp }, c[k]);
       },
     });
   }
@@ -66,11 +99,11 @@ export function registerIngestMetrics(
       help: `Per exporter, protocol version and observation domain: ${snake(k).replace(/_/g, ' ')}${unit ? ' (in the unit the label names; never add units together)' : ''}`,
       labelNames: unit ? ['exporter', 'version', 'domain', 'unit'] : ['exporter', 'version', 'domain'],
       registers: [reg],
-      collect() {
+      async collect() {
         this.reset();
-        for (const d of src.decoder.registry.all())
+        for (const d of (await stats()).domains)
           this.inc(
-            { exporter: d.exporterText, version: String(d.version), domain: String(d.domain), ...(unit ? { unit: lossUnit(d.version) } : {}) },
+            { exporter: d.exporter, version: String(d.version), domain: String(d.domain), ...(unit ? { unit: lossUnit(d.version) } : {}) },
             d.counters[k],
           );
       },
@@ -81,10 +114,9 @@ export function registerIngestMetrics(
     help: 'Templates known per exporter/version/domain',
     labelNames: ['exporter', 'version', 'domain'],
     registers: [reg],
-    collect() {
+    async collect() {
       this.reset();
-      for (const d of src.decoder.registry.all())
-        this.set({ exporter: d.exporterText, version: String(d.version), domain: String(d.domain) }, d.templates.size);
+      for (const d of (await stats()).domains) this.set({ exporter: d.exporter, version: String(d.version), domain: String(d.domain) }, d.templates);
     },
   });
   new Gauge({
@@ -92,62 +124,84 @@ export function registerIngestMetrics(
     help: 'Sampling rate used for records naming no sampler (0 = unknown)',
     labelNames: ['exporter', 'version', 'domain'],
     registers: [reg],
-    collect() {
+    async collect() {
       this.reset();
-      for (const d of src.decoder.registry.all()) this.set({ exporter: d.exporterText, version: String(d.version), domain: String(d.domain) }, d.shownRate);
+      for (const d of (await stats()).domains) this.set({ exporter: d.exporter, version: String(d.version), domain: String(d.domain) }, d.shownRate);
     },
   });
   new Gauge({
     name: 'haystack_ingest_held_bytes',
     help: 'Bytes of data sets held while their template is missing (all exporters)',
     registers: [reg],
-    collect() {
-      this.set(src.decoder.registry.held.bytes);
+    async collect() {
+      this.set((await stats()).heldBytes);
     },
   });
   new Counter({
     name: 'haystack_ingest_domains_refused_total',
     help: 'Packets refused because the exporter/domain limit was reached',
     registers: [reg],
-    collect() {
+    async collect() {
       this.reset();
-      this.inc(src.decoder.registry.refusedDomains);
+      this.inc((await stats()).refusedDomains);
     },
   });
   new Counter({
     name: 'haystack_ingest_domains_evicted_total',
     help: 'Exporter/domains forgotten after staying silent (templates included)',
     registers: [reg],
-    collect() {
+    async collect() {
       this.reset();
-      this.inc(src.decoder.registry.evictedDomains);
+      this.inc((await stats()).evictedDomains);
     },
   });
-  if (src.publisher) {
+  if (hasPublisher) {
     const pubKeys: (keyof PublisherCounters)[] = ['records', 'batches', 'noSubscriber', 'bothSubscribers', 'droppedBackpressure', 'publishErrors'];
     for (const k of pubKeys) {
       new Counter({
         name: `haystack_ingest_published_${snake(k)}_total`,
         help: `Publisher: ${snake(k).replace(/_/g, ' ')}`,
         registers: [reg],
-        collect() {
+        async collect() {
           this.reset();
-          this.inc(src.publisher!.counters[k]);
+          this.inc((await stats()).publisher[k]);
         },
       });
     }
   }
-  if (src.refused) {
+  if (hasRefused) {
     new Counter({
       name: 'haystack_ingest_refused_packets_total',
       help: 'Datagrams from exporters outside the allowlist',
       registers: [reg],
-      collect() {
+      async collect() {
         this.reset();
-        this.inc(src.refused!());
+        this.inc((await stats()).refusedPackets);
       },
     });
   }
+  const shared: ['templatesFromPeers' | 'splitExporters', string, string][] = [
+    [
+      'templatesFromPeers',
+      'haystack_ingest_templates_from_peers_total',
+      'Templates learned from other collectors or workers (an exporter that moved, or is spread)',
+    ],
+    [
+      'splitExporters',
+      'haystack_ingest_split_exporters_total',
+      'Exporters found heard by another collector or worker too: their sequence gaps are not counted as loss meanwhile',
+    ],
+  ];
+  for (const [k, name, help] of shared)
+    new Counter({
+      name,
+      help,
+      registers: [reg],
+      async collect() {
+        this.reset();
+        this.inc((await stats())[k]);
+      },
+    });
   if (src.sockets) {
     new Gauge({
       name: 'haystack_ingest_socket_drops',

@@ -25,7 +25,14 @@ export async function createIngest(
   cfg: HaystackConfig,
   log: Logger,
   sink: FlowSink,
-  opts: { ports?: number[]; persistTemplates?: boolean; health?: boolean; collectorId?: string } = {},
+  opts: {
+    ports?: number[];
+    persistTemplates?: boolean;
+    health?: boolean;
+    collectorId?: string;
+    /** A worker of several: its own template store (shared through the process) and shared ports. */
+    worker?: { templateStore: TemplateStore | null; reusePort: boolean };
+  } = {},
 ): Promise<Ingest> {
   const decoder = new FlowDecoder({
     sampling: samplingFromConfig(cfg),
@@ -43,7 +50,9 @@ export async function createIngest(
   });
   let templateStore: TemplateStore | null = null;
   const persist = opts.persistTemplates ?? true;
-  if (persist && cfg.ingest.templates.persist === 'file') {
+  if (opts.worker) {
+    templateStore = opts.worker.templateStore;
+  } else if (persist && cfg.ingest.templates.persist === 'file') {
     templateStore = new FileTemplateStore(cfg.ingest.templates.path ?? join(cfg.stateDir, 'templates.json'));
   } else if (persist && cfg.ingest.templates.persist === 'redis') {
     if (!cfg.redis.url) throw new Error('ingest.templates.persist is "redis" but redis.url is not set');
@@ -58,6 +67,7 @@ export async function createIngest(
     bind: cfg.ingest.bind,
     ports: opts.ports ?? [cfg.ingest.netflowPort, cfg.ingest.ipfixPort, ...(cfg.ingest.sflowPort === null ? [] : [cfg.ingest.sflowPort])],
     receiveBufferBytes: cfg.ingest.receiveBufferBytes,
+    reusePort: opts.worker?.reusePort ?? false,
     allowExporters: cfg.ingest.allowExporters,
     maxDelayMs: cfg.ingest.batch.maxDelayMs,
     templateStore,

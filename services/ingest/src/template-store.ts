@@ -48,7 +48,7 @@ export interface CollectorCheckpoint {
 }
 
 /** Write-then-rename: a crash mid-write never leaves a torn file. */
-async function writeAtomically(path: string, text: string): Promise<void> {
+export async function writeAtomically(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, text);
@@ -131,7 +131,7 @@ interface ChangeMessage {
   keys: string[];
 }
 
-function withoutSequence(d: DomainSnapshot): DomainSnapshot {
+export function withoutSequence(d: DomainSnapshot): DomainSnapshot {
   const { sequence: _sequence, ...rest } = d;
   return rest;
 }

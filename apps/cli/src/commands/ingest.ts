@@ -2,7 +2,16 @@ import type { Command } from 'commander';
 import { BatchWriter, lossUnit, readRecord } from '@haystack/flow-core';
 import { fmtInt } from '@haystack/report';
 import { FlowDecoder, NfdumpRecords, sflowState } from '@haystack/decoders';
-import { samplingFromConfig, FileTemplateStore, markSubscriberSide, isArchive, newArchiveStats, readArchive, type replayCapture } from '@haystack/ingest';
+import {
+  exporterHealth,
+  samplingFromConfig,
+  FileTemplateStore,
+  markSubscriberSide,
+  isArchive,
+  newArchiveStats,
+  readArchive,
+  type replayCapture,
+} from '@haystack/ingest';
 import { assemblePipeline } from '@haystack/pipeline';
 import { CountingSink } from '@haystack/transport';
 import { readUdp } from '@haystack/pcap';
@@ -32,12 +41,11 @@ export function registerIngestCommands(program: Command): void {
         log.info('stopping collector');
         await p.stop();
         if (failure !== undefined) throw failure;
-        if (counting) {
-          const ing = p.ingest!;
-          const s = decoderSummary(ing.decoder);
-          const c = ing.publisher.counters;
+        const counted = counting ? await p.ingestStats() : null;
+        if (counted) {
+          const c = counted.publisher;
           process.stdout.write(`counted ${c.records} records in ${c.batches} batches (no subscriber side: ${c.noSubscriber})\n`);
-          for (const d of s.domains)
+          for (const d of exporterHealth(counted))
             process.stdout.write(`  ${d.exporter} v${d.version} domain ${d.domain}: ${d.records} records, ${d.lost} lost, ${d.sequenceGaps} sequence gaps\n`);
         }
         exitIfLingering(log);

@@ -1,0 +1,98 @@
+/**
+ * One ingest worker thread: a whole collector (sockets shared with the other workers through
+ * SO_REUSEPORT, decoder, publisher, health) whose batches go to the main thread's sink and whose
+ * templates are shared with the other workers. Started by IngestWorkers (workers.ts).
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { createLogger, type HaystackConfig } from '@haystack/common';
+import { createIngest, type Ingest } from './service.js';
+import { ThreadSink } from './thread-sink.js';
+import { RedisTemplateStore, type TemplateStore } from './template-store.js';
+import { HubRedisClient } from './worker-templates.js';
+import { readIngestStats } from './ingest-stats.js';
+
+export interface WorkerInit {
+  index: number;
+  config: HaystackConfig;
+  ports: number[];
+  partitions: number;
+  /** This worker's name among collectors (claims, checkpoint key). */
+  name: string;
+  collectorId: string;
+  health: boolean;
+  log: { level: HaystackConfig['log']['level']; format: 'json' | 'pretty' };
+  /** Templates shared through the main thread's hub, or through Redis (persist: redis). */
+  templates: 'hub' | 'redis';
+  sinkPort: MessagePort;
+  hubPort: MessagePort;
+}
+
+/** Control messages between the main thread and a worker. */
+export type ToWorker = { t: 'stats'; id: number } | { t: 'stop' };
+export type FromWorker =
+  | { t: 'started'; ports: number[] }
+  | { t: 'start-failed'; error: string; code?: string; address?: string; port?: number; syscall?: string }
+  | { t: 'stats'; id: number; stats: ReturnType<typeof readIngestStats> }
+  | { t: 'stopped'; stats: ReturnType<typeof readIngestStats> };
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const cfg = init.config;
+const log = createLogger({ level: init.log.level, format: init.log.format }).child({ worker: init.index });
+
+async function templateStore(): Promise<TemplateStore> {
+  const key = `${cfg.redis.keyPrefix}ingest:templates`;
+  if (init.templates === 'redis') {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(cfg.redis.url!, { lazyConnect: false, maxRetriesPerRequest: 3 });
+    return new RedisTemplateStore(redis, key, init.name, () => redis.duplicate());
+  }
+  const client = new HubRedisClient(init.hubPort);
+  return new RedisTemplateStore(client, key, init.name, () => client.subscriber());
+}
+
+let ingest: Ingest | undefined;
+const stats = () => readIngestStats(ingest!.decoder, ingest!.publisher, ingest!.collector);
+
+port.on('message', (m: ToWorker) => {
+  if (m.t === 'stats') port.postMessage({ t: 'stats', id: m.id, stats: stats() } satisfies FromWorker);
+  else if (m.t === 'stop') void stop();
+});
+
+async function stop(): Promise<void> {
+  try {
+    await ingest?.collector.stop();
+    await ingest?.templateStore?.close().catch((err: unknown) => log.warn({ err }, 'could not close the template store'));
+  } catch (err) {
+    log.error({ err }, 'worker did not stop cleanly');
+  }
+  port.postMessage({ t: 'stopped', stats: stats() } satisfies FromWorker);
+  init.sinkPort.close();
+  init.hubPort.close();
+  port.close();
+}
+
+try {
+  const store = await templateStore();
+  ingest = await createIngest(cfg, log, new ThreadSink(init.sinkPort, init.partitions), {
+    ports: init.ports,
+    health: init.health,
+    collectorId: init.collectorId,
+    worker: { templateStore: store, reusePort: true },
+  });
+  const ports = await ingest.collector.start();
+  port.postMessage({ t: 'started', ports } satisfies FromWorker);
+} catch (e) {
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+  port.postMessage({
+    t: 'start-failed',
+    error: err.message,
+    ...(err.code ? { code: err.code } : {}),
+    ...(err.address ? { address: err.address } : {}),
+    ...(err.port !== undefined ? { port: err.port } : {}),
+    ...(err.syscall ? { syscall: err.syscall } : {}),
+  } satisfies FromWorker);
+  port.close();
+  init.sinkPort.close();
+  init.hubPort.close();
+}

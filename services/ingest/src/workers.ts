@@ -1,0 +1,272 @@
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { HaystackConfig, Logger } from '@haystack/common';
+import type { FlowSink } from '@haystack/transport';
+import { sumIngestStats, type IngestStats } from './ingest-stats.js';
+import { relayToSink } from './thread-sink.js';
+import { TemplateHub } from './worker-templates.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-main.js';
+
+export interface IngestWorkersOptions {
+  config: HaystackConfig;
+  log: Logger;
+  sink: FlowSink;
+  workers: number;
+  health: boolean;
+  /** Health snapshots name each worker `<collectorId>-w<i>`. */
+  collectorId?: string;
+  /** Pretty or JSON log lines, as the main thread writes them. */
+  logFormat: 'json' | 'pretty';
+}
+
+interface Running {
+  worker: Worker;
+  exited: Promise<number>;
+  last: IngestStats | null;
+}
+
+/** The error a worker's failure to bind or start is reported with (the CLI turns it into one line). */
+export class WorkerStartError extends Error {
+  readonly code?: string;
+  readonly address?: string;
+  readonly port?: number;
+  readonly syscall?: string;
+  constructor(message: string, o: { code?: string; address?: string; port?: number; syscall?: string } = {}) {
+    super(message);
+    this.name = 'WorkerStartError';
+    Object.assign(this, o);
+  }
+}
+
+/**
+ * Sockets bound to a local UDP port, from /proc/net/udp and udp6 (Linux). SO_REUSEPORT lets a
+ * second collector of the same user bind the port too and take half the datagrams without an
+ * error: worker 0 checks it is the only one before the others join.
+ */
+async function socketsOnPort(port: number): Promise<number | null> {
+  let n = 0;
+  let read = false;
+  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = await readFile(f, 'utf8');
+    } catch {
+      continue;
+    }
+    read = true;
+    for (const line of text.split('\n').slice(1)) {
+      const local = line.trim().split(/\s+/)[1];
+      if (local && parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) n++;
+    }
+  }
+  return read ? n : null;
+}
+
+/**
+ * `ingest.workers` collectors in one process, a thread each. Each binds the collector ports with
+ * SO_REUSEPORT; the kernel then hands every datagram of one exporter (source address and port) to
+ * one worker. They bind one after the other, so a restart with the same number of workers gives
+ * each exporter the same worker again (its checkpoint is there). Their batches are published by
+ * this thread to the process's sink; templates are shared through a hub here (or Redis), so an
+ * exporter that changes its source port, and lands on another worker, is decoded at once.
+ */
+export class IngestWorkers {
+  private readonly running: Running[] = [];
+  private readonly hub: TemplateHub | null;
+  private boundPorts: number[] = [];
+  private stopping = false;
+  private failure: ((e: Error) => void) | null = null;
+  private readonly failedPromise: Promise<Error>;
+  private statsId = 1;
+  private final: IngestStats | null = null;
+
+  private constructor(private readonly o: IngestWorkersOptions) {
+    this.failedPromise = new Promise((resolve) => (this.failure = resolve));
+    const t = o.config.ingest.templates;
+    if (t.persist === 'redis') this.hub = null;
+    else {
+      const path = t.path ?? join(o.config.stateDir, 'templates.json');
+      const base = path.replace(/\.json$/, '');
+      const checkpoints = new Map<string, string>();
+      for (let i = 0; i < o.workers; i++) checkpoints.set(this.workerName(i), `${base}.w${i}.checkpoint.json`);
+      this.hub = new TemplateHub({ key: `${o.config.redis.keyPrefix}ingest:templates`, file: t.persist === 'file' ? { path, checkpoints } : null });
+    }
+  }
+
+  private workerName(i: number): string {
+    return `${this.o.config.ingest.name ?? hostname()}-w${i}`;
+  }
+
+  static async start(o: IngestWorkersOptions): Promise<IngestWorkers> {
+    const w = new IngestWorkers(o);
+    try {
+      if (w.hub) {
+        const { templates } = await w.hub.load();
+        if (templates > 0) o.log.info({ templates, workers: o.workers }, 'restored exporter templates for the workers');
+      }
+      // One after the other: worker 0 resolves port 0 to a real port the others then share, and
+      // the kernel's choice of worker for an exporter is the same after a restart.
+      let ports = w.portsToBind();
+      for (let i = 0; i < o.workers; i++) {
+        ports = await w.startOne(i, ports);
+        if (i > 0) continue;
+        w.boundPorts = ports;
+        for (const p of ports) {
+          const n = await socketsOnPort(p);
+          if (n !== null && n > 1)
+            throw new WorkerStartError(`port ${p} is shared with another process`, {
+              code: 'EADDRINUSE',
+              address: o.config.ingest.bind,
+              port: p,
+              syscall: 'bind',
+            });
+        }
+      }
+    } catch (e) {
+      await w.stop().catch(() => undefined);
+      throw e;
+    }
+    o.log.info({ workers: o.workers, ports: w.boundPorts }, 'collector workers listening (SO_REUSEPORT)');
+    return w;
+  }
+
+  private portsToBind(): number[] {
+    const c = this.o.config.ingest;
+    return [c.netflowPort, c.ipfixPort, ...(c.sflowPort === null ? [] : [c.sflowPort])];
+  }
+
+  private startOne(index: number, ports: number[]): Promise<number[]> {
+    const sink = new MessageChannel();
+    const hub = new MessageChannel();
+    relayToSink(sink.port1, () => this.o.sink);
+    if (this.hub) this.hub.serve(hub.port1);
+    const cfg = this.o.config;
+    const init: WorkerInit = {
+      index,
+      config: cfg,
+      ports,
+      partitions: this.o.sink.partitions,
+      name: this.workerName(index),
+      collectorId: `${this.o.collectorId ?? `${hostname()}:${process.pid}:${Date.now().toString(36)}`}-w${index}`,
+      health: this.o.health,
+      log: { level: this.o.log.level as HaystackConfig['log']['level'], format: this.o.logFormat },
+      templates: this.hub ? 'hub' : 'redis',
+      sinkPort: sink.port2,
+      hubPort: hub.port2,
+    };
+    const worker = new Worker(new URL('./worker-main.js', import.meta.url), { workerData: init, transferList: [sink.port2, hub.port2] });
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+    const r: Running = { worker, exited, last: null };
+    this.running.push(r);
+    const close = () => {
+      sink.port1.close();
+      hub.port1.close();
+    };
+    void exited.then((code) => {
+      close();
+      if (!this.stopping) this.failure?.(new Error(`ingest worker ${index} exited unexpectedly (code ${code})`));
+    });
+    worker.on('error', (err) => {
+      this.o.log.error({ err, worker: index }, 'ingest worker failed');
+      if (!this.stopping) this.failure?.(err);
+    });
+    return new Promise<number[]>((resolve, reject) => {
+      const onMessage = (m: FromWorker) => {
+        if (m.t === 'started') {
+          worker.off('message', onMessage);
+          resolve(m.ports);
+        } else if (m.t === 'start-failed') {
+          worker.off('message', onMessage);
+          reject(new WorkerStartError(m.error, m));
+        }
+      };
+      worker.on('message', onMessage);
+      void exited.then((code) => reject(new Error(`ingest worker ${index} exited while starting (code ${code})`)));
+    });
+  }
+
+  /** The ports the workers share, as worker 0 bound them. */
+  get ports(): number[] {
+    return this.boundPorts;
+  }
+
+  get workers(): number {
+    return this.running.length;
+  }
+
+  failed(): Promise<Error> {
+    return this.failedPromise;
+  }
+
+  /** Every worker's counters now, summed (the last ones a stopped worker sent). */
+  async stats(): Promise<IngestStats> {
+    if (this.final) return this.final;
+    return sumIngestStats(await this.perWorker());
+  }
+
+  /** Each worker's own counters (which exporters the kernel gave it). */
+  perWorker(): Promise<IngestStats[]> {
+    return Promise.all(this.running.map((r) => (this.final ? Promise.resolve(r.last ?? sumIngestStats([])) : this.ask(r))));
+  }
+
+  /** The counters as of the last stats() (for readers that cannot wait). */
+  lastStats(): IngestStats {
+    return this.final ?? sumIngestStats(this.running.map((r) => r.last).filter((s): s is IngestStats => s !== null));
+  }
+
+  private ask(r: Running): Promise<IngestStats> {
+    if (r.worker.threadId === -1) return Promise.resolve(r.last ?? sumIngestStats([]));
+    const id = this.statsId++;
+    return new Promise<IngestStats>((resolve) => {
+      const onMessage = (m: FromWorker) => {
+        if ((m.t === 'stats' && m.id === id) || m.t === 'stopped') {
+          r.worker.off('message', onMessage);
+          r.last = m.stats;
+          resolve(m.stats);
+        }
+      };
+      r.worker.on('message', onMessage);
+      void r.exited.then(() => {
+        r.worker.off('message', onMessage);
+        resolve(r.last ?? sumIngestStats([]));
+      });
+      r.worker.postMessage({ t: 'stats', id } satisfies ToWorker);
+    });
+  }
+
+  /** Stop every worker (each publishes what it staged, its last health and checkpoint), then the hub's files. */
+  async stop(): Promise<IngestStats> {
+    this.stopping = true;
+    await Promise.all(
+      this.running.map(async (r) => {
+        if (r.worker.threadId === -1) return;
+        const stopped = new Promise<void>((resolve) => {
+          r.worker.on('message', (m: FromWorker) => {
+            if (m.t === 'stopped') {
+              r.last = m.stats;
+              resolve();
+            }
+          });
+          void r.exited.then(() => resolve());
+        });
+        r.worker.postMessage({ t: 'stop' } satisfies ToWorker);
+        await stopped;
+        // Its work is done once it said so; a handle left open must not hold the process.
+        const t = setTimeout(() => void r.worker.terminate(), 5000);
+        await r.exited;
+        clearTimeout(t);
+      }),
+    );
+    await this.hub?.flush();
+    this.final = sumIngestStats(this.running.map((r) => r.last).filter((s): s is IngestStats => s !== null));
+    return this.final;
+  }
+}
+
+/** The number of workers `ingest.workers` asks for on this machine. */
+export function workerCount(cfg: HaystackConfig, cores: number): number {
+  const w = cfg.ingest.workers;
+  return w === 'auto' ? Math.max(1, cores) : w;
+}
