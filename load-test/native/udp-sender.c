@@ -7,6 +7,12 @@
 // continue the same gap-free stream.
 //
 //   udp-sender STREAM PORT RATE DURATION [MAX_BURST [START_INDEX START_SEQ]]
+//
+// UDP_SENDER_SOURCES=K (environment, default 1): K exporters, each its own socket bound to
+// 127.0.0.(1+j) sending the whole stream (same sequence numbers: each exporter's own sequence is
+// gap-free). RATE counts the records of all of them. A collector spreading exporters over
+// workers (SO_REUSEPORT hashes the source address and port) needs more than one.
+// UDP_SENDER_SOURCE_PORT=P: send from that source port (default: any).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -70,12 +76,29 @@ int main(int argc, char **argv) {
   if ((uint32_t)max_burst > n) max_burst = n;
 
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-  int s = socket(AF_INET, SOCK_DGRAM, 0);
-  int sndbuf = 4 << 20;
-  setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  const char *src_env = getenv("UDP_SENDER_SOURCES");
+  int sources = src_env ? atoi(src_env) : 1;
+  if (sources < 1) sources = 1;
+  if (sources > 200) sources = 200;
+  // UDP_SENDER_SOURCE_PORT: every exporter sends from this port (the warm-up and the measured run
+  // are then the same exporters to a collector that hashes source address and port).
+  const char *sport_env = getenv("UDP_SENDER_SOURCE_PORT");
+  int sport = sport_env ? atoi(sport_env) : 0;
+  int socks[200];
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
   inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  if (connect(s, (struct sockaddr *)&to, sizeof to) != 0) { perror("connect"); return 1; }
+  for (int j = 0; j < sources; j++) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    int sndbuf = 4 << 20;
+    setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    if (sources > 1 || sport) {
+      struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = htons(sport)};
+      from.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)j);
+      if (bind(s, (struct sockaddr *)&from, sizeof from) != 0) { perror("bind"); return 1; }
+    }
+    if (connect(s, (struct sockaddr *)&to, sizeof to) != 0) { perror("connect"); return 1; }
+    socks[j] = s;
+  }
 
   struct mmsghdr *msgs = calloc(max_burst, sizeof *msgs);
   struct iovec *iov = calloc(max_burst, sizeof *iov);
@@ -111,7 +134,7 @@ int main(int argc, char **argv) {
     if (sent_records >= due) {
       // Sleep until the next datagram is due (timer slack set to 1 µs below); no spinning, so
       // the sender leaves its CPU to others between bursts.
-      double wait = (double)(sent_records + d[idx].records - due) / rate;
+      double wait = (double)(sent_records + (uint64_t)d[idx].records * sources - due) / rate;
       if (wait < 1e-6) wait = 1e-6;
       struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
       nanosleep(&ts, NULL);
@@ -126,26 +149,28 @@ int main(int argc, char **argv) {
       seq += g->units;
       iov[k].iov_base = g->payload;
       iov[k].iov_len = g->len;
-      r += g->records;
+      r += (uint64_t)g->records * sources;
       k++;
       if (++idx == n) { idx = 0; loops++; }
     }
-    int done = 0;
-    while (done < k) {
-      int m = sendmmsg(s, msgs + done, k - done, 0);
-      if (m < 0) {
-        if (errno == EINTR) continue;
-        // ENOBUFS/ECONNREFUSED: count and move on (the datagram is lost, as on a real network).
-        last_errno = errno;
-        errors++;
-        done++;
-        continue;
+    for (int j = 0; j < sources; j++) {
+      int done = 0;
+      while (done < k) {
+        int m = sendmmsg(socks[j], msgs + done, k - done, 0);
+        if (m < 0) {
+          if (errno == EINTR) continue;
+          // ENOBUFS/ECONNREFUSED: count and move on (the datagram is lost, as on a real network).
+          last_errno = errno;
+          errors++;
+          done++;
+          continue;
+        }
+        done += m;
       }
-      done += m;
     }
-    for (int i = 0; i < k; i++) sent_bytes += iov[i].iov_len;
+    for (int i = 0; i < k; i++) sent_bytes += (uint64_t)iov[i].iov_len * sources;
     sent_records = r;
-    sent_dgrams += k;
+    sent_dgrams += (uint64_t)k * sources;
     bursts++;
   }
   double secs = now_s() - start;

@@ -60,6 +60,8 @@ const opt = {
   // and the sender; --nice 0 turns it off.
   nice: Number(arg('--nice', '-10')),
   collectorCpu: arg('--collector-cpu', '1')!,
+  /** Haystack's CPUs when they differ (e.g. 0,1 for two workers; nfcapd is single-threaded). */
+  haystackCpu: arg('--haystack-cpu') ?? arg('--collector-cpu', '1')!,
   senderCpu: arg('--sender-cpu', '0')!,
   burst: Number(arg('--burst', '32')),
   // Long enough for V8 to finish optimising the hot path (its compiler threads share the pinned
@@ -75,6 +77,10 @@ const opt = {
   diag: process.argv.includes('--diag'),
   /** How to run the plain Haystack collector: 'cli' (apps/cli ingest; falls back to 'child' if it cannot start), or 'child' (dist/ingest-child.js, the same pipeline without the rest of the CLI). 'cli!' never falls back. */
   entry: arg('--entry', 'cli') as 'cli' | 'child' | 'cli!',
+  /** Exporters: the sender sends the stream from this many source addresses (127.0.0.1…). */
+  sources: Number(arg('--sources', '1')),
+  /** Haystack's ingest.workers (default: the product's default, one per core). */
+  workers: arg('--workers') ?? 'auto',
 };
 
 // ---- children ------------------------------------------------------------------------------
@@ -150,13 +156,18 @@ interface SockState {
 }
 
 /** The 127.0.0.1 UDP socket bound to `port`, from /proc/net/udp; null if none. */
+/** Every socket bound to the port (workers share it with SO_REUSEPORT), summed. */
 function udpSocket(port: number): SockState | null {
   const want = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let found: SockState | null = null;
   for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
     const c = line.trim().split(/\s+/);
-    if (c[1] === want) return { rxQueue: parseInt(c[4]!.split(':')[1]!, 16), drops: Number(c[c.length - 1]) };
+    if (c[1] !== want) continue;
+    found ??= { rxQueue: 0, drops: 0 };
+    found.rxQueue += parseInt(c[4]!.split(':')[1]!, 16);
+    found.drops += Number(c[c.length - 1]);
   }
-  return null;
+  return found;
 }
 
 /** Receive buffer the kernel granted (ss -m: skmem rb). */
@@ -238,10 +249,17 @@ interface SenderResult {
   nextSeq: number;
 }
 
+/** One source port for every run: the warm-up and the measured stretch come from the same exporters. */
+const SOURCE_PORT = 30000 + Math.floor(Math.random() * 20000);
+
 async function send(stream: string, port: number, rate: number, seconds: number, from?: { nextIndex: number; nextSeq: number }): Promise<SenderResult> {
   const args = [stream, String(port), String(rate), String(seconds), String(opt.burst)];
   if (from) args.push(String(from.nextIndex), String(from.nextSeq));
-  const child = start(opt.senderCpu, nativeTool('udp-sender'), args);
+  const child = start(opt.senderCpu, nativeTool('udp-sender'), args, {
+    ...process.env,
+    UDP_SENDER_SOURCES: String(opt.sources),
+    UDP_SENDER_SOURCE_PORT: String(SOURCE_PORT),
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -295,6 +313,7 @@ async function startHaystack(name: 'haystack'): Promise<Running> {
     HAYSTACK_STATE_DIR: state,
     HAYSTACK_INGEST__RECEIVE_BUFFER_BYTES: String(opt.rcvbuf),
     HAYSTACK_LOG__LEVEL: 'info',
+    HAYSTACK_INGEST__WORKERS: opt.workers,
     // As the `haystack` command and the Docker image run it (apps/cli/bin/haystack.js): batch
     // buffers on the heap; without these glibc maps fresh pages per batch (3-4x slower).
     MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '33554432',
@@ -312,7 +331,7 @@ async function startHaystack(name: 'haystack'): Promise<Running> {
   }
   let diag: Record<string, number> = {};
   const child = start(
-    opt.collectorCpu,
+    opt.haystackCpu,
     process.execPath,
     [...nodeArgs, main, ...(useChild ? [] : ['ingest']), '--netflow-port', '0', '--ipfix-port', '0', '--sflow-port', '0', '--bind', '127.0.0.1', ...extra],
     env,
@@ -664,7 +683,7 @@ async function main(): Promise<void> {
   say(table(['fact', 'value'], Object.entries(facts)));
   say('');
   say(
-    `Per trial: fresh collector${opt.pin ? ` pinned to CPU ${opt.collectorCpu} (sender on CPU ${opt.senderCpu})` : ''}${opt.nice ? `, collector and sender at niceness ${opt.nice} in their own sessions (autogroup nice ${opt.nice})` : ''}, warm-up ${opt.warmup} s at ${fmtRate(opt.warmupRate)} records/s, then ${opt.duration} s at the trial rate; receive buffer requested ${opt.rcvbuf} B; ${opt.reps} repetitions; loss-free = loss ≤ ${(opt.tolerance * 100).toFixed(3)}% in the median repetition; nfcapd writes to ${opt.nfcapdDir}.`,
+    `Per trial: fresh collector${opt.pin ? ` pinned to CPU ${opt.collectorCpu}${opt.haystackCpu !== opt.collectorCpu ? ` (Haystack: CPUs ${opt.haystackCpu}, ingest.workers ${opt.workers})` : ''} (sender on CPU ${opt.senderCpu})` : ''}, ${opt.sources} exporter${opt.sources > 1 ? 's' : ''} (source addresses)${opt.nice ? `, collector and sender at niceness ${opt.nice} in their own sessions (autogroup nice ${opt.nice})` : ''}, warm-up ${opt.warmup} s at ${fmtRate(opt.warmupRate)} records/s, then ${opt.duration} s at the trial rate; receive buffer requested ${opt.rcvbuf} B; ${opt.reps} repetitions; loss-free = loss ≤ ${(opt.tolerance * 100).toFixed(3)}% in the median repetition; nfcapd writes to ${opt.nfcapdDir}.`,
   );
   say('');
   nativeTool('udp-sender');
