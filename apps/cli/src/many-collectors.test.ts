@@ -13,6 +13,11 @@ import { makeTrafficPcap } from '@haystack/testkit/exporters-traffic';
 import { runSoftflowd } from '@haystack/testkit/exporters-run';
 import { tempDir, waitFor } from '@haystack/detector/test-helpers';
 import { freePort } from '@haystack/testkit/ports';
+import { registerKafkajsCodecs } from '@haystack/transport';
+
+// The collectors compress their batches (kafka.compression, lz4 by default): this test's raw
+// kafkajs reader needs the codecs the detector's consumer uses.
+registerKafkajsCodecs();
 
 /**
  * Several collectors behind one address: real `haystack ingest` processes sharing templates

@@ -8,3 +8,4 @@ export * from './kafka-lag.js';
 export * from './factory.js';
 export { TransportClosedError, type RetryBackoff } from './util.js';
 export * from './counting-sink.js';
+export { registerKafkajsCodecs } from './kafka-codecs.js';

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type logCreator, type Admin } from 'kafkajs';
 import type { HaystackConfig, Logger } from '@haystack/common';
+import { registerKafkajsCodecs } from './kafka-codecs.js';
 
 /** The `kafka` section of the project configuration. */
 // The session timeout is the consumers' (the pipeline passes it as a source option): producers need none.
@@ -70,6 +71,7 @@ export interface KafkaClientOptions {
 }
 
 export function createKafkaClient(kafka: KafkaSection, opts: KafkaClientOptions): Kafka {
+  registerKafkajsCodecs();
   if (kafka.brokers.length === 0) throw new KafkaTransportError('kafka.brokers is empty: nothing to connect to (empty means the embedded bus)');
   return new Kafka({
     clientId: kafka.clientId,
@@ -112,25 +114,4 @@ export async function connectAdmin(client: Kafka, kafka: KafkaSection): Promise<
     throw new KafkaTransportError(`cannot connect to Kafka brokers ${kafka.brokers.join(',')}: ${(e as Error).message}`, { cause: e });
   }
   return admin;
-}
-
-/**
- * Whether retrying can help: kafkajs marks protocol errors retriable or not; connection
- * losses and timeouts are retriable. When kafkajs's own retries run out it wraps the real
- * cause (KafkaJSNumberOfRetriesExceeded, or KafkaJSNonRetriableError with retries: 0),
- * so the cause decides.
- */
-export function isTransient(err: unknown): boolean {
-  let e = err as { name?: string; retriable?: boolean; cause?: unknown; errors?: unknown[] } | undefined;
-  for (let depth = 0; e && depth < 8; depth++) {
-    if (e.name === 'KafkaJSAggregateError' && Array.isArray(e.errors)) return e.errors.length > 0 && e.errors.every(isTransient);
-    if ((e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError') && e.cause) {
-      e = e.cause as typeof e;
-      continue;
-    }
-    if (e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError' || e.name === 'KafkaJSRequestTimeoutError') return true;
-    if (typeof e.name === 'string' && e.name.startsWith('KafkaJS')) return e.retriable === true;
-    return false;
-  }
-  return false;
 }

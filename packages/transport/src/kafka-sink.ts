@@ -1,35 +1,32 @@
-import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import { Admin, Producer, type BaseOptions, type CompressionAlgorithmValue, type MessageToProduce } from '@platformatic/kafka';
 import { FORMAT_VERSION } from '@haystack/flow-core';
+import type { Logger } from '@haystack/common';
 import type { FlowSink } from './types.js';
-import {
-  BATCH_FORMAT_HEADER,
-  KafkaTransportError,
-  connectAdmin,
-  createKafkaClient,
-  flowTopicPartitions,
-  isTransient,
-  partitionKey,
-  type KafkaClientOptions,
-  type KafkaSection,
-} from './kafka-common.js';
+import { BATCH_FORMAT_HEADER, KafkaTransportError, partitionKey, type KafkaSection } from './kafka-common.js';
 import { backoffDelays, checkBatch, checkPartition, Sleeper, TransportClosedError, type RetryBackoff } from './util.js';
 
-export interface KafkaSinkOptions extends KafkaClientOptions {
+/** Connection settings of the producer's client (@platformatic/kafka), passed as they are. */
+export type KafkaProducerClientOptions = Pick<BaseOptions, 'connectTimeout' | 'requestTimeout' | 'timeout' | 'retries' | 'retryDelay' | 'tls' | 'sasl'>;
+
+export interface KafkaSinkOptions {
   /** brokers, clientId, flowTopic, acks, compression are used. */
   kafka: KafkaSection;
+  logger?: Logger;
+  /** The client's own retries default to 1 (100 ms apart): the sink retries on top, up to deliveryTimeoutMs. */
+  client?: KafkaProducerClientOptions;
   /** How long the first publish of an idle sink waits for company before sending, default 2 ms. */
   lingerMs?: number;
   /** Upper bound of one produce call (all partitions), default 4 MiB. */
   maxRequestBytes?: number;
   /**
-   * Upper bound per partition within one produce call, default 900,000 bytes: kafkajs puts
-   * a call's messages for a partition into one record batch, which the broker refuses above
-   * message.max.bytes (1 MB by default). A single larger batch is still sent, alone.
+   * Upper bound per partition within one produce call, default 900,000 bytes: a call's messages
+   * for a partition form one record batch, which the broker refuses above message.max.bytes
+   * (1 MB by default). A single larger batch is still sent, alone.
    */
   maxPartitionBytes?: number;
   /** Keep retrying transient failures this long before failing the publish, default 60 s. */
   deliveryTimeoutMs?: number;
-  /** Back-off between sink-level retries (after kafkajs's own retries gave up). */
+  /** Back-off between sink-level retries (after the client's own retries gave up). */
   retry?: RetryBackoff;
 }
 
@@ -88,14 +85,38 @@ class Group {
  * Delivery is at least once: a retry after a partial failure may write a batch twice.
  * The partition count is read at connect; after growing the topic, restart publishers.
  */
+/**
+ * Whether retrying can help (@platformatic/kafka errors): lost connections and timeouts can;
+ * a broker's error code says so itself (`canRetry`); an aggregate can when all its parts can.
+ */
+export function isTransientProduceError(err: unknown): boolean {
+  const e = err as { code?: string; canRetry?: boolean; errors?: unknown[]; cause?: unknown } | undefined;
+  if (!e || typeof e !== 'object') return false;
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(isTransientProduceError);
+  if (e.code === 'PLT_KFK_NETWORK' || e.code === 'PLT_KFK_TIMEOUT') return true;
+  if (typeof e.canRetry === 'boolean') return e.canRetry;
+  return e.cause !== undefined && isTransientProduceError(e.cause);
+}
+
+const COMPRESSION: Record<KafkaSection['compression'], CompressionAlgorithmValue> = { none: 'none', gzip: 'gzip', lz4: 'lz4', zstd: 'zstd' };
+
+/**
+ * FlowSink on a Kafka topic (@platformatic/kafka producer). Each publish names its partition;
+ * publishes made while a produce call is in flight are grouped into the next call (a call's
+ * overhead dominates otherwise). One call at a time keeps batches of a partition in publish
+ * order even across retries.
+ *
+ * Delivery is at least once: a retry after a partial failure may write a batch twice.
+ * The partition count is read at connect; after growing the topic, restart publishers.
+ */
 export class KafkaFlowSink implements FlowSink {
   readonly partitions: number;
   readonly topic: string;
 
   private readonly keys: Buffer[];
-  private readonly headers = { [BATCH_FORMAT_HEADER]: String(FORMAT_VERSION) };
-  private readonly acks: number;
-  private readonly compression: CompressionTypes;
+  private readonly headers = new Map([[Buffer.from(BATCH_FORMAT_HEADER), Buffer.from(String(FORMAT_VERSION))]]);
+  private readonly acks: -1 | 0 | 1;
+  private readonly compression: CompressionAlgorithmValue;
   private readonly groups: Group[] = [];
   private pumping: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -118,7 +139,7 @@ export class KafkaFlowSink implements FlowSink {
     this.topic = opts.kafka.flowTopic;
     this.keys = Array.from({ length: partitions }, (_, p) => partitionKey(p));
     this.acks = opts.kafka.acks;
-    this.compression = opts.kafka.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    this.compression = COMPRESSION[opts.kafka.compression];
     this.lingerMs = opts.lingerMs ?? 2;
     this.maxRequestBytes = opts.maxRequestBytes ?? 4 * 1024 * 1024;
     this.maxPartitionBytes = opts.maxPartitionBytes ?? 900_000;
@@ -127,24 +148,12 @@ export class KafkaFlowSink implements FlowSink {
 
   /** Connect, check the flow topic exists and read its partition count. */
   static async connect(opts: KafkaSinkOptions): Promise<KafkaFlowSink> {
-    const client: Kafka = createKafkaClient(opts.kafka, opts);
-    const admin = await connectAdmin(client, opts.kafka);
-    let partitions: number;
-    try {
-      partitions = await flowTopicPartitions(admin, opts.kafka);
-    } finally {
-      await admin.disconnect();
-    }
-    const producer = client.producer({
-      allowAutoTopicCreation: false,
-      // Partitions are always explicit; naming the partitioner also silences kafkajs's v2 notice.
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    try {
-      await producer.connect();
-    } catch (e) {
-      throw new KafkaTransportError(`cannot connect producer to ${opts.kafka.brokers.join(',')}: ${(e as Error).message}`, { cause: e });
-    }
+    const k = opts.kafka;
+    if (k.brokers.length === 0) throw new KafkaTransportError('kafka.brokers is empty: nothing to connect to (empty means the embedded bus)');
+    const base = { clientId: k.clientId, bootstrapBrokers: k.brokers, retries: 1, retryDelay: 100, ...opts.client };
+    const partitions = await flowTopicPartitionsOf(new Admin(base), k);
+    // Partitions are always explicit; the topic must exist (never auto-created).
+    const producer = new Producer({ ...base, autocreateTopics: false });
     return new KafkaFlowSink(producer, opts, partitions);
   }
 
@@ -191,7 +200,7 @@ export class KafkaFlowSink implements FlowSink {
       try {
         await this.flush();
       } finally {
-        await this.producer.disconnect();
+        await this.producer.close();
       }
     })();
     return this.closing;
@@ -226,7 +235,8 @@ export class KafkaFlowSink implements FlowSink {
   }
 
   private async send(g: Group): Promise<void> {
-    const messages: Message[] = g.entries.map((e) => ({
+    const messages: MessageToProduce[] = g.entries.map((e) => ({
+      topic: this.topic,
       partition: e.partition,
       key: this.keys[e.partition],
       value: e.value,
@@ -237,7 +247,7 @@ export class KafkaFlowSink implements FlowSink {
     for (;;) {
       this.counters.requests++;
       try {
-        await this.producer.send({ topic: this.topic, acks: this.acks, compression: this.compression, messages });
+        await this.producer.send({ acks: this.acks, compression: this.compression, messages });
         this.counters.batches += g.entries.length;
         this.counters.bytes += g.bytes;
         this.pendingCount -= g.entries.length;
@@ -245,7 +255,7 @@ export class KafkaFlowSink implements FlowSink {
         return;
       } catch (e) {
         const d = delay();
-        if (isTransient(e) && Date.now() + d < deadline) {
+        if (isTransientProduceError(e) && Date.now() + d < deadline) {
           this.counters.retries++;
           this.opts.logger?.warn({ err: e, batches: g.entries.length, retryInMs: d }, 'Kafka produce failed, retrying');
           if (await this.sleeper.sleep(d)) continue;
@@ -260,5 +270,32 @@ export class KafkaFlowSink implements FlowSink {
         return;
       }
     }
+  }
+}
+
+/**
+ * Partition count of the flow topic, failing clearly when it does not exist. Existence is
+ * checked with a full topic listing first because a Metadata request naming the topic may
+ * auto-create it (librdkafka's mock always does; Kafka does with auto.create.topics).
+ */
+async function flowTopicPartitionsOf(admin: Admin, k: KafkaSection): Promise<number> {
+  try {
+    let topics: string[];
+    try {
+      topics = await admin.listTopics();
+    } catch (e) {
+      throw new KafkaTransportError(`cannot connect to Kafka brokers ${k.brokers.join(',')}: ${(e as Error).message}`, { cause: e });
+    }
+    if (!topics.includes(k.flowTopic))
+      throw new KafkaTransportError(
+        `Kafka topic '${k.flowTopic}' (kafka.flowTopic) does not exist on ${k.brokers.join(',')}; ` +
+          'create it with the partition count you want: Haystack does not auto-create it',
+      );
+    const md = await admin.metadata({ topics: [k.flowTopic], autocreateTopics: false });
+    const n = md.topics.get(k.flowTopic)?.partitionsCount ?? 0;
+    if (n < 1) throw new KafkaTransportError(`Kafka topic '${k.flowTopic}' has no partitions`);
+    return n;
+  } finally {
+    await admin.close().catch(() => undefined);
   }
 }

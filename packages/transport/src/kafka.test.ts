@@ -7,6 +7,7 @@ import { KafkaFlowSource, type KafkaSourceOptions } from './kafka-source.js';
 import { GroupLagReader } from './kafka-lag.js';
 import { BATCH_FORMAT_HEADER, KafkaTransportError, type KafkaSection } from './kafka-common.js';
 import { TransportClosedError } from './util.js';
+import { registerKafkajsCodecs } from './kafka-codecs.js';
 import { batchTag, deferred, makeBatch, Observer } from './test-batches.js';
 
 /** Kafka API keys used for fault injection (see the Kafka protocol guide). */
@@ -35,8 +36,11 @@ function kafkaSection(mock: KafkaMock, over: Partial<KafkaSection> = {}): KafkaS
 /** Short kafkajs retries so failure paths finish quickly; the sink's own retry is what is under test. */
 const quickClient = { connectionTimeout: 2_000, retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 200 } };
 
+/** The producer client's (@platformatic/kafka) retries, short for the same reason. */
+const quickProducer = { connectTimeout: 2_000, retries: 2, retryDelay: 50 };
+
 async function connectSink(t: TestContext, opts: KafkaSinkOptions): Promise<KafkaFlowSink> {
-  const sink = await KafkaFlowSink.connect({ client: quickClient, ...opts });
+  const sink = await KafkaFlowSink.connect({ client: quickProducer, ...opts });
   t.after(() => sink.close());
   return sink;
 }
@@ -127,12 +131,14 @@ test('Kafka: batches arrive byte-identical (CRC intact) in the partition asked f
   }
 });
 
-test('Kafka: gzip and acks 1/0 deliver the same bytes; key and header as documented', async (t) => {
+test('Kafka: gzip, lz4, zstd and acks 1/0 deliver the same bytes; key and header as documented', async (t) => {
   const mock = await withMock(t, [{ name: 'flows', partitions: 3 }]);
   const variants: Pick<KafkaSection, 'acks' | 'compression'>[] = [
     { acks: -1, compression: 'gzip' },
     { acks: 1, compression: 'none' },
     { acks: 0, compression: 'gzip' },
+    { acks: -1, compression: 'lz4' },
+    { acks: -1, compression: 'zstd' },
   ];
   const sent: Buffer[] = [];
   for (const [i, v] of variants.entries()) {
@@ -145,7 +151,9 @@ test('Kafka: gzip and acks 1/0 deliver the same bytes; key and header as documen
     await sink.close();
   }
 
-  // Read with plain kafkajs to see exactly what is on the topic.
+  // Read with plain kafkajs (the consumer's client, with the codecs the transport registers) to
+  // see exactly what is on the topic.
+  registerKafkajsCodecs();
   const consumer = mockKafkaClient(mock).consumer({ groupId: 'raw', ...MOCK_CONSUMER_TIMINGS });
   t.after(() => consumer.disconnect());
   await consumer.connect();
@@ -173,7 +181,7 @@ test('Kafka: gzip and acks 1/0 deliver the same bytes; key and header as documen
     assert.equal(batchTag(s.value).partition, s.partition);
     assert.ok(sent.some((b) => b.equals(s.value)));
   }
-  assert.equal(seen.length, 9);
+  assert.equal(seen.length, 15);
 });
 
 test('Kafka sink: concurrent publishes share produce calls, split by size limits, order kept', async (t) => {
@@ -208,10 +216,10 @@ test('Kafka sink: concurrent publishes share produce calls, split by size limits
 
 test('Kafka sink: transient produce errors are retried with back-off; permanent ones fail clearly', async (t) => {
   const mock = await withMock(t, [{ name: 'flows', partitions: 2 }]);
-  // kafkajs gives up at once, so the sink's own retry is exercised.
+  // The client gives up at once, so the sink's own retry is exercised.
   const sink = await connectSink(t, {
     kafka: kafkaSection(mock),
-    client: { retry: { retries: 0 } },
+    client: { retries: 0 },
     retry: { initialMs: 10, maxMs: 50 },
   });
   await mock.command(`errors ${PRODUCE} ${NOT_LEADER_FOR_PARTITION},${NOT_LEADER_FOR_PARTITION},${NOT_LEADER_FOR_PARTITION}`);
@@ -239,7 +247,7 @@ test('Kafka sink: a broker that stays down fails the publish after deliveryTimeo
   const mock = await withMock(t, [{ name: 'flows', partitions: 1 }]);
   const sink = await connectSink(t, {
     kafka: kafkaSection(mock),
-    client: { retry: { retries: 0 }, connectionTimeout: 500 },
+    client: { retries: 0, connectTimeout: 500 },
     retry: { initialMs: 20, maxMs: 100 },
     deliveryTimeoutMs: 600,
   });
@@ -255,7 +263,7 @@ test('Kafka sink: a broker that stays down fails the publish after deliveryTimeo
 test('Kafka sink: bad input and a missing topic give clear errors; nothing is auto-created', async (t) => {
   const mock = await withMock(t, [{ name: 'flows', partitions: 2 }]);
   await assert.rejects(
-    KafkaFlowSink.connect({ kafka: kafkaSection(mock, { flowTopic: 'absent' }), client: quickClient }),
+    KafkaFlowSink.connect({ kafka: kafkaSection(mock, { flowTopic: 'absent' }), client: quickProducer }),
     /Kafka topic 'absent' \(kafka\.flowTopic\) does not exist .*does not auto-create it/,
   );
   const src = source(t, { kafka: kafkaSection(mock, { flowTopic: 'absent' }) });
@@ -282,7 +290,7 @@ test('Kafka sink: unreachable brokers give a clear error', async () => {
   const mock = await startKafkaMock({ topics: [{ name: 'flows', partitions: 1 }] });
   await mock.stop(); // its port is now closed
   await assert.rejects(
-    KafkaFlowSink.connect({ kafka: kafkaSection(mock), client: { connectionTimeout: 500, retry: { retries: 1, initialRetryTime: 50 } } }),
+    KafkaFlowSink.connect({ kafka: kafkaSection(mock), client: { connectTimeout: 500, retries: 1, retryDelay: 50 } }),
     /cannot connect to Kafka brokers 127\.0\.0\.1:\d+/,
   );
 });

@@ -84,7 +84,7 @@ test('Kafka consumer group (mock cluster): a detector dies between insert and co
   const refDaily = lines.filter((_, i) => i % 2 === 0).sort();
   const refHourly = new Set(camFlows.map((f) => `${f.src} ${Math.floor(f.start / H)}`));
 
-  const sink = await KafkaFlowSink.connect({ kafka: config.kafka, client: quickClient });
+  const sink = await KafkaFlowSink.connect({ kafka: config.kafka, client: { connectTimeout: 2_000, retries: 2, retryDelay: 50 } });
   t.after(() => sink.close());
   const publishRound = async (r: number) => {
     for (let p = 0; p < PARTITIONS; p++) await sink.publish(p, makeBatch(rounds[r]![p]!, DAY_START + r));
