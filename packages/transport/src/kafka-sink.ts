@@ -90,10 +90,15 @@ class Group {
  * a broker's error code says so itself (`canRetry`); an aggregate can when all its parts can.
  */
 export function isTransientProduceError(err: unknown): boolean {
-  const e = err as { code?: string; canRetry?: boolean; errors?: unknown[]; cause?: unknown } | undefined;
+  const e = err as { code?: string; canRetry?: boolean; closed?: boolean; errors?: unknown[]; cause?: unknown } | undefined;
   if (!e || typeof e !== 'object') return false;
   if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(isTransientProduceError);
-  if (e.code === 'PLT_KFK_NETWORK' || e.code === 'PLT_KFK_TIMEOUT') return true;
+  // A closed client or pool says canRetry: false; a timeout carries the network code (and
+  // canRetry: false, though a later attempt may well pass).
+  if (e.closed === true) return false;
+  if (e.code === 'PLT_KFK_NETWORK' && /timed? ?out/i.test(String((e as { message?: unknown }).message))) return true;
+  if (e.canRetry === false) return false;
+  if (e.code === 'PLT_KFK_NETWORK') return true;
   if (typeof e.canRetry === 'boolean') return e.canRetry;
   return e.cause !== undefined && isTransientProduceError(e.cause);
 }

@@ -100,8 +100,12 @@ export class Collector {
     this.share = opts.templateStore?.share ?? null;
   }
 
-  /** Load persisted templates and the checkpoint, bind the sockets. Returns the bound ports. */
-  async start(): Promise<number[]> {
+  /**
+   * Load persisted templates and the checkpoint, bind the sockets. Returns the bound ports.
+   * `beforeBind` runs once everything else is ready and may name the ports (workers bind in
+   * turn, quickly, once all of them are ready).
+   */
+  async start(beforeBind?: () => Promise<number[] | undefined>): Promise<number[]> {
     const { log, templateStore } = this.o;
     this.startedAt = Date.now();
     if (templateStore) {
@@ -147,8 +151,9 @@ export class Collector {
         }
       }
     }
+    const wanted = (await beforeBind?.()) ?? this.o.ports;
     const ports: number[] = [];
-    for (const port of this.o.ports) ports.push(await this.listen(port));
+    for (const port of wanted) ports.push(await this.listen(port));
     this.lastHealthAt = Date.now();
     this.sweepEvery = Math.max(1, Math.round(10_000 / this.o.maxDelayMs));
     // Claims are settled before health reports loss: at least twice per health interval.

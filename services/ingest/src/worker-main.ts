@@ -28,8 +28,9 @@ export interface WorkerInit {
 }
 
 /** Control messages between the main thread and a worker. */
-export type ToWorker = { t: 'stats'; id: number } | { t: 'stop' };
+export type ToWorker = { t: 'stats'; id: number } | { t: 'stop' } | { t: 'bind'; ports: number[] };
 export type FromWorker =
+  | { t: 'ready' }
   | { t: 'started'; ports: number[] }
   | { t: 'start-failed'; error: string; code?: string; address?: string; port?: number; syscall?: string }
   | { t: 'stats'; id: number; stats: ReturnType<typeof readIngestStats> }
@@ -54,10 +55,20 @@ async function templateStore(): Promise<TemplateStore> {
 let ingest: Ingest | undefined;
 const stats = () => readIngestStats(ingest!.decoder, ingest!.publisher, ingest!.collector);
 
+let bindNow: ((ports: number[]) => void) | null = null;
 port.on('message', (m: ToWorker) => {
   if (m.t === 'stats') port.postMessage({ t: 'stats', id: m.id, stats: stats() } satisfies FromWorker);
   else if (m.t === 'stop') void stop();
+  else if (m.t === 'bind') bindNow?.(m.ports);
 });
+
+/** Ready to receive: say so, and bind when the main thread says (the workers in turn). */
+function awaitBind(): Promise<number[]> {
+  return new Promise<number[]>((resolve) => {
+    bindNow = resolve;
+    port.postMessage({ t: 'ready' } satisfies FromWorker);
+  });
+}
 
 async function stop(): Promise<void> {
   try {
@@ -72,17 +83,21 @@ async function stop(): Promise<void> {
   port.close();
 }
 
+let store: TemplateStore | undefined;
 try {
-  const store = await templateStore();
+  store = await templateStore();
   ingest = await createIngest(cfg, log, new ThreadSink(init.sinkPort, init.partitions), {
     ports: init.ports,
     health: init.health,
     collectorId: init.collectorId,
     worker: { templateStore: store, reusePort: true },
   });
-  const ports = await ingest.collector.start();
+  const ports = await ingest.collector.start(awaitBind);
   port.postMessage({ t: 'started', ports } satisfies FromWorker);
 } catch (e) {
+  // Release what was opened (a socket already bound, a Redis connection) before saying so.
+  await ingest?.collector.stop().catch(() => undefined);
+  await store?.close().catch(() => undefined);
   const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
   port.postMessage({
     t: 'start-failed',

@@ -13,7 +13,7 @@ import { createRegistry, defaultConfig, silentLogger, type HaystackConfig } from
 import { openBatch, isHealth, decodeHealth, type HealthSnapshot } from '@haystack/flow-core';
 import { IE, PacketBuilder, type FieldSpec } from '@haystack/decoders';
 import type { FlowSink } from '@haystack/transport';
-import { IngestWorkers } from './workers.js';
+import { IngestWorkers, workerCount } from './workers.js';
 import { registerIngestMetrics } from './metrics.js';
 import type { IngestStats } from './ingest-stats.js';
 
@@ -219,4 +219,44 @@ test('templates and each worker checkpoint persist: after a restart data decodes
   assert.equal(d.counters.missingTemplateSets, 0, 'decoded with the restored template');
   assert.equal(lost(final), 4, 'the 4 packets lost across the restart, counted once');
   assert.equal(sink.records, 27);
+});
+
+test('a worker that cannot bind a port is one clear error, and what it had bound is released', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hs-workers-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // The IPFIX port is taken by another program (no SO_REUSEPORT); the NetFlow port binds first.
+  const busy = await socketAt('127.0.0.1');
+  t.after(() => busy.close());
+  const free = await socketAt('127.0.0.1');
+  const netflowPort = free.address().port;
+  free.close();
+  const cfg = config(dir);
+  cfg.ingest.netflowPort = netflowPort;
+  cfg.ingest.ipfixPort = busy.address().port;
+  await assert.rejects(
+    IngestWorkers.start({ config: cfg, log: silentLogger, sink: new KeepingSink(1), workers: 2, health: false, logFormat: 'json' }),
+    (e: Error & { code?: string; port?: number }) => e.code === 'EADDRINUSE' && e.port === busy.address().port,
+  );
+  // Nothing of Haystack holds the NetFlow port any more: a plain socket (no SO_REUSEPORT) binds it.
+  const again = await socketAt('127.0.0.1', netflowPort);
+  again.close();
+});
+
+test('ingest.workers: one per core on Linux; elsewhere auto is one and more is refused in one line', () => {
+  const cfg = config('/nonexistent');
+  cfg.ingest.workers = 'auto';
+  assert.equal(workerCount(cfg, 8, 'linux'), 8);
+  assert.equal(workerCount(cfg, 8, 'darwin'), 1);
+  cfg.ingest.workers = 3;
+  assert.equal(workerCount(cfg, 8, 'linux'), 3);
+  assert.throws(() => workerCount(cfg, 8, 'win32'), /ingest\.workers: 3 needs Linux/);
+});
+
+test('persist: redis with several workers and no redis.url is refused before any worker starts', async () => {
+  const cfg = config('/nonexistent');
+  cfg.ingest.templates = { ...cfg.ingest.templates, persist: 'redis' };
+  await assert.rejects(
+    IngestWorkers.start({ config: cfg, log: silentLogger, sink: new KeepingSink(1), workers: 2, health: false, logFormat: 'json' }),
+    /redis\.url is not set/,
+  );
 });

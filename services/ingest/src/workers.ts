@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import type { HaystackConfig, Logger } from '@haystack/common';
+import { ConfigError, type HaystackConfig, type Logger } from '@haystack/common';
 import type { FlowSink } from '@haystack/transport';
 import { sumIngestStats, type IngestStats } from './ingest-stats.js';
 import { relayToSink } from './thread-sink.js';
@@ -25,7 +25,13 @@ interface Running {
   worker: Worker;
   exited: Promise<number>;
   last: IngestStats | null;
+  /** stats() asks waiting for their answer (answered with the last counters if it exits). */
+  asks: Map<number, (s: IngestStats) => void>;
+  stopped: (() => void) | null;
 }
+
+/** How long a worker may take to stop (publish, checkpoint) before it is terminated. */
+const STOP_TIMEOUT_MS = 15_000;
 
 /** The error a worker's failure to bind or start is reported with (the CLI turns it into one line). */
 export class WorkerStartError extends Error {
@@ -85,6 +91,7 @@ export class IngestWorkers {
   private constructor(private readonly o: IngestWorkersOptions) {
     this.failedPromise = new Promise((resolve) => (this.failure = resolve));
     const t = o.config.ingest.templates;
+    if (t.persist === 'redis' && !o.config.redis.url) throw new ConfigError('ingest.templates.persist is "redis" but redis.url is not set');
     if (t.persist === 'redis') this.hub = null;
     else {
       const path = t.path ?? join(o.config.stateDir, 'templates.json');
@@ -106,11 +113,14 @@ export class IngestWorkers {
         const { templates } = await w.hub.load();
         if (templates > 0) o.log.info({ templates, workers: o.workers }, 'restored exporter templates for the workers');
       }
-      // One after the other: worker 0 resolves port 0 to a real port the others then share, and
-      // the kernel's choice of worker for an exporter is the same after a restart.
+      // All workers get ready (threads, templates, checkpoints) at once; then they bind one after
+      // the other, within milliseconds: worker 0 resolves port 0 to a real port the others then
+      // share, the kernel's choice of worker for an exporter is the same after a restart (same
+      // boot, same count), and the first workers hear the others' exporters only for that moment.
+      const binds = await Promise.all(Array.from({ length: o.workers }, (_, i) => w.startOne(i)));
       let ports = w.portsToBind();
       for (let i = 0; i < o.workers; i++) {
-        ports = await w.startOne(i, ports);
+        ports = await binds[i]!(ports);
         if (i > 0) continue;
         w.boundPorts = ports;
         for (const p of ports) {
@@ -137,7 +147,8 @@ export class IngestWorkers {
     return [c.netflowPort, c.ipfixPort, ...(c.sflowPort === null ? [] : [c.sflowPort])];
   }
 
-  private startOne(index: number, ports: number[]): Promise<number[]> {
+  /** Start worker `index`; resolves once it is ready to bind, with the function that binds it. */
+  private startOne(index: number): Promise<(ports: number[]) => Promise<number[]>> {
     const sink = new MessageChannel();
     const hub = new MessageChannel();
     relayToSink(sink.port1, () => this.o.sink);
@@ -146,7 +157,7 @@ export class IngestWorkers {
     const init: WorkerInit = {
       index,
       config: cfg,
-      ports,
+      ports: [],
       partitions: this.o.sink.partitions,
       name: this.workerName(index),
       collectorId: `${this.o.collectorId ?? `${hostname()}:${process.pid}:${Date.now().toString(36)}`}-w${index}`,
@@ -158,32 +169,52 @@ export class IngestWorkers {
     };
     const worker = new Worker(new URL('./worker-main.js', import.meta.url), { workerData: init, transferList: [sink.port2, hub.port2] });
     const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
-    const r: Running = { worker, exited, last: null };
+    const r: Running = { worker, exited, last: null, asks: new Map(), stopped: null };
     this.running.push(r);
-    const close = () => {
+    // One listener for the worker's whole life: stats answers and its stop.
+    worker.on('message', (m: FromWorker) => {
+      if (m.t === 'stats') {
+        r.last = m.stats;
+        r.asks.get(m.id)?.(m.stats);
+        r.asks.delete(m.id);
+      } else if (m.t === 'stopped') {
+        r.last = m.stats;
+        r.stopped?.();
+      }
+    });
+    void exited.then((code) => {
       sink.port1.close();
       hub.port1.close();
-    };
-    void exited.then((code) => {
-      close();
+      for (const answer of r.asks.values()) answer(r.last ?? sumIngestStats([]));
+      r.asks.clear();
+      r.stopped?.();
       if (!this.stopping) this.failure?.(new Error(`ingest worker ${index} exited unexpectedly (code ${code})`));
     });
     worker.on('error', (err) => {
       this.o.log.error({ err, worker: index }, 'ingest worker failed');
       if (!this.stopping) this.failure?.(err);
     });
-    return new Promise<number[]>((resolve, reject) => {
-      const onMessage = (m: FromWorker) => {
-        if (m.t === 'started') {
-          worker.off('message', onMessage);
-          resolve(m.ports);
-        } else if (m.t === 'start-failed') {
-          worker.off('message', onMessage);
-          reject(new WorkerStartError(m.error, m));
-        }
-      };
-      worker.on('message', onMessage);
-      void exited.then((code) => reject(new Error(`ingest worker ${index} exited while starting (code ${code})`)));
+    // The worker's answers while starting: ready, then started (or start-failed at either step).
+    let step: { resolve: (m: FromWorker) => void; reject: (e: Error) => void } | null = null;
+    const next = () => new Promise<FromWorker>((resolve, reject) => (step = { resolve, reject }));
+    const onMessage = (m: FromWorker) => {
+      if (m.t === 'ready' || m.t === 'started') step?.resolve(m);
+      else if (m.t === 'start-failed') {
+        worker.off('message', onMessage);
+        // It released what it had opened; make sure the thread ends.
+        setTimeout(() => void worker.terminate(), 1000).unref();
+        step?.reject(new WorkerStartError(m.error, m));
+      }
+    };
+    worker.on('message', onMessage);
+    void exited.then((code) => step?.reject(new Error(`ingest worker ${index} exited while starting (code ${code})`)));
+    const ready = next();
+    return ready.then(() => async (ports: number[]) => {
+      const started = next();
+      worker.postMessage({ t: 'bind', ports } satisfies ToWorker);
+      const m = await started;
+      worker.off('message', onMessage);
+      return m.t === 'started' ? m.ports : [];
     });
   }
 
@@ -220,18 +251,7 @@ export class IngestWorkers {
     if (r.worker.threadId === -1) return Promise.resolve(r.last ?? sumIngestStats([]));
     const id = this.statsId++;
     return new Promise<IngestStats>((resolve) => {
-      const onMessage = (m: FromWorker) => {
-        if ((m.t === 'stats' && m.id === id) || m.t === 'stopped') {
-          r.worker.off('message', onMessage);
-          r.last = m.stats;
-          resolve(m.stats);
-        }
-      };
-      r.worker.on('message', onMessage);
-      void r.exited.then(() => {
-        r.worker.off('message', onMessage);
-        resolve(r.last ?? sumIngestStats([]));
-      });
+      r.asks.set(id, resolve);
       r.worker.postMessage({ t: 'stats', id } satisfies ToWorker);
     });
   }
@@ -242,21 +262,18 @@ export class IngestWorkers {
     await Promise.all(
       this.running.map(async (r) => {
         if (r.worker.threadId === -1) return;
-        const stopped = new Promise<void>((resolve) => {
-          r.worker.on('message', (m: FromWorker) => {
-            if (m.t === 'stopped') {
-              r.last = m.stats;
-              resolve();
-            }
-          });
-          void r.exited.then(() => resolve());
-        });
+        const stopped = new Promise<void>((resolve) => (r.stopped = resolve));
         r.worker.postMessage({ t: 'stop' } satisfies ToWorker);
+        // A worker that does not stop in time (or after it said so) must not hold the process.
+        const t = setTimeout(() => {
+          this.o.log.warn({ worker: r.worker.threadId }, 'an ingest worker did not stop in time: terminated');
+          void r.worker.terminate();
+        }, STOP_TIMEOUT_MS);
         await stopped;
-        // Its work is done once it said so; a handle left open must not hold the process.
-        const t = setTimeout(() => void r.worker.terminate(), 5000);
-        await r.exited;
         clearTimeout(t);
+        const t2 = setTimeout(() => void r.worker.terminate(), 5000);
+        await r.exited;
+        clearTimeout(t2);
       }),
     );
     await this.hub?.flush();
@@ -265,8 +282,15 @@ export class IngestWorkers {
   }
 }
 
-/** The number of workers `ingest.workers` asks for on this machine. */
-export function workerCount(cfg: HaystackConfig, cores: number): number {
+/**
+ * The number of workers `ingest.workers` asks for on this machine. Several need SO_REUSEPORT
+ * with the kernel spreading datagrams (Linux): elsewhere 'auto' is one, and more is refused.
+ */
+export function workerCount(cfg: HaystackConfig, cores: number, platform: string = process.platform): number {
   const w = cfg.ingest.workers;
+  if (platform !== 'linux') {
+    if (w === 'auto' || w === 1) return 1;
+    throw new ConfigError(`ingest.workers: ${w} needs Linux (SO_REUSEPORT spreading datagrams); this is ${platform}: set it to 1 or auto`);
+  }
   return w === 'auto' ? Math.max(1, cores) : w;
 }
