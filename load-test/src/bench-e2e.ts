@@ -5,7 +5,7 @@
 // Ingest runs in a child process (e2e-ingest-child.ts; as deployed, ingest and detector are
 // separate services, here on the machine's two cores).
 //
-//   node load-test/dist/bench-e2e.js [--lines N] [--sampling N] [--partitions 1,2,4] [--consumers 1,2] [--reps N] [--ixp MEMBERS] [--threads] [--out FILE]
+//   node load-test/dist/bench-e2e.js [--lines N] [--sampling N] [--partitions 1,2,4] [--consumers 1,2] [--reps N] [--ixp MEMBERS] [--threads] [--compression C] [--out FILE]
 // --ixp runs the IXP deployment instead: an exchange of MEMBERS member networks exporting sFlow
 // from its fabric, hosts attributed to members by router MAC (results/e2e-ixp.md).
 // --threads prints the detector process's CPU seconds by thread name for each run.
@@ -44,6 +44,8 @@ const PARTS = list(arg('partitions', '1,2,4'));
 const CONSUMERS = list(arg('consumers', '1,2'));
 const REPS = Number(arg('reps', '2'));
 const IXP = Number(arg('ixp', '0'));
+/** kafka.compression of the run (default: the product's default). */
+const COMPRESSION = arg('compression', '');
 const OUT = resolve(arg('out', join(repo, 'load-test', 'results', IXP > 0 ? 'e2e-ixp.md' : 'e2e.md')));
 const DAY = '2026-11-20';
 const TOPIC = 'haystack.flows';
@@ -252,7 +254,7 @@ async function runOne(
     mock = await startKafkaMock({ topics: [{ name: TOPIC, partitions }] });
     const config: HaystackConfig = configSchema.parse({
       ...base,
-      kafka: { ...base.kafka, brokers: mock.bootstrap, flowTopic: TOPIC, consumerGroup: group, acks: 1 },
+      kafka: { ...base.kafka, brokers: mock.bootstrap, flowTopic: TOPIC, consumerGroup: group, acks: 1, ...(COMPRESSION ? { compression: COMPRESSION } : {}) },
     });
     // One detector-only pipeline per group member, sharing the one embedded ClickHouse.
     for (let i = 0; i < consumers; i++)
