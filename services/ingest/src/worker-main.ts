@@ -83,31 +83,36 @@ async function stop(): Promise<void> {
   port.close();
 }
 
-let store: TemplateStore | undefined;
-try {
-  store = await templateStore();
-  ingest = await createIngest(cfg, log, new ThreadSink(init.sinkPort, init.partitions), {
-    ports: init.ports,
-    health: init.health,
-    collectorId: init.collectorId,
-    worker: { templateStore: store, reusePort: true },
-  });
-  const ports = await ingest.collector.start(awaitBind);
-  port.postMessage({ t: 'started', ports } satisfies FromWorker);
-} catch (e) {
-  // Release what was opened (a socket already bound, a Redis connection) before saying so.
-  await ingest?.collector.stop().catch(() => undefined);
-  await store?.close().catch(() => undefined);
-  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
-  port.postMessage({
-    t: 'start-failed',
-    error: err.message,
-    ...(err.code ? { code: err.code } : {}),
-    ...(err.address ? { address: err.address } : {}),
-    ...(err.port !== undefined ? { port: err.port } : {}),
-    ...(err.syscall ? { syscall: err.syscall } : {}),
-  } satisfies FromWorker);
-  port.close();
-  init.sinkPort.close();
-  init.hubPort.close();
+// Not a top-level await: a worker stopped before it binds would end with it unsettled (Node warns).
+async function main(): Promise<void> {
+  let store: TemplateStore | undefined;
+  try {
+    store = await templateStore();
+    ingest = await createIngest(cfg, log, new ThreadSink(init.sinkPort, init.partitions), {
+      ports: init.ports,
+      health: init.health,
+      collectorId: init.collectorId,
+      worker: { templateStore: store, reusePort: true },
+    });
+    const ports = await ingest.collector.start(awaitBind);
+    port.postMessage({ t: 'started', ports } satisfies FromWorker);
+  } catch (e) {
+    // Release what was opened (a socket already bound, a Redis connection) before saying so.
+    await ingest?.collector.stop().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+    port.postMessage({
+      t: 'start-failed',
+      error: err.message,
+      ...(err.code ? { code: err.code } : {}),
+      ...(err.address ? { address: err.address } : {}),
+      ...(err.port !== undefined ? { port: err.port } : {}),
+      ...(err.syscall ? { syscall: err.syscall } : {}),
+    } satisfies FromWorker);
+    port.close();
+    init.sinkPort.close();
+    init.hubPort.close();
+  }
 }
+
+void main();
