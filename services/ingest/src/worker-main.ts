@@ -1,11 +1,13 @@
 /**
  * One ingest worker thread: a whole collector (sockets shared with the other workers through
- * SO_REUSEPORT, decoder, publisher, health) whose batches go to the main thread's sink and whose
+ * SO_REUSEPORT, decoder, publisher, health) whose batches go to Kafka through its own producer, or
+ * to the main thread's sink (the in-process bus, a counting sink), and whose
  * templates are shared with the other workers. Started by IngestWorkers (workers.ts).
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createLogger, type HaystackConfig } from '@haystack/common';
 import { createIngest, type Ingest } from './service.js';
+import { KafkaFlowSink, type FlowSink } from '@haystack/transport';
 import { ThreadSink } from './thread-sink.js';
 import { RedisTemplateStore, type TemplateStore } from './template-store.js';
 import { HubRedisClient } from './worker-templates.js';
@@ -24,6 +26,11 @@ export interface WorkerInit {
   /** Templates shared through the main thread's hub, or through Redis (persist: redis). */
   templates: 'hub' | 'redis';
   sinkPort: MessagePort;
+  /**
+   * Publish to Kafka from this worker (its own producer: compression and produce calls on this
+   * worker's core, not all on the main thread's). Otherwise batches go to the main thread's sink.
+   */
+  ownKafkaSink: boolean;
   hubPort: MessagePort;
 }
 
@@ -53,6 +60,7 @@ async function templateStore(): Promise<TemplateStore> {
 }
 
 let ingest: Ingest | undefined;
+let sink: FlowSink | undefined;
 const stats = () => readIngestStats(ingest!.decoder, ingest!.publisher, ingest!.collector);
 
 let bindNow: ((ports: number[]) => void) | null = null;
@@ -74,6 +82,8 @@ async function stop(): Promise<void> {
   try {
     await ingest?.collector.stop();
     await ingest?.templateStore?.close().catch((err: unknown) => log.warn({ err }, 'could not close the template store'));
+    // After the collector's last publish round: what it staged is acknowledged by then.
+    if (init.ownKafkaSink) await sink?.close().catch((err: unknown) => log.warn({ err }, 'could not close the Kafka producer'));
   } catch (err) {
     log.error({ err }, 'worker did not stop cleanly');
   }
@@ -88,7 +98,10 @@ async function main(): Promise<void> {
   let store: TemplateStore | undefined;
   try {
     store = await templateStore();
-    ingest = await createIngest(cfg, log, new ThreadSink(init.sinkPort, init.partitions), {
+    sink = init.ownKafkaSink ? await KafkaFlowSink.connect({ kafka: cfg.kafka, logger: log }) : new ThreadSink(init.sinkPort, init.partitions);
+    if (sink.partitions !== init.partitions)
+      throw new Error(`the flow topic has ${sink.partitions} partitions for this worker, ${init.partitions} for the process`);
+    ingest = await createIngest(cfg, log, sink, {
       ports: init.ports,
       health: init.health,
       collectorId: init.collectorId,
@@ -100,6 +113,7 @@ async function main(): Promise<void> {
     // Release what was opened (a socket already bound, a Redis connection) before saying so.
     await ingest?.collector.stop().catch(() => undefined);
     await store?.close().catch(() => undefined);
+    if (init.ownKafkaSink) await sink?.close().catch(() => undefined);
     const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
     port.postMessage({
       t: 'start-failed',

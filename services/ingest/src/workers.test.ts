@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { createRegistry, defaultConfig, silentLogger, type HaystackConfig } from '@haystack/common';
 import { openBatch, isHealth, decodeHealth, type HealthSnapshot } from '@haystack/flow-core';
 import { IE, PacketBuilder, type FieldSpec } from '@haystack/decoders';
-import type { FlowSink } from '@haystack/transport';
+import { KafkaFlowSink, registerKafkajsCodecs, type FlowSink } from '@haystack/transport';
+import { MOCK_CONSUMER_TIMINGS, mockKafkaClient, startKafkaMock } from '@haystack/testkit/kafka-mock';
 import { IngestWorkers, workerCount } from './workers.js';
 import { registerIngestMetrics } from './metrics.js';
 import type { IngestStats } from './ingest-stats.js';
@@ -259,4 +260,54 @@ test('persist: redis with several workers and no redis.url is refused before any
     IngestWorkers.start({ config: cfg, log: silentLogger, sink: new KeepingSink(1), workers: 2, health: false, logFormat: 'json' }),
     /redis\.url is not set/,
   );
+});
+
+test('with Kafka each worker publishes through its own producer (lz4), every record once on the topic', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hs-workers-'));
+  const mock = await startKafkaMock({ topics: [{ name: 'flows', partitions: 4 }] });
+  const cfg = config(dir);
+  cfg.kafka = { ...cfg.kafka, brokers: mock.bootstrap, flowTopic: 'flows', compression: 'lz4' };
+  const main = await KafkaFlowSink.connect({ kafka: cfg.kafka });
+  const w = await IngestWorkers.start({ config: cfg, log: silentLogger, sink: main, workers: 2, health: false, logFormat: 'json' });
+  const consumer = mockKafkaClient(mock).consumer({ groupId: 'check', ...MOCK_CONSUMER_TIMINGS });
+  // In this order: the reader, the workers, the producer, then the brokers.
+  t.after(async () => {
+    await consumer.disconnect().catch(() => undefined);
+    await w.stop();
+    await main.close();
+    await mock.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const [port] = w.ports;
+  const exporters = Array.from({ length: 16 }, (_, i) => new Exporter(`127.0.0.${70 + i}`));
+  for (const e of exporters) {
+    const s = await socketAt(e.address);
+    await sendFrom(s, port!, [e.packet(true), e.packet(false)]);
+    s.close();
+  }
+  const sent = exporters.length * 2 * 3;
+  await until(async () => records(await w.stats()) === sent);
+  const per = await w.perWorker();
+  assert.ok(
+    per.every((s) => records(s) > 0),
+    'both workers received',
+  );
+  const final = await w.stop();
+  assert.equal(final.publisher.records, sent);
+  assert.equal(final.publisher.publishErrors, 0);
+  assert.equal(main.stats().batches, 0, "nothing went through the main thread's producer");
+
+  // What is on the topic, read as the detector's consumer reads it (kafkajs with the codecs).
+  registerKafkajsCodecs();
+  await consumer.connect();
+  await consumer.subscribe({ topics: ['flows'], fromBeginning: true });
+  let onTopic = 0;
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (message.value && !isHealth(message.value)) onTopic += openBatch(message.value).count;
+    },
+  });
+  await until(() => onTopic === sent, 20_000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(onTopic, sent, 'every record once');
 });

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { ConfigError, type HaystackConfig, type Logger } from '@haystack/common';
-import type { FlowSink } from '@haystack/transport';
+import { KafkaFlowSink, type FlowSink } from '@haystack/transport';
 import { sumIngestStats, type IngestStats } from './ingest-stats.js';
 import { relayToSink } from './thread-sink.js';
 import { TemplateHub } from './worker-templates.js';
@@ -74,8 +74,9 @@ async function socketsOnPort(port: number): Promise<number | null> {
  * `ingest.workers` collectors in one process, a thread each. Each binds the collector ports with
  * SO_REUSEPORT; the kernel then hands every datagram of one exporter (source address and port) to
  * one worker. They bind one after the other, so a restart with the same number of workers gives
- * each exporter the same worker again (its checkpoint is there). Their batches are published by
- * this thread to the process's sink; templates are shared through a hub here (or Redis), so an
+ * each exporter the same worker again (its checkpoint is there). With Kafka each worker publishes
+ * through its own producer (compression is the costliest step per batch: on one thread it would
+ * cap every worker together); otherwise this thread publishes their batches to the process's sink; templates are shared through a hub here (or Redis), so an
  * exporter that changes its source port, and lands on another worker, is decoded at once.
  */
 export class IngestWorkers {
@@ -165,6 +166,7 @@ export class IngestWorkers {
       log: { level: this.o.log.level as HaystackConfig['log']['level'], format: this.o.logFormat },
       templates: this.hub ? 'hub' : 'redis',
       sinkPort: sink.port2,
+      ownKafkaSink: this.o.sink instanceof KafkaFlowSink,
       hubPort: hub.port2,
     };
     const worker = new Worker(new URL('./worker-main.js', import.meta.url), { workerData: init, transferList: [sink.port2, hub.port2] });
