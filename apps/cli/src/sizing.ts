@@ -28,10 +28,10 @@ export const UNITS = {
   flowsPerLineDayAt1000: 411_860 / 1_500,
   /** Busiest hour over the day's mean: the simulator's diurnal profile peaks at about twice the mean (packages/simulator, WEB_DIURNAL). */
   peakFactor: 2,
-  /** Bytes per flow record in a Kafka batch (packages/flow-core RECORD_SIZE; batches are not compressed by default). */
-  kafkaBytesPerFlow: 136,
-  /** Loss-free collector rate per core, NetFlow v9 records/s (load-test/RESULTS.md, collector vs nfcapd: 1.6M). */
-  collectorFlowsPerCore: 1_600_000,
+  /** Bytes per flow record on the brokers: 136 (packages/flow-core RECORD_SIZE), lz4 (the default kafka.compression) to 65 % (load-test/RESULTS.md, Kafka clients). */
+  kafkaBytesPerFlow: 88,
+  /** Collector records per CPU-second publishing to Kafka with lz4: 152 % CPU at 1.6M NetFlow v9 records/s (load-test/RESULTS.md, workers with Kafka). */
+  collectorFlowsPerCore: 1_000_000,
   /** CPU per flow end to end, ingest + Kafka + detector + ClickHouse inserts: 10.6 CPU s for 1.88M flows at 16 partitions (RESULTS.md, e2e). */
   cpuSecondsPerFlow: 10.6 / 1_881_008,
   /** Flows per partition per second the e2e run sustained (292k flows/s over 16 partitions, 2 cores): a partition count that spreads load. */
@@ -113,10 +113,10 @@ export function renderSizing(s: Sizing): string {
     ],
     ['flows per day', si(s.flowsPerDay)],
     ['flows/s, mean / busiest hour', `${si(s.meanFlowsPerSecond)} / ${si(s.peakFlowsPerSecond)} (per exporter ${si(s.perExporterPeak)})`],
-    ['collector cores', `${s.cores.ingest} (ingest.workers; 1.6 M records/s per core loss-free, with 50 % headroom)`],
+    ['collector cores', `${s.cores.ingest} (ingest.workers; 1 M records/s per core publishing lz4 to Kafka, with 50 % headroom)`],
     ['pipeline cores (ingest + Kafka + detector + ClickHouse inserts)', `${s.cores.pipeline} (5.6 µs CPU per flow end to end, half spare at the peak)`],
     ['Kafka partitions of the flow topic', `${s.kafka.partitions} (at least 16: fewer lines per batch, fewer rows)`],
-    ['Kafka bytes per day (uncompressed batches)', `${si(s.kafka.bytesPerDay, 'B')}; 24 h retention: ${si(s.kafka.diskForRetention, 'B')} per replica`],
+    ['Kafka bytes per day (lz4 batches)', `${si(s.kafka.bytesPerDay, 'B')}; 24 h retention: ${si(s.kafka.diskForRetention, 'B')} per replica`],
     ['ClickHouse rows per day', si(s.clickhouse.rowsPerDay)],
     ['ClickHouse disk per day (compressed)', si(s.clickhouse.bytesPerDay, 'B')],
     [
