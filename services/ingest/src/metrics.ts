@@ -220,9 +220,14 @@ function snake(s: string): string {
   return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-/** Kernel drop counter for a bound UDP port (Linux), summed over IPv4 and IPv6 sockets. */
-export async function socketDrops(port: number): Promise<number> {
-  let total = 0;
+/**
+ * The UDP sockets bound to a local port (Linux /proc/net/udp and udp6, any address): how many,
+ * and the kernel's drop counter summed over them. Null where /proc is not there.
+ */
+export async function udpPortSockets(port: number): Promise<{ sockets: number; drops: number } | null> {
+  let sockets = 0;
+  let drops = 0;
+  let read = false;
   for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
     let text: string;
     try {
@@ -230,12 +235,20 @@ export async function socketDrops(port: number): Promise<number> {
     } catch {
       continue;
     }
+    read = true;
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
       if (cols.length < 13) continue;
       const local = cols[1]!;
-      if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) total += Number(cols[cols.length - 1]);
+      if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) !== port) continue;
+      sockets++;
+      drops += Number(cols[cols.length - 1]);
     }
   }
-  return total;
+  return read ? { sockets, drops } : null;
+}
+
+/** Kernel drop counter for a bound UDP port (Linux), summed over its sockets (every worker's). */
+export async function socketDrops(port: number): Promise<number> {
+  return (await udpPortSockets(port))?.drops ?? 0;
 }

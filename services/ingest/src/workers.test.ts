@@ -311,3 +311,24 @@ test('with Kafka each worker publishes through its own producer (lz4), every rec
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(onTopic, sent, 'every record once');
 });
+
+test('a second process of workers on the same ports is refused, not given half the datagrams', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hs-workers-'));
+  const first = await IngestWorkers.start({ config: config(dir), log: silentLogger, sink: new KeepingSink(1), workers: 2, health: false, logFormat: 'json' });
+  t.after(async () => {
+    await first.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const cfg = config(join(dir, 'second'));
+  [cfg.ingest.netflowPort, cfg.ingest.ipfixPort] = first.ports as [number, number];
+  await assert.rejects(
+    IngestWorkers.start({ config: cfg, log: silentLogger, sink: new KeepingSink(1), workers: 2, health: false, logFormat: 'json' }),
+    (e: Error & { code?: string; port?: number }) => e.code === 'EADDRINUSE' && e.port === first.ports[0],
+  );
+  // The first still has its two sockets per port and nothing else.
+  const e = new Exporter('127.0.0.90');
+  const s = await socketAt(e.address);
+  await sendFrom(s, first.ports[0]!, [e.packet(true)]);
+  s.close();
+  await until(async () => records(await first.stats()) === 3);
+});

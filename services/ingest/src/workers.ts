@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -6,6 +5,7 @@ import { ConfigError, type HaystackConfig, type Logger } from '@haystack/common'
 import { KafkaFlowSink, type FlowSink } from '@haystack/transport';
 import { sumIngestStats, type IngestStats } from './ingest-stats.js';
 import { relayToSink } from './thread-sink.js';
+import { udpPortSockets } from './metrics.js';
 import { TemplateHub } from './worker-templates.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-main.js';
 
@@ -44,30 +44,6 @@ export class WorkerStartError extends Error {
     this.name = 'WorkerStartError';
     Object.assign(this, o);
   }
-}
-
-/**
- * Sockets bound to a local UDP port, from /proc/net/udp and udp6 (Linux). SO_REUSEPORT lets a
- * second collector of the same user bind the port too and take half the datagrams without an
- * error: worker 0 checks it is the only one before the others join.
- */
-async function socketsOnPort(port: number): Promise<number | null> {
-  let n = 0;
-  let read = false;
-  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text: string;
-    try {
-      text = await readFile(f, 'utf8');
-    } catch {
-      continue;
-    }
-    read = true;
-    for (const line of text.split('\n').slice(1)) {
-      const local = line.trim().split(/\s+/)[1];
-      if (local && parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) n++;
-    }
-  }
-  return read ? n : null;
 }
 
 /**
@@ -124,8 +100,10 @@ export class IngestWorkers {
         ports = await binds[i]!(ports);
         if (i > 0) continue;
         w.boundPorts = ports;
+        // SO_REUSEPORT lets a second collector of the same user bind the ports too and take half
+        // the datagrams without an error: worker 0 checks it is alone before the others join.
         for (const p of ports) {
-          const n = await socketsOnPort(p);
+          const n = (await udpPortSockets(p))?.sockets ?? null;
           if (n !== null && n > 1)
             throw new WorkerStartError(`port ${p} is shared with another process`, {
               code: 'EADDRINUSE',
