@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { MessagePort } from 'node:worker_threads';
 import type { DomainSnapshot, RegistrySnapshot } from '@haystack/decoders';
 import { FileTemplateStore, withoutSequence, writeAtomically, type RedisLike, type RedisSubscriberLike } from './template-store.js';
@@ -46,18 +47,41 @@ export class TemplateHub {
     for (const [name, path] of o.file?.checkpoints ?? []) this.checkpointKeys.set(`${o.key}:checkpoint:${name}`, path);
   }
 
-  /** Read what the files hold (a missing file is a fresh start; an unreadable one is said, not replaced). */
-  async load(): Promise<{ templates: number }> {
-    if (!this.o.file) return { templates: 0 };
-    const snap = await new FileTemplateStore(this.o.file.path).load();
+  /**
+   * Read what the files hold (a missing file is a fresh start; an unreadable one is said, not
+   * replaced). A single collector's checkpoint (templates.checkpoint.json, from `workers: 1` or a
+   * version before workers) goes to the first worker when it has none of its own: its
+   * unpublished health is published once, and its exporters' restart gap is counted where they
+   * land on that worker. The file is removed once the first worker has saved its own, so a later
+   * single collector never restores it (its numbers would be stale by then).
+   */
+  async load(): Promise<{ templates: number; inherited: boolean }> {
+    if (!this.o.file) return { templates: 0, inherited: false };
+    const file = new FileTemplateStore(this.o.file.path);
+    const snap = await file.load();
     const h = this.hash(this.domainsKey);
     for (const d of snap?.domains ?? []) h.set(`${d.exporter}|${d.version}|${d.domain}`, JSON.stringify(withoutSequence(d)));
     for (const [key, path] of this.checkpointKeys) {
       const cp = await new FileTemplateStore(path.replace(/\.checkpoint\.json$/, '.json')).loadCheckpoint();
       if (cp) this.strings.set(key, JSON.stringify(cp));
     }
-    return { templates: h.size };
+    const first = [...this.checkpointKeys.keys()][0];
+    let inherited = false;
+    if (first !== undefined && !this.strings.has(first)) {
+      const single = await file.loadCheckpoint();
+      if (single) {
+        this.strings.set(first, JSON.stringify(single));
+        this.singleCheckpoint = file.checkpointPath;
+        this.firstKey = first;
+        inherited = true;
+      }
+    }
+    return { templates: h.size, inherited };
   }
+
+  /** The single collector's checkpoint the first worker inherited, removed once it saved its own. */
+  private singleCheckpoint: string | null = null;
+  private firstKey: string | null = null;
 
   /** Serve one worker's requests on `port`. */
   serve(port: MessagePort): void {
@@ -84,6 +108,11 @@ export class TemplateHub {
         this.strings.set(m.key, m.value);
         const path = this.checkpointKeys.get(m.key);
         if (path) await this.write(path, () => this.strings.get(m.key)!);
+        if (path && m.key === this.firstKey && this.singleCheckpoint) {
+          const single = this.singleCheckpoint;
+          this.singleCheckpoint = null;
+          await rm(single, { force: true });
+        }
         return 'OK';
       }
       case 'hset': {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRegistry, defaultConfig, silentLogger, type HaystackConfig } from '@haystack/common';
@@ -331,4 +331,42 @@ test('a second process of workers on the same ports is refused, not given half t
   await sendFrom(s, first.ports[0]!, [e.packet(true)]);
   s.close();
   await until(async () => records(await first.stats()) === 3);
+});
+
+test("upgrading to workers: the single collector's checkpoint goes to worker 0, its unpublished health out once, the file retired", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hs-workers-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // What a single collector left: a sequence and a health delta it had not published yet.
+  const single = join(dir, 'templates.checkpoint.json');
+  const carried = {
+    exporter: '192.0.2.7',
+    version: 9,
+    domain: 1,
+    day: '2026-12-07',
+    packets: 40,
+    records: 1234,
+    sequenceGaps: 1,
+    lost: 5,
+    malformed: 0,
+    missingTemplateSets: 0,
+    heldDroppedSets: 0,
+    unknownRateRecords: 0,
+    samplingRate: 100,
+  };
+  await writeFile(
+    single,
+    JSON.stringify({ sequences: { format: 'haystack-sequences', version: 1, savedAt: new Date().toISOString(), domains: [] }, health: [carried] }),
+  );
+  const sink = new KeepingSink(1);
+  const w = await IngestWorkers.start({ config: config(dir), log: silentLogger, sink, workers: 2, health: true, logFormat: 'json' });
+  t.after(() => w.stop());
+  await w.stop();
+  const published = sink.health.flatMap((h) => h.domains).filter((d) => d.exporter === carried.exporter);
+  assert.deepEqual(
+    published.map((d) => [d.records, d.lost]),
+    [[1234, 5]],
+    'published once',
+  );
+  assert.equal(existsSync(single), false, 'the single checkpoint is retired');
+  assert.ok(existsSync(join(dir, 'templates.w0.checkpoint.json')));
 });

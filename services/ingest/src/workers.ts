@@ -87,8 +87,9 @@ export class IngestWorkers {
     const w = new IngestWorkers(o);
     try {
       if (w.hub) {
-        const { templates } = await w.hub.load();
+        const { templates, inherited } = await w.hub.load();
         if (templates > 0) o.log.info({ templates, workers: o.workers }, 'restored exporter templates for the workers');
+        if (inherited) o.log.info('the single collector checkpoint goes to worker 0 (its unpublished health, its exporters there)');
       }
       // All workers get ready (threads, templates, checkpoints) at once; then they bind one after
       // the other, within milliseconds: worker 0 resolves port 0 to a real port the others then
