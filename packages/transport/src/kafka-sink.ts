@@ -1,4 +1,4 @@
-import { Admin, Producer, type BaseOptions, type CompressionAlgorithmValue, type MessageToProduce } from '@platformatic/kafka';
+import { Admin, Producer, TimeoutError, type BaseOptions, type CompressionAlgorithmValue, type MessageToProduce } from '@platformatic/kafka';
 import { FORMAT_VERSION } from '@haystack/flow-core';
 import type { Logger } from '@haystack/common';
 import type { FlowSink } from './types.js';
@@ -93,11 +93,10 @@ export function isTransientProduceError(err: unknown): boolean {
   const e = err as { code?: string; canRetry?: boolean; closed?: boolean; errors?: unknown[]; cause?: unknown } | undefined;
   if (!e || typeof e !== 'object') return false;
   if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(isTransientProduceError);
-  // A closed client or pool says canRetry: false; a timeout carries the network code (and
-  // canRetry: false, though a later attempt may well pass).
-  if (e.closed === true) return false;
-  if (e.code === 'PLT_KFK_NETWORK' && /timed? ?out/i.test(String((e as { message?: unknown }).message))) return true;
-  if (e.canRetry === false) return false;
+  // A timeout says canRetry: false, though a later attempt may well pass; a closed client or
+  // pool says so too, and means it.
+  if (err instanceof TimeoutError) return true;
+  if (e.closed === true || e.canRetry === false) return false;
   if (e.code === 'PLT_KFK_NETWORK') return true;
   if (typeof e.canRetry === 'boolean') return e.canRetry;
   return e.cause !== undefined && isTransientProduceError(e.cause);

@@ -55,7 +55,8 @@ export async function writeAtomically(path: string, text: string): Promise<void>
   await rename(tmp, path);
 }
 
-async function readJson<T>(path: string, what: string): Promise<T | null> {
+/** A JSON state file, or null when it does not exist; a file that is not JSON is a clear error. */
+export async function readJson<T>(path: string, what: string): Promise<T | null> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -1,7 +1,15 @@
 import { rm } from 'node:fs/promises';
 import type { MessagePort } from 'node:worker_threads';
 import type { DomainSnapshot, RegistrySnapshot } from '@haystack/decoders';
-import { FileTemplateStore, withoutSequence, writeAtomically, type RedisLike, type RedisSubscriberLike } from './template-store.js';
+import {
+  FileTemplateStore,
+  readJson,
+  withoutSequence,
+  writeAtomically,
+  type CollectorCheckpoint,
+  type RedisLike,
+  type RedisSubscriberLike,
+} from './template-store.js';
 
 /**
  * Templates shared by the workers of one process. Workers are collectors like any other: each
@@ -62,7 +70,7 @@ export class TemplateHub {
     const h = this.hash(this.domainsKey);
     for (const d of snap?.domains ?? []) h.set(`${d.exporter}|${d.version}|${d.domain}`, JSON.stringify(withoutSequence(d)));
     for (const [key, path] of this.checkpointKeys) {
-      const cp = await new FileTemplateStore(path.replace(/\.checkpoint\.json$/, '.json')).loadCheckpoint();
+      const cp = await readJson<CollectorCheckpoint>(path, 'collector checkpoint');
       if (cp) this.strings.set(key, JSON.stringify(cp));
     }
     const first = [...this.checkpointKeys.keys()][0];
