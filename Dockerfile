@@ -2,6 +2,8 @@
 # Node 24 LTS, as everywhere (package.json pins it for npm ci on machines with an older Node).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
+# gcc compiles the collector's recvmmsg addon (packages/udp-receive); only in the build stage.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN npm ci && npm run build && npm prune --omit=dev
 

@@ -40,7 +40,8 @@ const CLI = join(REPO, 'apps', 'cli', 'dist', 'main.js');
 
 /** nfdump's collectors: nfcapd for NetFlow/IPFIX, sfcapd (Debian nfdump-sflow) for sFlow. */
 type NfdumpCollector = 'nfcapd' | 'sfcapd';
-type CollectorName = 'haystack' | NfdumpCollector;
+/** haystack-dgram: the same collector reading with node:dgram (ingest.receive: dgram), for before/after. */
+type CollectorName = 'haystack' | 'haystack-dgram' | NfdumpCollector;
 const isNfdump = (n: CollectorName): n is NfdumpCollector => n === 'nfcapd' || n === 'sfcapd';
 
 const opt = {
@@ -305,7 +306,7 @@ let cliBroken = false;
 /** Which program ran each Haystack collector (reported with the results). */
 const entries = new Set<string>();
 
-async function startHaystack(name: 'haystack'): Promise<Running> {
+async function startHaystack(name: 'haystack' | 'haystack-dgram'): Promise<Running> {
   const state = mkdtempSync(join(os.tmpdir(), 'haystack-bench-state-'));
   const env = {
     ...process.env,
@@ -314,6 +315,7 @@ async function startHaystack(name: 'haystack'): Promise<Running> {
     HAYSTACK_INGEST__RECEIVE_BUFFER_BYTES: String(opt.rcvbuf),
     HAYSTACK_LOG__LEVEL: 'info',
     HAYSTACK_INGEST__WORKERS: opt.workers,
+    HAYSTACK_INGEST__RECEIVE: name === 'haystack-dgram' ? 'dgram' : 'batch',
     // As the `haystack` command and the Docker image run it (apps/cli/bin/haystack.js): batch
     // buffers on the heap; without these glibc maps fresh pages per batch (3-4x slower).
     MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '33554432',
@@ -771,8 +773,9 @@ async function main(): Promise<void> {
   for (const name of opt.collectors)
     say(`- highest loss-free rate, ${name}: ${lossFree.get(name) ? fmtRate(lossFree.get(name)!) : 'none of the tested rates'} records/s`);
   for (const peer of ['nfcapd', 'sfcapd'] as const)
-    if (lossFree.has('haystack') && lossFree.has(peer) && lossFree.get(peer)! > 0)
-      say(`- ratio haystack / ${peer}: ${(lossFree.get('haystack')! / lossFree.get(peer)!).toFixed(2)}`);
+    for (const h of ['haystack', 'haystack-dgram'] as const)
+      if (lossFree.has(h) && lossFree.has(peer) && lossFree.get(peer)! > 0)
+        say(`- ratio ${h} / ${peer}: ${(lossFree.get(h)! / lossFree.get(peer)!).toFixed(2)}`);
   say('');
   for (const e of entries) say(`- ran ${e}`);
   mkdirSync(CACHE_DIR, { recursive: true });

@@ -166,6 +166,12 @@ export const configSchema = z
           .int()
           .min(65536)
           .default(32 * 1024 * 1024),
+        /**
+         * How datagrams are read: 'batch' = recvmmsg(2), up to 64 per system call (Linux; an addon
+         * compiled by `npm run build` with gcc); 'dgram' = node:dgram, one per callback (anywhere,
+         * slower); 'auto' = batch where built, else dgram (said once in the log).
+         */
+        receive: z.enum(['auto', 'batch', 'dgram']).default('auto'),
         /** CIDRs allowed to export to us; empty = accept every exporter. */
         allowExporters: z.array(cidr).default([]),
         /** Subscriber-side prefixes: decide which end of a flow is the line (partition key). */

@@ -118,6 +118,52 @@ test('UDP collector: decodes live exports, keys partitions by subscriber line, m
   assert.match(text, /haystack_ingest_socket_drops\{port="\d+"\} 0/);
 });
 
+test('ingest.receive: recvmmsg batches and node:dgram decode the same live exports, sequence followed per exporter', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hs-collector-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const decoded: Record<string, string[]> = {};
+  for (const receive of ['batch', 'dgram'] as const) {
+    const sink = new KeepingSink(2);
+    const ing = await createIngest(config(dir, { receive, templates: { ...defaultConfig().ingest.templates, persist: 'none' } }), silentLogger, sink, {
+      ports: [0],
+    });
+    const [port] = await ing.collector.start();
+    assert.equal(ing.collector.receiveMode, receive);
+    // 150 packets of 4 records each from two exporters, sent as fast as the socket takes them.
+    const packets = (from: number) =>
+      Array.from({ length: 150 }, (_, i) =>
+        new PacketBuilder(10, { domain: from, exportSecs: 1_700_000_000, sequence: i * 4 })
+          .template(300, FIELDS)
+          .data(
+            300,
+            [0, 1, 2, 3].map((k) => [`100.64.${from}.${k}`, '52.1.2.3', '::', '::', i, 443, 6, 1, 100]),
+          )
+          .build(),
+      );
+    await Promise.all(
+      [1, 2].map(async (from) => {
+        const s = dgram.createSocket('udp4');
+        await new Promise<void>((r) => s.bind(0, `127.0.0.${from}`, r));
+        for (const p of packets(from)) await new Promise<void>((r, j) => s.send(p, port!, '127.0.0.1', (e) => (e ? j(e) : r())));
+        s.close();
+      }),
+    );
+    await until(() => sink.all().length === 1200);
+    await ing.collector.stop();
+    decoded[receive] = sink
+      .all()
+      .map((r) => `${r.src}>${r.dst}:${r.srcPort}`)
+      .sort();
+    for (const from of [1, 2]) {
+      const d = [...ing.decoder.registry.all()].find((x) => x.exporterText === `127.0.0.${from}`);
+      assert.ok(d, `exporter 127.0.0.${from} known by its address`);
+      assert.equal(d.counters.sequenceGaps, 0, 'no gap: every datagram arrived, in order');
+    }
+  }
+  assert.equal(new Set(decoded.batch).size, 1200);
+  assert.deepEqual(decoded.batch, decoded.dgram);
+});
+
 test('exporter allowlist: datagrams from elsewhere are refused and counted, never decoded', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hs-collector-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

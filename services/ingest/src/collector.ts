@@ -1,5 +1,3 @@
-import dgram from 'node:dgram';
-import { isIP } from 'node:net';
 import { PrefixSet, parseAddress, type Logger } from '@haystack/common';
 import { BatchWriter, lossUnit, type DomainHealth, type HealthSnapshot } from '@haystack/flow-core';
 import {
@@ -13,6 +11,7 @@ import {
 import type { Publisher } from './publisher.js';
 import type { TemplateShare, TemplateStore } from './template-store.js';
 import type { HealthReporter } from './health.js';
+import { batchReceiveAvailable, openUdpReceiver, type ReceiveMode, type UdpReceiver } from '@haystack/udp-receive';
 
 export interface CollectorOptions {
   decoder: FlowDecoder;
@@ -24,6 +23,8 @@ export interface CollectorOptions {
   receiveBufferBytes: number;
   /** Share the ports with the other workers of this process (SO_REUSEPORT). */
   reusePort?: boolean;
+  /** recvmmsg batches or node:dgram (ingest.receive); default auto. */
+  receive?: ReceiveMode | 'auto';
   /** Exporter allowlist (CIDRs); empty = everyone. */
   allowExporters: string[];
   /** Publish staged records at least this often. */
@@ -52,7 +53,7 @@ const FETCH_AGAIN_MS = 1000;
  * none). Templates are saved apart, when they change.
  */
 export class Collector {
-  private sockets: dgram.Socket[] = [];
+  private sockets: UdpReceiver[] = [];
   private readonly writer = new BatchWriter(256);
   private readonly allow: PrefixSet | null;
   private readonly scratch = new Uint8Array(16);
@@ -413,33 +414,35 @@ export class Collector {
   }
 
   get boundPorts(): { port: number; family: 4 | 6 }[] {
-    return this.sockets.map((s) => ({ port: s.address().port, family: s.address().family === 'IPv6' ? 6 : 4 }));
+    return this.sockets.map((s) => ({ port: s.port, family: s.family }));
   }
 
-  private listen(port: number): Promise<number> {
-    const type = isIP(this.o.bind) === 6 ? 'udp6' : 'udp4';
-    const sock = dgram.createSocket({ type, reuseAddr: false, reusePort: this.o.reusePort === true, recvBufferSize: this.o.receiveBufferBytes });
-    sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
-    return new Promise((resolve, reject) => {
-      // A bind failure (port in use) is the caller's to report, once; later socket errors are logged.
-      sock.once('error', reject);
-      sock.bind(port, this.o.bind, () => {
-        sock.off('error', reject);
-        sock.on('error', (err) => this.o.log.error({ err, port }, 'UDP socket error'));
-        try {
-          sock.setRecvBufferSize(this.o.receiveBufferBytes);
-        } catch {
-          /* the kernel caps it at net.core.rmem_max; we report what we got below */
-        }
-        const got = sock.getRecvBufferSize();
-        const bound = sock.address().port;
-        this.o.log.info({ bind: this.o.bind, port: bound, receiveBuffer: got }, 'collector listening');
-        if (got < this.o.receiveBufferBytes)
-          this.o.log.warn({ asked: this.o.receiveBufferBytes, got }, 'receive buffer smaller than configured: raise net.core.rmem_max');
-        this.sockets.push(sock);
-        resolve(bound);
-      });
-    });
+  /** How the sockets read datagrams ('batch' = recvmmsg), once bound. */
+  get receiveMode(): ReceiveMode | null {
+    return this.sockets[0]?.mode ?? null;
+  }
+
+  private async listen(port: number): Promise<number> {
+    const sock = await openUdpReceiver(
+      {
+        address: this.o.bind,
+        port,
+        reusePort: this.o.reusePort === true,
+        receiveBufferBytes: this.o.receiveBufferBytes,
+        onDatagram: (msg, address, receivedMs) => this.onMessage(msg, address, receivedMs),
+        onError: (err) => this.o.log.error({ err, port }, 'UDP socket error'),
+      },
+      this.o.receive ?? 'auto',
+    );
+    const got = sock.receiveBufferBytes;
+    const batch = batchReceiveAvailable();
+    if (this.sockets.length === 0 && sock.mode === 'dgram' && (this.o.receive ?? 'auto') === 'auto' && !batch.available)
+      this.o.log.warn({ why: batch.why }, 'receiving one datagram per callback (node:dgram): recvmmsg batches are unavailable');
+    this.o.log.info({ bind: this.o.bind, port: sock.port, receiveBuffer: got, receive: sock.mode }, 'collector listening');
+    if (got < this.o.receiveBufferBytes)
+      this.o.log.warn({ asked: this.o.receiveBufferBytes, got }, 'receive buffer smaller than configured: raise net.core.rmem_max');
+    this.sockets.push(sock);
+    return sock.port;
   }
 
   /** One datagram. Public so replay and tests drive the very same path. */
@@ -506,7 +509,7 @@ export class Collector {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all(this.sockets.map((s) => s.close()));
     this.sockets = [];
     if (this.round) await this.round;
     await this.publishRound(Math.max(Date.now(), this.o.decoder.lastReceived), true);

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { PrefixSet, type HaystackConfig, type Logger } from '@haystack/common';
+import { ConfigError, PrefixSet, type HaystackConfig, type Logger } from '@haystack/common';
 import { SamplingConfig } from '@haystack/decoders';
 import type { FlowSink } from '@haystack/transport';
 import { Collector } from './collector.js';
@@ -8,6 +8,7 @@ import { FlowDecoder } from '@haystack/decoders';
 import { Publisher } from './publisher.js';
 import { FileTemplateStore, RedisTemplateStore, type TemplateStore } from './template-store.js';
 import { HealthReporter } from './health.js';
+import { batchReceiveAvailable } from '@haystack/udp-receive';
 
 export interface Ingest {
   decoder: FlowDecoder;
@@ -34,6 +35,7 @@ export async function createIngest(
     worker?: { templateStore: TemplateStore | null; reusePort: boolean };
   } = {},
 ): Promise<Ingest> {
+  checkReceive(cfg);
   const decoder = new FlowDecoder({
     sampling: samplingFromConfig(cfg),
     onError: (err, exporter, packet) =>
@@ -68,6 +70,7 @@ export async function createIngest(
     ports: opts.ports ?? [cfg.ingest.netflowPort, cfg.ingest.ipfixPort, ...(cfg.ingest.sflowPort === null ? [] : [cfg.ingest.sflowPort])],
     receiveBufferBytes: cfg.ingest.receiveBufferBytes,
     reusePort: opts.worker?.reusePort ?? false,
+    receive: cfg.ingest.receive,
     allowExporters: cfg.ingest.allowExporters,
     maxDelayMs: cfg.ingest.batch.maxDelayMs,
     templateStore,
@@ -76,4 +79,10 @@ export async function createIngest(
     healthIntervalMs: cfg.ingest.healthIntervalMs,
   });
   return { decoder, publisher, collector, templateStore };
+}
+
+/** `ingest.receive: batch` where the recvmmsg addon is not built: refused in one line, before any socket. */
+export function checkReceive(cfg: HaystackConfig): void {
+  const batch = batchReceiveAvailable();
+  if (cfg.ingest.receive === 'batch' && !batch.available) throw new ConfigError(`ingest.receive is "batch" but ${batch.why}; set it to auto or dgram`);
 }

@@ -8,6 +8,7 @@ import { relayToSink } from './thread-sink.js';
 import { udpPortSockets } from './metrics.js';
 import { TemplateHub } from './worker-templates.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-main.js';
+import { checkReceive } from './service.js';
 
 export interface IngestWorkersOptions {
   config: HaystackConfig;
@@ -69,6 +70,7 @@ export class IngestWorkers {
     this.failedPromise = new Promise((resolve) => (this.failure = resolve));
     const t = o.config.ingest.templates;
     if (t.persist === 'redis' && !o.config.redis.url) throw new ConfigError('ingest.templates.persist is "redis" but redis.url is not set');
+    checkReceive(o.config);
     if (t.persist === 'redis') this.hub = null;
     else {
       const path = t.path ?? join(o.config.stateDir, 'templates.json');
