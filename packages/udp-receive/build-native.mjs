@@ -17,8 +17,18 @@ if (process.platform !== 'linux') process.exit(0);
 if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs && statSync(out).mtimeMs >= statSync(fileURLToPath(import.meta.url)).mtimeMs)
   process.exit(0);
 
-const candidates = [join(dirname(dirname(realpathSync(process.execPath))), 'include', 'node'), '/usr/local/include/node', '/usr/include/node'];
-const include = candidates.find((d) => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'uv.h')));
+// The headers of the Node that runs this: beside its binary (a tarball or image install), in the
+// registry's node-<platform>-<arch> package (npm ci leaves it under node_modules/node), or the
+// system's. uv.h may also be a system header (Debian's nodejs uses the system libuv).
+const arch = `node-${process.platform}-${process.arch}`;
+const candidates = [
+  join(dirname(dirname(realpathSync(process.execPath))), 'include', 'node'),
+  join(here, '..', '..', 'node_modules', 'node', 'node_modules', arch, 'include', 'node'),
+  join(here, '..', '..', 'node_modules', arch, 'include', 'node'),
+  '/usr/local/include/node',
+  '/usr/include/node',
+];
+const include = candidates.find((d) => existsSync(join(d, 'node_api.h')));
 if (!include) {
   say(`no Node-API headers (looked in ${candidates.join(', ')})`);
   process.exit(0);
