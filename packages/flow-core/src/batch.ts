@@ -187,6 +187,18 @@ function writeHeader(out: Buffer, count: number, createdMs: number, producerFiel
   out.writeUInt32LE(0, 28);
 }
 
+/**
+ * A batch in place: `buf` holds `count` records from HEADER_SIZE on; the header is written
+ * before them and the batch is the view of its first HEADER_SIZE + count × RECORD_SIZE bytes
+ * (no copy: the publisher stages each partition's records this way).
+ */
+export function sealBatch(buf: Buffer, count: number, createdMs = Date.now(), producerField = 0): Buffer {
+  const size = HEADER_SIZE + count * RECORD_SIZE;
+  if (buf.length < size) throw new RangeError(`sealBatch: ${count} records need ${size} bytes, the buffer has ${buf.length}`);
+  writeHeader(buf, count, createdMs, producerField);
+  return buf.subarray(0, size);
+}
+
 /** Build a batch from selected records of other batches (e.g. one per partition). */
 export function assembleBatch(records: Buffer, count: number, createdMs = Date.now(), producerField = 0): Buffer {
   const out = Buffer.allocUnsafe(HEADER_SIZE + count * RECORD_SIZE);

@@ -1,5 +1,6 @@
 import { decodeHealth, isHealth, openBatch, type HealthSnapshot } from '@haystack/flow-core';
 import type { FlowSink } from './types.js';
+import { BatchBuffers } from './batch-buffers.js';
 
 /**
  * Where ingest publishes when no detector runs in this process and no Kafka is
@@ -11,6 +12,8 @@ export class CountingSink implements FlowSink {
   batches = 0;
   records = 0;
   readonly health: HealthSnapshot[] = [];
+  /** Counted and forgotten: a batch's memory serves the next one. */
+  readonly buffers = new BatchBuffers();
   /** `verifyCrc`: check every batch's CRC-32 too (benchmarks: the work a real consumer does). */
   constructor(
     readonly partitions: number,
@@ -27,6 +30,10 @@ export class CountingSink implements FlowSink {
     this.batches++;
     this.records += v.count;
     this.perPartition[partition]! += v.count;
+    this.buffers.give(batch);
+  }
+  batchBuffer(bytes: number): Buffer {
+    return this.buffers.take(bytes);
   }
   async close(): Promise<void> {}
 }

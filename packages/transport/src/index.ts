@@ -8,4 +8,5 @@ export * from './kafka-lag.js';
 export * from './factory.js';
 export { TransportClosedError, type RetryBackoff } from './util.js';
 export * from './counting-sink.js';
+export { BatchBuffers } from './batch-buffers.js';
 export { registerKafkajsCodecs } from './kafka-codecs.js';

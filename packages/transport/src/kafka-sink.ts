@@ -1,3 +1,4 @@
+import { BatchBuffers } from './batch-buffers.js';
 import { Admin, Producer, TimeoutError, type BaseOptions, type CompressionAlgorithmValue, type MessageToProduce } from '@platformatic/kafka';
 import { FORMAT_VERSION } from '@haystack/flow-core';
 import type { Logger } from '@haystack/common';
@@ -129,6 +130,8 @@ export class KafkaFlowSink implements FlowSink {
   private readonly sleeper = new Sleeper();
   private readonly counters = { batches: 0, bytes: 0, errors: 0, retries: 0, requests: 0 };
   private pendingCount = 0;
+  /** Acknowledged batches' memory, for the publisher's next ones (not after a failure: a request may still hold it). */
+  private readonly buffers = new BatchBuffers();
   private readonly lingerMs: number;
   private readonly maxRequestBytes: number;
   private readonly maxPartitionBytes: number;
@@ -181,6 +184,10 @@ export class KafkaFlowSink implements FlowSink {
       if (g.bytes >= this.maxRequestBytes) g.sealed = true;
       this.kick();
     });
+  }
+
+  batchBuffer(bytes: number): Buffer {
+    return this.buffers.take(bytes);
   }
 
   /** Resolves when every batch published so far is acknowledged or failed. */
@@ -255,7 +262,10 @@ export class KafkaFlowSink implements FlowSink {
         this.counters.batches += g.entries.length;
         this.counters.bytes += g.bytes;
         this.pendingCount -= g.entries.length;
-        for (const e of g.entries) e.resolve();
+        for (const e of g.entries) {
+          this.buffers.give(e.value);
+          e.resolve();
+        }
         return;
       } catch (e) {
         const d = delay();

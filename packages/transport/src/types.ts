@@ -10,6 +10,12 @@ export interface FlowSink {
   /** Publish one batch to a partition. Resolves when the transport has accepted it (acks per config). */
   publish(partition: number, batch: Buffer): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional: memory of at least `bytes` for the next batch, recycled from batches this sink
+   * is done with (see BatchBuffers). Offered only by sinks that keep no reference to a batch
+   * once its publish resolved; not by the in-process bus, whose consumer reads it later.
+   */
+  batchBuffer?(bytes: number): Buffer;
 }
 
 export interface BatchMeta {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PrefixSet, parseAddress } from '@haystack/common';
 import { BatchWriter, F, openBatch, records, type FlowRecord } from '@haystack/flow-core';
-import type { FlowSink } from '@haystack/transport';
+import { BatchBuffers, type FlowSink } from '@haystack/transport';
 import { Publisher } from './publisher.js';
 
 class KeepSink implements FlowSink {
@@ -54,4 +54,34 @@ test('without subscriber prefixes (IXP), a host and the replies to it meet in on
     else assert.ok(split > 100, `keyed by source, ${split} of 200 hosts are split`);
     assert.equal(p.counters.noSubscriber, 400);
   }
+});
+
+/** Reads every batch the moment it is published, then is done with it (the memory is reused). */
+class RecyclingSink extends KeepSink {
+  readonly buffers = new BatchBuffers(4);
+  override async publish(partition: number, b: Buffer): Promise<void> {
+    await super.publish(partition, b);
+    this.buffers.give(b);
+  }
+  batchBuffer(bytes: number): Buffer {
+    return this.buffers.take(bytes);
+  }
+}
+
+test('batches are sealed in place and their memory recycled by the sink: every record intact', async () => {
+  const sink = new RecyclingSink(2);
+  const p = new Publisher({ sink, subscriberPrefixes: new PrefixSet(['100.64.0.0/10']), ipv6LinePrefixLength: 64, maxRecords: 16 });
+  const sent: string[] = [];
+  for (let round = 0; round < 40; round++) {
+    const flows: [string, string, number, number][] = [];
+    for (let i = 0; i < 25; i++) flows.push([`100.64.${round}.${i}`, '52.1.1.1', 1000 + round, 443 + i]);
+    for (const f of flows) sent.push(`${f[0]}>${f[1]}:${f[2]}:${f[3]}`);
+    p.add(batch(flows));
+    await new Promise((r) => setImmediate(r)); // publishes settle: the sink is done with them
+  }
+  p.flush();
+  await p.drain();
+  assert.deepEqual(sink.got.map((r) => `${r.src}>${r.dst}:${r.srcPort}:${r.dstPort}`).sort(), sent.sort());
+  assert.equal(p.counters.batches, sink.buffers.reused + sink.buffers.allocated - 2, 'each batch but the two staged last came from the sink');
+  assert.ok(sink.buffers.reused > 50 && sink.buffers.allocated <= 8, `reused ${sink.buffers.reused}, allocated ${sink.buffers.allocated}`);
 });

@@ -1,5 +1,5 @@
 import type { PrefixSet, Logger } from '@haystack/common';
-import { F, HEADER_SIZE, RECORD_SIZE, SIDE_DST, SIDE_SRC, assembleBatch, type BatchWriter } from '@haystack/flow-core';
+import { F, HEADER_SIZE, RECORD_SIZE, SIDE_DST, SIDE_SRC, sealBatch, type BatchWriter } from '@haystack/flow-core';
 import { partitionForBytes, type FlowSink } from '@haystack/transport';
 
 export interface PublisherOptions {
@@ -53,8 +53,10 @@ export function markSubscriberSide(buf: Uint8Array, dv: DataView, o: number, sub
  */
 export class Publisher {
   readonly counters: PublisherCounters = { records: 0, batches: 0, noSubscriber: 0, bothSubscribers: 0, droppedBackpressure: 0, publishErrors: 0 };
+  /** Per partition: the next batch being filled, records from HEADER_SIZE on (sealed in place). */
   private readonly staging: Buffer[];
   private readonly staging32: Int32Array[];
+  private readonly batchBytes: number;
   private readonly counts: Uint32Array;
   private readonly keyBytes: number;
   private readonly lastMask: number;
@@ -65,7 +67,8 @@ export class Publisher {
 
   constructor(private readonly opts: PublisherOptions) {
     const n = opts.sink.partitions;
-    this.staging = Array.from({ length: n }, () => Buffer.alloc(opts.maxRecords * RECORD_SIZE));
+    this.batchBytes = HEADER_SIZE + opts.maxRecords * RECORD_SIZE;
+    this.staging = Array.from({ length: n }, () => this.newBatchBuffer());
     this.staging32 = this.staging.map((b) => new Int32Array(b.buffer, b.byteOffset, b.length >> 2));
     this.counts = new Uint32Array(n);
     this.keyBytes = Math.ceil(opts.ipv6LinePrefixLength / 8);
@@ -104,7 +107,7 @@ export class Publisher {
       const c = this.counts[p]!;
       // Word moves (34) beat a Buffer#copy call per record (both buffers are 4-byte aligned).
       const dst32 = this.staging32[p]!;
-      for (let k = 0, a = o >> 2, b = (c * RECORD_SIZE) >> 2; k < WORDS; k++) dst32[b + k] = src32[a + k]!;
+      for (let k = 0, a = o >> 2, b = (HEADER_SIZE + c * RECORD_SIZE) >> 2; k < WORDS; k++) dst32[b + k] = src32[a + k]!;
       this.counts[p] = c + 1;
       if (c + 1 === this.opts.maxRecords) this.emit(p);
     }
@@ -133,6 +136,13 @@ export class Publisher {
     while (this.inFlight >= this.maxInFlight) await Promise.race(this.pending);
   }
 
+  /** Word-aligned (own ArrayBuffer, or the sink's recycled one). */
+  private newBatchBuffer(): Buffer {
+    const b = this.opts.sink.batchBuffer?.(this.batchBytes) ?? Buffer.from(new ArrayBuffer(this.batchBytes));
+    if ((b.byteOffset & 3) !== 0 || b.length < this.batchBytes) throw new Error('Publisher: a batch buffer must be word-aligned and hold a whole batch');
+    return b;
+  }
+
   private emit(p: number): void {
     const n = this.counts[p]!;
     this.counts[p] = 0;
@@ -140,7 +150,12 @@ export class Publisher {
       this.counters.droppedBackpressure += n;
       return;
     }
-    const batch = assembleBatch(this.staging[p]!, n, Date.now(), p);
+    // The staging buffer becomes the batch (header written in place, no copy); the partition
+    // stages into fresh memory, recycled by the sink where it can (BatchBuffers).
+    const batch = sealBatch(this.staging[p]!, n, Date.now(), p);
+    const next = this.newBatchBuffer();
+    this.staging[p] = next;
+    this.staging32[p] = new Int32Array(next.buffer, next.byteOffset, next.length >> 2);
     this.counters.batches++;
     this.inFlight++;
     const pr: Promise<void> = this.opts.sink
