@@ -3,7 +3,10 @@
 // callback per datagram (~10 µs a datagram at flow-export rates).
 //
 // The socket is watched with a uv_poll_t on the calling thread's own event loop (the main
-// thread or a worker), so callbacks run on the thread that opened it, like dgram's. Datagrams
+// thread or a worker), so callbacks run on the thread that opened it, like dgram's. Under load
+// a wake-up per datagram would cost more than the datagram (epoll, a callback into JavaScript):
+// once a wake-up finds COALESCE_MIN datagrams or more, the socket is read every COALESCE_MS by
+// a timer instead (interrupt moderation, as network cards do), back to poll when traffic thins. Datagrams
 // land in memory owned by JavaScript (ArrayBuffers kept alive by references): slot i at
 // data[i * slotSize], its length in lengths[i], its source in addrs[i * 20] (family, port,
 // address bytes). The callback gets the count; the slots are reused by the next batch, so
@@ -26,12 +29,16 @@
 // At most this many recvmmsg calls per readiness event, so one busy socket does not starve
 // the loop's timers and the other sockets.
 #define MAX_ROUNDS 16
+#define COALESCE_MIN 8
+#define COALESCE_MS 1
 
 typedef struct receiver {
   uv_poll_t poll;
+  uv_timer_t timer;
   napi_env env;
   int fd;
   int closing;
+  int open_handles;
   unsigned slots;
   size_t slot_size;
   uint8_t *data;
@@ -199,6 +206,7 @@ static void release(receiver *r) {
 
 static void on_closed(uv_handle_t *h) {
   receiver *r = (receiver *)h->data;
+  if (--r->open_handles > 0) return;
   close(r->fd);
   if (r->cleanup) napi_remove_async_cleanup_hook(r->cleanup);
   napi_ref cb = r->close_cb;
@@ -225,7 +233,9 @@ static void begin_close(receiver *r) {
   if (r->closing) return;
   r->closing = 1;
   uv_poll_stop(&r->poll);
+  uv_timer_stop(&r->timer);
   uv_close((uv_handle_t *)&r->poll, on_closed);
+  uv_close((uv_handle_t *)&r->timer, on_closed);
 }
 
 // Worker or process teardown: close the handle; the hook is removed once it is closed.
@@ -240,11 +250,10 @@ static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   begin_close(r);
 }
 
-static void on_readable(uv_poll_t *h, int status, int events) {
-  receiver *r = (receiver *)h->data;
-  (void)events;
-  if (r->closing) return;
+// Reads until the socket is empty (or MAX_ROUNDS batches), a callback per batch; returns the count.
+static int drain(receiver *r, int status) {
   napi_env env = r->env;
+  int total = 0;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value fn, global, arg, res;
@@ -253,7 +262,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   for (int round = 0; round < MAX_ROUNDS && !r->closing; round++) {
     int n;
     if (status < 0) {
-      n = status; // libuv's own error (negative errno): reported once, the poll goes on
+      n = status; // libuv's own error (negative errno): reported, the poll goes on
       status = 0;
     } else {
       for (unsigned i = 0; i < r->slots; i++) {
@@ -282,6 +291,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
           memcpy(a + 4, &s4->sin_addr, 4);
         }
       }
+      total += n;
     }
     napi_create_int32(env, n, &arg);
     if (napi_make_callback(env, r->ctx, global, fn, 1, &arg, &res) != napi_ok) {
@@ -293,6 +303,26 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     if (n >= 0 && (unsigned)n < r->slots) break; // drained
   }
   napi_close_handle_scope(env, scope);
+  return total;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events);
+
+static void on_tick(uv_timer_t *t) {
+  receiver *r = (receiver *)t->data;
+  if (r->closing) return;
+  if (drain(r, 0) >= COALESCE_MIN) uv_timer_start(&r->timer, on_tick, COALESCE_MS, 0);
+  else if (!r->closing) uv_poll_start(&r->poll, UV_READABLE, on_readable);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  receiver *r = (receiver *)h->data;
+  (void)events;
+  if (r->closing) return;
+  if (drain(r, status) >= COALESCE_MIN && !r->closing) {
+    uv_poll_stop(&r->poll);
+    uv_timer_start(&r->timer, on_tick, COALESCE_MS, 0);
+  }
 }
 
 // start(fd, data, slotSize, lengths, addrs, onBatch) -> handle
@@ -347,17 +377,18 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
   int rc = uv_poll_init(loop, &r->poll, fd);
-  if (rc == 0) {
-    r->poll.data = r;
-    rc = uv_poll_start(&r->poll, UV_READABLE, on_readable);
-    if (rc != 0) {
-      r->closing = 1;
-      uv_close((uv_handle_t *)&r->poll, on_closed);
-      return throw_errno(env, -rc, "uv_poll_start");
-    }
-  } else {
+  if (rc != 0) {
     release(r);
     return throw_errno(env, -rc, "uv_poll_init");
+  }
+  uv_timer_init(loop, &r->timer);
+  r->poll.data = r;
+  r->timer.data = r;
+  r->open_handles = 2;
+  rc = uv_poll_start(&r->poll, UV_READABLE, on_readable);
+  if (rc != 0) {
+    begin_close(r);
+    return throw_errno(env, -rc, "uv_poll_start");
   }
   napi_add_async_cleanup_hook(env, on_env_cleanup, r, &r->cleanup);
   napi_value handle;
