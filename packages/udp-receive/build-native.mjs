@@ -37,7 +37,7 @@ const cc = process.env.CC || 'cc';
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.${process.pid}.tmp`;
 try {
-  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-fvisibility=hidden', `-I${include}`, src, '-o', tmp], {
+  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-shared', '-fPIC', '-fvisibility=hidden', '-isystem', include, src, '-o', tmp], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
 } catch (err) {

@@ -39,7 +39,7 @@ export class BatchBuffers {
   /** The sink is done with `batch`: its memory serves a later take() (if it is this pool's). */
   give(batch: Uint8Array): void {
     const ab = batch.buffer;
-    if (!(ab instanceof ArrayBuffer) || !this.mine.has(ab) || ab.byteLength === 0 || this.free.length >= this.max) return;
+    if (!(ab instanceof ArrayBuffer) || !this.mine.has(ab) || ab.byteLength === 0 || this.free.length >= this.max || this.free.includes(ab)) return;
     this.free.push(ab);
   }
 

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,6 +32,12 @@
 #define MAX_ROUNDS 16
 #define COALESCE_MIN 8
 #define COALESCE_MS 1
+
+struct receiver;
+// What JavaScript holds (an external): outlives the receiver, so stop() after the close is safe.
+typedef struct handle_box {
+  struct receiver *r;
+} handle_box;
 
 typedef struct receiver {
   uv_poll_t poll;
@@ -51,16 +58,11 @@ typedef struct receiver {
   napi_async_context ctx;
   napi_ref close_cb;
   napi_async_cleanup_hook_handle cleanup;
+  handle_box *box;
 } receiver;
 
 static napi_value throw_errno(napi_env env, int err, const char *syscall) {
-  static const struct { int no; const char *name; } names[] = {
-      {EADDRINUSE, "EADDRINUSE"}, {EACCES, "EACCES"}, {EADDRNOTAVAIL, "EADDRNOTAVAIL"},
-      {EAFNOSUPPORT, "EAFNOSUPPORT"}, {EINVAL, "EINVAL"}, {EMFILE, "EMFILE"}, {ENOBUFS, "ENOBUFS"},
-      {ENOMEM, "ENOMEM"}, {EPERM, "EPERM"}, {ENFILE, "ENFILE"}};
-  const char *code = "EIO";
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (names[i].no == err) code = names[i].name;
+  const char *code = uv_err_name(-err); // "EADDRINUSE", as node:dgram's errors name it
   char msg[160];
   snprintf(msg, sizeof msg, "%s %s: %s", syscall, code, strerror(err));
   napi_value m, c, e, s, n;
@@ -182,7 +184,7 @@ static napi_value js_ntop(napi_env env, napi_callback_info info) {
   uint32_t off;
   CHECK(napi_get_typedarray_info(env, argv[0], NULL, &len, &p, NULL, NULL));
   CHECK(napi_get_value_uint32(env, argv[1], &off));
-  if (off + ADDR_BYTES > len) {
+  if (off > len || len - off < ADDR_BYTES) {
     napi_throw_range_error(env, NULL, "udp-batch: offset out of range");
     return NULL;
   }
@@ -207,7 +209,8 @@ static void release(receiver *r) {
 static void on_closed(uv_handle_t *h) {
   receiver *r = (receiver *)h->data;
   if (--r->open_handles > 0) return;
-  close(r->fd);
+  if (r->fd >= 0) close(r->fd);
+  if (r->box) r->box->r = NULL;
   if (r->cleanup) napi_remove_async_cleanup_hook(r->cleanup);
   napi_ref cb = r->close_cb;
   napi_env env = r->env;
@@ -227,6 +230,14 @@ static void on_closed(uv_handle_t *h) {
   }
   if (ctx) napi_async_destroy(env, ctx);
   release(r);
+}
+
+static void finalize_box(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  handle_box *box = data;
+  if (box->r) box->r->box = NULL;
+  free(box);
 }
 
 static void begin_close(receiver *r) {
@@ -259,10 +270,29 @@ static int drain(receiver *r, int status) {
   napi_value fn, global, arg, res;
   napi_get_reference_value(env, r->refs[3], &fn);
   napi_get_global(env, &global);
+  napi_value data;
+  bool detached = false;
+  napi_get_reference_value(env, r->refs[0], &data);
+  napi_is_detached_arraybuffer(env, data, &detached);
+  if (detached) {
+    // JavaScript gave the slots' memory away (transferred it): the kernel must not write there.
+    // Said once (EFAULT), and the socket is closed.
+    napi_value fn, global, arg, res;
+    napi_get_reference_value(env, r->refs[3], &fn);
+    napi_get_global(env, &global);
+    napi_create_int32(env, -EFAULT, &arg);
+    begin_close(r);
+    if (napi_make_callback(env, r->ctx, global, fn, 1, &arg, &res) != napi_ok) {
+      napi_value err;
+      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+    }
+    napi_close_handle_scope(env, scope);
+    return 0;
+  }
   for (int round = 0; round < MAX_ROUNDS && !r->closing; round++) {
     int n;
     if (status < 0) {
-      n = status; // libuv's own error (negative errno): reported, the poll goes on
+      n = status; // libuv's own error (negative errno): reported, then reading goes on
       status = 0;
     } else {
       for (unsigned i = 0; i < r->slots; i++) {
@@ -300,7 +330,7 @@ static int drain(receiver *r, int status) {
       if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
       break;
     }
-    if (n >= 0 && (unsigned)n < r->slots) break; // drained
+    if (n < 0 || (unsigned)n < r->slots) break; // drained, or an error reported once per wake-up
   }
   napi_close_handle_scope(env, scope);
   return total;
@@ -311,17 +341,23 @@ static void on_readable(uv_poll_t *h, int status, int events);
 static void on_tick(uv_timer_t *t) {
   receiver *r = (receiver *)t->data;
   if (r->closing) return;
-  if (drain(r, 0) >= COALESCE_MIN) uv_timer_start(&r->timer, on_tick, COALESCE_MS, 0);
-  else if (!r->closing) uv_poll_start(&r->poll, UV_READABLE, on_readable);
+  int got = drain(r, 0);
+  if (r->closing) return;
+  if (got >= COALESCE_MIN) uv_timer_start(&r->timer, on_tick, COALESCE_MS, 0);
+  else uv_poll_start(&r->poll, UV_READABLE, on_readable);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events) {
   receiver *r = (receiver *)h->data;
   (void)events;
   if (r->closing) return;
-  if (drain(r, status) >= COALESCE_MIN && !r->closing) {
+  int got = drain(r, status);
+  if (r->closing) return;
+  if (got >= COALESCE_MIN) {
     uv_poll_stop(&r->poll);
     uv_timer_start(&r->timer, on_tick, COALESCE_MS, 0);
+  } else if (status < 0) {
+    uv_poll_start(&r->poll, UV_READABLE, on_readable); // libuv stops a poll handle on POLLERR
   }
 }
 
@@ -387,26 +423,43 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   r->open_handles = 2;
   rc = uv_poll_start(&r->poll, UV_READABLE, on_readable);
   if (rc != 0) {
+    r->fd = -1; // the caller closes it (it throws)
     begin_close(r);
     return throw_errno(env, -rc, "uv_poll_start");
   }
   napi_add_async_cleanup_hook(env, on_env_cleanup, r, &r->cleanup);
+  handle_box *box = malloc(sizeof *box);
+  if (!box) {
+    begin_close(r);
+    return throw_errno(env, ENOMEM, "start");
+  }
+  box->r = r;
+  r->box = box;
   napi_value handle;
-  CHECK(napi_create_external(env, r, NULL, NULL, &handle));
+  if (napi_create_external(env, box, finalize_box, NULL, &handle) != napi_ok) {
+    r->box = NULL;
+    free(box);
+    begin_close(r);
+    napi_throw_error(env, NULL, "udp-batch: napi_create_external failed");
+    return NULL;
+  }
   return handle;
 }
 
-// stop(handle, onClosed): stop watching, close the socket, then call onClosed.
+// stop(handle, onClosed) -> false when already closed (onClosed is then not called), else true:
+// stop watching, close the socket, then call onClosed.
 static napi_value js_stop(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
   void *p;
   CHECK(napi_get_value_external(env, argv[0], &p));
-  receiver *r = (receiver *)p;
-  if (r->closing) return NULL;
-  CHECK(napi_create_reference(env, argv[1], 1, &r->close_cb));
-  begin_close(r);
-  return NULL;
+  receiver *r = ((handle_box *)p)->r;
+  napi_value out;
+  CHECK(napi_get_boolean(env, r != NULL, &out));
+  if (!r) return out;
+  if (!r->close_cb) CHECK(napi_create_reference(env, argv[1], 1, &r->close_cb));
+  begin_close(r); // or already closing (it gave up on its own): onClosed comes when it is closed
+  return out;
 }
 
 // close(fd): a socket opened but never started.

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import type { UdpBatchAddon } from './native.js';
 import type { UdpReceiver, UdpReceiverOptions } from './types.js';
 
@@ -44,7 +45,8 @@ class BatchReceiver implements UdpReceiver {
       // A socket error (an ICMP error queued on the socket, say): once per kind, receiving goes on.
       if (!this.errorsSeen.has(n)) {
         this.errorsSeen.add(n);
-        this.o.onError(Object.assign(new Error(`recvmmsg failed (errno ${-n}) on port ${this.port}`), { errno: n, syscall: 'recvmmsg' }));
+        const code = getSystemErrorName(n);
+        this.o.onError(Object.assign(new Error(`socket error on port ${this.port}: ${code}`), { code, errno: n, syscall: 'recvmmsg' }));
       }
       return;
     }
@@ -75,7 +77,9 @@ class BatchReceiver implements UdpReceiver {
   }
 
   close(): Promise<void> {
-    this.closed ??= new Promise<void>((resolve) => this.addon.stop(this.handle, resolve));
+    this.closed ??= new Promise<void>((resolve) => {
+      if (!this.addon.stop(this.handle, resolve)) resolve();
+    });
     return this.closed;
   }
 }

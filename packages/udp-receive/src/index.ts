@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { openBatchReceiver } from './batch-receiver.js';
 import { openDgramReceiver } from './dgram-receiver.js';
 import { loadAddon } from './native.js';
@@ -17,6 +18,12 @@ export function batchReceiveAvailable(): { available: true } | { available: fals
  */
 export async function openUdpReceiver(o: UdpReceiverOptions, mode: ReceiveMode | 'auto' = 'auto'): Promise<UdpReceiver> {
   if (mode === 'dgram') return openDgramReceiver(o);
+  // The addon binds IP literals; a host name or a scoped IPv6 address (fe80::1%eth0) is node:dgram's to resolve.
+  const literal = isIP(o.address) !== 0 && !o.address.includes('%');
+  if (!literal) {
+    if (mode === 'batch') throw Object.assign(new Error(`batched receive binds IP addresses only, not ${o.address}`), { code: 'ERR_UDP_BATCH_UNAVAILABLE' });
+    return openDgramReceiver(o);
+  }
   const a = loadAddon();
   if ('addon' in a) return openBatchReceiver(a.addon, o);
   if (mode === 'batch') throw Object.assign(new Error(`batched receive is unavailable: ${a.why}`), { code: 'ERR_UDP_BATCH_UNAVAILABLE' });

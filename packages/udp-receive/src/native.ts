@@ -7,7 +7,8 @@ export interface UdpBatchAddon {
   info(fd: number): [port: number, receiveBufferBytes: number];
   ntop(addrs: Uint8Array, offset: number): string;
   start(fd: number, data: ArrayBuffer, slotSize: number, lengths: Int32Array, addrs: Uint8Array, onBatch: (n: number) => void): object;
-  stop(handle: object, onClosed: () => void): void;
+  /** False when already closed (onClosed is then not called). */
+  stop(handle: object, onClosed: () => void): boolean;
   close(fd: number): void;
 }
 

@@ -148,3 +148,43 @@ test('a worker thread ended abruptly releases its batch socket', async () => {
   assert.equal(r.port, port, 'the port is free again');
   await r.close();
 });
+
+test('a host name to bind is resolved by node:dgram under auto; batch refuses it in one line', async () => {
+  const auto = await openUdpReceiver({ address: 'localhost', port: 0, reusePort: false, receiveBufferBytes: 1 << 20, onDatagram: () => {}, onError: () => {} });
+  assert.equal(auto.mode, 'dgram');
+  assert.ok(auto.port > 0);
+  await auto.close();
+  await assert.rejects(
+    receiver('batch', 'localhost'),
+    (e: Error & { code?: string }) => e.code === 'ERR_UDP_BATCH_UNAVAILABLE' && /IP addresses only/.test(e.message),
+  );
+});
+
+test('slot memory given away by a consumer: the socket says so and closes, never writes there again', async () => {
+  const errors: Error[] = [];
+  let n = 0;
+  const r = await openUdpReceiver(
+    {
+      address: '127.0.0.1',
+      port: 0,
+      reusePort: false,
+      receiveBufferBytes: 1 << 20,
+      onDatagram: (msg) => {
+        // A misbehaving consumer transfers the shared memory away (detaching it here).
+        if (n++ === 0) structuredClone(msg.buffer, { transfer: [msg.buffer as ArrayBuffer] });
+      },
+      onError: (e) => errors.push(e),
+    },
+    'batch',
+  );
+  await sendFrom('udp4', '127.0.0.1', '127.0.0.1', r.port, [Buffer.from('one')]);
+  await until(() => n === 1);
+  await sendFrom('udp4', '127.0.0.1', '127.0.0.1', r.port, [Buffer.from('two')]);
+  await until(() => errors.length === 1);
+  assert.match(errors[0]!.message, /EFAULT/);
+  await r.close();
+  await r.close();
+  assert.equal(n, 1);
+  const again = await receiver('batch', '127.0.0.1', r.port);
+  await again.r.close();
+});

@@ -1,4 +1,4 @@
-import { PrefixSet, parseAddress, type Logger } from '@haystack/common';
+import { ConfigError, PrefixSet, parseAddress, type Logger } from '@haystack/common';
 import { BatchWriter, lossUnit, type DomainHealth, type HealthSnapshot } from '@haystack/flow-core';
 import {
   TemplateRegistry,
@@ -423,17 +423,7 @@ export class Collector {
   }
 
   private async listen(port: number): Promise<number> {
-    const sock = await openUdpReceiver(
-      {
-        address: this.o.bind,
-        port,
-        reusePort: this.o.reusePort === true,
-        receiveBufferBytes: this.o.receiveBufferBytes,
-        onDatagram: (msg, address, receivedMs) => this.onMessage(msg, address, receivedMs),
-        onError: (err) => this.o.log.error({ err, port }, 'UDP socket error'),
-      },
-      this.o.receive ?? 'auto',
-    );
+    const sock = await this.openSocket(port);
     const got = sock.receiveBufferBytes;
     const batch = batchReceiveAvailable();
     if (this.sockets.length === 0 && sock.mode === 'dgram' && (this.o.receive ?? 'auto') === 'auto' && !batch.available)
@@ -443,6 +433,26 @@ export class Collector {
       this.o.log.warn({ asked: this.o.receiveBufferBytes, got }, 'receive buffer smaller than configured: raise net.core.rmem_max');
     this.sockets.push(sock);
     return sock.port;
+  }
+
+  private async openSocket(port: number): Promise<UdpReceiver> {
+    try {
+      return await openUdpReceiver(
+        {
+          address: this.o.bind,
+          port,
+          reusePort: this.o.reusePort === true,
+          receiveBufferBytes: this.o.receiveBufferBytes,
+          onDatagram: (msg, address, receivedMs) => this.onMessage(msg, address, receivedMs),
+          onError: (err) => this.o.log.error({ err, port }, 'UDP socket error'),
+        },
+        this.o.receive ?? 'auto',
+      );
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      if (e.code === 'ERR_UDP_BATCH_UNAVAILABLE') throw new ConfigError(`ingest.receive is "batch" but ${e.message}; set it to auto or dgram`);
+      throw err;
+    }
   }
 
   /** One datagram. Public so replay and tests drive the very same path. */

@@ -35,7 +35,6 @@ export async function createIngest(
     worker?: { templateStore: TemplateStore | null; reusePort: boolean };
   } = {},
 ): Promise<Ingest> {
-  checkReceive(cfg);
   const decoder = new FlowDecoder({
     sampling: samplingFromConfig(cfg),
     onError: (err, exporter, packet) =>
@@ -81,7 +80,7 @@ export async function createIngest(
   return { decoder, publisher, collector, templateStore };
 }
 
-/** `ingest.receive: batch` where the recvmmsg addon is not built: refused in one line, before any socket. */
+/** `ingest.receive: batch` where the recvmmsg addon is not built: refused in one line, before any worker starts. */
 export function checkReceive(cfg: HaystackConfig): void {
   const batch = batchReceiveAvailable();
   if (cfg.ingest.receive === 'batch' && !batch.available) throw new ConfigError(`ingest.receive is "batch" but ${batch.why}; set it to auto or dgram`);
