@@ -95,6 +95,17 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
   return 1;
 }
 
+// The one argument of info() and close(): a socket's fd.
+static int fd_arg(napi_env env, napi_callback_info info, int32_t *fd) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return 0;
+  if (napi_get_value_int32(env, argv[0], fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "udp-batch: fd must be a number");
+    return 0;
+  }
+  return 1;
+}
+
 static int fill_addr(const char *text, int port, struct sockaddr_storage *ss, socklen_t *len) {
   memset(ss, 0, sizeof *ss);
   struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
@@ -155,10 +166,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
 // info(fd) -> [localPort, receiveBufferBytes]
 static napi_value js_info(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
   int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!fd_arg(env, info, &fd)) return NULL;
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) return throw_errno(env, errno, "getsockname");
@@ -464,10 +473,8 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
 
 // close(fd): a socket opened but never started.
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
   int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!fd_arg(env, info, &fd)) return NULL;
   close(fd);
   return NULL;
 }
