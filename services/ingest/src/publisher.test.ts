@@ -85,3 +85,23 @@ test('batches are sealed in place and their memory recycled by the sink: every r
   assert.equal(p.counters.batches, sink.buffers.reused + sink.buffers.allocated - 2, 'each batch but the two staged last came from the sink');
   assert.ok(sink.buffers.reused > 50 && sink.buffers.allocated <= 8, `reused ${sink.buffers.reused}, allocated ${sink.buffers.allocated}`);
 });
+
+test('a sink that keeps batches gets a short one as an exact copy, not a whole batch of memory', async () => {
+  const held: Buffer[] = [];
+  const sink: FlowSink = {
+    partitions: 1,
+    publish: async (_p, b) => void held.push(b),
+    close: async () => {},
+  };
+  const p = new Publisher({ sink, subscriberPrefixes: new PrefixSet(['100.64.0.0/10']), ipv6LinePrefixLength: 64, maxRecords: 1000 });
+  p.add(batch(Array.from({ length: 1300 }, (_, i) => [`100.64.${i >> 8}.${i & 255}`, '52.1.1.1', 1, 2] as [string, string, number, number])));
+  p.flush();
+  await p.drain();
+  assert.deepEqual(
+    held.map((b) => openBatch(b).count),
+    [1000, 300],
+  );
+  assert.ok(held[1]!.buffer.byteLength < 1000 * 136, `a 300-record batch holds ${held[1]!.buffer.byteLength} bytes`);
+  // The full batch was handed over as it was staged; the next ones are staged elsewhere.
+  assert.notEqual(held[0]!.buffer, held[1]!.buffer);
+});

@@ -57,6 +57,8 @@ export class Publisher {
   private readonly staging: Buffer[];
   private readonly staging32: Int32Array[];
   private readonly batchBytes: number;
+  /** The sink hands out batch memory and takes it back once published. */
+  private readonly recycles: boolean;
   private readonly counts: Uint32Array;
   private readonly keyBytes: number;
   private readonly lastMask: number;
@@ -68,6 +70,7 @@ export class Publisher {
   constructor(private readonly opts: PublisherOptions) {
     const n = opts.sink.partitions;
     this.batchBytes = HEADER_SIZE + opts.maxRecords * RECORD_SIZE;
+    this.recycles = typeof opts.sink.batchBuffer === 'function';
     this.staging = Array.from({ length: n }, () => this.newBatchBuffer());
     this.staging32 = this.staging.map((b) => new Int32Array(b.buffer, b.byteOffset, b.length >> 2));
     this.counts = new Uint32Array(n);
@@ -150,12 +153,17 @@ export class Publisher {
       this.counters.droppedBackpressure += n;
       return;
     }
-    // The staging buffer becomes the batch (header written in place, no copy); the partition
-    // stages into fresh memory, recycled by the sink where it can (BatchBuffers).
-    const batch = sealBatch(this.staging[p]!, n, Date.now(), p);
-    const next = this.newBatchBuffer();
-    this.staging[p] = next;
-    this.staging32[p] = new Int32Array(next.buffer, next.byteOffset, next.length >> 2);
+    // The staging buffer becomes the batch (header written in place, no copy) and the partition
+    // stages into fresh memory, recycled by the sink where it can (BatchBuffers). A sink that
+    // keeps batches (the in-process bus) gets a short batch as an exact copy instead: a few
+    // records must not hold a whole batch's memory while they wait in its queue.
+    const sealed = sealBatch(this.staging[p]!, n, Date.now(), p);
+    let batch = sealed;
+    if (this.recycles || n * 2 >= this.opts.maxRecords) {
+      const next = this.newBatchBuffer();
+      this.staging[p] = next;
+      this.staging32[p] = new Int32Array(next.buffer, next.byteOffset, next.length >> 2);
+    } else batch = Buffer.from(sealed);
     this.counters.batches++;
     this.inFlight++;
     const pr: Promise<void> = this.opts.sink
