@@ -11,7 +11,8 @@ import { crc32 } from 'node:zlib';
  *     0  4  magic "HSFB"
  *     4  u8 format version (2; version 1 batches, 112-byte records without the
  *        link-layer and AS fields, are still read: openBatch upgrades them)
- *     5  u8 flags (reserved, 0)
+ *     5  u8 flags: bit 0 BATCH_CONTINUES (the producer flushed a full batch: more of this
+ *        partition's flows follow at once); other bits reserved, 0
  *     6  u16 record size (RECORD_SIZE)
  *     8  u32 record count
  *    12  u32 CRC-32 of the record area (zlib polynomial)
@@ -49,6 +50,13 @@ export const HEADER_SIZE = 32;
 export const RECORD_SIZE = 136;
 /** Record size of format version 1 (before the link-layer and AS fields). */
 export const RECORD_SIZE_V1 = 112;
+/**
+ * Header flag: this batch was flushed because it was full, so more of the partition's flows
+ * follow at once. The detector keeps such a batch's evidence open to merge with the next ones
+ * (up to an offset-aligned limit); a batch without it (flushed by time, at stop, or from an
+ * older producer) ends the group. Readers that do not know the flag ignore it.
+ */
+export const BATCH_CONTINUES = 1;
 
 export const F = {
   start: 0,
@@ -175,10 +183,10 @@ export class BatchWriter {
   }
 }
 
-function writeHeader(out: Buffer, count: number, createdMs: number, producerField: number): void {
+function writeHeader(out: Buffer, count: number, createdMs: number, producerField: number, flags = 0): void {
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt8(FORMAT_VERSION, 4);
-  out.writeUInt8(0, 5);
+  out.writeUInt8(flags & 0xff, 5);
   out.writeUInt16LE(RECORD_SIZE, 6);
   out.writeUInt32LE(count, 8);
   out.writeUInt32LE(crc32(out.subarray(HEADER_SIZE, HEADER_SIZE + count * RECORD_SIZE)), 12);
@@ -192,10 +200,10 @@ function writeHeader(out: Buffer, count: number, createdMs: number, producerFiel
  * before them and the batch is the view of its first HEADER_SIZE + count × RECORD_SIZE bytes
  * (no copy: the publisher stages each partition's records this way).
  */
-export function sealBatch(buf: Buffer, count: number, createdMs = Date.now(), producerField = 0): Buffer {
+export function sealBatch(buf: Buffer, count: number, createdMs = Date.now(), producerField = 0, flags = 0): Buffer {
   const size = HEADER_SIZE + count * RECORD_SIZE;
   if (buf.length < size) throw new RangeError(`sealBatch: ${count} records need ${size} bytes, the buffer has ${buf.length}`);
-  writeHeader(buf, count, createdMs, producerField);
+  writeHeader(buf, count, createdMs, producerField, flags);
   return buf.subarray(0, size);
 }
 
@@ -213,13 +221,15 @@ export interface BatchView {
   readonly count: number;
   readonly createdMs: number;
   readonly producerField: number;
+  /** Header flags (BATCH_CONTINUES). */
+  readonly flags: number;
 }
 
 /** Validate a received batch (magic, version, sizes, CRC) and give a view over it. Throws BatchFormatError. */
 function upgradeV1(old: Buffer, count: number): Buffer {
   const out = Buffer.alloc(HEADER_SIZE + count * RECORD_SIZE);
   for (let i = 0; i < count; i++) old.copy(out, HEADER_SIZE + i * RECORD_SIZE, HEADER_SIZE + i * RECORD_SIZE_V1, HEADER_SIZE + (i + 1) * RECORD_SIZE_V1);
-  writeHeader(out, count, old.readDoubleLE(16), old.readUInt32LE(24));
+  writeHeader(out, count, old.readDoubleLE(16), old.readUInt32LE(24), old.readUInt8(5));
   return out;
 }
 
@@ -246,5 +256,6 @@ export function openBatch(buf: Buffer, verifyCrc = true): BatchView {
     count,
     createdMs: buf.readDoubleLE(16),
     producerField: buf.readUInt32LE(24),
+    flags: buf.readUInt8(5),
   };
 }

@@ -81,7 +81,7 @@ export function sumIngestStats(all: IngestStats[]): IngestStats {
     heldBytes: 0,
     refusedDomains: 0,
     evictedDomains: 0,
-    publisher: { records: 0, batches: 0, noSubscriber: 0, bothSubscribers: 0, droppedBackpressure: 0, publishErrors: 0 },
+    publisher: { records: 0, batches: 0, noSubscriber: 0, bothSubscribers: 0, droppedBackpressure: 0, publishErrors: 0, endBatches: 0 },
     refusedPackets: 0,
     templatesFromPeers: 0,
     splitExporters: 0,

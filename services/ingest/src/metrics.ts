@@ -11,7 +11,15 @@ export type IngestMetricsSource =
   | { decoder: FlowDecoder; publisher?: Publisher; sockets?: () => { port: number; family: 4 | 6 }[]; refused?: () => number }
   | { stats: () => Promise<IngestStats>; sockets?: () => { port: number; family: 4 | 6 }[] };
 
-const NO_PUBLISHER: PublisherCounters = { records: 0, batches: 0, noSubscriber: 0, bothSubscribers: 0, droppedBackpressure: 0, publishErrors: 0 };
+const NO_PUBLISHER: PublisherCounters = {
+  records: 0,
+  batches: 0,
+  noSubscriber: 0,
+  bothSubscribers: 0,
+  droppedBackpressure: 0,
+  publishErrors: 0,
+  endBatches: 0,
+};
 
 /** Scrape-time reads share one copy of the counters for 100 ms (one scrape). */
 function statsReader(src: IngestMetricsSource): () => Promise<IngestStats> {

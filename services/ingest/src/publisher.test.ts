@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PrefixSet, parseAddress } from '@haystack/common';
-import { BatchWriter, F, openBatch, records, type FlowRecord } from '@haystack/flow-core';
+import { BATCH_CONTINUES, BatchWriter, F, openBatch, records, type FlowRecord } from '@haystack/flow-core';
 import { BatchBuffers, type FlowSink } from '@haystack/transport';
 import { Publisher } from './publisher.js';
 
@@ -104,4 +104,38 @@ test('a sink that keeps batches gets a short one as an exact copy, not a whole b
   assert.ok(held[1]!.buffer.byteLength < 1000 * 136, `a 300-record batch holds ${held[1]!.buffer.byteLength} bytes`);
   // The full batch was handed over as it was staged; the next ones are staged elsewhere.
   assert.notEqual(held[0]!.buffer, held[1]!.buffer);
+});
+
+test('a batch flushed because it is full carries BATCH_CONTINUES; one flushed by time or at stop does not, and ends a full run', async () => {
+  const flags: [number, number][] = [];
+  const sink: FlowSink = {
+    partitions: 1,
+    async publish(_p: number, b: Buffer) {
+      const v = openBatch(b);
+      flags.push([v.count, v.flags]);
+    },
+    async close() {},
+  };
+  const p = new Publisher({ sink, subscriberPrefixes: new PrefixSet(['100.64.0.0/10']), ipv6LinePrefixLength: 64, maxRecords: 10 });
+  const flows: [string, string, number, number][] = [];
+  for (let i = 0; i < 25; i++) flows.push([`100.64.0.${i}`, '52.1.1.1', 1000, 443]);
+  p.add(batch(flows));
+  p.flush();
+  await p.drain();
+  assert.deepEqual(flags, [
+    [10, BATCH_CONTINUES],
+    [10, BATCH_CONTINUES],
+    [5, 0],
+  ]);
+  // Flows that end exactly on a full batch: the next flush (by time, or at stop) ends the run
+  // with an empty batch without the flag; after that, flushes with nothing staged send nothing.
+  flags.length = 0;
+  p.add(batch(flows.slice(0, 10)));
+  p.flush();
+  p.flush();
+  await p.drain();
+  assert.deepEqual(flags, [
+    [10, BATCH_CONTINUES],
+    [0, 0],
+  ]);
 });

@@ -1,5 +1,5 @@
 import type { PrefixSet, Logger } from '@haystack/common';
-import { F, HEADER_SIZE, RECORD_SIZE, SIDE_DST, SIDE_SRC, sealBatch, type BatchWriter } from '@haystack/flow-core';
+import { BATCH_CONTINUES, F, HEADER_SIZE, RECORD_SIZE, SIDE_DST, SIDE_SRC, sealBatch, type BatchWriter } from '@haystack/flow-core';
 import { partitionForBytes, type FlowSink } from '@haystack/transport';
 
 export interface PublisherOptions {
@@ -31,6 +31,8 @@ export interface PublisherCounters {
   /** Records dropped because the sink was too far behind. */
   droppedBackpressure: number;
   publishErrors: number;
+  /** Empty batches that ended a run of full ones (flush() with nothing staged after a full batch). */
+  endBatches: number;
 }
 
 const WORDS = RECORD_SIZE >> 2;
@@ -52,7 +54,15 @@ export function markSubscriberSide(buf: Uint8Array, dv: DataView, o: number, sub
  * Kafka's murmur2 partitioner: every flow of a line lands in the same partition.
  */
 export class Publisher {
-  readonly counters: PublisherCounters = { records: 0, batches: 0, noSubscriber: 0, bothSubscribers: 0, droppedBackpressure: 0, publishErrors: 0 };
+  readonly counters: PublisherCounters = {
+    records: 0,
+    batches: 0,
+    noSubscriber: 0,
+    bothSubscribers: 0,
+    droppedBackpressure: 0,
+    publishErrors: 0,
+    endBatches: 0,
+  };
   /** Per partition: the next batch being filled, records from HEADER_SIZE on (sealed in place). */
   private readonly staging: Buffer[];
   private readonly staging32: Int32Array[];
@@ -60,6 +70,8 @@ export class Publisher {
   /** The sink hands out batch memory and takes it back once published. */
   private readonly recycles: boolean;
   private readonly counts: Uint32Array;
+  /** 1 where the partition's last published batch carried BATCH_CONTINUES (flush() then ends it). */
+  private readonly continued: Uint8Array;
   private readonly keyBytes: number;
   private readonly lastMask: number;
   private readonly key = new Uint8Array(16);
@@ -74,6 +86,7 @@ export class Publisher {
     this.staging = Array.from({ length: n }, () => this.newBatchBuffer());
     this.staging32 = this.staging.map((b) => new Int32Array(b.buffer, b.byteOffset, b.length >> 2));
     this.counts = new Uint32Array(n);
+    this.continued = new Uint8Array(n);
     this.keyBytes = Math.ceil(opts.ipv6LinePrefixLength / 8);
     const rem = opts.ipv6LinePrefixLength % 8;
     this.lastMask = rem === 0 ? 0xff : (0xff << (8 - rem)) & 0xff;
@@ -112,15 +125,20 @@ export class Publisher {
       const dst32 = this.staging32[p]!;
       for (let k = 0, a = o >> 2, b = (HEADER_SIZE + c * RECORD_SIZE) >> 2; k < WORDS; k++) dst32[b + k] = src32[a + k]!;
       this.counts[p] = c + 1;
-      if (c + 1 === this.opts.maxRecords) this.emit(p);
+      if (c + 1 === this.opts.maxRecords) this.emit(p, true);
     }
     this.counters.records += w.count;
     w.reset();
   }
 
-  /** Publish every non-empty partition buffer. */
+  /**
+   * Publish every non-empty partition buffer. A partition whose last batch went out full
+   * (BATCH_CONTINUES) and has nothing staged gets an empty batch without the flag: the
+   * detector holds a flagged batch's group open until a batch without it, so a pause in the
+   * flows (or ingest stopping) must end it.
+   */
   flush(): void {
-    for (let p = 0; p < this.staging.length; p++) if (this.counts[p]! > 0) this.emit(p);
+    for (let p = 0; p < this.staging.length; p++) if (this.counts[p]! > 0 || this.continued[p] === 1) this.emit(p, false);
   }
 
   /** Flush and wait for everything in flight. */
@@ -146,7 +164,8 @@ export class Publisher {
     return b;
   }
 
-  private emit(p: number): void {
+  /** `full`: flushed because the batch filled up, so the partition's flows continue (BATCH_CONTINUES). */
+  private emit(p: number, full: boolean): void {
     const n = this.counts[p]!;
     this.counts[p] = 0;
     if (this.inFlight >= this.maxInFlight) {
@@ -157,7 +176,8 @@ export class Publisher {
     // stages into fresh memory, recycled by the sink where it can (BatchBuffers). A sink that
     // keeps batches (the in-process bus) gets a short batch as an exact copy instead: a few
     // records must not hold a whole batch's memory while they wait in its queue.
-    const sealed = sealBatch(this.staging[p]!, n, Date.now(), p);
+    const sealed = sealBatch(this.staging[p]!, n, Date.now(), p, full ? BATCH_CONTINUES : 0);
+    this.continued[p] = full ? 1 : 0;
     let batch = sealed;
     if (this.recycles || n * 2 >= this.opts.maxRecords) {
       const next = this.newBatchBuffer();
@@ -165,6 +185,7 @@ export class Publisher {
       this.staging32[p] = new Int32Array(next.buffer, next.byteOffset, next.length >> 2);
     } else batch = Buffer.from(sealed);
     this.counters.batches++;
+    if (n === 0) this.counters.endBatches++;
     this.inFlight++;
     const pr: Promise<void> = this.opts.sink
       .publish(p, batch)
