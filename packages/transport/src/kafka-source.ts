@@ -172,6 +172,10 @@ export class KafkaFlowSource implements FlowSource {
     if (!Number.isInteger(c) || c < 1) throw new RangeError(`concurrency must be a positive integer, got ${c}`);
   }
 
+  get inFlightPerPartition(): number {
+    return Math.max(1, this.opts.maxInFlight ?? 32);
+  }
+
   /** Join the group and start delivering; resolves once this member has joined. */
   async run(handler: FlowHandler): Promise<void> {
     if (this.handler) throw new Error('source is already running');
@@ -377,7 +381,7 @@ export class KafkaFlowSource implements FlowSource {
     const partition = batch.partition;
     const pipe = this.pipe(partition);
     const live = () => isRunning() && !isStale() && !this.stopping;
-    const limit = Math.max(1, this.opts.maxInFlight ?? 32);
+    const limit = this.inFlightPerPartition;
     // Batches after an offset up to the partition's end as of this fetch (for lag()).
     const end = Number(batch.highWatermark);
     const behind = (offset: string) => Math.max(0, end - Number(offset) - 1);

@@ -257,6 +257,8 @@ export class MemoryBus {
 }
 
 class MemoryFlowSource implements FlowSource {
+  /** The in-process bus waits for each batch to be stored before delivering the next. */
+  readonly inFlightPerPartition = 1;
   private running = false;
   private workers: Promise<void>[] = [];
   private readonly sleeper = new Sleeper();

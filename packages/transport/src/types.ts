@@ -52,6 +52,18 @@ export interface FlowSource {
    */
   run(handler: FlowHandler): Promise<void>;
   /**
+   * Batches of one partition a handler may have taken in whose `stored` has not settled yet
+   * (Kafka: maxInFlight; 1 for a source that waits for each batch to be stored before the
+   * next). A handler must never hold more than this many back, or delivery stops.
+   */
+  readonly inFlightPerPartition: number;
+  /**
+   * Optional: tells `listener` each time this member's partitions are assigned anew (a Kafka
+   * group generation); delivery then restarts from the committed positions. Returns an
+   * unsubscribe function.
+   */
+  onAssignment?(listener: (partitions: number[]) => void): () => void;
+  /**
    * Settles with the error that ended delivery for good (Kafka: a consumer crash the client
    * will not restart from). Never settles for a source that cannot fail that way. A service
    * should exit on it so its supervisor restarts it, instead of idling while lag grows.

@@ -313,6 +313,8 @@ export interface Delivery {
  * rest uncommitted.
  */
 export class ListSource implements FlowSource {
+  /** Waits for each batch to be stored before handing over the next. */
+  readonly inFlightPerPartition = 1;
   readonly committed = new Map<number, number>();
   handlerErrors = 0;
   private running = false;
