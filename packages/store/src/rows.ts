@@ -59,6 +59,8 @@ export interface LineDayRow {
 
 /** Per batch, exporter, export version, observation domain and flow day. */
 export interface QualityRow extends SourcePosition {
+  /** The last batch the row covers (src_offset: the first; several when the detector grouped batches). */
+  src_offset_last: number;
   day: string;
   exporter: string;
   version: number;

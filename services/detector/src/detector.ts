@@ -2,10 +2,12 @@ import type { Attributor } from '@haystack/ixp';
 import { randomUUID } from 'node:crypto';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import type { ClickHouseStore } from '@haystack/clickhouse';
-import { BatchFormatError, decodeHealth, isHealth, openBatch, type BatchView } from '@haystack/flow-core';
+import { BATCH_CONTINUES, BatchFormatError, decodeHealth, isHealth, openBatch, type BatchView } from '@haystack/flow-core';
 import type { HitlistStore, LoadedHitlist } from '@haystack/hitlist-contract';
 import type { Accepted, BatchMeta, FlowSource } from '@haystack/transport';
+import { BatchGroups, GroupAbandonedError, type OpenGroup } from './batch-groups.js';
 import { Flusher } from './flusher.js';
+import { mergeGroupRows } from './group-rows.js';
 import { healthRows } from './health-rows.js';
 import { classHierarchy, ixpAttributor } from './setup.js';
 import { ClassHierarchy } from './hierarchy.js';
@@ -67,6 +69,11 @@ export interface DetectorStats {
   insertFailures: number;
   /** Handler attempts that failed (each batch is then retried by the source). */
   handlerFailures: number;
+  /** Batches held back in open groups (their rows are stored with the rest of their group). */
+  heldBatches: number;
+  /** Groups of batches stored, and open groups dropped unstored (delivered again: after a failed insert, a rebalance). */
+  groups: number;
+  groupsAbandoned: number;
   /** Partition-days rebuilt from storage. */
   stateLoads: number;
   /** Evidence rows found already stored when day state was loaded (a capture replayed again: nothing new). */
@@ -123,6 +130,7 @@ class DetectorService implements Detector {
   private readonly log: Logger;
   private readonly storage: DetectorStorage;
   private readonly flusher: Flusher;
+  private readonly groups: BatchGroups;
   private readonly mask: LineMask;
   private readonly lineIds: LineIds;
   private readonly engine: DetectionEngine;
@@ -134,6 +142,12 @@ class DetectorService implements Detector {
   private ownSet = false;
   private processor: BatchProcessor | null = null;
   private started = false;
+  private unsubscribe: (() => void) | undefined;
+  /**
+   * Partitions whose group failed to store, with its first offset: the source delivers again
+   * from there, and batches after it taken in meanwhile are handed back, not held or stored.
+   */
+  private readonly failedFrom = new Map<number, number>();
   private readonly counters = {
     batches: 0,
     flows: 0,
@@ -150,6 +164,8 @@ class DetectorService implements Detector {
     evidenceRows: 0,
     newLines: 0,
     handlerFailures: 0,
+    groups: 0,
+    groupsAbandoned: 0,
     stateLoads: 0,
     storedEvidenceLoaded: 0,
     healthSnapshots: 0,
@@ -187,6 +203,7 @@ class DetectorService implements Detector {
       log: this.log,
       onRetry: (err, attempt) => this.log.warn({ err, attempt }, 'detector insert failed, retrying'),
     });
+    this.groups = new BatchGroups(BatchGroups.sizeFor(opts.source.inFlightPerPartition), (g) => this.storeGroup(g));
   }
 
   get hitlistSet(): HitlistSet | null {
@@ -214,8 +231,20 @@ class DetectorService implements Detector {
     }
     this.processor = new BatchProcessor(this.set, this.mask, this.lineIds, this.engine, this.attributor);
     this.started = true;
+    // A new group generation delivers again from the committed positions: held batches go back.
+    this.unsubscribe = this.opts.source.onAssignment?.(() => {
+      this.failedFrom.clear(); // every partition starts again from its committed position
+      for (const p of this.groups.abandonAll('the partitions were assigned anew')) this.abandoned(p);
+    });
     this.log.info(
-      { source: this.sourceId, lineIds: this.lineIds.toJSON(), windows: d.windows, hitlistDays: this.set.days(), hierarchyClasses: this.hierarchy?.size ?? 0 },
+      {
+        source: this.sourceId,
+        groupSize: this.groups.size,
+        lineIds: this.lineIds.toJSON(),
+        windows: d.windows,
+        hitlistDays: this.set.days(),
+        hierarchyClasses: this.hierarchy?.size ?? 0,
+      },
       'detector starting',
     );
     await this.opts.source.run((batch, meta) => this.handle(batch, meta));
@@ -241,6 +270,10 @@ class DetectorService implements Detector {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.unsubscribe?.();
+    // Open groups are handed back unstored (a group is never stored cut short): the next run
+    // takes them in again from their start, to form the same groups.
+    for (const p of this.groups.abandonAll('the detector is stopping')) this.abandoned(p);
     this.flusher.urgent = true;
     this.flusher.maybeFlush();
     const closing = this.opts.source.close();
@@ -284,6 +317,9 @@ class DetectorService implements Detector {
       insertRetries: this.flusher.retries,
       insertFailures: this.flusher.failures,
       handlerFailures: c.handlerFailures,
+      heldBatches: this.groups.held(),
+      groups: c.groups,
+      groupsAbandoned: c.groupsAbandoned,
       stateLoads: c.stateLoads,
       storedEvidenceLoaded: c.storedEvidenceLoaded,
       healthSnapshots: c.healthSnapshots,
@@ -319,6 +355,11 @@ class DetectorService implements Detector {
   }
 
   private handlerFailed(e: unknown, meta: BatchMeta): never {
+    // Handed back on purpose (counted as groupsAbandoned): delivered again, not a failure.
+    if (e instanceof GroupAbandonedError) {
+      this.log.debug({ partition: meta.partition, offset: meta.offset, reason: e.message }, 'batch handed back to the source');
+      throw e;
+    }
     const n = ++this.counters.handlerFailures;
     if (sampled(n))
       this.log.warn(
@@ -328,33 +369,39 @@ class DetectorService implements Detector {
     throw e;
   }
 
-  /** Processes a batch; resolves once it is taken in, `stored` when its rows are. */
+  /** Processes a batch; resolves once it is taken in, `stored` when its rows are (with its group's). */
   private async handleBatch(batch: Buffer, meta: BatchMeta): Promise<Accepted> {
     const pos: Position = { source: this.sourceId, src_partition: meta.partition, src_offset: parseOffset(meta.offset) };
+    const ps = this.partition(meta.partition);
+    // Delivered again from a batch held here (a retry after a failure elsewhere in the source, or
+    // a seek): the held ones come again too, and the state they built is rebuilt from storage.
+    const refused = this.refuse(pos);
+    if (refused) return refused;
+    if (this.groups.rewinds(meta.partition, pos.src_offset)) {
+      this.groups.abandon(meta.partition, `partition ${meta.partition} delivered again from offset ${pos.src_offset}`);
+      this.abandoned(meta.partition);
+    }
     if (isHealth(batch)) {
       let rows: DetectorRows;
       try {
         rows = emptyRows();
         rows.health = healthRows(decodeHealth(batch));
       } catch (e) {
-        return { stored: this.undecodable(batch, pos, `ingest health snapshot: ${(e as Error).message}`) };
+        return this.undecodable(batch, pos, `ingest health snapshot: ${(e as Error).message}`);
       }
-      return {
-        stored: this.flusher.submit(rows).then(() => {
-          this.counters.healthSnapshots++;
-          this.counters.batches++;
-        }),
-      };
+      return this.take(pos, rows, false, () => {
+        this.counters.healthSnapshots++;
+        this.counters.batches++;
+      });
     }
     let view: BatchView;
     try {
       view = openBatch(batch);
     } catch (e) {
       if (!(e instanceof BatchFormatError)) throw e;
-      return { stored: this.undecodable(batch, pos, e.message) };
+      return this.undecodable(batch, pos, e.message);
     }
     const set = this.set!;
-    const ps = this.partition(meta.partition);
     const days = [...batchDays(view)];
     set.pin(days);
     try {
@@ -362,50 +409,95 @@ class DetectorService implements Detector {
       const rows = emptyRows();
       if (!this.freshSource || ps.wasReset) await this.rebuild(ps, days, pos, rows);
       else for (const d of days) ps.day(d).loaded = true;
-      // Synchronous from here to submit: the shared scan scratch and the partition state are ours.
+      // Synchronous from here to take(): the shared scan scratch, the partition state and its open group are ours.
       const local = this.processor!.process(view, ps, pos, rows);
       const classKeys = this.classRows(days, rows);
       this.counters.flowsTakenIn += local.flows;
-      const stored = this.flusher.submit(rows).then(
-        () => {
-          if (this.classDays.size > 10_000) this.classDays.clear();
-          for (const k of classKeys) this.classDays.add(k);
-          const c = this.counters;
-          c.batches++;
-          c.flows += local.flows;
-          c.matched += local.matched;
-          c.noHitlist += local.noHitlist;
-          c.unknownSampling += local.unknownRate;
-          c.noSide += local.noSide;
-          c.badRecords += local.bad;
-          c.detectionsHour += local.detHour;
-          c.detectionsDay += local.detDay;
-          c.impliedDetections += local.implied;
-          c.evidenceRows += rows.evidence.length;
-          c.newLines += rows.lineDays.length;
-          if (local.bad > 0 && sampled(c.badRecords))
-            this.log.warn(
-              { partition: meta.partition, offset: meta.offset, records: local.bad, total: c.badRecords },
-              'flow records without a usable start time counted and skipped',
-            );
-        },
-        (e: unknown) => {
-          // Storage is the truth: the state is rebuilt from it when the batch comes again.
-          ps.reset();
-          throw e;
-        },
-      );
-      return { stored };
+      return this.take(pos, rows, (view.flags & BATCH_CONTINUES) !== 0, () => {
+        if (this.classDays.size > 10_000) this.classDays.clear();
+        for (const k of classKeys) this.classDays.add(k);
+        const c = this.counters;
+        c.batches++;
+        c.flows += local.flows;
+        c.matched += local.matched;
+        c.noHitlist += local.noHitlist;
+        c.unknownSampling += local.unknownRate;
+        c.noSide += local.noSide;
+        c.badRecords += local.bad;
+        c.detectionsHour += local.detHour;
+        c.detectionsDay += local.detDay;
+        c.impliedDetections += local.implied;
+        if (local.bad > 0 && sampled(c.badRecords))
+          this.log.warn(
+            { partition: meta.partition, offset: meta.offset, records: local.bad, total: c.badRecords },
+            'flow records without a usable start time counted and skipped',
+          );
+      });
     } finally {
       set.unpin(days);
     }
   }
 
-  private undecodable(batch: Buffer, pos: Position, reason: string): Promise<void> {
+  /**
+   * A batch after a partition's failed group, taken in before the source went back to it: handed
+   * back (the source delivers it again after the failed ones). The first batch at or before the
+   * failed group's start is that redelivery: the partition is taken in normally again.
+   */
+  private refuse(pos: Position): Accepted | null {
+    const from = this.failedFrom.get(pos.src_partition);
+    if (from === undefined) return null;
+    if (pos.src_offset <= from) {
+      this.failedFrom.delete(pos.src_partition);
+      return null;
+    }
+    return { stored: Promise.reject(new GroupAbandonedError(`an earlier group of partition ${pos.src_partition} was not stored`)) };
+  }
+
+  /** Add a batch's rows to its partition's group; `onStored` runs once the group is stored. */
+  private take(pos: Position, rows: DetectorRows, continues: boolean, onStored: () => void): Accepted {
+    // The partition may have failed while this batch was being prepared (hitlists, state rebuild).
+    const refused = this.refuse(pos);
+    if (refused) return refused;
+    const p = pos.src_partition;
+    const g = this.groups.add(p, pos.src_offset, rows, continues);
+    // Stopping: a group still open is handed back rather than held (the next run forms it whole).
+    if (!this.started && this.groups.isOpen(p) && this.groups.abandon(p, 'the detector is stopping')) this.abandoned(p);
+    return { stored: g.done.then(onStored) };
+  }
+
+  /** A group closed: its rows merged per fact (when it holds several batches) go to the flusher. */
+  private storeGroup(g: OpenGroup): void {
+    const rows = g.batches > 1 ? mergeGroupRows(g.rows, g.first) : g.rows;
+    this.flusher.submit(rows).then(
+      () => {
+        this.counters.groups++;
+        this.counters.evidenceRows += rows.evidence.length;
+        this.counters.newLines += rows.lineDays.length;
+        g.resolve();
+      },
+      (e: unknown) => {
+        // Storage is the truth: the state is rebuilt from it when the batches come again, and
+        // the source delivers again from this group on, so the partition's later held batches go back too.
+        if (this.groups.abandon(g.partition, `an earlier group of partition ${g.partition} was not stored`)) this.counters.groupsAbandoned++;
+        const from = this.failedFrom.get(g.partition);
+        if (from === undefined || g.first < from) this.failedFrom.set(g.partition, g.first);
+        this.partition(g.partition).reset();
+        g.reject(e);
+      },
+    );
+  }
+
+  /** A partition's open group was dropped: the state its batches built goes too (rebuilt from storage). */
+  private abandoned(partition: number): void {
+    this.counters.groupsAbandoned++;
+    this.partition(partition).reset();
+  }
+
+  private undecodable(batch: Buffer, pos: Position, reason: string): Accepted {
     const now = Date.now();
     const rows = emptyRows();
     rows.undecodable.push({ ...pos, day: dayOf(now), received_at: ts64(now), bytes: batch.length, reason });
-    return this.flusher.submit(rows).then(() => {
+    return this.take(pos, rows, false, () => {
       const n = ++this.counters.undecodable;
       this.counters.batches++;
       if (sampled(n))

@@ -1,6 +1,7 @@
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAddress } from '@haystack/common';
+import { BATCH_CONTINUES } from '@haystack/flow-core';
 import { MemoryHitlistStore } from '@haystack/hitlist-contract';
 import { committedOffsets, MOCK_CONSUMER_TIMINGS, startKafkaMock } from '@haystack/testkit/kafka-mock';
 import { KafkaFlowSink, createFlowTransport, partitionForBytes } from '@haystack/transport';
@@ -49,7 +50,12 @@ class DiesAfter implements DetectorStorage {
   }
 }
 
-test('Kafka consumer group (mock cluster): a detector dies between insert and commit, another resumes; no detection lost or doubled', async (t) => {
+/**
+ * `grouped`: ingest marks full batches (BATCH_CONTINUES), as under load, so the detector stores
+ * each partition's rounds 0–2 and 3–5 as one group of three batches, keyed by its first offset:
+ * a redelivery must regroup them the same way.
+ */
+async function diesAndResumes(t: TestContext, grouped: boolean): Promise<void> {
   const mock = await startKafkaMock({ topics: [{ name: 'flows', partitions: PARTITIONS }] });
   t.after(() => mock.stop());
   const config = testConfig(
@@ -87,7 +93,12 @@ test('Kafka consumer group (mock cluster): a detector dies between insert and co
   const sink = await KafkaFlowSink.connect({ kafka: config.kafka, client: { connectTimeout: 2_000, retries: 2, retryDelay: 50 } });
   t.after(() => sink.close());
   const publishRound = async (r: number) => {
-    for (let p = 0; p < PARTITIONS; p++) await sink.publish(p, makeBatch(rounds[r]![p]!, DAY_START + r));
+    for (let p = 0; p < PARTITIONS; p++) {
+      const batch = makeBatch(rounds[r]![p]!, DAY_START + r);
+      // Rounds 0-1 and 3-4 "full": each partition's groups are offsets 0-2 and 3-5.
+      if (grouped && r % 3 !== 2) batch.writeUInt8(BATCH_CONTINUES, 5);
+      await sink.publish(p, batch);
+    }
   };
   for (let r = 0; r < 3; r++) await publishRound(r);
 
@@ -111,18 +122,20 @@ test('Kafka consumer group (mock cluster): a detector dies between insert and co
   };
 
   // First detector: its 2nd insert and every one after it are stored but never acknowledged.
-  const dying = new DiesAfter(storage, 2);
+  // (Grouped, all of its traffic fits one or two inserts: then already the first one dies.)
+  const dying = new DiesAfter(storage, grouped ? 1 : 2);
   const a = await start(dying, 1_000);
   await waitFor(() => dying.calls >= 3, 'the first detector storing and failing', 60_000);
   await a.close();
   const afterA = await committedOffsets(mock, 'detectors', 'flows');
   const committedA = afterA.reduce((x, y) => x + Math.max(0, y), 0);
-  const [storedA] = await ch.query<{ n: string }>(
-    `SELECT count() AS n FROM (SELECT DISTINCT src_partition, src_offset FROM ${ch.database}.${TABLES.flowQuality})`,
+  // Positions are keyed by a group's first batch: a stored key at or past the committed position is a batch stored, not committed.
+  const storedA = await ch.query<{ p: number; last: string }>(
+    `SELECT src_partition AS p, toString(max(src_offset)) AS last FROM ${ch.database}.${TABLES.flowQuality} GROUP BY p`,
   );
   assert.ok(
-    Number(storedA!.n) > committedA,
-    `batches stored but not committed (${storedA!.n} stored, ${committedA} committed): the next member gets them again`,
+    storedA.some((r) => Number(r.last) >= (afterA[r.p] ?? -1)),
+    `batches stored but not committed (stored through ${JSON.stringify(storedA)}, committed ${JSON.stringify(afterA)}, ${committedA} in all): the next member gets them again`,
   );
 
   // The rest of the traffic, then a second member resumes from the committed offsets.
@@ -144,5 +157,75 @@ test('Kafka consumer group (mock cluster): a detector dies between insert and co
   assert.equal(hourly.length, refHourly.size);
   assert.deepEqual(new Set(hourly.map((d) => `${d.line} ${Date.parse(`${d.window_start.replace(' ', 'T')}Z`) / H}`)), refHourly);
   assert.ok(b.det.stats().stateLoads > 0, 'the second detector rebuilt its partitions from storage');
+  if (grouped) {
+    const keys = await ch.query<{ p: number; o: string }>(
+      `SELECT DISTINCT src_partition AS p, toString(src_offset) AS o FROM ${ch.database}.${TABLES.flowQuality} FINAL ORDER BY p, o`,
+    );
+    assert.deepEqual(
+      keys.map((k) => `${k.p}:${k.o}`),
+      Array.from({ length: PARTITIONS }, (_, p) => [`${p}:0`, `${p}:3`]).flat(),
+      'one quality row per group, keyed by its first offset',
+    );
+    const st = b.det.stats();
+    assert.ok(st.groups > 0 && st.groups * 3 <= st.batches, `three batches per stored group (${st.groups} groups for ${st.batches} batches)`);
+    assert.equal(st.heldBatches, 0, 'nothing held back once every group ended');
+  }
+  await ch.close();
+}
+
+test('Kafka consumer group (mock cluster): a detector dies between insert and commit, another resumes; no detection lost or doubled', (t) =>
+  diesAndResumes(t, false));
+
+test('Kafka consumer group, batches grouped (BATCH_CONTINUES): a detector dies between insert and commit, another resumes and regroups them the same way', (t) =>
+  diesAndResumes(t, true));
+
+test('Kafka, grouped: a detector stopped while a group is open hands its batches back unstored and uncommitted; the next one forms the same group', async (t) => {
+  const mock = await startKafkaMock({ topics: [{ name: 'flows', partitions: 1 }] });
+  t.after(() => mock.stop());
+  const config = testConfig({ rawLineIds: true }, { kafka: { brokers: mock.bootstrap, flowTopic: 'flows', consumerGroup: 'stoppers' } });
+  const sink = await KafkaFlowSink.connect({ kafka: config.kafka, client: { connectTimeout: 2_000, retries: 2, retryDelay: 50 } });
+  t.after(() => sink.close());
+  const line = '100.64.10.1';
+  const flows = (r: number): FlowSpec[] => [toService(line, CAM1, DAY_START + (r + 1) * H), toService(line, '203.0.113.50', DAY_START + (r + 1) * H + 1)];
+  const publish = async (r: number, continues: boolean) => {
+    const b = makeBatch(flows(r), DAY_START + r);
+    if (continues) b.writeUInt8(BATCH_CONTINUES, 5);
+    await sink.publish(0, b);
+  };
+  await publish(0, true);
+  await publish(1, true);
+
+  const ch = await openTestClickHouse('kafka_stop');
+  const storage = new ClickHouseDetectorStorage(ch, config.detector.retention);
+  const hitlists = new MemoryHitlistStore();
+  await hitlists.publish(testHitlist());
+  const sourceOpts = { ...MOCK_CONSUMER_TIMINGS, fromBeginning: true, client: quickClient, retry: { initialMs: 20, maxMs: 200 } };
+  const run = async () => {
+    const transport = createFlowTransport(config, { source: sourceOpts });
+    const det = createDetector({ config, log: captureLogger().log, source: transport.createSource(), hitlists, storage });
+    await det.start();
+    return { det, close: () => det.stop().then(() => transport.close()) };
+  };
+
+  const a = await run();
+  await waitFor(() => a.det.stats().heldBatches === 2, 'both flagged batches held in an open group', 60_000);
+  await a.close();
+  assert.equal(a.det.stats().groupsAbandoned, 1);
+  assert.equal((await storedCounts(ch)).quality.records, 0, 'nothing of the open group stored');
+  assert.ok((await committedOffsets(mock, 'stoppers', 'flows'))[0]! <= 0, 'nothing committed');
+
+  await publish(2, false);
+  const b = await run();
+  await waitFor(async () => (await committedOffsets(mock, 'stoppers', 'flows'))[0] === 3, 'the group stored and committed', 60_000);
+  await b.close();
+  await hitlists.close();
+  const got = await storedCounts(ch);
+  assert.equal(got.quality.records, 6, 'every flow once');
+  assert.equal(got.evidence.flows, 3, 'every matched flow once');
+  const keys = await ch.query<{ o: string; l: string }>(
+    `SELECT toString(src_offset) AS o, toString(src_offset_last) AS l FROM ${ch.database}.${TABLES.flowQuality} FINAL`,
+  );
+  assert.deepEqual(keys, [{ o: '0', l: '2' }], 'one group, offsets 0 to 2');
+  assert.equal(b.det.stats().groups, 1);
   await ch.close();
 });

@@ -78,9 +78,27 @@ const METRICS: { name: string; help: string; type: 'counter' | 'gauge'; values: 
   },
   {
     name: 'haystack_detector_evidence_rows_total',
-    help: 'Evidence rows written (line, class, domain, hour per batch).',
+    help: 'Evidence rows written (line, class, domain, hour per group of batches).',
     type: 'counter',
     values: (s) => [{ value: s.evidenceRows }],
+  },
+  {
+    name: 'haystack_detector_batch_groups_total',
+    help: 'Groups of consecutive batches of a partition stored together (batches_total / this: batches per group).',
+    type: 'counter',
+    values: (s) => [{ value: s.groups }],
+  },
+  {
+    name: 'haystack_detector_batch_groups_abandoned_total',
+    help: 'Open groups handed back unstored (a failed insert of their partition, a rebalance, a redelivery); their batches come again.',
+    type: 'counter',
+    values: (s) => [{ value: s.groupsAbandoned }],
+  },
+  {
+    name: 'haystack_detector_held_batches',
+    help: 'Batches taken in and held in open groups (stored with the rest of their group).',
+    type: 'gauge',
+    values: (s) => [{ value: s.heldBatches }],
   },
   { name: 'haystack_detector_new_lines_total', help: 'Lines first seen on a day by this process.', type: 'counter', values: (s) => [{ value: s.newLines }] },
   { name: 'haystack_detector_inserts_total', help: 'Successful grouped inserts into ClickHouse.', type: 'counter', values: (s) => [{ value: s.inserts }] },

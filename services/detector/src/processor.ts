@@ -279,6 +279,7 @@ export class BatchProcessor {
       const q = res.slots[s]!;
       rows.quality.push({
         ...pos,
+        src_offset_last: pos.src_offset,
         day: dayText(q.day),
         exporter: formatAddress(q.exporter),
         version: q.version,

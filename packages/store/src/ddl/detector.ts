@@ -100,6 +100,8 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
     {
       table: TABLES.flowQuality,
       ttl: q,
+      // src_offset is the first batch of the rows' group (services/detector batch-groups.ts), src_offset_last its last.
+      addColumns: ['src_offset_last UInt64 DEFAULT src_offset'],
       sql: `CREATE TABLE IF NOT EXISTS ${db}.${TABLES.flowQuality} (
         day Date,
         exporter String,
@@ -108,6 +110,7 @@ export function detectorDDL(db: string, r: Retention): TableDDL[] {
         source LowCardinality(String),
         src_partition UInt32,
         src_offset UInt64,
+        src_offset_last UInt64 DEFAULT src_offset,
         records UInt32,
         matched UInt32,
         unknown_rate UInt32,

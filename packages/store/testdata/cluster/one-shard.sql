@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS haystack.detector_flow_quality ON CLUSTER haystack_cl
   source LowCardinality(String),
   src_partition UInt32,
   src_offset UInt64,
+  src_offset_last UInt64 DEFAULT src_offset,
   records UInt32,
   matched UInt32,
   unknown_rate UInt32,
@@ -77,6 +78,8 @@ CREATE TABLE IF NOT EXISTS haystack.detector_flow_quality ON CLUSTER haystack_cl
   PARTITION BY toYYYYMM(day)
   ORDER BY (day, exporter, version, observation_domain, source, src_partition, src_offset)
   TTL day + INTERVAL 400 DAY;
+
+ALTER TABLE haystack.detector_flow_quality ON CLUSTER haystack_cluster ADD COLUMN IF NOT EXISTS src_offset_last UInt64 DEFAULT src_offset;
 
 ALTER TABLE haystack.detector_flow_quality ON CLUSTER haystack_cluster MODIFY TTL day + INTERVAL 400 DAY SETTINGS materialize_ttl_after_modify = 0;
 

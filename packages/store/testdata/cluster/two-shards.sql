@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS haystack.detector_flow_quality_local ON CLUSTER hayst
   source LowCardinality(String),
   src_partition UInt32,
   src_offset UInt64,
+  src_offset_last UInt64 DEFAULT src_offset,
   records UInt32,
   matched UInt32,
   unknown_rate UInt32,
@@ -85,6 +86,10 @@ CREATE TABLE IF NOT EXISTS haystack.detector_flow_quality_local ON CLUSTER hayst
   TTL day + INTERVAL 400 DAY;
 
 CREATE TABLE IF NOT EXISTS haystack.detector_flow_quality ON CLUSTER haystack_cluster AS haystack.detector_flow_quality_local ENGINE = Distributed(haystack_cluster, haystack, detector_flow_quality_local, cityHash64(day, exporter, version, observation_domain, source, src_partition, src_offset));
+
+ALTER TABLE haystack.detector_flow_quality_local ON CLUSTER haystack_cluster ADD COLUMN IF NOT EXISTS src_offset_last UInt64 DEFAULT src_offset;
+
+ALTER TABLE haystack.detector_flow_quality ON CLUSTER haystack_cluster ADD COLUMN IF NOT EXISTS src_offset_last UInt64 DEFAULT src_offset;
 
 ALTER TABLE haystack.detector_flow_quality_local ON CLUSTER haystack_cluster MODIFY TTL day + INTERVAL 400 DAY SETTINGS materialize_ttl_after_modify = 0;
 
