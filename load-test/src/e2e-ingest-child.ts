@@ -13,7 +13,9 @@ interface Job {
   maxBacklog: number;
 }
 export type ChildMessage =
-  { type: 'ready' } | { type: 'done'; published: number; batches: number; seconds: number; cpu: number; lagWaits: number } | { type: 'error'; message: string };
+  | { type: 'ready' }
+  | { type: 'done'; published: number; batches: number; endBatches: number; seconds: number; cpu: number; lagWaits: number }
+  | { type: 'error'; message: string };
 export type ParentMessage = { type: 'go' } | { type: 'progress'; processed: number };
 
 const send = (m: ChildMessage) => process.send!(m);
@@ -59,7 +61,15 @@ try {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   await p.stop();
-  send({ type: 'done', published: pub.counters.records, batches: pub.counters.batches, seconds, cpu: (cpu.user + cpu.system) / 1e6, lagWaits });
+  send({
+    type: 'done',
+    published: pub.counters.records,
+    batches: pub.counters.batches,
+    endBatches: pub.counters.endBatches,
+    seconds,
+    cpu: (cpu.user + cpu.system) / 1e6,
+    lagWaits,
+  });
 } catch (e) {
   send({ type: 'error', message: (e as Error).stack ?? String(e) });
 }
