@@ -6,7 +6,7 @@ export * from './kafka-sink.js';
 export * from './kafka-source.js';
 export * from './kafka-lag.js';
 export * from './factory.js';
-export { TransportClosedError, type RetryBackoff } from './util.js';
+export { BatchHandedBackError, TransportClosedError, type RetryBackoff } from './util.js';
 export * from './counting-sink.js';
 export { BatchBuffers } from './batch-buffers.js';
 export { registerKafkajsCodecs } from './kafka-codecs.js';

@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Accepted, BatchMeta, FlowHandler, FlowSource } from './types.js';
 import { KafkaTransportError, connectAdmin, createKafkaClient, flowTopicPartitions, type KafkaClientOptions, type KafkaSection } from './kafka-common.js';
-import { backoffDelays, Signal, Sleeper, type RetryBackoff } from './util.js';
+import { backoffDelays, BatchHandedBackError, Signal, Sleeper, type RetryBackoff } from './util.js';
 import { CompleteRoundRobinAssigner } from './kafka-assigner.js';
 
 export interface KafkaSourceOptions extends KafkaClientOptions {
@@ -47,6 +47,8 @@ export interface KafkaSourceStats {
   delivered: number;
   /** Handler failures (each retried). */
   handlerErrors: number;
+  /** Batches the handler handed back unstored on purpose (BatchHandedBackError), delivered again. */
+  handedBack: number;
   /** Messages without a value (tombstones), skipped: they cannot be flow batches. */
   skippedEmpty: number;
   /** Offset commits that reached the group coordinator. */
@@ -149,7 +151,7 @@ export class KafkaFlowSource implements FlowSource {
   private readonly client: Kafka;
   private consumer: Consumer | undefined;
   private readonly sleeper = new Sleeper();
-  private readonly counters: KafkaSourceStats = { delivered: 0, handlerErrors: 0, skippedEmpty: 0, commits: 0, crashes: 0, restarts: 0 };
+  private readonly counters: KafkaSourceStats = { delivered: 0, handlerErrors: 0, handedBack: 0, skippedEmpty: 0, commits: 0, crashes: 0, restarts: 0 };
   private assigned: number[] = [];
   private readonly assignmentListeners = new Set<(partitions: number[]) => void>();
   private stopping = false;
@@ -410,9 +412,12 @@ export class KafkaFlowSource implements FlowSource {
   }
 
   private storeFailed(err: unknown, meta: BatchMeta, pipe: Pipeline): void {
-    this.counters.handlerErrors++;
-    this.opts.logger?.warn({ err, partition: meta.partition, offset: meta.offset }, 'flow batch not stored, delivering it again');
-    this.opts.onError?.(err, meta);
+    if (err instanceof BatchHandedBackError) this.counters.handedBack++;
+    else {
+      this.counters.handlerErrors++;
+      this.opts.logger?.warn({ err, partition: meta.partition, offset: meta.offset }, 'flow batch not stored, delivering it again');
+      this.opts.onError?.(err, meta);
+    }
     void this.redeliver(meta.partition, pipe);
   }
 

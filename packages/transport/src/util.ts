@@ -7,6 +7,18 @@ export class TransportClosedError extends Error {
   }
 }
 
+/**
+ * A handler hands a batch it had taken in back on purpose (its storage was not attempted, e.g.
+ * a group of batches dropped at stop or after a rebalance): the source delivers it again as
+ * after any storage failure, but it is not counted or logged as one.
+ */
+export class BatchHandedBackError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BatchHandedBackError';
+  }
+}
+
 /** Retry delays for a handler that failed: exponential from initialMs, capped at maxMs. */
 export interface RetryBackoff {
   /** First delay, default 100 ms. */

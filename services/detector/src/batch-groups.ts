@@ -1,7 +1,8 @@
 import { emptyRows, type DetectorRows } from '@haystack/store';
+import { BatchHandedBackError } from '@haystack/transport';
 
 /** A group's batches were dropped before storage (the source delivers them again). */
-export class GroupAbandonedError extends Error {
+export class GroupAbandonedError extends BatchHandedBackError {
   constructor(reason: string) {
     super(`batches taken in but not stored: ${reason} (they are delivered again)`);
     this.name = 'GroupAbandonedError';

@@ -200,9 +200,10 @@ test('Kafka, grouped: a detector stopped while a group is open hands its batches
   const hitlists = new MemoryHitlistStore();
   await hitlists.publish(testHitlist());
   const sourceOpts = { ...MOCK_CONSUMER_TIMINGS, fromBeginning: true, client: quickClient, retry: { initialMs: 20, maxMs: 200 } };
+  const logs = captureLogger();
   const run = async () => {
-    const transport = createFlowTransport(config, { source: sourceOpts });
-    const det = createDetector({ config, log: captureLogger().log, source: transport.createSource(), hitlists, storage });
+    const transport = createFlowTransport(config, { source: sourceOpts, logger: logs.log });
+    const det = createDetector({ config, log: logs.log, source: transport.createSource(), hitlists, storage });
     await det.start();
     return { det, close: () => det.stop().then(() => transport.close()) };
   };
@@ -213,6 +214,8 @@ test('Kafka, grouped: a detector stopped while a group is open hands its batches
   assert.equal(a.det.stats().groupsAbandoned, 1);
   assert.equal((await storedCounts(ch)).quality.records, 0, 'nothing of the open group stored');
   assert.ok((await committedOffsets(mock, 'stoppers', 'flows'))[0]! <= 0, 'nothing committed');
+  const warned = logs.lines.filter((l) => /"level":"(warn|error)"/.test(l) && /not stored/.test(l));
+  assert.deepEqual(warned, [], 'batches handed back at stop are not reported as storage failures');
 
   await publish(2, false);
   const b = await run();
