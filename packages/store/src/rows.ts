@@ -166,6 +166,16 @@ export function emptyRows(): DetectorRows {
   return { detections: [], evidence: [], lineDays: [], quality: [], undecodable: [], health: [], classes: [], hitlists: [], ixpUnits: [], backendTraffic: [] };
 }
 
+/** Append every row of `src` to `dst`, table by table. */
+export function appendRows(dst: DetectorRows, src: DetectorRows): void {
+  for (const k of Object.keys(dst) as (keyof DetectorRows)[]) {
+    const from = src[k] as unknown[];
+    if (from.length === 0) continue;
+    const to = dst[k] as unknown[];
+    for (const r of from) to.push(r);
+  }
+}
+
 export function rowCount(r: DetectorRows): number {
   let n = 0;
   for (const k of Object.keys(r) as (keyof DetectorRows)[]) n += r[k].length;

@@ -1,4 +1,4 @@
-import { emptyRows, type DetectorRows } from '@haystack/store';
+import { appendRows, emptyRows, type DetectorRows } from '@haystack/store';
 import { BatchHandedBackError } from '@haystack/transport';
 
 /** A group's batches were dropped before storage (the source delivers them again). */
@@ -30,12 +30,7 @@ export class OpenGroup {
   }
 
   add(rows: DetectorRows, offset: number): void {
-    for (const k of Object.keys(rows) as (keyof DetectorRows)[]) {
-      const src = rows[k] as unknown[];
-      if (src.length === 0) continue;
-      const dst = this.rows[k] as unknown[];
-      for (const r of src) dst.push(r);
-    }
+    appendRows(this.rows, rows);
     this.last = offset;
     this.batches++;
   }

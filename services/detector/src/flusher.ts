@@ -1,5 +1,5 @@
 import type { Logger } from '@haystack/common';
-import { emptyRows, rowCount, type DetectorRows } from '@haystack/store';
+import { appendRows, emptyRows, rowCount, type DetectorRows } from '@haystack/store';
 import type { DetectorStorage } from './storage.js';
 
 export interface FlusherOptions {
@@ -131,13 +131,7 @@ export class Flusher {
 
   private async insertGroup(group: Submission[]): Promise<void> {
     const all = emptyRows();
-    for (const s of group) {
-      for (const k of Object.keys(all) as (keyof DetectorRows)[]) {
-        const src = s.rows[k] as unknown[];
-        const dst = all[k] as unknown[];
-        for (const r of src) dst.push(r);
-      }
-    }
+    for (const s of group) appendRows(all, s.rows);
     const done = new Set<keyof DetectorRows>();
     let delay = this.opts.backoff?.initialMs ?? 100;
     const maxDelay = this.opts.backoff?.maxMs ?? 5_000;

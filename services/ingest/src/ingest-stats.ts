@@ -1,6 +1,6 @@
 import type { DomainCounters, ExporterCounters, FlowDecoder } from '@haystack/decoders';
 import { lossUnit, type ExporterCounts } from '@haystack/flow-core';
-import type { PublisherCounters } from './publisher.js';
+import { emptyPublisherCounters, type PublisherCounters } from './publisher.js';
 
 /** One exporter domain (exporter, protocol version, observation domain) as the metrics show it. */
 export interface DomainStats {
@@ -81,7 +81,7 @@ export function sumIngestStats(all: IngestStats[]): IngestStats {
     heldBytes: 0,
     refusedDomains: 0,
     evictedDomains: 0,
-    publisher: { records: 0, batches: 0, noSubscriber: 0, bothSubscribers: 0, droppedBackpressure: 0, publishErrors: 0, endBatches: 0 },
+    publisher: emptyPublisherCounters(),
     refusedPackets: 0,
     templatesFromPeers: 0,
     splitExporters: 0,

@@ -3,7 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DomainCounters } from '@haystack/decoders';
 import { lossUnit } from '@haystack/flow-core';
 import type { FlowDecoder, ExporterCounters } from '@haystack/decoders';
-import type { Publisher, PublisherCounters } from './publisher.js';
+import { emptyPublisherCounters, type Publisher, type PublisherCounters } from './publisher.js';
 import { readIngestStats, type IngestStats } from './ingest-stats.js';
 
 /** Where the ingest metrics read: one collector's decoder and publisher, or the workers' sum. */
@@ -11,15 +11,7 @@ export type IngestMetricsSource =
   | { decoder: FlowDecoder; publisher?: Publisher; sockets?: () => { port: number; family: 4 | 6 }[]; refused?: () => number }
   | { stats: () => Promise<IngestStats>; sockets?: () => { port: number; family: 4 | 6 }[] };
 
-const NO_PUBLISHER: PublisherCounters = {
-  records: 0,
-  batches: 0,
-  noSubscriber: 0,
-  bothSubscribers: 0,
-  droppedBackpressure: 0,
-  publishErrors: 0,
-  endBatches: 0,
-};
+const NO_PUBLISHER: PublisherCounters = emptyPublisherCounters();
 
 /** Scrape-time reads share one copy of the counters for 100 ms (one scrape). */
 function statsReader(src: IngestMetricsSource): () => Promise<IngestStats> {

@@ -21,6 +21,11 @@ export interface PublisherOptions {
   clientKey?: boolean;
 }
 
+/** Every publisher counter at zero (a new publisher; a sum's start; a collector without one). */
+export function emptyPublisherCounters(): PublisherCounters {
+  return { records: 0, batches: 0, noSubscriber: 0, bothSubscribers: 0, droppedBackpressure: 0, publishErrors: 0, endBatches: 0 };
+}
+
 export interface PublisherCounters {
   records: number;
   batches: number;
@@ -54,15 +59,7 @@ export function markSubscriberSide(buf: Uint8Array, dv: DataView, o: number, sub
  * Kafka's murmur2 partitioner: every flow of a line lands in the same partition.
  */
 export class Publisher {
-  readonly counters: PublisherCounters = {
-    records: 0,
-    batches: 0,
-    noSubscriber: 0,
-    bothSubscribers: 0,
-    droppedBackpressure: 0,
-    publishErrors: 0,
-    endBatches: 0,
-  };
+  readonly counters: PublisherCounters = emptyPublisherCounters();
   /** Per partition: the next batch being filled, records from HEADER_SIZE on (sealed in place). */
   private readonly staging: Buffer[];
   private readonly staging32: Int32Array[];
