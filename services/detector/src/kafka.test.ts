@@ -179,7 +179,7 @@ test('Kafka consumer group (mock cluster): a detector dies between insert and co
 test('Kafka consumer group, batches grouped (BATCH_CONTINUES): a detector dies between insert and commit, another resumes and regroups them the same way', (t) =>
   diesAndResumes(t, true));
 
-test('Kafka, grouped: a detector stopped while a group is open hands its batches back unstored and uncommitted; the next one forms the same group', async (t) => {
+test('Kafka, grouped: a detector stopped while a group is open hands its batches back unstored and uncommitted; the next one forms the same group, ended by the empty batch of ingest', async (t) => {
   const mock = await startKafkaMock({ topics: [{ name: 'flows', partitions: 1 }] });
   t.after(() => mock.stop());
   const config = testConfig({ rawLineIds: true }, { kafka: { brokers: mock.bootstrap, flowTopic: 'flows', consumerGroup: 'stoppers' } });
@@ -217,9 +217,11 @@ test('Kafka, grouped: a detector stopped while a group is open hands its batches
   const warned = logs.lines.filter((l) => /"level":"(warn|error)"/.test(l) && /not stored/.test(l));
   assert.deepEqual(warned, [], 'batches handed back at stop are not reported as storage failures');
 
-  await publish(2, false);
+  // A third full batch, then the empty batch ingest sends when a run of full batches pauses.
+  await publish(2, true);
+  await sink.publish(0, makeBatch([], DAY_START + 3));
   const b = await run();
-  await waitFor(async () => (await committedOffsets(mock, 'stoppers', 'flows'))[0] === 3, 'the group stored and committed', 60_000);
+  await waitFor(async () => (await committedOffsets(mock, 'stoppers', 'flows'))[0] === 4, 'the group stored and committed', 60_000);
   await b.close();
   await hitlists.close();
   const got = await storedCounts(ch);
@@ -228,7 +230,8 @@ test('Kafka, grouped: a detector stopped while a group is open hands its batches
   const keys = await ch.query<{ o: string; l: string }>(
     `SELECT toString(src_offset) AS o, toString(src_offset_last) AS l FROM ${ch.database}.${TABLES.flowQuality} FINAL`,
   );
-  assert.deepEqual(keys, [{ o: '0', l: '2' }], 'one group, offsets 0 to 2');
-  assert.equal(b.det.stats().groups, 1);
+  assert.deepEqual(keys, [{ o: '0', l: '2' }], 'one group; its flows in batches 0 to 2, the empty batch 3 adds no row');
+  assert.equal(b.det.stats().groups, 1, 'the empty batch ended the group');
+  assert.equal(b.det.stats().batches, 4);
   await ch.close();
 });
