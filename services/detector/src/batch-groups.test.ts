@@ -178,9 +178,16 @@ test('merged rows: one per fact, sums added, seen times widened, keyed by the gr
     },
   );
   rows.undecodable.push({ source: 's', src_partition: 1, src_offset: 8, day: '2026-12-01', received_at: '2026-12-01 10:00:00.000', bytes: 3, reason: 'x' });
-  const before = JSON.stringify(rows);
-  const m = mergeGroupRows(rows, 7);
-  assert.equal(JSON.stringify(rows), before, 'the input is not modified');
+  // One DetectorRows per batch, as the detector adds them.
+  const batches = [7, 8, 9].map((offset) => {
+    const b = emptyRows();
+    for (const k of Object.keys(b) as (keyof DetectorRows)[])
+      (b[k] as { src_offset: number }[]).push(...(rows[k] as { src_offset: number }[]).filter((r) => r.src_offset === offset));
+    return b;
+  });
+  const before = JSON.stringify(batches);
+  const m = mergeGroupRows(batches, 7);
+  assert.equal(JSON.stringify(batches), before, 'the input is not modified');
   assert.equal(m.evidence.length, 2);
   const a = m.evidence.find((r) => r.domain === 'a.example')!;
   assert.deepEqual(
@@ -208,4 +215,29 @@ test('merged rows: one per fact, sums added, seen times widened, keyed by the gr
     [[7, 3, 7, 10, 1]],
   );
   assert.deepEqual(m.undecodable, rows.undecodable, 'undecodable batches keep their own position');
+});
+
+test('merged rows: class and hitlist rows once per key, a single batch passes through as it is', () => {
+  const batch = (offset: number): DetectorRows => {
+    const b = emptyRows();
+    b.evidence.push(ev(offset, {}));
+    b.classes.push(
+      { day: '2026-12-01', class_id: 'cam', name: 'Camera', level: 'product', parents: [], detectable: 1, hitlist_day: '2026-12-01' },
+      { day: '2026-12-01', class_id: 'hub', name: 'Hub', level: 'product', parents: [], detectable: 0, hitlist_day: '2026-12-01' },
+    );
+    b.hitlists.push({ day: '2026-12-01', hitlist_day: '2026-12-01', version: 3, built_at: '2026-12-01 00:00:00', entries: 9, addresses: 4, classes: 1 });
+    return b;
+  };
+  const m = mergeGroupRows([batch(4), batch(5), batch(6)], 4);
+  assert.deepEqual(
+    m.classes.map((r) => r.class_id),
+    ['cam', 'hub'],
+  );
+  assert.equal(m.hitlists.length, 1);
+  assert.deepEqual(
+    m.evidence.map((r) => [r.src_offset, r.flows]),
+    [[4, 3]],
+  );
+  const one = batch(4);
+  assert.equal(mergeGroupRows([one], 4), one, 'a group of one batch stores its rows unchanged');
 });

@@ -1,5 +1,6 @@
-import { appendRows, emptyRows, type DetectorRows } from '@haystack/store';
+import type { DetectorRows } from '@haystack/store';
 import { BatchHandedBackError } from '@haystack/transport';
+import { GroupRows } from './group-rows.js';
 
 /** A group's batches were dropped before storage (the source delivers them again). */
 export class GroupAbandonedError extends BatchHandedBackError {
@@ -11,7 +12,7 @@ export class GroupAbandonedError extends BatchHandedBackError {
 
 /** Consecutive batches of one partition whose rows are stored together, keyed by `first`. */
 export class OpenGroup {
-  readonly rows: DetectorRows = emptyRows();
+  private readonly merged: GroupRows;
   /** Offset of the last batch added. */
   last: number;
   batches = 0;
@@ -24,15 +25,21 @@ export class OpenGroup {
     readonly first: number,
   ) {
     this.last = first - 1;
+    this.merged = new GroupRows(first);
     this.done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
     // Each batch observes `done` through its own chain; this one only keeps an unobserved rejection quiet.
     this.done.catch(() => undefined);
   }
 
   add(rows: DetectorRows, offset: number): void {
-    appendRows(this.rows, rows);
+    this.merged.add(rows);
     this.last = offset;
     this.batches++;
+  }
+
+  /** The group's rows, one per fact (group-rows.ts). */
+  rows(): DetectorRows {
+    return this.merged.rows();
   }
 
   resolve(): void {

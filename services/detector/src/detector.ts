@@ -7,7 +7,6 @@ import type { HitlistStore, LoadedHitlist } from '@haystack/hitlist-contract';
 import type { Accepted, BatchMeta, FlowSource } from '@haystack/transport';
 import { BatchGroups, GroupAbandonedError, type OpenGroup } from './batch-groups.js';
 import { Flusher } from './flusher.js';
-import { mergeGroupRows } from './group-rows.js';
 import { healthRows } from './health-rows.js';
 import { classHierarchy, ixpAttributor } from './setup.js';
 import { ClassHierarchy } from './hierarchy.js';
@@ -465,9 +464,9 @@ class DetectorService implements Detector {
     return { stored: g.done.then(onStored) };
   }
 
-  /** A group closed: its rows merged per fact (when it holds several batches) go to the flusher. */
+  /** A group closed: its rows, merged per fact, go to the flusher. */
   private storeGroup(g: OpenGroup): void {
-    const rows = g.batches > 1 ? mergeGroupRows(g.rows, g.first) : g.rows;
+    const rows = g.rows();
     this.flusher.submit(rows).then(
       () => {
         this.counters.groups++;

@@ -1,34 +1,85 @@
-import type { BackendTrafficRow, DetectorRows, EvidenceRow, QualityRow } from '@haystack/store';
+import {
+  appendRows,
+  emptyRows,
+  type BackendTrafficRow,
+  type ClassRow,
+  type DetectorRows,
+  type EvidenceRow,
+  type HitlistRow,
+  type QualityRow,
+} from '@haystack/store';
 
 /**
  * The rows of a group of consecutive batches of one partition (batch-groups.ts), merged into
- * one row per fact: evidence per (day, hour, line, class, domain), backend traffic per (day,
- * line, address), flow quality per (day, exporter, version, observation domain), each keyed by
- * the group's first offset. Sums add up, first/last seen widen, the newest hitlist day wins.
- * The other tables are keyed by their fact already (detections, active lines, classes, ...) or
- * by their own batch (undecodable batches) and pass through. `rows` is not modified.
+ * one row per fact as each batch is added: evidence per (day, hour, line, class, domain),
+ * backend traffic per (day, line, address), flow quality per (day, exporter, version,
+ * observation domain), each keyed by the group's first offset; sums add up, first/last seen
+ * widen, the newest hitlist day wins. Class and hitlist rows (the same for every batch of a
+ * day until the first group is stored) are kept once per key. The other tables are keyed by
+ * their fact already (detections, active lines, ...) or by their own batch (undecodable
+ * batches) and pass through.
+ *
+ * Merging as batches arrive, not when the group closes, lets a batch's own rows die young
+ * instead of being held (and promoted by the garbage collector) until up to 16 batches are in.
+ * A group of one batch keeps that batch's rows as they are: no key is built unless a second
+ * batch comes. Rows passed in are not modified.
  */
-export function mergeGroupRows(rows: DetectorRows, firstOffset: number): DetectorRows {
-  return {
-    ...rows,
-    evidence: mergeEvidence(rows.evidence, firstOffset),
-    backendTraffic: mergeBackend(rows.backendTraffic, firstOffset),
-    quality: mergeQuality(rows.quality, firstOffset),
-  };
-}
+export class GroupRows {
+  private single: DetectorRows | null = null;
+  private merged: DetectorRows | null = null;
+  private evidence = new Map<string, EvidenceRow>();
+  private backend = new Map<string, BackendTrafficRow>();
+  private quality = new Map<string, QualityRow>();
+  private classes = new Map<string, ClassRow>();
+  private hitlists = new Map<string, HitlistRow>();
 
-// Times and dates are fixed-width UTC text: their order is the text's order.
-const later = (a: string, b: string) => (b > a ? b : a);
-const earlier = (a: string, b: string) => (b < a ? b : a);
+  constructor(private readonly firstOffset: number) {}
 
-function mergeEvidence(rows: EvidenceRow[], offset: number): EvidenceRow[] {
-  const by = new Map<string, EvidenceRow>();
-  for (const r of rows) {
+  add(rows: DetectorRows): void {
+    if (this.merged === null && this.single === null) {
+      this.single = rows;
+      return;
+    }
+    if (this.merged === null) {
+      this.merged = emptyRows();
+      this.merge(this.single!);
+      this.single = null;
+    }
+    this.merge(rows);
+  }
+
+  /** The group's rows (the one batch's own when it holds one). */
+  rows(): DetectorRows {
+    if (this.merged === null) return this.single ?? emptyRows();
+    return {
+      ...this.merged,
+      evidence: [...this.evidence.values()],
+      backendTraffic: [...this.backend.values()],
+      quality: [...this.quality.values()].map((r) => ({ ...r, sampling_rates: r.sampling_rates.sort((x, y) => x - y) })),
+      classes: [...this.classes.values()],
+      hitlists: [...this.hitlists.values()],
+    };
+  }
+
+  private merge(rows: DetectorRows): void {
+    const { evidence, backendTraffic, quality, classes, hitlists, ...rest } = rows;
+    appendRows(this.merged!, { ...emptyRows(), ...rest });
+    for (const r of evidence) this.addEvidence(r);
+    for (const r of backendTraffic) this.addBackend(r);
+    for (const r of quality) this.addQuality(r);
+    for (const r of classes) if (!this.classes.has(`${r.day}\t${r.class_id}`)) this.classes.set(`${r.day}\t${r.class_id}`, r);
+    for (const r of hitlists) {
+      const key = `${r.day}\t${r.hitlist_day}\t${r.version}\t${r.built_at}`;
+      if (!this.hitlists.has(key)) this.hitlists.set(key, r);
+    }
+  }
+
+  private addEvidence(r: EvidenceRow): void {
     const key = `${r.day}\t${r.hour}\t${r.line}\t${r.class_id}\t${r.domain}`;
-    const m = by.get(key);
+    const m = this.evidence.get(key);
     if (!m) {
-      by.set(key, { ...r, src_offset: offset });
-      continue;
+      this.evidence.set(key, { ...r, src_offset: this.firstOffset });
+      return;
     }
     m.flows += r.flows;
     m.sampled_packets += r.sampled_packets;
@@ -40,17 +91,13 @@ function mergeEvidence(rows: EvidenceRow[], offset: number): EvidenceRow[] {
     m.last_seen = later(m.last_seen, r.last_seen);
     m.hitlist_day = later(m.hitlist_day, r.hitlist_day);
   }
-  return [...by.values()];
-}
 
-function mergeBackend(rows: BackendTrafficRow[], offset: number): BackendTrafficRow[] {
-  const by = new Map<string, BackendTrafficRow>();
-  for (const r of rows) {
+  private addBackend(r: BackendTrafficRow): void {
     const key = `${r.day}\t${r.line}\t${r.backend}`;
-    const m = by.get(key);
+    const m = this.backend.get(key);
     if (!m) {
-      by.set(key, { ...r, src_offset: offset });
-      continue;
+      this.backend.set(key, { ...r, src_offset: this.firstOffset });
+      return;
     }
     m.flows += r.flows;
     m.est_packets += r.est_packets;
@@ -58,17 +105,13 @@ function mergeBackend(rows: BackendTrafficRow[], offset: number): BackendTraffic
     m.unknown_rate_flows += r.unknown_rate_flows;
     m.hitlist_day = later(m.hitlist_day, r.hitlist_day);
   }
-  return [...by.values()];
-}
 
-function mergeQuality(rows: QualityRow[], offset: number): QualityRow[] {
-  const by = new Map<string, QualityRow>();
-  for (const r of rows) {
+  private addQuality(r: QualityRow): void {
     const key = `${r.day}\t${r.exporter}\t${r.version}\t${r.observation_domain}`;
-    const m = by.get(key);
+    const m = this.quality.get(key);
     if (!m) {
-      by.set(key, { ...r, src_offset: offset, sampling_rates: [...r.sampling_rates] });
-      continue;
+      this.quality.set(key, { ...r, src_offset: this.firstOffset, sampling_rates: [...r.sampling_rates] });
+      return;
     }
     m.records += r.records;
     m.matched += r.matched;
@@ -79,7 +122,15 @@ function mergeQuality(rows: QualityRow[], offset: number): QualityRow[] {
     if (r.src_offset_last > m.src_offset_last) m.src_offset_last = r.src_offset_last;
     for (const rate of r.sampling_rates) if (!m.sampling_rates.includes(rate)) m.sampling_rates.push(rate);
   }
-  const out = [...by.values()];
-  for (const r of out) r.sampling_rates.sort((x, y) => x - y);
-  return out;
+}
+
+// Times and dates are fixed-width UTC text: their order is the text's order.
+const later = (a: string, b: string) => (b > a ? b : a);
+const earlier = (a: string, b: string) => (b < a ? b : a);
+
+/** The rows of several batches merged as one group starting at `firstOffset` (tests; the detector adds batch by batch). */
+export function mergeGroupRows(batches: readonly DetectorRows[], firstOffset: number): DetectorRows {
+  const g = new GroupRows(firstOffset);
+  for (const b of batches) g.add(b);
+  return g.rows();
 }
