@@ -25,8 +25,24 @@ test('TabSeparated values: escapes, numbers, NULL, arrays; unsupported values ar
     { b: 'y', c: true },
   ]);
   assert.deepEqual(columns, ['a', 'b', 'c']);
-  assert.equal(body, '1\tx\t\\N\n\\N\ty\t1\n');
-  assert.equal(toTabSeparated([]).body, '');
+  assert.equal(body.toString(), '1\tx\t\\N\n\\N\ty\t1\n');
+  assert.equal(toTabSeparated([]).body.length, 0);
+});
+
+test('TabSeparated body: byte for byte the values joined, past the first buffer and across number forms', () => {
+  const numbers = [0, 7, 9, 10, 99, 100, 4294967295, 4294967296, 2 ** 53, -1, -0, 1.5, 1e-7, 1e21, NaN, Infinity];
+  const rows = Array.from({ length: 5000 }, (_, i) => ({
+    id: i,
+    n: numbers[i % numbers.length],
+    s: i % 7 === 0 ? `long ✓ ${'x\t'.repeat(i)}` : `v${i}`,
+    a: i % 3 ? [i, "a'b"] : null,
+  }));
+  const { columns, body } = toTabSeparated(rows);
+  assert.deepEqual(columns, ['id', 'n', 's', 'a']);
+  const expected = rows.map((r) => columns.map((c) => tsvValue(r[c as keyof typeof r])).join('\t')).join('\n') + '\n';
+  assert.ok(body.length > 1 << 20, 'the body outgrew its first buffer');
+  assert.equal(body.toString(), expected);
+  assert.equal(toTabSeparated([{}, {}]).body.toString(), '\n\n', 'rows without columns are empty lines');
 });
 
 test('embedded inserts through a TabSeparated file read back exactly what JSON inserts would; odd values fall back to JSON; no files left behind', async () => {
@@ -93,6 +109,14 @@ test('embedded inserts through a TabSeparated file read back exactly what JSON i
     assert.deepEqual(await ch.query(`SELECT m['a'] AS a FROM hs_tsv.t WHERE id = 100`), [{ a: 1 }]);
     await assert.rejects(ch.insert('t', [{ id: 1, no_such_column: 1 }]), /no_such_column/);
     await assert.rejects(ch.insert('t', [{ 'bad column': 1 }]), /invalid column name/);
+    // A large insert, then a small one into the same reused memory: nothing of the first is left in the second.
+    await ch.command(`CREATE TABLE hs_tsv.u (id UInt32, s String) ENGINE = MergeTree ORDER BY id`);
+    await ch.insert(
+      'u',
+      Array.from({ length: 20_000 }, (_, i) => ({ id: i, s: `first ${'y'.repeat(i % 300)}` })),
+    );
+    await ch.insert('u', [{ id: 1_000_000, s: 'second' }]);
+    assert.deepEqual(await ch.query(`SELECT count() AS n, countIf(s = 'second') AS second FROM hs_tsv.u`), [{ n: '20001', second: '1' }]);
     await ch.close();
     assert.deepEqual(readdirSync(join(dir, 'chdb', '.inserts')), [], 'the insert directory is removed at close');
   } finally {
