@@ -18,11 +18,18 @@ interface Profile {
 }
 
 const file = process.argv[2];
-if (!file) {
-  process.stderr.write('usage: profile-top FILE.cpuprofile [--top N] [--lines fn]\n');
+const usage = 'usage: profile-top FILE.cpuprofile [--top N] [--lines fn]\n';
+if (!file || file === '--help' || file === '-h') {
+  process.stdout.write(usage);
+  process.exit(file ? 0 : 2);
+}
+let p: Profile;
+try {
+  p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+} catch (e) {
+  process.stderr.write(`profile-top: cannot read ${file}: ${(e as Error).message}\n${usage}`);
   process.exit(2);
 }
-const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const time = new Map<number, number>();
 for (let i = 0; i < p.samples.length; i++) time.set(p.samples[i]!, (time.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
 const self = new Map<string, number>();
