@@ -228,15 +228,24 @@ test('merged rows: class and hitlist rows once per key, a single batch passes th
     b.hitlists.push({ day: '2026-12-01', hitlist_day: '2026-12-01', version: 3, built_at: '2026-12-01 00:00:00', entries: 9, addresses: 4, classes: 1 });
     return b;
   };
-  const m = mergeGroupRows([batch(4), batch(5), batch(6)], 4);
+  const b5 = batch(5);
+  // Facts that differ in one part only stay apart.
+  b5.evidence.push(ev(5, { hour: '2026-12-01 11:00:00' }), ev(5, { class_id: 'hub' }), ev(5, { line: 'l2' }), ev(5, { day: '2026-12-02' }));
+  const m = mergeGroupRows([batch(4), b5, batch(6)], 4);
   assert.deepEqual(
     m.classes.map((r) => r.class_id),
     ['cam', 'hub'],
   );
   assert.equal(m.hitlists.length, 1);
   assert.deepEqual(
-    m.evidence.map((r) => [r.src_offset, r.flows]),
-    [[4, 3]],
+    m.evidence.map((r) => [r.src_offset, r.flows, r.day, r.hour, r.line, r.class_id]),
+    [
+      [4, 3, '2026-12-01', '2026-12-01 10:00:00', 'l1', 'cam'],
+      [4, 1, '2026-12-01', '2026-12-01 11:00:00', 'l1', 'cam'],
+      [4, 1, '2026-12-01', '2026-12-01 10:00:00', 'l1', 'hub'],
+      [4, 1, '2026-12-01', '2026-12-01 10:00:00', 'l2', 'cam'],
+      [4, 1, '2026-12-02', '2026-12-01 10:00:00', 'l1', 'cam'],
+    ],
   );
   const one = batch(4);
   assert.equal(mergeGroupRows([one], 4), one, 'a group of one batch stores its rows unchanged');
