@@ -115,6 +115,7 @@ test('UDP collector: decodes live exports, keys partitions by subscriber line, m
   const text = await reg.metrics();
   assert.match(text, new RegExp(`haystack_ingest_domain_records_total\\{exporter="127.0.0.1",version="10",domain="1"\\} ${rows.length}`));
   assert.match(text, new RegExp(`haystack_ingest_published_records_total ${rows.length}\\n`));
+  assert.match(text, new RegExp(`haystack_ingest_published_end_batches_total ${ing.publisher.counters.endBatches}\\n`));
   assert.match(text, /haystack_ingest_socket_drops\{port="\d+"\} 0/);
 });
 

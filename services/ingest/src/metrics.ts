@@ -156,7 +156,15 @@ export function registerIngestMetrics(reg: Registry, src: IngestMetricsSource): 
     },
   });
   if (hasPublisher) {
-    const pubKeys: (keyof PublisherCounters)[] = ['records', 'batches', 'noSubscriber', 'bothSubscribers', 'droppedBackpressure', 'publishErrors'];
+    const pubKeys: (keyof PublisherCounters)[] = [
+      'records',
+      'batches',
+      'noSubscriber',
+      'bothSubscribers',
+      'droppedBackpressure',
+      'publishErrors',
+      'endBatches',
+    ];
     for (const k of pubKeys) {
       new Counter({
         name: `haystack_ingest_published_${snake(k)}_total`,
