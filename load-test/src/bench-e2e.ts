@@ -390,6 +390,14 @@ async function runWithChild(
     const deadline = Date.now() + 300_000;
     while (processed() < done.published && Date.now() < deadline) await sleep(5);
     await Promise.all(dets.map((d) => d.flush()));
+    // After a group join, batches handed back are processed (and counted) twice, so the count
+    // above is reached before the last of them is stored again: wait for storage itself (a
+    // minute at most), or a rebalance would read as lost flows.
+    const settle = Date.now() + 60_000;
+    while (rejoins > 0 && (await storedCounts(ch, sourceId)).storedRecords < done.published && Date.now() < settle) {
+      await sleep(200);
+      await Promise.all(dets.map((d) => d.flush()));
+    }
     const tEnd = performance.now();
     timing = false;
     const cpu = process.cpuUsage(cpu0);
