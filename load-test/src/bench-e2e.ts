@@ -167,6 +167,11 @@ interface RunResult {
   missingBatches: number;
   /** Consumer group joins while timed (each is a rebalance pausing partitions). */
   rejoins: number;
+  /** This process (detectors, chdb, the bench) resident memory when timing started and its peak while timed (sampled every 50 ms), MiB. */
+  rssStartMiB: number;
+  rssPeakMiB: number;
+  /** The ingest child's peak resident memory over its life, MiB. */
+  ingestMaxRssMiB: number;
   /** Storage inserts (each writes every table with rows) and evidence + line-day + detection rows. */
   inserts: number;
   rowsWritten: number;
@@ -230,6 +235,7 @@ async function main(): Promise<void> {
               `end-to-end ${fmtRate(r.processed / r.e2eSeconds)}/s, processed ${r.processed.toLocaleString('en-US')}, stored ${r.storedRecords.toLocaleString('en-US')} ` +
               `(${r.qualityRows} quality rows FINAL / ${r.qualityRowsRaw} raw, ${r.batchesPublished} batches published), CPU node ${r.nodeCpu.toFixed(1)} s mock ${r.mockCpu.toFixed(1)} s, lag waits ${r.lagWaits}, ${r.inserts} inserts, ${r.rowsWritten.toLocaleString('en-US')} rows` +
               `, ${r.missingBatches} batches missing from storage, ${r.rejoins} group joins while timed` +
+              `, RSS detector process ${r.rssStartMiB.toFixed(0)} → peak ${r.rssPeakMiB.toFixed(0)} MiB, ingest peak ${r.ingestMaxRssMiB.toFixed(0)} MiB` +
               (r.mockDropped
                 ? ` — VOID: the mock deleted ${r.mockDropped} batches before any detector read them (its retention), that loss is the mock's`
                 : ''),
@@ -373,11 +379,15 @@ async function runWithChild(
     if (child.connected) child.send(m, () => undefined); // the child may have just disconnected
   };
   let progress: NodeJS.Timeout | undefined;
+  let rssTimer: NodeJS.Timeout | undefined;
   try {
     await next('ready');
     const threads0 = await threadCpu();
     const cpu0 = process.cpuUsage();
     const mockCpu0 = await childCpuSeconds(mock.pid);
+    const rssStart = process.memoryUsage.rss();
+    let rssPeak = rssStart;
+    rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 50);
     const t0 = performance.now();
     timing = true;
     rejoins = 0;
@@ -421,11 +431,15 @@ async function runWithChild(
       handlerFailures: dets.reduce((s, d) => s + d.stats().handlerFailures, 0),
       ...(await missingBatches(mock, ch, sourceId, done.endBatches).then((m) => ({ mockDropped: m.deletedUnread, missingBatches: m.missing }))),
       rejoins,
+      rssStartMiB: rssStart / 2 ** 20,
+      rssPeakMiB: rssPeak / 2 ** 20,
+      ingestMaxRssMiB: done.maxRssMiB,
       inserts: dets.reduce((s, d) => s + d.stats().inserts, 0),
       rowsWritten: dets.reduce((s, d) => s + d.stats().evidenceRows + d.stats().newLines + d.stats().detections.day + d.stats().detections.hour, 0),
     };
   } finally {
     clearInterval(progress);
+    clearInterval(rssTimer);
     if (child.exitCode === null) child.kill('SIGTERM');
     await exited;
   }

@@ -14,7 +14,7 @@ interface Job {
 }
 export type ChildMessage =
   | { type: 'ready' }
-  | { type: 'done'; published: number; batches: number; endBatches: number; seconds: number; cpu: number; lagWaits: number }
+  | { type: 'done'; published: number; batches: number; endBatches: number; seconds: number; cpu: number; lagWaits: number; maxRssMiB: number }
   | { type: 'error'; message: string };
 export type ParentMessage = { type: 'go' } | { type: 'progress'; processed: number };
 
@@ -69,6 +69,7 @@ try {
     seconds,
     cpu: (cpu.user + cpu.system) / 1e6,
     lagWaits,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
   });
 } catch (e) {
   send({ type: 'error', message: (e as Error).stack ?? String(e) });
