@@ -23,5 +23,8 @@ export function exportKey(p: Uint8Array, exporter: string): string | null {
     if (p.length < o + 12) return null;
     id = `133 ${Buffer.from(p.subarray(8, o)).toString('hex')}/${u32(p, o)} ${u32(p, o + 4)} ${u32(p, o + 8)}`;
   } else return null;
-  return `${exporter} ${id} ${p.length} ${crc32(p).toString(16)}`;
+  // One flat string: a template literal makes a rope of ~16 heap objects (~520 bytes), and a
+  // replay holds every datagram's key until its flows are stored (a heap snapshot of a 2M-flow
+  // replay: 1.26M rope nodes, 40 of 134 MB).
+  return [exporter, id, p.length, crc32(p).toString(16)].join(' ');
 }
