@@ -33,7 +33,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { CACHE_DIR, LOAD_TEST_DIR, ensureCorpus, loadCorpus, type CorpusKind } from './corpus.js';
 import { nativeTool } from './native.js';
-import { arg, fmtRate, median, table } from './stats.js';
+import { arg, fmtRate, median, table, exitOnHelp } from './stats.js';
+
+exitOnHelp(import.meta.url);
 
 const REPO = join(LOAD_TEST_DIR, '..');
 const CLI = join(REPO, 'apps', 'cli', 'dist', 'main.js');

@@ -13,6 +13,9 @@ import { ClickHouseDetectorStorage } from '@haystack/detector';
 import { openStore, TABLES } from '@haystack/store';
 import { queryReportData } from '@haystack/report';
 import { createConsole, firstToken, queryLines } from '@haystack/console';
+import { exitOnHelp } from './stats.js';
+
+exitOnHelp(import.meta.url);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');

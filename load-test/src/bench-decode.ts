@@ -35,7 +35,9 @@ import { assemblePipeline } from '@haystack/pipeline';
 import type { FlowSink } from '@haystack/transport';
 import { CACHE_DIR, CORPUS_KINDS, loadCorpus, renumber, type Corpus, type CorpusKind } from './corpus.js';
 import { NullSink, countingSink } from './sinks.js';
-import { arg, fmtRate, median, table, reexecPinned } from './stats.js';
+import { arg, fmtRate, median, table, reexecPinned, exitOnHelp } from './stats.js';
+
+exitOnHelp(import.meta.url);
 
 const MODES = ['decode', 'decode+seal', 'collector>null', 'collector>count'] as const;
 type Mode = (typeof MODES)[number];

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { openClickHouse } from '@haystack/clickhouse';
 import { ClickHouseDetectorStorage } from '@haystack/detector';
 import { emptyRows, type DetectorRows } from '@haystack/store';
-import { arg, median, table } from './stats.js';
+import { arg, median, table, exitOnHelp } from './stats.js';
+
+exitOnHelp(import.meta.url);
 
 const ROWS = Number(arg('--rows', '200000'));
 const REPS = Number(arg('--reps', '3'));

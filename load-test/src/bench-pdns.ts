@@ -17,7 +17,9 @@ import { silentLogger } from '@haystack/common';
 import { DnstapFileWriter, type PdnsTuple } from '@haystack/pdns';
 import { PdnsCollector } from '@haystack/pdns-service';
 import { CACHE_DIR } from './corpus.js';
-import { arg, median, table, reexecPinned } from './stats.js';
+import { arg, median, table, reexecPinned, exitOnHelp } from './stats.js';
+
+exitOnHelp(import.meta.url);
 
 const opt = {
   responses: Number(arg('--responses', '2000000')),

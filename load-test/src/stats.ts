@@ -1,4 +1,22 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * --help or -h: print the script's leading comment (what it measures and its options) and exit,
+ * before anything runs (several benchmarks take half an hour with their defaults).
+ */
+export function exitOnHelp(moduleUrl: string): void {
+  if (!process.argv.includes('--help') && !process.argv.includes('-h')) return;
+  const lines: string[] = [];
+  for (const l of readFileSync(fileURLToPath(moduleUrl), 'utf8').split('\n')) {
+    const m = /^\s*(?:\/\/|\/\*\*|\*\/|\*)\s?(.*)$/.exec(l);
+    if (!m) break;
+    lines.push(m[1]!);
+  }
+  process.stdout.write(lines.join('\n').trim() + '\n');
+  process.exit(0);
+}
 export function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);

@@ -16,6 +16,9 @@ import { parseArgs } from 'node:util';
 import { loadRules } from '@haystack/rules';
 import { NullSink, PcapSink, buildWorld, generate, type PacketSink, type SimOptions } from '@haystack/simulator';
 import { SHIPPED_RULES_DIR as rulesDir } from '@haystack/rules';
+import { exitOnHelp } from '../stats.js';
+
+exitOnHelp(import.meta.url);
 
 interface Scenario {
   name: string;

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { openClickHouse } from '@haystack/clickhouse';
 import { TABLES } from '@haystack/store';
 import { CACHE_DIR, LOAD_TEST_DIR } from '../corpus.js';
-import { arg, table } from '../stats.js';
+import { arg, table, exitOnHelp } from '../stats.js';
+
+exitOnHelp(import.meta.url);
 
 const lines = Number(arg('--lines', '2000'));
 const members = Number(arg('--members', '8'));
