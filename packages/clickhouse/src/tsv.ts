@@ -91,7 +91,8 @@ export function toTabSeparated(rows: readonly Record<string, unknown>[], scratch
   for (const r of rows) for (const k in r) seen.add(k);
   const columns = [...seen];
   const n = columns.length;
-  let b: Buffer = scratch ?? Buffer.allocUnsafe(Math.max(1 << 16, rows.length * 32 * n));
+  // ~10 bytes a value on detector rows; grown by doubling when short.
+  let b: Buffer = scratch ?? Buffer.allocUnsafe(Math.max(1 << 16, rows.length * 16 * n));
   // Room reserved per row: each value a number (at most 24 characters), a short string (3 bytes
   // a character at most) or a longer one that checks for itself, with its separator.
   const reserve = Math.max(1 << 16, n * (3 * SHORT + 32));
