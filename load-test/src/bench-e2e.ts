@@ -24,6 +24,7 @@ import { KafkaFlowSource } from '@haystack/transport';
 import { RECORD_SIZE } from '@haystack/flow-core';
 import { simulate } from '@haystack/simulator';
 import type { ChildMessage, ParentMessage } from './e2e-ingest-child.js';
+import { reexecWithProductMalloc } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -347,12 +348,9 @@ async function runWithChild(
   const job = { config, pcap, maxBacklog: LAG_RECORDS_PER_PARTITION * Math.ceil(partitions / consumers) };
   const child = fork(join(here, 'e2e-ingest-child.js'), [JSON.stringify(job)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    // As deployed (apps/cli/bin/haystack.js, Dockerfile): batch buffers on the heap, not fresh mmap pages.
-    env: {
-      ...process.env,
-      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '33554432',
-      MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? '268435456',
-    },
+    // As deployed (apps/cli/bin/haystack.js, Dockerfile): batch buffers on the heap, not fresh
+    // mmap pages. The settings this process runs with (reexecWithProductMalloc, or the caller's).
+    env: process.env,
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.on('error', () => undefined); // a send racing the child's disconnect (EPIPE)
@@ -475,10 +473,12 @@ function render(rs: RunResult[], simRecords: number): string {
   ].join('\n');
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    process.stderr.write(`${(e as Error).stack ?? e}\n`);
-    process.exit(1);
-  },
-);
+// The detectors run in this process: with the malloc settings `haystack detect` runs with.
+if (!reexecWithProductMalloc())
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      process.stderr.write(`${(e as Error).stack ?? e}\n`);
+      process.exit(1);
+    },
+  );

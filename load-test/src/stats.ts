@@ -42,6 +42,21 @@ export function arg(name: string, dflt?: string): string | undefined {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
 }
 
+/** glibc malloc as `haystack` runs its flow commands (apps/cli/bin/haystack.js): large buffers from the heap, kept. */
+export const PRODUCT_MALLOC = { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '268435456' };
+
+/**
+ * Re-run this script with the product's malloc settings unless they (or others) are set, so a
+ * benchmark that hosts the service in its own process measures what `haystack` runs. Returns
+ * true if it re-ran (the caller then does nothing).
+ */
+export function reexecWithProductMalloc(): boolean {
+  if (process.platform !== 'linux' || process.env.MALLOC_MMAP_THRESHOLD_ !== undefined) return false;
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...PRODUCT_MALLOC } });
+  process.exitCode = r.status ?? 1;
+  return true;
+}
+
 /**
  * --pin CPU: re-run this script pinned to that CPU at niceness -10 in its own session (and
  * autogroup), so other sessions' load on this shared machine does not set the figures; glibc
@@ -65,7 +80,7 @@ export function reexecPinned(defaultMalloc = false): boolean {
       env: {
         ...process.env,
         HAYSTACK_BENCH_PINNED: cpu,
-        ...(defaultMalloc ? {} : { MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '268435456' }),
+        ...(defaultMalloc ? {} : PRODUCT_MALLOC),
       },
     },
   );
