@@ -231,10 +231,16 @@ test('merged rows: class and hitlist rows once per key, a single batch passes th
   const b5 = batch(5);
   // Facts that differ in one part only stay apart.
   b5.evidence.push(ev(5, { hour: '2026-12-01 11:00:00' }), ev(5, { class_id: 'hub' }), ev(5, { line: 'l2' }), ev(5, { day: '2026-12-02' }));
-  const m = mergeGroupRows([batch(4), b5, batch(6)], 4);
+  const b6 = batch(6);
+  // A hitlist swapped within the group: its class rows are the ones stored, as the last inserted would be.
+  b6.classes[0] = { ...b6.classes[0]!, name: 'Camera (new hitlist)', hitlist_day: '2026-12-02' };
+  const m = mergeGroupRows([batch(4), b5, b6], 4);
   assert.deepEqual(
-    m.classes.map((r) => r.class_id),
-    ['cam', 'hub'],
+    m.classes.map((r) => [r.class_id, r.name, r.hitlist_day]),
+    [
+      ['cam', 'Camera (new hitlist)', '2026-12-02'],
+      ['hub', 'Hub', '2026-12-01'],
+    ],
   );
   assert.equal(m.hitlists.length, 1);
   assert.deepEqual(

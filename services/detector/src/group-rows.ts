@@ -15,7 +15,7 @@ import {
  * backend traffic per (day, line, address), flow quality per (day, exporter, version,
  * observation domain), each keyed by the group's first offset; sums add up, first/last seen
  * widen, the newest hitlist day wins. Class and hitlist rows (the same for every batch of a
- * day until the first group is stored) are kept once per key. The other tables are keyed by
+ * day until the first group is stored) are kept once per key, the last one. The other tables are keyed by
  * their fact already (detections, active lines, ...) or by their own batch (undecodable
  * batches) and pass through.
  *
@@ -89,7 +89,9 @@ export class GroupRows {
     for (const r of evidence) this.addEvidence(r);
     for (const r of backendTraffic) this.addBackend(r);
     for (const r of quality) this.addQuality(r);
-    for (const r of classes) if (!this.classes.has(`${r.day}\t${r.class_id}`)) this.classes.set(`${r.day}\t${r.class_id}`, r);
+    // The last row of a key wins, as it would in storage (ReplacingMergeTree without a version
+    // keeps the last inserted): a hitlist swapped within the group names the classes its way.
+    for (const r of classes) this.classes.set(`${r.day}\t${r.class_id}`, r);
     for (const r of hitlists) {
       const key = `${r.day}\t${r.hitlist_day}\t${r.version}\t${r.built_at}`;
       if (!this.hitlists.has(key)) this.hitlists.set(key, r);
