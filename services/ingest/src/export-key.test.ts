@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { exportKey } from './export-key.js';
 
-// Keys are stored (replayed_exports) and compared with later replays' keys: their text must not
+// Keys are stored (the replay tables of @haystack/store) and compared with later replays' keys: their text must not
 // change between versions, or a capture replayed again after an upgrade would count twice.
 test('export keys keep their stored text: v5, v9, IPFIX and sFlow, unknown datagrams null', () => {
   const v9 = Buffer.alloc(40);
