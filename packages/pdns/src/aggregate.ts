@@ -50,7 +50,8 @@ export class Aggregator {
     const t = TYPE_NAME[type];
     if (!t) return;
     const day = this.day(atMs);
-    const key = `${day}\t${t}\t${name}\t${data}`;
+    // One flat string (a template literal is a rope of ~7 heap objects, held as long as the tuple).
+    const key = [day, t, name, data].join('\t');
     const cur = this.tuples.get(key);
     if (cur) {
       if (atMs < cur.first) cur.first = atMs;
