@@ -156,15 +156,8 @@ export function registerIngestMetrics(reg: Registry, src: IngestMetricsSource): 
     },
   });
   if (hasPublisher) {
-    const pubKeys: (keyof PublisherCounters)[] = [
-      'records',
-      'batches',
-      'noSubscriber',
-      'bothSubscribers',
-      'droppedBackpressure',
-      'publishErrors',
-      'endBatches',
-    ];
+    // Every publisher counter: a counter added to the publisher is exported without a second list.
+    const pubKeys = Object.keys(NO_PUBLISHER) as (keyof PublisherCounters)[];
     for (const k of pubKeys) {
       new Counter({
         name: `haystack_ingest_published_${snake(k)}_total`,
