@@ -15,9 +15,9 @@ import {
  * backend traffic per (day, line, address), flow quality per (day, exporter, version,
  * observation domain), each keyed by the group's first offset; sums add up, first/last seen
  * widen, the newest hitlist day wins. Class and hitlist rows (the same for every batch of a
- * day until the first group is stored) are kept once per key, the last one. The other tables are keyed by
- * their fact already (detections, active lines, ...) or by their own batch (undecodable
- * batches) and pass through.
+ * day until the first group is stored) are kept once per key, the last one. The other tables
+ * are keyed by their fact already (detections, active lines, ...) or by their own batch
+ * (undecodable batches) and pass through.
  *
  * Merging as batches arrive, not when the group closes, lets a batch's own rows die young
  * instead of being held (and promoted by the garbage collector) until up to 16 batches are in.
@@ -73,11 +73,13 @@ export class GroupRows {
   /** The group's rows (the one batch's own when it holds one). */
   rows(): DetectorRows {
     if (this.merged === null) return this.single ?? emptyRows();
+    const quality = [...this.quality.values()];
+    for (const r of quality) r.sampling_rates.sort((x, y) => x - y); // the group's own copies (addQuality)
     return {
       ...this.merged,
       evidence: [...this.evidence.values()],
       backendTraffic: [...this.backend.values()],
-      quality: [...this.quality.values()].map((r) => ({ ...r, sampling_rates: r.sampling_rates.sort((x, y) => x - y) })),
+      quality,
       classes: [...this.classes.values()],
       hitlists: [...this.hitlists.values()],
     };

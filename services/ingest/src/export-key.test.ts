@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { exportKey } from './export-key.js';
 
-// Keys are stored (the replay tables of @haystack/store) and compared with later replays' keys: their text must not
-// change between versions, or a capture replayed again after an upgrade would count twice.
+// Keys are stored (the replay tables of @haystack/store) and compared with later replays' keys:
+// their text must not change between versions, or a capture replayed again after an upgrade
+// would count twice.
 test('export keys keep their stored text: v5, v9, IPFIX and sFlow, unknown datagrams null', () => {
   const v9 = Buffer.alloc(40);
   v9.writeUInt16BE(9, 0);
