@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type logCreator, type Admin } from 'kafkajs';
 import type { HaystackConfig, Logger } from '@haystack/common';
 import { registerKafkajsCodecs } from './kafka-codecs.js';
+import { stopIdleRequestQueuePolling } from './kafkajs-request-queue.js';
 
 /** The `kafka` section of the project configuration. */
 // The session timeout is the consumers' (the pipeline passes it as a source option): producers need none.
@@ -72,6 +73,7 @@ export interface KafkaClientOptions {
 
 export function createKafkaClient(kafka: KafkaSection, opts: KafkaClientOptions): Kafka {
   registerKafkajsCodecs();
+  stopIdleRequestQueuePolling();
   if (kafka.brokers.length === 0) throw new KafkaTransportError('kafka.brokers is empty: nothing to connect to (empty means the embedded bus)');
   return new Kafka({
     clientId: kafka.clientId,
