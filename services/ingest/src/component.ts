@@ -75,7 +75,7 @@ export function ingestComponent(o: IngestComponentOptions): IngestComponent {
         return;
       }
       ingest = await createIngest(o.config, o.log, o.sink(), {
-        ...(listen ? {} : { ports: [] }),
+        ...(listen ? {} : { ports: [], replay: true }),
         persistTemplates: o.persistTemplates ?? listen,
         health: o.health ?? true,
         ...(o.collectorId ? { collectorId: o.collectorId } : {}),

@@ -139,3 +139,46 @@ test('a batch flushed because it is full carries BATCH_CONTINUES; one flushed by
     [0, 0],
   ]);
 });
+
+/** Keeps every batch's records, but each publish settles only on a later turn of the event loop (a broker's round trip). */
+class SlowSink extends KeepSink {
+  override async publish(partition: number, batch: Buffer): Promise<void> {
+    await new Promise((r) => setTimeout(r, 2));
+    await super.publish(partition, batch);
+  }
+}
+
+test("with the sink behind: live collection drops whole batches and counts them; a replay ('wait') publishes every record and holds the reader on ready()", async () => {
+  // 256 lines over 64 partitions, 4 records a batch, at most 4 batches in flight: one add() fills
+  // far more batches than may be in flight, as a flush of many partitions at once does.
+  const flows: [string, string, number, number][] = [];
+  for (let i = 0; i < 1024; i++) flows.push([`100.64.${i & 3}.${i >> 2}`, '52.1.1.1', 1000 + i, 443]);
+  const run = async (backpressure?: 'drop' | 'wait') => {
+    const sink = new SlowSink(64);
+    const p = new Publisher({
+      sink,
+      subscriberPrefixes: new PrefixSet(['100.64.0.0/10']),
+      ipv6LinePrefixLength: 64,
+      maxRecords: 4,
+      maxInFlight: 4,
+      ...(backpressure ? { backpressure } : {}),
+    });
+    p.add(batch(flows));
+    let ready = false;
+    const waited = p.ready().then(() => (ready = true));
+    await new Promise((r) => setImmediate(r));
+    const readyAtOnce = ready;
+    await waited;
+    p.flush();
+    await p.drain();
+    return { got: sink.got.length, c: p.counters, readyAtOnce };
+  };
+  const live = await run();
+  assert.equal(live.c.records, 1024);
+  assert.ok(live.c.droppedBackpressure > 0, 'the scenario does overrun the in-flight limit');
+  assert.equal(live.got + live.c.droppedBackpressure, 1024, 'every record is either published or counted as dropped');
+  const replay = await run('wait');
+  assert.equal(replay.c.droppedBackpressure, 0);
+  assert.equal(replay.got, 1024, 'a replay publishes every record');
+  assert.equal(replay.readyAtOnce, false, 'ready() waits while more than maxInFlight batches are out');
+});

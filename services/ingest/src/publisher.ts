@@ -10,8 +10,14 @@ export interface PublisherOptions {
   ipv6LinePrefixLength: number;
   /** Records per published batch. */
   maxRecords: number;
-  /** Batches in flight to the sink before new ones are refused (UDP cannot be paused). */
+  /** Batches in flight to the sink before `backpressure` applies. */
   maxInFlight?: number;
+  /**
+   * With `maxInFlight` batches outstanding: 'drop' (live collection; UDP cannot be paused, so a
+   * full batch is dropped and counted in droppedBackpressure) or 'wait' (a replay: a file can
+   * wait, so every batch is published and the reader holds back on `ready()`). Default 'drop'.
+   */
+  backpressure?: 'drop' | 'wait';
   log?: Logger;
   /**
    * Key records with no subscriber side by their client end (the end with the higher port,
@@ -75,6 +81,7 @@ export class Publisher {
   private inFlight = 0;
   private readonly pending = new Set<Promise<void>>();
   private readonly maxInFlight: number;
+  private readonly waits: boolean;
 
   constructor(private readonly opts: PublisherOptions) {
     const n = opts.sink.partitions;
@@ -88,6 +95,7 @@ export class Publisher {
     const rem = opts.ipv6LinePrefixLength % 8;
     this.lastMask = rem === 0 ? 0xff : (0xff << (8 - rem)) & 0xff;
     this.maxInFlight = opts.maxInFlight ?? 64;
+    this.waits = opts.backpressure === 'wait';
   }
 
   /** Take every record of `w` (then reset it). */
@@ -165,7 +173,9 @@ export class Publisher {
   private emit(p: number, full: boolean): void {
     const n = this.counts[p]!;
     this.counts[p] = 0;
-    if (this.inFlight >= this.maxInFlight) {
+    // 'wait': over the limit by at most what the reader adds between two ready() calls, and
+    // by one batch per partition when a flush emits them all at once.
+    if (this.inFlight >= this.maxInFlight && !this.waits) {
       this.counters.droppedBackpressure += n;
       return;
     }

@@ -28,6 +28,8 @@ export async function createIngest(
   sink: FlowSink,
   opts: {
     ports?: number[];
+    /** Fed by replay(), not sockets: batches wait for the sink instead of being dropped when it lags. */
+    replay?: boolean;
     persistTemplates?: boolean;
     health?: boolean;
     collectorId?: string;
@@ -47,6 +49,7 @@ export async function createIngest(
     ipv6LinePrefixLength: cfg.deployment === 'ixp' ? cfg.ixp.hostPrefixLength6 : cfg.ingest.ipv6LinePrefixLength,
     maxRecords: cfg.ingest.batch.maxRecords,
     clientKey: cfg.deployment === 'ixp',
+    backpressure: opts.replay ? 'wait' : 'drop',
     log,
   });
   let templateStore: TemplateStore | null = null;
