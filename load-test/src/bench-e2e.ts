@@ -311,7 +311,7 @@ async function runOne(
     }
     await sleep(1_000);
     const processed = () => dets.reduce((s, d) => s + d.stats().flows, 0);
-    return await runWithChild(config, ch, pcap, partitions, consumers, rep, mock, processed, dets, sourceId);
+    return await runWithChild(config, ch, pcap, partitions, consumers, rep, mock, processed, dets, sources, sourceId);
   } finally {
     for (const m of members) await m.stop().catch(() => undefined);
     await mock?.stop();
@@ -340,6 +340,7 @@ async function runWithChild(
   mock: KafkaMock,
   processed: () => number,
   dets: Detector[],
+  sources: KafkaFlowSource[],
   sourceId: string,
 ): Promise<RunResult> {
   // kafkajs fetches for all of a member's partitions together, so one member waiting on storage
@@ -397,6 +398,12 @@ async function runWithChild(
     if (done.type !== 'done') throw new Error('unreachable');
     const deadline = Date.now() + 300_000;
     while (processed() < done.published && Date.now() < deadline) await sleep(5);
+    if (processed() < done.published) {
+      // Say where the missing flows are: taken in but held (groups not stored), or never delivered.
+      const held = dets.map((d) => ({ takenIn: d.stats().flowsTakenIn, stored: d.stats().flows, heldBatches: d.stats().heldBatches }));
+      const lagging = sources.flatMap((x) => x.lag().filter((l) => l.batches > 0));
+      process.stdout.write(`  stalled after 300 s: ${JSON.stringify({ published: done.published, held, lagging, sources: sources.map((x) => x.stats()) })}\n`);
+    }
     await Promise.all(dets.map((d) => d.flush()));
     // After a group join, batches handed back are processed (and counted) twice, so the count
     // above is reached before the last of them is stored again: wait for storage itself (a
