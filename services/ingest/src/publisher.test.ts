@@ -182,3 +182,16 @@ test("with the sink behind: live collection drops whole batches and counts them;
   assert.equal(replay.got, 1024, 'a replay publishes every record');
   assert.equal(replay.readyAtOnce, false, 'ready() waits while more than maxInFlight batches are out');
 });
+
+test('live collection on a topic of 128 partitions: a flush by time publishes every partition at once, nothing dropped', async () => {
+  const flows: [string, string, number, number][] = [];
+  for (let i = 0; i < 4096; i++) flows.push([`100.64.${i >> 8}.${i & 255}`, '52.1.1.1', 1000, 443]);
+  const sink = new SlowSink(128);
+  const p = new Publisher({ sink, subscriberPrefixes: new PrefixSet(['100.64.0.0/10']), ipv6LinePrefixLength: 64, maxRecords: 1000 });
+  p.add(batch(flows));
+  p.flush();
+  await p.drain();
+  assert.equal(new Set(sink.got.map((r) => r.partition)).size, 128, 'every partition had records');
+  assert.equal(p.counters.droppedBackpressure, 0);
+  assert.equal(sink.got.length, 4096);
+});

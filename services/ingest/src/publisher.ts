@@ -10,7 +10,7 @@ export interface PublisherOptions {
   ipv6LinePrefixLength: number;
   /** Records per published batch. */
   maxRecords: number;
-  /** Batches in flight to the sink before `backpressure` applies. */
+  /** Batches in flight to the sink before `backpressure` applies (default: 4 per partition, at least 64). */
   maxInFlight?: number;
   /**
    * With `maxInFlight` batches outstanding: 'drop' (live collection; UDP cannot be paused, so a
@@ -94,7 +94,9 @@ export class Publisher {
     this.keyBytes = Math.ceil(opts.ipv6LinePrefixLength / 8);
     const rem = opts.ipv6LinePrefixLength % 8;
     this.lastMask = rem === 0 ? 0xff : (0xff << (8 - rem)) & 0xff;
-    this.maxInFlight = opts.maxInFlight ?? 64;
+    // A flush by time emits every partition's batch at once: a fixed limit below a few batches
+    // per partition would drop a healthy flush on a topic of many partitions.
+    this.maxInFlight = opts.maxInFlight ?? Math.max(64, 4 * n);
     this.waits = opts.backpressure === 'wait';
   }
 
