@@ -76,6 +76,8 @@ test('IXP mode: units are the non-hitlist ends, attributed to members by MAC, AS
     { start: t + 3000, src: '100.80.1.1', dst: CAM1, srcPort: 40003, dstPort: 443, side: 0 },
     // Nothing known about this host's network: unattributed, counted.
     { start: t + 4000, src: '203.0.113.7', dst: CAM1, srcPort: 40004, dstPort: 443, side: 0, srcMac: '02:99:00:00:00:02' },
+    // The first host again, through another member's router: a unit is attributed once a day, by its first flow.
+    { start: t + 5000, src: '100.64.0.1', dst: CAM1, srcPort: 40005, dstPort: 443, side: 0, srcMac: '02:00:00:00:02:01', dstMac: cloud },
   ]);
   const ch = await openTestClickHouse('ixp');
   const store = new MemoryHitlistStore();
