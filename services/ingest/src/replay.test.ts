@@ -12,12 +12,15 @@ import { replayCapture } from './replay.js';
 
 const capture = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'packages', 'decoders', 'testdata', 'softflowd-v9.pcap');
 
-/** A flow topic of 64 partitions whose broker answers each produce 50 ms later. */
+/**
+ * A flow topic of 64 partitions whose broker answers each produce a second later: longer than
+ * the capture takes to read, so every batch of it is out at once.
+ */
 class SlowTopic implements FlowSink {
   readonly partitions = 64;
   records = 0;
   async publish(_p: number, batch: Buffer): Promise<void> {
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1_000));
     this.records += openBatch(batch).count;
   }
   async close(): Promise<void> {}
@@ -29,7 +32,7 @@ test('a replay into a topic of many partitions that lags publishes every record 
   const cfg = defaultConfig();
   cfg.stateDir = stateDir;
   cfg.ingest.subscriberPrefixes = ['10.0.0.0/8', '192.168.0.0/16', '172.16.0.0/12'];
-  cfg.ingest.batch.maxRecords = 8; // many small batches: far more than may be in flight at once
+  cfg.ingest.batch.maxRecords = 2; // ~300 batches: more than may be in flight at once (4 per partition)
   const replay = async (asReplay: boolean) => {
     const sink = new SlowTopic();
     const ing = await createIngest(cfg, silentLogger, sink, { ports: [], replay: asReplay, persistTemplates: false, health: false });
