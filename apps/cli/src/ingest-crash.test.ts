@@ -10,11 +10,12 @@ import { IE, PacketBuilder, type FieldSpec } from '@haystack/decoders';
 import { mockKafkaClient, MOCK_CONSUMER_TIMINGS, startKafkaMock } from '@haystack/testkit/kafka-mock';
 import { tempDir, waitFor } from '@haystack/detector/test-helpers';
 import { freePort } from '@haystack/testkit/ports';
-import { registerKafkajsCodecs } from '@haystack/transport';
+import { registerKafkajsCodecs, stopIdleRequestQueuePolling } from '@haystack/transport';
 
 // The collectors compress their batches (kafka.compression, lz4 by default): this test's raw
-// kafkajs reader needs the codecs the detector's consumer uses.
+// kafkajs reader needs the codecs the detector's consumer uses, and its idle-queue fix.
 registerKafkajsCodecs();
+stopIdleRequestQueuePolling();
 
 /**
  * A collector crash, reported as it happened: real `haystack ingest` processes publishing to

@@ -13,11 +13,12 @@ import { makeTrafficPcap } from '@haystack/testkit/exporters-traffic';
 import { runSoftflowd } from '@haystack/testkit/exporters-run';
 import { tempDir, waitFor } from '@haystack/detector/test-helpers';
 import { freePort } from '@haystack/testkit/ports';
-import { registerKafkajsCodecs } from '@haystack/transport';
+import { registerKafkajsCodecs, stopIdleRequestQueuePolling } from '@haystack/transport';
 
 // The collectors compress their batches (kafka.compression, lz4 by default): this test's raw
-// kafkajs reader needs the codecs the detector's consumer uses.
+// kafkajs reader needs the codecs the detector's consumer uses, and its idle-queue fix.
 registerKafkajsCodecs();
+stopIdleRequestQueuePolling();
 
 /**
  * Several collectors behind one address: real `haystack ingest` processes sharing templates

@@ -10,3 +10,4 @@ export { BatchHandedBackError, TransportClosedError, type RetryBackoff } from '.
 export * from './counting-sink.js';
 export { BatchBuffers } from './batch-buffers.js';
 export { registerKafkajsCodecs } from './kafka-codecs.js';
+export { stopIdleRequestQueuePolling } from './kafkajs-request-queue.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createRegistry, defaultConfig, silentLogger, type HaystackConfig } from '@haystack/common';
 import { openBatch, isHealth, decodeHealth, type HealthSnapshot } from '@haystack/flow-core';
 import { IE, PacketBuilder, type FieldSpec } from '@haystack/decoders';
-import { KafkaFlowSink, registerKafkajsCodecs, type FlowSink } from '@haystack/transport';
+import { KafkaFlowSink, registerKafkajsCodecs, stopIdleRequestQueuePolling, type FlowSink } from '@haystack/transport';
 import { MOCK_CONSUMER_TIMINGS, mockKafkaClient, startKafkaMock } from '@haystack/testkit/kafka-mock';
 import { IngestWorkers, workerCount } from './workers.js';
 import { registerIngestMetrics } from './metrics.js';
@@ -299,6 +299,7 @@ test('with Kafka each worker publishes through its own producer (lz4), every rec
 
   // What is on the topic, read as the detector's consumer reads it (kafkajs with the codecs).
   registerKafkajsCodecs();
+  stopIdleRequestQueuePolling();
   await consumer.connect();
   await consumer.subscribe({ topics: ['flows'], fromBeginning: true });
   let onTopic = 0;
