@@ -159,6 +159,11 @@ export class Publisher {
     if (this.pending.size) await Promise.allSettled([...this.pending]);
   }
 
+  /** `maxInFlight` publishes or more are outstanding: a reader that can wait should (`ready()`). */
+  get full(): boolean {
+    return this.inFlight >= this.maxInFlight;
+  }
+
   /** Resolves once fewer than `maxInFlight` publishes are outstanding (replay uses it for backpressure). */
   async ready(): Promise<void> {
     while (this.inFlight >= this.maxInFlight) await Promise.race(this.pending);

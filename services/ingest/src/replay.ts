@@ -92,8 +92,10 @@ export async function replayCapture(file: string, collector: Collector, publishe
       collector.sweep();
       await collector.maybeReportHealth(collector.lastReceived);
       opts.onProgress?.(Math.min(reader.stats.bytes, total), total, datagrams); // compressed: more bytes than the file
-      await publisher.ready(); // backpressure: a replay waits, it never drops
     }
+    // Backpressure, checked per datagram (a getter; an await only when the sink lags): a replay
+    // waits, it never drops, and holds at most one datagram's batches beyond the limit.
+    if (publisher.full) await publisher.ready();
   }
   await publisher.drain();
   await collector.maybeReportHealth(collector.lastReceived, true);
