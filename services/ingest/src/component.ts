@@ -104,7 +104,8 @@ export function ingestComponent(o: IngestComponentOptions): IngestComponent {
           mode: o.mode,
           workers: workers?.workers ?? (ingest ? 1 : 0),
           exporters: workers ? workers.lastStats().domains.length : (ingest?.decoder.registry.size ?? 0),
-          recordsPublished: p?.records ?? 0,
+          // Handed to the sink: the publisher's records count what it took in, drops included.
+          recordsPublished: p ? p.records - p.droppedBackpressure : 0,
           droppedBackpressure: p?.droppedBackpressure ?? 0,
           publishErrors: p?.publishErrors ?? 0,
           ports: ports(),

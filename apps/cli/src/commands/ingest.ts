@@ -214,7 +214,7 @@ function formatSummary(s: ReturnType<typeof replaySummary>): string {
   if (s.pcap.truncated) lines.push(`warning: ${n(s.pcap.truncated)} frames were captured shorter than their UDP payload (snap length too small?) and skipped`);
   const p = s.published as Record<string, number>;
   lines.push(
-    `published ${n(p.records)} records in ${n(p.batches)} batches (no subscriber side: ${n(p.noSubscriber)}, dropped: ${n(p.droppedBackpressure)}, errors: ${n(p.publishErrors)})`,
+    `published ${n((p.records ?? 0) - (p.droppedBackpressure ?? 0))} records in ${n(p.batches)} batches (no subscriber side: ${n(p.noSubscriber)}, dropped: ${n(p.droppedBackpressure)}, errors: ${n(p.publishErrors)})`,
   );
   if (s.partitions) lines.push(`records per partition: ${s.partitions.map(n).join(' ')}`);
   lines.push('exporter / version / domain: records, templates, rate, missing-template sets, lost, malformed');
