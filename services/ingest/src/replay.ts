@@ -88,14 +88,16 @@ export async function replayCapture(file: string, collector: Collector, publishe
     }
     collector.onMessage(d.payload, d.src, opts.captureTime === false || d.tsMs !== d.tsMs ? Date.now() : d.tsMs);
     datagrams++;
+    // Backpressure: a replay waits, it never drops. Checked per datagram (a getter; an await only
+    // when the sink lags), so it holds at most one datagram's batches beyond the limit; and
+    // ready() is also awaited every 1,024 datagrams, where whoever owns the publisher may hold
+    // the replay back for reasons of its own (bench-e2e: the librdkafka mock's retention).
     if ((datagrams & 1023) === 0) {
       collector.sweep();
       await collector.maybeReportHealth(collector.lastReceived);
       opts.onProgress?.(Math.min(reader.stats.bytes, total), total, datagrams); // compressed: more bytes than the file
-    }
-    // Backpressure, checked per datagram (a getter; an await only when the sink lags): a replay
-    // waits, it never drops, and holds at most one datagram's batches beyond the limit.
-    if (publisher.full) await publisher.ready();
+      await publisher.ready();
+    } else if (publisher.full) await publisher.ready();
   }
   await publisher.drain();
   await collector.maybeReportHealth(collector.lastReceived, true);
