@@ -8,6 +8,7 @@ import { defaultConfig, silentLogger } from '@haystack/common';
 import { openBatch } from '@haystack/flow-core';
 import { PcapWriter, readUdpSync } from '@haystack/pcap';
 import type { FlowSink } from '@haystack/transport';
+import { collectWithNfcapd } from '@haystack/testkit/nfcapd';
 import { createIngest } from './service.js';
 import { replayCapture } from './replay.js';
 
@@ -65,4 +66,27 @@ test('a replay into a topic of many partitions that lags publishes every record 
   assert.equal(r.sink.records, r.c.records, 'every decoded record reached the topic');
   // Held back per datagram: the limit, one datagram's batches and one final batch per partition at most.
   assert.ok(r.sink.peak <= 256 + 20 + 64, `at most ${r.sink.peak} produces outstanding`);
+});
+
+test('a replay of an nfdump archive (nfcapd, real) into a topic that lags drops nothing either: the archive path waits per block', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hs-replay-nf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const archive = await collectWithNfcapd({ capture, compression: 'lz4', dir });
+  const cfg = defaultConfig();
+  cfg.stateDir = dir;
+  cfg.ingest.subscriberPrefixes = ['10.0.0.0/8', '192.168.0.0/16', '172.16.0.0/12'];
+  cfg.ingest.batch.maxRecords = 2;
+  const replay = async (asReplay: boolean) => {
+    const sink = new SlowTopic(1_000);
+    const ing = await createIngest(cfg, silentLogger, sink, { ports: [], replay: asReplay, persistTemplates: false, health: false });
+    const res = await replayCapture(archive, ing.collector, ing.publisher, { pace: 'full' });
+    return { res, sink, c: ing.publisher.counters };
+  };
+  const live = await replay(false);
+  assert.ok(live.res.archive, 'read as an nfdump archive');
+  assert.ok(live.c.droppedBackpressure > 0, `live settings dropped ${live.c.droppedBackpressure}`);
+  const r = await replay(true);
+  assert.ok(r.c.records > 500, `${r.c.records} records read`);
+  assert.equal(r.c.droppedBackpressure, 0);
+  assert.equal(r.sink.records, r.c.records, 'every record of the archive reached the topic');
 });
