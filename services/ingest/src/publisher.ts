@@ -166,7 +166,7 @@ export class Publisher {
 
   /** Resolves once fewer than `maxInFlight` publishes are outstanding (replay uses it for backpressure). */
   async ready(): Promise<void> {
-    while (this.inFlight >= this.maxInFlight) await Promise.race(this.pending);
+    while (this.full) await Promise.race(this.pending);
   }
 
   /** Word-aligned (own ArrayBuffer, or the sink's recycled one). */
@@ -180,9 +180,9 @@ export class Publisher {
   private emit(p: number, full: boolean): void {
     const n = this.counts[p]!;
     this.counts[p] = 0;
-    // 'wait': over the limit by at most what the reader adds between two ready() calls, and
+    // 'wait': over the limit by at most what the reader adds between two checks of `full`, and
     // by one batch per partition when a flush emits them all at once.
-    if (this.inFlight >= this.maxInFlight && !this.waits) {
+    if (this.full && !this.waits) {
       this.counters.droppedBackpressure += n;
       return;
     }
